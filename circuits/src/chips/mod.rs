@@ -1,0 +1,68 @@
+//! halo2 chips: the gates of the circuit and how cells are assigned to them.
+//!
+//! All chips share one pool of advice columns (`ChipConfig::advice`); each chip owns its
+//! selector and fixed columns. Layout is absolute: the planner (`crate::layout`) decides the
+//! rows, the chips only write cells where they are told.
+
+pub mod mac;
+pub mod range;
+pub mod rescale;
+
+use halo2_proofs::circuit::Value;
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Instance};
+
+use crate::layout::CircuitShape;
+
+/// Advice columns an elementwise (rescale/ReLU) row uses.
+pub const ELEMENT_COLUMNS: usize = 5;
+
+/// Embeds a signed integer in the field (negative values as `p - |v|`).
+pub fn fe(v: i128) -> Fr {
+    let m = v.unsigned_abs();
+    let x = Fr::from((m >> 64) as u64) * Fr::from(1u64 << 32) * Fr::from(1u64 << 32) + Fr::from(m as u64);
+    if v < 0 {
+        -x
+    } else {
+        x
+    }
+}
+
+/// A witness value: known when proving, unknown during key generation.
+pub fn val(v: Option<i128>) -> Value<Fr> {
+    match v {
+        Some(x) => Value::known(fe(x)),
+        None => Value::unknown(),
+    }
+}
+
+/// Every column and gate of the circuit.
+#[derive(Debug, Clone)]
+pub struct ChipConfig {
+    /// Shared advice pool.
+    pub advice: Vec<Column<Advice>>,
+    /// Public inputs then public outputs.
+    pub instance: Column<Instance>,
+    /// Matrix-vector chip.
+    pub mac: mac::MacConfig,
+    /// Elementwise rescale / ReLU chip.
+    pub rescale: rescale::RescaleConfig,
+    /// Range-check lane.
+    pub range: range::RangeConfig,
+}
+
+impl ChipConfig {
+    /// Creates the columns and gates for a shape.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> Self {
+        let advice: Vec<Column<Advice>> = (0..shape.width()).map(|_| meta.advice_column()).collect();
+        for &c in &advice {
+            meta.enable_equality(c);
+        }
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        let mac = mac::MacConfig::configure(meta, &advice, shape.inputs_per_row, shape.accs_per_row);
+        let rescale = rescale::RescaleConfig::configure(meta, &advice);
+        let range = range::RangeConfig::configure(meta, shape.limb_bits, shape.max_limbs);
+        Self { advice, instance, mac, rescale, range }
+    }
+}

@@ -1,0 +1,123 @@
+//! The range-check lane: limb decomposition against one shared table.
+//!
+//! A checked value `v` with offset `o` sits in `rv[i]`; its limbs are in `lc[i..i+n]`.
+//! Gate at `i`: `rv + o = Σ_j coef_j·lc[i+j]` (`coef_j = 2^(j·L)` on the value's first row).
+//! Lookup on every row: `(tag, lc) ∈ {(t, u) : t ≤ L, 0 ≤ u < 2^t}`, where the fixed `tag` is the
+//! width of the limb in that row (the top limb may be narrower). Unused rows hold `(0, 0)`.
+
+use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, TableColumn};
+use halo2_proofs::poly::Rotation;
+
+use super::fe;
+use crate::layout::limbs;
+
+/// Columns of the range lane.
+#[derive(Debug, Clone)]
+pub struct RangeConfig {
+    /// Enables the recomposition gate.
+    pub q: Selector,
+    /// Checked values (copied in).
+    pub rv: Column<Advice>,
+    /// Limbs.
+    pub lc: Column<Advice>,
+    /// Limb width of each row.
+    pub tag: Column<Fixed>,
+    /// Offset added before decomposition.
+    pub off: Column<Fixed>,
+    /// Recomposition coefficients.
+    pub coef: Vec<Column<Fixed>>,
+    /// Table: limb width.
+    pub t_tag: TableColumn,
+    /// Table: value.
+    pub t_val: TableColumn,
+    /// Bits per limb.
+    pub limb_bits: u32,
+}
+
+impl RangeConfig {
+    /// Creates the lane's columns, gate and lookup.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, limb_bits: u32, max_limbs: usize) -> Self {
+        let q = meta.selector();
+        let rv = meta.advice_column();
+        meta.enable_equality(rv);
+        let lc = meta.advice_column();
+        let tag = meta.fixed_column();
+        let off = meta.fixed_column();
+        let coef: Vec<Column<Fixed>> = (0..max_limbs).map(|_| meta.fixed_column()).collect();
+        let t_tag = meta.lookup_table_column();
+        let t_val = meta.lookup_table_column();
+        meta.create_gate("range recomposition", |vc| {
+            let s = vc.query_selector(q);
+            let v = vc.query_advice(rv, Rotation::cur()) + vc.query_fixed(off, Rotation::cur());
+            let sum = coef.iter().enumerate().fold(Expression::Constant(Fr::zero()), |acc, (j, &c)| {
+                acc + vc.query_fixed(c, Rotation::cur()) * vc.query_advice(lc, Rotation(j as i32))
+            });
+            vec![s * (v - sum)]
+        });
+        meta.lookup("range limb", |vc| {
+            vec![
+                (vc.query_fixed(tag, Rotation::cur()), t_tag),
+                (vc.query_advice(lc, Rotation::cur()), t_val),
+            ]
+        });
+        Self { q, rv, lc, tag, off, coef, t_tag, t_val, limb_bits }
+    }
+
+    /// Rows of the table.
+    pub fn table_rows(&self) -> usize {
+        (1usize << (self.limb_bits + 1)) - 1
+    }
+
+    /// Fills the table.
+    pub fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
+        layouter.assign_table(
+            || "range table",
+            |mut table| {
+                let mut row = 0;
+                for t in 0..=self.limb_bits {
+                    for u in 0..(1u64 << t) {
+                        table.assign_cell(|| "tag", self.t_tag, row, || Value::known(Fr::from(u64::from(t))))?;
+                        table.assign_cell(|| "val", self.t_val, row, || Value::known(Fr::from(u)))?;
+                        row += 1;
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Checks `0 ≤ v + offset < 2^bits` for the value in `src` (copied into the lane at `row`).
+    /// Returns the number of lane rows used.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check(
+        &self,
+        region: &mut Region<Fr>,
+        row: usize,
+        src: Cell,
+        v: Option<i128>,
+        offset: i128,
+        bits: u32,
+    ) -> Result<usize, Error> {
+        let n = limbs(bits, self.limb_bits);
+        self.q.enable(region, row)?;
+        if offset != 0 {
+            region.assign_fixed(self.off, row, fe(offset));
+        }
+        let cell = region.assign_advice(self.rv, row, super::val(v)).cell();
+        region.constrain_equal(cell, src);
+        let shifted = v.map(|x| x + offset);
+        for j in 0..n {
+            let lo = j as u32 * self.limb_bits;
+            let width = (bits.saturating_sub(lo)).min(self.limb_bits);
+            region.assign_fixed(self.coef[j], row, fe(1i128 << lo));
+            if width > 0 {
+                region.assign_fixed(self.tag, row + j, Fr::from(u64::from(width)));
+            }
+            let limb = shifted.map(|s| (s >> lo) & ((1i128 << width) - 1));
+            region.assign_advice(self.lc, row + j, super::val(limb));
+        }
+        Ok(n)
+    }
+}

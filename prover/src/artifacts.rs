@@ -1,0 +1,142 @@
+//! Versioned JSON artifacts: circuit settings and proofs.
+
+use std::path::Path;
+
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::ff::PrimeField;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use zkonnx_circuits::layout::CircuitShape;
+
+use crate::error::{io_err, ProverError, Result};
+
+/// Version of `settings.json`.
+pub const SETTINGS_VERSION: u32 = 1;
+/// Version of `proof.json`.
+pub const PROOF_VERSION: u32 = 1;
+
+/// What a verifier needs to know about a compiled circuit besides its key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    /// Format version.
+    pub version: u32,
+    /// The model file the circuit was compiled from (informational).
+    pub model: String,
+    /// Keccak-256 of the model file, hex.
+    pub model_hash: String,
+    /// Circuit shape (also recorded in the keys).
+    pub shape: CircuitShape,
+    /// Number of public input values (first instances).
+    pub num_inputs: usize,
+    /// Number of public output values (instances after the inputs).
+    pub num_outputs: usize,
+    /// Input shape.
+    pub input_shape: Vec<usize>,
+    /// Output shape.
+    pub output_shape: Vec<usize>,
+    /// Fixed-point scale of the inputs (fractional bits).
+    pub input_scale: u32,
+    /// Fixed-point scale of the outputs (fractional bits).
+    pub output_scale: u32,
+    /// Fixed-point scale of the weights.
+    pub param_scale: u32,
+}
+
+/// A proof with its public instances and the outputs they encode.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProofFile {
+    /// Format version.
+    pub version: u32,
+    /// Proof bytes, hex with `0x`.
+    pub proof: String,
+    /// Public instances (inputs, then outputs) as 32-byte big-endian hex field elements.
+    pub instances: Vec<String>,
+    /// The outputs, dequantized from the output instances.
+    pub outputs: Vec<f64>,
+}
+
+/// Encodes a field element as `0x`-prefixed 32-byte big-endian hex.
+pub fn fr_to_hex(x: &Fr) -> String {
+    let mut b = x.to_repr();
+    b.as_mut().reverse();
+    format!("0x{}", hex::encode(b.as_ref()))
+}
+
+/// Decodes [`fr_to_hex`]; `None` if it is not a canonical field element.
+pub fn fr_from_hex(s: &str) -> Option<Fr> {
+    let h = s.strip_prefix("0x").unwrap_or(s);
+    let mut b = hex::decode(h).ok()?;
+    if b.len() != 32 {
+        return None;
+    }
+    b.reverse();
+    let mut repr = <Fr as PrimeField>::Repr::default();
+    repr.as_mut().copy_from_slice(&b);
+    Option::from(Fr::from_repr(repr))
+}
+
+/// Reads a field element as a signed integer (values above p/2 are negative); `None` if
+/// it does not fit in an i128.
+pub fn fr_to_i128(x: &Fr) -> Option<i128> {
+    let neg = -*x;
+    let small = |v: &Fr| -> Option<i128> {
+        let r = v.to_repr();
+        let b = r.as_ref();
+        if b[16..].iter().any(|&z| z != 0) {
+            return None;
+        }
+        let mut lo = [0u8; 16];
+        lo.copy_from_slice(&b[..16]);
+        let u = u128::from_le_bytes(lo);
+        i128::try_from(u).ok()
+    };
+    small(x).or_else(|| small(&neg).map(|v| -v))
+}
+
+/// Writes a value as pretty JSON.
+pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| ProverError::Format { path: path.display().to_string(), reason: e.to_string() })?;
+    std::fs::write(path, s).map_err(io_err(path))
+}
+
+/// Reads JSON, with a clear error naming the file.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let s = std::fs::read_to_string(path).map_err(io_err(path))?;
+    serde_json::from_str(&s).map_err(|e| ProverError::Format { path: path.display().to_string(), reason: format!("malformed JSON: {e}") })
+}
+
+impl Settings {
+    /// Reads and checks the version.
+    pub fn read(path: &Path) -> Result<Self> {
+        let s: Self = read_json(path)?;
+        if s.version != SETTINGS_VERSION {
+            return Err(ProverError::Format { path: path.display().to_string(), reason: format!("settings version {} is not supported (expected {SETTINGS_VERSION})", s.version) });
+        }
+        Ok(s)
+    }
+}
+
+impl ProofFile {
+    /// Reads and checks the version.
+    pub fn read(path: &Path) -> Result<Self> {
+        let s: Self = read_json(path)?;
+        if s.version != PROOF_VERSION {
+            return Err(ProverError::Format { path: path.display().to_string(), reason: format!("proof version {} is not supported (expected {PROOF_VERSION})", s.version) });
+        }
+        Ok(s)
+    }
+
+    /// Proof bytes; error if the hex is malformed.
+    pub fn proof_bytes(&self, path: &Path) -> Result<Vec<u8>> {
+        hex::decode(self.proof.strip_prefix("0x").unwrap_or(&self.proof))
+            .map_err(|e| ProverError::Format { path: path.display().to_string(), reason: format!("proof is not valid hex: {e}") })
+    }
+
+    /// Instances as field elements; error naming the first malformed one.
+    pub fn instance_values(&self, path: &Path) -> Result<Vec<Fr>> {
+        self.instances
+            .iter()
+            .enumerate()
+            .map(|(i, s)| fr_from_hex(s).ok_or_else(|| ProverError::Format { path: path.display().to_string(), reason: format!("instance {i} ('{s}') is not a 32-byte field element in hex") }))
+            .collect()
+    }
+}

@@ -1,0 +1,348 @@
+//! The `zkonnx` command line: a thin layer over the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use zkonnx::fidelity::compare;
+use zkonnx::report::Report;
+use zkonnx::{data, files, CompiledModel, Model, Prover, QuantSettings, Settings};
+use zkonnx_circuits::float_ref::FloatReference;
+use zkonnx_prover::artifacts::{write_json, ProofFile};
+use zkonnx_prover::srs::{dev_srs, read_srs, write_srs, DEV_SRS_WARNING};
+
+#[derive(Parser)]
+#[command(name = "zkonnx", version, about = "Verifiable inference for ONNX models (halo2, KZG on BN254)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct QuantArgs {
+    /// Fractional bits of activations.
+    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_INPUT_SCALE)]
+    input_scale: u32,
+    /// Fractional bits of weights.
+    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_PARAM_SCALE)]
+    param_scale: u32,
+}
+
+impl QuantArgs {
+    fn settings(&self) -> QuantSettings {
+        QuantSettings { input_scale: self.input_scale, param_scale: self.param_scale, ..QuantSettings::default() }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Everything end to end: compile, dev SRS, setup, prove, verify; writes report.json.
+    Run {
+        /// The ONNX model.
+        model: PathBuf,
+        /// Input JSON ({"input_data": [[...]]}).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        workdir: PathBuf,
+        /// Calibration data (defaults to the input).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Seed of the development SRS.
+        #[arg(long, default_value_t = 42)]
+        srs_seed: u64,
+        /// Do not write the proving key to disk.
+        #[arg(long)]
+        no_pk: bool,
+        #[command(flatten)]
+        quant: QuantArgs,
+    },
+    /// Import, calibrate, quantize and plan; writes settings.json and compiled.json.
+    Compile {
+        /// The ONNX model.
+        model: PathBuf,
+        /// Calibration data (several samples) ...
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// ... or a single input to calibrate on.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Output directory.
+        #[arg(short, long)]
+        out: PathBuf,
+        #[command(flatten)]
+        quant: QuantArgs,
+    },
+    /// Structured reference string.
+    Srs {
+        #[command(subcommand)]
+        cmd: SrsCmd,
+    },
+    /// Key generation: writes vk.bin and pk.bin into the compiled directory.
+    Setup {
+        /// Directory written by `compile`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// SRS file (`zkonnx srs gen`).
+        #[arg(long)]
+        srs: PathBuf,
+    },
+    /// Proves one input; writes proof.json.
+    Prove {
+        /// Directory written by `compile` and `setup`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// SRS file.
+        #[arg(long)]
+        srs: PathBuf,
+        /// Input JSON.
+        #[arg(long)]
+        input: PathBuf,
+        /// Proof file to write (default DIR/proof.json).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
+    Verify {
+        /// proof.json.
+        #[arg(long)]
+        proof: PathBuf,
+        /// vk.bin.
+        #[arg(long)]
+        vk: PathBuf,
+        /// settings.json.
+        #[arg(long)]
+        settings: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SrsCmd {
+    /// Generates an INSECURE development SRS from a seed.
+    Gen {
+        /// log2 of the number of points.
+        #[arg(long)]
+        k: u32,
+        /// Seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output file.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+}
+
+/// Outcome of a command: success, a negative answer (exit 1), or an error (exit 2).
+enum Fail {
+    No(String),
+    Bad(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Fail {
+    fn from(e: E) -> Self {
+        Fail::Bad(e.to_string())
+    }
+}
+
+fn step<T>(msg: &str, f: impl FnOnce() -> T) -> (T, f64) {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    let t = Instant::now();
+    let out = f();
+    let s = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    eprintln!("{msg}: {s:.2} s");
+    (out, s)
+}
+
+fn calibration_samples(calibration: Option<&Path>, input: Option<&Path>) -> Result<Vec<Vec<f32>>, Fail> {
+    match (calibration, input) {
+        (Some(c), _) => Ok(data::read_samples(c)?),
+        (None, Some(i)) => Ok(vec![data::read_input(i)?]),
+        (None, None) => Err(Fail::Bad("give --calibration DATA.json or --input INPUT.json to calibrate on".into())),
+    }
+}
+
+fn print_plan(c: &CompiledModel) {
+    let p = &c.plan;
+    eprintln!(
+        "plan: k={} rows={} range rows={} advice={} fixed={} packing {}x{} limbs {} bits",
+        p.shape.k,
+        p.main_rows,
+        p.range_rows,
+        p.shape.advice_columns(),
+        p.shape.fixed_columns(),
+        p.shape.accs_per_row,
+        p.shape.inputs_per_row,
+        p.shape.limb_bits
+    );
+    for l in &p.layers {
+        if l.rows > 0 {
+            eprintln!("  {:<24} {:<16} {:<14} rows {:>7} lookups {:>7} macs {:>8}", l.name, l.op_type, l.gadget, l.rows, l.lookup_rows, l.macs);
+        }
+    }
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+fn run(cmd: Cmd) -> Result<(), Fail> {
+    match cmd {
+        Cmd::Run { model, input, workdir, calibration, srs_seed, no_pk, quant } => {
+            std::fs::create_dir_all(&workdir).map_err(|e| Fail::Bad(format!("{}: {e}", workdir.display())))?;
+            let x = data::read_input(&input)?;
+            let cal = calibration_samples(calibration.as_deref(), Some(&input))?;
+            let (compiled, compile_s) = step("compile", || -> Result<CompiledModel, Fail> {
+                let m = Model::load(&model)?;
+                zkonnx_circuits::quant::calibrate(&m.graph, &[x.clone()])?; // checks the input against the model
+                Ok(m.compile(&cal, quant.settings())?)
+            });
+            let compiled = compiled?;
+            compiled.save(&workdir)?;
+            print_plan(&compiled);
+            eprintln!("{DEV_SRS_WARNING}");
+            let (params, srs_s) = step(&format!("dev SRS (k={})", compiled.k()), || dev_srs(compiled.k(), srs_seed));
+            write_srs(&workdir.join(files::SRS), &params)?;
+            let (prover, setup_s) = step("setup", || Prover::setup(compiled.clone(), params));
+            let prover = prover?;
+            prover.save_keys(&workdir, !no_pk)?;
+            let (proof, prove_s) = step("prove", || prover.prove(&x));
+            let proof = proof?;
+            let pf = proof.to_file();
+            write_json(&workdir.join(files::PROOF), &pf)?;
+            let vk = prover.verifier_key();
+            let (ok, verify_s) = step("verify", || zkonnx::verify(&vk, &compiled.settings, &pf, &workdir.join(files::PROOF)));
+            let ok = ok?;
+            let reference = FloatReference::load(&model, &compiled.settings.input_shape)?.run(&x)?;
+            let fid = compare(&proof.outputs, &reference);
+            let p = &compiled.plan;
+            let report = Report {
+                model: model.display().to_string(),
+                k: p.shape.k,
+                rows: p.main_rows,
+                range_rows: p.range_rows,
+                advice_columns: p.shape.advice_columns(),
+                fixed_columns: p.shape.fixed_columns(),
+                lookups: p.lookups(),
+                macs: compiled.model.macs(),
+                compile_s,
+                srs_s,
+                setup_s,
+                prove_s,
+                verify_s,
+                peak_rss_mb: zkonnx::peak_rss_mb(),
+                proof_bytes: proof.bytes.len(),
+                pk_bytes: file_len(&workdir.join(files::PK)),
+                vk_bytes: file_len(&workdir.join(files::VK)),
+                outputs: proof.outputs.clone(),
+                reference_outputs: reference,
+                max_abs_err: fid.max_abs_err,
+                mean_abs_err: fid.mean_abs_err,
+                argmax_agrees: fid.argmax_agrees,
+                verified: ok,
+                input_scale: compiled.settings.input_scale,
+                param_scale: compiled.settings.param_scale,
+                layers: p.layers.clone(),
+            };
+            write_json(&workdir.join(files::REPORT), &report)?;
+            eprintln!(
+                "k={} prove {:.2} s, verify {:.3} s, peak {:.0} MB, proof {} bytes, max |err| vs float {:.5}",
+                report.k, prove_s, verify_s, report.peak_rss_mb, report.proof_bytes, report.max_abs_err
+            );
+            println!("{}", workdir.join(files::REPORT).display());
+            if ok {
+                Ok(())
+            } else {
+                Err(Fail::No("the proof did not verify".into()))
+            }
+        }
+        Cmd::Compile { model, calibration, input, out, quant } => {
+            let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
+            let (compiled, _) = step("compile", || -> Result<CompiledModel, Fail> { Ok(Model::load(&model)?.compile(&cal, quant.settings())?) });
+            let compiled = compiled?;
+            compiled.save(&out)?;
+            print_plan(&compiled);
+            let reference = FloatReference::load(&model, &compiled.settings.input_shape)?;
+            let mut worst = zkonnx::fidelity::Fidelity { max_abs_err: 0.0, mean_abs_err: 0.0, argmax_agrees: true };
+            for x in &cal {
+                let t = compiled.witness(x)?;
+                let f = compare(&compiled.model.dequantize_output(t.output(&compiled.model)), &reference.run(x)?);
+                worst.max_abs_err = worst.max_abs_err.max(f.max_abs_err);
+                worst.mean_abs_err += f.mean_abs_err / cal.len() as f64;
+                worst.argmax_agrees &= f.argmax_agrees;
+            }
+            eprintln!(
+                "fidelity on {} calibration input(s): max_abs_err {:.5}, mean_abs_err {:.5}, argmax agrees: {}",
+                cal.len(),
+                worst.max_abs_err,
+                worst.mean_abs_err,
+                worst.argmax_agrees
+            );
+            Ok(())
+        }
+        Cmd::Srs { cmd: SrsCmd::Gen { k, seed, out } } => {
+            if !(1..=26).contains(&k) {
+                return Err(Fail::Bad(format!("--k {k} is out of range (1..=26)")));
+            }
+            eprintln!("{DEV_SRS_WARNING}");
+            let (p, _) = step(&format!("dev SRS (k={k})"), || dev_srs(k, seed));
+            write_srs(&out, &p)?;
+            Ok(())
+        }
+        Cmd::Setup { dir, srs } => {
+            let compiled = CompiledModel::load(&dir)?;
+            let params = read_srs(&srs)?;
+            let (prover, _) = step("setup", || Prover::setup(compiled, params));
+            prover?.save_keys(&dir, true)?;
+            Ok(())
+        }
+        Cmd::Prove { dir, srs, input, out } => {
+            let compiled = CompiledModel::load(&dir)?;
+            let params = read_srs(&srs)?;
+            let (pk, shape) = zkonnx_prover::keys::read_pk(&dir.join(files::PK))?;
+            if shape != compiled.plan.shape {
+                return Err(Fail::Bad(format!("{}: the proving key was made for another circuit; run setup again", dir.join(files::PK).display())));
+            }
+            let x = data::read_input(&input)?;
+            let prover = Prover::from_parts(compiled, params, pk)?;
+            let (proof, _) = step("prove", || prover.prove(&x));
+            let out = out.unwrap_or_else(|| dir.join(files::PROOF));
+            write_json(&out, &proof?.to_file())?;
+            println!("{}", out.display());
+            Ok(())
+        }
+        Cmd::Verify { proof, vk, settings } => {
+            let settings = Settings::read(&settings)?;
+            let vkey = zkonnx_prover::keys::read_vk(&vk)?;
+            let pf = ProofFile::read(&proof)?;
+            if zkonnx::verify(&vkey, &settings, &pf, &proof)? {
+                println!("proof is valid");
+                Ok(())
+            } else {
+                Err(Fail::No("proof is INVALID".into()))
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail::No(m)) => {
+            eprintln!("{m}");
+            ExitCode::from(1)
+        }
+        Err(Fail::Bad(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! zkonnx: verifiable inference for ONNX models.
+//!
+//! A model is imported and quantized ([`Model::compile`]), its circuit keys are generated once
+//! ([`Prover::setup`]) and kept in memory to prove many inputs ([`Prover::prove`]); anyone with
+//! the verifying key checks a proof ([`verify`]). The CLI (`zkonnx`) is a thin layer over this API.
+#![deny(missing_docs)]
+
+pub mod data;
+pub mod fidelity;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_proofs::plonk::ProvingKey;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+use thiserror::Error;
+
+pub use zkonnx_circuits as circuits;
+pub use zkonnx_circuits::halo2_proofs;
+pub use zkonnx_circuits::quant::QuantSettings;
+pub use zkonnx_prover as prover;
+pub use zkonnx_prover::artifacts::{ProofFile, Settings};
+pub use zkonnx_prover::keys::VerifierKey;
+
+use zkonnx_circuits::circuit::ModelCircuit;
+use zkonnx_circuits::ir::Graph;
+use zkonnx_circuits::layout::{plan, LayoutPlan};
+use zkonnx_circuits::quant::{calibrate, quantize_graph, quantize_input, run_quantized, Calibration, QGraph, Trace};
+use zkonnx_prover::artifacts::{fr_to_hex, fr_to_i128, read_json, write_json, PROOF_VERSION, SETTINGS_VERSION};
+
+/// Errors of the zkonnx API.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Import, quantization or circuit error.
+    #[error(transparent)]
+    Circuits(#[from] zkonnx_circuits::CircuitsError),
+    /// Setup, proving, verification or artifact error.
+    #[error(transparent)]
+    Prover(#[from] zkonnx_prover::ProverError),
+    /// A data file (input, calibration) is malformed.
+    #[error("{path}: {reason}")]
+    Data {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Artifacts that do not belong together.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// Result alias of the façade.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An imported ONNX model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its Graph IR.
+    pub graph: Graph,
+    /// Keccak-256 of the file, hex.
+    pub hash: String,
+}
+
+impl Model {
+    /// Imports an ONNX file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let graph = zkonnx_circuits::import::import_onnx(&path)?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::Data { path: path.display().to_string(), reason: e.to_string() })?;
+        let hash = hex::encode(Keccak256::digest(&bytes));
+        Ok(Self { path, graph, hash })
+    }
+
+    /// Calibrates on `calibration` inputs, quantizes and plans the circuit.
+    pub fn compile(&self, calibration: &[Vec<f32>], quant: QuantSettings) -> Result<CompiledModel> {
+        let cal = calibrate(&self.graph, calibration)?;
+        let q = quantize_graph(&self.graph, &cal, quant)?;
+        let plan = plan(&q);
+        let out = q.output_node();
+        let settings = Settings {
+            version: SETTINGS_VERSION,
+            model: self.path.display().to_string(),
+            model_hash: self.hash.clone(),
+            shape: plan.shape,
+            num_inputs: q.input().len(),
+            num_outputs: out.len(),
+            input_shape: q.input().shape.clone(),
+            output_shape: out.shape.clone(),
+            input_scale: q.input().scale,
+            output_scale: out.scale,
+            param_scale: quant.param_scale,
+        };
+        Ok(CompiledModel { model: Arc::new(q), plan: Arc::new(plan), settings, calibration: cal })
+    }
+}
+
+/// A quantized model with its circuit plan: everything needed for setup and proving.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompiledModel {
+    /// The quantized graph.
+    pub model: Arc<QGraph>,
+    /// The layout plan.
+    pub plan: Arc<LayoutPlan>,
+    /// Settings for verifiers.
+    pub settings: Settings,
+    /// Calibrated ranges.
+    pub calibration: Calibration,
+}
+
+/// File names inside a work directory.
+pub mod files {
+    /// Circuit settings (for verifiers).
+    pub const SETTINGS: &str = "settings.json";
+    /// The compiled model (quantized graph and plan).
+    pub const COMPILED: &str = "compiled.json";
+    /// Verifying key.
+    pub const VK: &str = "vk.bin";
+    /// Proving key.
+    pub const PK: &str = "pk.bin";
+    /// Development SRS.
+    pub const SRS: &str = "srs.bin";
+    /// Proof.
+    pub const PROOF: &str = "proof.json";
+    /// Run report.
+    pub const REPORT: &str = "report.json";
+}
+
+impl CompiledModel {
+    /// Writes `settings.json` and `compiled.json` into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Data { path: dir.display().to_string(), reason: e.to_string() })?;
+        write_json(&dir.join(files::SETTINGS), &self.settings)?;
+        write_json(&dir.join(files::COMPILED), self)?;
+        Ok(())
+    }
+
+    /// Reads what [`CompiledModel::save`] wrote.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let c: Self = read_json(&dir.join(files::COMPILED))?;
+        if c.settings.version != SETTINGS_VERSION {
+            return Err(Error::Mismatch(format!("{}: compiled with settings version {}, expected {SETTINGS_VERSION}", dir.display(), c.settings.version)));
+        }
+        Ok(c)
+    }
+
+    /// Runs the reference integer executor on a float input.
+    pub fn witness(&self, input: &[f32]) -> Result<Trace> {
+        let xi = quantize_input(&self.model, input)?;
+        Ok(run_quantized(&self.model, &xi)?)
+    }
+
+    /// The circuit without witness (for key generation).
+    pub fn circuit(&self) -> ModelCircuit {
+        ModelCircuit::new(self.model.clone(), self.plan.clone())
+    }
+
+    /// log2 of the circuit's rows.
+    pub fn k(&self) -> u32 {
+        self.plan.shape.k
+    }
+}
+
+/// A proof with its public instances and dequantized outputs.
+#[derive(Debug, Clone)]
+pub struct Proof {
+    /// Proof bytes.
+    pub bytes: Vec<u8>,
+    /// Public instances (quantized input, then output).
+    pub instances: Vec<Fr>,
+    /// Integer outputs (as in the instances).
+    pub outputs_int: Vec<i64>,
+    /// Dequantized outputs.
+    pub outputs: Vec<f64>,
+}
+
+impl Proof {
+    /// The file form.
+    pub fn to_file(&self) -> ProofFile {
+        ProofFile {
+            version: PROOF_VERSION,
+            proof: format!("0x{}", hex::encode(&self.bytes)),
+            instances: self.instances.iter().map(fr_to_hex).collect(),
+            outputs: self.outputs.clone(),
+        }
+    }
+}
+
+/// Holds the proving key and SRS in memory to prove many inputs.
+pub struct Prover {
+    compiled: CompiledModel,
+    params: ParamsKZG<Bn256>,
+    pk: ProvingKey<G1Affine>,
+}
+
+impl std::fmt::Debug for Prover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prover").field("k", &self.compiled.k()).finish()
+    }
+}
+
+impl Prover {
+    /// Generates the keys (the SRS is reduced to the circuit's size if it is larger).
+    pub fn setup(compiled: CompiledModel, params: ParamsKZG<Bn256>) -> Result<Self> {
+        let params = zkonnx_prover::srs::fit_srs(params, compiled.k())?;
+        let pk = zkonnx_prover::keys::keygen(&params, &compiled.circuit())?;
+        Ok(Self { compiled, params, pk })
+    }
+
+    /// Builds a prover from keys on disk (no key generation).
+    pub fn from_parts(compiled: CompiledModel, params: ParamsKZG<Bn256>, pk: ProvingKey<G1Affine>) -> Result<Self> {
+        let params = zkonnx_prover::srs::fit_srs(params, compiled.k())?;
+        Ok(Self { compiled, params, pk })
+    }
+
+    /// The compiled model.
+    pub fn compiled(&self) -> &CompiledModel {
+        &self.compiled
+    }
+
+    /// The proving key.
+    pub fn proving_key(&self) -> &ProvingKey<G1Affine> {
+        &self.pk
+    }
+
+    /// The verifying key with the SRS points a verifier needs.
+    pub fn verifier_key(&self) -> VerifierKey {
+        VerifierKey { vk: self.pk.get_vk().clone(), shape: self.compiled.plan.shape, params: self.params.clone() }
+    }
+
+    /// Writes `vk.bin` and (if `with_pk`) `pk.bin` into `dir`.
+    pub fn save_keys(&self, dir: &Path, with_pk: bool) -> Result<()> {
+        zkonnx_prover::keys::write_vk(&dir.join(files::VK), self.pk.get_vk(), &self.compiled.plan.shape, &self.params)?;
+        if with_pk {
+            zkonnx_prover::keys::write_pk(&dir.join(files::PK), &self.pk, &self.compiled.plan.shape)?;
+        }
+        Ok(())
+    }
+
+    /// Proves the model on one float input.
+    pub fn prove(&self, input: &[f32]) -> Result<Proof> {
+        let trace = Arc::new(self.compiled.witness(input)?);
+        let instances = ModelCircuit::instances(&self.compiled.model, &trace);
+        let circuit = ModelCircuit::with_trace(self.compiled.model.clone(), self.compiled.plan.clone(), trace.clone());
+        let bytes = zkonnx_prover::proof::prove(&self.params, &self.pk, circuit, &instances)?;
+        let outputs_int = trace.output(&self.compiled.model).to_vec();
+        let outputs = self.compiled.model.dequantize_output(&outputs_int);
+        Ok(Proof { bytes, instances, outputs_int, outputs })
+    }
+}
+
+/// Verifies a proof file against a verifying key and settings.
+///
+/// `Ok(false)` when the proof does not verify, or when its `outputs` do not match the proven
+/// output instances; `Err` only when the artifacts are malformed or do not belong together.
+pub fn verify(vk: &VerifierKey, settings: &Settings, proof: &ProofFile, proof_path: &Path) -> Result<bool> {
+    if vk.shape != settings.shape {
+        return Err(Error::Mismatch("the verifying key and settings.json belong to different circuits".into()));
+    }
+    let bytes = proof.proof_bytes(proof_path)?;
+    let instances = proof.instance_values(proof_path)?;
+    let expected = settings.num_inputs + settings.num_outputs;
+    if instances.len() != expected {
+        return Err(Error::Data {
+            path: proof_path.display().to_string(),
+            reason: format!("{} instances, but the circuit has {expected} ({} inputs + {} outputs)", instances.len(), settings.num_inputs, settings.num_outputs),
+        });
+    }
+    if !outputs_match(settings, &instances, &proof.outputs) {
+        return Ok(false);
+    }
+    Ok(zkonnx_prover::proof::verify(&vk.params, &vk.vk, &instances, &bytes))
+}
+
+/// Whether `outputs` are exactly the dequantized output instances.
+fn outputs_match(settings: &Settings, instances: &[Fr], outputs: &[f64]) -> bool {
+    let s = (settings.output_scale as f64).exp2();
+    let proven = &instances[settings.num_inputs..];
+    proven.len() == outputs.len()
+        && proven.iter().zip(outputs).all(|(x, &o)| fr_to_i128(x).is_some_and(|v| (v as f64 / s) == o))
+}
+
+/// Peak resident memory of this process so far, in MB (Linux; 0 elsewhere).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

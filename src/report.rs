@@ -1,0 +1,62 @@
+//! The `report.json` of a run.
+
+use serde::{Deserialize, Serialize};
+
+use zkonnx_circuits::layout::LayerPlan;
+
+/// Figures of one end-to-end run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// Model file.
+    pub model: String,
+    /// log2 rows.
+    pub k: u32,
+    /// Rows used by the layout (main region).
+    pub rows: usize,
+    /// Rows used by the range-check lane.
+    pub range_rows: usize,
+    /// Advice columns.
+    pub advice_columns: usize,
+    /// Fixed columns.
+    pub fixed_columns: usize,
+    /// Lookup arguments.
+    pub lookups: usize,
+    /// Multiply-adds proven.
+    pub macs: usize,
+    /// Seconds: import + calibration + quantization + planning.
+    pub compile_s: f64,
+    /// Seconds: SRS generation (development SRS).
+    pub srs_s: f64,
+    /// Seconds: key generation.
+    pub setup_s: f64,
+    /// Seconds: witness + proof.
+    pub prove_s: f64,
+    /// Seconds: verification.
+    pub verify_s: f64,
+    /// Peak resident memory of the process, MB.
+    pub peak_rss_mb: f64,
+    /// Proof size.
+    pub proof_bytes: usize,
+    /// Proving-key file size (0 if not written).
+    pub pk_bytes: u64,
+    /// Verifying-key file size.
+    pub vk_bytes: u64,
+    /// Proven outputs, dequantized.
+    pub outputs: Vec<f64>,
+    /// Float outputs of the original model (tract).
+    pub reference_outputs: Vec<f32>,
+    /// Largest |proven − float|.
+    pub max_abs_err: f64,
+    /// Mean |proven − float|.
+    pub mean_abs_err: f64,
+    /// Whether argmax of proven and float outputs agree.
+    pub argmax_agrees: bool,
+    /// Whether the proof verified.
+    pub verified: bool,
+    /// Input / param scales.
+    pub input_scale: u32,
+    /// Weight scale.
+    pub param_scale: u32,
+    /// Per-layer plan.
+    pub layers: Vec<LayerPlan>,
+}
