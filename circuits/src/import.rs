@@ -58,7 +58,12 @@ struct Importer {
     values: HashMap<String, Value>,
     nodes: Vec<Node>,
     unsupported: Vec<UnsupportedNode>,
+    /// Outputs of nodes that failed to lower: their consumers are not reported again.
+    poisoned: std::collections::HashSet<String>,
 }
+
+/// Operators the importer knows (a node of these may still be rejected for its form).
+const KNOWN_OPS: &[&str] = &["Constant", "Identity", "Dropout", "Reshape", "Flatten", "Gemm", "MatMul", "Add", "Sub", "Mul", "Relu"];
 
 fn load_const(t: &pb::TensorProto) -> std::result::Result<Const, String> {
     let tensor: Tensor = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, None)
@@ -197,13 +202,25 @@ impl Importer {
         self.values.insert(inputs[0].name.clone(), Value::Dyn(0));
 
         for (i, node) in graph.node.iter().enumerate() {
-            if let Err(reason) = self.lower(node) {
-                let name = if node.name.is_empty() { format!("#{i}") } else { node.name.clone() };
-                self.unsupported.push(UnsupportedNode {
-                    name,
-                    op_type: node.op_type.clone(),
-                    reason,
-                });
+            let known = KNOWN_OPS.contains(&node.op_type.as_str());
+            let after_failure = node.input.iter().any(|n| self.poisoned.contains(n));
+            let result = if after_failure {
+                // Its input could not be imported: report the op only if it is unknown itself.
+                Err(if known { None } else { Some(String::new()) })
+            } else {
+                self.lower(node).map_err(Some)
+            };
+            if let Err(reason) = result {
+                self.poisoned.extend(node.output.iter().cloned());
+                if let Some(reason) = reason {
+                    let name = if !node.name.is_empty() {
+                        node.name.clone()
+                    } else {
+                        format!("#{i} (output '{}')", node.output.first().map_or("", String::as_str))
+                    };
+                    let reason = if known || !reason.is_empty() { reason } else { "operator not supported".into() };
+                    self.unsupported.push(UnsupportedNode { name, op_type: node.op_type.clone(), reason });
+                }
             }
         }
         if !self.unsupported.is_empty() {

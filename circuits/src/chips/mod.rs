@@ -66,3 +66,6 @@ impl ChipConfig {
         Self { advice, instance, mac, rescale, range }
     }
 }
+
+#[cfg(test)]
+mod tests;
