@@ -20,7 +20,10 @@ struct EvalFile {
 }
 
 fn data_err(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Data { path: path.display().to_string(), reason: reason.into() }
+    Error::Data {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -29,10 +32,21 @@ fn read(path: &Path) -> Result<String> {
 
 /// Reads one model input: `{"input_data": [[flat floats]]}`.
 pub fn read_input(path: &Path) -> Result<Vec<f32>> {
-    let f: InputFile = serde_json::from_str(&read(path)?).map_err(|e| data_err(path, format!("expected {{\"input_data\": [[numbers...]]}}: {e}")))?;
+    let f: InputFile = serde_json::from_str(&read(path)?).map_err(|e| {
+        data_err(
+            path,
+            format!("expected {{\"input_data\": [[numbers...]]}}: {e}"),
+        )
+    })?;
     match <[Vec<f32>; 1]>::try_from(f.input_data) {
         Ok([x]) => Ok(x),
-        Err(v) => Err(data_err(path, format!("input_data holds {} tensors; this model has one input", v.len()))),
+        Err(v) => Err(data_err(
+            path,
+            format!(
+                "input_data holds {} tensors; this model has one input",
+                v.len()
+            ),
+        )),
     }
 }
 
@@ -48,9 +62,19 @@ pub fn read_labelled(path: &Path) -> Result<(Vec<Vec<f32>>, Vec<usize>)> {
     if let Ok(f) = serde_json::from_str::<InputFile>(&s) {
         return Ok((f.input_data, vec![]));
     }
-    let f: EvalFile = serde_json::from_str(&s).map_err(|e| data_err(path, format!("expected {{\"input_data\": [[...], ...]}} or {{\"inputs\": [[...], ...]}}: {e}")))?;
+    let f: EvalFile = serde_json::from_str(&s).map_err(|e| {
+        data_err(
+            path,
+            format!(
+                "expected {{\"input_data\": [[...], ...]}} or {{\"inputs\": [[...], ...]}}: {e}"
+            ),
+        )
+    })?;
     if !f.labels.is_empty() && f.labels.len() != f.inputs.len() {
-        return Err(data_err(path, format!("{} inputs but {} labels", f.inputs.len(), f.labels.len())));
+        return Err(data_err(
+            path,
+            format!("{} inputs but {} labels", f.inputs.len(), f.labels.len()),
+        ));
     }
     Ok((f.inputs, f.labels))
 }
@@ -61,6 +85,7 @@ pub fn read_output(path: &Path) -> Result<Vec<f32>> {
     struct Out {
         output_data: Vec<Vec<f32>>,
     }
-    let f: Out = serde_json::from_str(&read(path)?).map_err(|e| data_err(path, format!("expected {{\"output_data\": [[...]]}}: {e}")))?;
+    let f: Out = serde_json::from_str(&read(path)?)
+        .map_err(|e| data_err(path, format!("expected {{\"output_data\": [[...]]}}: {e}")))?;
     Ok(f.output_data.into_iter().flatten().collect())
 }

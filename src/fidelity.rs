@@ -27,7 +27,11 @@ pub fn argmax<T: Copy + PartialOrd>(v: &[T]) -> Option<usize> {
 /// Compares quantized outputs with float outputs (same length).
 pub fn compare(outputs: &[f64], reference: &[f32]) -> Fidelity {
     let n = outputs.len().min(reference.len()).max(1);
-    let errs: Vec<f64> = outputs.iter().zip(reference).map(|(a, b)| (a - f64::from(*b)).abs()).collect();
+    let errs: Vec<f64> = outputs
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - f64::from(*b)).abs())
+        .collect();
     let refs: Vec<f64> = reference.iter().map(|&x| f64::from(x)).collect();
     Fidelity {
         max_abs_err: errs.iter().copied().fold(0.0, f64::max),

@@ -29,8 +29,12 @@ pub use zkonnx_prover::keys::VerifierKey;
 use zkonnx_circuits::circuit::ModelCircuit;
 use zkonnx_circuits::ir::Graph;
 use zkonnx_circuits::layout::{plan, LayoutPlan};
-use zkonnx_circuits::quant::{calibrate, quantize_graph, quantize_input, run_quantized, Calibration, QGraph, Trace};
-use zkonnx_prover::artifacts::{fr_to_hex, fr_to_i128, read_json, write_json, PROOF_VERSION, SETTINGS_VERSION};
+use zkonnx_circuits::quant::{
+    calibrate, quantize_graph, quantize_input, run_quantized, Calibration, QGraph, Trace,
+};
+use zkonnx_prover::artifacts::{
+    fr_to_hex, fr_to_i128, read_json, write_json, PROOF_VERSION, SETTINGS_VERSION,
+};
 
 /// Errors of the zkonnx API.
 #[derive(Debug, Error)]
@@ -73,7 +77,10 @@ impl Model {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let graph = zkonnx_circuits::import::import_onnx(&path)?;
-        let bytes = std::fs::read(&path).map_err(|e| Error::Data { path: path.display().to_string(), reason: e.to_string() })?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::Data {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let hash = hex::encode(Keccak256::digest(&bytes));
         Ok(Self { path, graph, hash })
     }
@@ -97,7 +104,12 @@ impl Model {
             output_scale: out.scale,
             param_scale: quant.param_scale,
         };
-        Ok(CompiledModel { model: Arc::new(q), plan: Arc::new(plan), settings, calibration: cal })
+        Ok(CompiledModel {
+            model: Arc::new(q),
+            plan: Arc::new(plan),
+            settings,
+            calibration: cal,
+        })
     }
 }
 
@@ -135,7 +147,10 @@ pub mod files {
 impl CompiledModel {
     /// Writes `settings.json` and `compiled.json` into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Data { path: dir.display().to_string(), reason: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::Data {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
         write_json(&dir.join(files::SETTINGS), &self.settings)?;
         write_json(&dir.join(files::COMPILED), self)?;
         Ok(())
@@ -145,7 +160,11 @@ impl CompiledModel {
     pub fn load(dir: &Path) -> Result<Self> {
         let c: Self = read_json(&dir.join(files::COMPILED))?;
         if c.settings.version != SETTINGS_VERSION {
-            return Err(Error::Mismatch(format!("{}: compiled with settings version {}, expected {SETTINGS_VERSION}", dir.display(), c.settings.version)));
+            return Err(Error::Mismatch(format!(
+                "{}: compiled with settings version {}, expected {SETTINGS_VERSION}",
+                dir.display(),
+                c.settings.version
+            )));
         }
         Ok(c)
     }
@@ -201,7 +220,9 @@ pub struct Prover {
 
 impl std::fmt::Debug for Prover {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prover").field("k", &self.compiled.k()).finish()
+        f.debug_struct("Prover")
+            .field("k", &self.compiled.k())
+            .finish()
     }
 }
 
@@ -210,13 +231,25 @@ impl Prover {
     pub fn setup(compiled: CompiledModel, params: ParamsKZG<Bn256>) -> Result<Self> {
         let params = zkonnx_prover::srs::fit_srs(params, compiled.k())?;
         let pk = zkonnx_prover::keys::keygen(&params, &compiled.circuit())?;
-        Ok(Self { compiled, params, pk })
+        Ok(Self {
+            compiled,
+            params,
+            pk,
+        })
     }
 
     /// Builds a prover from keys on disk (no key generation).
-    pub fn from_parts(compiled: CompiledModel, params: ParamsKZG<Bn256>, pk: ProvingKey<G1Affine>) -> Result<Self> {
+    pub fn from_parts(
+        compiled: CompiledModel,
+        params: ParamsKZG<Bn256>,
+        pk: ProvingKey<G1Affine>,
+    ) -> Result<Self> {
         let params = zkonnx_prover::srs::fit_srs(params, compiled.k())?;
-        Ok(Self { compiled, params, pk })
+        Ok(Self {
+            compiled,
+            params,
+            pk,
+        })
     }
 
     /// The compiled model.
@@ -231,14 +264,27 @@ impl Prover {
 
     /// The verifying key with the SRS points a verifier needs.
     pub fn verifier_key(&self) -> VerifierKey {
-        VerifierKey { vk: self.pk.get_vk().clone(), shape: self.compiled.plan.shape, params: self.params.clone() }
+        VerifierKey {
+            vk: self.pk.get_vk().clone(),
+            shape: self.compiled.plan.shape,
+            params: self.params.clone(),
+        }
     }
 
     /// Writes `vk.bin` and (if `with_pk`) `pk.bin` into `dir`.
     pub fn save_keys(&self, dir: &Path, with_pk: bool) -> Result<()> {
-        zkonnx_prover::keys::write_vk(&dir.join(files::VK), self.pk.get_vk(), &self.compiled.plan.shape, &self.params)?;
+        zkonnx_prover::keys::write_vk(
+            &dir.join(files::VK),
+            self.pk.get_vk(),
+            &self.compiled.plan.shape,
+            &self.params,
+        )?;
         if with_pk {
-            zkonnx_prover::keys::write_pk(&dir.join(files::PK), &self.pk, &self.compiled.plan.shape)?;
+            zkonnx_prover::keys::write_pk(
+                &dir.join(files::PK),
+                &self.pk,
+                &self.compiled.plan.shape,
+            )?;
         }
         Ok(())
     }
@@ -247,11 +293,20 @@ impl Prover {
     pub fn prove(&self, input: &[f32]) -> Result<Proof> {
         let trace = Arc::new(self.compiled.witness(input)?);
         let instances = ModelCircuit::instances(&self.compiled.model, &trace);
-        let circuit = ModelCircuit::with_trace(self.compiled.model.clone(), self.compiled.plan.clone(), trace.clone());
+        let circuit = ModelCircuit::with_trace(
+            self.compiled.model.clone(),
+            self.compiled.plan.clone(),
+            trace.clone(),
+        );
         let bytes = zkonnx_prover::proof::prove(&self.params, &self.pk, circuit, &instances)?;
         let outputs_int = trace.output(&self.compiled.model).to_vec();
         let outputs = self.compiled.model.dequantize_output(&outputs_int);
-        Ok(Proof { bytes, instances, outputs_int, outputs })
+        Ok(Proof {
+            bytes,
+            instances,
+            outputs_int,
+            outputs,
+        })
     }
 }
 
@@ -259,9 +314,16 @@ impl Prover {
 ///
 /// `Ok(false)` when the proof does not verify, or when its `outputs` do not match the proven
 /// output instances; `Err` only when the artifacts are malformed or do not belong together.
-pub fn verify(vk: &VerifierKey, settings: &Settings, proof: &ProofFile, proof_path: &Path) -> Result<bool> {
+pub fn verify(
+    vk: &VerifierKey,
+    settings: &Settings,
+    proof: &ProofFile,
+    proof_path: &Path,
+) -> Result<bool> {
     if vk.shape != settings.shape {
-        return Err(Error::Mismatch("the verifying key and settings.json belong to different circuits".into()));
+        return Err(Error::Mismatch(
+            "the verifying key and settings.json belong to different circuits".into(),
+        ));
     }
     let bytes = proof.proof_bytes(proof_path)?;
     let instances = proof.instance_values(proof_path)?;
@@ -269,13 +331,20 @@ pub fn verify(vk: &VerifierKey, settings: &Settings, proof: &ProofFile, proof_pa
     if instances.len() != expected {
         return Err(Error::Data {
             path: proof_path.display().to_string(),
-            reason: format!("{} instances, but the circuit has {expected} ({} inputs + {} outputs)", instances.len(), settings.num_inputs, settings.num_outputs),
+            reason: format!(
+                "{} instances, but the circuit has {expected} ({} inputs + {} outputs)",
+                instances.len(),
+                settings.num_inputs,
+                settings.num_outputs
+            ),
         });
     }
     if !outputs_match(settings, &instances, &proof.outputs) {
         return Ok(false);
     }
-    Ok(zkonnx_prover::proof::verify(&vk.params, &vk.vk, &instances, &bytes))
+    Ok(zkonnx_prover::proof::verify(
+        &vk.params, &vk.vk, &instances, &bytes,
+    ))
 }
 
 /// Whether `outputs` are exactly the dequantized output instances.
@@ -283,7 +352,10 @@ fn outputs_match(settings: &Settings, instances: &[Fr], outputs: &[f64]) -> bool
     let s = (settings.output_scale as f64).exp2();
     let proven = &instances[settings.num_inputs..];
     proven.len() == outputs.len()
-        && proven.iter().zip(outputs).all(|(x, &o)| fr_to_i128(x).is_some_and(|v| (v as f64 / s) == o))
+        && proven
+            .iter()
+            .zip(outputs)
+            .all(|(x, &o)| fr_to_i128(x).is_some_and(|v| (v as f64 / s) == o))
 }
 
 /// Peak resident memory of this process so far, in MB (Linux; 0 elsewhere).

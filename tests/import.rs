@@ -17,8 +17,17 @@ fn gemm_model(attrs: Vec<(&str, Attr)>, w: Vec<f32>, w_dims: &[i64]) -> Vec<u8> 
     model(
         ("x", &[1, 6]),
         ("y", &[1, 3]),
-        &[N { op: "Gemm", name: "fc", inputs: &["x", "W", "b"], output: "y", attrs }],
-        vec![tensor("W", w_dims, w), tensor("b", &[3], vec![0.5, -0.25, 0.125])],
+        &[N {
+            op: "Gemm",
+            name: "fc",
+            inputs: &["x", "W", "b"],
+            output: "y",
+            attrs,
+        }],
+        vec![
+            tensor("W", w_dims, w),
+            tensor("b", &[3], vec![0.5, -0.25, 0.125]),
+        ],
     )
 }
 
@@ -31,7 +40,12 @@ fn gemm_without_optional_attributes_imports_like_the_explicit_defaults() {
         &dir,
         "explicit.onnx",
         &gemm_model(
-            vec![("alpha", Attr::F(1.0)), ("beta", Attr::F(1.0)), ("transA", Attr::I(0)), ("transB", Attr::I(0))],
+            vec![
+                ("alpha", Attr::F(1.0)),
+                ("beta", Attr::F(1.0)),
+                ("transA", Attr::I(0)),
+                ("transB", Attr::I(0)),
+            ],
             w.clone(),
             &[6, 3],
         ),
@@ -46,18 +60,39 @@ fn gemm_without_optional_attributes_imports_like_the_explicit_defaults() {
             wt[o * 6 + i] = w[i * 3 + o];
         }
     }
-    let c = Model::load(write(&dir, "transb.onnx", &gemm_model(vec![("transB", Attr::I(1))], wt, &[3, 6]))).expect("transB Gemm");
+    let c = Model::load(write(
+        &dir,
+        "transb.onnx",
+        &gemm_model(vec![("transB", Attr::I(1))], wt, &[3, 6]),
+    ))
+    .expect("transB Gemm");
     assert_eq!(a.graph, c.graph);
     match &a.graph.nodes[1].op {
-        Op::Dense { weight, bias, out_features: 3, in_features: 6 } => {
+        Op::Dense {
+            weight,
+            bias,
+            out_features: 3,
+            in_features: 6,
+        } => {
             assert_eq!(weight[6 + 2], w[2 * 3 + 1], "W is stored output-major");
             assert_eq!(bias.as_deref(), Some(&[0.5, -0.25, 0.125][..]));
         }
         other => panic!("expected Dense, got {other:?}"),
     }
     // alpha and beta are honoured.
-    let scaled = Model::load(write(&dir, "alpha.onnx", &gemm_model(vec![("alpha", Attr::F(2.0)), ("beta", Attr::F(0.5))], w.clone(), &[6, 3]))).expect("alpha");
-    let Op::Dense { weight, bias, .. } = &scaled.graph.nodes[1].op else { panic!("Dense") };
+    let scaled = Model::load(write(
+        &dir,
+        "alpha.onnx",
+        &gemm_model(
+            vec![("alpha", Attr::F(2.0)), ("beta", Attr::F(0.5))],
+            w.clone(),
+            &[6, 3],
+        ),
+    ))
+    .expect("alpha");
+    let Op::Dense { weight, bias, .. } = &scaled.graph.nodes[1].op else {
+        panic!("Dense")
+    };
     assert_eq!(weight[0], 2.0 * w[0]);
     assert_eq!(bias.as_deref(), Some(&[0.25, -0.125, 0.0625][..]));
 }
@@ -68,24 +103,54 @@ fn unsupported_operators_are_listed_together_with_node_names() {
         ("x", &[1, 4]),
         ("y", &[1, 4]),
         &[
-            N { op: "Sigmoid", name: "act_a", inputs: &["x"], output: "a", attrs: vec![] },
-            N { op: "Relu", name: "relu_b", inputs: &["a"], output: "b", attrs: vec![] },
-            N { op: "Softmax", name: "soft_c", inputs: &["b"], output: "y", attrs: vec![] },
+            N {
+                op: "Sigmoid",
+                name: "act_a",
+                inputs: &["x"],
+                output: "a",
+                attrs: vec![],
+            },
+            N {
+                op: "Relu",
+                name: "relu_b",
+                inputs: &["a"],
+                output: "b",
+                attrs: vec![],
+            },
+            N {
+                op: "Softmax",
+                name: "soft_c",
+                inputs: &["b"],
+                output: "y",
+                attrs: vec![],
+            },
         ],
         vec![],
     );
     let dir = common::temp_dir("unsupported");
     let err = Model::load(write(&dir, "m.onnx", &bytes)).expect_err("must be rejected");
-    let Error::Circuits(CircuitsError::Unsupported(list)) = &err else { panic!("wrong error: {err}") };
-    let names: Vec<(&str, &str)> = list.iter().map(|n| (n.name.as_str(), n.op_type.as_str())).collect();
+    let Error::Circuits(CircuitsError::Unsupported(list)) = &err else {
+        panic!("wrong error: {err}")
+    };
+    let names: Vec<(&str, &str)> = list
+        .iter()
+        .map(|n| (n.name.as_str(), n.op_type.as_str()))
+        .collect();
     assert_eq!(names, vec![("act_a", "Sigmoid"), ("soft_c", "Softmax")]);
     let msg = err.to_string();
-    assert!(msg.contains("act_a") && msg.contains("Sigmoid") && msg.contains("soft_c") && msg.contains("Softmax"), "{msg}");
+    assert!(
+        msg.contains("act_a")
+            && msg.contains("Sigmoid")
+            && msg.contains("soft_c")
+            && msg.contains("Softmax"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn shared_cnn_reports_every_unsupported_node() {
-    let err = Model::load(common::shared_models().join("lenet.onnx")).expect_err("Conv is not supported yet");
+    let err = Model::load(common::shared_models().join("lenet.onnx"))
+        .expect_err("Conv is not supported yet");
     let msg = err.to_string();
     assert!(msg.contains("Conv") && msg.contains("AveragePool"), "{msg}");
 }
@@ -94,12 +159,24 @@ fn shared_cnn_reports_every_unsupported_node() {
 fn missing_and_non_onnx_files_are_clear_errors() {
     let dir = common::temp_dir("bad-files");
     let err = Model::load(dir.join("nope.onnx")).expect_err("missing");
-    assert!(matches!(err, Error::Circuits(CircuitsError::Io { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Circuits(CircuitsError::Io { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("nope.onnx"));
-    let garbage = write(&dir, "garbage.onnx", b"this is not a protobuf at all \xff\xfe");
+    let garbage = write(
+        &dir,
+        "garbage.onnx",
+        b"this is not a protobuf at all \xff\xfe",
+    );
     let err = Model::load(&garbage).expect_err("garbage");
-    assert!(matches!(err, Error::Circuits(CircuitsError::NotOnnx { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Circuits(CircuitsError::NotOnnx { .. })),
+        "{err}"
+    );
     let empty = write(&dir, "empty.onnx", b"");
-    assert!(matches!(Model::load(&empty), Err(Error::Circuits(CircuitsError::NotOnnx { .. }))));
+    assert!(matches!(
+        Model::load(&empty),
+        Err(Error::Circuits(CircuitsError::NotOnnx { .. }))
+    ));
 }
-

@@ -15,7 +15,9 @@ fn compile_shared(name: &str) -> (Model, CompiledModel, Vec<f32>) {
     let dir = common::shared_models();
     let model = Model::load(dir.join(format!("{name}.onnx"))).expect("import");
     let x = data::read_input(&dir.join(format!("{name}.input.json"))).expect("input");
-    let compiled = model.compile(&[x.clone()], QuantSettings::default()).expect("compile");
+    let compiled = model
+        .compile(std::slice::from_ref(&x), QuantSettings::default())
+        .expect("compile");
     (model, compiled, x)
 }
 
@@ -26,21 +28,33 @@ fn assert_circuit_matches_executor(compiled: &CompiledModel, x: &[f32]) {
     let trace = Arc::new(compiled.witness(x).expect("witness"));
     let instances = ModelCircuit::instances(&compiled.model, &trace);
     let n_in = compiled.settings.num_inputs;
-    let expected: Vec<Fr> = trace.output(&compiled.model).iter().map(|&v| zkonnx::circuits::chips::fe(i128::from(v))).collect();
+    let expected: Vec<Fr> = trace
+        .output(&compiled.model)
+        .iter()
+        .map(|&v| zkonnx::circuits::chips::fe(i128::from(v)))
+        .collect();
     assert_eq!(&instances[n_in..], &expected[..]);
     let circuit = ModelCircuit::with_trace(compiled.model.clone(), compiled.plan.clone(), trace);
     let k = compiled.k();
-    MockProver::run(k, &circuit, vec![instances.clone()]).expect("synthesis").assert_satisfied();
+    MockProver::run(k, &circuit, vec![instances.clone()])
+        .expect("synthesis")
+        .assert_satisfied();
     for i in [n_in, instances.len() - 1] {
         let mut bad = instances.clone();
         bad[i] += Fr::one();
         let p = MockProver::run(k, &circuit, vec![bad]).expect("synthesis");
-        assert!(p.verify().is_err(), "output instance {i} changed by one must not satisfy the circuit");
+        assert!(
+            p.verify().is_err(),
+            "output instance {i} changed by one must not satisfy the circuit"
+        );
     }
     // A changed public input must not satisfy it either.
     let mut bad = instances;
     bad[0] += Fr::one();
-    assert!(MockProver::run(k, &circuit, vec![bad]).expect("synthesis").verify().is_err());
+    assert!(MockProver::run(k, &circuit, vec![bad])
+        .expect("synthesis")
+        .verify()
+        .is_err());
 }
 
 #[test]
@@ -55,8 +69,12 @@ fn every_milestone_operator_proves_and_matches_the_float_model() {
     let path = dir.join("mixed.onnx");
     std::fs::write(&path, common::onnx::mixed_model()).expect("write");
     let model = Model::load(&path).expect("import");
-    let samples: Vec<Vec<f32>> = (0..8).map(|s| common::onnx::rand_vec(100 + s, 8, 1.0)).collect();
-    let compiled = model.compile(&samples, QuantSettings::default()).expect("compile");
+    let samples: Vec<Vec<f32>> = (0..8)
+        .map(|s| common::onnx::rand_vec(100 + s, 8, 1.0))
+        .collect();
+    let compiled = model
+        .compile(&samples, QuantSettings::default())
+        .expect("compile");
     let reference = FloatReference::load(&path, &compiled.settings.input_shape).expect("tract");
     for x in &samples {
         let t = compiled.witness(x).expect("witness");
@@ -73,7 +91,8 @@ fn mlp_digits_proves_verifies_and_rejects_tampering() {
     let params = dev_srs(compiled.k(), 7);
     let prover = Prover::setup(compiled.clone(), params).expect("setup");
     let proof = prover.prove(&x).expect("prove");
-    let reference = data::read_output(&common::shared_models().join("mlp_digits.output.json")).expect("reference");
+    let reference = data::read_output(&common::shared_models().join("mlp_digits.output.json"))
+        .expect("reference");
     let fid = fidelity::compare(&proof.outputs, &reference);
     assert!(fid.max_abs_err <= 0.05, "max abs err {}", fid.max_abs_err);
     assert!(fid.argmax_agrees);
@@ -98,7 +117,10 @@ fn mlp_digits_proves_verifies_and_rejects_tampering() {
     let last = inst.len() - 1;
     inst[last] += Fr::one();
     let mut bad = pf.clone();
-    bad.instances = inst.iter().map(zkonnx::prover::artifacts::fr_to_hex).collect();
+    bad.instances = inst
+        .iter()
+        .map(zkonnx::prover::artifacts::fr_to_hex)
+        .collect();
     bad.outputs[9] += 1.0 / f64::from(compiled.settings.output_scale).exp2();
     assert!(!zkonnx::verify(&vk, &compiled.settings, &bad, path).expect("verify"));
     // The outputs field changed without the instances: rejected as well.
@@ -116,12 +138,17 @@ fn mlp_digits_proves_verifies_and_rejects_tampering() {
 #[test]
 fn quantized_mlp_digits_agrees_with_float_argmax_on_the_eval_set() {
     let dir = common::shared_models();
-    let (inputs, labels) = data::read_labelled(&dir.join("mlp_digits.eval.json")).expect("eval set");
+    let (inputs, labels) =
+        data::read_labelled(&dir.join("mlp_digits.eval.json")).expect("eval set");
     assert_eq!(inputs.len(), 200);
     assert_eq!(labels.len(), 200);
     let model = Model::load(dir.join("mlp_digits.onnx")).expect("import");
-    let compiled = model.compile(&inputs, QuantSettings::default()).expect("compile");
-    let reference = FloatReference::load(&dir.join("mlp_digits.onnx"), &compiled.settings.input_shape).expect("tract");
+    let compiled = model
+        .compile(&inputs, QuantSettings::default())
+        .expect("compile");
+    let reference =
+        FloatReference::load(&dir.join("mlp_digits.onnx"), &compiled.settings.input_shape)
+            .expect("tract");
     let mut agree = 0;
     for x in &inputs {
         let t = compiled.witness(x).expect("witness");
@@ -129,13 +156,18 @@ fn quantized_mlp_digits_agrees_with_float_argmax_on_the_eval_set() {
         let f = reference.run(x).expect("float");
         agree += usize::from(fidelity::argmax(&q) == fidelity::argmax(&f));
     }
-    assert!(agree * 100 >= 99 * inputs.len(), "argmax agrees on {agree}/200");
+    assert!(
+        agree * 100 >= 99 * inputs.len(),
+        "argmax agrees on {agree}/200"
+    );
 }
 
 #[test]
 fn wrong_input_length_is_a_clear_error() {
     let (_, compiled, _) = compile_shared("mlp_digits");
-    let err = compiled.witness(&[0.5; 63]).expect_err("63 values for a 64-value input");
+    let err = compiled
+        .witness(&[0.5; 63])
+        .expect_err("63 values for a 64-value input");
     let msg = err.to_string();
     assert!(msg.contains("63") && msg.contains("64"), "{msg}");
 }
@@ -146,5 +178,8 @@ fn a_witness_outside_the_calibrated_range_is_a_clear_error() {
     let big: Vec<f32> = x.iter().map(|v| v * 1000.0 + 50.0).collect();
     let err = compiled.witness(&big).expect_err("far outside calibration");
     let msg = err.to_string();
-    assert!(msg.contains("outside the calibrated range") && msg.contains("'"), "{msg}");
+    assert!(
+        msg.contains("outside the calibrated range") && msg.contains("'"),
+        "{msg}"
+    );
 }

@@ -33,12 +33,20 @@ pub struct ModelCircuit {
 impl ModelCircuit {
     /// A circuit without witness (for key generation).
     pub fn new(model: Arc<QGraph>, plan: Arc<LayoutPlan>) -> Self {
-        Self { model, plan, trace: None }
+        Self {
+            model,
+            plan,
+            trace: None,
+        }
     }
 
     /// A circuit with a witness.
     pub fn with_trace(model: Arc<QGraph>, plan: Arc<LayoutPlan>, trace: Arc<Trace>) -> Self {
-        Self { model, plan, trace: Some(trace) }
+        Self {
+            model,
+            plan,
+            trace: Some(trace),
+        }
     }
 
     /// The public instance column for a trace: the quantized input, then the output.
@@ -61,7 +69,12 @@ impl ModelCircuit {
         }
     }
 
-    fn layout(&self, config: &ChipConfig, region: &mut Region<Fr>, pending: &mut Vec<(Cell, usize)>) -> Result<Vec<Src>, Error> {
+    fn layout(
+        &self,
+        config: &ChipConfig,
+        region: &mut Region<Fr>,
+        pending: &mut Vec<(Cell, usize)>,
+    ) -> Result<Vec<Src>, Error> {
         let q = &*self.model;
         let shape = self.plan.shape;
         let (t_per, a_per) = (shape.inputs_per_row, shape.accs_per_row);
@@ -72,7 +85,11 @@ impl ModelCircuit {
             let out: Vec<Src> = match &node.op {
                 QOp::Input => (0..node.len()).map(Src::Instance).collect(),
                 QOp::Reshape => cells[node.inputs[0]].clone(),
-                QOp::Linear { weight, out_features: n, in_features: k } => {
+                QOp::Linear {
+                    weight,
+                    out_features: n,
+                    in_features: k,
+                } => {
                     let (n, k) = (*n, *k);
                     let src = node.inputs[0];
                     let xin = &cells[src];
@@ -80,13 +97,18 @@ impl ModelCircuit {
                     let mut out = vec![Src::Instance(0); node.len()];
                     for r in 0..rows {
                         for blk in 0..n.div_ceil(a_per) {
-                            let mut acc: Vec<Option<i128>> = vec![self.trace.as_ref().map(|_| 0); a_per];
+                            let mut acc: Vec<Option<i128>> =
+                                vec![self.trace.as_ref().map(|_| 0); a_per];
                             for j in 0..k.div_ceil(t_per) {
                                 let mut xv = Vec::with_capacity(t_per);
                                 let mut w = vec![vec![0i64; t_per]; a_per];
                                 for t in 0..t_per {
                                     let idx = j * t_per + t;
-                                    let x = if idx < k { self.value(src, r * k + idx) } else { self.trace.as_ref().map(|_| 0) };
+                                    let x = if idx < k {
+                                        self.value(src, r * k + idx)
+                                    } else {
+                                        self.trace.as_ref().map(|_| 0)
+                                    };
                                     for (a, wa) in w.iter_mut().enumerate() {
                                         let o = blk * a_per + a;
                                         if o < n && idx < k {
@@ -99,7 +121,8 @@ impl ModelCircuit {
                                     xv.push(val(x));
                                 }
                                 let av: Vec<Value<Fr>> = acc.iter().map(|&v| val(v)).collect();
-                                let (xc, ac) = config.mac.assign_row(region, row, j == 0, &xv, &w, &av)?;
+                                let (xc, ac) =
+                                    config.mac.assign_row(region, row, j == 0, &xv, &w, &av)?;
                                 for (t, c) in xc.into_iter().enumerate() {
                                     let idx = j * t_per + t;
                                     if idx < k {
@@ -120,7 +143,13 @@ impl ModelCircuit {
                     }
                     out
                 }
-                QOp::Rescale { mul, add, shift, relu, bits } => {
+                QOp::Rescale {
+                    mul,
+                    add,
+                    shift,
+                    relu,
+                    bits,
+                } => {
                     let src = node.inputs[0];
                     let mut out = Vec::with_capacity(node.len());
                     for e in 0..node.len() {
@@ -148,7 +177,14 @@ impl ModelCircuit {
                                 out.push(Src::Cell(o));
                             }
                             _ => {
-                                lane += config.range.check(region, lane, c.q, qv, 1i128 << bits, bits + 1)?;
+                                lane += config.range.check(
+                                    region,
+                                    lane,
+                                    c.q,
+                                    qv,
+                                    1i128 << bits,
+                                    bits + 1,
+                                )?;
                                 out.push(Src::Cell(c.q));
                             }
                         }
@@ -173,7 +209,11 @@ impl Circuit<Fr> for ModelCircuit {
     type Params = CircuitShape;
 
     fn without_witnesses(&self) -> Self {
-        Self { model: self.model.clone(), plan: self.plan.clone(), trace: None }
+        Self {
+            model: self.model.clone(),
+            plan: self.plan.clone(),
+            trace: None,
+        }
     }
 
     fn params(&self) -> CircuitShape {

@@ -49,7 +49,9 @@ pub enum CircuitsError {
     #[error("invalid model: {0}")]
     InvalidModel(String),
     /// Shapes of an input do not fit.
-    #[error("input has {got} values but the model's input '{name}' of shape {shape:?} needs {expected}")]
+    #[error(
+        "input has {got} values but the model's input '{name}' of shape {shape:?} needs {expected}"
+    )]
     InputLength {
         /// Input name.
         name: String,

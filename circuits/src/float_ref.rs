@@ -14,7 +14,9 @@ pub struct FloatReference {
 
 impl std::fmt::Debug for FloatReference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FloatReference").field("shape", &self.shape).finish()
+        f.debug_struct("FloatReference")
+            .field("shape", &self.shape)
+            .finish()
     }
 }
 
@@ -31,7 +33,10 @@ impl FloatReference {
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| CircuitsError::Tract(format!("{e:#}")))?;
-        Ok(Self { plan, shape: input_shape.to_vec() })
+        Ok(Self {
+            plan,
+            shape: input_shape.to_vec(),
+        })
     }
 
     /// Runs the float model on one input; returns the first output, flattened.
@@ -39,7 +44,10 @@ impl FloatReference {
         let t = tract_ndarray::ArrayD::from_shape_vec(self.shape.clone(), input.to_vec())
             .map_err(terr)?
             .into_tensor();
-        let out = self.plan.run(tvec!(t.into())).map_err(|e| CircuitsError::Tract(format!("{e:#}")))?;
+        let out = self
+            .plan
+            .run(tvec!(t.into()))
+            .map_err(|e| CircuitsError::Tract(format!("{e:#}")))?;
         let v = out[0].to_plain_array_view::<f32>().map_err(terr)?;
         Ok(v.iter().copied().collect())
     }

@@ -63,19 +63,26 @@ struct Importer {
 }
 
 /// Operators the importer knows (a node of these may still be rejected for its form).
-const KNOWN_OPS: &[&str] = &["Constant", "Identity", "Dropout", "Reshape", "Flatten", "Gemm", "MatMul", "Add", "Sub", "Mul", "Relu"];
+const KNOWN_OPS: &[&str] = &[
+    "Constant", "Identity", "Dropout", "Reshape", "Flatten", "Gemm", "MatMul", "Add", "Sub", "Mul",
+    "Relu",
+];
 
 fn load_const(t: &pb::TensorProto) -> std::result::Result<Const, String> {
-    let tensor: Tensor = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, None)
-        .map_err(|e| format!("{e:#}"))?;
+    let tensor: Tensor =
+        tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, None)
+            .map_err(|e| format!("{e:#}"))?;
     to_const(&tensor)
 }
 
 fn to_const(tensor: &Tensor) -> std::result::Result<Const, String> {
     let shape = tensor.shape().to_vec();
-    let as_f32 = tensor
-        .cast_to::<f32>()
-        .map_err(|e| format!("cannot use a {:?} tensor as numbers: {e:#}", tensor.datum_type()))?;
+    let as_f32 = tensor.cast_to::<f32>().map_err(|e| {
+        format!(
+            "cannot use a {:?} tensor as numbers: {e:#}",
+            tensor.datum_type()
+        )
+    })?;
     let data = as_f32
         .to_plain_array_view::<f32>()
         .map_err(|e| format!("{e:#}"))?
@@ -114,7 +121,9 @@ fn broadcast_to(c: &Const, shape: &[usize]) -> Option<Vec<f32>> {
         );
     }
     let pad = shape.len() - c.shape.len();
-    let cshape: Vec<usize> = std::iter::repeat_n(1, pad).chain(c.shape.iter().copied()).collect();
+    let cshape: Vec<usize> = std::iter::repeat_n(1, pad)
+        .chain(c.shape.iter().copied())
+        .collect();
     for (cd, d) in cshape.iter().zip(shape) {
         if *cd != 1 && cd != d {
             return None;
@@ -142,7 +151,11 @@ fn broadcast_to(c: &Const, shape: &[usize]) -> Option<Vec<f32>> {
 }
 
 /// Resolves an ONNX Reshape target (with 0 = copy and -1 = infer).
-fn reshape_target(input: &[usize], target: &[f32], allowzero: bool) -> std::result::Result<Vec<usize>, String> {
+fn reshape_target(
+    input: &[usize],
+    target: &[f32],
+    allowzero: bool,
+) -> std::result::Result<Vec<usize>, String> {
     let total: usize = input.iter().product();
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;
@@ -155,20 +168,26 @@ fn reshape_target(input: &[usize], target: &[f32], allowzero: bool) -> std::resu
                 }
                 out.push(1);
             }
-            0 if !allowzero => out.push(*input.get(i).ok_or("0 in the target shape past the input's rank")?),
+            0 if !allowzero => out.push(
+                *input
+                    .get(i)
+                    .ok_or("0 in the target shape past the input's rank")?,
+            ),
             t if t >= 0 => out.push(t as usize),
             t => return Err(format!("invalid dimension {t} in the target shape")),
         }
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {target:?}"));
         }
         out[i] = total / known;
     }
     if out.iter().product::<usize>() != total {
-        return Err(format!("cannot reshape {input:?} ({total} values) to {out:?}"));
+        return Err(format!(
+            "cannot reshape {input:?} ({total} values) to {out:?}"
+        ));
     }
     Ok(out)
 }
@@ -176,7 +195,9 @@ fn reshape_target(input: &[usize], target: &[f32], allowzero: bool) -> std::resu
 impl Importer {
     fn run(mut self, graph: &pb::GraphProto) -> Result<Graph> {
         for init in &graph.initializer {
-            let c = load_const(init).map_err(|e| CircuitsError::InvalidModel(format!("initializer '{}': {e}", init.name)))?;
+            let c = load_const(init).map_err(|e| {
+                CircuitsError::InvalidModel(format!("initializer '{}': {e}", init.name))
+            })?;
             self.values.insert(init.name.clone(), Value::Const(c));
         }
         let inputs: Vec<&pb::ValueInfoProto> = graph
@@ -188,7 +209,11 @@ impl Importer {
             return Err(CircuitsError::InvalidModel(format!(
                 "zkonnx supports models with exactly one input; this one has {} ({})",
                 inputs.len(),
-                inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+                inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let shape = input_shape(inputs[0])?;
@@ -216,10 +241,21 @@ impl Importer {
                     let name = if !node.name.is_empty() {
                         node.name.clone()
                     } else {
-                        format!("#{i} (output '{}')", node.output.first().map_or("", String::as_str))
+                        format!(
+                            "#{i} (output '{}')",
+                            node.output.first().map_or("", String::as_str)
+                        )
                     };
-                    let reason = if known || !reason.is_empty() { reason } else { "operator not supported".into() };
-                    self.unsupported.push(UnsupportedNode { name, op_type: node.op_type.clone(), reason });
+                    let reason = if known || !reason.is_empty() {
+                        reason
+                    } else {
+                        "operator not supported".into()
+                    };
+                    self.unsupported.push(UnsupportedNode {
+                        name,
+                        op_type: node.op_type.clone(),
+                        reason,
+                    });
                 }
             }
         }
@@ -247,7 +283,9 @@ impl Importer {
             }
         };
         if output == 0 {
-            return Err(CircuitsError::InvalidModel("the model computes nothing (its output is its input)".into()));
+            return Err(CircuitsError::InvalidModel(
+                "the model computes nothing (its output is its input)".into(),
+            ));
         }
         Ok(Graph {
             nodes: self.nodes,
@@ -261,16 +299,27 @@ impl Importer {
             .ok_or_else(|| format!("input '{name}' is not defined before this node"))
     }
 
-    fn push(&mut self, node: &pb::NodeProto, op: Op, inputs: Vec<usize>, shape: Vec<usize>) -> std::result::Result<(), String> {
+    fn push(
+        &mut self,
+        node: &pb::NodeProto,
+        op: Op,
+        inputs: Vec<usize>,
+        shape: Vec<usize>,
+    ) -> std::result::Result<(), String> {
         let out = node.output.first().ok_or("node has no output")?;
         self.nodes.push(Node {
-            name: if node.name.is_empty() { out.clone() } else { node.name.clone() },
+            name: if node.name.is_empty() {
+                out.clone()
+            } else {
+                node.name.clone()
+            },
             op_type: node.op_type.clone(),
             op,
             inputs,
             shape,
         });
-        self.values.insert(out.clone(), Value::Dyn(self.nodes.len() - 1));
+        self.values
+            .insert(out.clone(), Value::Dyn(self.nodes.len() - 1));
         Ok(())
     }
 
@@ -287,13 +336,25 @@ impl Importer {
                 let c = if let Some(a) = attr(node, "value") {
                     load_const(a.t.as_ref().ok_or("Constant without a tensor value")?)?
                 } else if let Some(a) = attr(node, "value_float") {
-                    Const { shape: vec![], data: vec![a.f] }
+                    Const {
+                        shape: vec![],
+                        data: vec![a.f],
+                    }
                 } else if let Some(a) = attr(node, "value_floats") {
-                    Const { shape: vec![a.floats.len()], data: a.floats.clone() }
+                    Const {
+                        shape: vec![a.floats.len()],
+                        data: a.floats.clone(),
+                    }
                 } else if let Some(a) = attr(node, "value_int") {
-                    Const { shape: vec![], data: vec![a.i as f32] }
+                    Const {
+                        shape: vec![],
+                        data: vec![a.i as f32],
+                    }
                 } else if let Some(a) = attr(node, "value_ints") {
-                    Const { shape: vec![a.ints.len()], data: a.ints.iter().map(|&v| v as f32).collect() }
+                    Const {
+                        shape: vec![a.ints.len()],
+                        data: a.ints.iter().map(|&v| v as f32).collect(),
+                    }
                 } else {
                     return Err("Constant with an unsupported value attribute".into());
                 };
@@ -326,7 +387,10 @@ impl Importer {
                         return Err(format!("axis {axis} out of range for rank {rank}"));
                     }
                     let a = axis as usize;
-                    vec![in_shape[..a].iter().product(), in_shape[a..].iter().product()]
+                    vec![
+                        in_shape[..a].iter().product(),
+                        in_shape[a..].iter().product(),
+                    ]
                 } else {
                     let target = match self.get(ins.get(1).ok_or("Reshape needs a shape input")?)? {
                         Value::Const(c) => c.data.clone(),
@@ -335,7 +399,13 @@ impl Importer {
                     reshape_target(&in_shape, &target, attr_i(node, "allowzero", 0) != 0)?
                 };
                 match v {
-                    Value::Const(c) => self.set_const(node, Const { shape, data: c.data }),
+                    Value::Const(c) => self.set_const(
+                        node,
+                        Const {
+                            shape,
+                            data: c.data,
+                        },
+                    ),
                     Value::Dyn(i) => self.push(node, Op::Reshape, vec![i], shape),
                 }
             }
@@ -349,14 +419,21 @@ impl Importer {
                 }
                 Value::Const(c) => self.set_const(
                     node,
-                    Const { shape: c.shape, data: c.data.iter().map(|x| x.max(0.0)).collect() },
+                    Const {
+                        shape: c.shape,
+                        data: c.data.iter().map(|x| x.max(0.0)).collect(),
+                    },
                 ),
             },
             _ => Err(String::new()),
         }
     }
 
-    fn lower_gemm(&mut self, node: &pb::NodeProto, ins: &[&str]) -> std::result::Result<(), String> {
+    fn lower_gemm(
+        &mut self,
+        node: &pb::NodeProto,
+        ins: &[&str],
+    ) -> std::result::Result<(), String> {
         let alpha = attr_f(node, "alpha", 1.0);
         let beta = attr_f(node, "beta", 1.0);
         let trans_a = attr_i(node, "transA", 0) != 0;
@@ -366,7 +443,11 @@ impl Importer {
         }
         let a = match self.get(ins[0])? {
             Value::Dyn(i) => *i,
-            Value::Const(_) => return Err("a constant A operand is not supported (A must depend on the input)".into()),
+            Value::Const(_) => {
+                return Err(
+                    "a constant A operand is not supported (A must depend on the input)".into(),
+                )
+            }
         };
         let b = match self.get(ins[1])? {
             Value::Const(c) => c.clone(),
@@ -379,18 +460,30 @@ impl Importer {
         if trans_a && a_shape[1] != 1 {
             return Err("transA=1 is supported only for a single row".into());
         }
-        let (m, k) = if trans_a { (a_shape[1], a_shape[0]) } else { (a_shape[0], a_shape[1]) };
+        let (m, k) = if trans_a {
+            (a_shape[1], a_shape[0])
+        } else {
+            (a_shape[0], a_shape[1])
+        };
         if b.shape.len() != 2 {
             return Err(format!("B must be 2-D, got shape {:?}", b.shape));
         }
-        let (bk, n) = if trans_b { (b.shape[1], b.shape[0]) } else { (b.shape[0], b.shape[1]) };
+        let (bk, n) = if trans_b {
+            (b.shape[1], b.shape[0])
+        } else {
+            (b.shape[0], b.shape[1])
+        };
         if bk != k {
             return Err(format!("A is {m}x{k} but B gives {bk}x{n}"));
         }
         let mut weight = vec![0f32; n * k];
         for o in 0..n {
             for i in 0..k {
-                let v = if trans_b { b.data[o * k + i] } else { b.data[i * n + o] };
+                let v = if trans_b {
+                    b.data[o * k + i]
+                } else {
+                    b.data[i * n + o]
+                };
                 weight[o * k + i] = alpha * v;
             }
         }
@@ -398,7 +491,9 @@ impl Importer {
             None => None,
             Some(name) => match self.get(name)? {
                 Value::Const(c) => {
-                    let full = broadcast_to(c, &[m, n]).ok_or_else(|| format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape))?;
+                    let full = broadcast_to(c, &[m, n]).ok_or_else(|| {
+                        format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape)
+                    })?;
                     // Rows must share the bias for a Dense op.
                     if (1..m).any(|r| full[r * n..(r + 1) * n] != full[..n]) {
                         return Err("a bias that differs between rows is not supported".into());
@@ -410,31 +505,53 @@ impl Importer {
         };
         self.push(
             node,
-            Op::Dense { weight, bias, out_features: n, in_features: k },
+            Op::Dense {
+                weight,
+                bias,
+                out_features: n,
+                in_features: k,
+            },
             vec![a],
             vec![m, n],
         )
     }
 
-    fn lower_matmul(&mut self, node: &pb::NodeProto, ins: &[&str]) -> std::result::Result<(), String> {
+    fn lower_matmul(
+        &mut self,
+        node: &pb::NodeProto,
+        ins: &[&str],
+    ) -> std::result::Result<(), String> {
         if ins.len() != 2 {
             return Err("MatMul needs two inputs".into());
         }
         let (a, b) = match (self.get(ins[0])?, self.get(ins[1])?) {
             (Value::Dyn(a), Value::Const(b)) => (*a, b.clone()),
-            (Value::Dyn(_), Value::Dyn(_)) => return Err("a product of two computed tensors is not supported yet".into()),
-            _ => return Err("the left operand must depend on the input and the right one be constant".into()),
+            (Value::Dyn(_), Value::Dyn(_)) => {
+                return Err("a product of two computed tensors is not supported yet".into())
+            }
+            _ => {
+                return Err(
+                    "the left operand must depend on the input and the right one be constant"
+                        .into(),
+                )
+            }
         };
         let a_shape = self.nodes[a].shape.clone();
         if b.shape.len() != 2 {
-            return Err(format!("the constant operand must be 2-D, got shape {:?}", b.shape));
+            return Err(format!(
+                "the constant operand must be 2-D, got shape {:?}",
+                b.shape
+            ));
         }
         let (k, n) = (b.shape[0], b.shape[1]);
         let Some((&last, lead)) = a_shape.split_last() else {
             return Err("a scalar left operand is not supported".into());
         };
         if last != k {
-            return Err(format!("shapes {a_shape:?} and {:?} do not multiply", b.shape));
+            return Err(format!(
+                "shapes {a_shape:?} and {:?} do not multiply",
+                b.shape
+            ));
         }
         let mut weight = vec![0f32; n * k];
         for o in 0..n {
@@ -444,10 +561,24 @@ impl Importer {
         }
         let mut shape = lead.to_vec();
         shape.push(n);
-        self.push(node, Op::Dense { weight, bias: None, out_features: n, in_features: k }, vec![a], shape)
+        self.push(
+            node,
+            Op::Dense {
+                weight,
+                bias: None,
+                out_features: n,
+                in_features: k,
+            },
+            vec![a],
+            shape,
+        )
     }
 
-    fn lower_binary(&mut self, node: &pb::NodeProto, ins: &[&str]) -> std::result::Result<(), String> {
+    fn lower_binary(
+        &mut self,
+        node: &pb::NodeProto,
+        ins: &[&str],
+    ) -> std::result::Result<(), String> {
         if ins.len() != 2 {
             return Err("needs two inputs".into());
         }
@@ -455,7 +586,11 @@ impl Importer {
         let op = node.op_type.as_str();
         match (l, r) {
             (Value::Const(a), Value::Const(b)) => {
-                let shape = if a.shape.len() >= b.shape.len() { a.shape.clone() } else { b.shape.clone() };
+                let shape = if a.shape.len() >= b.shape.len() {
+                    a.shape.clone()
+                } else {
+                    b.shape.clone()
+                };
                 let (av, bv) = match (broadcast_to(&a, &shape), broadcast_to(&b, &shape)) {
                     (Some(x), Some(y)) => (x, y),
                     _ => return Err("constant operands do not broadcast".into()),
@@ -471,7 +606,9 @@ impl Importer {
                     .collect();
                 self.set_const(node, Const { shape, data })
             }
-            (Value::Dyn(_), Value::Dyn(_)) => Err("an elementwise operation between two computed tensors is not supported yet".into()),
+            (Value::Dyn(_), Value::Dyn(_)) => Err(
+                "an elementwise operation between two computed tensors is not supported yet".into(),
+            ),
             (Value::Dyn(i), Value::Const(c)) | (Value::Const(c), Value::Dyn(i)) => {
                 let x_first = matches!(self.get(ins[0])?, Value::Dyn(_));
                 let shape = self.nodes[i].shape.clone();

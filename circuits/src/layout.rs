@@ -26,7 +26,13 @@ pub struct CircuitShape {
 
 impl Default for CircuitShape {
     fn default() -> Self {
-        Self { inputs_per_row: 4, accs_per_row: 4, limb_bits: 8, max_limbs: 1, k: 10 }
+        Self {
+            inputs_per_row: 4,
+            accs_per_row: 4,
+            limb_bits: 8,
+            max_limbs: 1,
+            k: 10,
+        }
     }
 }
 
@@ -111,17 +117,40 @@ fn layers_for(q: &QGraph, a: usize, t: usize, limb: u32) -> Vec<LayerPlan> {
             let (gadget, rows, lookup_rows, macs) = match &n.op {
                 QOp::Input => ("instance", 0, 0, 0),
                 QOp::Reshape => ("rewire", 0, 0, 0),
-                QOp::Linear { out_features, in_features, .. } => {
+                QOp::Linear {
+                    out_features,
+                    in_features,
+                    ..
+                } => {
                     let m = n.len() / out_features;
                     let rows = m * out_features.div_ceil(a) * in_features.div_ceil(t);
                     ("packed-mac", rows, 0, n.len() * in_features)
                 }
-                QOp::Rescale { shift, relu, bits, .. } => {
-                    let per = limbs(*shift, limb) + if *relu { 2 * limbs(*bits, limb) } else { limbs(*bits + 1, limb) };
-                    (if *relu { "rescale+relu" } else { "rescale" }, n.len(), n.len() * per, 0)
+                QOp::Rescale {
+                    shift, relu, bits, ..
+                } => {
+                    let per = limbs(*shift, limb)
+                        + if *relu {
+                            2 * limbs(*bits, limb)
+                        } else {
+                            limbs(*bits + 1, limb)
+                        };
+                    (
+                        if *relu { "rescale+relu" } else { "rescale" },
+                        n.len(),
+                        n.len() * per,
+                        0,
+                    )
                 }
             };
-            LayerPlan { name: n.name.clone(), op_type: n.op_type.clone(), gadget: gadget.into(), rows, lookup_rows, macs }
+            LayerPlan {
+                name: n.name.clone(),
+                op_type: n.op_type.clone(),
+                gadget: gadget.into(),
+                rows,
+                lookup_rows,
+                macs,
+            }
         })
         .collect()
 }
@@ -148,7 +177,13 @@ pub fn plan(q: &QGraph) -> LayoutPlan {
             let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum();
             let max_limbs = limbs(mb, limb);
             let table_rows = (1usize << (limb + 1)) - 1;
-            let mut shape = CircuitShape { inputs_per_row: t, accs_per_row: a, limb_bits: limb, max_limbs, k: 4 };
+            let mut shape = CircuitShape {
+                inputs_per_row: t,
+                accs_per_row: a,
+                limb_bits: limb,
+                max_limbs,
+                k: 4,
+            };
             let need = main_rows.max(range_rows + max_limbs).max(table_rows);
             while shape.usable_rows() < need {
                 shape.k += 1;
@@ -156,8 +191,16 @@ pub fn plan(q: &QGraph) -> LayoutPlan {
             let n = (1u64 << shape.k) as f64;
             // Committed columns: advice, lookup (3), permutation chunks (degree 4 → 2 columns per chunk).
             let perm = (shape.advice_columns() + 1).div_ceil(2);
-            let cost = n * (shape.advice_columns() + 3 + perm) as f64 + 0.1 * n * shape.fixed_columns() as f64;
-            let cand = LayoutPlan { shape, main_rows, range_rows, table_rows, layers, cost };
+            let cost = n * (shape.advice_columns() + 3 + perm) as f64
+                + 0.1 * n * shape.fixed_columns() as f64;
+            let cand = LayoutPlan {
+                shape,
+                main_rows,
+                range_rows,
+                table_rows,
+                layers,
+                cost,
+            };
             if best.as_ref().is_none_or(|b| cand.cost < b.cost) {
                 best = Some(cand);
             }

@@ -94,14 +94,20 @@ pub fn fr_to_i128(x: &Fr) -> Option<i128> {
 
 /// Writes a value as pretty JSON.
 pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| ProverError::Format { path: path.display().to_string(), reason: e.to_string() })?;
+    let s = serde_json::to_string_pretty(v).map_err(|e| ProverError::Format {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     std::fs::write(path, s).map_err(io_err(path))
 }
 
 /// Reads JSON, with a clear error naming the file.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let s = std::fs::read_to_string(path).map_err(io_err(path))?;
-    serde_json::from_str(&s).map_err(|e| ProverError::Format { path: path.display().to_string(), reason: format!("malformed JSON: {e}") })
+    serde_json::from_str(&s).map_err(|e| ProverError::Format {
+        path: path.display().to_string(),
+        reason: format!("malformed JSON: {e}"),
+    })
 }
 
 impl Settings {
@@ -109,7 +115,13 @@ impl Settings {
     pub fn read(path: &Path) -> Result<Self> {
         let s: Self = read_json(path)?;
         if s.version != SETTINGS_VERSION {
-            return Err(ProverError::Format { path: path.display().to_string(), reason: format!("settings version {} is not supported (expected {SETTINGS_VERSION})", s.version) });
+            return Err(ProverError::Format {
+                path: path.display().to_string(),
+                reason: format!(
+                    "settings version {} is not supported (expected {SETTINGS_VERSION})",
+                    s.version
+                ),
+            });
         }
         Ok(s)
     }
@@ -120,15 +132,25 @@ impl ProofFile {
     pub fn read(path: &Path) -> Result<Self> {
         let s: Self = read_json(path)?;
         if s.version != PROOF_VERSION {
-            return Err(ProverError::Format { path: path.display().to_string(), reason: format!("proof version {} is not supported (expected {PROOF_VERSION})", s.version) });
+            return Err(ProverError::Format {
+                path: path.display().to_string(),
+                reason: format!(
+                    "proof version {} is not supported (expected {PROOF_VERSION})",
+                    s.version
+                ),
+            });
         }
         Ok(s)
     }
 
     /// Proof bytes; error if the hex is malformed.
     pub fn proof_bytes(&self, path: &Path) -> Result<Vec<u8>> {
-        hex::decode(self.proof.strip_prefix("0x").unwrap_or(&self.proof))
-            .map_err(|e| ProverError::Format { path: path.display().to_string(), reason: format!("proof is not valid hex: {e}") })
+        hex::decode(self.proof.strip_prefix("0x").unwrap_or(&self.proof)).map_err(|e| {
+            ProverError::Format {
+                path: path.display().to_string(),
+                reason: format!("proof is not valid hex: {e}"),
+            }
+        })
     }
 
     /// Instances as field elements; error naming the first malformed one.
@@ -136,7 +158,12 @@ impl ProofFile {
         self.instances
             .iter()
             .enumerate()
-            .map(|(i, s)| fr_from_hex(s).ok_or_else(|| ProverError::Format { path: path.display().to_string(), reason: format!("instance {i} ('{s}') is not a 32-byte field element in hex") }))
+            .map(|(i, s)| {
+                fr_from_hex(s).ok_or_else(|| ProverError::Format {
+                    path: path.display().to_string(),
+                    reason: format!("instance {i} ('{s}') is not a 32-byte field element in hex"),
+                })
+            })
             .collect()
     }
 }

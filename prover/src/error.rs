@@ -46,5 +46,8 @@ pub enum ProverError {
 pub type Result<T> = std::result::Result<T, ProverError>;
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ProverError + '_ {
-    move |source| ProverError::Io { path: path.display().to_string(), source }
+    move |source| ProverError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }

@@ -35,12 +35,21 @@ pub struct VerifierKey {
 
 /// Runs key generation for a circuit (no witness needed).
 pub fn keygen(params: &ParamsKZG<Bn256>, circuit: &ModelCircuit) -> Result<ProvingKey<G1Affine>> {
-    let vk = keygen_vk(params, circuit).map_err(|e| ProverError::Halo2 { stage: "verifying-key generation", message: format!("{e:?}") })?;
-    keygen_pk(params, vk, circuit).map_err(|e| ProverError::Halo2 { stage: "proving-key generation", message: format!("{e:?}") })
+    let vk = keygen_vk(params, circuit).map_err(|e| ProverError::Halo2 {
+        stage: "verifying-key generation",
+        message: format!("{e:?}"),
+    })?;
+    keygen_pk(params, vk, circuit).map_err(|e| ProverError::Halo2 {
+        stage: "proving-key generation",
+        message: format!("{e:?}"),
+    })
 }
 
 fn fmt_err(path: &Path, reason: impl Into<String>) -> ProverError {
-    ProverError::Format { path: path.display().to_string(), reason: reason.into() }
+    ProverError::Format {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn write_header(w: &mut impl Write, magic: &[u8; 8], shape: &CircuitShape) -> std::io::Result<()> {
@@ -50,11 +59,20 @@ fn write_header(w: &mut impl Write, magic: &[u8; 8], shape: &CircuitShape) -> st
     w.write_all(&js)
 }
 
-fn read_header(r: &mut impl Read, magic: &[u8; 8], path: &Path, what: &str) -> Result<CircuitShape> {
+fn read_header(
+    r: &mut impl Read,
+    magic: &[u8; 8],
+    path: &Path,
+    what: &str,
+) -> Result<CircuitShape> {
     let mut m = [0u8; 8];
-    r.read_exact(&mut m).map_err(|_| fmt_err(path, format!("file too short to be a {what}")))?;
+    r.read_exact(&mut m)
+        .map_err(|_| fmt_err(path, format!("file too short to be a {what}")))?;
     if &m != magic {
-        return Err(fmt_err(path, format!("not a zkonnx {what} (bad magic; was it written by another version or tool?)")));
+        return Err(fmt_err(
+            path,
+            format!("not a zkonnx {what} (bad magic; was it written by another version or tool?)"),
+        ));
     }
     let mut lb = [0u8; 4];
     r.read_exact(&mut lb).map_err(io_err(path))?;
@@ -68,7 +86,12 @@ fn read_header(r: &mut impl Read, magic: &[u8; 8], path: &Path, what: &str) -> R
 }
 
 /// Writes `vk.bin`.
-pub fn write_vk(path: &Path, vk: &VerifyingKey<G1Affine>, shape: &CircuitShape, params: &ParamsKZG<Bn256>) -> Result<()> {
+pub fn write_vk(
+    path: &Path,
+    vk: &VerifyingKey<G1Affine>,
+    shape: &CircuitShape,
+    params: &ParamsKZG<Bn256>,
+) -> Result<()> {
     let f = std::fs::File::create(path).map_err(io_err(path))?;
     let mut w = std::io::BufWriter::new(f);
     (|| -> std::io::Result<()> {
@@ -93,14 +116,22 @@ pub fn read_vk(path: &Path) -> Result<VerifierKey> {
     r.read_exact(&mut kb).map_err(corrupt)?;
     let k = u32::from_le_bytes(kb);
     if k != shape.k {
-        return Err(fmt_err(path, format!("corrupt verifying key: k={k} but the shape says {}", shape.k)));
+        return Err(fmt_err(
+            path,
+            format!(
+                "corrupt verifying key: k={k} but the shape says {}",
+                shape.k
+            ),
+        ));
     }
     let g0 = G1Affine::read_raw(&mut r).map_err(corrupt)?;
     let g2 = G2Affine::read_raw(&mut r).map_err(corrupt)?;
     let s_g2 = G2Affine::read_raw(&mut r).map_err(corrupt)?;
-    let vk = std::panic::catch_unwind(move || VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, shape))
-        .map_err(|_| fmt_err(path, "corrupt verifying key"))?
-        .map_err(corrupt)?;
+    let vk = std::panic::catch_unwind(move || {
+        VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, shape)
+    })
+    .map_err(|_| fmt_err(path, "corrupt verifying key"))?
+    .map_err(corrupt)?;
     let base = ParamsKZG::<Bn256>::setup(1, rand_core::OsRng);
     let params = base.from_parts(k, vec![g0], Some(vec![]), g2, s_g2);
     Ok(VerifierKey { vk, shape, params })
@@ -123,8 +154,14 @@ pub fn read_pk(path: &Path) -> Result<(ProvingKey<G1Affine>, CircuitShape)> {
     let f = std::fs::File::open(path).map_err(io_err(path))?;
     let mut r = std::io::BufReader::new(f);
     let shape = read_header(&mut r, PK_MAGIC, path, "proving key")?;
-    let pk = std::panic::catch_unwind(move || ProvingKey::<G1Affine>::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytesUnchecked, shape))
-        .map_err(|_| fmt_err(path, "corrupt proving key"))?
-        .map_err(|e| fmt_err(path, format!("corrupt proving key: {e}")))?;
+    let pk = std::panic::catch_unwind(move || {
+        ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
+            &mut r,
+            SerdeFormat::RawBytesUnchecked,
+            shape,
+        )
+    })
+    .map_err(|_| fmt_err(path, "corrupt proving key"))?
+    .map_err(|e| fmt_err(path, format!("corrupt proving key: {e}")))?;
     Ok((pk, shape))
 }

@@ -20,9 +20,15 @@ use crate::error::{ProverError, Result};
 pub type ProofTranscript<S> = EvmTranscript<G1Affine, NativeLoader, S, Vec<u8>>;
 
 /// Proves a circuit; `instances` is the single public instance column.
-pub fn prove(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: ModelCircuit, instances: &[Fr]) -> Result<Vec<u8>> {
+pub fn prove(
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+    instances: &[Fr],
+) -> Result<Vec<u8>> {
     let rng = ChaCha20Rng::from_entropy();
-    let mut transcript = <ProofTranscript<Vec<u8>> as TranscriptWriterBuffer<_, G1Affine, _>>::init(Vec::new());
+    let mut transcript =
+        <ProofTranscript<Vec<u8>> as TranscriptWriterBuffer<_, G1Affine, _>>::init(Vec::new());
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
         params,
         pk,
@@ -31,15 +37,24 @@ pub fn prove(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: Mode
         rng,
         &mut transcript,
     )
-    .map_err(|e| ProverError::Halo2 { stage: "proving", message: format!("{e:?}") })?;
+    .map_err(|e| ProverError::Halo2 {
+        stage: "proving",
+        message: format!("{e:?}"),
+    })?;
     Ok(transcript.finalize())
 }
 
 /// Verifies a proof. Returns `Ok(false)` for any proof that does not verify
 /// (tampered, truncated or for other instances); never panics on bad bytes.
-pub fn verify(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
+pub fn verify(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+) -> bool {
     let run = || {
-        let mut transcript = <ProofTranscript<&[u8]> as TranscriptReadBuffer<_, G1Affine, _>>::init(proof);
+        let mut transcript =
+            <ProofTranscript<&[u8]> as TranscriptReadBuffer<_, G1Affine, _>>::init(proof);
         let strategy = AccumulatorStrategy::new(params.verifier_params());
         match verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
             params.verifier_params(),

@@ -28,7 +28,9 @@ pub fn write_srs(path: &Path, params: &ParamsKZG<Bn256>) -> Result<()> {
     let f = std::fs::File::create(path).map_err(io_err(path))?;
     let mut w = std::io::BufWriter::new(f);
     w.write_all(SRS_MAGIC).map_err(io_err(path))?;
-    params.write_custom(&mut w, SerdeFormat::RawBytesUnchecked).map_err(io_err(path))?;
+    params
+        .write_custom(&mut w, SerdeFormat::RawBytesUnchecked)
+        .map_err(io_err(path))?;
     w.flush().map_err(io_err(path))
 }
 
@@ -40,7 +42,10 @@ pub fn read_srs(path: &Path) -> Result<ParamsKZG<Bn256>> {
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic).map_err(io_err(path))?;
     if &magic != SRS_MAGIC {
-        return Err(ProverError::Format { path: path.display().to_string(), reason: "not a zkonnx SRS file (bad magic)".into() });
+        return Err(ProverError::Format {
+            path: path.display().to_string(),
+            reason: "not a zkonnx SRS file (bad magic)".into(),
+        });
     }
     let mut kb = [0u8; 4];
     r.read_exact(&mut kb).map_err(io_err(path))?;
@@ -50,19 +55,25 @@ pub fn read_srs(path: &Path) -> Result<ParamsKZG<Bn256>> {
     if k > 28 || len != expect {
         return Err(ProverError::Format {
             path: path.display().to_string(),
-            reason: format!("corrupt SRS: header says 2^{k} points, so {expect} bytes, but the file has {len}"),
+            reason: format!(
+                "corrupt SRS: header says 2^{k} points, so {expect} bytes, but the file has {len}"
+            ),
         });
     }
     let mut all = Vec::with_capacity(len as usize - 8);
     all.extend_from_slice(&kb);
     r.read_to_end(&mut all).map_err(io_err(path))?;
-    ParamsKZG::<Bn256>::read_custom(&mut all.as_slice(), SerdeFormat::RawBytes).map_err(io_err(path))
+    ParamsKZG::<Bn256>::read_custom(&mut all.as_slice(), SerdeFormat::RawBytes)
+        .map_err(io_err(path))
 }
 
 /// Reduces an SRS to `2^k` points (no-op if it is already that size).
 pub fn fit_srs(mut params: ParamsKZG<Bn256>, k: u32) -> Result<ParamsKZG<Bn256>> {
     if params.k() < k {
-        return Err(ProverError::SrsTooSmall { have: params.k(), need: k });
+        return Err(ProverError::SrsTooSmall {
+            have: params.k(),
+            need: k,
+        });
     }
     if params.k() > k {
         params.downsize(k);

@@ -15,7 +15,11 @@ use zkonnx_prover::artifacts::{write_json, ProofFile};
 use zkonnx_prover::srs::{dev_srs, read_srs, write_srs, DEV_SRS_WARNING};
 
 #[derive(Parser)]
-#[command(name = "zkonnx", version, about = "Verifiable inference for ONNX models (halo2, KZG on BN254)")]
+#[command(
+    name = "zkonnx",
+    version,
+    about = "Verifiable inference for ONNX models (halo2, KZG on BN254)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -33,7 +37,11 @@ struct QuantArgs {
 
 impl QuantArgs {
     fn settings(&self) -> QuantSettings {
-        QuantSettings { input_scale: self.input_scale, param_scale: self.param_scale, ..QuantSettings::default() }
+        QuantSettings {
+            input_scale: self.input_scale,
+            param_scale: self.param_scale,
+            ..QuantSettings::default()
+        }
     }
 }
 
@@ -150,7 +158,10 @@ impl<E: std::fmt::Display> From<E> for Fail {
 
 fn step<T>(msg: &str, f: impl FnOnce() -> T) -> (T, f64) {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     pb.set_message(msg.to_string());
     pb.enable_steady_tick(Duration::from_millis(120));
     let t = Instant::now();
@@ -161,11 +172,16 @@ fn step<T>(msg: &str, f: impl FnOnce() -> T) -> (T, f64) {
     (out, s)
 }
 
-fn calibration_samples(calibration: Option<&Path>, input: Option<&Path>) -> Result<Vec<Vec<f32>>, Fail> {
+fn calibration_samples(
+    calibration: Option<&Path>,
+    input: Option<&Path>,
+) -> Result<Vec<Vec<f32>>, Fail> {
     match (calibration, input) {
         (Some(c), _) => Ok(data::read_samples(c)?),
         (None, Some(i)) => Ok(vec![data::read_input(i)?]),
-        (None, None) => Err(Fail::Bad("give --calibration DATA.json or --input INPUT.json to calibrate on".into())),
+        (None, None) => Err(Fail::Bad(
+            "give --calibration DATA.json or --input INPUT.json to calibrate on".into(),
+        )),
     }
 }
 
@@ -184,7 +200,10 @@ fn print_plan(c: &CompiledModel) {
     );
     for l in &p.layers {
         if l.rows > 0 {
-            eprintln!("  {:<24} {:<16} {:<14} rows {:>7} lookups {:>7} macs {:>8}", l.name, l.op_type, l.gadget, l.rows, l.lookup_rows, l.macs);
+            eprintln!(
+                "  {:<24} {:<16} {:<14} rows {:>7} lookups {:>7} macs {:>8}",
+                l.name, l.op_type, l.gadget, l.rows, l.lookup_rows, l.macs
+            );
         }
     }
 }
@@ -195,20 +214,31 @@ fn file_len(p: &Path) -> u64 {
 
 fn run(cmd: Cmd) -> Result<(), Fail> {
     match cmd {
-        Cmd::Run { model, input, workdir, calibration, srs_seed, no_pk, quant } => {
-            std::fs::create_dir_all(&workdir).map_err(|e| Fail::Bad(format!("{}: {e}", workdir.display())))?;
+        Cmd::Run {
+            model,
+            input,
+            workdir,
+            calibration,
+            srs_seed,
+            no_pk,
+            quant,
+        } => {
+            std::fs::create_dir_all(&workdir)
+                .map_err(|e| Fail::Bad(format!("{}: {e}", workdir.display())))?;
             let x = data::read_input(&input)?;
             let cal = calibration_samples(calibration.as_deref(), Some(&input))?;
             let (compiled, compile_s) = step("compile", || -> Result<CompiledModel, Fail> {
                 let m = Model::load(&model)?;
-                zkonnx_circuits::quant::calibrate(&m.graph, &[x.clone()])?; // checks the input against the model
+                zkonnx_circuits::quant::check_input(&m.graph, &x)?;
                 Ok(m.compile(&cal, quant.settings())?)
             });
             let compiled = compiled?;
             compiled.save(&workdir)?;
             print_plan(&compiled);
             eprintln!("{DEV_SRS_WARNING}");
-            let (params, srs_s) = step(&format!("dev SRS (k={})", compiled.k()), || dev_srs(compiled.k(), srs_seed));
+            let (params, srs_s) = step(&format!("dev SRS (k={})", compiled.k()), || {
+                dev_srs(compiled.k(), srs_seed)
+            });
             write_srs(&workdir.join(files::SRS), &params)?;
             let (prover, setup_s) = step("setup", || Prover::setup(compiled.clone(), params));
             let prover = prover?;
@@ -218,9 +248,12 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             let pf = proof.to_file();
             write_json(&workdir.join(files::PROOF), &pf)?;
             let vk = prover.verifier_key();
-            let (ok, verify_s) = step("verify", || zkonnx::verify(&vk, &compiled.settings, &pf, &workdir.join(files::PROOF)));
+            let (ok, verify_s) = step("verify", || {
+                zkonnx::verify(&vk, &compiled.settings, &pf, &workdir.join(files::PROOF))
+            });
             let ok = ok?;
-            let reference = FloatReference::load(&model, &compiled.settings.input_shape)?.run(&x)?;
+            let reference =
+                FloatReference::load(&model, &compiled.settings.input_shape)?.run(&x)?;
             let fid = compare(&proof.outputs, &reference);
             let p = &compiled.plan;
             let report = Report {
@@ -263,17 +296,32 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 Err(Fail::No("the proof did not verify".into()))
             }
         }
-        Cmd::Compile { model, calibration, input, out, quant } => {
+        Cmd::Compile {
+            model,
+            calibration,
+            input,
+            out,
+            quant,
+        } => {
             let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
-            let (compiled, _) = step("compile", || -> Result<CompiledModel, Fail> { Ok(Model::load(&model)?.compile(&cal, quant.settings())?) });
+            let (compiled, _) = step("compile", || -> Result<CompiledModel, Fail> {
+                Ok(Model::load(&model)?.compile(&cal, quant.settings())?)
+            });
             let compiled = compiled?;
             compiled.save(&out)?;
             print_plan(&compiled);
             let reference = FloatReference::load(&model, &compiled.settings.input_shape)?;
-            let mut worst = zkonnx::fidelity::Fidelity { max_abs_err: 0.0, mean_abs_err: 0.0, argmax_agrees: true };
+            let mut worst = zkonnx::fidelity::Fidelity {
+                max_abs_err: 0.0,
+                mean_abs_err: 0.0,
+                argmax_agrees: true,
+            };
             for x in &cal {
                 let t = compiled.witness(x)?;
-                let f = compare(&compiled.model.dequantize_output(t.output(&compiled.model)), &reference.run(x)?);
+                let f = compare(
+                    &compiled.model.dequantize_output(t.output(&compiled.model)),
+                    &reference.run(x)?,
+                );
                 worst.max_abs_err = worst.max_abs_err.max(f.max_abs_err);
                 worst.mean_abs_err += f.mean_abs_err / cal.len() as f64;
                 worst.argmax_agrees &= f.argmax_agrees;
@@ -287,7 +335,9 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             );
             Ok(())
         }
-        Cmd::Srs { cmd: SrsCmd::Gen { k, seed, out } } => {
+        Cmd::Srs {
+            cmd: SrsCmd::Gen { k, seed, out },
+        } => {
             if !(1..=26).contains(&k) {
                 return Err(Fail::Bad(format!("--k {k} is out of range (1..=26)")));
             }
@@ -303,12 +353,20 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             prover?.save_keys(&dir, true)?;
             Ok(())
         }
-        Cmd::Prove { dir, srs, input, out } => {
+        Cmd::Prove {
+            dir,
+            srs,
+            input,
+            out,
+        } => {
             let compiled = CompiledModel::load(&dir)?;
             let params = read_srs(&srs)?;
             let (pk, shape) = zkonnx_prover::keys::read_pk(&dir.join(files::PK))?;
             if shape != compiled.plan.shape {
-                return Err(Fail::Bad(format!("{}: the proving key was made for another circuit; run setup again", dir.join(files::PK).display())));
+                return Err(Fail::Bad(format!(
+                    "{}: the proving key was made for another circuit; run setup again",
+                    dir.join(files::PK).display()
+                )));
             }
             let x = data::read_input(&input)?;
             let prover = Prover::from_parts(compiled, params, pk)?;
@@ -318,7 +376,11 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             println!("{}", out.display());
             Ok(())
         }
-        Cmd::Verify { proof, vk, settings } => {
+        Cmd::Verify {
+            proof,
+            vk,
+            settings,
+        } => {
             let settings = Settings::read(&settings)?;
             let vkey = zkonnx_prover::keys::read_vk(&vk)?;
             let pf = ProofFile::read(&proof)?;

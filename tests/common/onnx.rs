@@ -27,7 +27,13 @@ fn value_info(name: &str, shape: &[i64]) -> pb::ValueInfoProto {
             value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
                 elem_type: 1,
                 shape: Some(pb::TensorShapeProto {
-                    dim: shape.iter().map(|&d| Dimension { denotation: String::new(), value: Some(D::DimValue(d)) }).collect(),
+                    dim: shape
+                        .iter()
+                        .map(|&d| Dimension {
+                            denotation: String::new(),
+                            value: Some(D::DimValue(d)),
+                        })
+                        .collect(),
                 }),
             })),
         }),
@@ -37,16 +43,33 @@ fn value_info(name: &str, shape: &[i64]) -> pb::ValueInfoProto {
 
 /// A float initializer.
 pub fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: data,
+        ..Default::default()
+    }
 }
 
 /// An int64 initializer (for shapes).
 pub fn tensor_i64(name: &str, data: Vec<i64>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: vec![data.len() as i64], data_type: 7, int64_data: data, ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: vec![data.len() as i64],
+        data_type: 7,
+        int64_data: data,
+        ..Default::default()
+    }
 }
 
 /// Encodes a one-input, one-output model.
-pub fn model(input: (&str, &[i64]), output: (&str, &[i64]), nodes: &[N<'_>], inits: Vec<pb::TensorProto>) -> Vec<u8> {
+pub fn model(
+    input: (&str, &[i64]),
+    output: (&str, &[i64]),
+    nodes: &[N<'_>],
+    inits: Vec<pb::TensorProto>,
+) -> Vec<u8> {
     let node = nodes
         .iter()
         .map(|n| pb::NodeProto {
@@ -58,8 +81,18 @@ pub fn model(input: (&str, &[i64]), output: (&str, &[i64]), nodes: &[N<'_>], ini
                 .attrs
                 .iter()
                 .map(|(k, v)| match v {
-                    Attr::F(f) => pb::AttributeProto { name: (*k).into(), f: *f, r#type: 1, ..Default::default() },
-                    Attr::I(i) => pb::AttributeProto { name: (*k).into(), i: *i, r#type: 2, ..Default::default() },
+                    Attr::F(f) => pb::AttributeProto {
+                        name: (*k).into(),
+                        f: *f,
+                        r#type: 1,
+                        ..Default::default()
+                    },
+                    Attr::I(i) => pb::AttributeProto {
+                        name: (*k).into(),
+                        i: *i,
+                        r#type: 2,
+                        ..Default::default()
+                    },
                 })
                 .collect(),
             ..Default::default()
@@ -67,7 +100,10 @@ pub fn model(input: (&str, &[i64]), output: (&str, &[i64]), nodes: &[N<'_>], ini
         .collect();
     let m = pb::ModelProto {
         ir_version: 8,
-        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 18 }],
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 18,
+        }],
         graph: Some(pb::GraphProto {
             name: "test".into(),
             node,
@@ -83,10 +119,14 @@ pub fn model(input: (&str, &[i64]), output: (&str, &[i64]), nodes: &[N<'_>], ini
 
 /// Deterministic pseudo-random floats in [-scale, scale).
 pub fn rand_vec(seed: u64, n: usize, scale: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
         })
         .collect()
@@ -99,16 +139,76 @@ pub fn mixed_model() -> Vec<u8> {
         ("x", &[1, 2, 4]),
         ("y", &[1, 3]),
         &[
-            N { op: "Flatten", name: "flat", inputs: &["x"], output: "f", attrs: vec![] },
-            N { op: "MatMul", name: "mm", inputs: &["f", "W1"], output: "h", attrs: vec![] },
-            N { op: "Add", name: "bias", inputs: &["h", "b1"], output: "h2", attrs: vec![] },
-            N { op: "Relu", name: "relu1", inputs: &["h2"], output: "a1", attrs: vec![] },
-            N { op: "Mul", name: "scale", inputs: &["c", "a1"], output: "s", attrs: vec![] },
-            N { op: "Sub", name: "shift", inputs: &["s", "off"], output: "t", attrs: vec![] },
-            N { op: "Identity", name: "id", inputs: &["t"], output: "t2", attrs: vec![] },
-            N { op: "Reshape", name: "rs", inputs: &["t2", "shape"], output: "r", attrs: vec![] },
-            N { op: "Relu", name: "relu2", inputs: &["r"], output: "a2", attrs: vec![] },
-            N { op: "Gemm", name: "out", inputs: &["a2", "W2"], output: "y", attrs: vec![("transB", Attr::I(1))] },
+            N {
+                op: "Flatten",
+                name: "flat",
+                inputs: &["x"],
+                output: "f",
+                attrs: vec![],
+            },
+            N {
+                op: "MatMul",
+                name: "mm",
+                inputs: &["f", "W1"],
+                output: "h",
+                attrs: vec![],
+            },
+            N {
+                op: "Add",
+                name: "bias",
+                inputs: &["h", "b1"],
+                output: "h2",
+                attrs: vec![],
+            },
+            N {
+                op: "Relu",
+                name: "relu1",
+                inputs: &["h2"],
+                output: "a1",
+                attrs: vec![],
+            },
+            N {
+                op: "Mul",
+                name: "scale",
+                inputs: &["c", "a1"],
+                output: "s",
+                attrs: vec![],
+            },
+            N {
+                op: "Sub",
+                name: "shift",
+                inputs: &["s", "off"],
+                output: "t",
+                attrs: vec![],
+            },
+            N {
+                op: "Identity",
+                name: "id",
+                inputs: &["t"],
+                output: "t2",
+                attrs: vec![],
+            },
+            N {
+                op: "Reshape",
+                name: "rs",
+                inputs: &["t2", "shape"],
+                output: "r",
+                attrs: vec![],
+            },
+            N {
+                op: "Relu",
+                name: "relu2",
+                inputs: &["r"],
+                output: "a2",
+                attrs: vec![],
+            },
+            N {
+                op: "Gemm",
+                name: "out",
+                inputs: &["a2", "W2"],
+                output: "y",
+                attrs: vec![("transB", Attr::I(1))],
+            },
         ],
         vec![
             tensor("W1", &[8, 5], rand_vec(7, 40, 0.8)),

@@ -29,16 +29,26 @@ pub struct MacConfig {
 
 impl MacConfig {
     /// Creates the gate over the first `T + A` columns of `advice`.
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, advice: &[Column<Advice>], t: usize, a: usize) -> Self {
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        advice: &[Column<Advice>],
+        t: usize,
+        a: usize,
+    ) -> Self {
         let q = meta.selector();
         let x = advice[..t].to_vec();
         let acc = advice[t..t + a].to_vec();
-        let w: Vec<Vec<Column<Fixed>>> = (0..a).map(|_| (0..t).map(|_| meta.fixed_column()).collect()).collect();
+        let w: Vec<Vec<Column<Fixed>>> = (0..a)
+            .map(|_| (0..t).map(|_| meta.fixed_column()).collect())
+            .collect();
         let m = meta.fixed_column();
         meta.create_gate("packed multiply-add", |vc| {
             let q = vc.query_selector(q);
             let m = vc.query_fixed(m, Rotation::cur());
-            let xs: Vec<Expression<Fr>> = x.iter().map(|&c| vc.query_advice(c, Rotation::cur())).collect();
+            let xs: Vec<Expression<Fr>> = x
+                .iter()
+                .map(|&c| vc.query_advice(c, Rotation::cur()))
+                .collect();
             (0..a)
                 .map(|ai| {
                     let cur = vc.query_advice(acc[ai], Rotation::cur());

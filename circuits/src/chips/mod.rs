@@ -20,7 +20,8 @@ pub const ELEMENT_COLUMNS: usize = 5;
 /// Embeds a signed integer in the field (negative values as `p - |v|`).
 pub fn fe(v: i128) -> Fr {
     let m = v.unsigned_abs();
-    let x = Fr::from((m >> 64) as u64) * Fr::from(1u64 << 32) * Fr::from(1u64 << 32) + Fr::from(m as u64);
+    let x = Fr::from((m >> 64) as u64) * Fr::from(1u64 << 32) * Fr::from(1u64 << 32)
+        + Fr::from(m as u64);
     if v < 0 {
         -x
     } else {
@@ -54,16 +55,24 @@ pub struct ChipConfig {
 impl ChipConfig {
     /// Creates the columns and gates for a shape.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> Self {
-        let advice: Vec<Column<Advice>> = (0..shape.width()).map(|_| meta.advice_column()).collect();
+        let advice: Vec<Column<Advice>> =
+            (0..shape.width()).map(|_| meta.advice_column()).collect();
         for &c in &advice {
             meta.enable_equality(c);
         }
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let mac = mac::MacConfig::configure(meta, &advice, shape.inputs_per_row, shape.accs_per_row);
+        let mac =
+            mac::MacConfig::configure(meta, &advice, shape.inputs_per_row, shape.accs_per_row);
         let rescale = rescale::RescaleConfig::configure(meta, &advice);
         let range = range::RangeConfig::configure(meta, shape.limb_bits, shape.max_limbs);
-        Self { advice, instance, mac, rescale, range }
+        Self {
+            advice,
+            instance,
+            mac,
+            rescale,
+            range,
+        }
     }
 }
 

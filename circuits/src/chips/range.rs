@@ -7,7 +7,9 @@
 
 use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, TableColumn};
+use halo2_proofs::plonk::{
+    Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, TableColumn,
+};
 use halo2_proofs::poly::Rotation;
 
 use super::fe;
@@ -51,9 +53,13 @@ impl RangeConfig {
         meta.create_gate("range recomposition", |vc| {
             let s = vc.query_selector(q);
             let v = vc.query_advice(rv, Rotation::cur()) + vc.query_fixed(off, Rotation::cur());
-            let sum = coef.iter().enumerate().fold(Expression::Constant(Fr::zero()), |acc, (j, &c)| {
-                acc + vc.query_fixed(c, Rotation::cur()) * vc.query_advice(lc, Rotation(j as i32))
-            });
+            let sum =
+                coef.iter()
+                    .enumerate()
+                    .fold(Expression::Constant(Fr::zero()), |acc, (j, &c)| {
+                        acc + vc.query_fixed(c, Rotation::cur())
+                            * vc.query_advice(lc, Rotation(j as i32))
+                    });
             vec![s * (v - sum)]
         });
         meta.lookup("range limb", |vc| {
@@ -62,7 +68,17 @@ impl RangeConfig {
                 (vc.query_advice(lc, Rotation::cur()), t_val),
             ]
         });
-        Self { q, rv, lc, tag, off, coef, t_tag, t_val, limb_bits }
+        Self {
+            q,
+            rv,
+            lc,
+            tag,
+            off,
+            coef,
+            t_tag,
+            t_val,
+            limb_bits,
+        }
     }
 
     /// Rows of the table.
@@ -78,8 +94,18 @@ impl RangeConfig {
                 let mut row = 0;
                 for t in 0..=self.limb_bits {
                     for u in 0..(1u64 << t) {
-                        table.assign_cell(|| "tag", self.t_tag, row, || Value::known(Fr::from(u64::from(t))))?;
-                        table.assign_cell(|| "val", self.t_val, row, || Value::known(Fr::from(u)))?;
+                        table.assign_cell(
+                            || "tag",
+                            self.t_tag,
+                            row,
+                            || Value::known(Fr::from(u64::from(t))),
+                        )?;
+                        table.assign_cell(
+                            || "val",
+                            self.t_val,
+                            row,
+                            || Value::known(Fr::from(u)),
+                        )?;
                         row += 1;
                     }
                 }

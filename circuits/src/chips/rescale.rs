@@ -66,7 +66,14 @@ impl RescaleConfig {
             let [q, out, d] = [1, 3, 4].map(|i| vc.query_advice(cols[i], Rotation::cur()));
             vec![s.clone() * out.clone() * d.clone(), s * (d - out + q)]
         });
-        Self { q_rescale, q_relu, cols, mul, add, pow }
+        Self {
+            q_rescale,
+            q_relu,
+            cols,
+            mul,
+            add,
+            pow,
+        }
     }
 
     /// Assigns one element at `row`. Values are `(x, q, r)` and, for ReLU rows, `(out, d)`.

@@ -87,11 +87,7 @@ impl Graph {
 
     /// How many nodes consume the output of node `i` (the graph output counts as one).
     pub fn consumers(&self, i: usize) -> usize {
-        let uses = self
-            .nodes
-            .iter()
-            .filter(|n| n.inputs.contains(&i))
-            .count();
+        let uses = self.nodes.iter().filter(|n| n.inputs.contains(&i)).count();
         uses + usize::from(self.output == i)
     }
 }

@@ -17,7 +17,9 @@ pub struct Calibration {
 /// Runs the float graph on every input and records ranges.
 pub fn calibrate(graph: &Graph, inputs: &[Vec<f32>]) -> Result<Calibration> {
     if inputs.is_empty() {
-        return Err(CircuitsError::InvalidModel("calibration needs at least one input".into()));
+        return Err(CircuitsError::InvalidModel(
+            "calibration needs at least one input".into(),
+        ));
     }
     let mut max_abs = vec![0f64; graph.nodes.len()];
     for input in inputs {
@@ -29,7 +31,10 @@ pub fn calibrate(graph: &Graph, inputs: &[Vec<f32>]) -> Result<Calibration> {
             }
         }
     }
-    Ok(Calibration { max_abs, samples: inputs.len() })
+    Ok(Calibration {
+        max_abs,
+        samples: inputs.len(),
+    })
 }
 
 /// Checks an input's length and finiteness against the graph's input node.
@@ -44,7 +49,11 @@ pub fn check_input(graph: &Graph, input: &[f32]) -> Result<()> {
         });
     }
     if let Some((index, &value)) = input.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return Err(CircuitsError::NonFinite { what: "input".into(), index, value });
+        return Err(CircuitsError::NonFinite {
+            what: "input".into(),
+            index,
+            value,
+        });
     }
     Ok(())
 }

@@ -41,11 +41,20 @@ pub fn quantize_input(q: &QGraph, input: &[f32]) -> Result<Vec<i64>> {
         .enumerate()
         .map(|(index, &x)| {
             if !x.is_finite() {
-                return Err(CircuitsError::NonFinite { what: "input".into(), index, value: x });
+                return Err(CircuitsError::NonFinite {
+                    what: "input".into(),
+                    index,
+                    value: x,
+                });
             }
             let v = (f64::from(x) * s).round();
             if v.abs() >= 2f64.powi(40) {
-                return Err(CircuitsError::OutOfRange { node: node.name.clone(), index, value: v as i128, bits: 40 });
+                return Err(CircuitsError::OutOfRange {
+                    node: node.name.clone(),
+                    index,
+                    value: v as i128,
+                    bits: 40,
+                });
             }
             Ok(v as i64)
         })
@@ -59,7 +68,11 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
         let out = match &node.op {
             QOp::Input => input.to_vec(),
             QOp::Reshape => values[node.inputs[0]].clone(),
-            QOp::Linear { weight, out_features, in_features } => {
+            QOp::Linear {
+                weight,
+                out_features,
+                in_features,
+            } => {
                 let x = &values[node.inputs[0]];
                 let rows = x.len() / in_features;
                 let mut y = Vec::with_capacity(rows * out_features);
@@ -67,20 +80,37 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
                     let xr = &x[r * in_features..(r + 1) * in_features];
                     for o in 0..*out_features {
                         let w = &weight[o * in_features..(o + 1) * in_features];
-                        let acc: i128 = w.iter().zip(xr).map(|(a, b)| i128::from(*a) * i128::from(*b)).sum();
-                        y.push(i64::try_from(acc).map_err(|_| CircuitsError::Overflow { node: node.name.clone() })?);
+                        let acc: i128 = w
+                            .iter()
+                            .zip(xr)
+                            .map(|(a, b)| i128::from(*a) * i128::from(*b))
+                            .sum();
+                        y.push(i64::try_from(acc).map_err(|_| CircuitsError::Overflow {
+                            node: node.name.clone(),
+                        })?);
                     }
                 }
                 y
             }
-            QOp::Rescale { mul, add, shift, relu, bits } => {
+            QOp::Rescale {
+                mul,
+                add,
+                shift,
+                relu,
+                bits,
+            } => {
                 let x = &values[node.inputs[0]];
                 let lim = 1i128 << bits;
                 let mut y = Vec::with_capacity(x.len());
                 for (index, (&xv, (&m, &a))) in x.iter().zip(mul.iter().zip(add)).enumerate() {
                     let (qv, _) = rescale_one(xv, m, a, *shift);
                     if qv <= -lim || qv >= lim {
-                        return Err(CircuitsError::OutOfRange { node: node.name.clone(), index, value: qv, bits: *bits });
+                        return Err(CircuitsError::OutOfRange {
+                            node: node.name.clone(),
+                            index,
+                            value: qv,
+                            bits: *bits,
+                        });
                     }
                     let v = if *relu { qv.max(0) } else { qv };
                     y.push(v as i64);

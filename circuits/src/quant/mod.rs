@@ -9,7 +9,7 @@ mod calibrate;
 mod exec;
 mod settings;
 
-pub use calibrate::{calibrate, Calibration};
+pub use calibrate::{calibrate, check_input, Calibration};
 pub use exec::{quantize_input, rescale_one, run_quantized, Trace};
 pub use settings::{QuantSettings, DEFAULT_INPUT_SCALE, DEFAULT_PARAM_SCALE, DEFAULT_RANGE_MARGIN};
 
@@ -122,7 +122,11 @@ impl QGraph {
 
 fn quantize(x: f32, scale: u32, what: &str, index: usize) -> Result<i64> {
     if !x.is_finite() {
-        return Err(CircuitsError::NonFinite { what: what.into(), index, value: x });
+        return Err(CircuitsError::NonFinite {
+            what: what.into(),
+            index,
+            value: x,
+        });
     }
     let v = (f64::from(x) * (scale as f64).exp2()).round();
     if v.abs() >= 2f64.powi(62) {
@@ -187,7 +191,12 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
                 shape: node.shape.clone(),
                 scale: in_scale,
             }),
-            Op::Dense { weight, bias, out_features, in_features } => {
+            Op::Dense {
+                weight,
+                bias,
+                out_features,
+                in_features,
+            } => {
                 let w = weight
                     .iter()
                     .enumerate()
@@ -197,7 +206,11 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
                 let lin = push(QNode {
                     name: node.name.clone(),
                     op_type: node.op_type.clone(),
-                    op: QOp::Linear { weight: w, out_features: *out_features, in_features: *in_features },
+                    op: QOp::Linear {
+                        weight: w,
+                        out_features: *out_features,
+                        in_features: *in_features,
+                    },
                     inputs: vec![inp.unwrap_or(0)],
                     shape: node.shape.clone(),
                     scale: acc_scale,
@@ -218,8 +231,18 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
                 let relu = fused_relu(i);
                 let r = push(QNode {
                     name: node.name.clone(),
-                    op_type: if relu.is_some() { format!("{}+Relu", node.op_type) } else { node.op_type.clone() },
-                    op: QOp::Rescale { mul: vec![1; node.len()], add, shift, relu: relu.is_some(), bits },
+                    op_type: if relu.is_some() {
+                        format!("{}+Relu", node.op_type)
+                    } else {
+                        node.op_type.clone()
+                    },
+                    op: QOp::Rescale {
+                        mul: vec![1; node.len()],
+                        add,
+                        shift,
+                        relu: relu.is_some(),
+                        bits,
+                    },
                     inputs: vec![lin],
                     shape: node.shape.clone(),
                     scale: sa,
@@ -246,8 +269,18 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
                 let relu = fused_relu(i);
                 let r = push(QNode {
                     name: node.name.clone(),
-                    op_type: if relu.is_some() { format!("{}+Relu", node.op_type) } else { node.op_type.clone() },
-                    op: QOp::Rescale { mul: m, add: a, shift, relu: relu.is_some(), bits },
+                    op_type: if relu.is_some() {
+                        format!("{}+Relu", node.op_type)
+                    } else {
+                        node.op_type.clone()
+                    },
+                    op: QOp::Rescale {
+                        mul: m,
+                        add: a,
+                        shift,
+                        relu: relu.is_some(),
+                        bits,
+                    },
                     inputs: vec![inp.unwrap_or(0)],
                     shape: node.shape.clone(),
                     scale: sa,
@@ -264,7 +297,13 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
                 push(QNode {
                     name: node.name.clone(),
                     op_type: node.op_type.clone(),
-                    op: QOp::Rescale { mul: vec![1; node.len()], add: vec![0; node.len()], shift: 0, relu: true, bits: b },
+                    op: QOp::Rescale {
+                        mul: vec![1; node.len()],
+                        add: vec![0; node.len()],
+                        shift: 0,
+                        relu: true,
+                        bits: b,
+                    },
                     inputs: vec![inp.unwrap_or(0)],
                     shape: node.shape.clone(),
                     scale: in_scale,
@@ -273,7 +312,11 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
         };
         map[i] = idx;
     }
-    let q = QGraph { nodes, output: map[graph.output], settings };
+    let q = QGraph {
+        nodes,
+        output: map[graph.output],
+        settings,
+    };
     check_bounds(&q)?;
     Ok(q)
 }
@@ -286,7 +329,11 @@ fn check_bounds(q: &QGraph) -> Result<()> {
         let b = match &n.op {
             QOp::Input => 2f64.powi(40),
             QOp::Reshape => bound[n.inputs[0]],
-            QOp::Linear { weight, in_features, .. } => {
+            QOp::Linear {
+                weight,
+                in_features,
+                ..
+            } => {
                 let wmax = weight.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0) as f64;
                 wmax * bound[n.inputs[0]] * *in_features as f64
             }
@@ -294,16 +341,22 @@ fn check_bounds(q: &QGraph) -> Result<()> {
                 let m = mul.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0) as f64;
                 let a = add.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0) as f64;
                 if m * bound[n.inputs[0]] + a >= 2f64.powi(120) {
-                    return Err(CircuitsError::Overflow { node: n.name.clone() });
+                    return Err(CircuitsError::Overflow {
+                        node: n.name.clone(),
+                    });
                 }
                 if *bits > 60 {
-                    return Err(CircuitsError::Overflow { node: n.name.clone() });
+                    return Err(CircuitsError::Overflow {
+                        node: n.name.clone(),
+                    });
                 }
                 (*bits as f64).exp2()
             }
         };
         if b >= 2f64.powi(120) {
-            return Err(CircuitsError::Overflow { node: n.name.clone() });
+            return Err(CircuitsError::Overflow {
+                node: n.name.clone(),
+            });
         }
         bound.push(b);
     }

@@ -1,0 +1,249 @@
+//! The `zkonnx` command line, as the acceptance checks use it.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn zkonnx(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkonnx"))
+        .args(args)
+        .output()
+        .expect("run zkonnx")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn run_model(name: &str) -> std::path::PathBuf {
+    let models = common::shared_models();
+    let w = common::temp_dir(&format!("cli-{name}"));
+    let o = zkonnx(&[
+        "run",
+        s(&models.join(format!("{name}.onnx"))),
+        "--input",
+        s(&models.join(format!("{name}.input.json"))),
+        "--workdir",
+        s(&w),
+    ]);
+    assert_eq!(code(&o), 0, "zkonnx run {name}: {}", stderr(&o));
+    w
+}
+
+fn report(w: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(w.join("report.json")).expect("report"))
+        .expect("json")
+}
+
+fn verify(w: &Path, proof: &Path) -> Output {
+    zkonnx(&[
+        "verify",
+        "--proof",
+        s(proof),
+        "--vk",
+        s(&w.join("vk.bin")),
+        "--settings",
+        s(&w.join("settings.json")),
+    ])
+}
+
+fn edit_proof(w: &Path, name: &str, f: impl FnOnce(&mut serde_json::Value)) -> std::path::PathBuf {
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("proof.json")).expect("proof"))
+            .expect("json");
+    f(&mut p);
+    let out = w.join(name);
+    std::fs::write(&out, serde_json::to_string(&p).expect("json")).expect("write");
+    out
+}
+
+#[test]
+fn run_verify_and_tamper_on_mlp_digits() {
+    let w = run_model("mlp_digits");
+    let r = report(&w);
+    for key in [
+        "k",
+        "rows",
+        "advice_columns",
+        "lookups",
+        "compile_s",
+        "setup_s",
+        "prove_s",
+        "verify_s",
+        "peak_rss_mb",
+        "proof_bytes",
+        "outputs",
+        "max_abs_err",
+    ] {
+        assert!(r.get(key).is_some(), "report.json lacks {key}");
+    }
+    assert!(r["max_abs_err"].as_f64().expect("number") <= 0.05);
+    assert_eq!(r["outputs"].as_array().expect("outputs").len(), 10);
+
+    assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
+
+    // One proof byte changed.
+    let bad = edit_proof(&w, "byte.json", |p| {
+        let h = p["proof"].as_str().expect("hex").to_string();
+        let i = 2 + 2 * 50;
+        let flipped = if &h[i..i + 1] == "0" { "1" } else { "0" };
+        p["proof"] = serde_json::Value::String(format!("{}{}{}", &h[..i], flipped, &h[i + 1..]));
+    });
+    assert_eq!(code(&verify(&w, &bad)), 1);
+
+    // One output instance changed.
+    let bad = edit_proof(&w, "instance.json", |p| {
+        let inst = p["instances"].as_array_mut().expect("instances");
+        let last = inst.len() - 1;
+        let h = inst[last].as_str().expect("hex").to_string();
+        let flipped = if h.ends_with('0') {
+            format!("{}1", &h[..h.len() - 1])
+        } else {
+            format!("{}0", &h[..h.len() - 1])
+        };
+        inst[last] = serde_json::Value::String(flipped);
+    });
+    assert_eq!(code(&verify(&w, &bad)), 1);
+
+    // Bad input: missing file, malformed JSON, wrong key file.
+    assert_eq!(code(&verify(&w, &w.join("missing.json"))), 2);
+    std::fs::write(w.join("broken.json"), "{ not json").expect("write");
+    let o = verify(&w, &w.join("broken.json"));
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("broken.json"), "{}", stderr(&o));
+    let o = zkonnx(&[
+        "verify",
+        "--proof",
+        s(&w.join("proof.json")),
+        "--vk",
+        s(&w.join("settings.json")),
+        "--settings",
+        s(&w.join("settings.json")),
+    ]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn step_by_step_flow_matches_run() {
+    let models = common::shared_models();
+    let w = common::temp_dir("cli-steps");
+    let model = models.join("mlp_digits.onnx");
+    let input = models.join("mlp_digits.input.json");
+    let o = zkonnx(&[
+        "compile",
+        s(&model),
+        "--calibration",
+        s(&models.join("mlp_digits.eval.json")),
+        "-o",
+        s(&w),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("max_abs_err"),
+        "compile prints fidelity: {}",
+        stderr(&o)
+    );
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("settings.json")).expect("settings"))
+            .expect("json");
+    let k = settings["shape"]["k"].as_u64().expect("k").to_string();
+    let srs = w.join("srs.bin");
+    let o = zkonnx(&["srs", "gen", "--k", &k, "-o", s(&srs)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("INSECURE"));
+    assert_eq!(
+        code(&zkonnx(&["setup", "--dir", s(&w), "--srs", s(&srs)])),
+        0
+    );
+    let o = zkonnx(&[
+        "prove",
+        "--dir",
+        s(&w),
+        "--srs",
+        s(&srs),
+        "--input",
+        s(&input),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
+    // A corrupted SRS is a clear error.
+    let mut b = std::fs::read(&srs).expect("srs");
+    b.truncate(b.len() / 2);
+    std::fs::write(&srs, b).expect("write");
+    let o = zkonnx(&[
+        "prove",
+        "--dir",
+        s(&w),
+        "--srs",
+        s(&srs),
+        "--input",
+        s(&input),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("corrupt SRS"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_inputs_are_clear_errors_not_panics() {
+    let models = common::shared_models();
+    let w = common::temp_dir("cli-bad");
+    let input = models.join("mlp_digits.input.json");
+    let run = |model: &Path, input: &Path| {
+        zkonnx(&["run", s(model), "--input", s(input), "--workdir", s(&w)])
+    };
+
+    let o = run(&w.join("missing.onnx"), &input);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("missing.onnx"), "{}", stderr(&o));
+
+    std::fs::write(w.join("text.onnx"), "hello, not a model").expect("write");
+    let o = run(&w.join("text.onnx"), &input);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("not a valid ONNX model"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(w.join("short.json"), r#"{"input_data": [[0.1, 0.2, 0.3]]}"#).expect("write");
+    let o = run(&models.join("mlp_digits.onnx"), &w.join("short.json"));
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("has 3 values") && stderr(&o).contains("needs 64"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(
+        &models.join("tiny_transformer.onnx"),
+        &models.join("tiny_transformer.input.json"),
+    );
+    assert_eq!(code(&o), 2);
+    let e = stderr(&o);
+    assert!(
+        e.contains("unsupported")
+            && e.contains("LayerNormalization")
+            && e.contains("Softmax")
+            && e.contains("Erf"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn run_mlp_wide() {
+    let w = run_model("mlp_wide");
+    let r = report(&w);
+    assert!(r["max_abs_err"].as_f64().expect("number") <= 0.05, "{r}");
+    assert_eq!(r["macs"].as_u64(), Some(784 * 512 + 512 * 512 + 512 * 10));
+    assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
+}
