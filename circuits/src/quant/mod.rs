@@ -141,6 +141,38 @@ fn bits_for(max_abs: f64, scale: u32, margin: f64) -> u32 {
     (m.log2().ceil() as u32).max(1)
 }
 
+/// The rescale node of a linear or affine node, with its ReLU fused in if `relu`.
+#[allow(clippy::too_many_arguments)]
+fn rescale_node(
+    node: &crate::ir::Node,
+    input: usize,
+    mul: Vec<i64>,
+    add: Vec<i64>,
+    shift: u32,
+    bits: u32,
+    relu: bool,
+    scale: u32,
+) -> QNode {
+    QNode {
+        name: node.name.clone(),
+        op_type: if relu {
+            format!("{}+Relu", node.op_type)
+        } else {
+            node.op_type.clone()
+        },
+        op: QOp::Rescale {
+            mul,
+            add,
+            shift,
+            relu,
+            bits,
+        },
+        inputs: vec![input],
+        shape: node.shape.clone(),
+        scale,
+    }
+}
+
 /// Quantizes a graph using calibrated ranges.
 pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings) -> Result<QGraph> {
     let sa = settings.input_scale;
@@ -228,29 +260,17 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
                         add.push(b + offset);
                     }
                 }
-                let relu = fused_relu(i);
-                let r = push(QNode {
-                    name: node.name.clone(),
-                    op_type: if relu.is_some() {
-                        format!("{}+Relu", node.op_type)
-                    } else {
-                        node.op_type.clone()
-                    },
-                    op: QOp::Rescale {
-                        mul: vec![1; node.len()],
-                        add,
-                        shift,
-                        relu: relu.is_some(),
-                        bits,
-                    },
-                    inputs: vec![lin],
-                    shape: node.shape.clone(),
-                    scale: sa,
-                });
-                if let Some(j) = relu {
-                    map[j] = r;
-                }
-                r
+                let mul = vec![1; node.len()];
+                push(rescale_node(
+                    node,
+                    lin,
+                    mul,
+                    add,
+                    shift,
+                    bits,
+                    fused_relu(i).is_some(),
+                    sa,
+                ))
             }
             Op::Affine { mul, add } => {
                 let acc_scale = in_scale + sp;
@@ -266,29 +286,16 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
                     .enumerate()
                     .map(|(k, &x)| Ok(quantize(x, acc_scale, &node.name, k)? + offset))
                     .collect::<Result<Vec<_>>>()?;
-                let relu = fused_relu(i);
-                let r = push(QNode {
-                    name: node.name.clone(),
-                    op_type: if relu.is_some() {
-                        format!("{}+Relu", node.op_type)
-                    } else {
-                        node.op_type.clone()
-                    },
-                    op: QOp::Rescale {
-                        mul: m,
-                        add: a,
-                        shift,
-                        relu: relu.is_some(),
-                        bits,
-                    },
-                    inputs: vec![inp.unwrap_or(0)],
-                    shape: node.shape.clone(),
-                    scale: sa,
-                });
-                if let Some(j) = relu {
-                    map[j] = r;
-                }
-                r
+                push(rescale_node(
+                    node,
+                    inp.unwrap_or(0),
+                    m,
+                    a,
+                    shift,
+                    bits,
+                    fused_relu(i).is_some(),
+                    sa,
+                ))
             }
             Op::Relu => {
                 // A standalone ReLU: bound its input's range.
@@ -311,6 +318,11 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
             }
         };
         map[i] = idx;
+        if let Some(j) =
+            fused_relu(i).filter(|_| matches!(node.op, Op::Dense { .. } | Op::Affine { .. }))
+        {
+            map[j] = idx;
+        }
     }
     let q = QGraph {
         nodes,
