@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod evm;
 pub mod fidelity;
 pub mod report;
 
@@ -53,6 +54,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Verifier generation, compilation or EVM execution.
+    #[error(transparent)]
+    Evm(#[from] zkonnx_evm::EvmError),
     /// Artifacts that do not belong together.
     #[error("{0}")]
     Mismatch(String),
@@ -142,6 +146,10 @@ pub mod files {
     pub const PROOF: &str = "proof.json";
     /// Run report.
     pub const REPORT: &str = "report.json";
+    /// Solidity verifier.
+    pub const VERIFIER_SOL: &str = "Verifier.sol";
+    /// Verifier creation bytecode (hex).
+    pub const VERIFIER_BIN: &str = "Verifier.bin";
 }
 
 impl CompiledModel {
@@ -348,7 +356,7 @@ pub fn verify(
 }
 
 /// Whether `outputs` are exactly the dequantized output instances.
-fn outputs_match(settings: &Settings, instances: &[Fr], outputs: &[f64]) -> bool {
+pub(crate) fn outputs_match(settings: &Settings, instances: &[Fr], outputs: &[f64]) -> bool {
     let s = (settings.output_scale as f64).exp2();
     let proven = &instances[settings.num_inputs..];
     proven.len() == outputs.len()

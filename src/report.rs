@@ -59,4 +59,16 @@ pub struct Report {
     pub param_scale: u32,
     /// Per-layer plan.
     pub layers: Vec<LayerPlan>,
+    /// Runtime code size of the Solidity verifier (with `--evm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier_runtime_bytes: Option<usize>,
+    /// Gas to deploy the verifier (with `--evm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_gas: Option<u64>,
+    /// Gas of one verifying transaction (with `--evm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_gas: Option<u64>,
+    /// Whether the EVM verifier accepted the proof (with `--evm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evm_verified: Option<bool>,
 }

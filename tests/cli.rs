@@ -247,3 +247,108 @@ fn run_mlp_wide() {
     assert_eq!(r["macs"].as_u64(), Some(784 * 512 + 512 * 512 + 512 * 10));
     assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
 }
+
+#[test]
+fn evm_verifier_and_evm_verify_from_the_cli() {
+    let w = common::temp_dir("cli-evm");
+    let model = w.join("mixed.onnx");
+    std::fs::write(&model, common::onnx::mixed_model()).expect("write model");
+    let x = common::onnx::rand_vec(300, 8, 1.0);
+    std::fs::write(
+        w.join("input.json"),
+        serde_json::json!({ "input_data": [x] }).to_string(),
+    )
+    .expect("write input");
+    let o = zkonnx(&[
+        "run",
+        s(&model),
+        "--input",
+        s(&w.join("input.json")),
+        "--workdir",
+        s(&w),
+        "--evm",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = report(&w);
+    let runtime = r["verifier_runtime_bytes"]
+        .as_u64()
+        .expect("verifier_runtime_bytes");
+    assert!(runtime > 0 && runtime <= 24_576, "{runtime}");
+    assert!(r["verify_gas"].as_u64().expect("verify_gas") > 21_000);
+    assert!(r["deploy_gas"].as_u64().is_some());
+
+    // evm-verifier writes the source and the bytecode.
+    let o = zkonnx(&[
+        "evm-verifier",
+        "--vk",
+        s(&w.join("vk.bin")),
+        "--settings",
+        s(&w.join("settings.json")),
+        "-o",
+        s(&w.join("V2.sol")),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(std::fs::read_to_string(w.join("V2.sol"))
+        .expect("sol")
+        .contains("contract Halo2Verifier"));
+    let bin = w.join("Verifier.bin");
+    let evm_verify = |proof: &Path| {
+        zkonnx(&[
+            "evm-verify",
+            "--proof",
+            s(proof),
+            "--verifier",
+            s(&bin),
+            "--settings",
+            s(&w.join("settings.json")),
+        ])
+    };
+    let o = evm_verify(&w.join("proof.json"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("gas"));
+
+    let bad = edit_proof(&w, "evm-byte.json", |p| {
+        let h = p["proof"].as_str().expect("hex").to_string();
+        let i = 2 + 2 * 70;
+        let flipped = if &h[i..i + 1] == "a" { "b" } else { "a" };
+        p["proof"] = serde_json::Value::String(format!("{}{}{}", &h[..i], flipped, &h[i + 1..]));
+    });
+    assert_eq!(code(&evm_verify(&bad)), 1);
+    let bad = edit_proof(&w, "evm-output.json", |p| {
+        let inst = p["instances"].as_array_mut().expect("instances");
+        let last = inst.len() - 1;
+        let h = inst[last].as_str().expect("hex").to_string();
+        let flipped = if h.ends_with('2') {
+            format!("{}3", &h[..h.len() - 1])
+        } else {
+            format!("{}2", &h[..h.len() - 1])
+        };
+        inst[last] = serde_json::Value::String(flipped);
+    });
+    assert_eq!(code(&evm_verify(&bad)), 1);
+}
+
+#[test]
+fn an_oversized_verifier_is_a_clear_error() {
+    // mlp_digits has 74 public instances; snark-verifier's straight-line verifier for it is
+    // over EIP-170 with this layout. The error must say so and what to do.
+    let models = common::shared_models();
+    let w = common::temp_dir("cli-evm-big");
+    let o = zkonnx(&[
+        "run",
+        s(&models.join("mlp_digits.onnx")),
+        "--input",
+        s(&models.join("mlp_digits.input.json")),
+        "--workdir",
+        s(&w),
+        "--evm",
+    ]);
+    let e = stderr(&o);
+    if code(&o) == 0 {
+        let runtime = report(&w)["verifier_runtime_bytes"].as_u64().expect("size");
+        assert!(runtime <= 24_576);
+    } else {
+        assert_eq!(code(&o), 2, "{e}");
+        assert!(e.contains("EIP-170") && e.contains("24,576"), "{e}");
+    }
+}

@@ -60,7 +60,9 @@ impl CircuitShape {
 
     /// Fixed columns (weights, gadget constants, table, selectors).
     pub fn fixed_columns(&self) -> usize {
-        self.inputs_per_row * self.accs_per_row + 1 + 3 + 2 + self.max_limbs + 2 + 4
+        // weights, chain mask, rescale (mul, add, 2^shift), range (tag, offset), table (2),
+        // selectors (4, before compression).
+        self.inputs_per_row * self.accs_per_row + 1 + 3 + 2 + 2 + 4
     }
 }
 
@@ -110,7 +112,7 @@ impl LayoutPlan {
     }
 }
 
-fn layers_for(q: &QGraph, a: usize, t: usize, limb: u32) -> Vec<LayerPlan> {
+fn layers_for(q: &QGraph, a: usize, t: usize, max_limbs: usize) -> Vec<LayerPlan> {
     q.nodes
         .iter()
         .map(|n| {
@@ -126,15 +128,10 @@ fn layers_for(q: &QGraph, a: usize, t: usize, limb: u32) -> Vec<LayerPlan> {
                     let rows = m * out_features.div_ceil(a) * in_features.div_ceil(t);
                     ("packed-mac", rows, 0, n.len() * in_features)
                 }
-                QOp::Rescale {
-                    shift, relu, bits, ..
-                } => {
-                    let per = limbs(*shift, limb)
-                        + if *relu {
-                            2 * limbs(*bits, limb)
-                        } else {
-                            limbs(*bits + 1, limb)
-                        };
+                QOp::Rescale { relu, .. } => {
+                    // Three range checks per element (r, and out and d, or q), `max_limbs` lane
+                    // rows each.
+                    let per = 3 * max_limbs;
                     (
                         if *relu { "rescale+relu" } else { "rescale" },
                         n.len(),
@@ -172,10 +169,10 @@ pub fn plan(q: &QGraph) -> LayoutPlan {
     let mb = max_bits(q);
     for &(a, t) in &[(2usize, 2usize), (4, 4)] {
         for limb in 4..=17u32 {
-            let layers = layers_for(q, a, t, limb);
+            let max_limbs = limbs(mb, limb);
+            let layers = layers_for(q, a, t, max_limbs);
             let main_rows: usize = layers.iter().map(|l| l.rows).sum();
             let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum();
-            let max_limbs = limbs(mb, limb);
             let table_rows = (1usize << (limb + 1)) - 1;
             let mut shape = CircuitShape {
                 inputs_per_row: t,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine, G2Affine};
 use halo2_proofs::halo2curves::serde::SerdeObject;
-use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
@@ -35,7 +35,9 @@ pub struct VerifierKey {
 
 /// Runs key generation for a circuit (no witness needed).
 pub fn keygen(params: &ParamsKZG<Bn256>, circuit: &ModelCircuit) -> Result<ProvingKey<G1Affine>> {
-    let vk = keygen_vk(params, circuit).map_err(|e| ProverError::Halo2 {
+    // Selectors are compressed into few fixed columns: fewer commitments and evaluations in
+    // every proof and in the Solidity verifier.
+    let vk = keygen_vk_custom(params, circuit, true).map_err(|e| ProverError::Halo2 {
         stage: "verifying-key generation",
         message: format!("{e:?}"),
     })?;

@@ -66,6 +66,9 @@ enum Cmd {
         /// Do not write the proving key to disk.
         #[arg(long)]
         no_pk: bool,
+        /// Also generate, compile and check the Solidity verifier (in revm).
+        #[arg(long)]
+        evm: bool,
         #[command(flatten)]
         quant: QuantArgs,
     },
@@ -113,6 +116,30 @@ enum Cmd {
         /// Proof file to write (default DIR/proof.json).
         #[arg(short, long)]
         out: Option<PathBuf>,
+    },
+    /// Generates the Solidity verifier (and Verifier.bin, creation bytecode, when a compiler is found).
+    EvmVerifier {
+        /// vk.bin.
+        #[arg(long)]
+        vk: PathBuf,
+        /// settings.json.
+        #[arg(long)]
+        settings: PathBuf,
+        /// Solidity file to write; the bytecode goes beside it as Verifier.bin.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Verifies a proof with the Solidity verifier in revm (or on a node with --rpc): exit 0 accepted, 1 rejected.
+    EvmVerify {
+        /// proof.json.
+        #[arg(long)]
+        proof: PathBuf,
+        /// Verifier.bin (creation bytecode, hex).
+        #[arg(long)]
+        verifier: Option<PathBuf>,
+        /// settings.json (default: beside the proof).
+        #[arg(long)]
+        settings: Option<PathBuf>,
     },
     /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
     Verify {
@@ -208,6 +235,29 @@ fn print_plan(c: &CompiledModel) {
     }
 }
 
+/// Generates, compiles, writes and checks the verifier in revm; returns its runtime size and gas.
+fn evm_check(
+    vk: &zkonnx::VerifierKey,
+    settings: &Settings,
+    pf: &ProofFile,
+    dir: &Path,
+) -> Result<(usize, zkonnx::evm::EvmCheck), Fail> {
+    let (v, _) = step("generate + compile verifier", || {
+        zkonnx::evm::generate_verifier(vk, settings, true)
+    });
+    let v = v?;
+    std::fs::write(dir.join(files::VERIFIER_SOL), &v.solidity)
+        .map_err(|e| Fail::Bad(e.to_string()))?;
+    let c = v.compiled.ok_or(zkonnx_evm::EvmError::NoCompiler)?;
+    std::fs::write(dir.join(files::VERIFIER_BIN), hex::encode(&c.creation))
+        .map_err(|e| Fail::Bad(e.to_string()))?;
+    zkonnx::evm::check_deployable(&c)?;
+    let (check, _) = step("EVM verify (revm)", || {
+        zkonnx::evm::evm_verify(&c.creation, settings, pf, &dir.join(files::PROOF))
+    });
+    Ok((c.runtime.len(), check?))
+}
+
 fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
@@ -221,6 +271,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             calibration,
             srs_seed,
             no_pk,
+            evm,
             quant,
         } => {
             std::fs::create_dir_all(&workdir)
@@ -254,6 +305,11 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             let ok = ok?;
             let reference =
                 FloatReference::load(&model, &compiled.settings.input_shape)?.run(&x)?;
+            let evm_figures = if evm {
+                Some(evm_check(&vk, &compiled.settings, &pf, &workdir)?)
+            } else {
+                None
+            };
             let fid = compare(&proof.outputs, &reference);
             let p = &compiled.plan;
             let report = Report {
@@ -283,6 +339,10 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 input_scale: compiled.settings.input_scale,
                 param_scale: compiled.settings.param_scale,
                 layers: p.layers.clone(),
+                verifier_runtime_bytes: evm_figures.map(|(size, _)| size),
+                deploy_gas: evm_figures.map(|(_, c)| c.deploy_gas),
+                verify_gas: evm_figures.map(|(_, c)| c.verify_gas),
+                evm_verified: evm_figures.map(|(_, c)| c.accepted),
             };
             write_json(&workdir.join(files::REPORT), &report)?;
             eprintln!(
@@ -290,10 +350,15 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 report.k, prove_s, verify_s, report.peak_rss_mb, report.proof_bytes, report.max_abs_err
             );
             println!("{}", workdir.join(files::REPORT).display());
-            if ok {
-                Ok(())
-            } else {
+            if let Some((size, c)) = evm_figures {
+                eprintln!("EVM: verifier runtime {size} bytes, deploy {} gas, verify {} gas, accepted: {}", c.deploy_gas, c.verify_gas, c.accepted);
+            }
+            if !ok {
                 Err(Fail::No("the proof did not verify".into()))
+            } else if evm_figures.is_some_and(|(_, c)| !c.accepted) {
+                Err(Fail::No("the EVM verifier rejected the proof".into()))
+            } else {
+                Ok(())
             }
         }
         Cmd::Compile {
@@ -375,6 +440,56 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             write_json(&out, &proof?.to_file())?;
             println!("{}", out.display());
             Ok(())
+        }
+        Cmd::EvmVerifier { vk, settings, out } => {
+            let settings = Settings::read(&settings)?;
+            let vkey = zkonnx_prover::keys::read_vk(&vk)?;
+            let compile = zkonnx_evm::Solc::find().is_ok();
+            let (v, _) = step("generate verifier", || {
+                zkonnx::evm::generate_verifier(&vkey, &settings, compile)
+            });
+            let v = v?;
+            std::fs::write(&out, &v.solidity)
+                .map_err(|e| Fail::Bad(format!("{}: {e}", out.display())))?;
+            println!("{}", out.display());
+            match &v.compiled {
+                Some(c) => {
+                    let bin = out.with_file_name(files::VERIFIER_BIN);
+                    std::fs::write(&bin, hex::encode(&c.creation))
+                        .map_err(|e| Fail::Bad(format!("{}: {e}", bin.display())))?;
+                    println!("{}", bin.display());
+                    eprintln!(
+                        "runtime code: {} bytes (EIP-170 limit 24,576)",
+                        c.runtime.len()
+                    );
+                    zkonnx::evm::check_deployable(c)?;
+                }
+                None => eprintln!(
+                    "no Solidity compiler found: wrote only the source ({})",
+                    zkonnx_evm::EvmError::NoCompiler
+                ),
+            }
+            Ok(())
+        }
+        Cmd::EvmVerify {
+            proof,
+            verifier,
+            settings,
+        } => {
+            let settings_path = settings.unwrap_or_else(|| proof.with_file_name(files::SETTINGS));
+            let settings = Settings::read(&settings_path)?;
+            let pf = ProofFile::read(&proof)?;
+            let verifier =
+                verifier.ok_or_else(|| Fail::Bad("give --verifier Verifier.bin".into()))?;
+            let code = zkonnx_evm::compile::read_hex_file(&verifier)?;
+            let c = zkonnx::evm::evm_verify(&code, &settings, &pf, &proof)?;
+            println!("gas: {}", c.verify_gas);
+            if c.accepted {
+                println!("accepted by the EVM verifier");
+                Ok(())
+            } else {
+                Err(Fail::No("REJECTED by the EVM verifier".into()))
+            }
         }
         Cmd::Verify {
             proof,

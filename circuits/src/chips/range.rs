@@ -1,7 +1,8 @@
 //! The range-check lane: limb decomposition against one shared table.
 //!
-//! A checked value `v` with offset `o` sits in `rv[i]`; its limbs are in `lc[i..i+n]`.
-//! Gate at `i`: `rv + o = Σ_j coef_j·lc[i+j]` (`coef_j = 2^(j·L)` on the value's first row).
+//! A checked value `v` with offset `o` sits in `rv[i]`; its limbs are in `lc[i..i+N]`, where `N`
+//! is the circuit's `max_limbs` (limbs a value does not need have width 0, so they must be 0).
+//! Gate at `i`: `rv + o = Σ_j 2^(j·L)·lc[i+j]` with constant coefficients.
 //! Lookup on every row: `(tag, lc) ∈ {(t, u) : t ≤ L, 0 ≤ u < 2^t}`, where the fixed `tag` is the
 //! width of the limb in that row (the top limb may be narrower). Unused rows hold `(0, 0)`.
 
@@ -28,8 +29,8 @@ pub struct RangeConfig {
     pub tag: Column<Fixed>,
     /// Offset added before decomposition.
     pub off: Column<Fixed>,
-    /// Recomposition coefficients.
-    pub coef: Vec<Column<Fixed>>,
+    /// Limbs per checked value.
+    pub max_limbs: usize,
     /// Table: limb width.
     pub t_tag: TableColumn,
     /// Table: value.
@@ -47,19 +48,15 @@ impl RangeConfig {
         let lc = meta.advice_column();
         let tag = meta.fixed_column();
         let off = meta.fixed_column();
-        let coef: Vec<Column<Fixed>> = (0..max_limbs).map(|_| meta.fixed_column()).collect();
         let t_tag = meta.lookup_table_column();
         let t_val = meta.lookup_table_column();
         meta.create_gate("range recomposition", |vc| {
             let s = vc.query_selector(q);
             let v = vc.query_advice(rv, Rotation::cur()) + vc.query_fixed(off, Rotation::cur());
-            let sum =
-                coef.iter()
-                    .enumerate()
-                    .fold(Expression::Constant(Fr::zero()), |acc, (j, &c)| {
-                        acc + vc.query_fixed(c, Rotation::cur())
-                            * vc.query_advice(lc, Rotation(j as i32))
-                    });
+            let sum = (0..max_limbs).fold(Expression::Constant(Fr::zero()), |acc, j| {
+                acc + Expression::Constant(fe(1i128 << (j as u32 * limb_bits)))
+                    * vc.query_advice(lc, Rotation(j as i32))
+            });
             vec![s * (v - sum)]
         });
         meta.lookup("range limb", |vc| {
@@ -74,7 +71,7 @@ impl RangeConfig {
             lc,
             tag,
             off,
-            coef,
+            max_limbs,
             t_tag,
             t_val,
             limb_bits,
@@ -115,7 +112,7 @@ impl RangeConfig {
     }
 
     /// Checks `0 ≤ v + offset < 2^bits` for the value in `src` (copied into the lane at `row`).
-    /// Returns the number of lane rows used.
+    /// Returns the number of lane rows used (always `max_limbs`).
     #[allow(clippy::too_many_arguments)]
     pub fn check(
         &self,
@@ -126,7 +123,10 @@ impl RangeConfig {
         offset: i128,
         bits: u32,
     ) -> Result<usize, Error> {
-        let n = limbs(bits, self.limb_bits);
+        let n = self.max_limbs;
+        if limbs(bits, self.limb_bits) > n {
+            return Err(Error::Synthesis);
+        }
         self.q.enable(region, row)?;
         if offset != 0 {
             region.assign_fixed(self.off, row, fe(offset));
@@ -137,7 +137,6 @@ impl RangeConfig {
         for j in 0..n {
             let lo = j as u32 * self.limb_bits;
             let width = (bits.saturating_sub(lo)).min(self.limb_bits);
-            region.assign_fixed(self.coef[j], row, fe(1i128 << lo));
             if width > 0 {
                 region.assign_fixed(self.tag, row + j, Fr::from(u64::from(width)));
             }

@@ -1,0 +1,70 @@
+//! The example consumer contract (`contracts/ModelConsumer.sol`): compilation and ABI encoding.
+
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::ff::PrimeField;
+use sha3::{Digest, Keccak256};
+
+use crate::compile::{Compiled, Solc};
+use crate::error::Result;
+use crate::MODEL_CONSUMER_SOL;
+
+/// Compiles `ModelConsumer`.
+pub fn compile_consumer(solc: &Solc) -> Result<Compiled> {
+    solc.compile("ModelConsumer.sol", MODEL_CONSUMER_SOL, "ModelConsumer")
+}
+
+fn word_usize(v: usize) -> [u8; 32] {
+    let mut w = [0u8; 32];
+    w[24..].copy_from_slice(&(v as u64).to_be_bytes());
+    w
+}
+
+fn word_fr(x: &Fr) -> [u8; 32] {
+    let mut w = [0u8; 32];
+    w.copy_from_slice(x.to_repr().as_ref());
+    w.reverse();
+    w
+}
+
+/// Creation code with constructor arguments `(verifier, numInputs, numOutputs)`.
+pub fn consumer_deploy_code(
+    c: &Compiled,
+    verifier: [u8; 20],
+    num_inputs: usize,
+    num_outputs: usize,
+) -> Vec<u8> {
+    let mut code = c.creation.clone();
+    let mut addr = [0u8; 32];
+    addr[12..].copy_from_slice(&verifier);
+    code.extend_from_slice(&addr);
+    code.extend_from_slice(&word_usize(num_inputs));
+    code.extend_from_slice(&word_usize(num_outputs));
+    code
+}
+
+/// The first four bytes of the Keccak-256 of a function signature.
+pub fn selector(signature: &str) -> [u8; 4] {
+    let h = Keccak256::digest(signature.as_bytes());
+    [h[0], h[1], h[2], h[3]]
+}
+
+/// ABI-encoded call `submit(bytes proof, uint256[] instances)`.
+pub fn submit_calldata(proof: &[u8], instances: &[Fr]) -> Vec<u8> {
+    let mut out = selector("submit(bytes,uint256[])").to_vec();
+    let proof_words = proof.len().div_ceil(32);
+    out.extend_from_slice(&word_usize(64));
+    out.extend_from_slice(&word_usize(64 + 32 + 32 * proof_words));
+    out.extend_from_slice(&word_usize(proof.len()));
+    out.extend_from_slice(proof);
+    out.resize(out.len() + proof_words * 32 - proof.len(), 0);
+    out.extend_from_slice(&word_usize(instances.len()));
+    for x in instances {
+        out.extend_from_slice(&word_fr(x));
+    }
+    out
+}
+
+/// ABI-encoded call of a `uint256` getter such as `lastPrediction()`.
+pub fn getter_calldata(name: &str) -> Vec<u8> {
+    selector(&format!("{name}()")).to_vec()
+}
