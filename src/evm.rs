@@ -79,3 +79,31 @@ pub fn evm_verify(
 pub fn check_deployable(c: &Compiled) -> Result<()> {
     Ok(check_runtime_size(c.runtime.len())?)
 }
+
+/// Calls a verifier deployed at `address` on the node at `rpc_url` (`eth_call`, and
+/// `eth_estimateGas` for the gas). Returns whether it accepted and the estimated gas.
+pub fn node_verify(
+    rpc_url: &str,
+    address: &str,
+    settings: &Settings,
+    proof: &ProofFile,
+    proof_path: &Path,
+) -> Result<(bool, Option<u64>)> {
+    let addr: zkonnx_evm::node::Address = address.parse().map_err(|e| Error::Data {
+        path: address.to_string(),
+        reason: format!("not an address: {e}"),
+    })?;
+    let bytes = proof.proof_bytes(proof_path)?;
+    let instances = proof.instance_values(proof_path)?;
+    let consistent = instances.len() == settings.num_inputs + settings.num_outputs
+        && outputs_match(settings, &instances, &proof.outputs);
+    let node = zkonnx_evm::node::Node::connect(rpc_url)?;
+    let calldata = encode_calldata(&instances, &bytes);
+    let accepted = node.call(addr, &calldata)?;
+    let gas = if accepted {
+        node.estimate_gas(addr, &calldata)?
+    } else {
+        None
+    };
+    Ok((accepted && consistent, gas))
+}

@@ -140,6 +140,12 @@ enum Cmd {
         /// settings.json (default: beside the proof).
         #[arg(long)]
         settings: Option<PathBuf>,
+        /// Call a verifier deployed on this node (JSON-RPC URL) instead of revm.
+        #[arg(long, requires = "address")]
+        rpc: Option<String>,
+        /// Address of the deployed verifier (with --rpc).
+        #[arg(long, requires = "rpc")]
+        address: Option<String>,
     },
     /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
     Verify {
@@ -475,12 +481,28 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             proof,
             verifier,
             settings,
+            rpc,
+            address,
         } => {
             let settings_path = settings.unwrap_or_else(|| proof.with_file_name(files::SETTINGS));
             let settings = Settings::read(&settings_path)?;
             let pf = ProofFile::read(&proof)?;
-            let verifier =
-                verifier.ok_or_else(|| Fail::Bad("give --verifier Verifier.bin".into()))?;
+            if let (Some(rpc), Some(address)) = (rpc, address) {
+                let (accepted, gas) =
+                    zkonnx::evm::node_verify(&rpc, &address, &settings, &pf, &proof)?;
+                if let Some(g) = gas {
+                    println!("gas (eth_estimateGas): {g}");
+                }
+                return if accepted {
+                    println!("accepted by the verifier at {address}");
+                    Ok(())
+                } else {
+                    Err(Fail::No(format!("REJECTED by the verifier at {address}")))
+                };
+            }
+            let verifier = verifier.ok_or_else(|| {
+                Fail::Bad("give --verifier Verifier.bin (or --rpc URL --address ADDR)".into())
+            })?;
             let code = zkonnx_evm::compile::read_hex_file(&verifier)?;
             let c = zkonnx::evm::evm_verify(&code, &settings, &pf, &proof)?;
             println!("gas: {}", c.verify_gas);

@@ -11,6 +11,7 @@ pub mod consumer;
 pub mod error;
 pub mod evm;
 pub mod generate;
+pub mod node;
 
 pub use compile::{Compiled, Solc};
 pub use error::{EvmError, Result};

@@ -1,0 +1,151 @@
+//! On a real node: anvil (pinned npm package) on 127.0.0.1, driven through alloy.
+
+mod common;
+
+use zkonnx::evm::generate_verifier;
+use zkonnx::prover::srs::dev_srs;
+use zkonnx::{Model, QuantSettings};
+use zkonnx_evm::consumer::{compile_consumer, consumer_deploy_code, submit_calldata};
+use zkonnx_evm::node::Node;
+use zkonnx_evm::{encode_calldata, Solc};
+
+#[test]
+fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
+    let dir = common::temp_dir("node");
+    let path = dir.join("mixed.onnx");
+    std::fs::write(&path, common::onnx::mixed_model()).expect("write");
+    let model = Model::load(&path).expect("import");
+    let samples: Vec<Vec<f32>> = (0..4)
+        .map(|s| common::onnx::rand_vec(400 + s, 8, 1.0))
+        .collect();
+    let compiled = model
+        .compile(&samples, QuantSettings::default())
+        .expect("compile");
+    let k = compiled.k();
+    let prover = zkonnx::Prover::setup(compiled, dev_srs(k, 5)).expect("setup");
+    let settings = prover.compiled().settings.clone();
+    let verifier_code = generate_verifier(&prover.verifier_key(), &settings, true)
+        .expect("verifier")
+        .compiled
+        .expect("compiled")
+        .creation;
+    let consumer = compile_consumer(&Solc::find().expect("solc")).expect("consumer");
+    let proof = prover.prove(&samples[1]).expect("prove");
+
+    let node = Node::start_anvil().expect("anvil starts");
+    assert!(
+        node.url().starts_with("http://127.0.0.1:") || node.url().starts_with("http://localhost:"),
+        "{}",
+        node.url()
+    );
+    let (verifier, _) = node.deploy(&verifier_code).expect("deploy verifier");
+    let (consumer_addr, _) = node
+        .deploy(&consumer_deploy_code(
+            &consumer,
+            verifier.into_array(),
+            settings.num_inputs,
+            settings.num_outputs,
+        ))
+        .expect("deploy consumer");
+
+    // The verifier itself, by eth_call and eth_estimateGas.
+    let calldata = encode_calldata(&proof.instances, &proof.bytes);
+    assert!(node.call(verifier, &calldata).expect("eth_call"));
+    let gas = node
+        .estimate_gas(verifier, &calldata)
+        .expect("estimate")
+        .expect("accepted");
+    eprintln!("anvil eth_estimateGas of the verifier: {gas}");
+
+    // One accepted verification transaction through the consumer.
+    let r = node
+        .transact(
+            consumer_addr,
+            &submit_calldata(&proof.bytes, &proof.instances),
+        )
+        .expect("send");
+    assert!(r.success, "consumer rejected an honest proof");
+
+    // A tampered proof is rejected: by the verifier and by the consumer.
+    let mut bytes = proof.bytes.clone();
+    bytes[33] ^= 0x01;
+    assert!(!node
+        .call(verifier, &encode_calldata(&proof.instances, &bytes))
+        .expect("eth_call"));
+    assert!(!node
+        .call(consumer_addr, &submit_calldata(&bytes, &proof.instances))
+        .expect("eth_call"));
+    assert_eq!(
+        node.estimate_gas(consumer_addr, &submit_calldata(&bytes, &proof.instances))
+            .expect("estimate"),
+        None
+    );
+}
+
+#[test]
+fn evm_verify_calls_a_deployed_verifier_over_rpc() {
+    let w = common::temp_dir("node-cli");
+    let model = w.join("mixed.onnx");
+    std::fs::write(&model, common::onnx::mixed_model()).expect("write model");
+    let x = common::onnx::rand_vec(500, 8, 1.0);
+    std::fs::write(
+        w.join("input.json"),
+        serde_json::json!({ "input_data": [x] }).to_string(),
+    )
+    .expect("write input");
+    let zk = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zkonnx"))
+            .args(args)
+            .output()
+            .expect("zkonnx")
+    };
+    let p = |name: &str| w.join(name).to_str().expect("utf-8").to_string();
+    let o = zk(&[
+        "run",
+        &p("mixed.onnx"),
+        "--input",
+        &p("input.json"),
+        "--workdir",
+        &p(""),
+        "--evm",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let node = Node::start_anvil().expect("anvil");
+    let code = zkonnx_evm::compile::read_hex_file(&w.join("Verifier.bin")).expect("Verifier.bin");
+    let (addr, _) = node.deploy(&code).expect("deploy");
+    let addr = addr.to_string();
+    let verify = |proof: &str| {
+        zk(&[
+            "evm-verify",
+            "--proof",
+            &p(proof),
+            "--rpc",
+            node.url(),
+            "--address",
+            &addr,
+        ])
+    };
+    let o = verify("proof.json");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("eth_estimateGas"));
+
+    let mut pf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("proof.json")).expect("proof"))
+            .expect("json");
+    let h = pf["proof"].as_str().expect("hex").to_string();
+    let flipped = if &h[100..101] == "f" { "e" } else { "f" };
+    pf["proof"] = serde_json::Value::String(format!("{}{}{}", &h[..100], flipped, &h[101..]));
+    std::fs::write(w.join("bad.json"), pf.to_string()).expect("write");
+    assert_eq!(verify("bad.json").status.code(), Some(1));
+}
