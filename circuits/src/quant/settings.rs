@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Default number of fractional bits of activations (inputs and every layer output).
-pub const DEFAULT_INPUT_SCALE: u32 = 12;
+pub const DEFAULT_INPUT_SCALE: u32 = 13;
 /// Default number of fractional bits of weights and multipliers.
-pub const DEFAULT_PARAM_SCALE: u32 = 12;
+pub const DEFAULT_PARAM_SCALE: u32 = 13;
 /// Default headroom factor applied to calibrated ranges before choosing range-check widths.
 pub const DEFAULT_RANGE_MARGIN: f64 = 4.0;
 
