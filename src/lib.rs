@@ -150,6 +150,8 @@ pub mod files {
     pub const VERIFIER_SOL: &str = "Verifier.sol";
     /// Verifier creation bytecode (hex).
     pub const VERIFIER_BIN: &str = "Verifier.bin";
+    /// Verifier ABI (JSON).
+    pub const VERIFIER_ABI: &str = "Verifier.abi.json";
 }
 
 impl CompiledModel {

@@ -241,6 +241,27 @@ fn print_plan(c: &CompiledModel) {
     }
 }
 
+/// Writes the Solidity source at `sol` and, when compiled, `Verifier.bin` (creation bytecode,
+/// hex) and `Verifier.abi.json` beside it. Returns the paths written.
+fn write_verifier(sol: &Path, v: &zkonnx::evm::EvmVerifier) -> Result<Vec<PathBuf>, Fail> {
+    let write = |p: PathBuf, data: String| -> Result<PathBuf, Fail> {
+        std::fs::write(&p, data).map_err(|e| Fail::Bad(format!("{}: {e}", p.display())))?;
+        Ok(p)
+    };
+    let mut out = vec![write(sol.to_path_buf(), v.solidity.clone())?];
+    if let Some(c) = &v.compiled {
+        out.push(write(
+            sol.with_file_name(files::VERIFIER_BIN),
+            hex::encode(&c.creation),
+        )?);
+        out.push(write(
+            sol.with_file_name(files::VERIFIER_ABI),
+            c.abi.to_string(),
+        )?);
+    }
+    Ok(out)
+}
+
 /// Generates, compiles, writes and checks the verifier in revm; returns its runtime size and gas.
 fn evm_check(
     vk: &zkonnx::VerifierKey,
@@ -252,11 +273,8 @@ fn evm_check(
         zkonnx::evm::generate_verifier(vk, settings, true)
     });
     let v = v?;
-    std::fs::write(dir.join(files::VERIFIER_SOL), &v.solidity)
-        .map_err(|e| Fail::Bad(e.to_string()))?;
+    write_verifier(&dir.join(files::VERIFIER_SOL), &v)?;
     let c = v.compiled.ok_or(zkonnx_evm::EvmError::NoCompiler)?;
-    std::fs::write(dir.join(files::VERIFIER_BIN), hex::encode(&c.creation))
-        .map_err(|e| Fail::Bad(e.to_string()))?;
     zkonnx::evm::check_deployable(&c)?;
     let (check, _) = step("EVM verify (revm)", || {
         zkonnx::evm::evm_verify(&c.creation, settings, pf, &dir.join(files::PROOF))
@@ -457,13 +475,11 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             let v = v?;
             std::fs::write(&out, &v.solidity)
                 .map_err(|e| Fail::Bad(format!("{}: {e}", out.display())))?;
-            println!("{}", out.display());
+            for written in write_verifier(&out, &v)? {
+                println!("{}", written.display());
+            }
             match &v.compiled {
                 Some(c) => {
-                    let bin = out.with_file_name(files::VERIFIER_BIN);
-                    std::fs::write(&bin, hex::encode(&c.creation))
-                        .map_err(|e| Fail::Bad(format!("{}: {e}", bin.display())))?;
-                    println!("{}", bin.display());
                     eprintln!(
                         "runtime code: {} bytes (EIP-170 limit 24,576)",
                         c.runtime.len()
