@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 npm ci --prefix verifier-contract --no-audit --no-fund --loglevel=error
 cargo build --release --bin zkonnx
 Z=target/release/zkonnx
-echo "== mlp_digits: prove and verify natively"
-$Z run models/mlp_digits.onnx --input models/mlp_digits.input.json --workdir work/mlp_digits
+echo "== mlp_digits: prove, verify natively, and verify on the EVM (compact Solidity verifier)"
+$Z run models/mlp_digits.onnx --input models/mlp_digits.input.json --workdir work/mlp_digits --evm
 $Z verify --proof work/mlp_digits/proof.json --vk work/mlp_digits/vk.bin --settings work/mlp_digits/settings.json
-echo "== tiny_mlp: prove, verify, and verify on the EVM with the generated Solidity verifier"
-$Z run models/tiny_mlp.onnx --input models/tiny_mlp.input.json --workdir work/tiny_mlp --evm
+$Z evm-verify --proof work/mlp_digits/proof.json --verifier work/mlp_digits/Verifier.bin
+echo "== tiny_mlp: the same, with snark-verifier's unrolled verifier measured for comparison"
+$Z run models/tiny_mlp.onnx --input models/tiny_mlp.input.json --workdir work/tiny_mlp --evm --compare-verifiers
 $Z evm-verify --proof work/tiny_mlp/proof.json --verifier work/tiny_mlp/Verifier.bin
 echo "== reports: work/mlp_digits/report.json, work/tiny_mlp/report.json"

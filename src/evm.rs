@@ -1,18 +1,64 @@
 //! The on-chain side: the Solidity verifier of a model and its checks in an EVM.
+//!
+//! Two verifiers exist:
+//! - [`VerifierKind::Compact`] (default): one fixed `CompactVerifier` contract for every
+//!   circuit plus the circuit's verifying key as a data contract (`VerifierKey.bin`). Its
+//!   size does not grow with the circuit, so every model's verifier can be deployed.
+//! - [`VerifierKind::SnarkVerifier`]: snark-verifier's unrolled contract, one per circuit;
+//!   it grows with columns and public inputs and exceeds EIP-170 for most models.
 
 use std::path::Path;
 
+use zkonnx_evm::compact::{blob, contract, CompactVk};
 use zkonnx_evm::{check_runtime_size, encode_calldata, verifier_solidity, Compiled, Evm, Solc};
 
 use crate::{outputs_match, Error, ProofFile, Result, Settings, VerifierKey};
 
+/// Which Solidity verifier to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifierKind {
+    /// The fixed compact verifier and a verifying-key data contract.
+    #[default]
+    Compact,
+    /// snark-verifier's unrolled verifier.
+    SnarkVerifier,
+}
+
+impl VerifierKind {
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerifierKind::Compact => "compact",
+            VerifierKind::SnarkVerifier => "snark-verifier",
+        }
+    }
+}
+
 /// A generated verifier: its Solidity source and, when a compiler was available, its bytecode.
 #[derive(Debug, Clone)]
 pub struct EvmVerifier {
-    /// Solidity source (contract `Halo2Verifier`).
+    /// Which verifier.
+    pub kind: VerifierKind,
+    /// Solidity source (contract `CompactVerifier` or `Halo2Verifier`).
     pub solidity: String,
     /// Creation and runtime bytecode, if compiled.
     pub compiled: Option<Compiled>,
+    /// Compact only: the verifying-key blob the data contract holds.
+    pub vk_blob: Option<Vec<u8>>,
+}
+
+impl EvmVerifier {
+    /// Compact only: creation code of the verifying-key data contract.
+    pub fn vk_creation(&self) -> Option<Vec<u8>> {
+        self.vk_blob.as_deref().map(blob::data_creation)
+    }
+
+    /// Compact only: the circuit's identity, `extcodehash` of its data contract (hex).
+    pub fn circuit_id(&self) -> Option<String> {
+        self.vk_blob
+            .as_deref()
+            .map(|b| format!("0x{}", hex::encode(blob::circuit_id(b))))
+    }
 }
 
 /// Figures of a verifier checked in revm.
@@ -22,57 +68,146 @@ pub struct EvmCheck {
     pub accepted: bool,
     /// Gas of the verifying transaction (intrinsic and calldata gas included).
     pub verify_gas: u64,
-    /// Gas of the deployment.
+    /// Gas of the verifier's deployment.
     pub deploy_gas: u64,
+    /// Gas of the verifying-key data contract's deployment (compact verifier).
+    pub vk_deploy_gas: Option<u64>,
 }
 
 /// Generates the verifier for a verifying key and compiles it if `compile` (error if no
-/// compiler is found then). The EIP-170 size check is left to the caller ([`check_runtime_size`]).
+/// compiler is found then). The EIP-170 size check is left to the caller ([`check_deployable`]).
 pub fn generate_verifier(
     vk: &VerifierKey,
     settings: &Settings,
     compile: bool,
+    kind: VerifierKind,
 ) -> Result<EvmVerifier> {
     if vk.shape != settings.shape {
         return Err(Error::Mismatch(
             "the verifying key and settings.json belong to different circuits".into(),
         ));
     }
-    let solidity = verifier_solidity(
-        &vk.params,
-        &vk.vk,
-        settings.num_inputs + settings.num_outputs,
-    )?;
-    let compiled = if compile {
-        Some(Solc::find()?.compile("Verifier.sol", &solidity, "Halo2Verifier")?)
-    } else {
-        None
-    };
-    Ok(EvmVerifier { solidity, compiled })
+    let num_instances = settings.num_inputs + settings.num_outputs;
+    match kind {
+        VerifierKind::Compact => {
+            let cvk = CompactVk::new(&vk.params, &vk.vk, num_instances)?;
+            let vk_blob = blob::encode(&cvk);
+            check_runtime_size(blob::data_runtime(&vk_blob).len())?;
+            let compiled = if compile {
+                Some(contract::compile_compact_verifier(&Solc::find()?)?)
+            } else {
+                None
+            };
+            Ok(EvmVerifier {
+                kind,
+                solidity: contract::COMPACT_VERIFIER_SOL.to_string(),
+                compiled,
+                vk_blob: Some(vk_blob),
+            })
+        }
+        VerifierKind::SnarkVerifier => {
+            let solidity = verifier_solidity(&vk.params, &vk.vk, num_instances)?;
+            let compiled = if compile {
+                Some(Solc::find()?.compile("Verifier.sol", &solidity, "Halo2Verifier")?)
+            } else {
+                None
+            };
+            Ok(EvmVerifier {
+                kind,
+                solidity,
+                compiled,
+                vk_blob: None,
+            })
+        }
+    }
 }
 
-/// Deploys `creation` code in a fresh revm chain and calls it with the proof.
+/// Deploys the verifier (and, for the compact verifier, the verifying-key data contract
+/// `vk_creation`) in a fresh revm chain and calls it with the proof.
 ///
 /// A proof whose `outputs` field does not match its instances is reported as not accepted
 /// without calling the EVM (the contract never sees that field).
 pub fn evm_verify(
     creation: &[u8],
+    vk_creation: Option<&[u8]>,
+    settings: &Settings,
+    proof: &ProofFile,
+    proof_path: &Path,
+) -> Result<EvmCheck> {
+    evm_verify_in(
+        Evm::new(),
+        creation,
+        vk_creation,
+        settings,
+        proof,
+        proof_path,
+    )
+}
+
+/// As [`evm_verify`], on a chain without the EIP-170 code-size limit: for measuring
+/// verifiers that could not be deployed on Ethereum.
+pub fn evm_verify_unlimited(
+    creation: &[u8],
+    vk_creation: Option<&[u8]>,
+    settings: &Settings,
+    proof: &ProofFile,
+    proof_path: &Path,
+) -> Result<EvmCheck> {
+    evm_verify_in(
+        Evm::without_size_limit(),
+        creation,
+        vk_creation,
+        settings,
+        proof,
+        proof_path,
+    )
+}
+
+fn evm_verify_in(
+    mut evm: Evm,
+    creation: &[u8],
+    vk_creation: Option<&[u8]>,
     settings: &Settings,
     proof: &ProofFile,
     proof_path: &Path,
 ) -> Result<EvmCheck> {
     let bytes = proof.proof_bytes(proof_path)?;
     let instances = proof.instance_values(proof_path)?;
-    let mut evm = Evm::new();
     let (addr, deploy_gas) = evm.deploy(creation)?;
-    let out = evm.call(addr, &encode_calldata(&instances, &bytes))?;
     let consistent = instances.len() == settings.num_inputs + settings.num_outputs
         && outputs_match(settings, &instances, &proof.outputs);
+    let (accepted, verify_gas, vk_deploy_gas) = match vk_creation {
+        Some(vk_code) => {
+            let (vk_addr, vk_gas) = evm.deploy(vk_code)?;
+            let out = evm.call(
+                addr,
+                &contract::verify_calldata(vk_addr.into_array(), &instances, &bytes),
+            )?;
+            (
+                returned_true(out.success, &out.output),
+                out.gas_used,
+                Some(vk_gas),
+            )
+        }
+        None => {
+            let out = evm.call(addr, &encode_calldata(&instances, &bytes))?;
+            (out.success, out.gas_used, None)
+        }
+    };
     Ok(EvmCheck {
-        accepted: out.success && consistent,
-        verify_gas: out.gas_used,
+        accepted: accepted && consistent,
+        verify_gas,
         deploy_gas,
+        vk_deploy_gas,
     })
+}
+
+/// The compact verifier answers with an ABI `bool`: accepted iff the call succeeded and
+/// returned exactly `true`.
+fn returned_true(success: bool, output: &[u8]) -> bool {
+    let mut one = [0u8; 32];
+    one[31] = 1;
+    success && output == one
 }
 
 /// Checks the runtime size of a compiled verifier against EIP-170.
@@ -80,26 +215,46 @@ pub fn check_deployable(c: &Compiled) -> Result<()> {
     Ok(check_runtime_size(c.runtime.len())?)
 }
 
+fn parse_address(s: &str) -> Result<zkonnx_evm::node::Address> {
+    s.parse().map_err(|e| Error::Data {
+        path: s.to_string(),
+        reason: format!("not an address: {e}"),
+    })
+}
+
 /// Calls a verifier deployed at `address` on the node at `rpc_url` (`eth_call`, and
-/// `eth_estimateGas` for the gas). Returns whether it accepted and the estimated gas.
+/// `eth_estimateGas` for the gas). With `vk_address` (the verifying-key data contract) the
+/// verifier is the compact one; without, snark-verifier's. Returns whether it accepted and
+/// the estimated gas.
 pub fn node_verify(
     rpc_url: &str,
     address: &str,
+    vk_address: Option<&str>,
     settings: &Settings,
     proof: &ProofFile,
     proof_path: &Path,
 ) -> Result<(bool, Option<u64>)> {
-    let addr: zkonnx_evm::node::Address = address.parse().map_err(|e| Error::Data {
-        path: address.to_string(),
-        reason: format!("not an address: {e}"),
-    })?;
+    let addr = parse_address(address)?;
     let bytes = proof.proof_bytes(proof_path)?;
     let instances = proof.instance_values(proof_path)?;
     let consistent = instances.len() == settings.num_inputs + settings.num_outputs
         && outputs_match(settings, &instances, &proof.outputs);
     let node = zkonnx_evm::node::Node::connect(rpc_url)?;
-    let calldata = encode_calldata(&instances, &bytes);
-    let accepted = node.call(addr, &calldata)?;
+    let (accepted, calldata) = match vk_address {
+        Some(vk) => {
+            let vk = parse_address(vk)?;
+            let calldata = contract::verify_calldata(vk.into_array(), &instances, &bytes);
+            let out = node.call_output(addr, &calldata)?;
+            (
+                out.as_deref().is_some_and(|o| returned_true(true, o)),
+                calldata,
+            )
+        }
+        None => {
+            let calldata = encode_calldata(&instances, &bytes);
+            (node.call(addr, &calldata)?, calldata)
+        }
+    };
     let gas = if accepted {
         node.estimate_gas(addr, &calldata)?
     } else {

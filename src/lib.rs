@@ -152,6 +152,8 @@ pub mod files {
     pub const VERIFIER_BIN: &str = "Verifier.bin";
     /// Verifier ABI (JSON).
     pub const VERIFIER_ABI: &str = "Verifier.abi.json";
+    /// Creation bytecode (hex) of the compact verifier's verifying-key data contract.
+    pub const VERIFIER_KEY_BIN: &str = "VerifierKey.bin";
 }
 
 impl CompiledModel {

@@ -71,4 +71,32 @@ pub struct Report {
     /// Whether the EVM verifier accepted the proof (with `--evm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evm_verified: Option<bool>,
+    /// Which verifier the EVM figures above are for (`compact` or `snark-verifier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
+    /// Compact verifier: runtime size of the verifying-key data contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier_key_bytes: Option<usize>,
+    /// Compact verifier: gas to deploy the verifying-key data contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vk_deploy_gas: Option<u64>,
+    /// Compact verifier: the circuit's identity (`extcodehash` of the data contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_id: Option<String>,
+    /// snark-verifier's verifier of the same circuit, for comparison (`--compare-verifiers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snark_verifier: Option<VerifierFigures>,
+}
+
+/// Figures of one Solidity verifier measured in revm.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VerifierFigures {
+    /// Runtime code size.
+    pub runtime_bytes: usize,
+    /// Whether it fits EIP-170 (24,576 bytes).
+    pub deployable: bool,
+    /// Gas of one verifying transaction (measured without the size limit if needed).
+    pub verify_gas: u64,
+    /// Whether it accepted the proof.
+    pub accepted: bool,
 }

@@ -277,7 +277,11 @@ fn evm_verifier_and_evm_verify_from_the_cli() {
     assert!(r["verify_gas"].as_u64().expect("verify_gas") > 21_000);
     assert!(r["deploy_gas"].as_u64().is_some());
 
-    // evm-verifier writes the source and the bytecode.
+    assert_eq!(r["verifier"], "compact");
+    assert!(r["verifier_key_bytes"].as_u64().expect("vk bytes") <= 24_576);
+    assert!(r["circuit_id"].as_str().expect("id").starts_with("0x"));
+
+    // evm-verifier writes the source, the bytecode and the verifying-key data contract.
     let o = zkonnx(&[
         "evm-verifier",
         "--vk",
@@ -290,7 +294,8 @@ fn evm_verifier_and_evm_verify_from_the_cli() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(std::fs::read_to_string(w.join("V2.sol"))
         .expect("sol")
-        .contains("contract Halo2Verifier"));
+        .contains("contract CompactVerifier"));
+    assert!(w.join("VerifierKey.bin").is_file());
     let bin = w.join("Verifier.bin");
     let evm_verify = |proof: &Path| {
         zkonnx(&[
@@ -329,11 +334,11 @@ fn evm_verifier_and_evm_verify_from_the_cli() {
 }
 
 #[test]
-fn an_oversized_verifier_is_a_clear_error() {
-    // mlp_digits has 74 public instances; snark-verifier's straight-line verifier for it is
-    // over EIP-170 with this layout. The error must say so and what to do.
+fn mlp_digits_verifies_on_chain_with_the_compact_verifier() {
+    // mlp_digits has 74 public instances and 38 preprocessed commitments: snark-verifier's
+    // straight-line verifier is over EIP-170, the compact one is not.
     let models = common::shared_models();
-    let w = common::temp_dir("cli-evm-big");
+    let w = common::temp_dir("cli-evm-digits");
     let o = zkonnx(&[
         "run",
         s(&models.join("mlp_digits.onnx")),
@@ -343,12 +348,47 @@ fn an_oversized_verifier_is_a_clear_error() {
         s(&w),
         "--evm",
     ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = report(&w);
+    assert_eq!(r["evm_verified"], true);
+    assert!(r["verifier_runtime_bytes"].as_u64().expect("size") <= 24_576);
+    assert!(r["verify_gas"].as_u64().expect("gas") > 21_000);
+
+    // A changed output is rejected on-chain too.
+    let bad = edit_proof(&w, "digits-output.json", |p| {
+        let inst = p["instances"].as_array_mut().expect("instances");
+        let last = inst.len() - 1;
+        let h = inst[last].as_str().expect("hex").to_string();
+        let flipped = if h.ends_with('2') {
+            format!("{}3", &h[..h.len() - 1])
+        } else {
+            format!("{}2", &h[..h.len() - 1])
+        };
+        inst[last] = serde_json::Value::String(flipped);
+    });
+    let o = zkonnx(&[
+        "evm-verify",
+        "--proof",
+        s(&bad),
+        "--verifier",
+        s(&w.join("Verifier.bin")),
+        "--settings",
+        s(&w.join("settings.json")),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+
+    // snark-verifier's verifier of the same circuit is refused with a clear message.
+    let o = zkonnx(&[
+        "evm-verifier",
+        "--snark-verifier",
+        "--vk",
+        s(&w.join("vk.bin")),
+        "--settings",
+        s(&w.join("settings.json")),
+        "-o",
+        s(&w.join("Unrolled.sol")),
+    ]);
     let e = stderr(&o);
-    if code(&o) == 0 {
-        let runtime = report(&w)["verifier_runtime_bytes"].as_u64().expect("size");
-        assert!(runtime <= 24_576);
-    } else {
-        assert_eq!(code(&o), 2, "{e}");
-        assert!(e.contains("EIP-170") && e.contains("24,576"), "{e}");
-    }
+    assert_eq!(code(&o), 2, "{e}");
+    assert!(e.contains("EIP-170") && e.contains("24,576"), "{e}");
 }

@@ -1,22 +1,23 @@
-//! The Solidity verifier: generated, compiled with the pinned solc-js, run in revm.
+//! The Solidity verifiers in revm: the compact verifier (default) checked against
+//! snark-verifier's and against its Rust reference, and the example consumer contract.
 
 mod common;
 
-use zkonnx::evm::{check_deployable, evm_verify, generate_verifier};
+use zkonnx::evm::{check_deployable, evm_verify, generate_verifier, EvmVerifier, VerifierKind};
 use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
-use zkonnx::prover::artifacts::fr_to_hex;
 use zkonnx::prover::srs::dev_srs;
 use zkonnx::{Model, Prover, QuantSettings};
+use zkonnx_evm::compact::{blob, contract, native, CompactVk};
 use zkonnx_evm::consumer::{
     compile_consumer, consumer_deploy_code, getter_calldata, submit_calldata,
 };
 use zkonnx_evm::{encode_calldata, Evm, Solc};
 
-/// A small model (8 inputs, 3 outputs) whose verifier fits EIP-170.
-fn small_prover() -> (Prover, Vec<f32>) {
+/// A small model (8 inputs, 3 outputs) whose snark-verifier verifier also fits EIP-170.
+fn small_prover(weights_seed: u64) -> (Prover, Vec<f32>) {
     let dir = common::temp_dir("evm-small");
     let path = dir.join("mixed.onnx");
-    std::fs::write(&path, common::onnx::mixed_model()).expect("write");
+    std::fs::write(&path, common::onnx::mixed_model_seeded(weights_seed)).expect("write");
     let model = Model::load(&path).expect("import");
     let samples: Vec<Vec<f32>> = (0..4)
         .map(|s| common::onnx::rand_vec(200 + s, 8, 1.0))
@@ -31,81 +32,205 @@ fn small_prover() -> (Prover, Vec<f32>) {
     )
 }
 
-#[test]
-fn evm_verifier_accepts_honest_proofs_and_rejects_tampered_ones() {
-    let (prover, x) = small_prover();
-    let settings = &prover.compiled().settings;
-    let v = generate_verifier(&prover.verifier_key(), settings, true).expect("verifier");
-    let c = v
-        .compiled
-        .expect("compiled with solc-js (npm ci --prefix verifier-contract)");
-    eprintln!(
-        "runtime {} bytes, creation {} bytes",
-        c.runtime.len(),
-        c.creation.len()
-    );
-    check_deployable(&c).expect("fits EIP-170");
+fn verifier(prover: &Prover, kind: VerifierKind) -> EvmVerifier {
+    generate_verifier(
+        &prover.verifier_key(),
+        &prover.compiled().settings,
+        true,
+        kind,
+    )
+    .expect("verifier (compiled with solc-js: npm ci --prefix verifier-contract)")
+}
 
+/// Both verifiers deployed on one chain; answers (compact, snark-verifier) for a proof.
+struct Both {
+    evm: Evm,
+    compact: zkonnx_evm::node::Address,
+    vk: zkonnx_evm::node::Address,
+    unrolled: zkonnx_evm::node::Address,
+}
+
+impl Both {
+    fn new(compact: &EvmVerifier, unrolled: &EvmVerifier) -> Self {
+        let mut evm = Evm::new();
+        let c = compact.compiled.as_ref().expect("compiled");
+        let (compact_addr, _) = evm.deploy(&c.creation).expect("deploy compact");
+        let (vk, _) = evm
+            .deploy(&compact.vk_creation().expect("vk"))
+            .expect("deploy vk");
+        let u = unrolled.compiled.as_ref().expect("compiled");
+        let (unrolled_addr, _) = evm.deploy(&u.creation).expect("deploy snark-verifier");
+        Both {
+            evm,
+            compact: compact_addr,
+            vk,
+            unrolled: unrolled_addr,
+        }
+    }
+
+    fn answers(&mut self, instances: &[Fr], proof: &[u8]) -> (bool, bool) {
+        let out = self
+            .evm
+            .call(
+                self.compact,
+                &contract::verify_calldata(self.vk.into_array(), instances, proof),
+            )
+            .expect("call compact");
+        let compact = out.success && out.output.last() == Some(&1);
+        let unrolled = self
+            .evm
+            .call(self.unrolled, &encode_calldata(instances, proof))
+            .expect("call snark-verifier")
+            .success;
+        (compact, unrolled)
+    }
+}
+
+#[test]
+fn compact_and_snark_verifier_agree_on_honest_and_tampered_proofs() {
+    let (prover, x) = small_prover(0);
+    let compact = verifier(&prover, VerifierKind::Compact);
+    let unrolled = verifier(&prover, VerifierKind::SnarkVerifier);
+    check_deployable(compact.compiled.as_ref().expect("compiled")).expect("fits EIP-170");
+    check_deployable(unrolled.compiled.as_ref().expect("compiled")).expect("fits EIP-170");
+    let mut both = Both::new(&compact, &unrolled);
+    let vk = prover.verifier_key();
+    let cvk = CompactVk::new(
+        &vk.params,
+        &vk.vk,
+        prover.compiled().settings.num_inputs + prover.compiled().settings.num_outputs,
+    )
+    .expect("compact vk");
+
+    let proof = prover.prove(&x).expect("prove");
+    let (inst, bytes) = (&proof.instances, &proof.bytes);
+    assert_eq!(both.answers(inst, bytes), (true, true), "honest proof");
+    assert!(native::verify(&cvk, inst, bytes));
+
+    // A flipped byte in a witness commitment, the quotient, an evaluation, W and W'.
+    let w = cvk.num_witnesses();
+    let positions = [
+        5,
+        64 * w + 7,
+        64 * (w + cvk.quotient_chunks) + 31,
+        bytes.len() - 100,
+        bytes.len() - 1,
+    ];
+    for pos in positions {
+        let mut bad = bytes.clone();
+        bad[pos] ^= 1;
+        assert_eq!(
+            both.answers(inst, &bad),
+            (false, false),
+            "byte {pos} flipped"
+        );
+        assert!(!native::verify(&cvk, inst, &bad), "byte {pos} (native)");
+    }
+    // A changed instance (first input, last output).
+    for i in [0, inst.len() - 1] {
+        let mut bad = inst.clone();
+        bad[i] += Fr::one();
+        assert_eq!(both.answers(&bad, bytes), (false, false), "instance {i}");
+        assert!(!native::verify(&cvk, &bad, bytes));
+    }
+    // A truncated proof, an extended one, a missing instance.
+    assert_eq!(
+        both.answers(inst, &bytes[..bytes.len() - 32]),
+        (false, false)
+    );
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(&[0u8; 32]);
+    assert!(!both.answers(inst, &longer).0);
+    assert!(!both.answers(&inst[1..], bytes).0);
+
+    // A proof of another circuit (same shape, other weights) under this circuit's key.
+    let (other, x2) = small_prover(7);
+    let other_proof = other.prove(&x2).expect("prove other");
+    assert_eq!(
+        both.answers(&other_proof.instances, &other_proof.bytes),
+        (false, false),
+        "another circuit's proof"
+    );
+    assert!(!native::verify(
+        &cvk,
+        &other_proof.instances,
+        &other_proof.bytes
+    ));
+}
+
+#[test]
+fn the_compact_verifier_is_one_contract_for_every_circuit() {
+    let (a, _) = small_prover(0);
+    let (b, _) = small_prover(7);
+    let va = verifier(&a, VerifierKind::Compact);
+    let vb = verifier(&b, VerifierKind::Compact);
+    let (ca, cb) = (
+        va.compiled.clone().expect("a"),
+        vb.compiled.clone().expect("b"),
+    );
+    assert_eq!(ca.runtime, cb.runtime);
+    assert!(ca.runtime.len() <= zkonnx_evm::EIP170_MAX_RUNTIME_BYTES);
+    // ... while the circuits differ in their verifying keys, hence their identities.
+    assert_ne!(va.circuit_id(), vb.circuit_id());
+    assert_eq!(
+        va.circuit_id().expect("id"),
+        format!(
+            "0x{}",
+            hex::encode(blob::circuit_id(va.vk_blob.as_ref().expect("blob")))
+        )
+    );
+}
+
+#[test]
+fn evm_verify_reports_gas_and_rejects_a_changed_output() {
+    let (prover, x) = small_prover(0);
+    let settings = &prover.compiled().settings;
+    let v = verifier(&prover, VerifierKind::Compact);
+    let c = v.compiled.clone().expect("compiled");
+    let key = v.vk_creation();
     let proof = prover.prove(&x).expect("prove");
     let pf = proof.to_file();
     let path = std::path::Path::new("proof.json");
-    let ok = evm_verify(&c.creation, settings, &pf, path).expect("evm");
+    let ok = evm_verify(&c.creation, key.as_deref(), settings, &pf, path).expect("evm");
     assert!(ok.accepted, "honest proof rejected");
-    assert!(ok.verify_gas > 21_000 && ok.deploy_gas > 0);
-    eprintln!("verify gas {}, deploy gas {}", ok.verify_gas, ok.deploy_gas);
+    assert!(ok.verify_gas > 21_000 && ok.deploy_gas > 0 && ok.vk_deploy_gas.is_some());
+    eprintln!("compact: verify gas {}", ok.verify_gas);
 
-    let mut bytes = proof.bytes.clone();
-    bytes[64] ^= 1;
+    // The proof file's outputs must be the proven ones.
     let mut bad = pf.clone();
-    bad.proof = format!("0x{}", hex::encode(&bytes));
-    assert!(
-        !evm_verify(&c.creation, settings, &bad, path)
-            .expect("evm")
-            .accepted,
-        "flipped byte accepted"
-    );
-
-    let mut bad = pf.clone();
-    let mut inst = proof.instances.clone();
-    let last = inst.len() - 1;
-    inst[last] += Fr::one();
-    bad.instances = inst.iter().map(fr_to_hex).collect();
     let n = bad.outputs.len();
-    bad.outputs[n - 1] += 1.0 / f64::from(settings.output_scale).exp2();
+    bad.outputs[n - 1] += 1.0;
     assert!(
-        !evm_verify(&c.creation, settings, &bad, path)
+        !evm_verify(&c.creation, key.as_deref(), settings, &bad, path)
             .expect("evm")
-            .accepted,
-        "changed output accepted"
+            .accepted
     );
 }
 
 #[test]
 fn consumer_contract_records_verified_predictions_and_rejects_bad_calls() {
-    let (prover, x) = small_prover();
+    let (prover, x) = small_prover(0);
     let settings = prover.compiled().settings.clone();
-    let v = generate_verifier(&prover.verifier_key(), &settings, true).expect("verifier");
-    let verifier_code = v.compiled.expect("compiled").creation;
+    let v = verifier(&prover, VerifierKind::Compact);
     let consumer = compile_consumer(&Solc::find().expect("solc")).expect("consumer compiles");
 
     let mut evm = Evm::new();
-    let (verifier, _) = evm.deploy(&verifier_code).expect("deploy verifier");
+    let (verifier_addr, _) = evm
+        .deploy(&v.compiled.as_ref().expect("compiled").creation)
+        .expect("deploy verifier");
+    let (vk_addr, _) = evm
+        .deploy(&v.vk_creation().expect("vk"))
+        .expect("deploy vk");
     let code = consumer_deploy_code(
         &consumer,
-        verifier.into_array(),
+        verifier_addr.into_array(),
+        vk_addr.into_array(),
         settings.num_inputs,
         settings.num_outputs,
     );
     let (consumer_addr, _) = evm.deploy(&code).expect("deploy consumer");
 
     let proof = prover.prove(&x).expect("prove");
-    // The verifier alone accepts the raw calldata.
-    assert!(
-        evm.call(verifier, &encode_calldata(&proof.instances, &proof.bytes))
-            .expect("call")
-            .success
-    );
-
     let ok = evm
         .call(
             consumer_addr,
@@ -113,6 +238,7 @@ fn consumer_contract_records_verified_predictions_and_rejects_bad_calls() {
         )
         .expect("submit");
     assert!(ok.success, "consumer rejected an honest proof");
+    eprintln!("consumer submit gas {}", ok.gas_used);
     let expected = zkonnx::fidelity::argmax(&proof.outputs).expect("outputs") as u64;
     let got = evm
         .call(consumer_addr, &getter_calldata("lastPrediction"))
@@ -121,10 +247,6 @@ fn consumer_contract_records_verified_predictions_and_rejects_bad_calls() {
         u64::from_be_bytes(got.output[24..32].try_into().expect("word")),
         expected
     );
-    let n = evm
-        .call(consumer_addr, &getter_calldata("accepted"))
-        .expect("getter");
-    assert_eq!(n.output[31], 1);
 
     // A tampered proof reverts.
     let mut bytes = proof.bytes.clone();
@@ -139,6 +261,18 @@ fn consumer_contract_records_verified_predictions_and_rejects_bad_calls() {
         !evm.call(
             consumer_addr,
             &submit_calldata(&proof.bytes, &proof.instances[1..])
+        )
+        .expect("submit")
+        .success
+    );
+    // A valid proof of another model (another verifying key) is refused: the consumer pins
+    // its model's key.
+    let (other, x2) = small_prover(7);
+    let other_proof = other.prove(&x2).expect("prove other");
+    assert!(
+        !evm.call(
+            consumer_addr,
+            &submit_calldata(&other_proof.bytes, &other_proof.instances)
         )
         .expect("submit")
         .success

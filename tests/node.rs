@@ -2,12 +2,17 @@
 
 mod common;
 
-use zkonnx::evm::generate_verifier;
+use zkonnx::evm::{generate_verifier, VerifierKind};
 use zkonnx::prover::srs::dev_srs;
 use zkonnx::{Model, QuantSettings};
+use zkonnx_evm::compact::contract::verify_calldata;
 use zkonnx_evm::consumer::{compile_consumer, consumer_deploy_code, submit_calldata};
 use zkonnx_evm::node::Node;
 use zkonnx_evm::{encode_calldata, Solc};
+
+fn returns_true(out: Option<Vec<u8>>) -> bool {
+    out.is_some_and(|o| o.len() == 32 && o[31] == 1 && o[..31].iter().all(|b| *b == 0))
+}
 
 #[test]
 fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
@@ -24,11 +29,10 @@ fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
     let k = compiled.k();
     let prover = zkonnx::Prover::setup(compiled, dev_srs(k, 5)).expect("setup");
     let settings = prover.compiled().settings.clone();
-    let verifier_code = generate_verifier(&prover.verifier_key(), &settings, true)
-        .expect("verifier")
-        .compiled
-        .expect("compiled")
-        .creation;
+    let vk = prover.verifier_key();
+    let compact = generate_verifier(&vk, &settings, true, VerifierKind::Compact).expect("compact");
+    let unrolled =
+        generate_verifier(&vk, &settings, true, VerifierKind::SnarkVerifier).expect("unrolled");
     let consumer = compile_consumer(&Solc::find().expect("solc")).expect("consumer");
     let proof = prover.prove(&samples[1]).expect("prove");
 
@@ -38,24 +42,41 @@ fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
         "{}",
         node.url()
     );
-    let (verifier, _) = node.deploy(&verifier_code).expect("deploy verifier");
+    let (verifier, _) = node
+        .deploy(&compact.compiled.as_ref().expect("compiled").creation)
+        .expect("deploy verifier");
+    let (key, _) = node
+        .deploy(&compact.vk_creation().expect("vk"))
+        .expect("deploy verifying key");
+    let (snark, _) = node
+        .deploy(&unrolled.compiled.as_ref().expect("compiled").creation)
+        .expect("deploy snark-verifier verifier");
     let (consumer_addr, _) = node
         .deploy(&consumer_deploy_code(
             &consumer,
             verifier.into_array(),
+            key.into_array(),
             settings.num_inputs,
             settings.num_outputs,
         ))
         .expect("deploy consumer");
 
-    // The verifier itself, by eth_call and eth_estimateGas.
-    let calldata = encode_calldata(&proof.instances, &proof.bytes);
-    assert!(node.call(verifier, &calldata).expect("eth_call"));
+    // Both verifiers accept the honest proof (eth_call, eth_estimateGas).
+    let calldata = verify_calldata(key.into_array(), &proof.instances, &proof.bytes);
+    assert!(returns_true(
+        node.call_output(verifier, &calldata).expect("eth_call")
+    ));
     let gas = node
         .estimate_gas(verifier, &calldata)
         .expect("estimate")
         .expect("accepted");
-    eprintln!("anvil eth_estimateGas of the verifier: {gas}");
+    let raw = encode_calldata(&proof.instances, &proof.bytes);
+    assert!(node.call(snark, &raw).expect("eth_call"));
+    let snark_gas = node
+        .estimate_gas(snark, &raw)
+        .expect("estimate")
+        .expect("ok");
+    eprintln!("anvil eth_estimateGas: compact {gas}, snark-verifier {snark_gas}");
 
     // One accepted verification transaction through the consumer.
     let r = node
@@ -66,20 +87,26 @@ fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
         .expect("send");
     assert!(r.success, "consumer rejected an honest proof");
 
-    // A tampered proof is rejected: by the verifier and by the consumer.
+    // A tampered proof is rejected: by both verifiers and by the consumer.
     let mut bytes = proof.bytes.clone();
     bytes[33] ^= 0x01;
+    assert!(!returns_true(
+        node.call_output(
+            verifier,
+            &verify_calldata(key.into_array(), &proof.instances, &bytes)
+        )
+        .expect("eth_call")
+    ));
     assert!(!node
-        .call(verifier, &encode_calldata(&proof.instances, &bytes))
+        .call(snark, &encode_calldata(&proof.instances, &bytes))
         .expect("eth_call"));
     assert!(!node
         .call(consumer_addr, &submit_calldata(&bytes, &proof.instances))
         .expect("eth_call"));
-    assert_eq!(
-        node.estimate_gas(consumer_addr, &submit_calldata(&bytes, &proof.instances))
-            .expect("estimate"),
-        None
-    );
+    let r = node
+        .transact(consumer_addr, &submit_calldata(&bytes, &proof.instances))
+        .expect("send");
+    assert!(!r.success, "a tampered proof's transaction must revert");
 }
 
 #[test]
@@ -120,6 +147,9 @@ fn evm_verify_calls_a_deployed_verifier_over_rpc() {
     let code = zkonnx_evm::compile::read_hex_file(&w.join("Verifier.bin")).expect("Verifier.bin");
     let (addr, _) = node.deploy(&code).expect("deploy");
     let addr = addr.to_string();
+    let key = zkonnx_evm::compile::read_hex_file(&w.join("VerifierKey.bin")).expect("key");
+    let (key, _) = node.deploy(&key).expect("deploy verifying key");
+    let key = key.to_string();
     let verify = |proof: &str| {
         zk(&[
             "evm-verify",
@@ -129,6 +159,8 @@ fn evm_verify_calls_a_deployed_verifier_over_rpc() {
             node.url(),
             "--address",
             &addr,
+            "--vk-address",
+            &key,
         ])
     };
     let o = verify("proof.json");

@@ -69,6 +69,9 @@ enum Cmd {
         /// Also generate, compile and check the Solidity verifier (in revm).
         #[arg(long)]
         evm: bool,
+        /// With --evm: also measure snark-verifier's unrolled verifier of the same circuit.
+        #[arg(long, requires = "evm")]
+        compare_verifiers: bool,
         #[command(flatten)]
         quant: QuantArgs,
     },
@@ -117,7 +120,9 @@ enum Cmd {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
-    /// Generates the Solidity verifier (and Verifier.bin, creation bytecode, when a compiler is found).
+    /// Generates the Solidity verifier: the compact verifier (Verifier.sol, the same for every
+    /// model) and the model's verifying-key data contract (VerifierKey.bin); Verifier.bin
+    /// (creation bytecode) and Verifier.abi.json when a compiler is found.
     EvmVerifier {
         /// vk.bin.
         #[arg(long)]
@@ -128,6 +133,10 @@ enum Cmd {
         /// Solidity file to write; the bytecode goes beside it as Verifier.bin.
         #[arg(short, long)]
         out: PathBuf,
+        /// Generate snark-verifier's unrolled verifier instead (one contract per circuit; often
+        /// over the EIP-170 limit).
+        #[arg(long)]
+        snark_verifier: bool,
     },
     /// Verifies a proof with the Solidity verifier in revm (or on a node with --rpc): exit 0 accepted, 1 rejected.
     EvmVerify {
@@ -137,6 +146,10 @@ enum Cmd {
         /// Verifier.bin (creation bytecode, hex).
         #[arg(long)]
         verifier: Option<PathBuf>,
+        /// VerifierKey.bin of the compact verifier (default: beside Verifier.bin if present;
+        /// without it the verifier is taken to be snark-verifier's).
+        #[arg(long)]
+        verifier_key: Option<PathBuf>,
         /// settings.json (default: beside the proof).
         #[arg(long)]
         settings: Option<PathBuf>,
@@ -146,6 +159,9 @@ enum Cmd {
         /// Address of the deployed verifier (with --rpc).
         #[arg(long, requires = "rpc")]
         address: Option<String>,
+        /// Address of the deployed verifying-key data contract (with --rpc, compact verifier).
+        #[arg(long, requires = "rpc")]
+        vk_address: Option<String>,
     },
     /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
     Verify {
@@ -242,7 +258,8 @@ fn print_plan(c: &CompiledModel) {
 }
 
 /// Writes the Solidity source at `sol` and, when compiled, `Verifier.bin` (creation bytecode,
-/// hex) and `Verifier.abi.json` beside it. Returns the paths written.
+/// hex) and `Verifier.abi.json` beside it; for the compact verifier also `VerifierKey.bin`
+/// (a stale one is removed for snark-verifier's). Returns the paths written.
 fn write_verifier(sol: &Path, v: &zkonnx::evm::EvmVerifier) -> Result<Vec<PathBuf>, Fail> {
     let write = |p: PathBuf, data: String| -> Result<PathBuf, Fail> {
         std::fs::write(&p, data).map_err(|e| Fail::Bad(format!("{}: {e}", p.display())))?;
@@ -259,27 +276,74 @@ fn write_verifier(sol: &Path, v: &zkonnx::evm::EvmVerifier) -> Result<Vec<PathBu
             c.abi.to_string(),
         )?);
     }
+    let key = sol.with_file_name(files::VERIFIER_KEY_BIN);
+    match v.vk_creation() {
+        Some(code) => out.push(write(key, hex::encode(code))?),
+        None if key.exists() => {
+            std::fs::remove_file(&key).map_err(|e| Fail::Bad(format!("{}: {e}", key.display())))?
+        }
+        None => {}
+    }
     Ok(out)
 }
 
-/// Generates, compiles, writes and checks the verifier in revm; returns its runtime size and gas.
+/// EVM figures of `run --evm`.
+struct EvmFigures {
+    runtime_bytes: usize,
+    vk: Option<(usize, String)>,
+    check: zkonnx::evm::EvmCheck,
+    snark: Option<zkonnx::report::VerifierFigures>,
+}
+
+/// Generates, compiles, writes and checks the compact verifier in revm (and, if `compare`,
+/// measures snark-verifier's verifier of the same circuit).
 fn evm_check(
     vk: &zkonnx::VerifierKey,
     settings: &Settings,
     pf: &ProofFile,
     dir: &Path,
-) -> Result<(usize, zkonnx::evm::EvmCheck), Fail> {
+    compare: bool,
+) -> Result<EvmFigures, Fail> {
+    use zkonnx::evm::{check_deployable, evm_verify, generate_verifier, VerifierKind};
+    let proof_path = dir.join(files::PROOF);
     let (v, _) = step("generate + compile verifier", || {
-        zkonnx::evm::generate_verifier(vk, settings, true)
+        generate_verifier(vk, settings, true, VerifierKind::Compact)
     });
     let v = v?;
     write_verifier(&dir.join(files::VERIFIER_SOL), &v)?;
-    let c = v.compiled.ok_or(zkonnx_evm::EvmError::NoCompiler)?;
-    zkonnx::evm::check_deployable(&c)?;
+    let c = v.compiled.clone().ok_or(zkonnx_evm::EvmError::NoCompiler)?;
+    check_deployable(&c)?;
+    let vk_code = v.vk_creation();
     let (check, _) = step("EVM verify (revm)", || {
-        zkonnx::evm::evm_verify(&c.creation, settings, pf, &dir.join(files::PROOF))
+        evm_verify(&c.creation, vk_code.as_deref(), settings, pf, &proof_path)
     });
-    Ok((c.runtime.len(), check?))
+    let vk_fig = v
+        .vk_blob
+        .as_ref()
+        .map(|b| (b.len() + 1, v.circuit_id().unwrap_or_default()));
+    let snark = if compare {
+        let (fig, _) = step("snark-verifier verifier (comparison)", || {
+            let s = generate_verifier(vk, settings, true, VerifierKind::SnarkVerifier)?;
+            let sc = s.compiled.ok_or(zkonnx_evm::EvmError::NoCompiler)?;
+            let chk =
+                zkonnx::evm::evm_verify_unlimited(&sc.creation, None, settings, pf, &proof_path)?;
+            Ok::<_, zkonnx::Error>(zkonnx::report::VerifierFigures {
+                runtime_bytes: sc.runtime.len(),
+                deployable: check_deployable(&sc).is_ok(),
+                verify_gas: chk.verify_gas,
+                accepted: chk.accepted,
+            })
+        });
+        Some(fig?)
+    } else {
+        None
+    };
+    Ok(EvmFigures {
+        runtime_bytes: c.runtime.len(),
+        vk: vk_fig,
+        check: check?,
+        snark,
+    })
 }
 
 fn file_len(p: &Path) -> u64 {
@@ -296,6 +360,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             srs_seed,
             no_pk,
             evm,
+            compare_verifiers,
             quant,
         } => {
             std::fs::create_dir_all(&workdir)
@@ -330,7 +395,13 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             let reference =
                 FloatReference::load(&model, &compiled.settings.input_shape)?.run(&x)?;
             let evm_figures = if evm {
-                Some(evm_check(&vk, &compiled.settings, &pf, &workdir)?)
+                Some(evm_check(
+                    &vk,
+                    &compiled.settings,
+                    &pf,
+                    &workdir,
+                    compare_verifiers,
+                )?)
             } else {
                 None
             };
@@ -363,10 +434,19 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 input_scale: compiled.settings.input_scale,
                 param_scale: compiled.settings.param_scale,
                 layers: p.layers.clone(),
-                verifier_runtime_bytes: evm_figures.map(|(size, _)| size),
-                deploy_gas: evm_figures.map(|(_, c)| c.deploy_gas),
-                verify_gas: evm_figures.map(|(_, c)| c.verify_gas),
-                evm_verified: evm_figures.map(|(_, c)| c.accepted),
+                verifier_runtime_bytes: evm_figures.as_ref().map(|f| f.runtime_bytes),
+                deploy_gas: evm_figures.as_ref().map(|f| f.check.deploy_gas),
+                verify_gas: evm_figures.as_ref().map(|f| f.check.verify_gas),
+                evm_verified: evm_figures.as_ref().map(|f| f.check.accepted),
+                verifier: evm_figures.as_ref().map(|_| "compact".to_string()),
+                verifier_key_bytes: evm_figures
+                    .as_ref()
+                    .and_then(|f| f.vk.as_ref().map(|v| v.0)),
+                vk_deploy_gas: evm_figures.as_ref().and_then(|f| f.check.vk_deploy_gas),
+                circuit_id: evm_figures
+                    .as_ref()
+                    .and_then(|f| f.vk.as_ref().map(|v| v.1.clone())),
+                snark_verifier: evm_figures.as_ref().and_then(|f| f.snark.clone()),
             };
             write_json(&workdir.join(files::REPORT), &report)?;
             eprintln!(
@@ -374,12 +454,24 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 report.k, prove_s, verify_s, report.peak_rss_mb, report.proof_bytes, report.max_abs_err
             );
             println!("{}", workdir.join(files::REPORT).display());
-            if let Some((size, c)) = evm_figures {
-                eprintln!("EVM: verifier runtime {size} bytes, deploy {} gas, verify {} gas, accepted: {}", c.deploy_gas, c.verify_gas, c.accepted);
+            if let Some(f) = &evm_figures {
+                eprintln!(
+                    "EVM (compact verifier): runtime {} bytes, verifying key {} bytes, verify {} gas, accepted: {}",
+                    f.runtime_bytes,
+                    f.vk.as_ref().map_or(0, |v| v.0),
+                    f.check.verify_gas,
+                    f.check.accepted
+                );
+                if let Some(sv) = &f.snark {
+                    eprintln!(
+                        "EVM (snark-verifier, comparison): runtime {} bytes (deployable: {}), verify {} gas, accepted: {}",
+                        sv.runtime_bytes, sv.deployable, sv.verify_gas, sv.accepted
+                    );
+                }
             }
             if !ok {
                 Err(Fail::No("the proof did not verify".into()))
-            } else if evm_figures.is_some_and(|(_, c)| !c.accepted) {
+            } else if evm_figures.as_ref().is_some_and(|f| !f.check.accepted) {
                 Err(Fail::No("the EVM verifier rejected the proof".into()))
             } else {
                 Ok(())
@@ -465,23 +557,39 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             println!("{}", out.display());
             Ok(())
         }
-        Cmd::EvmVerifier { vk, settings, out } => {
+        Cmd::EvmVerifier {
+            vk,
+            settings,
+            out,
+            snark_verifier,
+        } => {
+            use zkonnx::evm::VerifierKind;
+            let kind = if snark_verifier {
+                VerifierKind::SnarkVerifier
+            } else {
+                VerifierKind::Compact
+            };
             let settings = Settings::read(&settings)?;
             let vkey = zkonnx_prover::keys::read_vk(&vk)?;
             let compile = zkonnx_evm::Solc::find().is_ok();
             let (v, _) = step("generate verifier", || {
-                zkonnx::evm::generate_verifier(&vkey, &settings, compile)
+                zkonnx::evm::generate_verifier(&vkey, &settings, compile, kind)
             });
             let v = v?;
-            std::fs::write(&out, &v.solidity)
-                .map_err(|e| Fail::Bad(format!("{}: {e}", out.display())))?;
             for written in write_verifier(&out, &v)? {
                 println!("{}", written.display());
+            }
+            if let (Some(b), Some(id)) = (&v.vk_blob, v.circuit_id()) {
+                eprintln!(
+                    "verifying key: {} bytes of data-contract code; circuit id (extcodehash) {id}",
+                    b.len() + 1
+                );
             }
             match &v.compiled {
                 Some(c) => {
                     eprintln!(
-                        "runtime code: {} bytes (EIP-170 limit 24,576)",
+                        "{} verifier runtime code: {} bytes (EIP-170 limit 24,576)",
+                        kind.name(),
                         c.runtime.len()
                     );
                     zkonnx::evm::check_deployable(c)?;
@@ -496,16 +604,24 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
         Cmd::EvmVerify {
             proof,
             verifier,
+            verifier_key,
             settings,
             rpc,
             address,
+            vk_address,
         } => {
             let settings_path = settings.unwrap_or_else(|| proof.with_file_name(files::SETTINGS));
             let settings = Settings::read(&settings_path)?;
             let pf = ProofFile::read(&proof)?;
             if let (Some(rpc), Some(address)) = (rpc, address) {
-                let (accepted, gas) =
-                    zkonnx::evm::node_verify(&rpc, &address, &settings, &pf, &proof)?;
+                let (accepted, gas) = zkonnx::evm::node_verify(
+                    &rpc,
+                    &address,
+                    vk_address.as_deref(),
+                    &settings,
+                    &pf,
+                    &proof,
+                )?;
                 if let Some(g) = gas {
                     println!("gas (eth_estimateGas): {g}");
                 }
@@ -520,7 +636,15 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 Fail::Bad("give --verifier Verifier.bin (or --rpc URL --address ADDR)".into())
             })?;
             let code = zkonnx_evm::compile::read_hex_file(&verifier)?;
-            let c = zkonnx::evm::evm_verify(&code, &settings, &pf, &proof)?;
+            let key_path = verifier_key.or_else(|| {
+                let p = verifier.with_file_name(files::VERIFIER_KEY_BIN);
+                p.exists().then_some(p)
+            });
+            let key = key_path
+                .as_deref()
+                .map(zkonnx_evm::compile::read_hex_file)
+                .transpose()?;
+            let c = zkonnx::evm::evm_verify(&code, key.as_deref(), &settings, &pf, &proof)?;
             println!("gas: {}", c.verify_gas);
             if c.accepted {
                 println!("accepted by the EVM verifier");

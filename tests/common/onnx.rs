@@ -135,6 +135,12 @@ pub fn rand_vec(seed: u64, n: usize, scale: f32) -> Vec<f32> {
 /// A model touching every operator of this milestone: MatMul, Add/Sub/Mul by constants,
 /// Reshape, Flatten, Identity, Constant, a standalone Relu and Gemm.
 pub fn mixed_model() -> Vec<u8> {
+    mixed_model_seeded(0)
+}
+
+/// [`mixed_model`] with other weights (seed 0 is `mixed_model` itself).
+pub fn mixed_model_seeded(seed: u64) -> Vec<u8> {
+    let s = 100 * seed;
     model(
         ("x", &[1, 2, 4]),
         ("y", &[1, 3]),
@@ -211,12 +217,12 @@ pub fn mixed_model() -> Vec<u8> {
             },
         ],
         vec![
-            tensor("W1", &[8, 5], rand_vec(7, 40, 0.8)),
-            tensor("b1", &[5], rand_vec(8, 5, 0.3)),
-            tensor("c", &[5], rand_vec(9, 5, 1.5)),
+            tensor("W1", &[8, 5], rand_vec(7 + s, 40, 0.8)),
+            tensor("b1", &[5], rand_vec(8 + s, 5, 0.3)),
+            tensor("c", &[5], rand_vec(9 + s, 5, 1.5)),
             tensor("off", &[1], vec![0.2]),
             tensor_i64("shape", vec![1, -1]),
-            tensor("W2", &[3, 5], rand_vec(10, 15, 0.7)),
+            tensor("W2", &[3, 5], rand_vec(10 + s, 15, 0.7)),
         ],
     )
 }

@@ -26,17 +26,21 @@ fn word_fr(x: &Fr) -> [u8; 32] {
     w
 }
 
-/// Creation code with constructor arguments `(verifier, numInputs, numOutputs)`.
+/// Creation code with constructor arguments `(verifier, verifyingKey, numInputs, numOutputs)`:
+/// the compact verifier and the model's verifying-key data contract.
 pub fn consumer_deploy_code(
     c: &Compiled,
     verifier: [u8; 20],
+    verifying_key: [u8; 20],
     num_inputs: usize,
     num_outputs: usize,
 ) -> Vec<u8> {
     let mut code = c.creation.clone();
-    let mut addr = [0u8; 32];
-    addr[12..].copy_from_slice(&verifier);
-    code.extend_from_slice(&addr);
+    for a in [verifier, verifying_key] {
+        let mut addr = [0u8; 32];
+        addr[12..].copy_from_slice(&a);
+        code.extend_from_slice(&addr);
+    }
     code.extend_from_slice(&word_usize(num_inputs));
     code.extend_from_slice(&word_usize(num_outputs));
     code

@@ -20,7 +20,7 @@ pub enum EvmError {
         source: std::io::Error,
     },
     /// The verifier's runtime code is over the EIP-170 limit.
-    #[error("the verifier's runtime code is {runtime_bytes} bytes, over the EIP-170 limit of 24,576: it cannot be deployed on Ethereum mainnet. Recompile the model with a narrower layout (fewer columns) or use a chain without the limit")]
+    #[error("the runtime code is {runtime_bytes} bytes, over the EIP-170 limit of 24,576: it cannot be deployed on Ethereum mainnet. Use the compact verifier (the default of `zkonnx evm-verifier`, without --snark-verifier), recompile the model with a narrower layout (fewer columns), or use a chain without the limit")]
     TooBig {
         /// Runtime size.
         runtime_bytes: usize,

@@ -38,11 +38,23 @@ impl Default for Evm {
 }
 
 impl Evm {
-    /// A new empty chain.
+    /// A new empty chain (Ethereum mainnet rules, EIP-170 included).
     pub fn new() -> Self {
         Self {
             evm: Context::mainnet()
                 .with_db(InMemoryDB::default())
+                .build_mainnet(),
+            nonce: 0,
+        }
+    }
+
+    /// A new empty chain without the EIP-170 code-size limit (for measuring verifiers that
+    /// are too big for Ethereum).
+    pub fn without_size_limit() -> Self {
+        Self {
+            evm: Context::mainnet()
+                .with_db(InMemoryDB::default())
+                .modify_cfg_chained(|cfg| cfg.limit_contract_code_size = Some(usize::MAX / 4))
                 .build_mainnet(),
             nonce: 0,
         }

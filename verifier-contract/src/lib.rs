@@ -6,6 +6,7 @@
 //! instance as a 32-byte big-endian word, then the proof ([`encode_calldata`]).
 #![deny(missing_docs)]
 
+pub mod compact;
 pub mod compile;
 pub mod consumer;
 pub mod error;

@@ -168,6 +168,11 @@ impl Node {
 
     /// `eth_call`: `Ok(true)` if the call returns, `Ok(false)` if it reverts.
     pub fn call(&self, to: Address, data: &[u8]) -> Result<bool> {
+        Ok(self.call_output(to, data)?.is_some())
+    }
+
+    /// `eth_call`: the returned data, or `None` if the call reverts.
+    pub fn call_output(&self, to: Address, data: &[u8]) -> Result<Option<Vec<u8>>> {
         let url = self.parse_url()?;
         self.rt.block_on(async move {
             let provider = ProviderBuilder::new().connect_http(url);
@@ -175,8 +180,8 @@ impl Node {
                 .with_to(to)
                 .with_input(Bytes::copy_from_slice(data));
             match provider.call(tx).await {
-                Ok(_) => Ok(true),
-                Err(e) if e.as_error_resp().is_some() => Ok(false),
+                Ok(out) => Ok(Some(out.to_vec())),
+                Err(e) if e.as_error_resp().is_some() => Ok(None),
                 Err(e) => Err(node_err(e)),
             }
         })

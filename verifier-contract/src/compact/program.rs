@@ -1,0 +1,288 @@
+//! The quotient numerator as a small stack program.
+//!
+//! snark-verifier compiles a halo2 constraint system into one expression over query
+//! evaluations, challenges, `z` and Lagrange polynomials (all gates, the permutation and
+//! the lookups, folded with powers of `y`). We read that expression from the protocol's
+//! serde form and flatten it into postfix instructions the compact verifier interprets.
+
+use std::collections::HashMap;
+
+use halo2_proofs::halo2curves::bn256::Fr;
+use serde::Deserialize;
+
+use super::scalar_from_hex;
+use crate::error::{EvmError, Result};
+
+/// One query of a polynomial at a rotation, as snark-verifier writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+pub(crate) struct Query {
+    pub poly: usize,
+    pub rotation: i32,
+}
+
+/// A common polynomial, as snark-verifier writes it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) enum CommonPoly {
+    Identity,
+    Lagrange(i32),
+}
+
+/// Mirror of snark-verifier's (crate-private) expression type, read through serde.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) enum Expr {
+    Constant(String),
+    CommonPolynomial(CommonPoly),
+    Polynomial(Query),
+    Challenge(usize),
+    Negated(Box<Expr>),
+    Sum(Box<Expr>, Box<Expr>),
+    Product(Box<Expr>, Box<Expr>),
+    Scaled(Box<Expr>, String),
+    DistributePowers(Vec<Expr>, Box<Expr>),
+}
+
+/// Instruction set of the numerator program; each is one opcode byte and a 16-bit operand,
+/// the byte offset (index × 32) of a value in the verifier's value table (evaluation slots,
+/// challenges, Lagrange values, `z`, constants: see [`Table`]). Ops 0–3 read the table,
+/// 4–6 pop the stack; negation is a multiplication by the constant −1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Op {
+    /// Push `table[i]`.
+    Push = 0,
+    /// `top += table[i]`.
+    Add = 1,
+    /// `top −= table[i]`.
+    Sub = 2,
+    /// `top *= table[i]`.
+    Mul = 3,
+    /// Pop `b`; `top += b`.
+    AddStack = 4,
+    /// Pop `b`; `top −= b`.
+    SubStack = 5,
+    /// Pop `b`; `top *= b`.
+    MulStack = 6,
+}
+
+/// Layout of the value table the program indexes: evaluation slots, challenges, the
+/// numerator's Lagrange values, `z`, then the constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    /// Evaluation slots (instance, proof evaluations, quotient).
+    pub slots: usize,
+    /// Challenges.
+    pub challenges: usize,
+    /// Lagrange values.
+    pub lagranges: usize,
+}
+
+impl Table {
+    fn challenge(&self, i: usize) -> usize {
+        self.slots + i
+    }
+    fn lagrange(&self, i: usize) -> usize {
+        self.slots + self.challenges + i
+    }
+    fn z(&self) -> usize {
+        self.slots + self.challenges + self.lagranges
+    }
+    fn constant(&self, i: usize) -> usize {
+        self.z() + 1 + i
+    }
+}
+
+/// A compiled numerator: instructions, constant table and the deepest stack it needs.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// Instructions `(op, operand)`.
+    pub ops: Vec<(Op, u16)>,
+    /// Distinct constants (the tail of the value table).
+    pub constants: Vec<Fr>,
+    /// Maximum stack depth.
+    pub max_depth: usize,
+    /// The value table's layout.
+    pub table: Table,
+}
+
+/// Compiles expressions with the slots the caller assigns to queries and Lagrange indices.
+pub(crate) struct Compiler<'a> {
+    pub slot_of: &'a HashMap<Query, usize>,
+    pub lagrange_of: &'a HashMap<i32, usize>,
+    pub program: Program,
+    const_index: HashMap<[u8; 32], usize>,
+    depth: usize,
+}
+
+fn operand(i: usize) -> Result<u16> {
+    u16::try_from(i * 32).map_err(|_| {
+        EvmError::Format(format!(
+            "value-table index {i} exceeds 2047 (too many evaluations and constants)"
+        ))
+    })
+}
+
+impl<'a> Compiler<'a> {
+    pub fn new(
+        slot_of: &'a HashMap<Query, usize>,
+        lagrange_of: &'a HashMap<i32, usize>,
+        table: Table,
+    ) -> Self {
+        Self {
+            slot_of,
+            lagrange_of,
+            program: Program {
+                ops: Vec::new(),
+                constants: Vec::new(),
+                max_depth: 0,
+                table,
+            },
+            const_index: HashMap::new(),
+            depth: 0,
+        }
+    }
+
+    fn constant(&mut self, hex: &str) -> Result<usize> {
+        self.constant_value(scalar_from_hex(hex)?)
+    }
+
+    fn constant_value(&mut self, value: Fr) -> Result<usize> {
+        let key = halo2_proofs::halo2curves::ff::PrimeField::to_repr(&value);
+        let next = self.program.constants.len();
+        let i = *self.const_index.entry(key).or_insert(next);
+        if i == next {
+            self.program.constants.push(value);
+        }
+        Ok(self.program.table.constant(i))
+    }
+
+    /// The table index of a leaf expression, or `None` for an inner node.
+    fn leaf(&mut self, e: &Expr) -> Result<Option<usize>> {
+        let t = self.program.table;
+        Ok(Some(match e {
+            Expr::Constant(c) => self.constant(c)?,
+            Expr::CommonPolynomial(CommonPoly::Identity) => t.z(),
+            Expr::CommonPolynomial(CommonPoly::Lagrange(i)) => {
+                let slot = self.lagrange_of.get(i).ok_or_else(|| {
+                    EvmError::Format(format!("Lagrange polynomial {i} has no slot"))
+                })?;
+                t.lagrange(*slot)
+            }
+            Expr::Polynomial(q) => *self.slot_of.get(q).ok_or_else(|| {
+                EvmError::Format(format!(
+                    "query of polynomial {} at rotation {} has no evaluation",
+                    q.poly, q.rotation
+                ))
+            })?,
+            Expr::Challenge(i) => t.challenge(*i),
+            _ => return Ok(None),
+        }))
+    }
+
+    fn push(&mut self, op: Op, arg: usize) -> Result<()> {
+        self.program.ops.push((op, operand(arg)?));
+        match op {
+            Op::Push => {
+                self.depth += 1;
+                self.program.max_depth = self.program.max_depth.max(self.depth);
+            }
+            Op::AddStack | Op::SubStack | Op::MulStack => self.depth -= 1,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `top = top (op) e`, with `e` fused into the instruction when it is a leaf.
+    fn apply(&mut self, e: &Expr, fused: Op, stacked: Op) -> Result<()> {
+        match self.leaf(e)? {
+            Some(i) => self.push(fused, i),
+            None => {
+                self.compile(e)?;
+                self.push(stacked, 0)
+            }
+        }
+    }
+
+    /// Appends code that pushes the value of `e`.
+    pub fn compile(&mut self, e: &Expr) -> Result<()> {
+        if let Some(i) = self.leaf(e)? {
+            return self.push(Op::Push, i);
+        }
+        match e {
+            Expr::Negated(a) => {
+                self.compile(a)?;
+                let minus_one = self.constant_value(-Fr::one())?;
+                self.push(Op::Mul, minus_one)
+            }
+            Expr::Sum(a, b) => match (a.as_ref(), b.as_ref()) {
+                (_, Expr::Negated(inner)) => {
+                    self.compile(a)?;
+                    self.apply(inner, Op::Sub, Op::SubStack)
+                }
+                _ if self.leaf(a)?.is_some() && self.leaf(b)?.is_none() => {
+                    self.compile(b)?;
+                    self.apply(a, Op::Add, Op::AddStack)
+                }
+                _ => {
+                    self.compile(a)?;
+                    self.apply(b, Op::Add, Op::AddStack)
+                }
+            },
+            Expr::Product(a, b) => {
+                if self.leaf(a)?.is_some() && self.leaf(b)?.is_none() {
+                    self.compile(b)?;
+                    self.apply(a, Op::Mul, Op::MulStack)
+                } else {
+                    self.compile(a)?;
+                    self.apply(b, Op::Mul, Op::MulStack)
+                }
+            }
+            Expr::Scaled(a, c) => {
+                self.compile(a)?;
+                let i = self.constant(c)?;
+                self.push(Op::Mul, i)
+            }
+            Expr::DistributePowers(exprs, scalar) => {
+                let (first, rest) = exprs
+                    .split_first()
+                    .ok_or_else(|| EvmError::Format("empty DistributePowers".into()))?;
+                self.compile(first)?;
+                for e in rest {
+                    self.apply(scalar, Op::Mul, Op::MulStack)?;
+                    self.apply(e, Op::Add, Op::AddStack)?;
+                }
+                Ok(())
+            }
+            _ => unreachable!("leaves are handled above"),
+        }
+    }
+}
+
+/// Evaluates a program over a value table laid out as [`Table`] says (the reference
+/// semantics of the Solidity interpreter).
+pub fn run(program: &Program, table: &[Fr]) -> Option<Fr> {
+    let mut stack: Vec<Fr> = Vec::with_capacity(program.max_depth);
+    for &(op, arg) in &program.ops {
+        let x = table.get(arg as usize / 32).copied();
+        match op {
+            Op::Push => stack.push(x?),
+            Op::Add | Op::Sub | Op::Mul => {
+                let top = stack.last_mut()?;
+                *top = match op {
+                    Op::Add => *top + x?,
+                    Op::Sub => *top - x?,
+                    _ => *top * x?,
+                };
+            }
+            Op::AddStack | Op::SubStack | Op::MulStack => {
+                let b = stack.pop()?;
+                let top = stack.last_mut()?;
+                *top = match op {
+                    Op::AddStack => *top + b,
+                    Op::SubStack => *top - b,
+                    _ => *top * b,
+                };
+            }
+        }
+    }
+    (stack.len() == 1).then(|| stack[0])
+}
