@@ -176,10 +176,7 @@ impl Node {
         let url = self.parse_url()?;
         self.rt.block_on(async move {
             let provider = ProviderBuilder::new().connect_http(url);
-            let tx = TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::copy_from_slice(data));
-            match provider.call(tx).await {
+            match provider.call(call_request(to, data)).await {
                 Ok(out) => Ok(Some(out.to_vec())),
                 Err(e) if e.as_error_resp().is_some() => Ok(None),
                 Err(e) => Err(node_err(e)),
@@ -192,14 +189,18 @@ impl Node {
         let url = self.parse_url()?;
         self.rt.block_on(async move {
             let provider = ProviderBuilder::new().connect_http(url);
-            let tx = TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::copy_from_slice(data));
-            match provider.estimate_gas(tx).await {
+            match provider.estimate_gas(call_request(to, data)).await {
                 Ok(g) => Ok(Some(g)),
                 Err(e) if e.as_error_resp().is_some() => Ok(None),
                 Err(e) => Err(node_err(e)),
             }
         })
     }
+}
+
+/// A call of `to` with `data` (for eth_call and eth_estimateGas).
+fn call_request(to: Address, data: &[u8]) -> TransactionRequest {
+    TransactionRequest::default()
+        .with_to(to)
+        .with_input(Bytes::copy_from_slice(data))
 }
