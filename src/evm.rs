@@ -134,7 +134,7 @@ pub fn evm_verify(
     proof: &ProofFile,
     proof_path: &Path,
 ) -> Result<EvmCheck> {
-    evm_verify_in(
+    evm_verify_on(
         Evm::new(),
         creation,
         vk_creation,
@@ -144,26 +144,9 @@ pub fn evm_verify(
     )
 }
 
-/// As [`evm_verify`], on a chain without the EIP-170 code-size limit: for measuring
-/// verifiers that could not be deployed on Ethereum.
-pub fn evm_verify_unlimited(
-    creation: &[u8],
-    vk_creation: Option<&[u8]>,
-    settings: &Settings,
-    proof: &ProofFile,
-    proof_path: &Path,
-) -> Result<EvmCheck> {
-    evm_verify_in(
-        Evm::without_size_limit(),
-        creation,
-        vk_creation,
-        settings,
-        proof,
-        proof_path,
-    )
-}
-
-fn evm_verify_in(
+/// As [`evm_verify`], on a given chain: e.g. [`Evm::without_size_limit`] to measure verifiers
+/// that could not be deployed on Ethereum.
+pub fn evm_verify_on(
     mut evm: Evm,
     creation: &[u8],
     vk_creation: Option<&[u8]>,

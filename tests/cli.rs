@@ -56,6 +56,26 @@ fn verify(w: &Path, proof: &Path) -> Output {
     ])
 }
 
+/// Toggles the lowest bit of hex digit `i` of a hex string (with its `0x`).
+fn toggle_hex_digit(h: &str, i: usize) -> String {
+    let d = u8::from_str_radix(&h[i..i + 1], 16).expect("hex digit") ^ 1;
+    format!("{}{:x}{}", &h[..i], d, &h[i + 1..])
+}
+
+/// Changes one bit of proof byte `byte`.
+fn flip_proof_byte(p: &mut serde_json::Value, byte: usize) {
+    let h = p["proof"].as_str().expect("hex").to_string();
+    p["proof"] = serde_json::Value::String(toggle_hex_digit(&h, 2 + 2 * byte));
+}
+
+/// Changes the last public instance (an output) by ±1.
+fn change_last_instance(p: &mut serde_json::Value) {
+    let inst = p["instances"].as_array_mut().expect("instances");
+    let last = inst.len() - 1;
+    let h = inst[last].as_str().expect("hex").to_string();
+    inst[last] = serde_json::Value::String(toggle_hex_digit(&h, h.len() - 1));
+}
+
 fn edit_proof(w: &Path, name: &str, f: impl FnOnce(&mut serde_json::Value)) -> std::path::PathBuf {
     let mut p: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(w.join("proof.json")).expect("proof"))
@@ -92,26 +112,11 @@ fn run_verify_and_tamper_on_mlp_digits() {
     assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
 
     // One proof byte changed.
-    let bad = edit_proof(&w, "byte.json", |p| {
-        let h = p["proof"].as_str().expect("hex").to_string();
-        let i = 2 + 2 * 50;
-        let flipped = if &h[i..i + 1] == "0" { "1" } else { "0" };
-        p["proof"] = serde_json::Value::String(format!("{}{}{}", &h[..i], flipped, &h[i + 1..]));
-    });
+    let bad = edit_proof(&w, "byte.json", |p| flip_proof_byte(p, 50));
     assert_eq!(code(&verify(&w, &bad)), 1);
 
     // One output instance changed.
-    let bad = edit_proof(&w, "instance.json", |p| {
-        let inst = p["instances"].as_array_mut().expect("instances");
-        let last = inst.len() - 1;
-        let h = inst[last].as_str().expect("hex").to_string();
-        let flipped = if h.ends_with('0') {
-            format!("{}1", &h[..h.len() - 1])
-        } else {
-            format!("{}0", &h[..h.len() - 1])
-        };
-        inst[last] = serde_json::Value::String(flipped);
-    });
+    let bad = edit_proof(&w, "instance.json", change_last_instance);
     assert_eq!(code(&verify(&w, &bad)), 1);
 
     // Bad input: missing file, malformed JSON, wrong key file.
@@ -251,14 +256,7 @@ fn run_mlp_wide() {
 #[test]
 fn evm_verifier_and_evm_verify_from_the_cli() {
     let w = common::temp_dir("cli-evm");
-    let model = w.join("mixed.onnx");
-    std::fs::write(&model, common::onnx::mixed_model()).expect("write model");
-    let x = common::onnx::rand_vec(300, 8, 1.0);
-    std::fs::write(
-        w.join("input.json"),
-        serde_json::json!({ "input_data": [x] }).to_string(),
-    )
-    .expect("write input");
+    let (model, _) = common::write_mixed_case(&w, 300);
     let o = zkonnx(&[
         "run",
         s(&model),
@@ -312,24 +310,9 @@ fn evm_verifier_and_evm_verify_from_the_cli() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("gas"));
 
-    let bad = edit_proof(&w, "evm-byte.json", |p| {
-        let h = p["proof"].as_str().expect("hex").to_string();
-        let i = 2 + 2 * 70;
-        let flipped = if &h[i..i + 1] == "a" { "b" } else { "a" };
-        p["proof"] = serde_json::Value::String(format!("{}{}{}", &h[..i], flipped, &h[i + 1..]));
-    });
+    let bad = edit_proof(&w, "evm-byte.json", |p| flip_proof_byte(p, 70));
     assert_eq!(code(&evm_verify(&bad)), 1);
-    let bad = edit_proof(&w, "evm-output.json", |p| {
-        let inst = p["instances"].as_array_mut().expect("instances");
-        let last = inst.len() - 1;
-        let h = inst[last].as_str().expect("hex").to_string();
-        let flipped = if h.ends_with('2') {
-            format!("{}3", &h[..h.len() - 1])
-        } else {
-            format!("{}2", &h[..h.len() - 1])
-        };
-        inst[last] = serde_json::Value::String(flipped);
-    });
+    let bad = edit_proof(&w, "evm-output.json", change_last_instance);
     assert_eq!(code(&evm_verify(&bad)), 1);
 }
 
@@ -355,17 +338,7 @@ fn mlp_digits_verifies_on_chain_with_the_compact_verifier() {
     assert!(r["verify_gas"].as_u64().expect("gas") > 21_000);
 
     // A changed output is rejected on-chain too.
-    let bad = edit_proof(&w, "digits-output.json", |p| {
-        let inst = p["instances"].as_array_mut().expect("instances");
-        let last = inst.len() - 1;
-        let h = inst[last].as_str().expect("hex").to_string();
-        let flipped = if h.ends_with('2') {
-            format!("{}3", &h[..h.len() - 1])
-        } else {
-            format!("{}2", &h[..h.len() - 1])
-        };
-        inst[last] = serde_json::Value::String(flipped);
-    });
+    let bad = edit_proof(&w, "digits-output.json", change_last_instance);
     let o = zkonnx(&[
         "evm-verify",
         "--proof",

@@ -112,14 +112,7 @@ fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
 #[test]
 fn evm_verify_calls_a_deployed_verifier_over_rpc() {
     let w = common::temp_dir("node-cli");
-    let model = w.join("mixed.onnx");
-    std::fs::write(&model, common::onnx::mixed_model()).expect("write model");
-    let x = common::onnx::rand_vec(500, 8, 1.0);
-    std::fs::write(
-        w.join("input.json"),
-        serde_json::json!({ "input_data": [x] }).to_string(),
-    )
-    .expect("write input");
+    common::write_mixed_case(&w, 500);
     let zk = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_zkonnx"))
             .args(args)

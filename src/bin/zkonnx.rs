@@ -325,8 +325,14 @@ fn evm_check(
         let (fig, _) = step("snark-verifier verifier (comparison)", || {
             let s = generate_verifier(vk, settings, true, VerifierKind::SnarkVerifier)?;
             let sc = s.compiled.ok_or(zkonnx_evm::EvmError::NoCompiler)?;
-            let chk =
-                zkonnx::evm::evm_verify_unlimited(&sc.creation, None, settings, pf, &proof_path)?;
+            let chk = zkonnx::evm::evm_verify_on(
+                zkonnx_evm::Evm::without_size_limit(),
+                &sc.creation,
+                None,
+                settings,
+                pf,
+                &proof_path,
+            )?;
             Ok::<_, zkonnx::Error>(zkonnx::report::VerifierFigures {
                 runtime_bytes: sc.runtime.len(),
                 deployable: check_deployable(&sc).is_ok(),

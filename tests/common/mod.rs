@@ -25,3 +25,15 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
+
+/// Writes the small mixed model (`onnx::mixed_model`) as `DIR/mixed.onnx` and one random input
+/// (seed `input_seed`) as `DIR/input.json`; returns both paths.
+pub fn write_mixed_case(dir: &std::path::Path, input_seed: u64) -> (PathBuf, PathBuf) {
+    let model = dir.join("mixed.onnx");
+    std::fs::write(&model, onnx::mixed_model()).expect("write model");
+    let input = dir.join("input.json");
+    let x = onnx::rand_vec(input_seed, 8, 1.0);
+    std::fs::write(&input, serde_json::json!({ "input_data": [x] }).to_string())
+        .expect("write input");
+    (model, input)
+}
