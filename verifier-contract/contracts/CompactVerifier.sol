@@ -37,7 +37,7 @@ contract CompactVerifier {
             // from VK: the blob, then the working arrays.
             //
             // Registers: 0 proof offset, 1 instances offset, 2 value table (evaluation slots,
-            // challenges, Lagrange values, z, constants), 3 challenges, 4 Lagrange values,
+            // challenges, Lagrange values, z, temporaries, constants), 3 challenges, 4 Lagrange values,
             // 5 denominators, 6 prefix products, 7 program stack, 8 z_S per query set,
             // 9 powers of z, 10 transcript buffer, 11 transcript length, 12 z, 13 mu,
             // 14 gamma, 15 z', 16 z^n, 17 number of denominators, 18 instance fraction's
@@ -241,12 +241,13 @@ contract CompactVerifier {
                     inv := add(inv, 0x20)
                     lag := add(lag, 0x20)
                 }
-                // lag now points at z's slot; the constants follow.
+                // lag now points at z's slot; the temporaries, then the constants follow.
                 mstore(lag, reg(12))
                 let consts := add(VK, hdr(18))
+                let dst := add(lag, shl(5, add(hdr(35), 1)))
                 let n := shl(5, hdr(12))
                 for { let i := 0 } lt(i, n) { i := add(i, 0x20) } {
-                    mstore(add(lag, add(0x20, i)), mload(add(consts, i)))
+                    mstore(add(dst, i), mload(add(consts, i)))
                 }
                 mstore(reg(2), mulmod(mulmod(c, reg(18), R), mload(inv), R))
             }
@@ -281,6 +282,7 @@ contract CompactVerifier {
                         sp := sub(sp, 0x20)
                         top := mulmod(mload(sp), top, R)
                     }
+                    case 7 { mstore(add(table, and(ins, 0xffff)), top) }
                     default { fail() }
                 }
                 // The first push saved a dummy below the result.
@@ -366,7 +368,7 @@ contract CompactVerifier {
             // ---- Main ----
             {
                 let size := extcodesize(vk)
-                if lt(size, add(1, shl(5, 35))) { fail() }
+                if lt(size, add(1, shl(5, 36))) { fail() }
                 let blobLen := sub(size, 1)
                 extcodecopy(vk, VK, 1, blobLen)
                 if iszero(eq(hdr(0), MAGIC)) { fail() }
@@ -382,7 +384,7 @@ contract CompactVerifier {
                 setReg(3, p)
                 p := add(p, shl(5, hdr(33)))
                 setReg(4, p)
-                p := add(p, shl(5, add(add(hdr(10), 1), hdr(12))))
+                p := add(p, shl(5, add(add(hdr(10), 1), add(hdr(35), hdr(12)))))
                 let nden := add(add(hdr(10), 2), add(hdr(34), sub(hdr(14), 1)))
                 setReg(17, nden)
                 setReg(5, p)

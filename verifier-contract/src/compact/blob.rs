@@ -33,6 +33,7 @@
 //! | 32 | total proof length in bytes |
 //! | 33 | total challenges |
 //! | 34 | total rotations over all query sets |
+//! | 35 | temporaries of the program (value-table slots between `z` and the constants) |
 //!
 //! A query set is `t, p, shift₁..shift_t, ell₁..ell_t`, then per polynomial its commitment
 //! (`kind·2^16 + index`; kind 0 preprocessed, 1 witness, 2 quotient) and `t` evaluation slots.
@@ -58,7 +59,7 @@ pub const MAGIC: [u8; 32] = {
 };
 
 /// Number of header words.
-pub const HEADER_WORDS: usize = 35;
+pub const HEADER_WORDS: usize = 36;
 
 fn word(v: u64) -> [u8; 32] {
     let mut w = [0u8; 32];
@@ -169,6 +170,7 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
     header.push(word(
         vk.sets.iter().map(|s| s.shifts.len()).sum::<usize>() as u64
     ));
+    header.push(word(vk.program.table.temps as u64));
     debug_assert_eq!(header.len(), HEADER_WORDS);
 
     let mut out = Vec::new();

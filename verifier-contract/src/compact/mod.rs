@@ -232,8 +232,9 @@ impl CompactVk {
             slots: 2 + p.evaluations.len(),
             challenges: p.num_challenge.iter().sum(),
             lagranges: used.len(),
+            temps: 0,
         };
-        let mut compiler = Compiler::new(&slot_of, &lagrange_of, table);
+        let mut compiler = Compiler::new(&slot_of, &lagrange_of, table, &p.quotient.numerator);
         compiler.compile(&p.quotient.numerator)?;
         let program = compiler.program;
         let quotient_chunks = p.quotient_chunks();

@@ -178,6 +178,7 @@ fn verify_inner(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> Option<bool> 
     table.extend(&challenges);
     table.extend(vk.lagranges.iter().zip(&den).map(|(w, inv)| c * w * inv));
     table.push(z);
+    table.resize(table.len() + vk.program.table.temps, Fr::ZERO);
     table.extend(&vk.program.constants);
     let numerator = program::run(&vk.program, &table)?;
     evals.push(numerator * zn_minus_one_inv);

@@ -43,8 +43,9 @@ pub(crate) enum Expr {
 
 /// Instruction set of the numerator program; each is one opcode byte and a 16-bit operand,
 /// the byte offset (index × 32) of a value in the verifier's value table (evaluation slots,
-/// challenges, Lagrange values, `z`, constants: see [`Table`]). Ops 0–3 read the table,
-/// 4–6 pop the stack; negation is a multiplication by the constant −1.
+/// challenges, Lagrange values, `z`, temporaries, constants: see [`Table`]). Ops 0–3 read the
+/// table, 4–6 pop the stack, 7 saves a repeated subexpression; negation is a multiplication by
+/// the constant −1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Op {
@@ -62,10 +63,12 @@ pub enum Op {
     SubStack = 5,
     /// Pop `b`; `top *= b`.
     MulStack = 6,
+    /// `table[i] = top` (a temporary: a subexpression used again later).
+    Store = 7,
 }
 
 /// Layout of the value table the program indexes: evaluation slots, challenges, the
-/// numerator's Lagrange values, `z`, then the constants.
+/// numerator's Lagrange values, `z`, the temporaries, then the constants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Table {
     /// Evaluation slots (instance, proof evaluations, quotient).
@@ -74,6 +77,8 @@ pub struct Table {
     pub challenges: usize,
     /// Lagrange values.
     pub lagranges: usize,
+    /// Temporaries (repeated subexpressions, computed once).
+    pub temps: usize,
 }
 
 impl Table {
@@ -86,8 +91,11 @@ impl Table {
     fn z(&self) -> usize {
         self.slots + self.challenges + self.lagranges
     }
-    fn constant(&self, i: usize) -> usize {
+    fn temp(&self, i: usize) -> usize {
         self.z() + 1 + i
+    }
+    fn constant(&self, i: usize) -> usize {
+        self.z() + 1 + self.temps + i
     }
 }
 
@@ -111,6 +119,75 @@ pub(crate) struct Compiler<'a> {
     pub program: Program,
     const_index: HashMap<[u8; 32], usize>,
     depth: usize,
+    /// Temporary of each node that is an occurrence of a repeated subexpression.
+    temp_of: HashMap<*const Expr, usize>,
+    /// Temporaries already computed.
+    stored: Vec<bool>,
+}
+
+/// Finds the repeated subexpressions of `root` (outermost ones: repeats inside a repeated
+/// subexpression are computed once with it) of at least three nodes, and maps every
+/// occurrence to a temporary.
+fn repeated(root: &Expr) -> (HashMap<*const Expr, usize>, usize) {
+    fn children(e: &Expr) -> Vec<&Expr> {
+        match e {
+            Expr::Negated(a) | Expr::Scaled(a, _) => vec![a],
+            Expr::Sum(a, b) | Expr::Product(a, b) => vec![a, b],
+            Expr::DistributePowers(v, s) => v.iter().chain(std::iter::once(s.as_ref())).collect(),
+            _ => vec![],
+        }
+    }
+    // Structural keys, bottom up, and sizes.
+    fn keys(e: &Expr, out: &mut HashMap<*const Expr, (String, usize)>) -> (String, usize) {
+        let kids: Vec<(String, usize)> = children(e).into_iter().map(|c| keys(c, out)).collect();
+        let head = match e {
+            Expr::Negated(_) => "neg".to_string(),
+            Expr::Scaled(_, c) => format!("scale {c}"),
+            Expr::Sum(..) => "sum".to_string(),
+            Expr::Product(..) => "prod".to_string(),
+            Expr::DistributePowers(..) => "pow".to_string(),
+            leaf => format!("{leaf:?}"),
+        };
+        let size = 1 + kids.iter().map(|k| k.1).sum::<usize>();
+        let key = format!(
+            "{head}({})",
+            kids.iter()
+                .map(|k| k.0.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        out.insert(e as *const Expr, (key.clone(), size));
+        (key, size)
+    }
+    fn count(
+        e: &Expr,
+        keys: &HashMap<*const Expr, (String, usize)>,
+        counts: &mut HashMap<String, usize>,
+    ) {
+        let (k, _) = &keys[&(e as *const Expr)];
+        let c = counts.entry(k.clone()).or_insert(0);
+        *c += 1;
+        if *c == 1 {
+            for child in children(e) {
+                count(child, keys, counts);
+            }
+        }
+    }
+    let mut all = HashMap::new();
+    keys(root, &mut all);
+    let mut counts = HashMap::new();
+    count(root, &all, &mut counts);
+    let mut id_of: HashMap<&str, usize> = HashMap::new();
+    let mut temp_of = HashMap::new();
+    for (ptr, (key, size)) in &all {
+        if *size >= 3 && counts.get(key).is_some_and(|&c| c >= 2) {
+            let next = id_of.len();
+            let id = *id_of.entry(key.as_str()).or_insert(next);
+            temp_of.insert(*ptr, id);
+        }
+    }
+    let n = id_of.len();
+    (temp_of, n)
 }
 
 fn operand(i: usize) -> Result<u16> {
@@ -122,11 +199,15 @@ fn operand(i: usize) -> Result<u16> {
 }
 
 impl<'a> Compiler<'a> {
+    /// A compiler for `root`; `table.temps` is set from its repeated subexpressions.
     pub fn new(
         slot_of: &'a HashMap<Query, usize>,
         lagrange_of: &'a HashMap<i32, usize>,
-        table: Table,
+        mut table: Table,
+        root: &Expr,
     ) -> Self {
+        let (temp_of, temps) = repeated(root);
+        table.temps = temps;
         Self {
             slot_of,
             lagrange_of,
@@ -138,6 +219,8 @@ impl<'a> Compiler<'a> {
             },
             const_index: HashMap::new(),
             depth: 0,
+            temp_of,
+            stored: vec![false; temps],
         }
     }
 
@@ -155,9 +238,12 @@ impl<'a> Compiler<'a> {
         Ok(self.program.table.constant(i))
     }
 
-    /// The table index of a leaf expression, or `None` for an inner node.
+    /// The table index of a leaf expression or of an already computed temporary, or `None`.
     fn leaf(&mut self, e: &Expr) -> Result<Option<usize>> {
         let t = self.program.table;
+        if let Some(&id) = self.temp_of.get(&(e as *const Expr)) {
+            return Ok(self.stored[id].then(|| t.temp(id)));
+        }
         Ok(Some(match e {
             Expr::Constant(c) => self.constant(c)?,
             Expr::CommonPolynomial(CommonPoly::Identity) => t.z(),
@@ -202,11 +288,21 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Appends code that pushes the value of `e`.
+    /// Appends code that pushes the value of `e` (and saves it if it is used again later).
     pub fn compile(&mut self, e: &Expr) -> Result<()> {
         if let Some(i) = self.leaf(e)? {
             return self.push(Op::Push, i);
         }
+        self.compile_node(e)?;
+        if let Some(&id) = self.temp_of.get(&(e as *const Expr)) {
+            self.stored[id] = true;
+            let slot = self.program.table.temp(id);
+            self.push(Op::Store, slot)?;
+        }
+        Ok(())
+    }
+
+    fn compile_node(&mut self, e: &Expr) -> Result<()> {
         match e {
             Expr::Negated(a) => {
                 self.compile(a)?;
@@ -260,11 +356,13 @@ impl<'a> Compiler<'a> {
 /// Evaluates a program over a value table laid out as [`Table`] says (the reference
 /// semantics of the Solidity interpreter).
 pub fn run(program: &Program, table: &[Fr]) -> Option<Fr> {
+    let mut table = table.to_vec();
     let mut stack: Vec<Fr> = Vec::with_capacity(program.max_depth);
     for &(op, arg) in &program.ops {
         let x = table.get(arg as usize / 32).copied();
         match op {
             Op::Push => stack.push(x?),
+            Op::Store => *table.get_mut(arg as usize / 32)? = *stack.last()?,
             Op::Add | Op::Sub | Op::Mul => {
                 let top = stack.last_mut()?;
                 *top = match op {
