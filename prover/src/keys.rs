@@ -6,9 +6,9 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine, G2Affine};
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine, G2Affine};
 use halo2_proofs::halo2curves::serde::SerdeObject;
-use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, Circuit, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
@@ -33,8 +33,12 @@ pub struct VerifierKey {
     pub params: ParamsKZG<Bn256>,
 }
 
-/// Runs key generation for a circuit (no witness needed).
-pub fn keygen(params: &ParamsKZG<Bn256>, circuit: &ModelCircuit) -> Result<ProvingKey<G1Affine>> {
+/// Runs key generation for a circuit (no witness needed): a model's [`ModelCircuit`], or any
+/// halo2 circuit over BN254.
+pub fn keygen<C: Circuit<Fr>>(
+    params: &ParamsKZG<Bn256>,
+    circuit: &C,
+) -> Result<ProvingKey<G1Affine>> {
     // Selectors stay uncompressed: compression saved only ~700 bytes of Solidity verifier on
     // mlp_digits (37.1 → 36.4 KB) and made mlp_wide's proof slower (18.4 → 20.9 s) by raising
     // the gates' degree.

@@ -1,7 +1,7 @@
 //! Proving and verification with the Keccak EVM transcript and SHPLONK.
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
-use halo2_proofs::plonk::{create_proof, verify_proof, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{create_proof, verify_proof, Circuit, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::ParamsProver;
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
@@ -12,18 +12,18 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
-use zkonnx_circuits::circuit::ModelCircuit;
 
 use crate::error::{ProverError, Result};
 
 /// The transcript every zkonnx proof uses (Keccak256, EVM-compatible).
 pub type ProofTranscript<S> = EvmTranscript<G1Affine, NativeLoader, S, Vec<u8>>;
 
-/// Proves a circuit; `instances` is the single public instance column.
-pub fn prove(
+/// Proves a circuit (a model's [`ModelCircuit`](zkonnx_circuits::circuit::ModelCircuit), or any halo2 circuit over BN254);
+/// `instances` is the single public instance column.
+pub fn prove<C: Circuit<Fr>>(
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
-    circuit: ModelCircuit,
+    circuit: C,
     instances: &[Fr],
 ) -> Result<Vec<u8>> {
     let rng = ChaCha20Rng::from_entropy();

@@ -1,0 +1,339 @@
+//! The compact verifier on circuits unlike the model circuits: gates of several degrees,
+//! rotations −1/0/+1, a lookup, a second-phase advice column with a transcript challenge, and
+//! up to 64 fixed columns. For each, the compact verifier (in revm and its Rust reference) and
+//! snark-verifier's verifier must accept the honest proof and reject tampered ones.
+
+use zkonnx::halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
+use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
+use zkonnx::halo2_proofs::plonk::{
+    Advice, Challenge, Circuit, Column, ConstraintSystem, Error, Expression, FirstPhase, Fixed,
+    Instance, SecondPhase, Selector, TableColumn,
+};
+use zkonnx::halo2_proofs::poly::Rotation;
+use zkonnx::prover::srs::dev_srs;
+use zkonnx_evm::compact::{blob, contract, native, CompactVk};
+use zkonnx_evm::{encode_calldata, verifier_solidity, Evm, Solc};
+
+const ROWS: usize = 16;
+
+/// What the test circuit contains.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// Degree of the polynomial gate `q·(c − a^(degree−2)·b)`.
+    degree: usize,
+    /// Fixed columns in the weighted-sum gate `q·(e − Σ_j f_j·a)`.
+    fixed: usize,
+    /// Whether a second-phase column `d = a + r·b` uses a challenge `r`.
+    two_phase: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    a: Column<Advice>,
+    b: Column<Advice>,
+    c: Column<Advice>,
+    e: Column<Advice>,
+    d: Option<(Column<Advice>, Challenge)>,
+    f: Vec<Column<Fixed>>,
+    q: Selector,
+    q_step: Selector,
+    table: TableColumn,
+    instance: Column<Instance>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Zoo {
+    shape: Shape,
+}
+
+fn pow(x: Fr, e: usize) -> Fr {
+    (0..e).fold(Fr::one(), |acc, _| acc * x)
+}
+
+impl Zoo {
+    fn a(i: usize) -> Fr {
+        Fr::from(i as u64 + 1)
+    }
+    fn b(i: usize) -> Fr {
+        Fr::from(2 * i as u64 + 1)
+    }
+    fn c(&self, i: usize) -> Fr {
+        pow(Self::a(i), self.shape.degree - 2) * Self::b(i)
+    }
+    fn f(j: usize, i: usize) -> Fr {
+        Fr::from((j + 3 * i) as u64)
+    }
+    /// The public instances: a[0] and c[3].
+    fn instances(&self) -> Vec<Fr> {
+        vec![Self::a(0), self.c(3)]
+    }
+}
+
+impl Circuit<Fr> for Zoo {
+    type Config = Config;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = Shape;
+
+    fn without_witnesses(&self) -> Self {
+        self.clone()
+    }
+
+    fn params(&self) -> Shape {
+        self.shape
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> Config {
+        unreachable!("configured with params")
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> Config {
+        let [a, b, c, e] = [(); 4].map(|_| meta.advice_column());
+        let instance = meta.instance_column();
+        meta.enable_equality(a);
+        meta.enable_equality(c);
+        meta.enable_equality(instance);
+        let f: Vec<Column<Fixed>> = (0..shape.fixed).map(|_| meta.fixed_column()).collect();
+        let q = meta.complex_selector();
+        let q_step = meta.selector();
+        let table = meta.lookup_table_column();
+        meta.create_gate("polynomial", |vc| {
+            let q = vc.query_selector(q);
+            let a = vc.query_advice(a, Rotation::cur());
+            let b = vc.query_advice(b, Rotation::cur());
+            let c = vc.query_advice(c, Rotation::cur());
+            let prod = (0..shape.degree - 2).fold(b, |acc, _| acc * a.clone());
+            vec![q * (c - prod)]
+        });
+        meta.create_gate("weighted sum", |vc| {
+            let q = vc.query_selector(q);
+            let a = vc.query_advice(a, Rotation::cur());
+            let e = vc.query_advice(e, Rotation::cur());
+            let sum = f.iter().fold(Expression::Constant(Fr::zero()), |acc, col| {
+                acc + vc.query_fixed(*col, Rotation::cur()) * a.clone()
+            });
+            vec![q * (e - sum)]
+        });
+        meta.create_gate("steps", |vc| {
+            let q = vc.query_selector(q_step);
+            let a_next = vc.query_advice(a, Rotation::next());
+            let a_cur = vc.query_advice(a, Rotation::cur());
+            let b_cur = vc.query_advice(b, Rotation::cur());
+            let b_prev = vc.query_advice(b, Rotation::prev());
+            let one = Expression::Constant(Fr::one());
+            let two = Expression::Constant(Fr::from(2));
+            vec![
+                q.clone() * (a_next - a_cur - one),
+                q * (b_cur - b_prev - two),
+            ]
+        });
+        meta.lookup("b is small", |vc| {
+            let q = vc.query_selector(q);
+            vec![(q * vc.query_advice(b, Rotation::cur()), table)]
+        });
+        let d = shape.two_phase.then(|| {
+            // A first-phase column before the challenge, so the challenge follows commitments.
+            let _ = meta.advice_column_in(FirstPhase);
+            let r = meta.challenge_usable_after(FirstPhase);
+            let d = meta.advice_column_in(SecondPhase);
+            meta.create_gate("second phase", |vc| {
+                let q = vc.query_selector(q);
+                let a = vc.query_advice(a, Rotation::cur());
+                let b = vc.query_advice(b, Rotation::cur());
+                let d = vc.query_advice(d, Rotation::cur());
+                let r = vc.query_challenge(r);
+                vec![q * (d - a - r * b)]
+            });
+            (d, r)
+        });
+        Config {
+            a,
+            b,
+            c,
+            e,
+            d,
+            f,
+            q,
+            q_step,
+            table,
+            instance,
+        }
+    }
+
+    fn synthesize(&self, cfg: Config, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        layouter.assign_table(
+            || "table",
+            |mut t| {
+                for v in 0..64u64 {
+                    t.assign_cell(|| "v", cfg.table, v as usize, || Value::known(Fr::from(v)))?;
+                }
+                Ok(())
+            },
+        )?;
+        let (first_a, c3) = layouter.assign_region(
+            || "rows",
+            |mut region| {
+                let mut cells = (None, None);
+                for i in 0..ROWS {
+                    cfg.q.enable(&mut region, i)?;
+                    if i > 0 && i + 1 < ROWS {
+                        cfg.q_step.enable(&mut region, i)?;
+                    }
+                    let a = region.assign_advice(cfg.a, i, Value::known(Self::a(i)));
+                    region.assign_advice(cfg.b, i, Value::known(Self::b(i)));
+                    let c = region.assign_advice(cfg.c, i, Value::known(self.c(i)));
+                    let mut e = Fr::zero();
+                    for (j, col) in cfg.f.iter().enumerate() {
+                        region.assign_fixed(*col, i, Self::f(j, i));
+                        e += Self::f(j, i) * Self::a(i);
+                    }
+                    region.assign_advice(cfg.e, i, Value::known(e));
+                    if i == 0 {
+                        cells.0 = Some(a.cell());
+                    }
+                    if i == 3 {
+                        cells.1 = Some(c.cell());
+                    }
+                }
+                Ok((
+                    cells.0.ok_or(Error::Synthesis)?,
+                    cells.1.ok_or(Error::Synthesis)?,
+                ))
+            },
+        )?;
+        layouter.constrain_instance(first_a, cfg.instance, 0);
+        layouter.constrain_instance(c3, cfg.instance, 1);
+        if let Some((d, r)) = cfg.d {
+            layouter.next_phase();
+            let r = layouter.get_challenge(r);
+            layouter.assign_region(
+                || "second phase",
+                |mut region| {
+                    for i in 0..ROWS {
+                        let v = r.map(|r| Self::a(i) + r * Self::b(i));
+                        region.assign_advice(d, i, v);
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Proves the circuit and checks that the three verifiers agree on honest and tampered inputs.
+fn check(shape: Shape) {
+    let circuit = Zoo { shape };
+    let params = dev_srs(7, 11);
+    let pk = zkonnx::prover::keys::keygen(&params, &circuit).expect("keygen");
+    let inst = circuit.instances();
+    let proof = zkonnx::prover::proof::prove(&params, &pk, circuit.clone(), &inst).expect("prove");
+    assert!(zkonnx::prover::proof::verify(
+        &params,
+        pk.get_vk(),
+        &inst,
+        &proof
+    ));
+
+    let cvk = CompactVk::new(&params, pk.get_vk(), inst.len()).expect("compact vk");
+    let key = blob::encode(&cvk);
+    assert!(
+        blob::data_runtime(&key).len() <= zkonnx_evm::EIP170_MAX_RUNTIME_BYTES,
+        "{shape:?}: key {} bytes",
+        key.len()
+    );
+    let solc = Solc::find().expect("solc (npm ci --prefix verifier-contract)");
+    let compact = contract::compile_compact_verifier(&solc).expect("compact");
+    let unrolled = solc
+        .compile(
+            "V.sol",
+            &verifier_solidity(&params, pk.get_vk(), inst.len()).expect("sol"),
+            "Halo2Verifier",
+        )
+        .expect("compile snark-verifier");
+    let mut evm = Evm::without_size_limit();
+    let (cv, _) = evm.deploy(&compact.creation).expect("deploy");
+    let (kv, _) = evm.deploy(&blob::data_creation(&key)).expect("deploy key");
+    let (uv, _) = evm
+        .deploy(&unrolled.creation)
+        .expect("deploy snark-verifier");
+    let mut answers = |inst: &[Fr], proof: &[u8]| {
+        let out = evm
+            .call(cv, &contract::verify_calldata(kv.into_array(), inst, proof))
+            .expect("call");
+        let compact = out.success && out.output.last() == Some(&1);
+        let unrolled = evm
+            .call(uv, &encode_calldata(inst, proof))
+            .expect("call")
+            .success;
+        (compact, native::verify(&cvk, inst, proof), unrolled)
+    };
+
+    assert_eq!(
+        answers(&inst, &proof),
+        (true, true, true),
+        "{shape:?}: honest"
+    );
+    eprintln!(
+        "{shape:?}: phases {:?}, key {} bytes, snark-verifier runtime {} bytes, compact runtime {} bytes",
+        cvk.phases,
+        key.len() + 1,
+        unrolled.runtime.len(),
+        compact.runtime.len()
+    );
+    let w = cvk.num_witnesses();
+    for pos in [
+        3,
+        64 * (w - 1) + 40,
+        64 * w + 5,
+        64 * (w + cvk.quotient_chunks) + 17,
+        proof.len() - 70,
+        proof.len() - 2,
+    ] {
+        let mut bad = proof.clone();
+        bad[pos] ^= 0x04;
+        assert_eq!(
+            answers(&inst, &bad),
+            (false, false, false),
+            "{shape:?}: byte {pos} changed"
+        );
+    }
+    let mut bad = inst.clone();
+    bad[1] += Fr::one();
+    assert_eq!(
+        answers(&bad, &proof),
+        (false, false, false),
+        "{shape:?}: instance"
+    );
+    assert_eq!(
+        answers(&inst, &proof[..proof.len() - 64]),
+        (false, false, false),
+        "{shape:?}: truncated"
+    );
+}
+
+#[test]
+fn degree_three_gates_with_rotations_and_a_lookup() {
+    check(Shape {
+        degree: 3,
+        fixed: 2,
+        two_phase: false,
+    });
+}
+
+#[test]
+fn degree_five_gates_and_a_second_phase_challenge() {
+    check(Shape {
+        degree: 5,
+        fixed: 3,
+        two_phase: true,
+    });
+}
+
+#[test]
+fn sixty_four_fixed_columns_keep_the_same_verifier() {
+    check(Shape {
+        degree: 4,
+        fixed: 64,
+        two_phase: true,
+    });
+}
