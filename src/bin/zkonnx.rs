@@ -163,6 +163,25 @@ enum Cmd {
         #[arg(long, requires = "rpc")]
         vk_address: Option<String>,
     },
+    /// Benchmarks every phase of each model (child processes), optionally beside EZKL;
+    /// writes DIR/bench.json, DIR/bench.md and DIR/bench.svg.
+    Bench {
+        /// ONNX files, or folders holding NAME.onnx with NAME.input.json.
+        #[arg(long, num_args = 1.., required = true)]
+        models: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Runs of each phase (min and median are reported).
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+        /// Also run EZKL (PyPI, pinned; installed into its own virtual environment on first use).
+        #[arg(long)]
+        ezkl: bool,
+        /// Only the models whose ONNX file is under 1 MB.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
     Verify {
         /// proof.json.
@@ -658,6 +677,33 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             } else {
                 Err(Fail::No("REJECTED by the EVM verifier".into()))
             }
+        }
+        Cmd::Bench {
+            models,
+            out,
+            repeat,
+            ezkl,
+            quick,
+        } => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Fail::Bad(format!("cannot find the zkonnx binary: {e}")))?;
+            let mut found = zkonnx::bench::discover(&models)?;
+            if quick {
+                found.retain(|(_, m, _)| std::fs::metadata(m).is_ok_and(|md| md.len() < 1 << 20));
+            }
+            let opts = zkonnx::bench::BenchOptions {
+                models: found.into_iter().map(|(_, m, _)| m).collect(),
+                out: out.clone(),
+                repeat: repeat.max(1),
+                ezkl,
+                exe,
+            };
+            let report = zkonnx::bench::run_bench(&opts)?;
+            print!("{}", zkonnx::bench::output::markdown(&report));
+            for name in ["bench.json", "bench.md", "bench.svg"] {
+                eprintln!("wrote {}", out.join(name).display());
+            }
+            Ok(())
         }
         Cmd::Verify {
             proof,

@@ -1,0 +1,410 @@
+//! The research benchmark: every model, every phase, zkonnx and (optionally) EZKL in the same
+//! run. Each phase runs in a child process (`zkonnx compile | setup | prove | verify`), so its
+//! wall time and peak memory are its own. Writes `bench.json`, `bench.md` and `bench.svg`.
+
+pub mod ezkl;
+pub mod measure;
+pub mod output;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use zkonnx_circuits::float_ref::FloatReference;
+
+use crate::evm::{evm_verify, generate_verifier, VerifierKind};
+use crate::fidelity::compare;
+use crate::{data, files, CompiledModel, Error, ProofFile, Result, Settings};
+use measure::{run_child, PhaseFigures};
+
+/// The phases measured, in order.
+pub const PHASES: [&str; 4] = ["compile", "setup", "prove", "verify"];
+
+/// Version of `bench.json`.
+pub const BENCH_VERSION: u32 = 1;
+
+/// One system's figures on one model.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SystemFigures {
+    /// Per phase: wall time (min, median) and peak memory.
+    pub phases: BTreeMap<String, PhaseFigures>,
+    /// log2 of the rows.
+    pub k: Option<u32>,
+    /// Rows used.
+    pub rows: Option<u64>,
+    /// Advice columns.
+    pub advice_columns: Option<usize>,
+    /// Fixed columns.
+    pub fixed_columns: Option<usize>,
+    /// Lookup arguments.
+    pub lookups: Option<usize>,
+    /// Proving-key bytes.
+    pub pk_bytes: Option<u64>,
+    /// Verifying-key bytes.
+    pub vk_bytes: Option<u64>,
+    /// Proof bytes.
+    pub proof_bytes: Option<usize>,
+    /// Runtime bytes of the Solidity verifier.
+    pub verifier_runtime_bytes: Option<usize>,
+    /// Gas of one verification in revm.
+    pub verify_gas: Option<u64>,
+    /// Largest absolute error of the proven outputs against the float model (tract).
+    pub max_abs_err: Option<f64>,
+    /// Whether the argmax agrees with the float model's.
+    pub argmax_agrees: Option<bool>,
+    /// Why the run stopped, if it did.
+    pub error: Option<String>,
+}
+
+/// One model's row.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelRow {
+    /// Model name (file stem).
+    pub model: String,
+    /// zkonnx.
+    pub zkonnx: SystemFigures,
+    /// EZKL (with `--ezkl`).
+    pub ezkl: Option<SystemFigures>,
+    /// zkonnx / EZKL for each figure both have.
+    pub ratios: BTreeMap<String, f64>,
+}
+
+/// The machine the figures come from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Machine {
+    /// CPU model (from /proc/cpuinfo).
+    pub cpu: String,
+    /// Logical cores.
+    pub cores: usize,
+    /// Memory, GB.
+    pub ram_gb: f64,
+    /// zkonnx version.
+    pub zkonnx_version: String,
+    /// Git commit of the checkout, when known.
+    pub git_commit: Option<String>,
+    /// EZKL version (with `--ezkl`).
+    pub ezkl_version: Option<String>,
+}
+
+/// `bench.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BenchReport {
+    /// Format version.
+    pub version: u32,
+    /// Where it ran.
+    pub machine: Machine,
+    /// Runs of each phase.
+    pub repeat: usize,
+    /// One row per model.
+    pub models: Vec<ModelRow>,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// ONNX files, or folders of `NAME.onnx` + `NAME.input.json`.
+    pub models: Vec<PathBuf>,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Runs of each phase.
+    pub repeat: usize,
+    /// Also run EZKL.
+    pub ezkl: bool,
+    /// The `zkonnx` binary that runs the phases.
+    pub exe: PathBuf,
+}
+
+/// Finds `(name, model, input)` triples: files as given, folders scanned for models that have
+/// an input file beside them.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<(String, PathBuf, PathBuf)>> {
+    let mut found = Vec::new();
+    for p in paths {
+        let models: Vec<PathBuf> = if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| Error::Data {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "onnx"))
+                .collect();
+            v.sort();
+            v
+        } else {
+            vec![p.clone()]
+        };
+        for m in models {
+            let stem = m
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let input = m.with_file_name(format!("{stem}.input.json"));
+            if !input.is_file() {
+                return Err(Error::Data {
+                    path: input.display().to_string(),
+                    reason: format!("no input file for model {}", m.display()),
+                });
+            }
+            found.push((stem, m, input));
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::Data {
+            path: format!("{paths:?}"),
+            reason: "no models found".into(),
+        });
+    }
+    Ok(found)
+}
+
+fn machine(ezkl: bool) -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or_else(|| "unknown".into(), |s| s.trim().to_string());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let ram_kb: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let git_commit = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ram_gb: (ram_kb / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        zkonnx_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit,
+        ezkl_version: ezkl.then(|| ezkl::EZKL_VERSION.to_string()),
+    }
+}
+
+fn file_len(p: &Path) -> Option<u64> {
+    std::fs::metadata(p).ok().map(|m| m.len())
+}
+
+/// zkonnx on one model: each phase `repeat` times in child processes, then the artifacts'
+/// figures, the fidelity and (if a Solidity compiler is found) the EVM verifier's.
+fn run_zkonnx(
+    opts: &BenchOptions,
+    model: &Path,
+    input: &Path,
+    work: &Path,
+    reference: &[f32],
+) -> Result<SystemFigures> {
+    std::fs::create_dir_all(work).map_err(|e| Error::Data {
+        path: work.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let srs = work.join(files::SRS);
+    let s = |p: &Path| p.display().to_string();
+    let mut fig = SystemFigures::default();
+    for phase in PHASES {
+        let mut samples = Vec::new();
+        for run in 0..opts.repeat {
+            let mut cmd = Command::new(&opts.exe);
+            match phase {
+                "compile" => {
+                    cmd.arg("compile")
+                        .arg(model)
+                        .args(["--input", &s(input), "-o", &s(work)])
+                }
+                "setup" => cmd.args(["setup", "--dir", &s(work), "--srs", &s(&srs)]),
+                "prove" => cmd.args([
+                    "prove",
+                    "--dir",
+                    &s(work),
+                    "--srs",
+                    &s(&srs),
+                    "--input",
+                    &s(input),
+                ]),
+                _ => cmd.args([
+                    "verify",
+                    "--proof",
+                    &s(&work.join(files::PROOF)),
+                    "--vk",
+                    &s(&work.join(files::VK)),
+                    "--settings",
+                    &s(&work.join(files::SETTINGS)),
+                ]),
+            };
+            let log = work.join(format!("{phase}-{run}.log"));
+            samples.push(run_child(cmd, phase, &log)?);
+            if phase == "compile" && run == 0 {
+                // The development SRS is not a phase of either system.
+                let k = CompiledModel::load(work)?.k();
+                let mut gen = Command::new(&opts.exe);
+                gen.args(["srs", "gen", "--k", &k.to_string(), "-o", &s(&srs)]);
+                run_child(gen, "srs gen", &work.join("srs.log"))?;
+            }
+        }
+        if let Some(p) = PhaseFigures::of(&samples) {
+            fig.phases.insert(phase.to_string(), p);
+        }
+    }
+    let compiled = CompiledModel::load(work)?;
+    let plan = &compiled.plan;
+    fig.k = Some(plan.shape.k);
+    fig.rows = Some(plan.main_rows as u64);
+    fig.advice_columns = Some(plan.shape.advice_columns());
+    fig.fixed_columns = Some(plan.shape.fixed_columns());
+    fig.lookups = Some(plan.lookups());
+    fig.pk_bytes = file_len(&work.join(files::PK));
+    fig.vk_bytes = file_len(&work.join(files::VK));
+    let proof_path = work.join(files::PROOF);
+    let proof = ProofFile::read(&proof_path)?;
+    fig.proof_bytes = Some(proof.proof_bytes(&proof_path)?.len());
+    let f = compare(&proof.outputs, reference);
+    fig.max_abs_err = Some(f.max_abs_err);
+    fig.argmax_agrees = Some(f.argmax_agrees);
+    if zkonnx_evm::Solc::find().is_ok() {
+        let settings = Settings::read(&work.join(files::SETTINGS))?;
+        let vk = zkonnx_prover::keys::read_vk(&work.join(files::VK))?;
+        let v = generate_verifier(&vk, &settings, true, VerifierKind::Compact)?;
+        if let Some(c) = &v.compiled {
+            let check = evm_verify(
+                &c.creation,
+                v.vk_creation().as_deref(),
+                &settings,
+                &proof,
+                &proof_path,
+            )?;
+            fig.verifier_runtime_bytes = Some(c.runtime.len());
+            fig.verify_gas = check.accepted.then_some(check.verify_gas);
+        }
+    }
+    Ok(fig)
+}
+
+/// The float output both systems are judged against: `NAME.output.json` beside the model
+/// when there is one, else the model run by tract.
+fn float_reference(model: &Path, input: &Path, x: &[f32]) -> Result<Vec<f32>> {
+    let stem = input
+        .file_name()
+        .map(|n| n.to_string_lossy().replace(".input.json", ".output.json"))
+        .unwrap_or_default();
+    let beside = input.with_file_name(stem);
+    if beside.is_file() {
+        return data::read_output(&beside);
+    }
+    let shape = crate::Model::load(model)?.graph.input().shape.clone();
+    Ok(FloatReference::load(model, &shape)?.run(x)?)
+}
+
+/// zkonnx / EZKL for every figure both systems have.
+pub fn ratios(z: &SystemFigures, e: &SystemFigures) -> BTreeMap<String, f64> {
+    let mut r = BTreeMap::new();
+    let mut put = |name: String, a: Option<f64>, b: Option<f64>| {
+        if let (Some(a), Some(b)) = (a, b) {
+            if b > 0.0 {
+                r.insert(name, a / b);
+            }
+        }
+    };
+    for phase in PHASES {
+        let (a, b) = (z.phases.get(phase), e.phases.get(phase));
+        put(
+            format!("{phase}_s"),
+            a.map(|p| p.wall_median_s),
+            b.map(|p| p.wall_median_s),
+        );
+        put(
+            format!("{phase}_peak_rss"),
+            a.map(|p| p.peak_rss_mb),
+            b.map(|p| p.peak_rss_mb),
+        );
+    }
+    let f = |x: Option<u64>| x.map(|v| v as f64);
+    put("pk_bytes".into(), f(z.pk_bytes), f(e.pk_bytes));
+    put(
+        "proof_bytes".into(),
+        z.proof_bytes.map(|v| v as f64),
+        e.proof_bytes.map(|v| v as f64),
+    );
+    put("max_abs_err".into(), z.max_abs_err, e.max_abs_err);
+    r
+}
+
+/// Runs the benchmark and writes `bench.json`, `bench.md` and `bench.svg` into `opts.out`.
+pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport> {
+    let io = |p: &Path, e: std::io::Error| Error::Data {
+        path: p.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(&opts.out).map_err(|e| io(&opts.out, e))?;
+    let models = discover(&opts.models)?;
+    let python = if opts.ezkl {
+        Some(ezkl::ensure_ezkl()?)
+    } else {
+        None
+    };
+    let mut rows = Vec::new();
+    for (name, model, input) in models {
+        eprintln!("bench: {name}");
+        let x = data::read_input(&input)?;
+        let reference = float_reference(&model, &input, &x);
+        let work = opts.out.join(&name);
+        let zk = match &reference {
+            Ok(r) => run_zkonnx(opts, &model, &input, &work.join("zkonnx"), r),
+            Err(e) => Err(Error::Data {
+                path: model.display().to_string(),
+                reason: format!("float reference: {e}"),
+            }),
+        }
+        .unwrap_or_else(|e| SystemFigures {
+            error: Some(e.to_string()),
+            ..SystemFigures::default()
+        });
+        let ez = python.as_ref().map(|py| {
+            ezkl::run_ezkl(
+                py,
+                &model,
+                &input,
+                &work.join("ezkl"),
+                reference.as_deref().unwrap_or(&[]),
+            )
+            .unwrap_or_else(|e| SystemFigures {
+                error: Some(e.to_string()),
+                ..SystemFigures::default()
+            })
+        });
+        let ratios = ez.as_ref().map(|e| ratios(&zk, e)).unwrap_or_default();
+        rows.push(ModelRow {
+            model: name,
+            zkonnx: zk,
+            ezkl: ez,
+            ratios,
+        });
+    }
+    let report = BenchReport {
+        version: BENCH_VERSION,
+        machine: machine(opts.ezkl),
+        repeat: opts.repeat,
+        models: rows,
+    };
+    let write = |name: &str, text: String| {
+        let p = opts.out.join(name);
+        std::fs::write(&p, text).map_err(|e| io(&p, e))
+    };
+    write(
+        "bench.json",
+        serde_json::to_string_pretty(&report).map_err(|e| Error::Data {
+            path: "bench.json".into(),
+            reason: e.to_string(),
+        })?,
+    )?;
+    write("bench.md", output::markdown(&report))?;
+    write("bench.svg", output::svg(&report))?;
+    Ok(report)
+}

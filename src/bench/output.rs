@@ -1,0 +1,232 @@
+//! `bench.md` (a Markdown table) and `bench.svg` (prove time and peak memory per model, both
+//! systems, log scales; plain SVG written by hand).
+
+use std::fmt::Write;
+
+use super::{BenchReport, SystemFigures, PHASES};
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| v.to_string())
+}
+
+fn secs(f: &SystemFigures, phase: &str) -> String {
+    f.phases
+        .get(phase)
+        .map_or_else(|| "–".into(), |p| format!("{:.2}", p.wall_median_s))
+}
+
+/// Peak memory over all phases, MB.
+pub fn peak_mb(f: &SystemFigures) -> Option<f64> {
+    f.phases.values().map(|p| p.peak_rss_mb).reduce(f64::max)
+}
+
+fn row(out: &mut String, model: &str, system: &str, f: &SystemFigures) {
+    let _ = writeln!(
+        out,
+        "| {model} | {system} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        opt(f.k),
+        secs(f, "compile"),
+        secs(f, "setup"),
+        secs(f, "prove"),
+        secs(f, "verify"),
+        opt(peak_mb(f).map(|v| format!("{v:.0}"))),
+        opt(f.pk_bytes.map(|b| format!("{:.1}", b as f64 / 1e6))),
+        opt(f.proof_bytes),
+        opt(f.verify_gas),
+        opt(f.max_abs_err.map(|e| format!("{e:.5}"))),
+        opt(f.argmax_agrees),
+    );
+    if let Some(e) = &f.error {
+        let e: String = e.chars().take(300).collect();
+        let _ = writeln!(
+            out,
+            "| {model} | {system} error | {} |||||||||||",
+            e.replace('|', "/").replace('\n', " ")
+        );
+    }
+}
+
+/// The Markdown table: one row per model and system, and a ratio row zkonnx / EZKL.
+pub fn markdown(r: &BenchReport) -> String {
+    let m = &r.machine;
+    let mut out = format!(
+        "# zkonnx bench\n\n{} ({} cores, {} GB), zkonnx {}{}{}; median of {} run(s) per phase; \
+         peak = largest resident memory of any phase's process.\n\n",
+        m.cpu,
+        m.cores,
+        m.ram_gb,
+        m.zkonnx_version,
+        m.git_commit
+            .as_deref()
+            .map_or_else(String::new, |c| format!(" ({})", &c[..c.len().min(10)])),
+        m.ezkl_version
+            .as_deref()
+            .map_or_else(String::new, |v| format!(", EZKL {v}")),
+        r.repeat
+    );
+    out.push_str(
+        "| model | system | k | compile s | setup s | prove s | verify s | peak MB | pk MB | proof B | verify gas | max abs err | argmax |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for row_ in &r.models {
+        row(&mut out, &row_.model, "zkonnx", &row_.zkonnx);
+        if let Some(e) = &row_.ezkl {
+            row(&mut out, &row_.model, "EZKL", e);
+            let ratio = |k: &str| {
+                row_.ratios
+                    .get(k)
+                    .map_or_else(|| "–".into(), |v| format!("{v:.2}×"))
+            };
+            let peak = match (peak_mb(&row_.zkonnx), e.phases.is_empty()) {
+                (Some(z), false) => peak_mb(e)
+                    .filter(|v| *v > 0.0)
+                    .map_or_else(|| "–".into(), |v| format!("{:.2}×", z / v)),
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | zkonnx / EZKL | | {} | {} | {} | {} | {} | {} | {} | | {} | |",
+                row_.model,
+                ratio("compile_s"),
+                ratio("setup_s"),
+                ratio("prove_s"),
+                ratio("verify_s"),
+                peak,
+                ratio("pk_bytes"),
+                ratio("proof_bytes"),
+                ratio("max_abs_err"),
+            );
+        }
+    }
+    out.push_str(&format!(
+        "\nPhases: {}. SRS generation is not counted. EZKL's prove includes its witness \
+         generation (zkonnx's prove computes the witness too); its compile includes \
+         calibration.\n",
+        PHASES.join(", ")
+    ));
+    out
+}
+
+const ZK_COLOR: &str = "#1f77b4";
+const EZKL_COLOR: &str = "#ff7f0e";
+
+/// One log-scale bar panel at `x0`: for each model, zkonnx's and EZKL's value.
+fn panel(
+    svg: &mut String,
+    x0: f64,
+    title: &str,
+    unit: &str,
+    bars: &[(String, Option<f64>, Option<f64>)],
+) {
+    let (w, h, top, bottom) = (400.0, 300.0, 40.0, 340.0);
+    let vals: Vec<f64> = bars
+        .iter()
+        .flat_map(|b| [b.1, b.2])
+        .flatten()
+        .filter(|v| *v > 0.0)
+        .collect();
+    let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = vals.iter().copied().fold(0.0, f64::max);
+    let (lo, hi) = if vals.is_empty() {
+        (0.0, 1.0)
+    } else {
+        (
+            lo.log10().floor(),
+            hi.log10().ceil().max(lo.log10().floor() + 1.0),
+        )
+    };
+    let y = |v: f64| bottom - (v.log10() - lo) / (hi - lo) * h;
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" font-size="14" text-anchor="middle">{title} ({unit}, log scale)</text>"#,
+        x0 + w / 2.0
+    );
+    let _ = writeln!(
+        svg,
+        r#"<line x1="{x0}" y1="{bottom}" x2="{}" y2="{bottom}" stroke="black"/><line x1="{x0}" y1="{top}" x2="{x0}" y2="{bottom}" stroke="black"/>"#,
+        x0 + w
+    );
+    let mut e = lo as i32;
+    while f64::from(e) <= hi {
+        let v = 10f64.powi(e);
+        let yy = y(v);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x0}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" font-size="10" text-anchor="end">{v}</text>"##,
+            x0 + w,
+            x0 - 4.0,
+            yy + 3.0
+        );
+        e += 1;
+    }
+    let slot = w / bars.len().max(1) as f64;
+    for (i, (name, z, ez)) in bars.iter().enumerate() {
+        let cx = x0 + slot * (i as f64 + 0.5);
+        for (j, (v, color)) in [(z, ZK_COLOR), (ez, EZKL_COLOR)].into_iter().enumerate() {
+            let bx = cx - 22.0 + j as f64 * 22.0;
+            match v {
+                Some(v) if *v > 0.0 => {
+                    let yy = y(*v).min(bottom);
+                    let _ = writeln!(
+                        svg,
+                        r#"<rect x="{bx:.1}" y="{yy:.1}" width="20" height="{:.1}" fill="{color}"><title>{name}: {v:.3} {unit}</title></rect>"#,
+                        bottom - yy
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        svg,
+                        r#"<text x="{:.1}" y="{}" font-size="9" text-anchor="middle">n/a</text>"#,
+                        bx + 10.0,
+                        bottom - 4.0
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text x="{cx:.1}" y="{}" font-size="11" text-anchor="middle">{name}</text>"#,
+            bottom + 16.0
+        );
+    }
+}
+
+/// The plot: prove time and peak memory per model, zkonnx and EZKL.
+pub fn svg(r: &BenchReport) -> String {
+    let prove = |f: &SystemFigures| f.phases.get("prove").map(|p| p.wall_median_s);
+    let time: Vec<_> = r
+        .models
+        .iter()
+        .map(|m| {
+            (
+                m.model.clone(),
+                prove(&m.zkonnx),
+                m.ezkl.as_ref().and_then(prove),
+            )
+        })
+        .collect();
+    let mem: Vec<_> = r
+        .models
+        .iter()
+        .map(|m| {
+            (
+                m.model.clone(),
+                peak_mb(&m.zkonnx),
+                m.ezkl.as_ref().and_then(peak_mb),
+            )
+        })
+        .collect();
+    let mut svg = String::from(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="980" height="410" font-family="sans-serif">
+<rect width="980" height="410" fill="white"/>
+"#,
+    );
+    panel(&mut svg, 60.0, "prove time", "s", &time);
+    panel(&mut svg, 560.0, "peak memory", "MB", &mem);
+    let _ = writeln!(
+        svg,
+        r#"<rect x="60" y="385" width="12" height="12" fill="{ZK_COLOR}"/><text x="78" y="395" font-size="12">zkonnx</text><rect x="150" y="385" width="12" height="12" fill="{EZKL_COLOR}"/><text x="168" y="395" font-size="12">EZKL</text>"#
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
