@@ -92,7 +92,10 @@ pub fn generate_verifier(
         VerifierKind::Compact => {
             let cvk = CompactVk::new(&vk.params, &vk.vk, num_instances)?;
             let vk_blob = blob::encode(&cvk);
-            check_runtime_size(blob::data_runtime(&vk_blob).len())?;
+            let key_bytes = blob::data_runtime(&vk_blob).len();
+            if key_bytes > zkonnx_evm::EIP170_MAX_RUNTIME_BYTES {
+                return Err(zkonnx_evm::EvmError::KeyTooBig { bytes: key_bytes }.into());
+            }
             let compiled = if compile {
                 Some(contract::compile_compact_verifier(&Solc::find()?)?)
             } else {

@@ -25,6 +25,12 @@ pub enum EvmError {
         /// Runtime size.
         runtime_bytes: usize,
     },
+    /// The compact verifier's verifying-key data contract is over the EIP-170 limit.
+    #[error("the verifying key's data contract would be {bytes} bytes, over the EIP-170 limit of 24,576 (the compact verifier keeps it as contract code). Recompile the model with a narrower layout (fewer columns)")]
+    KeyTooBig {
+        /// Data contract runtime size.
+        bytes: usize,
+    },
     /// Deployment failed in the EVM.
     #[error("deployment failed: {0}")]
     Deploy(String),
