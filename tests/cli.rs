@@ -228,17 +228,39 @@ fn bad_inputs_are_clear_errors_not_panics() {
         stderr(&o)
     );
 
-    let o = run(
-        &models.join("tiny_transformer.onnx"),
-        &models.join("tiny_transformer.input.json"),
-    );
+    let dir = common::temp_dir("cli-unsupported");
+    let bad = dir.join("unsupported.onnx");
+    let node =
+        |op: &'static str, name: &'static str, i: &'static str, o: &'static str| common::onnx::N {
+            op,
+            name,
+            inputs: std::slice::from_ref(Box::leak(Box::new(i))),
+            output: o,
+            attrs: vec![],
+        };
+    std::fs::write(
+        &bad,
+        common::onnx::model(
+            ("x", &[1, 64]),
+            ("y", &[1, 64]),
+            &[
+                node("Celu", "celu_1", "x", "a"),
+                node("Relu", "relu_2", "a", "b"),
+                node("Hardmax", "hardmax_3", "b", "y"),
+            ],
+            vec![],
+        ),
+    )
+    .expect("write model");
+    let o = run(&bad, &models.join("mlp_digits.input.json"));
     assert_eq!(code(&o), 2);
     let e = stderr(&o);
     assert!(
         e.contains("unsupported")
-            && e.contains("LayerNormalization")
-            && e.contains("Softmax")
-            && e.contains("Erf"),
+            && e.contains("celu_1")
+            && e.contains("Celu")
+            && e.contains("hardmax_3")
+            && e.contains("Hardmax"),
         "{e}"
     );
     assert!(!e.contains("panicked"), "{e}");

@@ -84,6 +84,19 @@ pub enum CircuitsError {
         /// Bound in bits.
         bits: u32,
     },
+    /// A witness value outside the domain of its operation (a lookup table's calibrated
+    /// domain, a non-positive denominator, a negative square root).
+    #[error("value {value} at node '{node}' (index {index}) {reason}")]
+    OutOfDomain {
+        /// Node name.
+        node: String,
+        /// Element index in the node's output.
+        index: usize,
+        /// Offending integer value.
+        value: i128,
+        /// What is wrong, with the advice.
+        reason: String,
+    },
     /// Integer overflow in the quantized model: the chosen scales are too large.
     #[error("integer overflow at node '{node}': lower the scales")]
     Overflow {

@@ -22,6 +22,15 @@ pub struct CircuitShape {
     pub max_limbs: usize,
     /// log2 of the number of rows.
     pub k: u32,
+    /// Whether the general arithmetic gate exists (products, division, square root).
+    #[serde(default)]
+    pub arith: bool,
+    /// Whether the function lane and the table's output column exist.
+    #[serde(default)]
+    pub functions: bool,
+    /// Whether a column of constants exists.
+    #[serde(default)]
+    pub constants: bool,
 }
 
 impl Default for CircuitShape {
@@ -32,6 +41,9 @@ impl Default for CircuitShape {
             limb_bits: 8,
             max_limbs: 1,
             k: 10,
+            arith: false,
+            functions: false,
+            constants: false,
         }
     }
 }
@@ -40,6 +52,11 @@ impl CircuitShape {
     /// Width of the shared advice pool.
     pub fn width(&self) -> usize {
         (self.inputs_per_row + self.accs_per_row).max(crate::chips::ELEMENT_COLUMNS)
+    }
+
+    /// Lookup arguments (range limbs, and function tables when present).
+    pub fn lookups(&self) -> usize {
+        1 + usize::from(self.functions)
     }
 
     /// Rows at the end of the domain that halo2 reserves (blinding factors and the last row),
@@ -55,14 +72,22 @@ impl CircuitShape {
 
     /// Advice columns committed in the first phase.
     pub fn advice_columns(&self) -> usize {
-        self.width() + 2
+        self.width() + 2 + 2 * usize::from(self.functions)
     }
 
     /// Fixed columns (weights, gadget constants, table, selectors).
     pub fn fixed_columns(&self) -> usize {
         // weights, chain mask, rescale (mul, add, 2^shift), range (tag, offset), table (2),
         // selectors (4, before compression).
-        self.inputs_per_row * self.accs_per_row + 1 + 3 + 2 + 2 + 4
+        self.inputs_per_row * self.accs_per_row
+            + 1
+            + 3
+            + 2
+            + 2
+            + 4
+            + 6 * usize::from(self.arith)
+            + 2 * usize::from(self.functions)
+            + usize::from(self.constants)
     }
 }
 
@@ -82,8 +107,11 @@ pub struct LayerPlan {
     pub gadget: String,
     /// Main rows used.
     pub rows: usize,
-    /// Range-lane rows used (lookups).
+    /// Lookup rows used (range lane and function lane).
     pub lookup_rows: usize,
+    /// Function-lane rows used (lookups of nonlinear functions).
+    #[serde(default)]
+    pub func_rows: usize,
     /// Multiply-adds.
     pub macs: usize,
 }
@@ -97,6 +125,9 @@ pub struct LayoutPlan {
     pub main_rows: usize,
     /// Range-lane rows used.
     pub range_rows: usize,
+    /// Function-lane rows used.
+    #[serde(default)]
+    pub func_rows: usize,
     /// Rows of the lookup table.
     pub table_rows: usize,
     /// Per-layer figures.
@@ -108,44 +139,70 @@ pub struct LayoutPlan {
 impl LayoutPlan {
     /// Number of lookup arguments.
     pub fn lookups(&self) -> usize {
-        1
+        self.shape.lookups()
     }
+}
+
+/// Range checks a node's gadget performs per output element.
+pub fn checks_per_element(op: &QOp) -> usize {
+    match op {
+        QOp::Rescale { relu: true, .. } => 3,
+        QOp::Rescale { relu: false, .. } => 2,
+        QOp::Div { .. } | QOp::Sqrt { .. } => 3,
+        _ => 0,
+    }
+}
+
+/// Main rows of a linear map with `A` accumulators and `T` inputs per row.
+pub fn linear_rows(map: &crate::ir::Linear<i64>, a: usize, t: usize) -> usize {
+    map.groups
+        .iter()
+        .map(|g| g.outputs.len().div_ceil(a) * g.inputs.len().div_ceil(t))
+        .sum()
 }
 
 fn layers_for(q: &QGraph, a: usize, t: usize, max_limbs: usize) -> Vec<LayerPlan> {
     q.nodes
         .iter()
         .map(|n| {
-            let (gadget, rows, lookup_rows, macs) = match &n.op {
-                QOp::Input => ("instance", 0, 0, 0),
-                QOp::Reshape => ("rewire", 0, 0, 0),
-                QOp::Linear {
-                    out_features,
-                    in_features,
-                    ..
-                } => {
-                    let m = n.len() / out_features;
-                    let rows = m * out_features.div_ceil(a) * in_features.div_ceil(t);
-                    ("packed-mac", rows, 0, n.len() * in_features)
-                }
-                QOp::Rescale { relu, .. } => {
-                    // Three range checks per element (r, and out and d, or q), `max_limbs` lane
-                    // rows each.
-                    let per = 3 * max_limbs;
-                    (
-                        if *relu { "rescale+relu" } else { "rescale" },
-                        n.len(),
-                        n.len() * per,
-                        0,
-                    )
-                }
+            let lanes = checks_per_element(&n.op) * n.len() * max_limbs;
+            let (gadget, rows, func_rows, macs) = match &n.op {
+                QOp::Input => ("instance".to_string(), 0, 0, 0),
+                QOp::Gather { .. } => ("rewire".to_string(), 0, 0, 0),
+                QOp::Linear { map } => (
+                    "packed-mac".to_string(),
+                    linear_rows(map, a, t),
+                    0,
+                    map.macs(),
+                ),
+                QOp::Rescale { relu, .. } => (
+                    if *relu { "rescale+relu" } else { "rescale" }.to_string(),
+                    n.len(),
+                    0,
+                    0,
+                ),
+                QOp::Bilinear { terms } => (
+                    "product-chain".to_string(),
+                    terms.iter().map(|t| t.len().max(1)).sum(),
+                    0,
+                    terms.iter().map(Vec::len).sum(),
+                ),
+                QOp::Lookup { table } => (
+                    format!("lookup:{}", q.tables[*table].f.name()),
+                    0,
+                    n.len(),
+                    0,
+                ),
+                QOp::Div { .. } => ("exact-div".to_string(), 2 * n.len(), 0, 0),
+                QOp::Sqrt { .. } => ("exact-sqrt".to_string(), 2 * n.len(), 0, 0),
             };
             LayerPlan {
                 name: n.name.clone(),
                 op_type: n.op_type.clone(),
-                gadget: gadget.into(),
+                gadget,
                 rows,
-                lookup_rows,
+                lookup_rows: lanes + func_rows,
+                func_rows,
                 macs,
             }
         })
@@ -157,6 +214,8 @@ fn max_bits(q: &QGraph) -> u32 {
         .iter()
         .map(|n| match &n.op {
             QOp::Rescale { shift, bits, .. } => (*shift).max(*bits + 1),
+            QOp::Div { bits, rbits, .. } => (*rbits).max(*bits + 1),
+            QOp::Sqrt { bits, .. } => *bits + 1,
             _ => 1,
         })
         .max()
@@ -172,28 +231,39 @@ pub fn plan(q: &QGraph) -> LayoutPlan {
             let max_limbs = limbs(mb, limb);
             let layers = layers_for(q, a, t, max_limbs);
             let main_rows: usize = layers.iter().map(|l| l.rows).sum();
-            let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum();
-            let table_rows = (1usize << (limb + 1)) - 1;
+            let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
+            let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
+            let table_rows = (1usize << (limb + 1)) - 1 + q.table_entries();
             let mut shape = CircuitShape {
                 inputs_per_row: t,
                 accs_per_row: a,
                 limb_bits: limb,
                 max_limbs,
                 k: 4,
+                arith: q.uses_arith(),
+                functions: !q.tables.is_empty(),
+                constants: q.uses_constants(),
             };
-            let need = main_rows.max(range_rows + max_limbs).max(table_rows);
+            // The public instance column holds the input and the output.
+            let instances = q.input().len() + q.output_node().len();
+            let need = main_rows
+                .max(instances)
+                .max(range_rows + max_limbs)
+                .max(table_rows)
+                .max(func_rows);
             while shape.usable_rows() < need {
                 shape.k += 1;
             }
             let n = (1u64 << shape.k) as f64;
             // Committed columns: advice, lookup (3), permutation chunks (degree 4 → 2 columns per chunk).
-            let perm = (shape.advice_columns() + 1).div_ceil(2);
-            let cost = n * (shape.advice_columns() + 3 + perm) as f64
+            let perm = (shape.advice_columns() + 1 + usize::from(shape.constants)).div_ceil(2);
+            let cost = n * (shape.advice_columns() + 3 * shape.lookups() + perm) as f64
                 + 0.1 * n * shape.fixed_columns() as f64;
             let cand = LayoutPlan {
                 shape,
                 main_rows,
                 range_rows,
+                func_rows,
                 table_rows,
                 layers,
                 cost,

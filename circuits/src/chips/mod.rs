@@ -4,13 +4,15 @@
 //! selector and fixed columns. Layout is absolute: the planner (`crate::layout`) decides the
 //! rows, the chips only write cells where they are told.
 
+pub mod arith;
+pub mod func;
 pub mod mac;
 pub mod range;
 pub mod rescale;
 
 use halo2_proofs::circuit::Value;
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Instance};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
 
 use crate::layout::CircuitShape;
 
@@ -50,6 +52,12 @@ pub struct ChipConfig {
     pub rescale: rescale::RescaleConfig,
     /// Range-check lane.
     pub range: range::RangeConfig,
+    /// General arithmetic rows (products, division, square root), if the model needs them.
+    pub arith: Option<arith::ArithConfig>,
+    /// Function lane (lookup tables of nonlinear functions), if the model has any.
+    pub func: Option<func::FuncConfig>,
+    /// Column of constants (padding values, constant operands), if the model has any.
+    pub constant: Option<Column<Fixed>>,
 }
 
 impl ChipConfig {
@@ -65,13 +73,32 @@ impl ChipConfig {
         let mac =
             mac::MacConfig::configure(meta, &advice, shape.inputs_per_row, shape.accs_per_row);
         let rescale = rescale::RescaleConfig::configure(meta, &advice);
-        let range = range::RangeConfig::configure(meta, shape.limb_bits, shape.max_limbs);
+        let range =
+            range::RangeConfig::configure(meta, shape.limb_bits, shape.max_limbs, shape.functions);
+        let arith = shape
+            .arith
+            .then(|| arith::ArithConfig::configure(meta, &advice));
+        let func = match (shape.functions, range.t_out) {
+            (true, Some(t_out)) => Some(func::FuncConfig::configure(
+                meta,
+                [range.t_tag, range.t_val, t_out],
+            )),
+            _ => None,
+        };
+        let constant = shape.constants.then(|| {
+            let c = meta.fixed_column();
+            meta.enable_constant(c);
+            c
+        });
         Self {
             advice,
             instance,
             mac,
             rescale,
             range,
+            arith,
+            func,
+            constant,
         }
     }
 }

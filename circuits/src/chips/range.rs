@@ -14,7 +14,9 @@ use halo2_proofs::plonk::{
 use halo2_proofs::poly::Rotation;
 
 use super::fe;
+use super::func::FUNC_TAG_BASE;
 use crate::layout::limbs;
+use crate::quant::Table;
 
 /// Columns of the range lane.
 #[derive(Debug, Clone)]
@@ -35,13 +37,20 @@ pub struct RangeConfig {
     pub t_tag: TableColumn,
     /// Table: value.
     pub t_val: TableColumn,
+    /// Table: function value (only when the model has function tables; 0 for range entries).
+    pub t_out: Option<TableColumn>,
     /// Bits per limb.
     pub limb_bits: u32,
 }
 
 impl RangeConfig {
     /// Creates the lane's columns, gate and lookup.
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, limb_bits: u32, max_limbs: usize) -> Self {
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        limb_bits: u32,
+        max_limbs: usize,
+        with_functions: bool,
+    ) -> Self {
         let q = meta.selector();
         let rv = meta.advice_column();
         meta.enable_equality(rv);
@@ -50,6 +59,7 @@ impl RangeConfig {
         let off = meta.fixed_column();
         let t_tag = meta.lookup_table_column();
         let t_val = meta.lookup_table_column();
+        let t_out = with_functions.then(|| meta.lookup_table_column());
         meta.create_gate("range recomposition", |vc| {
             let s = vc.query_selector(q);
             let v = vc.query_advice(rv, Rotation::cur()) + vc.query_fixed(off, Rotation::cur());
@@ -74,6 +84,7 @@ impl RangeConfig {
             max_limbs,
             t_tag,
             t_val,
+            t_out,
             limb_bits,
         }
     }
@@ -83,27 +94,47 @@ impl RangeConfig {
         (1usize << (self.limb_bits + 1)) - 1
     }
 
-    /// Fills the table.
-    pub fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
+    /// Fills the table: range entries `(t, u)` for every width `t ≤ limb_bits`, then (with a
+    /// function column) `(32 + id, x, f_id(x))` for every function table.
+    pub fn load_table(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        functions: &[Table],
+    ) -> Result<(), Error> {
         layouter.assign_table(
-            || "range table",
+            || "range and function table",
             |mut table| {
                 let mut row = 0;
+                let mut put = |table: &mut halo2_proofs::circuit::Table<'_, Fr>,
+                               tag: Fr,
+                               x: Fr,
+                               y: Fr|
+                 -> Result<(), Error> {
+                    table.assign_cell(|| "tag", self.t_tag, row, || Value::known(tag))?;
+                    table.assign_cell(|| "val", self.t_val, row, || Value::known(x))?;
+                    if let Some(t_out) = self.t_out {
+                        table.assign_cell(|| "out", t_out, row, || Value::known(y))?;
+                    }
+                    row += 1;
+                    Ok(())
+                };
                 for t in 0..=self.limb_bits {
                     for u in 0..(1u64 << t) {
-                        table.assign_cell(
-                            || "tag",
-                            self.t_tag,
-                            row,
-                            || Value::known(Fr::from(u64::from(t))),
-                        )?;
-                        table.assign_cell(
-                            || "val",
-                            self.t_val,
-                            row,
-                            || Value::known(Fr::from(u)),
-                        )?;
-                        row += 1;
+                        put(&mut table, Fr::from(u64::from(t)), Fr::from(u), Fr::zero())?;
+                    }
+                }
+                if self.t_out.is_some() {
+                    for (id, f) in functions.iter().enumerate() {
+                        let tag = Fr::from(FUNC_TAG_BASE + id as u64);
+                        for i in 0..f.size {
+                            let x = f.lo + i as i64;
+                            put(
+                                &mut table,
+                                tag,
+                                fe(i128::from(x)),
+                                fe(i128::from(f.value(x))),
+                            )?;
+                        }
                     }
                 }
                 Ok(())

@@ -14,6 +14,9 @@ const SHAPE: CircuitShape = CircuitShape {
     limb_bits: 4,
     max_limbs: 3,
     k: 8,
+    arith: false,
+    functions: false,
+    constants: false,
 };
 
 /// What one test circuit lays out.
@@ -64,7 +67,7 @@ impl Circuit<Fr> for ChipCircuit {
     }
 
     fn synthesize(&self, c: ChipConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        c.range.load_table(&mut layouter)?;
+        c.range.load_table(&mut layouter, &[])?;
         layouter.assign_region(
             || "case",
             |mut region| {

@@ -1,6 +1,6 @@
 //! A plain f32 executor of the Graph IR, used for calibration.
 
-use super::{Graph, Op};
+use super::{Graph, Op, Ref};
 
 /// Runs the graph on one input and returns every node's output tensor (flattened).
 ///
@@ -8,37 +8,57 @@ use super::{Graph, Op};
 pub fn run_float(graph: &Graph, input: &[f32]) -> Vec<Vec<f32>> {
     let mut values: Vec<Vec<f32>> = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
-        let out = match &node.op {
-            Op::Input => input.to_vec(),
-            Op::Dense {
-                weight,
-                bias,
-                out_features,
-                in_features,
-            } => {
-                let x = &values[node.inputs[0]];
-                let rows = x.len() / in_features;
-                let mut y = Vec::with_capacity(rows * out_features);
-                for r in 0..rows {
-                    let xr = &x[r * in_features..(r + 1) * in_features];
-                    for o in 0..*out_features {
-                        let w = &weight[o * in_features..(o + 1) * in_features];
-                        let mut acc: f64 = bias.as_ref().map_or(0.0, |b| f64::from(b[o]));
-                        for (wi, xi) in w.iter().zip(xr) {
-                            acc += f64::from(*wi) * f64::from(*xi);
-                        }
-                        y.push(acc as f32);
-                    }
-                }
-                y
+        let arg = |slot: usize| -> &Vec<f32> { &values[node.inputs[slot]] };
+        let get = |r: &Ref| -> f64 {
+            match *r {
+                Ref::In(s, i) => f64::from(values[node.inputs[s as usize]][i as usize]),
+                Ref::Const(c) => f64::from(c),
             }
-            Op::Affine { mul, add } => values[node.inputs[0]]
+        };
+        let out: Vec<f32> = match &node.op {
+            Op::Input => input.to_vec(),
+            Op::Linear { map, bias } => {
+                let acc = map.eval(
+                    node.len(),
+                    0f64,
+                    |(s, i)| f64::from(values[node.inputs[s as usize]][i as usize]),
+                    |a, w, x| a + f64::from(w) * x,
+                );
+                acc.iter()
+                    .enumerate()
+                    .map(|(o, a)| (a + bias.as_ref().map_or(0.0, |b| f64::from(b[o]))) as f32)
+                    .collect()
+            }
+            Op::Affine { mul, add } => arg(0)
                 .iter()
                 .zip(mul.iter().zip(add))
                 .map(|(x, (m, a))| x * m + a)
                 .collect(),
-            Op::Relu => values[node.inputs[0]].iter().map(|x| x.max(0.0)).collect(),
-            Op::Reshape => values[node.inputs[0]].clone(),
+            Op::Relu => arg(0).iter().map(|x| x.max(0.0)).collect(),
+            Op::Gather { map } => map.iter().map(|r| get(r) as f32).collect(),
+            Op::Bilinear { terms, scale } => {
+                let (a, b) = (arg(0), arg(1));
+                terms
+                    .iter()
+                    .map(|t| {
+                        let s: f64 = t
+                            .iter()
+                            .map(|&(i, j)| f64::from(a[i as usize]) * f64::from(b[j as usize]))
+                            .sum();
+                        (s * f64::from(*scale)) as f32
+                    })
+                    .collect()
+            }
+            Op::Func { f } => arg(0)
+                .iter()
+                .map(|&x| f.eval(f64::from(x)) as f32)
+                .collect(),
+            Op::Div { num, den } => num
+                .iter()
+                .zip(den)
+                .map(|(n, d)| (get(n) / get(d)) as f32)
+                .collect(),
+            Op::Sqrt => arg(0).iter().map(|x| x.max(0.0).sqrt()).collect(),
         };
         values.push(out);
     }

@@ -1,29 +1,142 @@
-//! The Graph IR: a model as a list of nodes over f32 tensors, with constants folded in.
+//! The Graph IR: a model as a list of primitive nodes over f32 tensors, constants folded in.
+//!
+//! The importer lowers every ONNX operator to a handful of primitives, so quantization, the
+//! reference executors and the circuit each handle only these:
+//! - [`Op::Linear`]: a sparse linear map with constant weights over elements gathered from one
+//!   or more inputs (Gemm, MatMul by a constant, Conv, ConvTranspose, pooling averages,
+//!   reductions, sums and differences of tensors);
+//! - [`Op::Affine`] and [`Op::Relu`] (elementwise);
+//! - [`Op::Gather`]: pure rewiring (reshape, transpose, slice, concat, pad, broadcast);
+//! - [`Op::Bilinear`]: sums of products of two computed tensors (MatMul of activations, Mul);
+//! - [`Op::Func`]: an elementwise nonlinear function proven by a lookup table;
+//! - [`Op::Div`] and [`Op::Sqrt`]: exact integer division and square root (witness + check).
 //!
 //! Every node produces exactly one tensor; node 0 is the graph input. Nodes are in
 //! topological order, so executing them in order is always valid.
 
 mod float_exec;
+mod func;
 
 pub use float_exec::run_float;
+pub use func::Func;
 
 use serde::{Deserialize, Serialize};
+
+/// An element of one of the node's inputs: `(slot, index)` where `slot` indexes `Node::inputs`.
+pub type Elem = (u32, u32);
+
+/// Where an element of a rewired tensor comes from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub enum Ref {
+    /// Element `idx` of input `slot`.
+    In(u32, u32),
+    /// A constant.
+    Const(f32),
+}
+
+/// A dense weight block, row-major.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Mat<T> {
+    /// Rows (outputs).
+    pub rows: usize,
+    /// Columns (inputs).
+    pub cols: usize,
+    /// `rows × cols` values.
+    pub data: Vec<T>,
+}
+
+/// One block of a [`Op::Linear`]: `y[outputs[r]] = Σ_j mat[r][j] · x[inputs[j]]`.
+///
+/// An input of `None` is a zero (padding): its weight is not used.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Group {
+    /// Index of the weight block in the op's `mats`.
+    pub mat: u32,
+    /// The gathered inputs, one per column of the block.
+    pub inputs: Vec<Option<Elem>>,
+    /// The output elements, one per row of the block.
+    pub outputs: Vec<u32>,
+}
+
+/// A sparse linear map with constant weights: a list of dense blocks over gathered inputs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Linear<T> {
+    /// Weight blocks.
+    pub mats: Vec<Mat<T>>,
+    /// Blocks of the map; every output element is in exactly one group.
+    pub groups: Vec<Group>,
+}
+
+impl<T: Copy> Linear<T> {
+    /// A dense layer applied to every row of an input: `y[r, o] = Σ_i W[o, i] x[r, i]`.
+    pub fn dense(weight: Vec<T>, out_features: usize, in_features: usize, rows: usize) -> Self {
+        let groups = (0..rows)
+            .map(|r| Group {
+                mat: 0,
+                inputs: (0..in_features)
+                    .map(|i| Some((0, (r * in_features + i) as u32)))
+                    .collect(),
+                outputs: (0..out_features)
+                    .map(|o| (r * out_features + o) as u32)
+                    .collect(),
+            })
+            .collect();
+        Self {
+            mats: vec![Mat {
+                rows: out_features,
+                cols: in_features,
+                data: weight,
+            }],
+            groups,
+        }
+    }
+
+    /// Multiply-adds of the map (padding excluded).
+    pub fn macs(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| g.outputs.len() * g.inputs.iter().filter(|i| i.is_some()).count())
+            .sum()
+    }
+
+    /// Runs the map with `get` reading an input element and `mul_add` accumulating.
+    pub fn eval<A: Copy>(
+        &self,
+        len: usize,
+        zero: A,
+        get: impl Fn(Elem) -> A,
+        mul_add: impl Fn(A, T, A) -> A,
+    ) -> Vec<A> {
+        let mut out = vec![zero; len];
+        for g in &self.groups {
+            let m = &self.mats[g.mat as usize];
+            let xs: Vec<Option<A>> = g.inputs.iter().map(|i| i.map(&get)).collect();
+            for (r, &o) in g.outputs.iter().enumerate() {
+                let row = &m.data[r * m.cols..(r + 1) * m.cols];
+                let mut acc = zero;
+                for (w, x) in row.iter().zip(&xs) {
+                    if let Some(x) = x {
+                        acc = mul_add(acc, *w, *x);
+                    }
+                }
+                out[o as usize] = acc;
+            }
+        }
+        out
+    }
+}
 
 /// An operation of the Graph IR.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Op {
     /// The graph input.
     Input,
-    /// `y[r, :] = W · x[r, :] + b` for every row `r` of the input, with constant `W` (`out × inp`, row-major).
-    Dense {
-        /// Weights, `out_features × in_features`, row-major.
-        weight: Vec<f32>,
-        /// Bias of length `out_features`, if any.
+    /// `y = L(x) + bias` with a constant sparse linear map `L`.
+    Linear {
+        /// The map.
+        map: Linear<f32>,
+        /// Bias per output element, if any.
         bias: Option<Vec<f32>>,
-        /// Number of outputs per row.
-        out_features: usize,
-        /// Number of inputs per row.
-        in_features: usize,
     },
     /// Elementwise `y = x · mul + add` with constants already broadcast to the tensor's shape.
     Affine {
@@ -34,8 +147,32 @@ pub enum Op {
     },
     /// Elementwise `max(x, 0)`.
     Relu,
-    /// Same values, new shape (Reshape, Flatten, Identity).
-    Reshape,
+    /// `y[i] = map[i]`: elements of the inputs or constants (no arithmetic).
+    Gather {
+        /// Source of every output element.
+        map: Vec<Ref>,
+    },
+    /// `y[i] = scale · Σ_t a[terms[i][t].0] · b[terms[i][t].1]` with `a` = input 0, `b` = input 1.
+    Bilinear {
+        /// Index pairs of every output.
+        terms: Vec<Vec<(u32, u32)>>,
+        /// Constant factor.
+        scale: f32,
+    },
+    /// Elementwise nonlinear function (a lookup table in the circuit).
+    Func {
+        /// The function.
+        f: Func,
+    },
+    /// `y[i] = num[i] / den[i]`, the denominator positive.
+    Div {
+        /// Numerators (input elements or constants).
+        num: Vec<Ref>,
+        /// Denominators (input elements or constants).
+        den: Vec<Ref>,
+    },
+    /// Elementwise `sqrt(x)`, `x ≥ 0`.
+    Sqrt,
 }
 
 /// One node of the graph.
@@ -51,6 +188,9 @@ pub struct Node {
     pub inputs: Vec<usize>,
     /// Output shape.
     pub shape: Vec<usize>,
+    /// Keep this tensor at double precision (it feeds a square root).
+    #[serde(default)]
+    pub wide: bool,
 }
 
 impl Node {

@@ -5,11 +5,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CircuitsError, Result};
 use crate::ir::{run_float, Graph};
 
-/// Per-node maximum absolute value observed on the calibration inputs.
+/// Per-node ranges observed on the calibration inputs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Calibration {
     /// `max_abs[i]` is the largest |value| of node `i`'s output.
     pub max_abs: Vec<f64>,
+    /// `min[i]` is the smallest value of node `i`'s output.
+    #[serde(default)]
+    pub min: Vec<f64>,
     /// How many inputs were used.
     pub samples: usize,
 }
@@ -22,17 +25,27 @@ pub fn calibrate(graph: &Graph, inputs: &[Vec<f32>]) -> Result<Calibration> {
         ));
     }
     let mut max_abs = vec![0f64; graph.nodes.len()];
+    let mut min = vec![f64::INFINITY; graph.nodes.len()];
     for input in inputs {
         check_input(graph, input)?;
         let vals = run_float(graph, input);
-        for (m, v) in max_abs.iter_mut().zip(&vals) {
-            for x in v {
-                *m = m.max(f64::from(x.abs()));
+        for (i, v) in vals.iter().enumerate() {
+            for &x in v {
+                let x = f64::from(x);
+                if !x.is_finite() {
+                    return Err(CircuitsError::InvalidModel(format!(
+                        "node '{}' ({}) computes a non-finite value on the calibration data",
+                        graph.nodes[i].name, graph.nodes[i].op_type
+                    )));
+                }
+                max_abs[i] = max_abs[i].max(x.abs());
+                min[i] = min[i].min(x);
             }
         }
     }
     Ok(Calibration {
         max_abs,
+        min,
         samples: inputs.len(),
     })
 }

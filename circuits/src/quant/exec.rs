@@ -1,7 +1,7 @@
 //! The reference integer executor: the single source of truth for witness values.
 
 use crate::error::{CircuitsError, Result};
-use crate::quant::{QGraph, QOp};
+use crate::quant::{QGraph, QOp, QRef};
 
 /// Every node's integer output for one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,34 +61,147 @@ pub fn quantize_input(q: &QGraph, input: &[f32]) -> Result<Vec<i64>> {
         .collect()
 }
 
+/// `(q, r)` with `num·2^(shift+1) + den = q·2·den + r`, `0 ≤ r < 2·den` (rounded division).
+pub fn div_one(num: i64, den: i64, shift: u32) -> (i128, i128) {
+    let z = (i128::from(num) << (shift + 1)) + i128::from(den);
+    let d2 = 2 * i128::from(den);
+    (z.div_euclid(d2), z.rem_euclid(d2))
+}
+
+/// `floor(sqrt(v))` for `v ≥ 0`.
+pub fn isqrt(v: i128) -> i128 {
+    if v <= 0 {
+        return 0;
+    }
+    let mut s = (v as f64).sqrt() as i128;
+    while s * s > v {
+        s -= 1;
+    }
+    while (s + 1) * (s + 1) <= v {
+        s += 1;
+    }
+    s
+}
+
+fn to_i64(v: i128, node: &str) -> Result<i64> {
+    i64::try_from(v).map_err(|_| CircuitsError::Overflow { node: node.into() })
+}
+
 /// Runs the quantized graph on an integer input.
 pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
     let mut values: Vec<Vec<i64>> = Vec::with_capacity(q.nodes.len());
     for node in &q.nodes {
+        let get = |r: &QRef| -> i64 {
+            match *r {
+                QRef::In(s, i) => values[node.inputs[s as usize]][i as usize],
+                QRef::Const(c) => c,
+            }
+        };
         let out = match &node.op {
             QOp::Input => input.to_vec(),
-            QOp::Reshape => values[node.inputs[0]].clone(),
-            QOp::Linear {
-                weight,
-                out_features,
-                in_features,
-            } => {
-                let x = &values[node.inputs[0]];
-                let rows = x.len() / in_features;
-                let mut y = Vec::with_capacity(rows * out_features);
-                for r in 0..rows {
-                    let xr = &x[r * in_features..(r + 1) * in_features];
-                    for o in 0..*out_features {
-                        let w = &weight[o * in_features..(o + 1) * in_features];
-                        let acc: i128 = w
+            QOp::Linear { map } => {
+                let acc = map.eval(
+                    node.len(),
+                    0i128,
+                    |(s, i)| i128::from(values[node.inputs[s as usize]][i as usize]),
+                    |a, w, x| a + i128::from(w) * x,
+                );
+                acc.into_iter()
+                    .map(|v| to_i64(v, &node.name))
+                    .collect::<Result<Vec<_>>>()?
+            }
+            QOp::Gather { map } => map.iter().map(get).collect(),
+            QOp::Bilinear { terms } => {
+                let (a, b) = (&values[node.inputs[0]], &values[node.inputs[1]]);
+                terms
+                    .iter()
+                    .map(|t| {
+                        let s: i128 = t
                             .iter()
-                            .zip(xr)
-                            .map(|(a, b)| i128::from(*a) * i128::from(*b))
+                            .map(|&(i, j)| i128::from(a[i as usize]) * i128::from(b[j as usize]))
                             .sum();
-                        y.push(i64::try_from(acc).map_err(|_| CircuitsError::Overflow {
+                        to_i64(s, &node.name)
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+            QOp::Lookup { table } => {
+                let t = &q.tables[*table];
+                let x = &values[node.inputs[0]];
+                let mut y = Vec::with_capacity(x.len());
+                for (index, &v) in x.iter().enumerate() {
+                    if !t.contains(v) {
+                        let (lo, hi) = t.real_domain();
+                        return Err(CircuitsError::OutOfDomain {
                             node: node.name.clone(),
-                        })?);
+                            index,
+                            value: i128::from(v),
+                            reason: format!(
+                                "is outside the {} table's calibrated domain [{lo}, {hi}]: recalibrate with data that covers this input (zkonnx compile --calibration)",
+                                t.f.name()
+                            ),
+                        });
                     }
+                    y.push(t.value(v));
+                }
+                y
+            }
+            QOp::Div {
+                num,
+                den,
+                shift,
+                bits,
+                rbits,
+            } => {
+                let lim = 1i128 << bits;
+                let mut y = Vec::with_capacity(num.len());
+                for (index, (n, d)) in num.iter().zip(den).enumerate() {
+                    let (nv, dv) = (get(n), get(d));
+                    if dv <= 0 || (2 * i128::from(dv)) >= (1i128 << rbits) {
+                        return Err(CircuitsError::OutOfDomain {
+                            node: node.name.clone(),
+                            index,
+                            value: i128::from(dv),
+                            reason: format!(
+                                "is a denominator outside (0, 2^{}): zkonnx divides only by positive values within the calibrated range",
+                                rbits - 1
+                            ),
+                        });
+                    }
+                    let (qv, _) = div_one(nv, dv, *shift);
+                    if qv <= -lim || qv >= lim {
+                        return Err(CircuitsError::OutOfRange {
+                            node: node.name.clone(),
+                            index,
+                            value: qv,
+                            bits: *bits,
+                        });
+                    }
+                    y.push(qv as i64);
+                }
+                y
+            }
+            QOp::Sqrt { exp, bits } => {
+                let x = &values[node.inputs[0]];
+                let mut y = Vec::with_capacity(x.len());
+                for (index, &v) in x.iter().enumerate() {
+                    if v < 0 {
+                        return Err(CircuitsError::OutOfDomain {
+                            node: node.name.clone(),
+                            index,
+                            value: i128::from(v),
+                            reason: "is negative under a square root".into(),
+                        });
+                    }
+                    let s = isqrt(i128::from(v) << exp);
+                    if s >= 1i128 << bits {
+                        return Err(CircuitsError::OutOfRange {
+                            node: node.name.clone(),
+                            index,
+                            value: s,
+                            bits: *bits,
+                        });
+                    }
+                    y.push(s as i64);
                 }
                 y
             }

@@ -8,6 +8,21 @@ pub const DEFAULT_INPUT_SCALE: u32 = 13;
 pub const DEFAULT_PARAM_SCALE: u32 = 13;
 /// Default headroom factor applied to calibrated ranges before choosing range-check widths.
 pub const DEFAULT_RANGE_MARGIN: f64 = 4.0;
+/// Default size of a nonlinear function's lookup table: `2^DEFAULT_TABLE_BITS` entries.
+pub const DEFAULT_TABLE_BITS: u32 = 14;
+/// Default headroom factor of a lookup table's domain over the calibrated input range.
+pub const DEFAULT_TABLE_MARGIN: f64 = 2.0;
+
+/// What calibration optimises for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Fidelity first: the default scales and large tables.
+    #[default]
+    Accuracy,
+    /// The smallest circuit whose outputs stay within tolerance of the float model.
+    Speed,
+}
 
 /// How reals become integers.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -18,6 +33,20 @@ pub struct QuantSettings {
     pub param_scale: u32,
     /// Calibrated ranges are multiplied by this factor before range-check widths are chosen.
     pub range_margin: f64,
+    /// Lookup tables of nonlinear functions have `2^table_bits` entries.
+    #[serde(default = "default_table_bits")]
+    pub table_bits: u32,
+    /// A table's domain covers the calibrated input range times this factor.
+    #[serde(default = "default_table_margin")]
+    pub table_margin: f64,
+}
+
+fn default_table_bits() -> u32 {
+    DEFAULT_TABLE_BITS
+}
+
+fn default_table_margin() -> f64 {
+    DEFAULT_TABLE_MARGIN
 }
 
 impl Default for QuantSettings {
@@ -26,6 +55,8 @@ impl Default for QuantSettings {
             input_scale: DEFAULT_INPUT_SCALE,
             param_scale: DEFAULT_PARAM_SCALE,
             range_margin: DEFAULT_RANGE_MARGIN,
+            table_bits: DEFAULT_TABLE_BITS,
+            table_margin: DEFAULT_TABLE_MARGIN,
         }
     }
 }

@@ -1,0 +1,293 @@
+//! Builders of IR node patterns shared by the operator lowerings.
+
+use super::{Const, Importer, Value};
+use crate::ir::{Func, Graph, Group, Linear, Mat, Op, Ref};
+
+/// One element of a rewired tensor: element `idx` of value `v` (an index into the value list
+/// given to [`Importer::rewire`]), or a constant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pick {
+    V(usize, u32),
+    C(f32),
+}
+
+/// Identity index list `0..n`.
+pub(crate) fn iota(n: usize) -> Vec<u32> {
+    (0..n as u32).collect()
+}
+
+impl Importer {
+    /// A rewired tensor: constant if every element is, else a `Gather` node.
+    pub(crate) fn rewire(&mut self, vals: &[Value], shape: Vec<usize>, picks: &[Pick]) -> Value {
+        let all_const = picks.iter().all(|p| match p {
+            Pick::C(_) => true,
+            Pick::V(v, _) => matches!(vals[*v], Value::Const(_)),
+        });
+        let cval = |v: usize, i: u32| match &vals[v] {
+            Value::Const(c) => c.data[i as usize],
+            Value::Dyn(_) => 0.0,
+        };
+        if all_const {
+            let data = picks
+                .iter()
+                .map(|p| match *p {
+                    Pick::C(c) => c,
+                    Pick::V(v, i) => cval(v, i),
+                })
+                .collect();
+            return Value::Const(Const { shape, data });
+        }
+        let mut inputs: Vec<usize> = Vec::new();
+        let mut slot_of = |node: usize| -> u32 {
+            if let Some(s) = inputs.iter().position(|&n| n == node) {
+                s as u32
+            } else {
+                inputs.push(node);
+                (inputs.len() - 1) as u32
+            }
+        };
+        let map: Vec<Ref> = picks
+            .iter()
+            .map(|p| match *p {
+                Pick::C(c) => Ref::Const(c),
+                Pick::V(v, i) => match &vals[v] {
+                    Value::Const(c) => Ref::Const(c.data[i as usize]),
+                    Value::Dyn(n) => Ref::In(slot_of(*n), i),
+                },
+            })
+            .collect();
+        // A rewiring that is the identity of one tensor is that tensor itself.
+        if inputs.len() == 1 && self.nodes[inputs[0]].shape == shape {
+            let ident = map
+                .iter()
+                .enumerate()
+                .all(|(k, r)| *r == Ref::In(0, k as u32));
+            if ident {
+                return Value::Dyn(inputs[0]);
+            }
+        }
+        Value::Dyn(self.emit(Op::Gather { map }, inputs, shape))
+    }
+
+    /// `y[i] = Σ_t w_t · x_t[idx_t[i]]`: an elementwise linear combination of tensors.
+    pub(crate) fn combine(&mut self, terms: &[(usize, &[u32], f32)], shape: Vec<usize>) -> usize {
+        let n: usize = shape.iter().product();
+        let mut inputs: Vec<usize> = Vec::new();
+        let slots: Vec<u32> = terms
+            .iter()
+            .map(|(node, _, _)| {
+                if let Some(s) = inputs.iter().position(|x| x == node) {
+                    s as u32
+                } else {
+                    inputs.push(*node);
+                    (inputs.len() - 1) as u32
+                }
+            })
+            .collect();
+        let mat = Mat {
+            rows: 1,
+            cols: terms.len(),
+            data: terms.iter().map(|t| t.2).collect(),
+        };
+        let groups = (0..n)
+            .map(|i| Group {
+                mat: 0,
+                inputs: terms
+                    .iter()
+                    .zip(&slots)
+                    .map(|((_, idx, _), &s)| Some((s, idx[i])))
+                    .collect(),
+                outputs: vec![i as u32],
+            })
+            .collect();
+        self.emit(
+            Op::Linear {
+                map: Linear {
+                    mats: vec![mat],
+                    groups,
+                },
+                bias: None,
+            },
+            inputs,
+            shape,
+        )
+    }
+
+    pub(crate) fn relu(&mut self, x: usize) -> usize {
+        let shape = self.nodes[x].shape.clone();
+        self.emit(Op::Relu, vec![x], shape)
+    }
+
+    pub(crate) fn affine(&mut self, x: usize, mul: Vec<f32>, add: Vec<f32>) -> usize {
+        let shape = self.nodes[x].shape.clone();
+        self.emit(Op::Affine { mul, add }, vec![x], shape)
+    }
+
+    pub(crate) fn func(&mut self, x: usize, f: Func) -> usize {
+        let shape = self.nodes[x].shape.clone();
+        self.emit(Op::Func { f }, vec![x], shape)
+    }
+
+    /// `max(x[a[i]], y[b[i]]) = y[b[i]] + relu(x[a[i]] − y[b[i]])`.
+    pub(crate) fn max_of(
+        &mut self,
+        x: usize,
+        a: &[u32],
+        y: usize,
+        b: &[u32],
+        shape: Vec<usize>,
+    ) -> usize {
+        let d = self.combine(&[(x, a, 1.0), (y, b, -1.0)], shape.clone());
+        let r = self.relu(d);
+        let id = iota(a.len());
+        self.combine(&[(r, &id, 1.0), (y, b, 1.0)], shape)
+    }
+
+    /// `min(x[a[i]], y[b[i]]) = x[a[i]] − relu(x[a[i]] − y[b[i]])`.
+    pub(crate) fn min_of(
+        &mut self,
+        x: usize,
+        a: &[u32],
+        y: usize,
+        b: &[u32],
+        shape: Vec<usize>,
+    ) -> usize {
+        let d = self.combine(&[(x, a, 1.0), (y, b, -1.0)], shape.clone());
+        let r = self.relu(d);
+        let id = iota(a.len());
+        self.combine(&[(x, a, 1.0), (r, &id, -1.0)], shape)
+    }
+
+    /// The maximum of every group of elements of `x` (a tree of pairwise maxima), shaped
+    /// `shape` (one element per group).
+    pub(crate) fn reduce_max(
+        &mut self,
+        x: usize,
+        groups: &[Vec<u32>],
+        shape: Vec<usize>,
+    ) -> Result<usize, String> {
+        if groups.iter().any(Vec::is_empty) {
+            return Err("a maximum over an empty window".into());
+        }
+        let mut cur = x;
+        let mut groups: Vec<Vec<u32>> = groups.to_vec();
+        while groups.iter().any(|g| g.len() > 1) {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for g in &groups {
+                for p in g.chunks(2) {
+                    if p.len() == 2 {
+                        a.push(p[0]);
+                        b.push(p[1]);
+                    }
+                }
+            }
+            let m = self.max_of(cur, &a, cur, &b, vec![a.len()]);
+            // Next level: the pair maxima and the unpaired leftovers, gathered into one tensor.
+            let mut picks = Vec::new();
+            let mut next = Vec::with_capacity(groups.len());
+            let mut k = 0u32;
+            for g in &groups {
+                let mut ng = Vec::new();
+                for p in g.chunks(2) {
+                    ng.push(picks.len() as u32);
+                    if p.len() == 2 {
+                        picks.push(Pick::V(0, k));
+                        k += 1;
+                    } else {
+                        picks.push(Pick::V(1, p[0]));
+                    }
+                }
+                next.push(ng);
+            }
+            let len = picks.len();
+            let v = self.rewire(&[Value::Dyn(m), Value::Dyn(cur)], vec![len], &picks);
+            cur = match v {
+                Value::Dyn(i) => i,
+                Value::Const(_) => return Err("internal: constant maximum".into()),
+            };
+            groups = next;
+        }
+        let picks: Vec<Pick> = groups.iter().map(|g| Pick::V(0, g[0])).collect();
+        match self.rewire(&[Value::Dyn(cur)], shape, &picks) {
+            Value::Dyn(i) => Ok(i),
+            Value::Const(_) => Err("internal: constant maximum".into()),
+        }
+    }
+
+    /// `y[g] = w · Σ_{i ∈ groups[g]} x[i]`.
+    pub(crate) fn sum_groups(
+        &mut self,
+        x: usize,
+        groups: &[Vec<u32>],
+        w: f32,
+        shape: Vec<usize>,
+    ) -> usize {
+        let mut mats: Vec<Mat<f32>> = Vec::new();
+        let gs = groups
+            .iter()
+            .enumerate()
+            .map(|(o, g)| {
+                let m = match mats.iter().position(|m| m.cols == g.len()) {
+                    Some(m) => m,
+                    None => {
+                        mats.push(Mat {
+                            rows: 1,
+                            cols: g.len(),
+                            data: vec![w; g.len()],
+                        });
+                        mats.len() - 1
+                    }
+                };
+                Group {
+                    mat: m as u32,
+                    inputs: g.iter().map(|&i| Some((0, i))).collect(),
+                    outputs: vec![o as u32],
+                }
+            })
+            .collect();
+        self.emit(
+            Op::Linear {
+                map: Linear { mats, groups: gs },
+                bias: None,
+            },
+            vec![x],
+            shape,
+        )
+    }
+
+    /// A value as a computed tensor; constants are rejected with `what` in the message.
+    pub(crate) fn dyn_of(&self, v: &Value, what: &str) -> Result<usize, String> {
+        match v {
+            Value::Dyn(i) => Ok(*i),
+            Value::Const(_) => Err(format!("{what} must depend on the input")),
+        }
+    }
+}
+
+/// Drops nodes the output does not depend on and renumbers the rest.
+pub(crate) fn prune(g: Graph) -> Graph {
+    let n = g.nodes.len();
+    let mut live = vec![false; n];
+    live[0] = true;
+    live[g.output] = true;
+    for i in (0..n).rev() {
+        if live[i] {
+            for &j in &g.nodes[i].inputs {
+                live[j] = true;
+            }
+        }
+    }
+    let mut new_index = vec![usize::MAX; n];
+    let mut nodes = Vec::with_capacity(n);
+    for (i, mut node) in g.nodes.into_iter().enumerate() {
+        if live[i] {
+            node.inputs = node.inputs.iter().map(|&j| new_index[j]).collect();
+            new_index[i] = nodes.len();
+            nodes.push(node);
+        }
+    }
+    Graph {
+        output: new_index[g.output],
+        nodes,
+    }
+}

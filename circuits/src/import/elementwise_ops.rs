@@ -1,0 +1,350 @@
+//! Elementwise arithmetic and activations.
+
+use tract_onnx::pb;
+
+use super::build::{iota, Pick};
+use super::tensor::{broadcast_index, broadcast_shape, numel};
+use super::{attr, attr_f, attr_s, Const, Importer, Value};
+use crate::ir::{Func, Op, Ref};
+
+type R<T> = Result<T, String>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Max,
+    Min,
+}
+
+impl Bin {
+    fn eval(self, a: f32, b: f32) -> f32 {
+        match self {
+            Bin::Add => a + b,
+            Bin::Sub => a - b,
+            Bin::Mul => a * b,
+            Bin::Div => a / b,
+            Bin::Max => a.max(b),
+            Bin::Min => a.min(b),
+        }
+    }
+}
+
+impl Importer {
+    pub(crate) fn lower_elementwise_op(
+        &mut self,
+        node: &pb::NodeProto,
+        op: &str,
+    ) -> R<Option<Vec<Value>>> {
+        let bin = match op {
+            "Add" | "Sum" => Some(Bin::Add),
+            "Sub" => Some(Bin::Sub),
+            "Mul" => Some(Bin::Mul),
+            "Div" => Some(Bin::Div),
+            "Max" => Some(Bin::Max),
+            "Min" => Some(Bin::Min),
+            _ => None,
+        };
+        if let Some(b) = bin {
+            let vals: Vec<Value> = (0..node.input.len())
+                .filter_map(|i| self.input(node, i).transpose())
+                .collect::<R<_>>()?;
+            let mut it = vals.into_iter();
+            let mut acc = it.next().ok_or("no inputs")?;
+            for v in it {
+                acc = self.binary(b, acc, v)?;
+            }
+            return Ok(Some(vec![acc]));
+        }
+        if op == "Mean" {
+            let n = node.input.len();
+            let mut acc = self.req(node, 0)?;
+            for i in 1..n {
+                let v = self.req(node, i)?;
+                acc = self.binary(Bin::Add, acc, v)?;
+            }
+            let s = self.shape_of(&acc);
+            let c = Value::Const(Const {
+                shape: vec![],
+                data: vec![1.0 / n as f32],
+            });
+            let _ = s;
+            return Ok(Some(vec![self.binary(Bin::Mul, acc, c)?]));
+        }
+        let x = match op {
+            "Pow" | "Sqrt" | "Reciprocal" | "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Log" | "Erf"
+            | "Gelu" | "Softplus" | "Softsign" | "Elu" | "Selu" | "LeakyRelu" | "PRelu"
+            | "Clip" | "Abs" | "Neg" | "HardSigmoid" => self.req(node, 0)?,
+            _ => return Ok(None),
+        };
+        let func = match op {
+            "Sigmoid" => Some(Func::Sigmoid),
+            "Tanh" => Some(Func::Tanh),
+            "Exp" => Some(Func::Exp),
+            "Log" => Some(Func::Log),
+            "Erf" => Some(Func::Erf),
+            "Gelu" => Some(if attr_s(node, "approximate", "none") == "tanh" {
+                Func::GeluTanh
+            } else {
+                Func::Gelu
+            }),
+            "Softplus" => Some(Func::Softplus),
+            "Softsign" => Some(Func::Softsign),
+            "Elu" => Some(Func::Elu {
+                alpha: attr_f(node, "alpha", 1.0),
+            }),
+            "Selu" => Some(Func::Selu {
+                alpha: attr_f(node, "alpha", 1.673_263_2),
+                gamma: attr_f(node, "gamma", 1.050_701),
+            }),
+            _ => None,
+        };
+        let xi = match &x {
+            Value::Const(c) => {
+                // Constant folding through the same float semantics.
+                let f = |v: f32| -> Option<f32> {
+                    Some(match op {
+                        "Relu" => v.max(0.0),
+                        "Neg" => -v,
+                        "Abs" => v.abs(),
+                        "Sqrt" => v.sqrt(),
+                        "Reciprocal" => 1.0 / v,
+                        _ => func?.eval(f64::from(v)) as f32,
+                    })
+                };
+                let data: Option<Vec<f32>> = c.data.iter().map(|&v| f(v)).collect();
+                return match data {
+                    Some(data) => Ok(Some(vec![Value::Const(Const {
+                        shape: c.shape.clone(),
+                        data,
+                    })])),
+                    None => Err("this operator on constants is not supported".into()),
+                };
+            }
+            Value::Dyn(i) => *i,
+        };
+        let shape = self.nodes[xi].shape.clone();
+        let n = numel(&shape);
+        let id = iota(n);
+        if let Some(f) = func {
+            return Ok(Some(vec![Value::Dyn(self.func(xi, f))]));
+        }
+        let y = match op {
+            "Relu" => self.relu(xi),
+            "Neg" => self.affine(xi, vec![-1.0; n], vec![0.0; n]),
+            "Abs" => {
+                let neg = self.affine(xi, vec![-1.0; n], vec![0.0; n]);
+                let r = self.relu(neg);
+                self.combine(&[(xi, &id, 1.0), (r, &id, 2.0)], shape)
+            }
+            "Sqrt" => self.emit(Op::Sqrt, vec![xi], shape),
+            "Reciprocal" => self.reciprocal(xi),
+            "LeakyRelu" => {
+                let a = attr_f(node, "alpha", 0.01);
+                let r = self.relu(xi);
+                self.combine(&[(xi, &id, a), (r, &id, 1.0 - a)], shape)
+            }
+            "PRelu" => {
+                let slope = match self.req(node, 1)? {
+                    Value::Const(c) => c,
+                    Value::Dyn(_) => return Err("the slope must be constant".into()),
+                };
+                // Before opset 7 a 1-D slope of one value per channel applies to axis 1.
+                let mut slope = slope;
+                if self.opset < 7
+                    && slope.shape.len() == 1
+                    && shape.len() > 2
+                    && slope.shape[0] == shape[1]
+                {
+                    slope.shape = std::iter::once(shape[1])
+                        .chain(std::iter::repeat_n(1, shape.len() - 2))
+                        .collect();
+                }
+                let map = broadcast_index(&slope.shape, &shape).ok_or_else(|| {
+                    format!(
+                        "slope of shape {:?} does not broadcast to {shape:?}",
+                        slope.shape
+                    )
+                })?;
+                let r = self.relu(xi);
+                let neg = self.combine(&[(xi, &id, 1.0), (r, &id, -1.0)], shape.clone());
+                let t = self.affine(
+                    neg,
+                    map.iter().map(|&i| slope.data[i as usize]).collect(),
+                    vec![0.0; n],
+                );
+                self.combine(&[(r, &id, 1.0), (t, &id, 1.0)], shape)
+            }
+            "HardSigmoid" => {
+                let (a, b) = (attr_f(node, "alpha", 0.2), attr_f(node, "beta", 0.5));
+                let z = self.affine(xi, vec![a; n], vec![b; n]);
+                self.clip(z, Some(0.0), Some(1.0))
+            }
+            "Clip" => {
+                let bound = |i: usize, name: &str, s: &Self| -> R<Option<f32>> {
+                    if s.opset < 11 {
+                        return Ok(attr(node, name).map(|a| a.f));
+                    }
+                    Ok(s.const_input(node, i, name)?
+                        .and_then(|c| c.data.first().copied()))
+                };
+                let (lo, hi) = (bound(1, "min", self)?, bound(2, "max", self)?);
+                self.clip(xi, lo, hi)
+            }
+            "Pow" => {
+                let e = match self.req(node, 1)? {
+                    Value::Const(c) if c.data.len() == 1 => c.data[0],
+                    _ => return Err("the exponent must be a constant scalar".into()),
+                };
+                match e {
+                    1.0 => return Ok(Some(vec![Value::Dyn(xi)])),
+                    2.0 => self.square(xi),
+                    3.0 => {
+                        let sq = self.square(xi);
+                        let terms = (0..n as u32).map(|i| vec![(i, i)]).collect();
+                        self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![sq, xi], shape)
+                    }
+                    0.5 => self.emit(Op::Sqrt, vec![xi], shape),
+                    -1.0 => self.reciprocal(xi),
+                    p => self.func(xi, Func::Pow { p }),
+                }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(vec![Value::Dyn(y)]))
+    }
+
+    fn square(&mut self, x: usize) -> usize {
+        let shape = self.nodes[x].shape.clone();
+        let terms = (0..numel(&shape) as u32).map(|i| vec![(i, i)]).collect();
+        self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![x, x], shape)
+    }
+
+    fn reciprocal(&mut self, x: usize) -> usize {
+        let shape = self.nodes[x].shape.clone();
+        let n = numel(&shape);
+        self.emit(
+            Op::Div {
+                num: vec![Ref::Const(1.0); n],
+                den: (0..n as u32).map(|i| Ref::In(0, i)).collect(),
+            },
+            vec![x],
+            shape,
+        )
+    }
+
+    /// `min(max(x, lo), hi)` by two ReLUs: `lo + relu(x − lo)`, then `hi − relu(hi − ·)`.
+    fn clip(&mut self, x: usize, lo: Option<f32>, hi: Option<f32>) -> usize {
+        let n = numel(&self.nodes[x].shape);
+        let mut y = x;
+        let mut offset = 0.0; // y + offset is the running value
+        if let Some(lo) = lo {
+            let d = self.affine(y, vec![1.0; n], vec![-lo; n]);
+            y = self.relu(d);
+            offset = lo;
+        }
+        if let Some(hi) = hi {
+            let d = self.affine(y, vec![-1.0; n], vec![hi - offset; n]);
+            let r = self.relu(d);
+            return self.affine(r, vec![-1.0; n], vec![hi; n]);
+        }
+        if offset != 0.0 || y == x {
+            return self.affine(y, vec![1.0; n], vec![offset; n]);
+        }
+        y
+    }
+
+    /// Broadcast `v` to `shape` (a rewiring when it grows).
+    fn broadcast_to(&mut self, v: Value, shape: &[usize]) -> R<Value> {
+        let s = self.shape_of(&v);
+        if s == shape {
+            return Ok(v);
+        }
+        let map = broadcast_index(&s, shape).ok_or("shapes do not broadcast")?;
+        let picks: Vec<Pick> = map.iter().map(|&i| Pick::V(0, i)).collect();
+        Ok(self.rewire(&[v], shape.to_vec(), &picks))
+    }
+
+    fn binary(&mut self, op: Bin, a: Value, b: Value) -> R<Value> {
+        let (sa, sb) = (self.shape_of(&a), self.shape_of(&b));
+        let out = broadcast_shape(&sa, &sb)
+            .ok_or_else(|| format!("shapes {sa:?} and {sb:?} do not broadcast"))?;
+        let ia = broadcast_index(&sa, &out).ok_or("shapes do not broadcast")?;
+        let ib = broadcast_index(&sb, &out).ok_or("shapes do not broadcast")?;
+        let n = numel(&out);
+        match (a, b) {
+            (Value::Const(x), Value::Const(y)) => {
+                let data = (0..n)
+                    .map(|k| op.eval(x.data[ia[k] as usize], y.data[ib[k] as usize]))
+                    .collect();
+                Ok(Value::Const(Const { shape: out, data }))
+            }
+            (Value::Dyn(x), Value::Dyn(y)) => {
+                let id = iota(n);
+                let _ = &id;
+                Ok(Value::Dyn(match op {
+                    Bin::Add => self.combine(&[(x, &ia, 1.0), (y, &ib, 1.0)], out),
+                    Bin::Sub => self.combine(&[(x, &ia, 1.0), (y, &ib, -1.0)], out),
+                    Bin::Mul => {
+                        let terms = ia.iter().zip(&ib).map(|(&i, &j)| vec![(i, j)]).collect();
+                        self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![x, y], out)
+                    }
+                    Bin::Div => self.emit(
+                        Op::Div {
+                            num: ia.iter().map(|&i| Ref::In(0, i)).collect(),
+                            den: ib.iter().map(|&j| Ref::In(1, j)).collect(),
+                        },
+                        vec![x, y],
+                        out,
+                    ),
+                    Bin::Max => self.max_of(x, &ia, y, &ib, out),
+                    Bin::Min => self.min_of(x, &ia, y, &ib, out),
+                }))
+            }
+            (a, b) => {
+                let x_first = matches!(a, Value::Dyn(_));
+                let (d, c, ic) = if x_first { (a, b, ib) } else { (b, a, ia) };
+                let Value::Const(c) = c else {
+                    return Err("internal: operand kinds".into());
+                };
+                let cv: Vec<f32> = ic.iter().map(|&i| c.data[i as usize]).collect();
+                let d = self.broadcast_to(d, &out)?;
+                let x = self.dyn_of(&d, "the operand")?;
+                Ok(Value::Dyn(match (op, x_first) {
+                    (Bin::Add, _) => self.affine(x, vec![1.0; n], cv),
+                    (Bin::Sub, true) => {
+                        self.affine(x, vec![1.0; n], cv.iter().map(|v| -v).collect())
+                    }
+                    (Bin::Sub, false) => self.affine(x, vec![-1.0; n], cv),
+                    (Bin::Mul, _) => self.affine(x, cv, vec![0.0; n]),
+                    (Bin::Div, true) => {
+                        if cv.contains(&0.0) {
+                            return Err("division by a constant zero".into());
+                        }
+                        self.affine(x, cv.iter().map(|v| 1.0 / v).collect(), vec![0.0; n])
+                    }
+                    (Bin::Div, false) => self.emit(
+                        Op::Div {
+                            num: cv.iter().map(|&v| Ref::Const(v)).collect(),
+                            den: (0..n as u32).map(|i| Ref::In(0, i)).collect(),
+                        },
+                        vec![x],
+                        out,
+                    ),
+                    (Bin::Max, _) => {
+                        let dd = self.affine(x, vec![1.0; n], cv.iter().map(|v| -v).collect());
+                        let r = self.relu(dd);
+                        self.affine(r, vec![1.0; n], cv)
+                    }
+                    (Bin::Min, _) => {
+                        let dd = self.affine(x, vec![-1.0; n], cv.clone());
+                        let r = self.relu(dd);
+                        self.affine(r, vec![-1.0; n], cv)
+                    }
+                }))
+            }
+        }
+    }
+}

@@ -1,0 +1,843 @@
+//! Products, convolutions, pooling, reductions and normalisations.
+
+use tract_onnx::pb;
+
+use super::build::{iota, Pick};
+use super::tensor::{
+    broadcast_index, broadcast_shape, for_each_index, norm_axis, numel, reduction_groups, strides,
+};
+use super::{attr_f, attr_i, attr_ints, attr_s, Const, Importer, Value};
+use crate::ir::{Func, Group, Linear, Mat, Op, Ref};
+
+type R<T> = Result<T, String>;
+
+/// Geometry of a sliding window over the spatial axes (Conv, pooling).
+struct Window {
+    kernel: Vec<usize>,
+    strides: Vec<usize>,
+    dilations: Vec<usize>,
+    pad_begin: Vec<i64>,
+    pad_end: Vec<i64>,
+    out: Vec<usize>,
+}
+
+impl Window {
+    fn new(
+        node: &pb::NodeProto,
+        spatial: &[usize],
+        kernel: Vec<usize>,
+        ceil_mode: bool,
+    ) -> R<Self> {
+        let r = spatial.len();
+        if kernel.len() != r {
+            return Err(format!("kernel {kernel:?} does not fit {r} spatial axes"));
+        }
+        let ones = vec![1i64; r];
+        let strides: Vec<usize> = attr_ints(node, "strides")
+            .unwrap_or(ones.clone())
+            .iter()
+            .map(|&x| x.max(1) as usize)
+            .collect();
+        let dilations: Vec<usize> = attr_ints(node, "dilations")
+            .unwrap_or(ones)
+            .iter()
+            .map(|&x| x.max(1) as usize)
+            .collect();
+        if strides.len() != r || dilations.len() != r {
+            return Err("strides or dilations do not fit the spatial rank".into());
+        }
+        let auto = attr_s(node, "auto_pad", "NOTSET");
+        let (mut pb, mut pe) = (vec![0i64; r], vec![0i64; r]);
+        match auto.as_str() {
+            "NOTSET" => {
+                if let Some(p) = attr_ints(node, "pads") {
+                    if p.len() != 2 * r {
+                        return Err(format!("pads {p:?} do not fit {r} spatial axes"));
+                    }
+                    pb.copy_from_slice(&p[..r]);
+                    pe.copy_from_slice(&p[r..]);
+                }
+            }
+            "VALID" => {}
+            "SAME_UPPER" | "SAME_LOWER" => {
+                for a in 0..r {
+                    let out = spatial[a].div_ceil(strides[a]);
+                    let span = (kernel[a] - 1) * dilations[a] + 1;
+                    let total = ((out - 1) * strides[a] + span).saturating_sub(spatial[a]) as i64;
+                    let small = total / 2;
+                    if auto == "SAME_UPPER" {
+                        pb[a] = small;
+                        pe[a] = total - small;
+                    } else {
+                        pe[a] = small;
+                        pb[a] = total - small;
+                    }
+                }
+            }
+            other => return Err(format!("auto_pad '{other}' is not supported")),
+        }
+        let mut out = Vec::with_capacity(r);
+        for a in 0..r {
+            let span = ((kernel[a] - 1) * dilations[a] + 1) as i64;
+            let room = spatial[a] as i64 + pb[a] + pe[a] - span;
+            if room < 0 {
+                return Err(format!(
+                    "the kernel {kernel:?} is larger than the padded input {spatial:?}"
+                ));
+            }
+            let s = strides[a] as i64;
+            let mut o = if ceil_mode {
+                (room + s - 1) / s + 1
+            } else {
+                room / s + 1
+            };
+            if ceil_mode && (o - 1) * s >= spatial[a] as i64 + pb[a] {
+                o -= 1;
+            }
+            out.push(o as usize);
+        }
+        Ok(Self {
+            kernel,
+            strides,
+            dilations,
+            pad_begin: pb,
+            pad_end: pe,
+            out,
+        })
+    }
+
+    /// For output position `p`: every kernel offset's input position (flat over the spatial
+    /// axes), `None` in padding; and how many offsets fall inside the padded input.
+    fn taps(&self, spatial: &[usize], p: &[usize]) -> (Vec<Option<usize>>, usize) {
+        let sst = strides(spatial);
+        let mut taps = Vec::with_capacity(numel(&self.kernel));
+        let mut in_padded = 0;
+        for_each_index(&self.kernel, |_, kk| {
+            let mut off = 0usize;
+            let mut valid = true;
+            let mut padded = true;
+            for a in 0..spatial.len() {
+                let pos =
+                    (p[a] * self.strides[a] + kk[a] * self.dilations[a]) as i64 - self.pad_begin[a];
+                if pos < 0 || pos >= spatial[a] as i64 {
+                    valid = false;
+                }
+                if pos < -self.pad_begin[a] || pos >= spatial[a] as i64 + self.pad_end[a] {
+                    padded = false;
+                }
+                off += pos.max(0) as usize * sst[a];
+            }
+            in_padded += usize::from(padded);
+            taps.push(valid.then_some(off));
+        });
+        (taps, in_padded)
+    }
+}
+
+fn const_req(v: Value, what: &str) -> R<Const> {
+    match v {
+        Value::Const(c) => Ok(c),
+        Value::Dyn(_) => Err(format!("{what} must be a constant")),
+    }
+}
+
+/// `group_of[i]`: the group of element `i`.
+fn group_of(groups: &[Vec<u32>], n: usize) -> Vec<u32> {
+    let mut g = vec![0u32; n];
+    for (k, list) in groups.iter().enumerate() {
+        for &i in list {
+            g[i as usize] = k as u32;
+        }
+    }
+    g
+}
+
+impl Importer {
+    pub(crate) fn lower_linear_op(
+        &mut self,
+        node: &pb::NodeProto,
+        op: &str,
+    ) -> R<Option<Vec<Value>>> {
+        let v = match op {
+            "Gemm" => self.gemm(node)?,
+            "MatMul" => self.matmul(node)?,
+            "Conv" => self.conv(node)?,
+            "ConvTranspose" => self.conv_transpose(node)?,
+            "AveragePool" | "MaxPool" => self.pool(node, op == "MaxPool")?,
+            "GlobalAveragePool" | "GlobalMaxPool" => {
+                let x = self.req(node, 0)?;
+                let xi = self.dyn_of(&x, "the input")?;
+                let s = self.shape_of(&x);
+                let axes: Vec<usize> = (2..s.len()).collect();
+                let (groups, kept) = reduction_groups(&s, &axes);
+                if op == "GlobalMaxPool" {
+                    Value::Dyn(self.reduce_max(xi, &groups, kept)?)
+                } else {
+                    let n = groups.first().map_or(1, Vec::len);
+                    Value::Dyn(self.sum_groups(xi, &groups, 1.0 / n as f32, kept))
+                }
+            }
+            "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" => self.reduce(node, op)?,
+            "BatchNormalization" => {
+                let x = self.req(node, 0)?;
+                let xi = self.dyn_of(&x, "the input")?;
+                let s = self.shape_of(&x);
+                let get = |i: usize, w: &str| -> R<Const> { const_req(self.req(node, i)?, w) };
+                let (g, b, m, var) = (
+                    get(1, "scale")?,
+                    get(2, "bias")?,
+                    get(3, "mean")?,
+                    get(4, "variance")?,
+                );
+                let eps = attr_f(node, "epsilon", 1e-5);
+                if s.len() < 2 || g.data.len() != s[1] {
+                    return Err(format!(
+                        "parameters of {} channels for input {s:?}",
+                        g.data.len()
+                    ));
+                }
+                let inner: usize = s[2..].iter().product();
+                let n = numel(&s);
+                let (mut mul, mut add) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                for i in 0..n {
+                    let c = (i / inner) % s[1];
+                    let k = g.data[c] / (var.data[c] + eps).sqrt();
+                    mul.push(k);
+                    add.push(b.data[c] - m.data[c] * k);
+                }
+                Value::Dyn(self.affine(xi, mul, add))
+            }
+            "LayerNormalization" => self.layer_norm(node)?,
+            "Softmax" | "LogSoftmax" => self.softmax(node, op == "LogSoftmax")?,
+            _ => return Ok(None),
+        };
+        Ok(Some(vec![v]))
+    }
+
+    fn gemm(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let alpha = attr_f(node, "alpha", 1.0);
+        let beta = attr_f(node, "beta", 1.0);
+        let mut a = self.req(node, 0)?;
+        if attr_i(node, "transA", 0) != 0 {
+            let s = self.shape_of(&a);
+            if s.len() != 2 {
+                return Err(format!("A must be 2-D, got shape {s:?}"));
+            }
+            let (r, c) = (s[0], s[1]);
+            let picks: Vec<Pick> = (0..c)
+                .flat_map(|i| (0..r).map(move |j| Pick::V(0, (j * c + i) as u32)))
+                .collect();
+            a = self.rewire(&[a], vec![s[1], s[0]], &picks);
+        }
+        let ai = match a {
+            Value::Dyn(i) => i,
+            Value::Const(_) => {
+                return Err(
+                    "a constant A operand is not supported (A must depend on the input)".into(),
+                )
+            }
+        };
+        let b = match self.req(node, 1)? {
+            Value::Const(c) => c,
+            Value::Dyn(_) => return Err("B must be a constant weight matrix".into()),
+        };
+        let a_shape = self.nodes[ai].shape.clone();
+        if a_shape.len() != 2 {
+            return Err(format!("A must be 2-D, got shape {a_shape:?}"));
+        }
+        let (m, k) = (a_shape[0], a_shape[1]);
+        if b.shape.len() != 2 {
+            return Err(format!("B must be 2-D, got shape {:?}", b.shape));
+        }
+        let trans_b = attr_i(node, "transB", 0) != 0;
+        let (bk, n) = if trans_b {
+            (b.shape[1], b.shape[0])
+        } else {
+            (b.shape[0], b.shape[1])
+        };
+        if bk != k {
+            return Err(format!("A is {m}x{k} but B gives {bk}x{n}"));
+        }
+        let mut weight = vec![0f32; n * k];
+        for o in 0..n {
+            for i in 0..k {
+                let v = if trans_b {
+                    b.data[o * k + i]
+                } else {
+                    b.data[i * n + o]
+                };
+                weight[o * k + i] = alpha * v;
+            }
+        }
+        let bias = match self.input(node, 2)? {
+            None => None,
+            Some(Value::Const(c)) => {
+                let map = broadcast_index(&c.shape, &[m, n]).ok_or_else(|| {
+                    format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape)
+                })?;
+                Some(map.iter().map(|&i| beta * c.data[i as usize]).collect())
+            }
+            Some(Value::Dyn(_)) => return Err("C must be a constant".into()),
+        };
+        Ok(Value::Dyn(self.emit(
+            Op::Linear {
+                map: Linear::dense(weight, n, k, m),
+                bias,
+            },
+            vec![ai],
+            vec![m, n],
+        )))
+    }
+
+    fn matmul(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let (a, b) = (self.req(node, 0)?, self.req(node, 1)?);
+        let (sa0, sb0) = (self.shape_of(&a), self.shape_of(&b));
+        if sa0.is_empty() || sb0.is_empty() {
+            return Err("scalar operands are not supported".into());
+        }
+        let sa = if sa0.len() == 1 {
+            vec![1, sa0[0]]
+        } else {
+            sa0.clone()
+        };
+        let sb = if sb0.len() == 1 {
+            vec![sb0[0], 1]
+        } else {
+            sb0.clone()
+        };
+        let (m, k) = (sa[sa.len() - 2], sa[sa.len() - 1]);
+        let (k2, n) = (sb[sb.len() - 2], sb[sb.len() - 1]);
+        if k != k2 {
+            return Err(format!("shapes {sa0:?} and {sb0:?} do not multiply"));
+        }
+        let (ba, bb) = (&sa[..sa.len() - 2], &sb[..sb.len() - 2]);
+        let batch = broadcast_shape(ba, bb)
+            .ok_or_else(|| format!("batch dimensions of {sa0:?} and {sb0:?} do not broadcast"))?;
+        let ia = broadcast_index(ba, &batch).ok_or("batch dimensions do not broadcast")?;
+        let ib = broadcast_index(bb, &batch).ok_or("batch dimensions do not broadcast")?;
+        let nb = numel(&batch);
+        let mut out: Vec<usize> = batch.clone();
+        if sa0.len() > 1 {
+            out.push(m);
+        }
+        if sb0.len() > 1 {
+            out.push(n);
+        }
+        let a_at = |bt: usize, i: usize, kk: usize| (ia[bt] as usize * m + i) * k + kk;
+        let b_at = |bt: usize, kk: usize, j: usize| (ib[bt] as usize * k + kk) * n + j;
+        let o_at = |bt: usize, i: usize, j: usize| ((bt * m + i) * n + j) as u32;
+        match (&a, &b) {
+            (Value::Const(ca), Value::Const(cb)) => {
+                let mut data = vec![0f32; nb * m * n];
+                for bt in 0..nb {
+                    for i in 0..m {
+                        for j in 0..n {
+                            data[o_at(bt, i, j) as usize] = (0..k)
+                                .map(|kk| ca.data[a_at(bt, i, kk)] * cb.data[b_at(bt, kk, j)])
+                                .sum();
+                        }
+                    }
+                }
+                Ok(Value::Const(Const { shape: out, data }))
+            }
+            (Value::Dyn(x), Value::Const(cb)) => {
+                // One weight block per batch of B: W[j][kk] = B[kk][j].
+                let nbb = numel(bb);
+                let mats = (0..nbb)
+                    .map(|q| Mat {
+                        rows: n,
+                        cols: k,
+                        data: (0..n)
+                            .flat_map(|j| (0..k).map(move |kk| (j, kk)))
+                            .map(|(j, kk)| cb.data[(q * k + kk) * n + j])
+                            .collect(),
+                    })
+                    .collect();
+                let mut groups = Vec::with_capacity(nb * m);
+                for bt in 0..nb {
+                    for i in 0..m {
+                        groups.push(Group {
+                            mat: ib[bt],
+                            inputs: (0..k).map(|kk| Some((0, a_at(bt, i, kk) as u32))).collect(),
+                            outputs: (0..n).map(|j| o_at(bt, i, j)).collect(),
+                        });
+                    }
+                }
+                Ok(Value::Dyn(self.emit(
+                    Op::Linear {
+                        map: Linear { mats, groups },
+                        bias: None,
+                    },
+                    vec![*x],
+                    out,
+                )))
+            }
+            (Value::Const(ca), Value::Dyn(y)) => {
+                let nba = numel(ba);
+                let mats = (0..nba)
+                    .map(|q| Mat {
+                        rows: m,
+                        cols: k,
+                        data: ca.data[q * m * k..(q + 1) * m * k].to_vec(),
+                    })
+                    .collect();
+                let mut groups = Vec::with_capacity(nb * n);
+                for bt in 0..nb {
+                    for j in 0..n {
+                        groups.push(Group {
+                            mat: ia[bt],
+                            inputs: (0..k).map(|kk| Some((0, b_at(bt, kk, j) as u32))).collect(),
+                            outputs: (0..m).map(|i| o_at(bt, i, j)).collect(),
+                        });
+                    }
+                }
+                Ok(Value::Dyn(self.emit(
+                    Op::Linear {
+                        map: Linear { mats, groups },
+                        bias: None,
+                    },
+                    vec![*y],
+                    out,
+                )))
+            }
+            (Value::Dyn(x), Value::Dyn(y)) => {
+                let mut terms = Vec::with_capacity(nb * m * n);
+                for bt in 0..nb {
+                    for i in 0..m {
+                        for j in 0..n {
+                            terms.push(
+                                (0..k)
+                                    .map(|kk| (a_at(bt, i, kk) as u32, b_at(bt, kk, j) as u32))
+                                    .collect(),
+                            );
+                        }
+                    }
+                }
+                Ok(Value::Dyn(self.emit(
+                    Op::Bilinear { terms, scale: 1.0 },
+                    vec![*x, *y],
+                    out,
+                )))
+            }
+        }
+    }
+
+    fn conv(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let x = self.req(node, 0)?;
+        let xi = self.dyn_of(&x, "the input")?;
+        let s = self.shape_of(&x);
+        let w = const_req(self.req(node, 1)?, "the weight")?;
+        if s.len() < 3 || w.shape.len() != s.len() {
+            return Err(format!(
+                "input {s:?} and weight {:?} do not fit a convolution",
+                w.shape
+            ));
+        }
+        let (nbatch, c, spatial) = (s[0], s[1], &s[2..]);
+        let (mo, cg) = (w.shape[0], w.shape[1]);
+        let group = attr_i(node, "group", 1).max(1) as usize;
+        if cg * group != c || !mo.is_multiple_of(group) {
+            return Err(format!(
+                "{c} input channels, {mo} output channels and group {group} do not fit weight {:?}",
+                w.shape
+            ));
+        }
+        let kernel = attr_ints(node, "kernel_shape").map_or(w.shape[2..].to_vec(), |k| {
+            k.iter().map(|&v| v as usize).collect()
+        });
+        let win = Window::new(node, spatial, kernel, false)?;
+        let kp = numel(&win.kernel);
+        let mg = mo / group;
+        let mats: Vec<Mat<f32>> = (0..group)
+            .map(|g| Mat {
+                rows: mg,
+                cols: cg * kp,
+                data: w.data[g * mg * cg * kp..(g + 1) * mg * cg * kp].to_vec(),
+            })
+            .collect();
+        let sp_in = numel(spatial);
+        let sp_out = numel(&win.out);
+        let mut groups = Vec::with_capacity(nbatch * group * sp_out);
+        for n in 0..nbatch {
+            for g in 0..group {
+                for_each_index(&win.out, |pflat, p| {
+                    let (taps, _) = win.taps(spatial, p);
+                    let inputs = (0..cg)
+                        .flat_map(|ci| {
+                            taps.iter().map(move |t| {
+                                t.map(|off| (0u32, ((n * c + g * cg + ci) * sp_in + off) as u32))
+                            })
+                        })
+                        .collect();
+                    let outputs = (0..mg)
+                        .map(|m| ((n * mo + g * mg + m) * sp_out + pflat) as u32)
+                        .collect();
+                    groups.push(Group {
+                        mat: g as u32,
+                        inputs,
+                        outputs,
+                    });
+                });
+            }
+        }
+        let mut out = vec![nbatch, mo];
+        out.extend(&win.out);
+        let bias = match self.input(node, 2)? {
+            None => None,
+            Some(b) => {
+                let b = const_req(b, "the bias")?;
+                Some(
+                    (0..numel(&out))
+                        .map(|i| b.data[(i / sp_out) % mo])
+                        .collect(),
+                )
+            }
+        };
+        Ok(Value::Dyn(self.emit(
+            Op::Linear {
+                map: Linear { mats, groups },
+                bias,
+            },
+            vec![xi],
+            out,
+        )))
+    }
+
+    fn conv_transpose(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let x = self.req(node, 0)?;
+        let xi = self.dyn_of(&x, "the input")?;
+        let s = self.shape_of(&x);
+        let w = const_req(self.req(node, 1)?, "the weight")?;
+        if s.len() < 3 || w.shape.len() != s.len() {
+            return Err(format!(
+                "input {s:?} and weight {:?} do not fit a transposed convolution",
+                w.shape
+            ));
+        }
+        let r = s.len() - 2;
+        let (nbatch, c, spatial) = (s[0], s[1], s[2..].to_vec());
+        let group = attr_i(node, "group", 1).max(1) as usize;
+        let (cw, mg) = (w.shape[0], w.shape[1]);
+        if cw != c || !c.is_multiple_of(group) {
+            return Err(format!(
+                "{c} input channels and group {group} do not fit weight {:?}",
+                w.shape
+            ));
+        }
+        let cg = c / group;
+        let mo = mg * group;
+        let kernel: Vec<usize> = attr_ints(node, "kernel_shape")
+            .map_or(w.shape[2..].to_vec(), |k| {
+                k.iter().map(|&v| v as usize).collect()
+            });
+        let st: Vec<usize> = attr_ints(node, "strides")
+            .map_or(vec![1; r], |v| v.iter().map(|&x| x as usize).collect());
+        let dil: Vec<usize> = attr_ints(node, "dilations")
+            .map_or(vec![1; r], |v| v.iter().map(|&x| x as usize).collect());
+        let opad: Vec<usize> = attr_ints(node, "output_padding")
+            .map_or(vec![0; r], |v| v.iter().map(|&x| x as usize).collect());
+        let pads: Vec<i64> = attr_ints(node, "pads").unwrap_or(vec![0; 2 * r]);
+        if attr_s(node, "auto_pad", "NOTSET") != "NOTSET"
+            || attr_ints(node, "output_shape").is_some()
+        {
+            return Err("auto_pad and output_shape are not supported; give pads".into());
+        }
+        let out_sp: Vec<usize> = (0..r)
+            .map(|a| {
+                ((spatial[a] - 1) * st[a] + (kernel[a] - 1) * dil[a] + 1 + opad[a]) as i64
+                    - pads[a]
+                    - pads[a + r]
+            })
+            .map(|v| v.max(0) as usize)
+            .collect();
+        let kp = numel(&kernel);
+        // Block g: row m, column (ci, kk) = W[g·cg + ci][m][kk].
+        let mats: Vec<Mat<f32>> = (0..group)
+            .map(|g| Mat {
+                rows: mg,
+                cols: cg * kp,
+                data: (0..mg)
+                    .flat_map(|m| (0..cg).flat_map(move |ci| (0..kp).map(move |kk| (m, ci, kk))))
+                    .map(|(m, ci, kk)| w.data[((g * cg + ci) * mg + m) * kp + kk])
+                    .collect(),
+            })
+            .collect();
+        let sst = strides(&spatial);
+        let sp_in = numel(&spatial);
+        let sp_out = numel(&out_sp);
+        let mut groups = Vec::new();
+        for n in 0..nbatch {
+            for g in 0..group {
+                for_each_index(&out_sp, |oflat, o| {
+                    let mut taps = Vec::with_capacity(kp);
+                    for_each_index(&kernel, |_, kk| {
+                        let mut off = 0usize;
+                        let mut ok = true;
+                        for a in 0..r {
+                            let t = o[a] as i64 + pads[a] - (kk[a] * dil[a]) as i64;
+                            if t < 0
+                                || t % st[a] as i64 != 0
+                                || t / st[a] as i64 >= spatial[a] as i64
+                            {
+                                ok = false;
+                            } else {
+                                off += (t / st[a] as i64) as usize * sst[a];
+                            }
+                        }
+                        taps.push(ok.then_some(off));
+                    });
+                    let inputs = (0..cg)
+                        .flat_map(|ci| {
+                            taps.iter().map(move |t| {
+                                t.map(|off| (0u32, ((n * c + g * cg + ci) * sp_in + off) as u32))
+                            })
+                        })
+                        .collect();
+                    let outputs = (0..mg)
+                        .map(|m| ((n * mo + g * mg + m) * sp_out + oflat) as u32)
+                        .collect();
+                    groups.push(Group {
+                        mat: g as u32,
+                        inputs,
+                        outputs,
+                    });
+                });
+            }
+        }
+        let mut out = vec![nbatch, mo];
+        out.extend(&out_sp);
+        let bias = match self.input(node, 2)? {
+            None => None,
+            Some(b) => {
+                let b = const_req(b, "the bias")?;
+                Some(
+                    (0..numel(&out))
+                        .map(|i| b.data[(i / sp_out) % mo])
+                        .collect(),
+                )
+            }
+        };
+        Ok(Value::Dyn(self.emit(
+            Op::Linear {
+                map: Linear { mats, groups },
+                bias,
+            },
+            vec![xi],
+            out,
+        )))
+    }
+
+    fn pool(&mut self, node: &pb::NodeProto, max: bool) -> R<Value> {
+        let x = self.req(node, 0)?;
+        let xi = self.dyn_of(&x, "the input")?;
+        let s = self.shape_of(&x);
+        if s.len() < 3 {
+            return Err(format!("input {s:?} has no spatial axes"));
+        }
+        let kernel: Vec<usize> = attr_ints(node, "kernel_shape")
+            .ok_or("kernel_shape is required")?
+            .iter()
+            .map(|&v| v as usize)
+            .collect();
+        let spatial = &s[2..];
+        let win = Window::new(node, spatial, kernel, attr_i(node, "ceil_mode", 0) != 0)?;
+        let include_pad = attr_i(node, "count_include_pad", 0) != 0;
+        let (nc, sp_in, sp_out) = (s[0] * s[1], numel(spatial), numel(&win.out));
+        let mut out = s[..2].to_vec();
+        out.extend(&win.out);
+        let mut windows: Vec<Vec<Option<u32>>> = Vec::with_capacity(nc * sp_out);
+        let mut counts = Vec::with_capacity(nc * sp_out);
+        for ch in 0..nc {
+            for_each_index(&win.out, |_, p| {
+                let (taps, padded) = win.taps(spatial, p);
+                let valid = taps.iter().filter(|t| t.is_some()).count();
+                counts.push(if include_pad { padded } else { valid });
+                windows.push(
+                    taps.iter()
+                        .map(|t| t.map(|off| (ch * sp_in + off) as u32))
+                        .collect(),
+                );
+            });
+        }
+        if max {
+            let groups: Vec<Vec<u32>> = windows
+                .iter()
+                .map(|w| w.iter().flatten().copied().collect())
+                .collect();
+            return Ok(Value::Dyn(self.reduce_max(xi, &groups, out)?));
+        }
+        let kp = numel(&win.kernel);
+        let mut mats: Vec<Mat<f32>> = Vec::new();
+        let mut mat_of = std::collections::HashMap::new();
+        let groups = windows
+            .into_iter()
+            .zip(counts)
+            .enumerate()
+            .map(|(o, (w, cnt))| {
+                let m = *mat_of.entry(cnt).or_insert_with(|| {
+                    mats.push(Mat {
+                        rows: 1,
+                        cols: kp,
+                        data: vec![1.0 / cnt.max(1) as f32; kp],
+                    });
+                    mats.len() - 1
+                });
+                Group {
+                    mat: m as u32,
+                    inputs: w.into_iter().map(|t| t.map(|i| (0, i))).collect(),
+                    outputs: vec![o as u32],
+                }
+            })
+            .collect();
+        Ok(Value::Dyn(self.emit(
+            Op::Linear {
+                map: Linear { mats, groups },
+                bias: None,
+            },
+            vec![xi],
+            out,
+        )))
+    }
+
+    fn reduce(&mut self, node: &pb::NodeProto, op: &str) -> R<Value> {
+        let x = self.req(node, 0)?;
+        let xi = self.dyn_of(&x, "the input")?;
+        let s = self.shape_of(&x);
+        let axes = match attr_ints(node, "axes") {
+            Some(a) => Some(a),
+            None => self
+                .const_input(node, 1, "axes")?
+                .map(|c| c.data.iter().map(|&v| v as i64).collect()),
+        };
+        let axes: Vec<usize> = match axes {
+            Some(a) if !a.is_empty() => {
+                a.iter().map(|&v| norm_axis(v, s.len())).collect::<R<_>>()?
+            }
+            _ if attr_i(node, "noop_with_empty_axes", 0) != 0 => return Ok(x),
+            _ => (0..s.len()).collect(),
+        };
+        let (groups, kept) = reduction_groups(&s, &axes);
+        let out: Vec<usize> = if attr_i(node, "keepdims", 1) != 0 {
+            kept
+        } else {
+            s.iter()
+                .enumerate()
+                .filter(|(i, _)| !axes.contains(i))
+                .map(|(_, &d)| d)
+                .collect()
+        };
+        let n = groups.first().map_or(1, Vec::len);
+        Ok(Value::Dyn(match op {
+            "ReduceMean" => self.sum_groups(xi, &groups, 1.0 / n as f32, out),
+            "ReduceSum" => self.sum_groups(xi, &groups, 1.0, out),
+            "ReduceMax" => self.reduce_max(xi, &groups, out)?,
+            _ => {
+                let len = numel(&s);
+                let neg = self.affine(xi, vec![-1.0; len], vec![0.0; len]);
+                let m = self.reduce_max(neg, &groups, out.clone())?;
+                let k = numel(&out);
+                self.affine(m, vec![-1.0; k], vec![0.0; k])
+            }
+        }))
+    }
+
+    fn layer_norm(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let x = self.req(node, 0)?;
+        let xi = self.dyn_of(&x, "the input")?;
+        let s = self.shape_of(&x);
+        let axis = norm_axis(attr_i(node, "axis", -1), s.len())?;
+        let eps = attr_f(node, "epsilon", 1e-5);
+        let axes: Vec<usize> = (axis..s.len()).collect();
+        let (groups, kept) = reduction_groups(&s, &axes);
+        let n = numel(&s);
+        let size = groups.first().map_or(1, Vec::len);
+        let gof = group_of(&groups, n);
+        let id = iota(n);
+        let mu = self.sum_groups(xi, &groups, 1.0 / size as f32, kept.clone());
+        let d = self.combine(&[(xi, &id, 1.0), (mu, &gof, -1.0)], s.clone());
+        let terms = groups
+            .iter()
+            .map(|g| g.iter().map(|&i| (i, i)).collect())
+            .collect();
+        let var = self.emit(
+            Op::Bilinear {
+                terms,
+                scale: 1.0 / size as f32,
+            },
+            vec![d, d],
+            kept.clone(),
+        );
+        self.nodes[var].wide = true;
+        let k = numel(&kept);
+        let var_eps = self.affine(var, vec![1.0; k], vec![eps; k]);
+        self.nodes[var_eps].wide = true;
+        let std = self.emit(Op::Sqrt, vec![var_eps], kept);
+        let norm = self.emit(
+            Op::Div {
+                num: id.iter().map(|&i| Ref::In(0, i)).collect(),
+                den: gof.iter().map(|&g| Ref::In(1, g)).collect(),
+            },
+            vec![d, std],
+            s.clone(),
+        );
+        let scale = self
+            .input(node, 1)?
+            .map(|v| const_req(v, "the scale"))
+            .transpose()?;
+        let bias = self
+            .input(node, 2)?
+            .map(|v| const_req(v, "the bias"))
+            .transpose()?;
+        let expand = |c: &Option<Const>, default: f32| -> R<Vec<f32>> {
+            match c {
+                None => Ok(vec![default; n]),
+                Some(c) => Ok(broadcast_index(&c.shape, &s)
+                    .ok_or_else(|| {
+                        format!(
+                            "parameter of shape {:?} does not broadcast to {s:?}",
+                            c.shape
+                        )
+                    })?
+                    .iter()
+                    .map(|&i| c.data[i as usize])
+                    .collect()),
+            }
+        };
+        let (mul, add) = (expand(&scale, 1.0)?, expand(&bias, 0.0)?);
+        Ok(Value::Dyn(self.affine(norm, mul, add)))
+    }
+
+    fn softmax(&mut self, node: &pb::NodeProto, log: bool) -> R<Value> {
+        let x = self.req(node, 0)?;
+        let xi = self.dyn_of(&x, "the input")?;
+        let s = self.shape_of(&x);
+        let n = numel(&s);
+        let axes: Vec<usize> = if self.opset < 13 {
+            let a = norm_axis(attr_i(node, "axis", 1), s.len())?;
+            (a..s.len()).collect()
+        } else {
+            vec![norm_axis(attr_i(node, "axis", -1), s.len())?]
+        };
+        let (groups, kept) = reduction_groups(&s, &axes);
+        let gof = group_of(&groups, n);
+        let id = iota(n);
+        let m = self.reduce_max(xi, &groups, kept.clone())?;
+        let d = self.combine(&[(xi, &id, 1.0), (m, &gof, -1.0)], s.clone());
+        let e = self.func(d, Func::Exp);
+        let sum = self.sum_groups(e, &groups, 1.0, kept);
+        if log {
+            let ls = self.func(sum, Func::Log);
+            return Ok(Value::Dyn(
+                self.combine(&[(d, &id, 1.0), (ls, &gof, -1.0)], s),
+            ));
+        }
+        Ok(Value::Dyn(self.emit(
+            Op::Div {
+                num: id.iter().map(|&i| Ref::In(0, i)).collect(),
+                den: gof.iter().map(|&g| Ref::In(1, g)).collect(),
+            },
+            vec![e, sum],
+            s,
+        )))
+    }
+}

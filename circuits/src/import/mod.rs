@@ -1,0 +1,434 @@
+//! ONNX import: reads the protobuf with tract-onnx and lowers it to the Graph IR.
+//!
+//! Constants (initializers, `Constant` nodes, `Shape` of computed tensors and arithmetic on
+//! them) are folded at import time; every remaining node works on tensors that depend on the
+//! graph input. Each ONNX operator lowers to the IR's primitives (see [`crate::ir`]); the
+//! operators are grouped by kind: [`shape_ops`] (rewiring), [`linear_ops`] (convolution,
+//! pooling, products, normalisation) and [`elementwise_ops`] (activations and arithmetic).
+//! Unsupported nodes are all collected and reported at once.
+
+mod build;
+mod elementwise_ops;
+mod linear_ops;
+mod shape_ops;
+pub mod tensor;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use tract_onnx::pb;
+use tract_onnx::prelude::{Framework, Tensor};
+
+use crate::error::{CircuitsError, Result, UnsupportedNode};
+use crate::ir::{Graph, Node, Op};
+
+/// A value known at import time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Const {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// What an ONNX value name refers to.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Const(Const),
+    Dyn(usize),
+}
+
+/// Loads an ONNX file and lowers it to the Graph IR.
+pub fn import_onnx(path: &Path) -> Result<Graph> {
+    let p = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| CircuitsError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    let proto = tract_onnx::onnx()
+        .proto_model_for_read(&mut bytes.as_slice())
+        .map_err(|e| CircuitsError::NotOnnx {
+            path: p.clone(),
+            reason: format!("{e:#}"),
+        })?;
+    let graph = proto.graph.as_ref().ok_or_else(|| CircuitsError::NotOnnx {
+        path: p.clone(),
+        reason: "the file has no graph".into(),
+    })?;
+    if graph.node.is_empty() {
+        return Err(CircuitsError::NotOnnx {
+            path: p,
+            reason: "the graph has no nodes".into(),
+        });
+    }
+    let opset = proto
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or(13, |o| o.version);
+    Importer {
+        opset,
+        ..Importer::default()
+    }
+    .run(graph)
+}
+
+#[derive(Default)]
+pub(crate) struct Importer {
+    pub opset: i64,
+    values: HashMap<String, Value>,
+    pub nodes: Vec<Node>,
+    unsupported: Vec<UnsupportedNode>,
+    /// Outputs of nodes that failed to lower: their consumers are not reported again.
+    poisoned: HashSet<String>,
+    /// Name of the ONNX node being lowered (every IR node it emits carries it).
+    pub cur_name: String,
+    /// Its operator.
+    pub cur_op: String,
+}
+
+/// Operators the importer knows (a node of these may still be rejected for its form).
+const KNOWN_OPS: &[&str] = &[
+    "Constant",
+    "Identity",
+    "Dropout",
+    "Cast",
+    "Shape",
+    "Size",
+    "ConstantOfShape",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Transpose",
+    "Concat",
+    "Split",
+    "Slice",
+    "Gather",
+    "Pad",
+    "Expand",
+    "Tile",
+    "Where",
+    "Gemm",
+    "MatMul",
+    "Conv",
+    "ConvTranspose",
+    "AveragePool",
+    "GlobalAveragePool",
+    "MaxPool",
+    "GlobalMaxPool",
+    "ReduceMean",
+    "ReduceSum",
+    "ReduceMax",
+    "ReduceMin",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Softmax",
+    "LogSoftmax",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Sum",
+    "Mean",
+    "Max",
+    "Min",
+    "Pow",
+    "Sqrt",
+    "Reciprocal",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Exp",
+    "Log",
+    "Erf",
+    "Gelu",
+    "Softplus",
+    "Softsign",
+    "Elu",
+    "Selu",
+    "LeakyRelu",
+    "PRelu",
+    "Clip",
+    "Abs",
+    "Neg",
+    "HardSigmoid",
+];
+
+pub(crate) fn load_const(t: &pb::TensorProto) -> std::result::Result<Const, String> {
+    let tensor: Tensor =
+        tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, None)
+            .map_err(|e| format!("{e:#}"))?;
+    let shape = tensor.shape().to_vec();
+    let as_f32 = tensor.cast_to::<f32>().map_err(|e| {
+        format!(
+            "cannot use a {:?} tensor as numbers: {e:#}",
+            tensor.datum_type()
+        )
+    })?;
+    let data = as_f32
+        .to_plain_array_view::<f32>()
+        .map_err(|e| format!("{e:#}"))?
+        .iter()
+        .copied()
+        .collect();
+    Ok(Const { shape, data })
+}
+
+pub(crate) fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+pub(crate) fn attr_i(node: &pb::NodeProto, name: &str, default: i64) -> i64 {
+    attr(node, name).map_or(default, |a| a.i)
+}
+
+pub(crate) fn attr_f(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
+    attr(node, name).map_or(default, |a| a.f)
+}
+
+pub(crate) fn attr_ints(node: &pb::NodeProto, name: &str) -> Option<Vec<i64>> {
+    attr(node, name).map(|a| a.ints.clone())
+}
+
+pub(crate) fn attr_s(node: &pb::NodeProto, name: &str, default: &str) -> String {
+    attr(node, name).map_or(default.to_string(), |a| {
+        String::from_utf8_lossy(&a.s).into_owned()
+    })
+}
+
+impl Importer {
+    fn run(mut self, graph: &pb::GraphProto) -> Result<Graph> {
+        for init in &graph.initializer {
+            let c = load_const(init).map_err(|e| {
+                CircuitsError::InvalidModel(format!("initializer '{}': {e}", init.name))
+            })?;
+            self.values.insert(init.name.clone(), Value::Const(c));
+        }
+        let inputs: Vec<&pb::ValueInfoProto> = graph
+            .input
+            .iter()
+            .filter(|i| !self.values.contains_key(&i.name))
+            .collect();
+        if inputs.len() != 1 {
+            return Err(CircuitsError::InvalidModel(format!(
+                "zkonnx supports models with exactly one input; this one has {} ({})",
+                inputs.len(),
+                inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let shape = input_shape(inputs[0])?;
+        self.nodes.push(Node {
+            name: inputs[0].name.clone(),
+            op_type: "Input".into(),
+            op: Op::Input,
+            inputs: vec![],
+            shape,
+            wide: false,
+        });
+        self.values.insert(inputs[0].name.clone(), Value::Dyn(0));
+
+        for (i, node) in graph.node.iter().enumerate() {
+            let known = KNOWN_OPS.contains(&node.op_type.as_str());
+            let after_failure = node.input.iter().any(|n| self.poisoned.contains(n));
+            self.cur_name = if !node.name.is_empty() {
+                node.name.clone()
+            } else {
+                format!(
+                    "#{i} (output '{}')",
+                    node.output.first().map_or("", String::as_str)
+                )
+            };
+            self.cur_op = node.op_type.clone();
+            let result = if after_failure {
+                // Its input could not be imported: report the op only if it is unknown itself.
+                Err(if known { None } else { Some(String::new()) })
+            } else if !known {
+                Err(Some(String::new()))
+            } else {
+                let mark = self.nodes.len();
+                let r = self.lower(node);
+                if r.is_err() {
+                    self.nodes.truncate(mark);
+                }
+                r.map_err(Some)
+            };
+            match result {
+                Ok(outs) => {
+                    for (name, v) in node.output.iter().zip(outs) {
+                        if !name.is_empty() {
+                            self.values.insert(name.clone(), v);
+                        }
+                    }
+                }
+                Err(reason) => {
+                    self.poisoned.extend(node.output.iter().cloned());
+                    if let Some(reason) = reason {
+                        let reason = if known || !reason.is_empty() {
+                            reason
+                        } else {
+                            "operator not supported".into()
+                        };
+                        self.unsupported.push(UnsupportedNode {
+                            name: self.cur_name.clone(),
+                            op_type: node.op_type.clone(),
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+        if !self.unsupported.is_empty() {
+            return Err(CircuitsError::Unsupported(self.unsupported));
+        }
+        if graph.output.len() != 1 {
+            return Err(CircuitsError::InvalidModel(format!(
+                "zkonnx supports models with exactly one output; this one has {}",
+                graph.output.len()
+            )));
+        }
+        let out_name = &graph.output[0].name;
+        let output = match self.values.get(out_name) {
+            Some(Value::Dyn(i)) => *i,
+            Some(Value::Const(_)) => {
+                return Err(CircuitsError::InvalidModel(format!(
+                    "output '{out_name}' does not depend on the input"
+                )))
+            }
+            None => {
+                return Err(CircuitsError::InvalidModel(format!(
+                    "output '{out_name}' is not produced by any node"
+                )))
+            }
+        };
+        if output == 0 {
+            return Err(CircuitsError::InvalidModel(
+                "the model computes nothing (its output is its input)".into(),
+            ));
+        }
+        // The proof binds the output to computed cells: an output that is only rewired input or
+        // constants gets an explicit identity computation.
+        let output = if matches!(self.nodes[output].op, Op::Gather { .. } | Op::Input) {
+            let shape = self.nodes[output].shape.clone();
+            let n = shape.iter().product();
+            self.cur_name = out_name.clone();
+            self.cur_op = "Identity".into();
+            self.emit(
+                Op::Affine {
+                    mul: vec![1.0; n],
+                    add: vec![0.0; n],
+                },
+                vec![output],
+                shape,
+            )
+        } else {
+            output
+        };
+        Ok(build::prune(Graph {
+            nodes: self.nodes,
+            output,
+        }))
+    }
+
+    pub(crate) fn get(&self, name: &str) -> std::result::Result<&Value, String> {
+        self.values
+            .get(name)
+            .ok_or_else(|| format!("input '{name}' is not defined before this node"))
+    }
+
+    /// The node's `i`-th input, if present and not empty.
+    pub(crate) fn input(
+        &self,
+        node: &pb::NodeProto,
+        i: usize,
+    ) -> std::result::Result<Option<Value>, String> {
+        match node.input.get(i) {
+            Some(n) if !n.is_empty() => Ok(Some(self.get(n)?.clone())),
+            _ => Ok(None),
+        }
+    }
+
+    /// The node's `i`-th input, required.
+    pub(crate) fn req(&self, node: &pb::NodeProto, i: usize) -> std::result::Result<Value, String> {
+        self.input(node, i)?
+            .ok_or_else(|| format!("input {i} is missing"))
+    }
+
+    /// A constant input (shape arguments and the like).
+    pub(crate) fn const_input(
+        &self,
+        node: &pb::NodeProto,
+        i: usize,
+        what: &str,
+    ) -> std::result::Result<Option<Const>, String> {
+        match self.input(node, i)? {
+            None => Ok(None),
+            Some(Value::Const(c)) => Ok(Some(c)),
+            Some(Value::Dyn(_)) => Err(format!(
+                "{what} must be a constant (it depends on the input here)"
+            )),
+        }
+    }
+
+    pub(crate) fn shape_of(&self, v: &Value) -> Vec<usize> {
+        match v {
+            Value::Const(c) => c.shape.clone(),
+            Value::Dyn(i) => self.nodes[*i].shape.clone(),
+        }
+    }
+
+    /// Pushes an IR node for the current ONNX node; returns its index.
+    pub(crate) fn emit(&mut self, op: Op, inputs: Vec<usize>, shape: Vec<usize>) -> usize {
+        self.nodes.push(Node {
+            name: self.cur_name.clone(),
+            op_type: self.cur_op.clone(),
+            op,
+            inputs,
+            shape,
+            wide: false,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn lower(&mut self, node: &pb::NodeProto) -> std::result::Result<Vec<Value>, String> {
+        let op = node.op_type.as_str();
+        if let Some(v) = self.lower_shape_op(node, op)? {
+            return Ok(v);
+        }
+        if let Some(v) = self.lower_linear_op(node, op)? {
+            return Ok(v);
+        }
+        if let Some(v) = self.lower_elementwise_op(node, op)? {
+            return Ok(v);
+        }
+        Err("operator not supported".into())
+    }
+}
+
+fn input_shape(vi: &pb::ValueInfoProto) -> Result<Vec<usize>> {
+    use pb::tensor_shape_proto::dimension::Value as D;
+    use pb::type_proto::Value as T;
+    let t = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(T::TensorType(t)) => t,
+        _ => {
+            return Err(CircuitsError::InvalidModel(format!(
+                "input '{}' is not a tensor",
+                vi.name
+            )))
+        }
+    };
+    let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
+    dims.iter()
+        .map(|d| match &d.value {
+            Some(D::DimValue(v)) if *v > 0 => Ok(*v as usize),
+            // A symbolic (batch) dimension proves one item at a time.
+            Some(D::DimParam(_)) | None => Ok(1),
+            Some(D::DimValue(v)) => Err(CircuitsError::InvalidModel(format!(
+                "input '{}' has an invalid dimension {v}",
+                vi.name
+            ))),
+        })
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! A static check that no value of the quantized model can wrap modulo the field.
+//!
+//! Every node gets a bound on |value| from its inputs' bounds (or from its own range check);
+//! every equation the circuit checks must hold over the integers, so each side stays below
+//! 2^120, far under the BN254 scalar field's 2^253.
+
+use super::{QGraph, QOp, QRef};
+use crate::error::{CircuitsError, Result};
+
+const LIMIT: f64 = 1.329_227_995_784_916e36; // 2^120
+
+fn pow2(b: u32) -> f64 {
+    f64::from(b).exp2()
+}
+
+/// Checks every node; the error names the first node that could overflow.
+pub(super) fn check_bounds(q: &QGraph) -> Result<()> {
+    let mut bound: Vec<f64> = Vec::with_capacity(q.nodes.len());
+    for n in &q.nodes {
+        let slot = |s: u32| bound[n.inputs[s as usize]];
+        let refb = |r: &QRef| match *r {
+            QRef::In(s, _) => slot(s),
+            QRef::Const(c) => c.unsigned_abs() as f64,
+        };
+        let overflow = || CircuitsError::Overflow {
+            node: n.name.clone(),
+        };
+        let b = match &n.op {
+            QOp::Input => pow2(40),
+            QOp::Linear { map } => {
+                let mut worst = 0f64;
+                for g in &map.groups {
+                    let m = &map.mats[g.mat as usize];
+                    for r in 0..g.outputs.len() {
+                        let row = &m.data[r * m.cols..(r + 1) * m.cols];
+                        let s: f64 = row
+                            .iter()
+                            .zip(&g.inputs)
+                            .filter_map(|(w, x)| x.map(|(s, _)| w.unsigned_abs() as f64 * slot(s)))
+                            .sum();
+                        worst = worst.max(s);
+                    }
+                }
+                worst
+            }
+            QOp::Rescale { bits, mul, add, .. } => {
+                let m = mul.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0) as f64;
+                let a = add.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0) as f64;
+                if m * slot(0) + a >= LIMIT || *bits > 60 {
+                    return Err(overflow());
+                }
+                pow2(*bits)
+            }
+            QOp::Gather { map } => map.iter().map(refb).fold(0.0, f64::max),
+            QOp::Bilinear { terms } => {
+                let t = terms.iter().map(Vec::len).max().unwrap_or(0) as f64;
+                t * slot(0) * slot(1)
+            }
+            QOp::Lookup { table } => q.tables[*table].max_abs() as f64,
+            QOp::Div {
+                num,
+                den,
+                shift,
+                bits,
+                rbits,
+            } => {
+                let nb = num.iter().map(refb).fold(0.0, f64::max);
+                let db = den.iter().map(refb).fold(0.0, f64::max);
+                if pow2(shift + 1) * nb + db >= LIMIT
+                    || 2.0 * pow2(*bits) * db >= LIMIT
+                    || *bits > 60
+                    || *rbits > 62
+                {
+                    return Err(overflow());
+                }
+                pow2(*bits)
+            }
+            QOp::Sqrt { exp, bits } => {
+                if slot(0) * pow2(*exp) >= LIMIT || *bits > 60 {
+                    return Err(overflow());
+                }
+                pow2(*bits)
+            }
+        };
+        if b >= LIMIT {
+            return Err(overflow());
+        }
+        bound.push(b);
+    }
+    Ok(())
+}

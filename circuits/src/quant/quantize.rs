@@ -1,0 +1,479 @@
+//! From the f32 Graph IR to the integer QGraph: scales, integer weights, range bounds, tables.
+
+use super::bounds::check_bounds;
+use super::{Calibration, QGraph, QNode, QOp, QRef, QuantSettings, Table};
+use crate::error::{CircuitsError, Result};
+use crate::ir::{Graph, Linear, Mat, Node, Op, Ref};
+
+/// Weights that are small integers are used exactly, at scale 0.
+const EXACT_WEIGHT_LIMIT: f32 = (1 << 20) as f32;
+
+fn quantize(x: f32, scale: i32, what: &str, index: usize) -> Result<i64> {
+    if !x.is_finite() {
+        return Err(CircuitsError::NonFinite {
+            what: what.into(),
+            index,
+            value: x,
+        });
+    }
+    let v = (f64::from(x) * f64::from(scale).exp2()).round();
+    if v.abs() >= 2f64.powi(62) {
+        return Err(CircuitsError::Overflow { node: what.into() });
+    }
+    Ok(v as i64)
+}
+
+/// Bits `b` such that every calibrated value fits `|q| < 2^b` with the margin applied.
+fn bits_for(max_abs: f64, scale: u32, margin: f64) -> u32 {
+    let m = (max_abs * (scale as f64).exp2() * margin).ceil() + 1.0;
+    (m.log2().ceil() as u32).max(1)
+}
+
+/// `(multiplier, shift)` that bring an accumulator at scale `acc` to scale `out`.
+fn rescale_params(acc: i32, out: i32) -> (i64, u32) {
+    if acc >= out {
+        (1, (acc - out) as u32)
+    } else {
+        (1i64 << (out - acc), 0)
+    }
+}
+
+/// The rounding offset of a right shift.
+fn half(shift: u32) -> i64 {
+    if shift > 0 {
+        1i64 << (shift - 1)
+    } else {
+        0
+    }
+}
+
+/// Whether constant weights are exact small integers (then used at scale 0).
+fn exact(ws: &[f32]) -> bool {
+    ws.iter()
+        .all(|w| w.fract() == 0.0 && w.abs() <= EXACT_WEIGHT_LIMIT)
+}
+
+struct Builder<'a> {
+    graph: &'a Graph,
+    cal: &'a Calibration,
+    settings: QuantSettings,
+    nodes: Vec<QNode>,
+    tables: Vec<Table>,
+    /// IR node index → quantized node index.
+    map: Vec<usize>,
+}
+
+impl Builder<'_> {
+    fn push(
+        &mut self,
+        node: &Node,
+        op_type: String,
+        op: QOp,
+        inputs: Vec<usize>,
+        scale: u32,
+    ) -> usize {
+        self.nodes.push(QNode {
+            name: node.name.clone(),
+            op_type,
+            op,
+            inputs,
+            shape: node.shape.clone(),
+            scale,
+        });
+        self.nodes.len() - 1
+    }
+
+    /// The common scale of a node's inputs (slots listed), or an error naming the node.
+    fn common_scale(
+        &self,
+        node: &Node,
+        ins: &[usize],
+        slots: impl Iterator<Item = u32>,
+    ) -> Result<Option<u32>> {
+        let mut s = None;
+        for slot in slots {
+            let sc = self.nodes[ins[slot as usize]].scale;
+            match s {
+                None => s = Some(sc),
+                Some(x) if x != sc => {
+                    return Err(CircuitsError::InvalidModel(format!(
+                        "node '{}' ({}) combines tensors of different scales ({x} and {sc} fractional bits)",
+                        node.name, node.op_type
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    fn bits(&self, i: usize, scale: u32) -> u32 {
+        bits_for(self.cal.max_abs[i], scale, self.settings.range_margin)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rescale(
+        &mut self,
+        node: &Node,
+        input: usize,
+        mul: Vec<i64>,
+        add: Vec<i64>,
+        shift: u32,
+        relu: bool,
+        bits: u32,
+        scale: u32,
+    ) -> usize {
+        let op_type = if relu {
+            format!("{}+Relu", node.op_type)
+        } else {
+            node.op_type.clone()
+        };
+        self.push(
+            node,
+            op_type,
+            QOp::Rescale {
+                mul,
+                add,
+                shift,
+                relu,
+                bits,
+            },
+            vec![input],
+            scale,
+        )
+    }
+
+    fn table(&mut self, t: Table) -> usize {
+        if let Some(i) = self.tables.iter().position(|x| *x == t) {
+            return i;
+        }
+        self.tables.push(t);
+        self.tables.len() - 1
+    }
+
+    fn refs(&self, refs: &[Ref], scale: u32, node: &Node) -> Result<Vec<QRef>> {
+        refs.iter()
+            .enumerate()
+            .map(|(k, r)| {
+                Ok(match *r {
+                    Ref::In(s, i) => QRef::In(s, i),
+                    Ref::Const(c) => QRef::Const(quantize(c, scale as i32, &node.name, k)?),
+                })
+            })
+            .collect()
+    }
+
+    /// Largest |value| a list of references can take on the calibration data.
+    fn refs_max(&self, node: &Node, refs: &[Ref]) -> f64 {
+        refs.iter()
+            .map(|r| match *r {
+                Ref::In(s, _) => self.cal.max_abs[node.inputs[s as usize]],
+                Ref::Const(c) => f64::from(c.abs()),
+            })
+            .fold(0.0, f64::max)
+    }
+
+    fn lower(&mut self, i: usize, relu: bool) -> Result<usize> {
+        let graph = self.graph;
+        let node = &graph.nodes[i];
+        let sa = self.settings.input_scale;
+        let sp = self.settings.param_scale as i32;
+        let ins: Vec<usize> = node.inputs.iter().map(|&j| self.map[j]).collect();
+        let out_scale = if node.wide { 2 * sa } else { sa };
+        let n = node.len();
+        let idx = match &node.op {
+            Op::Input => self.push(node, node.op_type.clone(), QOp::Input, vec![], sa),
+            Op::Linear { map, bias } => {
+                let slots = 0..ins.len() as u32;
+                let s_in = self.common_scale(node, &ins, slots)?.unwrap_or(sa);
+                let ws = if map.mats.iter().all(|m| exact(&m.data)) {
+                    0
+                } else {
+                    sp
+                };
+                let mats = map
+                    .mats
+                    .iter()
+                    .map(|m| {
+                        Ok(Mat {
+                            rows: m.rows,
+                            cols: m.cols,
+                            data: m
+                                .data
+                                .iter()
+                                .enumerate()
+                                .map(|(k, &w)| quantize(w, ws, &node.name, k))
+                                .collect::<Result<Vec<_>>>()?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let acc = s_in as i32 + ws;
+                let lin = self.push(
+                    node,
+                    node.op_type.clone(),
+                    QOp::Linear {
+                        map: Linear {
+                            mats,
+                            groups: map.groups.clone(),
+                        },
+                    },
+                    ins.clone(),
+                    acc as u32,
+                );
+                let (mf, shift) = rescale_params(acc, out_scale as i32);
+                let add = (0..n)
+                    .map(|o| {
+                        let b = match bias {
+                            Some(b) => quantize(b[o], acc, &node.name, o)?,
+                            None => 0,
+                        };
+                        Ok(b * mf + half(shift))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let bits = self.bits(i, out_scale);
+                self.rescale(node, lin, vec![mf; n], add, shift, relu, bits, out_scale)
+            }
+            Op::Affine { mul, add } => {
+                let s_in = self.nodes[ins[0]].scale as i32;
+                let ws = if exact(mul) { 0 } else { sp };
+                let acc = s_in + ws;
+                let (mf, shift) = rescale_params(acc, out_scale as i32);
+                let m = mul
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &x)| Ok(quantize(x, ws, &node.name, k)? * mf))
+                    .collect::<Result<Vec<_>>>()?;
+                let a = add
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &x)| Ok(quantize(x, acc, &node.name, k)? * mf + half(shift)))
+                    .collect::<Result<Vec<_>>>()?;
+                let bits = self.bits(i, out_scale);
+                self.rescale(node, ins[0], m, a, shift, relu, bits, out_scale)
+            }
+            Op::Relu => {
+                // A standalone ReLU: bound its input's range.
+                let in_scale = self.nodes[ins[0]].scale;
+                let b = self.bits(node.inputs[0], in_scale);
+                self.rescale(node, ins[0], vec![1; n], vec![0; n], 0, true, b, in_scale)
+            }
+            Op::Gather { map } => {
+                let slots = map.iter().filter_map(|r| match r {
+                    Ref::In(s, _) => Some(*s),
+                    Ref::Const(_) => None,
+                });
+                let s = self.common_scale(node, &ins, slots)?.unwrap_or(sa);
+                let q = self.refs(map, s, node)?;
+                self.push(node, node.op_type.clone(), QOp::Gather { map: q }, ins, s)
+            }
+            Op::Bilinear { terms, scale } => {
+                let acc = (self.nodes[ins[0]].scale + self.nodes[ins[1]].scale) as i32;
+                let bil = self.push(
+                    node,
+                    node.op_type.clone(),
+                    QOp::Bilinear {
+                        terms: terms.clone(),
+                    },
+                    ins.clone(),
+                    acc as u32,
+                );
+                let ws = if exact(&[*scale]) { 0 } else { sp };
+                let m = quantize(*scale, ws, &node.name, 0)?;
+                let (mf, shift) = rescale_params(acc + ws, out_scale as i32);
+                let bits = self.bits(i, out_scale);
+                self.rescale(
+                    node,
+                    bil,
+                    vec![m * mf; n],
+                    vec![half(shift); n],
+                    shift,
+                    relu,
+                    bits,
+                    out_scale,
+                )
+            }
+            Op::Func { f } => {
+                let s_in = self.nodes[ins[0]].scale as i32;
+                let b = self.settings.table_bits;
+                let pos = f.positive_domain();
+                let reach = if pos {
+                    (1u64 << b) - 1
+                } else {
+                    (1u64 << (b - 1)) - 1
+                } as f64;
+                let m_in = (self.cal.max_abs[node.inputs[0]] * self.settings.table_margin)
+                    .max(f64::from(-s_in).exp2());
+                let frac = ((reach / m_in).log2().floor() as i32).clamp(-24, s_in + 8);
+                let (mf, shift) = rescale_params(s_in, frac);
+                let bits = if pos { b } else { b - 1 };
+                let resc = self.rescale(
+                    node,
+                    ins[0],
+                    vec![mf; n],
+                    vec![half(shift); n],
+                    shift,
+                    false,
+                    bits,
+                    frac.max(0) as u32,
+                );
+                let table = self.table(Table {
+                    f: *f,
+                    frac,
+                    out_scale,
+                    lo: if pos { 0 } else { -(1i64 << (b - 1)) },
+                    size: 1u64 << b,
+                });
+                self.push(
+                    node,
+                    node.op_type.clone(),
+                    QOp::Lookup { table },
+                    vec![resc],
+                    out_scale,
+                )
+            }
+            Op::Div { num, den } => {
+                let slots_of = |refs: &[Ref]| -> Vec<u32> {
+                    refs.iter()
+                        .filter_map(|r| match r {
+                            Ref::In(s, _) => Some(*s),
+                            Ref::Const(_) => None,
+                        })
+                        .collect()
+                };
+                let ns = self
+                    .common_scale(node, &ins, slots_of(num).into_iter())?
+                    .unwrap_or(sa);
+                let ds = self
+                    .common_scale(node, &ins, slots_of(den).into_iter())?
+                    .unwrap_or(sa);
+                let shift = out_scale as i32 + ds as i32 - ns as i32;
+                if shift < 0 {
+                    return Err(CircuitsError::InvalidModel(format!(
+                        "node '{}' ({}): the numerator's scale is too large for the quotient",
+                        node.name, node.op_type
+                    )));
+                }
+                for r in den {
+                    let positive = match *r {
+                        Ref::In(s, _) => self
+                            .cal
+                            .min
+                            .get(node.inputs[s as usize])
+                            .is_none_or(|&m| m > 0.0),
+                        Ref::Const(c) => c > 0.0,
+                    };
+                    if !positive {
+                        return Err(CircuitsError::InvalidModel(format!(
+                            "node '{}' ({}): zkonnx divides only by positive denominators, and this one is not positive on the calibration data",
+                            node.name, node.op_type
+                        )));
+                    }
+                }
+                let dmax = self.refs_max(node, den);
+                let rbits = bits_for(dmax, ds, self.settings.range_margin) + 1;
+                let qn = self.refs(num, ns, node)?;
+                let qd = self.refs(den, ds, node)?;
+                let bits = self.bits(i, out_scale);
+                self.push(
+                    node,
+                    node.op_type.clone(),
+                    QOp::Div {
+                        num: qn,
+                        den: qd,
+                        shift: shift as u32,
+                        bits,
+                        rbits,
+                    },
+                    ins,
+                    out_scale,
+                )
+            }
+            Op::Sqrt => {
+                let s_in = self.nodes[ins[0]].scale;
+                if s_in > 2 * out_scale {
+                    return Err(CircuitsError::InvalidModel(format!(
+                        "node '{}' ({}): the radicand's scale is too large",
+                        node.name, node.op_type
+                    )));
+                }
+                let bits = self.bits(i, out_scale);
+                self.push(
+                    node,
+                    node.op_type.clone(),
+                    QOp::Sqrt {
+                        exp: 2 * out_scale - s_in,
+                        bits,
+                    },
+                    ins,
+                    out_scale,
+                )
+            }
+        };
+        Ok(idx)
+    }
+}
+
+/// Quantizes a graph using calibrated ranges.
+pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings) -> Result<QGraph> {
+    let sa = settings.input_scale;
+    let sp = settings.param_scale;
+    if sa > 24 || sp > 24 || sp == 0 || sa == 0 {
+        return Err(CircuitsError::InvalidModel(format!(
+            "scales must be in 1..=24 bits (got input {sa}, param {sp})"
+        )));
+    }
+    if !(4..=20).contains(&settings.table_bits) {
+        return Err(CircuitsError::InvalidModel(format!(
+            "table bits must be in 4..=20 (got {})",
+            settings.table_bits
+        )));
+    }
+    if cal.max_abs.len() != graph.nodes.len() {
+        return Err(CircuitsError::InvalidModel(
+            "the calibration does not belong to this model".into(),
+        ));
+    }
+    let fused_relu = |i: usize| -> Option<usize> {
+        if i == graph.output || graph.consumers(i) != 1 {
+            return None;
+        }
+        if !matches!(
+            graph.nodes[i].op,
+            Op::Linear { .. } | Op::Affine { .. } | Op::Bilinear { .. }
+        ) {
+            return None;
+        }
+        graph
+            .nodes
+            .iter()
+            .position(|n| n.inputs.contains(&i))
+            .filter(|&j| matches!(graph.nodes[j].op, Op::Relu))
+    };
+    let mut b = Builder {
+        graph,
+        cal,
+        settings,
+        nodes: Vec::with_capacity(graph.nodes.len() * 2),
+        tables: Vec::new(),
+        map: vec![usize::MAX; graph.nodes.len()],
+    };
+    for i in 0..graph.nodes.len() {
+        if b.map[i] != usize::MAX {
+            continue; // a ReLU fused into its producer
+        }
+        let relu = fused_relu(i);
+        let idx = b.lower(i, relu.is_some())?;
+        b.map[i] = idx;
+        if let Some(j) = relu {
+            b.map[j] = idx;
+        }
+    }
+    let q = QGraph {
+        output: b.map[graph.output],
+        nodes: b.nodes,
+        settings,
+        tables: b.tables,
+    };
+    check_bounds(&q)?;
+    Ok(q)
+}

@@ -1,0 +1,63 @@
+//! Lookup tables of nonlinear functions over a bounded integer domain.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ir::Func;
+
+/// Entries of a table are capped at this magnitude (saturation far outside calibrated ranges).
+pub const TABLE_VALUE_CAP: i64 = (1 << 40) - 1;
+
+/// A function table: `y = round(f(x · 2^-frac) · 2^out_scale)` for `x` in `[lo, lo + size)`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Table {
+    /// The function.
+    pub f: Func,
+    /// Fractional bits of the table's input.
+    pub frac: i32,
+    /// Fractional bits of the table's output.
+    pub out_scale: u32,
+    /// First input of the domain.
+    pub lo: i64,
+    /// Number of entries.
+    pub size: u64,
+}
+
+impl Table {
+    /// Whether `x` is in the domain.
+    pub fn contains(&self, x: i64) -> bool {
+        x >= self.lo && ((x - self.lo) as u64) < self.size
+    }
+
+    /// The table's value at `x` (the caller checks the domain).
+    pub fn value(&self, x: i64) -> i64 {
+        let x = if self.f.positive_domain() {
+            x.max(1)
+        } else {
+            x
+        };
+        let xr = x as f64 * (-f64::from(self.frac)).exp2();
+        let y = self.f.eval(xr) * f64::from(self.out_scale).exp2();
+        if y.is_nan() {
+            return 0;
+        }
+        (y.round()
+            .clamp(-(TABLE_VALUE_CAP as f64), TABLE_VALUE_CAP as f64)) as i64
+    }
+
+    /// Largest |value| over the domain.
+    pub fn max_abs(&self) -> i64 {
+        (0..self.size)
+            .map(|i| self.value(self.lo + i as i64).abs())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The domain's real interval, for messages.
+    pub fn real_domain(&self) -> (f64, f64) {
+        let s = (-f64::from(self.frac)).exp2();
+        (
+            self.lo as f64 * s,
+            (self.lo + self.size as i64 - 1) as f64 * s,
+        )
+    }
+}
