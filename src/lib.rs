@@ -23,7 +23,7 @@ use thiserror::Error;
 
 pub use zkonnx_circuits as circuits;
 pub use zkonnx_circuits::halo2_proofs;
-pub use zkonnx_circuits::quant::QuantSettings;
+pub use zkonnx_circuits::quant::{QuantSettings, Target};
 pub use zkonnx_prover as prover;
 pub use zkonnx_prover::artifacts::{ProofFile, Settings};
 pub use zkonnx_prover::keys::VerifierKey;
@@ -115,6 +115,72 @@ impl Model {
             settings,
             calibration: cal,
         })
+    }
+}
+
+/// Candidate activation/weight scales tried by [`Model::compile_for_target`] with
+/// [`Target::Speed`], most precise first.
+pub const SPEED_SCALES: &[u32] = &[13, 12, 11, 10, 9, 8];
+/// Candidate table sizes (bits) tried with [`Target::Speed`] when the model has lookup tables.
+pub const SPEED_TABLE_BITS: &[u32] = &[14, 12, 11, 10];
+/// With [`Target::Speed`], a candidate is kept when its outputs on every calibration input are
+/// within this fraction of the largest float output (and the argmax agrees for classifiers).
+pub const SPEED_TOLERANCE: f64 = 0.01;
+
+impl Model {
+    /// Calibrates and compiles for a target: [`Target::Accuracy`] uses `base` as given;
+    /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit whose
+    /// outputs on the calibration data stay within [`SPEED_TOLERANCE`] of the float model.
+    pub fn compile_for_target(
+        &self,
+        calibration: &[Vec<f32>],
+        target: Target,
+        base: QuantSettings,
+    ) -> Result<CompiledModel> {
+        let first = self.compile(calibration, base)?;
+        if target == Target::Accuracy {
+            return Ok(first);
+        }
+        let floats: Vec<Vec<f32>> = calibration
+            .iter()
+            .map(|x| zkonnx_circuits::ir::run_float(&self.graph, x).swap_remove(self.graph.output))
+            .collect();
+        let within = |c: &CompiledModel| -> bool {
+            calibration.iter().zip(&floats).all(|(x, f)| {
+                let Ok(t) = c.witness(x) else { return false };
+                let out = c.model.dequantize_output(t.output(&c.model));
+                let fid = fidelity::compare(&out, f);
+                let scale = f
+                    .iter()
+                    .fold(0f64, |m, &v| m.max(f64::from(v).abs()))
+                    .max(1e-6);
+                fid.max_abs_err <= SPEED_TOLERANCE * scale && (f.len() < 2 || fid.argmax_agrees)
+            })
+        };
+        let has_tables = !first.model.tables.is_empty();
+        let table_bits: &[u32] = if has_tables {
+            SPEED_TABLE_BITS
+        } else {
+            &[base.table_bits]
+        };
+        let mut best = first;
+        for &scale in SPEED_SCALES {
+            for &tb in table_bits {
+                let s = QuantSettings {
+                    input_scale: scale,
+                    param_scale: scale,
+                    table_bits: tb,
+                    ..base
+                };
+                let Ok(c) = self.compile(calibration, s) else {
+                    continue;
+                };
+                if c.plan.cost < best.plan.cost && within(&c) {
+                    best = c;
+                }
+            }
+        }
+        Ok(best)
     }
 }
 

@@ -387,3 +387,25 @@ fn mlp_digits_verifies_on_chain_with_the_compact_verifier() {
     assert_eq!(code(&o), 2, "{e}");
     assert!(e.contains("EIP-170") && e.contains("24,576"), "{e}");
 }
+
+/// The CNN and the transformer block prove and verify from the CLI, with outputs within 2 % of
+/// the largest float reference output (onnxruntime's, `NAME.output.json`).
+#[test]
+fn run_lenet_and_tiny_transformer_within_fidelity() {
+    for name in ["lenet", "tiny_transformer"] {
+        let w = run_model(name);
+        let r = report(&w);
+        assert_eq!(r["verified"].as_bool(), Some(true), "{name}");
+        let reference =
+            zkonnx::data::read_output(&common::shared_models().join(format!("{name}.output.json")))
+                .expect("reference");
+        let max_ref = reference
+            .iter()
+            .fold(0f64, |m, &x| m.max(f64::from(x).abs()));
+        let err = r["max_abs_err"].as_f64().expect("max_abs_err");
+        assert!(
+            err <= 0.02 * max_ref,
+            "{name}: max abs err {err} vs 0.02 × {max_ref}"
+        );
+    }
+}

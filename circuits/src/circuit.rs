@@ -14,7 +14,7 @@ use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use crate::chips::arith::Coeffs;
 use crate::chips::{fe, val, ChipConfig};
 use crate::layout::{CircuitShape, LayoutPlan};
-use crate::quant::{div_one, isqrt, rescale_one, QGraph, QNode, QOp, QRef, Trace};
+use crate::quant::{rescale_one, QGraph, QNode, QOp, QRef, Trace};
 
 /// Where a tensor element lives.
 #[derive(Debug, Clone, Copy)]
@@ -251,18 +251,19 @@ impl ModelCircuit {
         Ok(out)
     }
 
-    /// `d = c + a·b` chains, one row per term.
+    /// `d = c + a·b` chains, one row per term; the last `d` is the claimed output (the trace's).
     fn bilinear(
         &self,
         st: &mut Layout<'_, '_>,
         cells: &[Vec<Src>],
+        ni: usize,
         node: &QNode,
         terms: &[Vec<(u32, u32)>],
     ) -> Result<Vec<Src>, Error> {
         let (na, nb) = (node.inputs[0], node.inputs[1]);
         let known = self.trace.is_some();
         let mut out = Vec::with_capacity(terms.len());
-        for t in terms {
+        for (e, t) in terms.iter().enumerate() {
             if t.is_empty() {
                 let [_, _, _, d] =
                     st.arith([0, 0, 0, 0, -1, 0], [None, None, None, known.then_some(0)])?;
@@ -273,9 +274,13 @@ impl ModelCircuit {
             let mut prev: Option<Cell> = None;
             for (k, &(i, j)) in t.iter().enumerate() {
                 let (a, b) = (self.value(na, i as usize), self.value(nb, j as usize));
-                let next = match (acc, a, b) {
-                    (Some(s), Some(x), Some(y)) => Some(s + x * y),
-                    _ => None,
+                let next = if k + 1 == t.len() {
+                    self.value(ni, e)
+                } else {
+                    match (acc, a, b) {
+                        (Some(s), Some(x), Some(y)) => Some(s + x * y),
+                        _ => None,
+                    }
                 };
                 let kc = if k == 0 { 0 } else { 1 };
                 let [ca, cb, cc, cd] = st.arith(
@@ -295,20 +300,20 @@ impl ModelCircuit {
         Ok(out)
     }
 
+    #[allow(clippy::needless_range_loop)]
     fn lookup(
         &self,
         st: &mut Layout<'_, '_>,
         cells: &[Vec<Src>],
+        ni: usize,
         node: &QNode,
         id: usize,
     ) -> Result<Vec<Src>, Error> {
         let func = st.config.func.as_ref().ok_or(Error::Synthesis)?;
-        let table = &self.model.tables[id];
         let src = node.inputs[0];
         let mut out = Vec::with_capacity(node.len());
         for e in 0..node.len() {
-            let x = self.value(src, e);
-            let y = x.map(|x| i128::from(table.value(x as i64)));
+            let (x, y) = (self.value(src, e), self.value(ni, e));
             let (xc, yc) = func.assign(st.region, st.frow, id, val(x), val(y))?;
             st.frow += 1;
             st.bind(xc, cells[src][e])?;
@@ -324,6 +329,7 @@ impl ModelCircuit {
         &self,
         st: &mut Layout<'_, '_>,
         cells: &[Vec<Src>],
+        ni: usize,
         node: &QNode,
         num: &[QRef],
         den: &[QRef],
@@ -332,13 +338,14 @@ impl ModelCircuit {
         rbits: u32,
     ) -> Result<Vec<Src>, Error> {
         let mut out = Vec::with_capacity(num.len());
-        for (&n, &d) in num.iter().zip(den) {
+        for (e, (&n, &d)) in num.iter().zip(den).enumerate() {
             let (nv, dv) = (self.ref_value(node, n), self.ref_value(node, d));
-            let qr = match (nv, dv) {
-                (Some(a), Some(b)) => Some(div_one(a as i64, b as i64, shift)),
+            // The claimed quotient is the trace's; the remainder follows from it.
+            let qv = self.value(ni, e);
+            let rv = match (nv, dv, qv) {
+                (Some(a), Some(b), Some(q)) => Some((a << (shift + 1)) + b - 2 * q * b),
                 _ => None,
             };
-            let (qv, rv) = (qr.map(|x| x.0), qr.map(|x| x.1));
             let tv = match (dv, rv) {
                 (Some(b), Some(r)) => Some(2 * b - r - 1),
                 _ => None,
@@ -360,10 +367,12 @@ impl ModelCircuit {
 
     /// Two rows per element: `2^e·x − s·s − r1 = 0` and `2s − r1 − r2 = 0`, with
     /// `r1, r2 ∈ [0, 2^(bits+1))` and `s ∈ [0, 2^bits)`: then `s = floor(sqrt(2^e·x))`.
+    #[allow(clippy::needless_range_loop)]
     fn sqrt(
         &self,
         st: &mut Layout<'_, '_>,
         cells: &[Vec<Src>],
+        ni: usize,
         node: &QNode,
         exp: u32,
         bits: u32,
@@ -372,7 +381,8 @@ impl ModelCircuit {
         let mut out = Vec::with_capacity(node.len());
         for e in 0..node.len() {
             let x = self.value(src, e);
-            let s = x.map(|x| isqrt(x << exp));
+            // The claimed root is the trace's; the two slacks follow from it.
+            let s = self.value(ni, e);
             let r1 = match (x, s) {
                 (Some(x), Some(s)) => Some((x << exp) - s * s),
                 _ => None,
@@ -413,7 +423,7 @@ impl ModelCircuit {
             known: self.trace.is_some(),
         };
         let mut cells: Vec<Vec<Src>> = Vec::with_capacity(q.nodes.len());
-        for node in &q.nodes {
+        for (ni, node) in q.nodes.iter().enumerate() {
             let out: Vec<Src> = match &node.op {
                 QOp::Input => (0..node.len()).map(Src::Instance).collect(),
                 QOp::Gather { map } => map
@@ -428,16 +438,16 @@ impl ModelCircuit {
                     relu,
                     bits,
                 } => self.rescale(&mut st, &cells, node, mul, add, *shift, *relu, *bits)?,
-                QOp::Bilinear { terms } => self.bilinear(&mut st, &cells, node, terms)?,
-                QOp::Lookup { table } => self.lookup(&mut st, &cells, node, *table)?,
+                QOp::Bilinear { terms } => self.bilinear(&mut st, &cells, ni, node, terms)?,
+                QOp::Lookup { table } => self.lookup(&mut st, &cells, ni, node, *table)?,
                 QOp::Div {
                     num,
                     den,
                     shift,
                     bits,
                     rbits,
-                } => self.div(&mut st, &cells, node, num, den, *shift, *bits, *rbits)?,
-                QOp::Sqrt { exp, bits } => self.sqrt(&mut st, &cells, node, *exp, *bits)?,
+                } => self.div(&mut st, &cells, ni, node, num, den, *shift, *bits, *rbits)?,
+                QOp::Sqrt { exp, bits } => self.sqrt(&mut st, &cells, ni, node, *exp, *bits)?,
             };
             if out.len() != node.len() {
                 return Err(Error::Synthesis);

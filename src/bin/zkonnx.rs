@@ -33,6 +33,19 @@ struct QuantArgs {
     /// Fractional bits of weights.
     #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_PARAM_SCALE)]
     param_scale: u32,
+    /// Entries of each nonlinear function's lookup table, as a power of two.
+    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_TABLE_BITS)]
+    table_bits: u32,
+    /// What calibration optimises: `accuracy` (the scales given) or `speed` (the cheapest
+    /// circuit whose outputs on the calibration data stay within 1 % of the float model).
+    #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
+    target: TargetArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum TargetArg {
+    Accuracy,
+    Speed,
 }
 
 impl QuantArgs {
@@ -40,7 +53,15 @@ impl QuantArgs {
         QuantSettings {
             input_scale: self.input_scale,
             param_scale: self.param_scale,
+            table_bits: self.table_bits,
             ..QuantSettings::default()
+        }
+    }
+
+    fn target(&self) -> zkonnx::Target {
+        match self.target {
+            TargetArg::Accuracy => zkonnx::Target::Accuracy,
+            TargetArg::Speed => zkonnx::Target::Speed,
         }
     }
 }
@@ -395,7 +416,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             let (compiled, compile_s) = step("compile", || -> Result<CompiledModel, Fail> {
                 let m = Model::load(&model)?;
                 zkonnx_circuits::quant::check_input(&m.graph, &x)?;
-                Ok(m.compile(&cal, quant.settings())?)
+                Ok(m.compile_for_target(&cal, quant.target(), quant.settings())?)
             });
             let compiled = compiled?;
             compiled.save(&workdir)?;
@@ -511,7 +532,11 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
         } => {
             let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
             let (compiled, _) = step("compile", || -> Result<CompiledModel, Fail> {
-                Ok(Model::load(&model)?.compile(&cal, quant.settings())?)
+                Ok(Model::load(&model)?.compile_for_target(
+                    &cal,
+                    quant.target(),
+                    quant.settings(),
+                )?)
             });
             let compiled = compiled?;
             compiled.save(&out)?;

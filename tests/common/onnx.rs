@@ -7,6 +7,7 @@ use tract_onnx::pb;
 pub enum Attr {
     F(f32),
     I(i64),
+    Ints(Vec<i64>),
 }
 
 /// A node: op, inputs, output, attributes.
@@ -91,6 +92,12 @@ pub fn model(
                         name: (*k).into(),
                         i: *i,
                         r#type: 2,
+                        ..Default::default()
+                    },
+                    Attr::Ints(v) => pb::AttributeProto {
+                        name: (*k).into(),
+                        ints: v.clone(),
+                        r#type: 7,
                         ..Default::default()
                     },
                 })

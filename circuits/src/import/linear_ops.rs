@@ -289,6 +289,7 @@ impl Importer {
         )))
     }
 
+    #[allow(clippy::needless_range_loop)]
     fn matmul(&mut self, node: &pb::NodeProto) -> R<Value> {
         let (a, b) = (self.req(node, 0)?, self.req(node, 1)?);
         let (sa0, sb0) = (self.shape_of(&a), self.shape_of(&b));

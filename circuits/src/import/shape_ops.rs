@@ -119,9 +119,11 @@ impl Importer {
                         shape: c.shape,
                         data: c.data.iter().map(|x| x.trunc()).collect(),
                     }),
-                    (_, Value::Dyn(_)) => return Err(format!(
+                    (_, Value::Dyn(_)) => {
+                        return Err(format!(
                         "a cast of a computed tensor to a non-float type ({to}) is not supported"
-                    )),
+                    ))
+                    }
                 }
             }
             "Shape" => {

@@ -1,0 +1,307 @@
+//! Operators beyond matrix products: attribute defaults, the float semantics, and the
+//! soundness of each gadget (a malicious witness must not satisfy the circuit).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::onnx::{model, rand_vec, tensor, Attr, N};
+use zkonnx::circuits::circuit::ModelCircuit;
+use zkonnx::circuits::float_ref::FloatReference;
+use zkonnx::circuits::quant::{QOp, Trace};
+use zkonnx::halo2_proofs::dev::MockProver;
+use zkonnx::prover::srs::dev_srs;
+use zkonnx::{CompiledModel, Model, Prover, QuantSettings};
+
+fn write(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = common::temp_dir(name);
+    let p = dir.join(format!("{name}.onnx"));
+    std::fs::write(&p, bytes).expect("write model");
+    p
+}
+
+fn node<'a>(
+    op: &'a str,
+    inputs: &'a [&'a str],
+    output: &'a str,
+    attrs: Vec<(&'a str, Attr)>,
+) -> N<'a> {
+    N {
+        op,
+        name: output,
+        inputs,
+        output,
+        attrs,
+    }
+}
+
+/// Conv 3×3 then AveragePool 2×2, with or without the attributes that have ONNX defaults.
+fn conv_pool(explicit: bool) -> Vec<u8> {
+    let ints = |v: &[i64]| Attr::Ints(v.to_vec());
+    let mut conv = vec![("kernel_shape", ints(&[3, 3]))];
+    let mut pool = vec![("kernel_shape", ints(&[2, 2]))];
+    if explicit {
+        conv.extend([
+            ("strides", ints(&[1, 1])),
+            ("pads", ints(&[0, 0, 0, 0])),
+            ("dilations", ints(&[1, 1])),
+            ("group", Attr::I(1)),
+        ]);
+        pool.extend([("strides", ints(&[1, 1])), ("pads", ints(&[0, 0, 0, 0]))]);
+    }
+    model(
+        ("x", &[1, 1, 6, 6]),
+        ("y", &[1, 2, 3, 3]),
+        &[
+            node("Conv", &["x", "w", "b"], "c", conv),
+            node("AveragePool", &["c"], "y", pool),
+        ],
+        vec![
+            tensor("w", &[2, 1, 3, 3], rand_vec(3, 18, 0.5)),
+            tensor("b", &[2], vec![0.1, -0.2]),
+        ],
+    )
+}
+
+fn compile(path: &std::path::Path, x: &[f32]) -> CompiledModel {
+    Model::load(path)
+        .expect("import")
+        .compile(&[x.to_vec()], QuantSettings::default())
+        .expect("compile")
+}
+
+#[test]
+fn conv_and_pool_without_strides_or_pads_import_and_prove_like_the_explicit_version() {
+    let bare = write("conv-bare", &conv_pool(false));
+    let explicit = write("conv-explicit", &conv_pool(true));
+    let (a, b) = (
+        Model::load(&bare).expect("bare"),
+        Model::load(&explicit).expect("explicit"),
+    );
+    assert_eq!(a.graph, b.graph, "defaults are the ONNX defaults");
+    let x = rand_vec(9, 36, 1.0);
+    let reference = FloatReference::load(&bare, &[1, 1, 6, 6])
+        .expect("tract")
+        .run(&x)
+        .expect("float");
+    for path in [&bare, &explicit] {
+        let compiled = compile(path, &x);
+        let params = dev_srs(compiled.k(), 7);
+        let prover = Prover::setup(compiled.clone(), params).expect("setup");
+        let proof = prover.prove(&x).expect("prove");
+        let vk = prover.verifier_key();
+        assert!(zkonnx::verify(&vk, &compiled.settings, &proof.to_file(), path).expect("verify"));
+        assert_eq!(proof.outputs.len(), reference.len());
+        for (o, r) in proof.outputs.iter().zip(&reference) {
+            assert!((o - f64::from(*r)).abs() < 1e-3, "{o} vs {r}");
+        }
+    }
+}
+
+/// Runs MockProver on `trace` with instances taken from it.
+fn mock(c: &CompiledModel, trace: Trace) -> Result<(), String> {
+    let inst = ModelCircuit::instances(&c.model, &trace);
+    let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(trace));
+    MockProver::run(c.k(), &circuit, vec![inst])
+        .map_err(|e| format!("{e:?}"))?
+        .verify()
+        .map_err(|e| format!("{} failures", e.len()))
+}
+
+/// The honest witness satisfies the circuit; the same witness with the first output of the
+/// node `is_target` picks changed by each `delta` (and the public output following it where
+/// that node is the output) does not.
+fn assert_gadget_sound(
+    path: &std::path::Path,
+    x: &[f32],
+    is_target: impl Fn(&QOp) -> bool,
+    deltas: &[i64],
+) {
+    let c = compile(path, x);
+    let honest = c.witness(x).expect("witness");
+    mock(&c, honest.clone()).expect("honest witness satisfies the circuit");
+    let ni = c
+        .model
+        .nodes
+        .iter()
+        .position(|n| is_target(&n.op))
+        .expect("target node");
+    for &d in deltas {
+        let mut t = honest.clone();
+        t.values[ni][0] += d;
+        assert!(
+            mock(&c, t).is_err(),
+            "{}: output {} changed by {d} must fail",
+            path.display(),
+            ni
+        );
+    }
+}
+
+#[test]
+fn exact_division_with_a_constant_numerator_is_constrained() {
+    // y = 1 / exp(x): the quotient must be the rounded one: q±1 breaks the remainder bounds.
+    let p = write(
+        "recip",
+        &model(
+            ("x", &[1, 6]),
+            ("y", &[1, 6]),
+            &[
+                node("Exp", &["x"], "e", vec![]),
+                node("Reciprocal", &["e"], "y", vec![]),
+            ],
+            vec![],
+        ),
+    );
+    assert_gadget_sound(
+        &p,
+        &rand_vec(4, 6, 1.0),
+        |op| matches!(op, QOp::Div { .. }),
+        &[1, -1, 5],
+    );
+}
+
+#[test]
+fn square_root_is_constrained() {
+    let p = write(
+        "sqrt",
+        &model(
+            ("x", &[1, 6]),
+            ("y", &[1, 6]),
+            &[
+                node("Exp", &["x"], "e", vec![]),
+                node("Sqrt", &["e"], "y", vec![]),
+            ],
+            vec![],
+        ),
+    );
+    assert_gadget_sound(
+        &p,
+        &rand_vec(5, 6, 1.0),
+        |op| matches!(op, QOp::Sqrt { .. }),
+        &[1, -1],
+    );
+}
+
+#[test]
+fn function_lookup_is_constrained() {
+    let p = write(
+        "sigmoid",
+        &model(
+            ("x", &[1, 6]),
+            ("y", &[1, 6]),
+            &[node("Sigmoid", &["x"], "y", vec![])],
+            vec![],
+        ),
+    );
+    assert_gadget_sound(
+        &p,
+        &rand_vec(6, 6, 2.0),
+        |op| matches!(op, QOp::Lookup { .. }),
+        &[1, -1],
+    );
+}
+
+#[test]
+fn products_of_computed_tensors_are_constrained() {
+    // y = (x · x^T) for x of shape [1, 3, 4]: a product chain of two activations.
+    let p = write(
+        "matmul",
+        &model(
+            ("x", &[1, 3, 4]),
+            ("y", &[1, 3, 3]),
+            &[
+                node(
+                    "Transpose",
+                    &["x"],
+                    "xt",
+                    vec![("perm", Attr::Ints(vec![0, 2, 1]))],
+                ),
+                node("MatMul", &["x", "xt"], "y", vec![]),
+            ],
+            vec![],
+        ),
+    );
+    let x = rand_vec(7, 12, 1.0);
+    let c = compile(&p, &x);
+    let honest = c.witness(&x).expect("witness");
+    mock(&c, honest.clone()).expect("honest witness satisfies the circuit");
+    let ni = c
+        .model
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::Bilinear { .. }))
+        .expect("product");
+    let out = c.model.output;
+    let QOp::Rescale {
+        mul, add, shift, ..
+    } = &c.model.nodes[out].op
+    else {
+        panic!("the product is rescaled into the output")
+    };
+    for d in [1i64, -1, 1 << 13] {
+        // A wrong sum of products, with the output that follows from it: only the product
+        // chain itself can reject it.
+        let mut t = honest.clone();
+        t.values[ni][0] += d;
+        let (q, _) = zkonnx::circuits::quant::rescale_one(t.values[ni][0], mul[0], add[0], *shift);
+        t.values[out][0] = q as i64;
+        assert!(mock(&c, t).is_err(), "a product changed by {d} must fail");
+    }
+}
+
+#[test]
+fn layer_norm_softmax_and_gelu_match_the_float_model_and_prove() {
+    let p = write(
+        "block",
+        &model(
+            ("x", &[1, 4, 8]),
+            ("y", &[1, 4, 8]),
+            &[
+                node(
+                    "LayerNormalization",
+                    &["x", "g", "b"],
+                    "n",
+                    vec![("axis", Attr::I(-1))],
+                ),
+                node("Gelu", &["n"], "h", vec![]),
+                node("Softmax", &["h"], "y", vec![("axis", Attr::I(-1))]),
+            ],
+            vec![
+                tensor("g", &[8], rand_vec(11, 8, 1.0)),
+                tensor("b", &[8], rand_vec(12, 8, 0.5)),
+            ],
+        ),
+    );
+    let x = rand_vec(8, 32, 2.0);
+    let c = compile(&p, &x);
+    let reference = FloatReference::load(&p, &[1, 4, 8])
+        .expect("tract")
+        .run(&x)
+        .expect("float");
+    let t = c.witness(&x).expect("witness");
+    let out = c.model.dequantize_output(t.output(&c.model));
+    for (o, r) in out.iter().zip(&reference) {
+        assert!((o - f64::from(*r)).abs() < 2e-3, "{o} vs {r}");
+    }
+    mock(&c, t).expect("honest witness");
+}
+
+#[test]
+fn a_value_outside_the_calibrated_table_domain_is_a_clear_error() {
+    let p = write(
+        "tanh",
+        &model(
+            ("x", &[1, 4]),
+            ("y", &[1, 4]),
+            &[node("Tanh", &["x"], "y", vec![])],
+            vec![],
+        ),
+    );
+    let c = compile(&p, &[0.1, -0.2, 0.3, 0.05]);
+    let err = c
+        .witness(&[0.1, -0.2, 300.0, 0.05])
+        .expect_err("out of range")
+        .to_string();
+    assert!(err.contains("'y'") && err.contains("calibrat"), "{err}");
+}
