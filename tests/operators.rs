@@ -305,3 +305,56 @@ fn a_value_outside_the_calibrated_table_domain_is_a_clear_error() {
         .to_string();
     assert!(err.contains("'y'") && err.contains("calibrat"), "{err}");
 }
+
+#[test]
+fn batch_norm_after_conv_is_folded_into_it() {
+    let ints = |v: &[i64]| Attr::Ints(v.to_vec());
+    let p = write(
+        "conv-bn",
+        &model(
+            ("x", &[1, 2, 5, 5]),
+            ("y", &[1, 3, 3, 3]),
+            &[
+                node(
+                    "Conv",
+                    &["x", "w", "b"],
+                    "c",
+                    vec![("kernel_shape", ints(&[3, 3]))],
+                ),
+                node(
+                    "BatchNormalization",
+                    &["c", "g", "beta", "mean", "var"],
+                    "y",
+                    vec![],
+                ),
+            ],
+            vec![
+                tensor("w", &[3, 2, 3, 3], rand_vec(21, 54, 0.5)),
+                tensor("b", &[3], vec![0.1, -0.2, 0.3]),
+                tensor("g", &[3], vec![1.5, 0.5, -1.0]),
+                tensor("beta", &[3], vec![0.2, 0.0, -0.3]),
+                tensor("mean", &[3], vec![0.1, -0.1, 0.05]),
+                tensor("var", &[3], vec![0.9, 1.2, 0.4]),
+            ],
+        ),
+    );
+    let m = Model::load(&p).expect("import");
+    assert_eq!(m.graph.nodes.len(), 2, "input and one folded linear op");
+    assert_eq!(m.graph.nodes[1].op_type, "Conv+BatchNormalization");
+    let x = rand_vec(22, 50, 1.0);
+    let reference = FloatReference::load(&p, &[1, 2, 5, 5])
+        .expect("tract")
+        .run(&x)
+        .expect("float");
+    let c = compile(&p, &x);
+    let t = c.witness(&x).expect("witness");
+    for (o, r) in c
+        .model
+        .dequantize_output(t.output(&c.model))
+        .iter()
+        .zip(&reference)
+    {
+        assert!((o - f64::from(*r)).abs() < 2e-3, "{o} vs {r}");
+    }
+    mock(&c, t).expect("honest witness");
+}

@@ -264,6 +264,68 @@ impl Importer {
     }
 }
 
+/// Folds an elementwise affine op (a BatchNormalization, a constant scale) into the linear
+/// op before it when that op feeds nothing else: `mul·(W·x + b) + add` is one linear op with
+/// scaled weight rows. Blocks shared by several groups stay shared where the scale of each
+/// row is the same in all of them (a per-channel scale over a convolution).
+pub(crate) fn fold_affine(mut g: Graph) -> Graph {
+    for i in 0..g.nodes.len() {
+        let Op::Affine { mul, add } = &g.nodes[i].op else {
+            continue;
+        };
+        let j = g.nodes[i].inputs[0];
+        if j == 0 || g.output == j || g.consumers(j) != 1 {
+            continue;
+        }
+        let Op::Linear { map, bias } = &g.nodes[j].op else {
+            continue;
+        };
+        let (mul, add) = (mul.clone(), add.clone());
+        let mut mats: Vec<Mat<f32>> = Vec::new();
+        let mut seen: std::collections::HashMap<(u32, Vec<u32>), u32> = Default::default();
+        let mut groups = Vec::with_capacity(map.groups.len());
+        for grp in &map.groups {
+            let factors: Vec<u32> = grp
+                .outputs
+                .iter()
+                .map(|&o| mul[o as usize].to_bits())
+                .collect();
+            let id = *seen.entry((grp.mat, factors)).or_insert_with(|| {
+                let m = &map.mats[grp.mat as usize];
+                let mut data = m.data.clone();
+                for (r, &o) in grp.outputs.iter().enumerate() {
+                    for w in &mut data[r * m.cols..(r + 1) * m.cols] {
+                        *w *= mul[o as usize];
+                    }
+                }
+                mats.push(Mat {
+                    rows: m.rows,
+                    cols: m.cols,
+                    data,
+                });
+                (mats.len() - 1) as u32
+            });
+            groups.push(Group {
+                mat: id,
+                ..grp.clone()
+            });
+        }
+        let new_bias = (0..mul.len())
+            .map(|o| bias.as_ref().map_or(0.0, |b| b[o]) * mul[o] + add[o])
+            .collect();
+        let inputs = g.nodes[j].inputs.clone();
+        let op_type = format!("{}+{}", g.nodes[j].op_type, g.nodes[i].op_type);
+        let node = &mut g.nodes[i];
+        node.op = Op::Linear {
+            map: Linear { mats, groups },
+            bias: Some(new_bias),
+        };
+        node.inputs = inputs;
+        node.op_type = op_type;
+    }
+    g
+}
+
 /// Drops nodes the output does not depend on and renumbers the rest.
 pub(crate) fn prune(g: Graph) -> Graph {
     let n = g.nodes.len();

@@ -326,10 +326,10 @@ impl Importer {
         } else {
             output
         };
-        Ok(build::prune(Graph {
+        Ok(build::prune(build::fold_affine(Graph {
             nodes: self.nodes,
             output,
-        }))
+        })))
     }
 
     pub(crate) fn get(&self, name: &str) -> std::result::Result<&Value, String> {
