@@ -226,7 +226,9 @@ fn max_bits(q: &QGraph) -> u32 {
 pub fn plan(q: &QGraph) -> LayoutPlan {
     let mut best: Option<LayoutPlan> = None;
     let mb = max_bits(q);
-    for &(a, t) in &[(2usize, 2usize), (4, 4)] {
+    // 8×8 needs 16 pool columns and 64 weight columns: with the compact verifier (whose size
+    // does not grow with the circuit) it stays deployable, and it cuts mlp_wide's rows 4×.
+    for &(a, t) in &[(2usize, 2usize), (4, 4), (8, 8)] {
         for limb in 4..=17u32 {
             let max_limbs = limbs(mb, limb);
             let layers = layers_for(q, a, t, max_limbs);
