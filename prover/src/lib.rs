@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod error;
 pub mod keys;
 pub mod proof;
+pub mod roofline;
 pub mod srs;
 
 pub use error::{ProverError, Result};

@@ -53,6 +53,13 @@ pub struct SystemFigures {
     pub max_abs_err: Option<f64>,
     /// Whether the argmax agrees with the float model's.
     pub argmax_agrees: Option<bool>,
+    /// The cost floor of the circuit on this machine (zkonnx only): its MSM/FFT counts and
+    /// this machine's times for them.
+    #[serde(default)]
+    pub roofline: Option<zkonnx_prover::roofline::Roofline>,
+    /// Median prove time divided by the floor.
+    #[serde(default)]
+    pub prove_over_floor: Option<f64>,
     /// Why the run stopped, if it did.
     pub error: Option<String>,
 }
@@ -260,6 +267,12 @@ fn run_zkonnx(
     fig.advice_columns = Some(plan.shape.advice_columns());
     fig.fixed_columns = Some(plan.shape.fixed_columns());
     fig.lookups = Some(plan.lookups());
+    let roof = zkonnx_prover::roofline::measure(plan.shape);
+    fig.prove_over_floor = fig
+        .phases
+        .get("prove")
+        .map(|p| p.wall_median_s / roof.floor_s);
+    fig.roofline = Some(roof);
     fig.pk_bytes = file_len(&work.join(files::PK));
     fig.vk_bytes = file_len(&work.join(files::VK));
     let proof_path = work.join(files::PROOF);

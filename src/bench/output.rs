@@ -23,11 +23,15 @@ pub fn peak_mb(f: &SystemFigures) -> Option<f64> {
 fn row(out: &mut String, model: &str, system: &str, f: &SystemFigures) {
     let _ = writeln!(
         out,
-        "| {model} | {system} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {model} | {system} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         opt(f.k),
         secs(f, "compile"),
         secs(f, "setup"),
         secs(f, "prove"),
+        opt(f
+            .roofline
+            .zip(f.prove_over_floor)
+            .map(|(r, x)| format!("{:.2} ({x:.1}×)", r.floor_s))),
         secs(f, "verify"),
         opt(peak_mb(f).map(|v| format!("{v:.0}"))),
         opt(f.pk_bytes.map(|b| format!("{:.1}", b as f64 / 1e6))),
@@ -40,7 +44,7 @@ fn row(out: &mut String, model: &str, system: &str, f: &SystemFigures) {
         let e: String = e.chars().take(300).collect();
         let _ = writeln!(
             out,
-            "| {model} | {system} error | {} |||||||||||",
+            "| {model} | {system} error | {} ||||||||||||",
             e.replace('|', "/").replace('\n', " ")
         );
     }
@@ -65,9 +69,9 @@ pub fn markdown(r: &BenchReport) -> String {
         r.repeat
     );
     out.push_str(
-        "| model | system | k | compile s | setup s | prove s | verify s | peak MB | pk MB | proof B | verify gas | max abs err | argmax |\n",
+        "| model | system | k | compile s | setup s | prove s | floor s (prove/floor) | verify s | peak MB | pk MB | proof B | verify gas | max abs err | argmax |\n",
     );
-    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row_ in &r.models {
         row(&mut out, &row_.model, "zkonnx", &row_.zkonnx);
         if let Some(e) = &row_.ezkl {
@@ -85,7 +89,7 @@ pub fn markdown(r: &BenchReport) -> String {
             };
             let _ = writeln!(
                 out,
-                "| {} | zkonnx / EZKL | | {} | {} | {} | {} | {} | {} | {} | | {} | |",
+                "| {} | zkonnx / EZKL | | {} | {} | {} | | {} | {} | {} | {} | | {} | |",
                 row_.model,
                 ratio("compile_s"),
                 ratio("setup_s"),
@@ -101,7 +105,8 @@ pub fn markdown(r: &BenchReport) -> String {
     out.push_str(&format!(
         "\nPhases: {}. SRS generation is not counted. EZKL's prove includes its witness \
          generation (zkonnx's prove computes the witness too); its compile includes \
-         calibration.\n",
+         calibration. Floor: this machine's MSM and FFT times at the circuit's sizes times \
+         the MSMs and FFTs the circuit needs (`benches/README.md`).\n",
         PHASES.join(", ")
     ));
     out

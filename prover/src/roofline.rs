@@ -1,0 +1,166 @@
+//! The cost floor of a circuit on this machine ("roofline", DESIGN.md §4).
+//!
+//! A halo2-KZG prover must at least, for every committed polynomial (advice columns, three per
+//! lookup, the permutation's grand-product chunks, the quotient's pieces and the openings),
+//! run one multi-scalar multiplication of size 2^k (advice columns hold small witness values,
+//! the rest full-size field elements); bring every committed column to coefficients (an FFT of
+//! size 2^k); and extend what it committed, the instances and the quotient to the extended
+//! domain (an FFT of size 2^(k+e); fixed and permutation columns come extended in the proving
+//! key). The floor is those counts times this machine's measured MSM and FFT
+//! times; a prover's measured time divided by it says how much is overhead.
+
+use std::time::Instant;
+
+use halo2_proofs::arithmetic::best_multiexp;
+use halo2_proofs::halo2curves::bn256::{Fr, G1Affine, G1};
+use halo2_proofs::halo2curves::group::ff::Field;
+use halo2_proofs::halo2curves::group::Curve;
+use halo2_proofs::plonk::{Circuit, ConstraintSystem};
+use halo2_proofs::poly::EvaluationDomain;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use zkonnx_circuits::circuit::ModelCircuit;
+use zkonnx_circuits::layout::CircuitShape;
+
+/// What the circuit asks of the prover.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Counts {
+    /// log2 of the rows.
+    pub k: u32,
+    /// log2 of the extended domain.
+    pub extended_k: u32,
+    /// Advice columns: MSMs of size 2^k whose scalars are small (witness values, < 2^64).
+    pub small_msms: usize,
+    /// MSMs of size 2^k with full-size scalars (lookup and permutation polynomials, the
+    /// quotient's pieces, the openings).
+    pub full_msms: usize,
+    /// FFTs of size 2^k (committed columns to coefficients).
+    pub ffts: usize,
+    /// FFTs of size 2^extended_k (polynomials the quotient reads, and the quotient).
+    pub extended_ffts: usize,
+}
+
+/// This machine's times for one operation of each kind, at a circuit's sizes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Roofline {
+    /// The counts.
+    pub counts: Counts,
+    /// One MSM of 2^k points with full-size scalars, seconds.
+    pub msm_s: f64,
+    /// One MSM of 2^k points with scalars below 2^64, seconds.
+    pub small_msm_s: f64,
+    /// One FFT of 2^k, seconds.
+    pub fft_s: f64,
+    /// One FFT of 2^extended_k, seconds.
+    pub extended_fft_s: f64,
+    /// The floor: counts × times, seconds.
+    pub floor_s: f64,
+}
+
+/// The counts of the circuit of a shape.
+pub fn counts(shape: CircuitShape) -> Counts {
+    let mut cs = ConstraintSystem::<Fr>::default();
+    let _ = ModelCircuit::configure_with_params(&mut cs, shape);
+    let degree = cs.degree().max(3);
+    let advice = cs.num_advice_columns();
+    let lookups = cs.lookups().len();
+    let perm_cols = cs.permutation().get_columns().len();
+    let chunk = degree - 2;
+    let perm_z = perm_cols.div_ceil(chunk);
+    let quotient = degree - 1;
+    let committed = advice + 3 * lookups + perm_z;
+    // Fixed, selector and permutation columns are on the extended domain in the proving key
+    // already; the prover extends what it commits, the instance column, and the quotient.
+    let extended = committed + cs.num_instance_columns() + 1;
+    let extended_k = shape.k + (usize::BITS - (degree - 2).leading_zeros());
+    Counts {
+        k: shape.k,
+        extended_k,
+        small_msms: advice,
+        // The openings (SHPLONK) cost about two more MSMs.
+        full_msms: 3 * lookups + perm_z + quotient + 2,
+        ffts: committed + cs.num_instance_columns(),
+        extended_ffts: extended,
+    }
+}
+
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Measures one MSM and the FFTs at the circuit's sizes and returns the floor.
+pub fn measure(shape: CircuitShape) -> Roofline {
+    let c = counts(shape);
+    let n = 1usize << c.k;
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let scalars: Vec<Fr> = (0..n).map(|_| Fr::random(&mut rng)).collect();
+    // Distinct points g, 2g, 3g, ... (any points cost the same to an MSM).
+    let g = G1::generator();
+    let mut acc = g;
+    let proj: Vec<G1> = (0..n)
+        .map(|_| {
+            let p = acc;
+            acc += g;
+            p
+        })
+        .collect();
+    let mut bases = vec![G1Affine::default(); n];
+    G1::batch_normalize(&proj, &mut bases);
+    let msm_s = best_of(2, || best_multiexp(&scalars, &bases));
+    let small: Vec<Fr> = (0..n).map(|_| Fr::from(rng.next_u64())).collect();
+    let small_msm_s = best_of(2, || best_multiexp(&small, &bases));
+    let degree = 1 + (1u32 << (c.extended_k - c.k)) + 1;
+    let domain = EvaluationDomain::<Fr>::new(degree, c.k);
+    let mut lagrange = domain.empty_lagrange();
+    for (v, s) in lagrange.iter_mut().zip(&scalars) {
+        *v = *s;
+    }
+    let fft_s = best_of(2, || domain.lagrange_to_coeff(lagrange.clone()));
+    let coeff = domain.lagrange_to_coeff(lagrange.clone());
+    let extended_fft_s = best_of(2, || domain.coeff_to_extended(&coeff));
+    let floor_s = c.full_msms as f64 * msm_s
+        + c.small_msms as f64 * small_msm_s
+        + c.ffts as f64 * fft_s
+        + c.extended_ffts as f64 * extended_fft_s;
+    Roofline {
+        counts: c,
+        msm_s,
+        small_msm_s,
+        fft_s,
+        extended_fft_s,
+        floor_s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_follow_the_shape() {
+        let base = CircuitShape {
+            k: 10,
+            ..CircuitShape::default()
+        };
+        let plain = counts(base);
+        let with_functions = counts(CircuitShape {
+            functions: true,
+            ..base
+        });
+        // The function lane adds two advice columns (both in the permutation) and a lookup.
+        assert_eq!(with_functions.small_msms, plain.small_msms + 2);
+        assert!(with_functions.full_msms >= plain.full_msms + 3);
+        assert_eq!(plain.k, 10);
+        assert!(plain.extended_k > 10);
+        let r = measure(CircuitShape { k: 8, ..base });
+        assert!(r.msm_s > 0.0 && r.fft_s > 0.0 && r.floor_s >= r.msm_s * r.counts.full_msms as f64);
+    }
+}
