@@ -409,3 +409,30 @@ fn run_lenet_and_tiny_transformer_within_fidelity() {
         );
     }
 }
+
+/// `inspect` prints every layer's gadget and estimated time, the totals and the floor; with a
+/// run's report it compares the measured prove time.
+#[test]
+fn inspect_prints_the_plan_and_compares_a_run() {
+    let models = common::shared_models();
+    let w = run_model("mlp_digits");
+    let o = zkonnx(&[
+        "inspect",
+        s(&models.join("mlp_digits.onnx")),
+        "--input",
+        s(&models.join("mlp_digits.input.json")),
+        "--report",
+        s(&w.join("report.json")),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("packed-mac") && out.contains("rescale+relu"),
+        "{out}"
+    );
+    assert!(out.contains("total: k=9"), "{out}");
+    assert!(
+        out.contains("estimated prove") && out.contains("measured prove"),
+        "{out}"
+    );
+}

@@ -6,7 +6,7 @@
 //! `max |out − expected| ≤ 0.01 · max(1, max |expected|)`: activations are fixed point with 13
 //! fractional bits (one rounding is ≤ 6.1e-5), weights likewise, and a case's error grows with
 //! the number of rounded terms in a sum (up to a few hundred here) and with the resolution of a
-//! nonlinear function's table (2^14 entries over twice the calibrated input range); 1 % of the
+//! nonlinear function's table (2^12 entries over twice the calibrated input range); 1 % of the
 //! output's magnitude bounds all of these with room, while a wrong semantics (a missing bias, a
 //! wrong pad, a transposed kernel) shows errors of the order of the values themselves.
 //! Cases whose circuit is small (k ≤ 14 with 10-bit tables) also run through MockProver.

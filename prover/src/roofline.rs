@@ -24,6 +24,10 @@ use serde::{Deserialize, Serialize};
 use zkonnx_circuits::circuit::ModelCircuit;
 use zkonnx_circuits::layout::CircuitShape;
 
+/// Measured prove time over the floor, typical of zkonnx's circuits on the shared models
+/// (1.3–1.8× on a 2-core machine): `zkonnx inspect` estimates prove time as floor × this.
+pub const MEASURED_OVERHEAD: f64 = 1.5;
+
 /// What the circuit asks of the prover.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Counts {
@@ -86,6 +90,22 @@ pub fn counts(shape: CircuitShape) -> Counts {
     }
 }
 
+/// `n` distinct points `g, 2g, 3g, …` (any points cost the same to an MSM).
+pub fn bases(n: usize) -> Vec<G1Affine> {
+    let g = G1::generator();
+    let mut acc = g;
+    let proj: Vec<G1> = (0..n)
+        .map(|_| {
+            let p = acc;
+            acc += g;
+            p
+        })
+        .collect();
+    let mut out = vec![G1Affine::default(); n];
+    G1::batch_normalize(&proj, &mut out);
+    out
+}
+
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
     (0..runs)
         .map(|_| {
@@ -102,18 +122,7 @@ pub fn measure(shape: CircuitShape) -> Roofline {
     let n = 1usize << c.k;
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let scalars: Vec<Fr> = (0..n).map(|_| Fr::random(&mut rng)).collect();
-    // Distinct points g, 2g, 3g, ... (any points cost the same to an MSM).
-    let g = G1::generator();
-    let mut acc = g;
-    let proj: Vec<G1> = (0..n)
-        .map(|_| {
-            let p = acc;
-            acc += g;
-            p
-        })
-        .collect();
-    let mut bases = vec![G1Affine::default(); n];
-    G1::batch_normalize(&proj, &mut bases);
+    let bases = bases(n);
     let msm_s = best_of(2, || best_multiexp(&scalars, &bases));
     let small: Vec<Fr> = (0..n).map(|_| Fr::from(rng.next_u64())).collect();
     let small_msm_s = best_of(2, || best_multiexp(&small, &bases));

@@ -184,6 +184,23 @@ enum Cmd {
         #[arg(long, requires = "rpc")]
         vk_address: Option<String>,
     },
+    /// Prints the layout plan: per layer its gadget, rows, lookups and estimated prove time
+    /// (from this machine's measured MSM/FFT speed); with --report, estimated vs measured.
+    Inspect {
+        /// The ONNX model.
+        model: PathBuf,
+        /// Calibration data (several samples) ...
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// ... or a single input to calibrate on.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// A `report.json` of `zkonnx run` on this model: compare its measured prove time.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        #[command(flatten)]
+        quant: QuantArgs,
+    },
     /// Benchmarks every phase of each model (child processes), optionally beside EZKL;
     /// writes DIR/bench.json, DIR/bench.md and DIR/bench.svg.
     Bench {
@@ -295,6 +312,78 @@ fn print_plan(c: &CompiledModel) {
             );
         }
     }
+}
+
+/// The plan with estimated times: the roofline floor times the prover's measured overhead,
+/// shared among layers by the rows and lookups they use.
+fn inspect(c: &CompiledModel, report: Option<&Path>) -> Result<(), Fail> {
+    use zkonnx_prover::roofline::{measure, MEASURED_OVERHEAD};
+    let p = &c.plan;
+    let roof = measure(p.shape);
+    let estimate = roof.floor_s * MEASURED_OVERHEAD;
+    let total: usize = p
+        .layers
+        .iter()
+        .map(|l| l.rows + l.lookup_rows)
+        .sum::<usize>()
+        .max(1);
+    println!(
+        "{:<28} {:<22} {:<16} {:>8} {:>8} {:>10} {:>8}",
+        "layer", "op", "gadget", "rows", "lookups", "macs", "est. s"
+    );
+    for l in p.layers.iter().filter(|l| l.rows + l.lookup_rows > 0) {
+        let share = (l.rows + l.lookup_rows) as f64 / total as f64;
+        println!(
+            "{:<28} {:<22} {:<16} {:>8} {:>8} {:>10} {:>8.3}",
+            l.name,
+            l.op_type,
+            l.gadget,
+            l.rows,
+            l.lookup_rows,
+            l.macs,
+            share * estimate
+        );
+    }
+    println!(
+        "total: k={} rows={} range rows={} function rows={} table rows={} advice={} fixed={} lookups={} packing {}x{}",
+        p.shape.k,
+        p.main_rows,
+        p.range_rows,
+        p.func_rows,
+        p.table_rows,
+        p.shape.advice_columns(),
+        p.shape.fixed_columns(),
+        p.lookups(),
+        p.shape.accs_per_row,
+        p.shape.inputs_per_row
+    );
+    let n = roof.counts;
+    println!(
+        "floor: {} MSMs (+{} of small scalars) of 2^{} at {:.3}/{:.3} s, {} FFTs of 2^{} at {:.4} s, {} FFTs of 2^{} at {:.4} s = {:.2} s",
+        n.full_msms,
+        n.small_msms,
+        n.k,
+        roof.msm_s,
+        roof.small_msm_s,
+        n.ffts,
+        n.k,
+        roof.fft_s,
+        n.extended_ffts,
+        n.extended_k,
+        roof.extended_fft_s,
+        roof.floor_s
+    );
+    println!("estimated prove: {estimate:.2} s (floor × {MEASURED_OVERHEAD})");
+    if let Some(r) = report {
+        let measured: Report = zkonnx_prover::artifacts::read_json(r)?;
+        println!(
+            "measured prove: {:.2} s ({:.2} × the estimate, {:.2} × the floor)",
+            measured.prove_s,
+            measured.prove_s / estimate,
+            measured.prove_s / roof.floor_s
+        );
+    }
+    Ok(())
 }
 
 /// Writes the Solidity source at `sol` and, when compiled, `Verifier.bin` (creation bytecode,
@@ -702,6 +791,18 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             } else {
                 Err(Fail::No("REJECTED by the EVM verifier".into()))
             }
+        }
+        Cmd::Inspect {
+            model,
+            calibration,
+            input,
+            report,
+            quant,
+        } => {
+            let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
+            let compiled =
+                Model::load(&model)?.compile_for_target(&cal, quant.target(), quant.settings())?;
+            inspect(&compiled, report.as_deref())
         }
         Cmd::Bench {
             models,

@@ -137,10 +137,7 @@ impl Importer {
         b: &[u32],
         shape: Vec<usize>,
     ) -> usize {
-        let d = self.combine(&[(x, a, 1.0), (y, b, -1.0)], shape.clone());
-        let r = self.relu(d);
-        let id = iota(a.len());
-        self.combine(&[(r, &id, 1.0), (y, b, 1.0)], shape)
+        self.extremum(x, a, y, b, shape, true)
     }
 
     /// `min(x[a[i]], y[b[i]]) = x[a[i]] − relu(x[a[i]] − y[b[i]])`.
@@ -152,10 +149,26 @@ impl Importer {
         b: &[u32],
         shape: Vec<usize>,
     ) -> usize {
+        self.extremum(x, a, y, b, shape, false)
+    }
+
+    fn extremum(
+        &mut self,
+        x: usize,
+        a: &[u32],
+        y: usize,
+        b: &[u32],
+        shape: Vec<usize>,
+        max: bool,
+    ) -> usize {
         let d = self.combine(&[(x, a, 1.0), (y, b, -1.0)], shape.clone());
         let r = self.relu(d);
         let id = iota(a.len());
-        self.combine(&[(x, a, 1.0), (r, &id, -1.0)], shape)
+        if max {
+            self.combine(&[(r, &id, 1.0), (y, b, 1.0)], shape)
+        } else {
+            self.combine(&[(x, a, 1.0), (r, &id, -1.0)], shape)
+        }
     }
 
     /// The maximum of every group of elements of `x` (a tree of pairwise maxima), shaped

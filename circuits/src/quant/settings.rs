@@ -9,7 +9,7 @@ pub const DEFAULT_PARAM_SCALE: u32 = 13;
 /// Default headroom factor applied to calibrated ranges before choosing range-check widths.
 pub const DEFAULT_RANGE_MARGIN: f64 = 4.0;
 /// Default size of a nonlinear function's lookup table: `2^DEFAULT_TABLE_BITS` entries.
-pub const DEFAULT_TABLE_BITS: u32 = 14;
+pub const DEFAULT_TABLE_BITS: u32 = 12;
 /// Default headroom factor of a lookup table's domain over the calibrated input range.
 pub const DEFAULT_TABLE_MARGIN: f64 = 2.0;
 
