@@ -287,7 +287,7 @@ pub(crate) fn fold_affine(mut g: Graph) -> Graph {
             continue;
         };
         let j = g.nodes[i].inputs[0];
-        if j == 0 || g.output == j || g.consumers(j) != 1 {
+        if j == 0 || g.output == j || g.consumers(j) != 1 || g.nodes[i].wide || g.nodes[j].wide {
             continue;
         }
         let Op::Linear { map, bias } = &g.nodes[j].op else {
