@@ -65,12 +65,10 @@ impl Importer {
                 let v = self.req(node, i)?;
                 acc = self.binary(Bin::Add, acc, v)?;
             }
-            let s = self.shape_of(&acc);
             let c = Value::Const(Const {
                 shape: vec![],
                 data: vec![1.0 / n as f32],
             });
-            let _ = s;
             return Ok(Some(vec![self.binary(Bin::Mul, acc, c)?]));
         }
         let x = match op {
@@ -281,28 +279,24 @@ impl Importer {
                     .collect();
                 Ok(Value::Const(Const { shape: out, data }))
             }
-            (Value::Dyn(x), Value::Dyn(y)) => {
-                let id = iota(n);
-                let _ = &id;
-                Ok(Value::Dyn(match op {
-                    Bin::Add => self.combine(&[(x, &ia, 1.0), (y, &ib, 1.0)], out),
-                    Bin::Sub => self.combine(&[(x, &ia, 1.0), (y, &ib, -1.0)], out),
-                    Bin::Mul => {
-                        let terms = ia.iter().zip(&ib).map(|(&i, &j)| vec![(i, j)]).collect();
-                        self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![x, y], out)
-                    }
-                    Bin::Div => self.emit(
-                        Op::Div {
-                            num: ia.iter().map(|&i| Ref::In(0, i)).collect(),
-                            den: ib.iter().map(|&j| Ref::In(1, j)).collect(),
-                        },
-                        vec![x, y],
-                        out,
-                    ),
-                    Bin::Max => self.max_of(x, &ia, y, &ib, out),
-                    Bin::Min => self.min_of(x, &ia, y, &ib, out),
-                }))
-            }
+            (Value::Dyn(x), Value::Dyn(y)) => Ok(Value::Dyn(match op {
+                Bin::Add => self.combine(&[(x, &ia, 1.0), (y, &ib, 1.0)], out),
+                Bin::Sub => self.combine(&[(x, &ia, 1.0), (y, &ib, -1.0)], out),
+                Bin::Mul => {
+                    let terms = ia.iter().zip(&ib).map(|(&i, &j)| vec![(i, j)]).collect();
+                    self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![x, y], out)
+                }
+                Bin::Div => self.emit(
+                    Op::Div {
+                        num: ia.iter().map(|&i| Ref::In(0, i)).collect(),
+                        den: ib.iter().map(|&j| Ref::In(1, j)).collect(),
+                    },
+                    vec![x, y],
+                    out,
+                ),
+                Bin::Max => self.max_of(x, &ia, y, &ib, out),
+                Bin::Min => self.min_of(x, &ia, y, &ib, out),
+            })),
             (a, b) => {
                 let x_first = matches!(a, Value::Dyn(_));
                 let (d, c, ic) = if x_first { (a, b, ib) } else { (b, a, ia) };
