@@ -8,6 +8,7 @@ pub mod keys;
 pub mod proof;
 pub mod roofline;
 pub mod srs;
+pub mod srs_import;
 
 pub use error::{ProverError, Result};
 pub use halo2_proofs;

@@ -236,6 +236,18 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum SrsCmd {
+    /// Imports a ceremony's powers of tau (a halo2 `ParamsKZG` file or a snarkjs `.ptau`),
+    /// checks it (points on the curve, pairing checks on the powers) and reduces it to 2^k.
+    Import {
+        /// The ceremony file (format detected from its contents).
+        file: PathBuf,
+        /// log2 of the points to keep (default: all).
+        #[arg(long)]
+        k: Option<u32>,
+        /// Output file (zkonnx SRS format, for setup and prove).
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Generates an INSECURE development SRS from a seed.
     Gen {
         /// log2 of the number of points.
@@ -652,6 +664,22 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 worst.max_abs_err,
                 worst.mean_abs_err,
                 worst.argmax_agrees
+            );
+            Ok(())
+        }
+        Cmd::Srs {
+            cmd: SrsCmd::Import { file, k, out },
+        } => {
+            let (p, _) = step("import SRS", || {
+                zkonnx_prover::srs_import::import_srs(&file, k)
+            });
+            let p = p?;
+            write_srs(&out, &p)?;
+            eprintln!(
+                "imported 2^{} points from {} (checked), wrote {}",
+                zkonnx_prover::halo2_proofs::poly::commitment::Params::k(&p),
+                file.display(),
+                out.display()
             );
             Ok(())
         }
