@@ -83,6 +83,20 @@ pub fn isqrt(v: i128) -> i128 {
     s
 }
 
+/// `v` if `|v| < 2^bits`, else the error naming the node, element and value.
+fn bounded(v: i128, bits: u32, node: &str, index: usize) -> Result<i64> {
+    let lim = 1i128 << bits;
+    if v <= -lim || v >= lim {
+        return Err(CircuitsError::OutOfRange {
+            node: node.into(),
+            index,
+            value: v,
+            bits,
+        });
+    }
+    Ok(v as i64)
+}
+
 fn to_i64(v: i128, node: &str) -> Result<i64> {
     i64::try_from(v).map_err(|_| CircuitsError::Overflow { node: node.into() })
 }
@@ -152,7 +166,6 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
                 bits,
                 rbits,
             } => {
-                let lim = 1i128 << bits;
                 let mut y = Vec::with_capacity(num.len());
                 for (index, (n, d)) in num.iter().zip(den).enumerate() {
                     let (nv, dv) = (get(n), get(d));
@@ -168,15 +181,7 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
                         });
                     }
                     let (qv, _) = div_one(nv, dv, *shift);
-                    if qv <= -lim || qv >= lim {
-                        return Err(CircuitsError::OutOfRange {
-                            node: node.name.clone(),
-                            index,
-                            value: qv,
-                            bits: *bits,
-                        });
-                    }
-                    y.push(qv as i64);
+                    y.push(bounded(qv, *bits, &node.name, index)?);
                 }
                 y
             }
@@ -192,16 +197,12 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
                             reason: "is negative under a square root".into(),
                         });
                     }
-                    let s = isqrt(i128::from(v) << exp);
-                    if s >= 1i128 << bits {
-                        return Err(CircuitsError::OutOfRange {
-                            node: node.name.clone(),
-                            index,
-                            value: s,
-                            bits: *bits,
-                        });
-                    }
-                    y.push(s as i64);
+                    y.push(bounded(
+                        isqrt(i128::from(v) << exp),
+                        *bits,
+                        &node.name,
+                        index,
+                    )?);
                 }
                 y
             }
@@ -213,20 +214,11 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
                 bits,
             } => {
                 let x = &values[node.inputs[0]];
-                let lim = 1i128 << bits;
                 let mut y = Vec::with_capacity(x.len());
                 for (index, (&xv, (&m, &a))) in x.iter().zip(mul.iter().zip(add)).enumerate() {
                     let (qv, _) = rescale_one(xv, m, a, *shift);
-                    if qv <= -lim || qv >= lim {
-                        return Err(CircuitsError::OutOfRange {
-                            node: node.name.clone(),
-                            index,
-                            value: qv,
-                            bits: *bits,
-                        });
-                    }
-                    let v = if *relu { qv.max(0) } else { qv };
-                    y.push(v as i64);
+                    let qv = bounded(qv, *bits, &node.name, index)?;
+                    y.push(if *relu { qv.max(0) } else { qv });
                 }
                 y
             }
