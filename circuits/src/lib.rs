@@ -9,6 +9,7 @@ pub mod chips;
 pub mod circuit;
 pub mod error;
 pub mod float_ref;
+pub mod hash;
 pub mod import;
 pub mod ir;
 pub mod layout;

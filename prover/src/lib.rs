@@ -12,3 +12,23 @@ pub mod srs_import;
 
 pub use error::{ProverError, Result};
 pub use halo2_proofs;
+
+#[cfg(test)]
+mod poseidon_reference {
+    //! The native Poseidon of `zkonnx_circuits::hash` equals snark-verifier's (an independent
+    //! implementation with optimized constants) bit for bit.
+    use halo2_proofs::halo2curves::bn256::Fr;
+    use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
+    use snark_verifier_sdk::snark_verifier::util::hash::Poseidon;
+    use zkonnx_circuits::hash;
+
+    #[test]
+    fn sponge_matches_snark_verifier() {
+        for n in [0usize, 1, 2, 3, 10, 33] {
+            let xs: Vec<Fr> = (0..n as u64).map(|i| Fr::from(i * i + 12345)).collect();
+            let mut reference = Poseidon::<Fr, Fr, 3, 2>::new::<8, 57, 0>(&NativeLoader);
+            reference.update(&xs);
+            assert_eq!(hash::sponge(&xs), reference.squeeze(), "n = {n}");
+        }
+    }
+}

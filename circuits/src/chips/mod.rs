@@ -7,6 +7,7 @@
 pub mod arith;
 pub mod func;
 pub mod mac;
+pub mod poseidon;
 pub mod range;
 pub mod rescale;
 
@@ -103,5 +104,7 @@ impl ChipConfig {
     }
 }
 
+#[cfg(test)]
+mod poseidon_tests;
 #[cfg(test)]
 mod tests;
