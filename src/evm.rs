@@ -12,7 +12,22 @@ use std::path::Path;
 use zkonnx_evm::compact::{blob, contract, CompactVk};
 use zkonnx_evm::{check_runtime_size, encode_calldata, verifier_solidity, Compiled, Evm, Solc};
 
-use crate::{outputs_match, Error, ProofFile, Result, Settings, VerifierKey};
+use crate::{halo2_proofs, outputs_match, Error, ProofFile, Result, Settings, VerifierKey};
+
+/// The example consumer's constructor layout for a circuit: its instance layout, pinning
+/// `model_hash` when the parameters are hashed.
+pub fn consumer_layout(
+    settings: &Settings,
+    model_hash: Option<halo2_proofs::halo2curves::bn256::Fr>,
+) -> zkonnx_evm::consumer::ConsumerLayout {
+    let l = settings.instance_layout();
+    zkonnx_evm::consumer::ConsumerLayout {
+        num_instances: l.len,
+        outputs_start: l.outputs.start,
+        num_outputs: l.outputs.len(),
+        model_hash: l.param_hash.zip(model_hash),
+    }
+}
 
 /// Which Solidity verifier to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,7 +102,7 @@ pub fn generate_verifier(
             "the verifying key and settings.json belong to different circuits".into(),
         ));
     }
-    let num_instances = settings.num_inputs + settings.num_outputs;
+    let num_instances = settings.instance_layout().len;
     match kind {
         VerifierKind::Compact => {
             let cvk = CompactVk::new(&vk.params, &vk.vk, num_instances)?;
@@ -160,8 +175,7 @@ pub fn evm_verify_on(
     let bytes = proof.proof_bytes(proof_path)?;
     let instances = proof.instance_values(proof_path)?;
     let (addr, deploy_gas) = evm.deploy(creation)?;
-    let consistent = instances.len() == settings.num_inputs + settings.num_outputs
-        && outputs_match(settings, &instances, &proof.outputs);
+    let consistent = outputs_match(settings, &instances, &proof.outputs);
     let (accepted, verify_gas, vk_deploy_gas) = match vk_creation {
         Some(vk_code) => {
             let (vk_addr, vk_gas) = evm.deploy(vk_code)?;
@@ -223,8 +237,7 @@ pub fn node_verify(
     let addr = parse_address(address)?;
     let bytes = proof.proof_bytes(proof_path)?;
     let instances = proof.instance_values(proof_path)?;
-    let consistent = instances.len() == settings.num_inputs + settings.num_outputs
-        && outputs_match(settings, &instances, &proof.outputs);
+    let consistent = outputs_match(settings, &instances, &proof.outputs);
     let node = zkonnx_evm::node::Node::connect(rpc_url)?;
     let (accepted, calldata) = match vk_address {
         Some(vk) => {

@@ -24,8 +24,9 @@ use thiserror::Error;
 pub use zkonnx_circuits as circuits;
 pub use zkonnx_circuits::halo2_proofs;
 pub use zkonnx_circuits::quant::{QuantSettings, Target};
+pub use zkonnx_circuits::visibility::{InstanceLayout, Vis, Visibility};
 pub use zkonnx_prover as prover;
-pub use zkonnx_prover::artifacts::{ProofFile, Settings};
+pub use zkonnx_prover::artifacts::{HashBits, ProofFile, Settings};
 pub use zkonnx_prover::keys::VerifierKey;
 
 use zkonnx_circuits::circuit::ModelCircuit;
@@ -90,11 +91,23 @@ impl Model {
         Ok(Self { path, graph, hash })
     }
 
-    /// Calibrates on `calibration` inputs, quantizes and plans the circuit.
+    /// Calibrates on `calibration` inputs, quantizes and plans the circuit (public input and
+    /// output, weights in the verifying key).
     pub fn compile(&self, calibration: &[Vec<f32>], quant: QuantSettings) -> Result<CompiledModel> {
+        self.compile_with(calibration, quant, Visibility::default())
+    }
+
+    /// As [`Model::compile`], with the given visibility of input, parameters and output.
+    pub fn compile_with(
+        &self,
+        calibration: &[Vec<f32>],
+        quant: QuantSettings,
+        vis: Visibility,
+    ) -> Result<CompiledModel> {
+        vis.validate()?;
         let cal = calibrate(&self.graph, calibration)?;
         let q = quantize_graph(&self.graph, &cal, quant)?;
-        let plan = plan(&q);
+        let plan = plan(&q, vis);
         let out = q.output_node();
         let settings = Settings {
             version: SETTINGS_VERSION,
@@ -108,6 +121,11 @@ impl Model {
             input_scale: q.input().scale,
             output_scale: out.scale,
             param_scale: quant.param_scale,
+            hash_bits: HashBits {
+                input: q.input_bits,
+                params: q.param_bits(),
+                output: q.output_bits(),
+            },
         };
         Ok(CompiledModel {
             model: Arc::new(q),
@@ -128,7 +146,8 @@ pub const SPEED_TABLE_BITS: &[u32] = &[14, 12, 11, 10];
 pub const SPEED_TOLERANCE: f64 = 0.01;
 
 impl Model {
-    /// Calibrates and compiles for a target: [`Target::Accuracy`] uses `base` as given;
+    /// Calibrates and compiles for a target (with visibility `vis`): [`Target::Accuracy`]
+    /// uses `base` as given;
     /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit whose
     /// outputs on the calibration data stay within [`SPEED_TOLERANCE`] of the float model.
     pub fn compile_for_target(
@@ -136,8 +155,9 @@ impl Model {
         calibration: &[Vec<f32>],
         target: Target,
         base: QuantSettings,
+        vis: Visibility,
     ) -> Result<CompiledModel> {
-        let first = self.compile(calibration, base)?;
+        let first = self.compile_with(calibration, base, vis)?;
         if target == Target::Accuracy {
             return Ok(first);
         }
@@ -172,7 +192,7 @@ impl Model {
                     table_bits: tb,
                     ..base
                 };
-                let Ok(c) = self.compile(calibration, s) else {
+                let Ok(c) = self.compile_with(calibration, s, vis) else {
                     continue;
                 };
                 if c.plan.cost < best.plan.cost && within(&c) {
@@ -259,6 +279,29 @@ impl CompiledModel {
         ModelCircuit::new(self.model.clone(), self.plan.clone())
     }
 
+    /// The model's parameter hash: the Poseidon hash of its quantized parameters, the public
+    /// instance a `--param-visibility hashed` proof carries (and what a consumer pins).
+    pub fn param_hash(&self) -> Fr {
+        zkonnx_circuits::hash::hash_values(&self.model.params(), self.model.param_bits())
+    }
+
+    /// The Poseidon hash of a float input as the circuit sees it (quantized, packed with the
+    /// input's width): the instance of a `--input-visibility hashed` proof.
+    pub fn input_hash(&self, input: &[f32]) -> Result<Fr> {
+        let xi = quantize_input(&self.model, input)?;
+        Ok(zkonnx_circuits::hash::hash_values(&xi, self.model.input_bits))
+    }
+
+    /// The Poseidon hash of the model's output on a float input: the instance of a
+    /// `--output-visibility hashed` proof.
+    pub fn output_hash(&self, input: &[f32]) -> Result<Fr> {
+        let t = self.witness(input)?;
+        Ok(zkonnx_circuits::hash::hash_values(
+            t.output(&self.model),
+            self.model.output_bits(),
+        ))
+    }
+
     /// log2 of the circuit's rows.
     pub fn k(&self) -> u32 {
         self.plan.shape.k
@@ -270,12 +313,14 @@ impl CompiledModel {
 pub struct Proof {
     /// Proof bytes.
     pub bytes: Vec<u8>,
-    /// Public instances (quantized input, then output).
+    /// Public instances (see [`Settings::instance_layout`]).
     pub instances: Vec<Fr>,
-    /// Integer outputs (as in the instances).
+    /// Integer outputs (known to the prover whatever their visibility).
     pub outputs_int: Vec<i64>,
     /// Dequantized outputs.
     pub outputs: Vec<f64>,
+    /// Whether the outputs are public instances (only then does the proof file carry them).
+    pub outputs_public: bool,
 }
 
 impl Proof {
@@ -285,7 +330,11 @@ impl Proof {
             version: PROOF_VERSION,
             proof: format!("0x{}", hex::encode(&self.bytes)),
             instances: self.instances.iter().map(fr_to_hex).collect(),
-            outputs: self.outputs.clone(),
+            outputs: if self.outputs_public {
+                self.outputs.clone()
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -371,7 +420,9 @@ impl Prover {
     /// Proves the model on one float input.
     pub fn prove(&self, input: &[f32]) -> Result<Proof> {
         let trace = Arc::new(self.compiled.witness(input)?);
-        let instances = ModelCircuit::instances(&self.compiled.model, &trace);
+        let shape = &self.compiled.plan.shape;
+        ModelCircuit::check_witness(&self.compiled.model, shape, &trace)?;
+        let instances = ModelCircuit::instances(&self.compiled.model, shape, &trace);
         let circuit = ModelCircuit::with_trace(
             self.compiled.model.clone(),
             self.compiled.plan.clone(),
@@ -385,6 +436,7 @@ impl Prover {
             instances,
             outputs_int,
             outputs,
+            outputs_public: shape.visibility.output == Vis::Public,
         })
     }
 }
@@ -406,15 +458,14 @@ pub fn verify(
     }
     let bytes = proof.proof_bytes(proof_path)?;
     let instances = proof.instance_values(proof_path)?;
-    let expected = settings.num_inputs + settings.num_outputs;
+    let expected = settings.instance_layout().len;
     if instances.len() != expected {
         return Err(Error::Data {
             path: proof_path.display().to_string(),
             reason: format!(
-                "{} instances, but the circuit has {expected} ({} inputs + {} outputs)",
+                "{} instances, but the circuit has {expected} ({})",
                 instances.len(),
-                settings.num_inputs,
-                settings.num_outputs
+                settings.shape.visibility
             ),
         });
     }
@@ -426,10 +477,15 @@ pub fn verify(
     ))
 }
 
-/// Whether `outputs` are exactly the dequantized output instances.
+/// Whether the instance count fits the settings and `outputs` are exactly the dequantized
+/// output instances (and empty when the output is not public).
 pub(crate) fn outputs_match(settings: &Settings, instances: &[Fr], outputs: &[f64]) -> bool {
+    let layout = settings.instance_layout();
+    if instances.len() != layout.len {
+        return false;
+    }
     let s = (settings.output_scale as f64).exp2();
-    let proven = &instances[settings.num_inputs..];
+    let proven = &instances[layout.outputs];
     proven.len() == outputs.len()
         && proven
             .iter()

@@ -121,7 +121,7 @@ fn run_case(dir: &Path) -> Outcome {
                 Ok(t) => t,
                 Err(e) => return fail(format!("execute (10-bit tables): {e}")),
             };
-            let inst = ModelCircuit::instances(&c.model, &trace);
+            let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &trace);
             let circuit = ModelCircuit::with_trace(
                 c.model.clone(),
                 c.plan.clone(),

@@ -225,8 +225,7 @@ fn consumer_contract_records_verified_predictions_and_rejects_bad_calls() {
         &consumer,
         verifier_addr.into_array(),
         vk_addr.into_array(),
-        settings.num_inputs,
-        settings.num_outputs,
+        zkonnx::evm::consumer_layout(&settings, None),
     );
     let (consumer_addr, _) = evm.deploy(&code).expect("deploy consumer");
 

@@ -56,8 +56,7 @@ fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
             &consumer,
             verifier.into_array(),
             key.into_array(),
-            settings.num_inputs,
-            settings.num_outputs,
+            zkonnx::evm::consumer_layout(&settings, None),
         ))
         .expect("deploy consumer");
 

@@ -100,7 +100,7 @@ fn conv_and_pool_without_strides_or_pads_import_and_prove_like_the_explicit_vers
 
 /// Runs MockProver on `trace` with instances taken from it.
 fn mock(c: &CompiledModel, trace: Trace) -> Result<(), String> {
-    let inst = ModelCircuit::instances(&c.model, &trace);
+    let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &trace);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(trace));
     MockProver::run(c.k(), &circuit, vec![inst])
         .map_err(|e| format!("{e:?}"))?

@@ -26,7 +26,7 @@ fn compile_shared(name: &str) -> (Model, CompiledModel, Vec<f32>) {
 /// executor's, bit for bit.
 fn assert_circuit_matches_executor(compiled: &CompiledModel, x: &[f32]) {
     let trace = Arc::new(compiled.witness(x).expect("witness"));
-    let instances = ModelCircuit::instances(&compiled.model, &trace);
+    let instances = ModelCircuit::instances(&compiled.model, &compiled.plan.shape, &trace);
     let n_in = compiled.settings.num_inputs;
     let expected: Vec<Fr> = trace
         .output(&compiled.model)

@@ -11,10 +11,15 @@ use halo2_proofs::circuit::{Cell, Layouter, Region, SimpleFloorPlanner, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 
+use halo2_proofs::halo2curves::ff::Field;
+
 use crate::chips::arith::Coeffs;
 use crate::chips::{fe, val, ChipConfig};
+use crate::error::{CircuitsError, Result as CircuitsResult};
+use crate::hash;
 use crate::layout::{CircuitShape, LayoutPlan};
 use crate::quant::{rescale_one, QGraph, QNode, QOp, QRef, Trace};
+use crate::visibility::{InstanceLayout, Vis};
 
 /// Where a tensor element lives.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +53,10 @@ struct Layout<'a, 'r> {
     frow: usize,
     /// Whether witness values are known (proving) or not (key generation).
     known: bool,
+    /// Range-checked parameter cells (private or hashed parameters), in `QGraph::params` order.
+    params: Vec<Cell>,
+    /// A cell constrained to 0 (pads private dot products).
+    zero: Option<Cell>,
 }
 
 impl Layout<'_, '_> {
@@ -71,6 +80,56 @@ impl Layout<'_, '_> {
             .range
             .check(self.region, self.lane, cell, v, offset, bits)?;
         Ok(())
+    }
+
+    /// A fresh lane cell holding `v`, checked to be a signed `bits`-bit integer.
+    fn fresh_signed(&mut self, v: Option<i128>, bits: u32) -> Result<Cell, Error> {
+        let offset = if bits == 0 { 0 } else { 1i128 << (bits - 1) };
+        let (cell, n) = self
+            .config
+            .range
+            .assign(self.region, self.lane, v, offset, bits)?;
+        self.lane += n;
+        Ok(cell)
+    }
+
+    /// Packs signed `bits`-bit values (cells with their values) into field elements on
+    /// matrix-vector rows with weights `2^(bits·i)`, then hashes them with a header:
+    /// the digest equals [`hash::hash_values`].
+    fn hash_cells(&mut self, cells: &[(Cell, Option<i128>)], bits: u32) -> Result<Cell, Error> {
+        let poseidon = self.config.poseidon.as_ref().ok_or(Error::Synthesis)?;
+        let mac = &self.config.mac;
+        let (t, a) = (mac.x.len(), mac.acc.len());
+        let base = Fr::from(2u64).pow_vartime([u64::from(bits)]);
+        let mut msgs = Vec::new();
+        for chunk in cells.chunks(hash::per_element(bits)) {
+            let mut acc = Value::known(Fr::ZERO);
+            let mut pow = Fr::ONE;
+            let mut last = None;
+            for (j, sub) in chunk.chunks(t).enumerate() {
+                let mut w = vec![vec![Fr::ZERO; t]; a];
+                let mut xv = vec![Value::known(Fr::ZERO); t];
+                for (ti, &(_, v)) in sub.iter().enumerate() {
+                    w[0][ti] = pow;
+                    xv[ti] = val(v);
+                    acc = acc + xv[ti] * Value::known(pow);
+                    pow *= base;
+                }
+                let mut av = vec![Value::known(Fr::ZERO); a];
+                av[0] = acc;
+                let (xc, ac) = mac.assign_row(self.region, self.row, j == 0, &xv, &w, &av)?;
+                for (c, &(src, _)) in xc.into_iter().zip(sub) {
+                    self.region.constrain_equal(c, src);
+                }
+                last = Some(ac[0]);
+                self.row += 1;
+            }
+            msgs.push((last.ok_or(Error::Synthesis)?, acc));
+        }
+        let (digest, rows) =
+            poseidon.hash(self.region, self.row, hash::header(cells.len(), bits), &msgs)?;
+        self.row += rows;
+        Ok(digest)
     }
 
     fn arith(&mut self, k: Coeffs, v: [Option<i128>; 4]) -> Result<[Cell; 4], Error> {
@@ -107,13 +166,49 @@ impl ModelCircuit {
         }
     }
 
-    /// The public instance column for a trace: the quantized input, then the output.
-    pub fn instances(model: &QGraph, trace: &Trace) -> Vec<Fr> {
-        trace.values[0]
-            .iter()
-            .chain(trace.output(model))
-            .map(|&v| fe(i128::from(v)))
-            .collect()
+    /// The public instance column for a trace, in the order of [`InstanceLayout`]: input
+    /// values or their hash, the parameter hash, output values or their hash.
+    pub fn instances(model: &QGraph, shape: &CircuitShape, trace: &Trace) -> Vec<Fr> {
+        let vis = shape.visibility;
+        let mut out = Vec::new();
+        let input = &trace.values[0];
+        match vis.input {
+            Vis::Public => out.extend(input.iter().map(|&v| fe(i128::from(v)))),
+            Vis::Hashed => out.push(hash::hash_values(input, model.input_bits)),
+            _ => {}
+        }
+        if vis.params == Vis::Hashed {
+            out.push(hash::hash_values(&model.params(), model.param_bits()));
+        }
+        let output = trace.output(model);
+        match vis.output {
+            Vis::Public => out.extend(output.iter().map(|&v| fe(i128::from(v)))),
+            Vis::Hashed => out.push(hash::hash_values(output, model.output_bits())),
+            _ => {}
+        }
+        out
+    }
+
+    /// Checks what the circuit will check of a trace's private values before proving, so that
+    /// an input outside the compiled range is a clear error rather than a failed proof.
+    pub fn check_witness(model: &QGraph, shape: &CircuitShape, trace: &Trace) -> CircuitsResult<()> {
+        let vis = shape.visibility;
+        if vis.input != Vis::Public {
+            let bits = model.input_bits - 1;
+            if let Some((index, &v)) = trace.values[0]
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.unsigned_abs() >= 1u64 << bits)
+            {
+                return Err(CircuitsError::OutOfRange {
+                    node: model.input().name.clone(),
+                    index,
+                    value: i128::from(v),
+                    bits,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn value(&self, node: usize, i: usize) -> Option<i128> {
@@ -162,7 +257,7 @@ impl ModelCircuit {
                 let chunks = k.div_ceil(t_per);
                 for j in 0..chunks {
                     let mut xv = Vec::with_capacity(t_per);
-                    let mut w = vec![vec![0i64; t_per]; a_per];
+                    let mut w = vec![vec![Fr::ZERO; t_per]; a_per];
                     for t in 0..t_per {
                         let idx = j * t_per + t;
                         let used = idx < k && g.inputs[idx].is_some();
@@ -170,9 +265,10 @@ impl ModelCircuit {
                         for (a, wa) in w.iter_mut().enumerate() {
                             let r = blk * a_per + a;
                             if r < g.outputs.len() && used {
-                                wa[t] = m.data[r * m.cols + idx];
+                                let wi = i128::from(m.data[r * m.cols + idx]);
+                                wa[t] = fe(wi);
                                 if let (Some(s), Some(xx)) = (acc[a].as_mut(), x) {
-                                    *s += i128::from(wa[t]) * xx;
+                                    *s += wi * xx;
                                 }
                             }
                         }
@@ -203,6 +299,73 @@ impl ModelCircuit {
         Ok(out)
     }
 
+    /// A linear map with private weights: one dot product per output on `T`-wide rows, the
+    /// weight cells bound to the parameter cells, padding bound to the constrained zero.
+    fn linear_private(
+        &self,
+        st: &mut Layout<'_, '_>,
+        cells: &[Vec<Src>],
+        node: &QNode,
+        map: &crate::ir::Linear<i64>,
+        offset: usize,
+    ) -> Result<Vec<Src>, Error> {
+        let dot = st.config.dot.as_ref().ok_or(Error::Synthesis)?;
+        let zero = st.zero.ok_or(Error::Synthesis)?;
+        let t = dot.x.len();
+        let known = self.trace.is_some();
+        let mut mat_off = Vec::with_capacity(map.mats.len());
+        let mut at = offset;
+        for m in &map.mats {
+            mat_off.push(at);
+            at += m.data.len();
+        }
+        let mut out = vec![Src::Const(0); node.len()];
+        for g in &map.groups {
+            let m = &map.mats[g.mat as usize];
+            let k = g.inputs.len();
+            for (r, &o) in g.outputs.iter().enumerate() {
+                let mut acc = known.then_some(0i128);
+                let mut last = None;
+                for j in 0..k.div_ceil(t) {
+                    let mut xv = Vec::with_capacity(t);
+                    let mut wv = Vec::with_capacity(t);
+                    let mut srcs = Vec::with_capacity(t);
+                    for s in 0..t {
+                        let idx = j * t + s;
+                        match g.inputs.get(idx).copied().flatten() {
+                            Some((slot, e)) => {
+                                let x = self.value(node.inputs[slot as usize], e as usize);
+                                let wi = r * m.cols + idx;
+                                let w = i128::from(m.data[wi]);
+                                acc = acc.zip(x).map(|(a, x)| a + w * x);
+                                xv.push(val(x));
+                                wv.push(val(known.then_some(w)));
+                                srcs.push((
+                                    cells[node.inputs[slot as usize]][e as usize],
+                                    Src::Cell(st.params[mat_off[g.mat as usize] + wi]),
+                                ));
+                            }
+                            None => {
+                                xv.push(val(known.then_some(0)));
+                                wv.push(val(known.then_some(0)));
+                                srcs.push((Src::Cell(zero), Src::Cell(zero)));
+                            }
+                        }
+                    }
+                    let c = dot.assign_row(st.region, st.row, j == 0, &xv, &wv, val(acc))?;
+                    st.row += 1;
+                    for ((xc, wc), (xs, ws)) in c.x.into_iter().zip(c.w).zip(srcs) {
+                        st.bind(xc, xs)?;
+                        st.bind(wc, ws)?;
+                    }
+                    last = Some(c.acc);
+                }
+                out[o as usize] = Src::Cell(last.ok_or(Error::Synthesis)?);
+            }
+        }
+        Ok(out)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn rescale(
         &self,
@@ -214,8 +377,10 @@ impl ModelCircuit {
         shift: u32,
         relu: bool,
         bits: u32,
+        params: Option<usize>,
     ) -> Result<Vec<Src>, Error> {
         let src = node.inputs[0];
+        let known = self.trace.is_some();
         let mut out = Vec::with_capacity(node.len());
         for e in 0..node.len() {
             let x = self.value(src, e);
@@ -224,15 +389,23 @@ impl ModelCircuit {
             let rv = qr.map(|(_, r)| r);
             let ov = qv.map(|q| q.max(0));
             let dv = qv.map(|q| q.max(0) - q);
-            let c = st.config.rescale.assign(
-                st.region,
-                st.row,
-                mul[e],
-                add[e],
-                shift,
-                relu,
-                [val(x), val(qv), val(rv), val(ov), val(dv)],
-            )?;
+            let v = [val(x), val(qv), val(rv), val(ov), val(dv)];
+            let c = match params {
+                None => st
+                    .config
+                    .rescale
+                    .assign(st.region, st.row, mul[e], add[e], shift, relu, v)?,
+                Some(off) => {
+                    let ma = [mul[e], add[e]].map(|p| val(known.then_some(i128::from(p))));
+                    let (c, [mc, ac]) = st
+                        .config
+                        .rescale
+                        .assign_private(st.region, st.row, shift, relu, v, ma)?;
+                    st.region.constrain_equal(mc, st.params[off + e]);
+                    st.region.constrain_equal(ac, st.params[off + mul.len() + e]);
+                    c
+                }
+            };
             st.row += 1;
             st.bind(c.x, cells[src][e])?;
             st.check(c.r, rv, 0, shift)?;
@@ -405,14 +578,18 @@ impl ModelCircuit {
         Ok(out)
     }
 
+    /// Lays out the whole model; returns the public cells and their instance rows.
     fn layout(
         &self,
         config: &ChipConfig,
         region: &mut Region<Fr>,
         pending: &mut Vec<(Cell, usize)>,
-    ) -> Result<Vec<Src>, Error> {
+    ) -> Result<Vec<(Cell, usize)>, Error> {
         let q = &*self.model;
         let shape = self.plan.shape;
+        let vis = shape.visibility;
+        let known = self.trace.is_some();
+        let inst = InstanceLayout::new(vis, q.input().len(), q.output_node().len());
         let mut st = Layout {
             config,
             region,
@@ -420,24 +597,55 @@ impl ModelCircuit {
             row: 0,
             lane: 0,
             frow: 0,
-            known: self.trace.is_some(),
+            known,
+            params: Vec::new(),
+            zero: None,
         };
+        let mut public = Vec::new();
+        let mut input_cells = Vec::new();
+        if vis.input != Vis::Public {
+            for e in 0..q.input().len() {
+                let v = self.value(0, e);
+                input_cells.push((st.fresh_signed(v, q.input_bits)?, v));
+            }
+        }
+        let param_offsets = q.param_offsets();
+        let mut param_values = Vec::new();
+        if vis.params_in_advice() {
+            let bits = q.param_bits();
+            for p in q.params() {
+                let v = known.then_some(i128::from(p));
+                let c = st.fresh_signed(v, bits)?;
+                st.params.push(c);
+                param_values.push(v);
+            }
+            st.zero = Some(st.fresh_signed(known.then_some(0), 0)?);
+        }
         let mut cells: Vec<Vec<Src>> = Vec::with_capacity(q.nodes.len());
         for (ni, node) in q.nodes.iter().enumerate() {
+            let private = vis.params_in_advice().then_some(param_offsets[ni]);
             let out: Vec<Src> = match &node.op {
-                QOp::Input => (0..node.len()).map(Src::Instance).collect(),
+                QOp::Input if vis.input == Vis::Public => {
+                    (0..node.len()).map(|e| Src::Instance(inst.inputs.start + e)).collect()
+                }
+                QOp::Input => input_cells.iter().map(|&(c, _)| Src::Cell(c)).collect(),
                 QOp::Gather { map } => map
                     .iter()
                     .map(|&r| Self::ref_src(&cells, node, r))
                     .collect(),
-                QOp::Linear { map } => self.linear(&mut st, &cells, node, map)?,
+                QOp::Linear { map } => match private {
+                    Some(off) => self.linear_private(&mut st, &cells, node, map, off)?,
+                    None => self.linear(&mut st, &cells, node, map)?,
+                },
                 QOp::Rescale {
                     mul,
                     add,
                     shift,
                     relu,
                     bits,
-                } => self.rescale(&mut st, &cells, node, mul, add, *shift, *relu, *bits)?,
+                } => self.rescale(
+                    &mut st, &cells, node, mul, add, *shift, *relu, *bits, private,
+                )?,
                 QOp::Bilinear { terms } => self.bilinear(&mut st, &cells, ni, node, terms)?,
                 QOp::Lookup { table } => self.lookup(&mut st, &cells, ni, node, *table)?,
                 QOp::Div {
@@ -454,13 +662,45 @@ impl ModelCircuit {
             }
             cells.push(out);
         }
+        let outputs = cells.swap_remove(q.output);
+        // An output that is an input element or a constant was rejected at import.
+        let out_cells = outputs
+            .iter()
+            .map(|s| match s {
+                Src::Cell(c) => Ok(*c),
+                Src::Instance(_) | Src::Const(_) => Err(Error::Synthesis),
+            })
+            .collect::<Result<Vec<Cell>, Error>>()?;
+        if let Some(at) = inst.input_hash {
+            public.push((st.hash_cells(&input_cells, q.input_bits)?, at));
+        }
+        if let Some(at) = inst.param_hash {
+            let pc: Vec<(Cell, Option<i128>)> =
+                st.params.clone().into_iter().zip(param_values).collect();
+            public.push((st.hash_cells(&pc, q.param_bits())?, at));
+        }
+        for (i, &c) in out_cells.iter().enumerate() {
+            if vis.output == Vis::Public {
+                public.push((c, inst.outputs.start + i));
+            }
+        }
+        if let Some(at) = inst.output_hash {
+            let bits = q.output_bits();
+            let mut oc = Vec::with_capacity(out_cells.len());
+            for (i, &c) in out_cells.iter().enumerate() {
+                let v = self.value(q.output, i);
+                st.check(c, v, 1i128 << (bits - 1), bits)?;
+                oc.push((c, v));
+            }
+            public.push((st.hash_cells(&oc, bits)?, at));
+        }
         if st.row > shape.usable_rows()
             || st.frow > shape.usable_rows()
             || st.lane + shape.max_limbs > shape.usable_rows()
         {
             return Err(Error::NotEnoughRowsAvailable { current_k: shape.k });
         }
-        Ok(cells.swap_remove(q.output))
+        Ok(public)
     }
 }
 
@@ -492,20 +732,15 @@ impl Circuit<Fr> for ModelCircuit {
     fn synthesize(&self, config: ChipConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
         config.range.load_table(&mut layouter, &self.model.tables)?;
         let mut pending = Vec::new();
-        let outputs = layouter.assign_region(
+        let public = layouter.assign_region(
             || "model",
             |mut region| self.layout(&config, &mut region, &mut pending),
         )?;
-        let n_in = self.model.input().len();
         for (cell, row) in pending {
             layouter.constrain_instance(cell, config.instance, row);
         }
-        for (i, src) in outputs.into_iter().enumerate() {
-            match src {
-                Src::Cell(c) => layouter.constrain_instance(c, config.instance, n_in + i),
-                // An output that is an input element or a constant (rejected at import).
-                Src::Instance(_) | Src::Const(_) => return Err(Error::Synthesis),
-            }
+        for (cell, row) in public {
+            layouter.constrain_instance(cell, config.instance, row);
         }
         Ok(())
     }

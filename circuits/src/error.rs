@@ -106,6 +106,9 @@ pub enum CircuitsError {
     /// tract failed while running the float reference model.
     #[error("float reference (tract) failed: {0}")]
     Tract(String),
+    /// An unsupported visibility setting.
+    #[error("visibility: {0}")]
+    Visibility(String),
     /// halo2 synthesis error.
     #[error("circuit synthesis failed: {0}")]
     Synthesis(String),

@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::chips::poseidon::hash_rows;
+use crate::hash::per_element;
 use crate::quant::{QGraph, QOp};
+use crate::visibility::{InstanceLayout, Vis, Visibility};
 
 /// Column counts and sizes that the constraint system depends on (halo2 `Circuit::Params`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -31,6 +34,9 @@ pub struct CircuitShape {
     /// Whether a column of constants exists.
     #[serde(default)]
     pub constants: bool,
+    /// Visibility of the input, the parameters and the output.
+    #[serde(default)]
+    pub visibility: Visibility,
 }
 
 impl Default for CircuitShape {
@@ -44,14 +50,31 @@ impl Default for CircuitShape {
             arith: false,
             functions: false,
             constants: false,
+            visibility: Visibility {
+                input: Vis::Public,
+                params: Vis::Fixed,
+                output: Vis::Public,
+            },
         }
     }
 }
 
 impl CircuitShape {
-    /// Width of the shared advice pool.
+    /// Width of the shared advice pool (Poseidon needs six columns, private parameters seven).
     pub fn width(&self) -> usize {
-        (self.inputs_per_row + self.accs_per_row).max(crate::chips::ELEMENT_COLUMNS)
+        let mut w = (self.inputs_per_row + self.accs_per_row).max(crate::chips::ELEMENT_COLUMNS);
+        if self.visibility.any_hashed() {
+            w = w.max(6);
+        }
+        if self.visibility.params_in_advice() {
+            w = w.max(7);
+        }
+        w
+    }
+
+    /// Products per row of the private dot-product chip.
+    pub fn dot_inputs(&self) -> usize {
+        (self.width() - 1) / 2
     }
 
     /// Lookup arguments (range limbs, and function tables when present).
@@ -88,6 +111,8 @@ impl CircuitShape {
             + 6 * usize::from(self.arith)
             + 2 * usize::from(self.functions)
             + usize::from(self.constants)
+            + 7 * usize::from(self.visibility.any_hashed())
+            + usize::from(self.visibility.params_in_advice())
     }
 }
 
@@ -161,7 +186,9 @@ pub fn linear_rows(map: &crate::ir::Linear<i64>, a: usize, t: usize) -> usize {
         .sum()
 }
 
-fn layers_for(q: &QGraph, a: usize, t: usize, max_limbs: usize) -> Vec<LayerPlan> {
+fn layers_for(q: &QGraph, shape: &CircuitShape, max_limbs: usize) -> Vec<LayerPlan> {
+    let (a, t) = (shape.accs_per_row, shape.inputs_per_row);
+    let private = shape.visibility.params_in_advice();
     q.nodes
         .iter()
         .map(|n| {
@@ -169,6 +196,12 @@ fn layers_for(q: &QGraph, a: usize, t: usize, max_limbs: usize) -> Vec<LayerPlan
             let (gadget, rows, func_rows, macs) = match &n.op {
                 QOp::Input => ("instance".to_string(), 0, 0, 0),
                 QOp::Gather { .. } => ("rewire".to_string(), 0, 0, 0),
+                QOp::Linear { map } if private => (
+                    "private-dot".to_string(),
+                    linear_rows(map, 1, shape.dot_inputs()),
+                    0,
+                    map.macs(),
+                ),
                 QOp::Linear { map } => (
                     "packed-mac".to_string(),
                     linear_rows(map, a, t),
@@ -209,7 +242,58 @@ fn layers_for(q: &QGraph, a: usize, t: usize, max_limbs: usize) -> Vec<LayerPlan
         .collect()
 }
 
-fn max_bits(q: &QGraph) -> u32 {
+/// Main rows that packing `n` values of `bits` bits takes with `t` values per row.
+pub fn pack_rows(n: usize, bits: u32, t: usize) -> usize {
+    let per = per_element(bits);
+    (n / per) * per.div_ceil(t) + (n % per).div_ceil(t)
+}
+
+/// Main rows of packing and hashing `n` values of `bits` bits.
+pub fn hash_group_rows(n: usize, bits: u32, t: usize) -> usize {
+    pack_rows(n, bits, t) + hash_rows(n.div_ceil(per_element(bits)))
+}
+
+/// Rows the visibility settings add: range checks of private values, packing and hashing.
+fn visibility_layers(q: &QGraph, shape: &CircuitShape, max_limbs: usize) -> Vec<LayerPlan> {
+    let vis = shape.visibility;
+    let t = shape.inputs_per_row;
+    let mut out = Vec::new();
+    let mut group = |name: &str, v: Vis, n: usize, bits: u32, extra_checks: usize| {
+        let hashed = v == Vis::Hashed;
+        out.push(LayerPlan {
+            name: name.to_string(),
+            op_type: format!("{v} {name}"),
+            gadget: if hashed { "range+poseidon" } else { "range" }.to_string(),
+            rows: if hashed { hash_group_rows(n, bits, t) } else { 0 },
+            lookup_rows: (n + extra_checks) * max_limbs,
+            func_rows: 0,
+            macs: 0,
+        });
+    };
+    if vis.input != Vis::Public {
+        group("input", vis.input, q.input().len(), q.input_bits, 0);
+    }
+    if vis.params_in_advice() {
+        // One more check: the constrained zero that pads private dot products.
+        group("params", vis.params, q.params().len(), q.param_bits(), 1);
+    }
+    if vis.output == Vis::Hashed {
+        group("output", vis.output, q.output_node().len(), q.output_bits(), 0);
+    }
+    out
+}
+
+fn max_bits(q: &QGraph, vis: Visibility) -> u32 {
+    let mut extra = 1;
+    if vis.input != Vis::Public {
+        extra = extra.max(q.input_bits);
+    }
+    if vis.params_in_advice() {
+        extra = extra.max(q.param_bits());
+    }
+    if vis.output == Vis::Hashed {
+        extra = extra.max(q.output_bits());
+    }
     q.nodes
         .iter()
         .map(|n| match &n.op {
@@ -220,22 +304,18 @@ fn max_bits(q: &QGraph) -> u32 {
         })
         .max()
         .unwrap_or(1)
+        .max(extra)
 }
 
-/// Plans the circuit for a quantized graph.
-pub fn plan(q: &QGraph) -> LayoutPlan {
+/// Plans the circuit for a quantized graph with the given visibility.
+pub fn plan(q: &QGraph, vis: Visibility) -> LayoutPlan {
     let mut best: Option<LayoutPlan> = None;
-    let mb = max_bits(q);
+    let mb = max_bits(q, vis);
     // 8×8 needs 16 pool columns and 64 weight columns: with the compact verifier (whose size
     // does not grow with the circuit) it stays deployable, and it cuts mlp_wide's rows 4×.
     for &(a, t) in &[(2usize, 2usize), (4, 4), (8, 8)] {
         for limb in 4..=17u32 {
             let max_limbs = limbs(mb, limb);
-            let layers = layers_for(q, a, t, max_limbs);
-            let main_rows: usize = layers.iter().map(|l| l.rows).sum();
-            let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
-            let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
-            let table_rows = (1usize << (limb + 1)) - 1 + q.table_entries();
             let mut shape = CircuitShape {
                 inputs_per_row: t,
                 accs_per_row: a,
@@ -245,9 +325,16 @@ pub fn plan(q: &QGraph) -> LayoutPlan {
                 arith: q.uses_arith(),
                 functions: !q.tables.is_empty(),
                 constants: q.uses_constants(),
+                visibility: vis,
             };
-            // The public instance column holds the input and the output.
-            let instances = q.input().len() + q.output_node().len();
+            let mut layers = layers_for(q, &shape, max_limbs);
+            layers.extend(visibility_layers(q, &shape, max_limbs));
+            let main_rows: usize = layers.iter().map(|l| l.rows).sum();
+            let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
+            let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
+            let table_rows = (1usize << (limb + 1)) - 1 + q.table_entries();
+            let instances =
+                InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
             let need = main_rows
                 .max(instances)
                 .max(range_rows + max_limbs)

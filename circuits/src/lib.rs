@@ -14,6 +14,7 @@ pub mod import;
 pub mod ir;
 pub mod layout;
 pub mod quant;
+pub mod visibility;
 
 pub use error::{CircuitsError, Result, UnsupportedNode};
 pub use halo2_proofs;

@@ -6,6 +6,7 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::halo2curves::ff::PrimeField;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use zkonnx_circuits::layout::CircuitShape;
+use zkonnx_circuits::visibility::InstanceLayout;
 
 use crate::error::{io_err, ProverError, Result};
 
@@ -25,9 +26,9 @@ pub struct Settings {
     pub model_hash: String,
     /// Circuit shape (also recorded in the keys).
     pub shape: CircuitShape,
-    /// Number of public input values (first instances).
+    /// Number of input values (the first instances when the input is public).
     pub num_inputs: usize,
-    /// Number of public output values (instances after the inputs).
+    /// Number of output values (public instances when the output is public).
     pub num_outputs: usize,
     /// Input shape.
     pub input_shape: Vec<usize>,
@@ -39,6 +40,28 @@ pub struct Settings {
     pub output_scale: u32,
     /// Fixed-point scale of the weights.
     pub param_scale: u32,
+    /// Signed bit widths of the hashed groups (what `zkonnx hash` packs with).
+    #[serde(default)]
+    pub hash_bits: HashBits,
+}
+
+/// Signed widths `b` (`|v| < 2^(b-1)`) with which each group is range-checked and packed
+/// before hashing.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HashBits {
+    /// The input.
+    pub input: u32,
+    /// The parameters.
+    pub params: u32,
+    /// The output.
+    pub output: u32,
+}
+
+impl Settings {
+    /// Where each group sits among the public instances.
+    pub fn instance_layout(&self) -> InstanceLayout {
+        InstanceLayout::new(self.shape.visibility, self.num_inputs, self.num_outputs)
+    }
 }
 
 /// A proof with its public instances and the outputs they encode.
@@ -48,9 +71,11 @@ pub struct ProofFile {
     pub version: u32,
     /// Proof bytes, hex with `0x`.
     pub proof: String,
-    /// Public instances (inputs, then outputs) as 32-byte big-endian hex field elements.
+    /// Public instances (input values or hash, parameter hash, output values or hash; see
+    /// `Settings::instance_layout`) as 32-byte big-endian hex field elements.
     pub instances: Vec<String>,
-    /// The outputs, dequantized from the output instances.
+    /// The outputs, dequantized from the output instances (empty when the output is private
+    /// or hashed).
     pub outputs: Vec<f64>,
 }
 

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use zkonnx::fidelity::compare;
 use zkonnx::report::Report;
-use zkonnx::{data, files, CompiledModel, Model, Prover, QuantSettings, Settings};
+use zkonnx::{data, files, CompiledModel, Model, Prover, QuantSettings, Settings, Vis, Visibility};
 use zkonnx_circuits::float_ref::FloatReference;
 use zkonnx_prover::artifacts::{write_json, ProofFile};
 use zkonnx_prover::srs::{dev_srs, read_srs, write_srs, DEV_SRS_WARNING};
@@ -40,6 +40,36 @@ struct QuantArgs {
     /// circuit whose outputs on the calibration data stay within 1 % of the float model).
     #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
     target: TargetArg,
+    /// Who sees the input: `public` (instances), `private` (only the prover) or `hashed`
+    /// (private, with its Poseidon hash public).
+    #[arg(long, value_enum, default_value_t = VisArg::Public)]
+    input_visibility: VisArg,
+    /// Who sees the weights: `fixed` (in the verifying key), `private`, or `hashed` (private,
+    /// with the model's parameter hash public: its provenance).
+    #[arg(long, value_enum, default_value_t = VisArg::Fixed)]
+    param_visibility: VisArg,
+    /// Who sees the output: `public`, `private` or `hashed`.
+    #[arg(long, value_enum, default_value_t = VisArg::Public)]
+    output_visibility: VisArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum VisArg {
+    Public,
+    Private,
+    Fixed,
+    Hashed,
+}
+
+impl From<VisArg> for Vis {
+    fn from(v: VisArg) -> Self {
+        match v {
+            VisArg::Public => Vis::Public,
+            VisArg::Private => Vis::Private,
+            VisArg::Fixed => Vis::Fixed,
+            VisArg::Hashed => Vis::Hashed,
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +85,14 @@ impl QuantArgs {
             param_scale: self.param_scale,
             table_bits: self.table_bits,
             ..QuantSettings::default()
+        }
+    }
+
+    fn visibility(&self) -> Visibility {
+        Visibility {
+            input: self.input_visibility.into(),
+            params: self.param_visibility.into(),
+            output: self.output_visibility.into(),
         }
     }
 
@@ -219,6 +257,17 @@ enum Cmd {
         /// Only the models whose ONNX file is under 1 MB.
         #[arg(long)]
         quick: bool,
+    },
+    /// Poseidon hashes as the circuit computes them, for a contract to pin: the model's
+    /// parameter hash (its provenance) and, with --input, the input's and the output's hash.
+    /// Prints JSON of field elements (32-byte big-endian hex, the form of the instances).
+    Hash {
+        /// Directory written by `compile`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Input JSON ({"input_data": [[...]]}) to hash, with the model's output on it.
+        #[arg(long)]
+        input: Option<PathBuf>,
     },
     /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
     Verify {
@@ -517,7 +566,12 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             let (compiled, compile_s) = step("compile", || -> Result<CompiledModel, Fail> {
                 let m = Model::load(&model)?;
                 zkonnx_circuits::quant::check_input(&m.graph, &x)?;
-                Ok(m.compile_for_target(&cal, quant.target(), quant.settings())?)
+                Ok(m.compile_for_target(
+                    &cal,
+                    quant.target(),
+                    quant.settings(),
+                    quant.visibility(),
+                )?)
             });
             let compiled = compiled?;
             compiled.save(&workdir)?;
@@ -637,6 +691,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                     &cal,
                     quant.target(),
                     quant.settings(),
+                    quant.visibility(),
                 )?)
             });
             let compiled = compiled?;
@@ -829,7 +884,12 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
         } => {
             let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
             let compiled =
-                Model::load(&model)?.compile_for_target(&cal, quant.target(), quant.settings())?;
+                Model::load(&model)?.compile_for_target(
+                    &cal,
+                    quant.target(),
+                    quant.settings(),
+                    quant.visibility(),
+                )?;
             inspect(&compiled, report.as_deref())
         }
         Cmd::Bench {
@@ -857,6 +917,27 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             for name in ["bench.json", "bench.md", "bench.svg"] {
                 eprintln!("wrote {}", out.join(name).display());
             }
+            Ok(())
+        }
+        Cmd::Hash { dir, input } => {
+            let compiled = CompiledModel::load(&dir)?;
+            let hex = zkonnx_prover::artifacts::fr_to_hex;
+            let mut out = serde_json::Map::new();
+            out.insert(
+                "visibility".into(),
+                serde_json::to_value(compiled.plan.shape.visibility)
+                    .map_err(|e| Fail::Bad(e.to_string()))?,
+            );
+            out.insert("params".into(), hex(&compiled.param_hash()).into());
+            if let Some(input) = input {
+                let x = data::read_input(&input)?;
+                out.insert("input".into(), hex(&compiled.input_hash(&x)?).into());
+                out.insert("output".into(), hex(&compiled.output_hash(&x)?).into());
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(|e| Fail::Bad(e.to_string()))?
+            );
             Ok(())
         }
         Cmd::Verify {

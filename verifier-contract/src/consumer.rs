@@ -26,14 +26,26 @@ fn word_fr(x: &Fr) -> [u8; 32] {
     w
 }
 
-/// Creation code with constructor arguments `(verifier, verifyingKey, numInputs, numOutputs)`:
-/// the compact verifier and the model's verifying-key data contract.
+/// Where a consumer finds what it checks among the instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerLayout {
+    /// Number of instances.
+    pub num_instances: usize,
+    /// Index of the first public output value.
+    pub outputs_start: usize,
+    /// Number of public output values.
+    pub num_outputs: usize,
+    /// The pinned parameter hash and its index, if the consumer pins a model.
+    pub model_hash: Option<(usize, Fr)>,
+}
+
+/// Creation code with constructor arguments: the compact verifier, the model's verifying-key
+/// data contract and the instance layout (with the pinned model hash, if any).
 pub fn consumer_deploy_code(
     c: &Compiled,
     verifier: [u8; 20],
     verifying_key: [u8; 20],
-    num_inputs: usize,
-    num_outputs: usize,
+    layout: ConsumerLayout,
 ) -> Vec<u8> {
     let mut code = c.creation.clone();
     for a in [verifier, verifying_key] {
@@ -41,8 +53,19 @@ pub fn consumer_deploy_code(
         addr[12..].copy_from_slice(&a);
         code.extend_from_slice(&addr);
     }
-    code.extend_from_slice(&word_usize(num_inputs));
-    code.extend_from_slice(&word_usize(num_outputs));
+    code.extend_from_slice(&word_usize(layout.num_instances));
+    code.extend_from_slice(&word_usize(layout.outputs_start));
+    code.extend_from_slice(&word_usize(layout.num_outputs));
+    match layout.model_hash {
+        Some((index, hash)) => {
+            code.extend_from_slice(&word_usize(index));
+            code.extend_from_slice(&word_fr(&hash));
+        }
+        None => {
+            code.extend_from_slice(&[0xff; 32]);
+            code.extend_from_slice(&[0; 32]);
+        }
+    }
     code
 }
 

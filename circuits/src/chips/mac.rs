@@ -3,14 +3,14 @@
 //! A row holds `T` inputs `x_t` and `A` accumulators `acc_a`, with the `A·T` weights of that
 //! block in fixed columns. Gate, for every accumulator `a`:
 //! `acc_a[cur] = m[cur]·acc_a[prev] + Σ_t w_{a,t}[cur]·x_t[cur]`, where the fixed `m` is 0 on
-//! the first row of a block and 1 on the others.
+//! the first row of a block and 1 on the others. The same gate packs small values into one
+//! field element before hashing (weights `2^(b·i)`).
 
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::fe;
 
 /// Columns of the matrix-vector chip.
 #[derive(Debug, Clone)]
@@ -75,15 +75,15 @@ impl MacConfig {
         row: usize,
         first: bool,
         x: &[Value<Fr>],
-        w: &[Vec<i64>],
+        w: &[Vec<Fr>],
         acc: &[Value<Fr>],
     ) -> Result<(Vec<Cell>, Vec<Cell>), Error> {
         self.q.enable(region, row)?;
         region.assign_fixed(self.m, row, if first { Fr::zero() } else { Fr::one() });
         for (ai, wa) in w.iter().enumerate() {
             for (ti, &wv) in wa.iter().enumerate() {
-                if wv != 0 {
-                    region.assign_fixed(self.w[ai][ti], row, fe(i128::from(wv)));
+                if wv != Fr::zero() {
+                    region.assign_fixed(self.w[ai][ti], row, wv);
                 }
             }
         }

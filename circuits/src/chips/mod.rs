@@ -5,6 +5,7 @@
 //! rows, the chips only write cells where they are told.
 
 pub mod arith;
+pub mod dot;
 pub mod func;
 pub mod mac;
 pub mod poseidon;
@@ -59,6 +60,10 @@ pub struct ChipConfig {
     pub func: Option<func::FuncConfig>,
     /// Column of constants (padding values, constant operands), if the model has any.
     pub constant: Option<Column<Fixed>>,
+    /// Dot products with private weights, if the parameters are private or hashed.
+    pub dot: Option<dot::DotConfig>,
+    /// Poseidon, if any group is hashed.
+    pub poseidon: Option<poseidon::PoseidonConfig>,
 }
 
 impl ChipConfig {
@@ -73,7 +78,8 @@ impl ChipConfig {
         meta.enable_equality(instance);
         let mac =
             mac::MacConfig::configure(meta, &advice, shape.inputs_per_row, shape.accs_per_row);
-        let rescale = rescale::RescaleConfig::configure(meta, &advice);
+        let vis = shape.visibility;
+        let rescale = rescale::RescaleConfig::configure(meta, &advice, vis.params_in_advice());
         let range =
             range::RangeConfig::configure(meta, shape.limb_bits, shape.max_limbs, shape.functions);
         let arith = shape
@@ -91,7 +97,15 @@ impl ChipConfig {
             meta.enable_constant(c);
             c
         });
+        let dot = vis
+            .params_in_advice()
+            .then(|| dot::DotConfig::configure(meta, &advice, shape.dot_inputs()));
+        let poseidon = vis
+            .any_hashed()
+            .then(|| poseidon::PoseidonConfig::configure(meta, &advice));
         Self {
+            dot,
+            poseidon,
             advice,
             instance,
             mac,

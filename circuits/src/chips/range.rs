@@ -154,6 +154,21 @@ impl RangeConfig {
         offset: i128,
         bits: u32,
     ) -> Result<usize, Error> {
+        let (cell, n) = self.assign(region, row, v, offset, bits)?;
+        region.constrain_equal(cell, src);
+        Ok(n)
+    }
+
+    /// Assigns a fresh value `v` in the lane at `row` and checks `0 ≤ v + offset < 2^bits`.
+    /// Returns its cell and the number of lane rows used (always `max_limbs`).
+    pub fn assign(
+        &self,
+        region: &mut Region<Fr>,
+        row: usize,
+        v: Option<i128>,
+        offset: i128,
+        bits: u32,
+    ) -> Result<(Cell, usize), Error> {
         let n = self.max_limbs;
         if limbs(bits, self.limb_bits) > n {
             return Err(Error::Synthesis);
@@ -163,7 +178,6 @@ impl RangeConfig {
             region.assign_fixed(self.off, row, fe(offset));
         }
         let cell = region.assign_advice(self.rv, row, super::val(v)).cell();
-        region.constrain_equal(cell, src);
         let shifted = v.map(|x| x + offset);
         for j in 0..n {
             let lo = j as u32 * self.limb_bits;
@@ -174,6 +188,6 @@ impl RangeConfig {
             let limb = shifted.map(|s| (s >> lo) & ((1i128 << width) - 1));
             region.assign_advice(self.lc, row + j, super::val(limb));
         }
-        Ok(n)
+        Ok((cell, n))
     }
 }

@@ -29,6 +29,18 @@ pub struct RescaleConfig {
     pub add: Column<Fixed>,
     /// `2^shift`.
     pub pow: Column<Fixed>,
+    /// Private parameters: a rescale relation whose multiplier and addend are advice cells.
+    pub private: Option<PrivateRescale>,
+}
+
+/// The rescale relation with `mul` and `add` in advice columns 5 and 6 (copies of parameter
+/// cells): `x·mul + add = q·2^shift + r`.
+#[derive(Debug, Clone)]
+pub struct PrivateRescale {
+    /// Enables the relation.
+    pub q: Selector,
+    /// `mul | add`.
+    pub cols: [Column<Advice>; 2],
 }
 
 /// Cells of one assigned element.
@@ -47,8 +59,12 @@ pub struct RescaleCells {
 }
 
 impl RescaleConfig {
-    /// Creates the gates over the first five advice columns.
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, advice: &[Column<Advice>]) -> Self {
+    /// Creates the gates over the first five advice columns (seven with private parameters).
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        advice: &[Column<Advice>],
+        private_params: bool,
+    ) -> Self {
         let cols = [advice[0], advice[1], advice[2], advice[3], advice[4]];
         let q_rescale = meta.selector();
         let q_relu = meta.selector();
@@ -66,6 +82,18 @@ impl RescaleConfig {
             let [q, out, d] = [1, 3, 4].map(|i| vc.query_advice(cols[i], Rotation::cur()));
             vec![s.clone() * out.clone() * d.clone(), s * (d - out + q)]
         });
+        let private = private_params.then(|| {
+            let q = meta.selector();
+            let pcols = [advice[5], advice[6]];
+            meta.create_gate("rescale (private parameters)", |vc| {
+                let s = vc.query_selector(q);
+                let [x, qv, r] = [0, 1, 2].map(|i| vc.query_advice(cols[i], Rotation::cur()));
+                let [m, a] = pcols.map(|c| vc.query_advice(c, Rotation::cur()));
+                let p = vc.query_fixed(pow, Rotation::cur());
+                vec![s * (x * m + a - qv * p - r)]
+            });
+            PrivateRescale { q, cols: pcols }
+        });
         Self {
             q_rescale,
             q_relu,
@@ -73,6 +101,7 @@ impl RescaleConfig {
             mul,
             add,
             pow,
+            private,
         }
     }
 
@@ -91,6 +120,35 @@ impl RescaleConfig {
         self.q_rescale.enable(region, row)?;
         region.assign_fixed(self.mul, row, fe(i128::from(mul)));
         region.assign_fixed(self.add, row, fe(i128::from(add)));
+        self.assign_common(region, row, shift, relu, v)
+    }
+
+    /// Assigns one element whose `mul` and `add` are private: returns the element's cells and
+    /// the `mul` and `add` cells (to be bound to the parameter cells).
+    pub fn assign_private(
+        &self,
+        region: &mut Region<Fr>,
+        row: usize,
+        shift: u32,
+        relu: bool,
+        v: [Value<Fr>; 5],
+        mul_add: [Value<Fr>; 2],
+    ) -> Result<(RescaleCells, [Cell; 2]), Error> {
+        let p = self.private.as_ref().ok_or(Error::Synthesis)?;
+        p.q.enable(region, row)?;
+        let m = region.assign_advice(p.cols[0], row, mul_add[0]).cell();
+        let a = region.assign_advice(p.cols[1], row, mul_add[1]).cell();
+        Ok((self.assign_common(region, row, shift, relu, v)?, [m, a]))
+    }
+
+    fn assign_common(
+        &self,
+        region: &mut Region<Fr>,
+        row: usize,
+        shift: u32,
+        relu: bool,
+        v: [Value<Fr>; 5],
+    ) -> Result<RescaleCells, Error> {
         region.assign_fixed(self.pow, row, fe(1i128 << shift));
         let x = region.assign_advice(self.cols[0], row, v[0]).cell();
         let q = region.assign_advice(self.cols[1], row, v[1]).cell();

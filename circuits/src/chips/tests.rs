@@ -17,6 +17,11 @@ const SHAPE: CircuitShape = CircuitShape {
     arith: false,
     functions: false,
     constants: false,
+    visibility: crate::visibility::Visibility {
+        input: crate::visibility::Vis::Public,
+        params: crate::visibility::Vis::Fixed,
+        output: crate::visibility::Vis::Public,
+    },
 };
 
 /// What one test circuit lays out.
@@ -76,7 +81,10 @@ impl Circuit<Fr> for ChipCircuit {
                         for row in 0..2 {
                             let xv: Vec<Value<Fr>> =
                                 x[row].iter().map(|&v| val(Some(i128::from(v)))).collect();
-                            let wv: Vec<Vec<i64>> = w[row].iter().map(|r| r.to_vec()).collect();
+                            let wv: Vec<Vec<Fr>> = w[row]
+                                .iter()
+                                .map(|r| r.iter().map(|&v| fe(i128::from(v))).collect())
+                                .collect();
                             let av: Vec<Value<Fr>> =
                                 acc[row].iter().map(|&v| val(Some(v))).collect();
                             // Start at row 1 so that row 0 (the "previous" of the first) is unused.

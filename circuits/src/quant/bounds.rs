@@ -15,6 +15,12 @@ fn pow2(b: u32) -> f64 {
 
 /// Checks every node; the error names the first node that could overflow.
 pub(super) fn check_bounds(q: &QGraph) -> Result<()> {
+    node_bounds(q).map(|_| ())
+}
+
+/// A bound on |value| of every node's output (the error names the first node that could
+/// overflow).
+pub(super) fn node_bounds(q: &QGraph) -> Result<Vec<f64>> {
     let mut bound: Vec<f64> = Vec::with_capacity(q.nodes.len());
     for n in &q.nodes {
         let slot = |s: u32| bound[n.inputs[s as usize]];
@@ -87,5 +93,5 @@ pub(super) fn check_bounds(q: &QGraph) -> Result<()> {
         }
         bound.push(b);
     }
-    Ok(())
+    Ok(bound)
 }

@@ -139,6 +139,14 @@ pub struct QGraph {
     /// Lookup tables of nonlinear functions.
     #[serde(default)]
     pub tables: Vec<Table>,
+    /// Signed width of the quantized input: `|x| < 2^(input_bits - 1)` on the calibrated
+    /// range (enforced in the circuit when the input is private or hashed).
+    #[serde(default = "default_input_bits")]
+    pub input_bits: u32,
+}
+
+fn default_input_bits() -> u32 {
+    41
 }
 
 impl QGraph {
@@ -182,6 +190,59 @@ impl QGraph {
             QOp::Div { num, den, .. } => num.iter().chain(den).any(|r| matches!(r, QRef::Const(_))),
             _ => false,
         })
+    }
+
+    /// The parameters in their canonical order: for every node, the entries of each weight
+    /// matrix of a linear map (row-major), or the multipliers then the addends of a rescale.
+    /// This is what `--param-visibility private|hashed` hides and what the model hash covers.
+    pub fn params(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        for n in &self.nodes {
+            match &n.op {
+                QOp::Linear { map } => {
+                    for m in &map.mats {
+                        out.extend_from_slice(&m.data);
+                    }
+                }
+                QOp::Rescale { mul, add, .. } => {
+                    out.extend_from_slice(mul);
+                    out.extend_from_slice(add);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Offset of every node's parameters in [`QGraph::params`].
+    pub fn param_offsets(&self) -> Vec<usize> {
+        let mut at = 0;
+        self.nodes
+            .iter()
+            .map(|n| {
+                let here = at;
+                at += match &n.op {
+                    QOp::Linear { map } => map.mats.iter().map(|m| m.data.len()).sum(),
+                    QOp::Rescale { mul, add, .. } => mul.len() + add.len(),
+                    _ => 0,
+                };
+                here
+            })
+            .collect()
+    }
+
+    /// Signed width of the parameters: every one satisfies `|w| < 2^(bits - 1)`.
+    pub fn param_bits(&self) -> u32 {
+        crate::hash::bits_for(self.params())
+    }
+
+    /// Signed width of the output: `|y| < 2^(bits - 1)` for every value the circuit allows.
+    pub fn output_bits(&self) -> u32 {
+        let bound = bounds::node_bounds(self)
+            .ok()
+            .and_then(|b| b.get(self.output).copied())
+            .unwrap_or(f64::MAX);
+        ((bound + 1.0).log2().ceil() as u32).saturating_add(1).min(121)
     }
 
     /// Whether any node uses the general arithmetic gate (products, division, square root).
