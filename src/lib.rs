@@ -289,7 +289,10 @@ impl CompiledModel {
     /// input's width): the instance of a `--input-visibility hashed` proof.
     pub fn input_hash(&self, input: &[f32]) -> Result<Fr> {
         let xi = quantize_input(&self.model, input)?;
-        Ok(zkonnx_circuits::hash::hash_values(&xi, self.model.input_bits))
+        Ok(zkonnx_circuits::hash::hash_values(
+            &xi,
+            self.model.input_bits,
+        ))
     }
 
     /// The Poseidon hash of the model's output on a float input: the instance of a
@@ -419,9 +422,10 @@ impl Prover {
 
     /// Proves the model on one float input.
     pub fn prove(&self, input: &[f32]) -> Result<Proof> {
-        let trace = Arc::new(self.compiled.witness(input)?);
         let shape = &self.compiled.plan.shape;
-        ModelCircuit::check_witness(&self.compiled.model, shape, &trace)?;
+        let xi = quantize_input(&self.compiled.model, input)?;
+        ModelCircuit::check_input(&self.compiled.model, shape, &xi)?;
+        let trace = Arc::new(run_quantized(&self.compiled.model, &xi)?);
         let instances = ModelCircuit::instances(&self.compiled.model, shape, &trace);
         let circuit = ModelCircuit::with_trace(
             self.compiled.model.clone(),

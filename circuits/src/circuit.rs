@@ -126,8 +126,12 @@ impl Layout<'_, '_> {
             }
             msgs.push((last.ok_or(Error::Synthesis)?, acc));
         }
-        let (digest, rows) =
-            poseidon.hash(self.region, self.row, hash::header(cells.len(), bits), &msgs)?;
+        let (digest, rows) = poseidon.hash(
+            self.region,
+            self.row,
+            hash::header(cells.len(), bits),
+            &msgs,
+        )?;
         self.row += rows;
         Ok(digest)
     }
@@ -189,26 +193,27 @@ impl ModelCircuit {
         out
     }
 
-    /// Checks what the circuit will check of a trace's private values before proving, so that
-    /// an input outside the compiled range is a clear error rather than a failed proof.
-    pub fn check_witness(model: &QGraph, shape: &CircuitShape, trace: &Trace) -> CircuitsResult<()> {
-        let vis = shape.visibility;
-        if vis.input != Vis::Public {
-            let bits = model.input_bits - 1;
-            if let Some((index, &v)) = trace.values[0]
-                .iter()
-                .enumerate()
-                .find(|(_, v)| v.unsigned_abs() >= 1u64 << bits)
-            {
-                return Err(CircuitsError::OutOfRange {
-                    node: model.input().name.clone(),
-                    index,
-                    value: i128::from(v),
-                    bits,
-                });
-            }
+    /// Checks what the circuit will check of a private or hashed input (quantized) before
+    /// running and proving, so that an input outside the compiled range is a clear error naming
+    /// the input rather than a failed proof.
+    pub fn check_input(model: &QGraph, shape: &CircuitShape, input: &[i64]) -> CircuitsResult<()> {
+        if shape.visibility.input == Vis::Public {
+            return Ok(());
         }
-        Ok(())
+        let bits = model.input_bits - 1;
+        match input
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.unsigned_abs() >= 1u64 << bits)
+        {
+            Some((index, &v)) => Err(CircuitsError::OutOfRange {
+                node: model.input().name.clone(),
+                index,
+                value: i128::from(v),
+                bits,
+            }),
+            None => Ok(()),
+        }
     }
 
     fn value(&self, node: usize, i: usize) -> Option<i128> {
@@ -402,7 +407,8 @@ impl ModelCircuit {
                         .rescale
                         .assign_private(st.region, st.row, shift, relu, v, ma)?;
                     st.region.constrain_equal(mc, st.params[off + e]);
-                    st.region.constrain_equal(ac, st.params[off + mul.len() + e]);
+                    st.region
+                        .constrain_equal(ac, st.params[off + mul.len() + e]);
                     c
                 }
             };
@@ -625,9 +631,9 @@ impl ModelCircuit {
         for (ni, node) in q.nodes.iter().enumerate() {
             let private = vis.params_in_advice().then_some(param_offsets[ni]);
             let out: Vec<Src> = match &node.op {
-                QOp::Input if vis.input == Vis::Public => {
-                    (0..node.len()).map(|e| Src::Instance(inst.inputs.start + e)).collect()
-                }
+                QOp::Input if vis.input == Vis::Public => (0..node.len())
+                    .map(|e| Src::Instance(inst.inputs.start + e))
+                    .collect(),
                 QOp::Input => input_cells.iter().map(|&(c, _)| Src::Cell(c)).collect(),
                 QOp::Gather { map } => map
                     .iter()

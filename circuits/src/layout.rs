@@ -264,7 +264,11 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, max_limbs: usize) -> Vec<
             name: name.to_string(),
             op_type: format!("{v} {name}"),
             gadget: if hashed { "range+poseidon" } else { "range" }.to_string(),
-            rows: if hashed { hash_group_rows(n, bits, t) } else { 0 },
+            rows: if hashed {
+                hash_group_rows(n, bits, t)
+            } else {
+                0
+            },
             lookup_rows: (n + extra_checks) * max_limbs,
             func_rows: 0,
             macs: 0,
@@ -278,7 +282,13 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, max_limbs: usize) -> Vec<
         group("params", vis.params, q.params().len(), q.param_bits(), 1);
     }
     if vis.output == Vis::Hashed {
-        group("output", vis.output, q.output_node().len(), q.output_bits(), 0);
+        group(
+            "output",
+            vis.output,
+            q.output_node().len(),
+            q.output_bits(),
+            0,
+        );
     }
     out
 }
@@ -333,8 +343,7 @@ pub fn plan(q: &QGraph, vis: Visibility) -> LayoutPlan {
             let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
             let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
             let table_rows = (1usize << (limb + 1)) - 1 + q.table_entries();
-            let instances =
-                InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
+            let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
             let need = main_rows
                 .max(instances)
                 .max(range_rows + max_limbs)

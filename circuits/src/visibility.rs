@@ -146,11 +146,19 @@ impl InstanceLayout {
             at += n;
             r
         };
-        let n_in = if vis.input == Vis::Public { num_inputs } else { 0 };
+        let n_in = if vis.input == Vis::Public {
+            num_inputs
+        } else {
+            0
+        };
         let inputs = take(n_in);
         let input_hash = (vis.input == Vis::Hashed).then(|| take(1).start);
         let param_hash = (vis.params == Vis::Hashed).then(|| take(1).start);
-        let n_out = if vis.output == Vis::Public { num_outputs } else { 0 };
+        let n_out = if vis.output == Vis::Public {
+            num_outputs
+        } else {
+            0
+        };
         let outputs = take(n_out);
         let output_hash = (vis.output == Vis::Hashed).then(|| take(1).start);
         Self {

@@ -883,13 +883,12 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             quant,
         } => {
             let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
-            let compiled =
-                Model::load(&model)?.compile_for_target(
-                    &cal,
-                    quant.target(),
-                    quant.settings(),
-                    quant.visibility(),
-                )?;
+            let compiled = Model::load(&model)?.compile_for_target(
+                &cal,
+                quant.target(),
+                quant.settings(),
+                quant.visibility(),
+            )?;
             inspect(&compiled, report.as_deref())
         }
         Cmd::Bench {

@@ -11,7 +11,6 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
 use halo2_proofs::poly::Rotation;
 
-
 /// Columns of the matrix-vector chip.
 #[derive(Debug, Clone)]
 pub struct MacConfig {

@@ -73,7 +73,7 @@ pub fn params() -> &'static Params {
 
 /// Whether round `r` is a full round.
 pub fn is_full(r: usize) -> bool {
-    r < FULL_ROUNDS / 2 || r >= FULL_ROUNDS / 2 + PARTIAL_ROUNDS
+    !(FULL_ROUNDS / 2..FULL_ROUNDS / 2 + PARTIAL_ROUNDS).contains(&r)
 }
 
 /// One round applied to `s`.

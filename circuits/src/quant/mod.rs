@@ -242,7 +242,9 @@ impl QGraph {
             .ok()
             .and_then(|b| b.get(self.output).copied())
             .unwrap_or(f64::MAX);
-        ((bound + 1.0).log2().ceil() as u32).saturating_add(1).min(121)
+        ((bound + 1.0).log2().ceil() as u32)
+            .saturating_add(1)
+            .min(121)
     }
 
     /// Whether any node uses the general arithmetic gate (products, division, square root).
