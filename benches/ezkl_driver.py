@@ -7,6 +7,11 @@ Prints one JSON object: for each step its wall time and the peak resident memory
 step's own process (os.wait4), then the circuit's figures (logrows, rows), artifact sizes and
 the rescaled outputs. Visibility matches zkonnx's default: public input and output, fixed
 weights; settings are calibrated for resources (EZKL's default target).
+
+Last, outside the timed phases, it writes EZKL's Solidity verifier (Verifier.sol) and the
+calldata of its proof (calldata.bin) so that zkonnx can measure that verifier's gas in its own
+EVM. EZKL compiles the contract with a solc it downloads; where that download is impossible
+(offline machines) the source is already written and zkonnx compiles it with its own solc.
 """
 import json
 import os
@@ -42,9 +47,23 @@ assert ezkl.verify(W + "/proof.json", W + "/settings.json", W + "/vk.key", W + "
 """,
 }
 
+EVM = """
+import asyncio, os
+async def write_verifier():
+    return await ezkl.create_evm_verifier(W + "/vk.key", W + "/settings.json",
+                                          W + "/Verifier.sol", W + "/abi.json", W + "/kzg.srs")
+try:
+    asyncio.run(write_verifier())
+except Exception as e:
+    if not os.path.exists(W + "/Verifier.sol"):
+        raise
+    print("create_evm_verifier: source written, its own compilation failed:", e)
+ezkl.encode_evm_calldata(W + "/proof.json", W + "/calldata.bin")
+"""
+
 
 def step(name, model, data, work):
-    code = "import ezkl, json\nM, D, W = %r, %r, %r\n%s" % (model, data, work, STEPS[name])
+    code = "import ezkl, json\nM, D, W = %r, %r, %r\n%s" % (model, data, work, STEPS.get(name, EVM))
     log = open(os.path.join(work, name + ".log"), "w")
     start = time.time()
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log)
@@ -66,6 +85,9 @@ def main():
             out["error"] = "%s failed: %s" % (name, tail)
             break
     if "error" not in out:
+        r = step("evm", model, data, work)
+        if not r["ok"]:
+            out["evm_error"] = open(os.path.join(work, "evm.log")).read()[-400:]
         s = json.load(open(os.path.join(work, "settings.json")))
         out["logrows"] = s["run_args"]["logrows"]
         out["num_rows"] = s.get("num_rows")

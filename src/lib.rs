@@ -23,6 +23,7 @@ use thiserror::Error;
 
 pub use zkonnx_circuits as circuits;
 pub use zkonnx_circuits::halo2_proofs;
+pub use zkonnx_circuits::layout::Objective;
 pub use zkonnx_circuits::quant::{QuantSettings, Target};
 pub use zkonnx_circuits::visibility::{InstanceLayout, Vis, Visibility};
 pub use zkonnx_prover as prover;
@@ -104,10 +105,22 @@ impl Model {
         quant: QuantSettings,
         vis: Visibility,
     ) -> Result<CompiledModel> {
+        self.compile_planned(calibration, quant, vis, Objective::Prove)
+    }
+
+    /// As [`Model::compile_with`], with the layout chosen for `objective` (proving cost, or
+    /// on-chain verification gas).
+    pub fn compile_planned(
+        &self,
+        calibration: &[Vec<f32>],
+        quant: QuantSettings,
+        vis: Visibility,
+        objective: Objective,
+    ) -> Result<CompiledModel> {
         vis.validate()?;
         let cal = calibrate(&self.graph, calibration)?;
         let q = quantize_graph(&self.graph, &cal, quant)?;
-        let plan = plan(&q, vis);
+        let plan = plan(&q, vis, objective);
         let out = q.output_node();
         let settings = Settings {
             version: SETTINGS_VERSION,
@@ -146,18 +159,20 @@ pub const SPEED_TABLE_BITS: &[u32] = &[14, 12, 11, 10];
 pub const SPEED_TOLERANCE: f64 = 0.01;
 
 impl Model {
-    /// Calibrates and compiles for a target (with visibility `vis`): [`Target::Accuracy`]
-    /// uses `base` as given;
-    /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit whose
-    /// outputs on the calibration data stay within [`SPEED_TOLERANCE`] of the float model.
+    /// Calibrates and compiles for a target (with visibility `vis`, the layout planned for
+    /// `objective`): [`Target::Accuracy`] uses `base` as given;
+    /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit (by
+    /// `objective`) whose outputs on the calibration data stay within [`SPEED_TOLERANCE`] of
+    /// the float model.
     pub fn compile_for_target(
         &self,
         calibration: &[Vec<f32>],
         target: Target,
         base: QuantSettings,
         vis: Visibility,
+        objective: Objective,
     ) -> Result<CompiledModel> {
-        let first = self.compile_with(calibration, base, vis)?;
+        let first = self.compile_planned(calibration, base, vis, objective)?;
         if target == Target::Accuracy {
             return Ok(first);
         }
@@ -192,10 +207,14 @@ impl Model {
                     table_bits: tb,
                     ..base
                 };
-                let Ok(c) = self.compile_with(calibration, s, vis) else {
+                let Ok(c) = self.compile_planned(calibration, s, vis, objective) else {
                     continue;
                 };
-                if c.plan.cost < best.plan.cost && within(&c) {
+                let cheaper = match objective {
+                    Objective::Prove => c.plan.cost < best.plan.cost,
+                    Objective::Gas => c.plan.est_verify_gas < best.plan.est_verify_gas,
+                };
+                if cheaper && within(&c) {
                     best = c;
                 }
             }

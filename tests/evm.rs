@@ -281,3 +281,59 @@ fn consumer_contract_records_verified_predictions_and_rejects_bad_calls() {
         .expect("getter");
     assert_eq!(n.output[31], 1, "rejected calls must not be recorded");
 }
+
+/// `--objective gas` plans fewer columns; on chain that must be measurably cheaper than the
+/// default plan, and the planner's estimate must be close to what the EVM charges.
+#[test]
+fn gas_objective_plans_a_cheaper_verifier() {
+    let dir = common::shared_models();
+    let model = Model::load(dir.join("mlp_digits.onnx")).expect("import");
+    let x = zkonnx::data::read_input(&dir.join("mlp_digits.input.json")).expect("input");
+    let vis = zkonnx::Visibility::default();
+    let mut measured = Vec::new();
+    for objective in [zkonnx::Objective::Prove, zkonnx::Objective::Gas] {
+        let compiled = model
+            .compile_planned(
+                std::slice::from_ref(&x),
+                QuantSettings::default(),
+                vis,
+                objective,
+            )
+            .expect("compile");
+        let estimate = compiled.plan.est_verify_gas;
+        let prover = Prover::setup(compiled.clone(), dev_srs(compiled.k(), 5)).expect("setup");
+        let v = verifier(&prover, VerifierKind::Compact);
+        let c = v.compiled.clone().expect("compiled");
+        let pf = prover.prove(&x).expect("prove").to_file();
+        let path = std::path::Path::new("proof.json");
+        let ok = evm_verify(
+            &c.creation,
+            v.vk_creation().as_deref(),
+            &compiled.settings,
+            &pf,
+            path,
+        )
+        .expect("evm");
+        assert!(ok.accepted, "{objective}: honest proof rejected");
+        let err = (ok.verify_gas as f64 - estimate as f64).abs() / ok.verify_gas as f64;
+        eprintln!(
+            "{objective}: k={} packing {}x{}: verify gas {} (estimated {estimate})",
+            compiled.k(),
+            compiled.plan.shape.accs_per_row,
+            compiled.plan.shape.inputs_per_row,
+            ok.verify_gas
+        );
+        assert!(
+            err < 0.1,
+            "{objective}: estimate {estimate} vs {} gas",
+            ok.verify_gas
+        );
+        measured.push(ok.verify_gas);
+    }
+    assert!(
+        (measured[1] as f64) < 0.85 * measured[0] as f64,
+        "gas objective {} vs prove objective {}",
+        measured[1],
+        measured[0]
+    );
+}

@@ -98,20 +98,28 @@ impl CircuitShape {
         self.width() + 2 + 2 * usize::from(self.functions)
     }
 
-    /// Fixed columns (weights, gadget constants, table, selectors).
+    /// Fixed columns shared by the gadgets of main rows: the most any of them needs
+    /// (matrix-vector weights and chain mask; rescale multiplier, addend and `2^shift`;
+    /// arithmetic coefficients; Poseidon round constants and absorb flags).
+    pub fn fixed_pool(&self) -> usize {
+        let mut n = (self.inputs_per_row * self.accs_per_row + 1).max(3);
+        if self.visibility.any_hashed() || self.arith {
+            n = n.max(6);
+        }
+        n
+    }
+
+    /// Fixed columns (the shared pool, range lane, table, selectors before compression).
     pub fn fixed_columns(&self) -> usize {
-        // weights, chain mask, rescale (mul, add, 2^shift), range (tag, offset), table (2),
-        // selectors (4, before compression).
-        self.inputs_per_row * self.accs_per_row
-            + 1
-            + 3
+        // pool, range (tag, offset), table (2), selectors (4, before compression).
+        self.fixed_pool()
             + 2
             + 2
             + 4
-            + 6 * usize::from(self.arith)
+            + usize::from(self.arith)
             + 2 * usize::from(self.functions)
             + usize::from(self.constants)
-            + 7 * usize::from(self.visibility.any_hashed())
+            + 3 * usize::from(self.visibility.any_hashed())
             + usize::from(self.visibility.params_in_advice())
     }
 }
@@ -157,8 +165,63 @@ pub struct LayoutPlan {
     pub table_rows: usize,
     /// Per-layer figures.
     pub layers: Vec<LayerPlan>,
-    /// Estimated committed area (columns × rows), the figure the planner minimises.
+    /// Estimated committed area (columns × rows): the prover's cost.
     pub cost: f64,
+    /// Estimated gas of one verification by the compact Solidity verifier
+    /// ([`estimate_verify_gas`]).
+    #[serde(default)]
+    pub est_verify_gas: u64,
+    /// What the planner minimised.
+    #[serde(default)]
+    pub objective: Objective,
+}
+
+/// What the planner minimises.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// Proving time and memory (the committed area): the default.
+    #[default]
+    Prove,
+    /// On-chain verification gas: the fewest columns, among plans whose proving cost is at most
+    /// [`GAS_PLAN_MAX_SLOWDOWN`] times the fastest plan's.
+    Gas,
+}
+
+impl std::fmt::Display for Objective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Objective::Prove => "prove",
+            Objective::Gas => "gas",
+        })
+    }
+}
+
+/// With [`Objective::Gas`], how much more proving cost (committed area) than the fastest plan
+/// the planner accepts for a cheaper verification.
+pub const GAS_PLAN_MAX_SLOWDOWN: f64 = 16.0;
+
+/// Estimated gas of verifying a proof of `shape` with `instances` public instances on the
+/// compact Solidity verifier (transaction included).
+///
+/// Every column is one commitment in the verifier's multi-scalar multiplication (an `ecMul`
+/// and an `ecAdd`, ~6,150 gas) plus its evaluations in calldata and in the opening; advice
+/// columns also bring a permutation commitment and part of a grand product. The coefficients
+/// are fitted to revm measurements of the shared models (mlp_digits at packings 1×1, 2×2 and
+/// 4×4, mlp_wide at 2×2, 4×4 and 8×8, hashed variants): the estimate ranks plans, the EVM
+/// run (`zkonnx run --evm`) gives the exact figure.
+pub fn estimate_verify_gas(shape: &CircuitShape, instances: usize) -> u64 {
+    const BASE: u64 = 275_000; // pairing, transaction, transcript, quotient and opening work
+    const PER_ADVICE: u64 = 17_900;
+    const PER_FIXED: u64 = 9_500;
+    const PER_LOOKUP: u64 = 25_000;
+    const PER_INSTANCE: u64 = 430;
+    const HASH_GATES: u64 = 50_000;
+    BASE + PER_ADVICE * shape.advice_columns() as u64
+        + PER_FIXED * shape.fixed_columns() as u64
+        + PER_LOOKUP * shape.lookups() as u64
+        + PER_INSTANCE * instances as u64
+        + HASH_GATES * u64::from(shape.visibility.any_hashed())
 }
 
 impl LayoutPlan {
@@ -317,13 +380,32 @@ fn max_bits(q: &QGraph, vis: Visibility) -> u32 {
         .max(extra)
 }
 
-/// Plans the circuit for a quantized graph with the given visibility.
-pub fn plan(q: &QGraph, vis: Visibility) -> LayoutPlan {
-    let mut best: Option<LayoutPlan> = None;
+/// Plans the circuit for a quantized graph with the given visibility, minimising `objective`.
+pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
+    let mut cands = candidates(q, vis);
+    let fastest = cands.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min);
+    if objective == Objective::Gas {
+        cands.retain(|c| c.cost <= GAS_PLAN_MAX_SLOWDOWN * fastest);
+    }
+    let key = |c: &LayoutPlan| match objective {
+        Objective::Prove => (c.cost, c.est_verify_gas as f64),
+        Objective::Gas => (c.est_verify_gas as f64, c.cost),
+    };
+    let mut best = cands
+        .into_iter()
+        .reduce(|b, c| if key(&c) < key(&b) { c } else { b })
+        .expect("at least one candidate");
+    best.objective = objective;
+    best
+}
+
+/// Every packing and limb width, each with the smallest `k` that fits.
+fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
+    let mut out = Vec::new();
     let mb = max_bits(q, vis);
-    // 8×8 needs 16 pool columns and 64 weight columns: with the compact verifier (whose size
-    // does not grow with the circuit) it stays deployable, and it cuts mlp_wide's rows 4×.
-    for &(a, t) in &[(2usize, 2usize), (4, 4), (8, 8)] {
+    // 1×1 has the fewest columns (cheapest to verify on chain), 8×8 the fewest rows: with
+    // the compact verifier (whose size does not grow with the circuit) all are deployable.
+    for &(a, t) in &[(1usize, 1usize), (2, 2), (4, 4), (8, 8)] {
         for limb in 4..=17u32 {
             let max_limbs = limbs(mb, limb);
             let mut shape = CircuitShape {
@@ -357,7 +439,8 @@ pub fn plan(q: &QGraph, vis: Visibility) -> LayoutPlan {
             let perm = (shape.advice_columns() + 1 + usize::from(shape.constants)).div_ceil(2);
             let cost = n * (shape.advice_columns() + 3 * shape.lookups() + perm) as f64
                 + 0.1 * n * shape.fixed_columns() as f64;
-            let cand = LayoutPlan {
+            out.push(LayoutPlan {
+                est_verify_gas: estimate_verify_gas(&shape, instances),
                 shape,
                 main_rows,
                 range_rows,
@@ -365,11 +448,9 @@ pub fn plan(q: &QGraph, vis: Visibility) -> LayoutPlan {
                 table_rows,
                 layers,
                 cost,
-            };
-            if best.as_ref().is_none_or(|b| cand.cost < b.cost) {
-                best = Some(cand);
-            }
+                objective: Objective::Prove,
+            });
         }
     }
-    best.expect("at least one candidate")
+    out
 }

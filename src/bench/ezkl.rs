@@ -96,6 +96,54 @@ struct DriverOut {
     proof_bytes: Option<usize>,
     #[serde(default)]
     outputs: Vec<f64>,
+    evm_error: Option<String>,
+}
+
+/// EZKL's Solidity verifier measured in our EVM: runtime bytes and the gas of verifying its
+/// proof (`Verifier.sol` and `calldata.bin` written by the driver). Compiled with the same solc
+/// and optimizer settings as zkonnx's verifier, deployed on a chain without the code-size
+/// limit. As a check that the figure belongs to a real verifier, the same call with the last
+/// public instance changed must not succeed.
+fn measure_evm(work: &Path) -> std::result::Result<(usize, u64), String> {
+    let sol = work.join("Verifier.sol");
+    let source = std::fs::read_to_string(&sol).map_err(|e| format!("{}: {e}", sol.display()))?;
+    let cd_path = work.join("calldata.bin");
+    let calldata = std::fs::read(&cd_path).map_err(|e| format!("{}: {e}", cd_path.display()))?;
+    let solc = zkonnx_evm::Solc::find().map_err(|e| e.to_string())?;
+    let compiled = solc
+        .compile_with("Verifier.sol", &source, "Halo2Verifier", true)
+        .or_else(|_| solc.compile("Verifier.sol", &source, "Halo2Verifier"))
+        .map_err(|e| e.to_string())?;
+    let mut evm = zkonnx_evm::evm::Evm::without_size_limit();
+    let (addr, _) = evm.deploy(&compiled.creation).map_err(|e| e.to_string())?;
+    let accepted = |o: &zkonnx_evm::evm::CallOutcome| {
+        o.success && o.output.len() == 32 && o.output[31] == 1 && o.output[..31] == [0u8; 31]
+    };
+    let honest = evm.call(addr, &calldata).map_err(|e| e.to_string())?;
+    if !accepted(&honest) {
+        return Err("EZKL's verifier rejected EZKL's own proof in our EVM".into());
+    }
+    // verifyProof(bytes proof, uint256[] instances): the second head word locates the array.
+    let word = |at: usize| -> Option<usize> {
+        let w = calldata.get(at..at + 32)?;
+        w[..24].iter().all(|&b| b == 0).then(|| {
+            w[24..]
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+        })
+    };
+    let last_instance_byte = word(4 + 32)
+        .and_then(|off| Some((4 + off, word(4 + off)?)))
+        .filter(|&(_, n)| n > 0)
+        .map(|(at, n)| at + 32 * n + 31)
+        .filter(|&i| i < calldata.len())
+        .ok_or("EZKL's calldata has no public instances to change")?;
+    let mut changed = calldata.clone();
+    changed[last_instance_byte] ^= 1;
+    if accepted(&evm.call(addr, &changed).map_err(|e| e.to_string())?) {
+        return Err("EZKL's verifier accepted a changed instance; gas not reported".into());
+    }
+    Ok((compiled.runtime.len(), honest.gas_used))
 }
 
 /// One EZKL run of a model: its figures in zkonnx's phases (compile = settings, calibration and
@@ -150,7 +198,20 @@ pub fn run_ezkl(
         }
     }
     let fid = (!d.outputs.is_empty()).then(|| compare(&d.outputs, reference));
+    let evm = match (&d.error, &d.evm_error) {
+        (Some(_), _) => None,
+        (None, Some(e)) => Some(Err(format!("EZKL's verifier was not written: {e}"))),
+        (None, None) => Some(measure_evm(work)),
+    };
+    let (verifier_runtime_bytes, verify_gas, evm_error) = match evm {
+        Some(Ok((bytes, gas))) => (Some(bytes), Some(gas), None),
+        Some(Err(e)) => (None, None, Some(e)),
+        None => (None, None, None),
+    };
     Ok(SystemFigures {
+        verifier_runtime_bytes,
+        verify_gas,
+        evm_error,
         phases,
         k: d.logrows,
         rows: d.num_rows,

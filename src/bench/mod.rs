@@ -49,6 +49,9 @@ pub struct SystemFigures {
     pub verifier_runtime_bytes: Option<usize>,
     /// Gas of one verification in revm.
     pub verify_gas: Option<u64>,
+    /// Why the verifier's gas is missing, when it is.
+    #[serde(default)]
+    pub evm_error: Option<String>,
     /// Largest absolute error of the proven outputs against the float model (tract).
     pub max_abs_err: Option<f64>,
     /// Whether the argmax agrees with the float model's.
@@ -103,6 +106,9 @@ pub struct BenchReport {
     pub machine: Machine,
     /// Runs of each phase.
     pub repeat: usize,
+    /// What zkonnx's layout planner minimised.
+    #[serde(default)]
+    pub objective: crate::Objective,
     /// One row per model.
     pub models: Vec<ModelRow>,
 }
@@ -118,6 +124,8 @@ pub struct BenchOptions {
     pub repeat: usize,
     /// Also run EZKL.
     pub ezkl: bool,
+    /// What zkonnx's layout planner minimises.
+    pub objective: crate::Objective,
     /// The `zkonnx` binary that runs the phases.
     pub exe: PathBuf,
 }
@@ -221,11 +229,14 @@ fn run_zkonnx(
         for run in 0..opts.repeat {
             let mut cmd = Command::new(&opts.exe);
             match phase {
-                "compile" => {
-                    cmd.arg("compile")
-                        .arg(model)
-                        .args(["--input", &s(input), "-o", &s(work)])
-                }
+                "compile" => cmd.arg("compile").arg(model).args([
+                    "--input",
+                    &s(input),
+                    "-o",
+                    &s(work),
+                    "--objective",
+                    &opts.objective.to_string(),
+                ]),
                 "setup" => cmd.args(["setup", "--dir", &s(work), "--srs", &s(&srs)]),
                 "prove" => cmd.args([
                     "prove",
@@ -340,6 +351,7 @@ pub fn ratios(z: &SystemFigures, e: &SystemFigures) -> BTreeMap<String, f64> {
     }
     let f = |x: Option<u64>| x.map(|v| v as f64);
     put("pk_bytes".into(), f(z.pk_bytes), f(e.pk_bytes));
+    put("verify_gas".into(), f(z.verify_gas), f(e.verify_gas));
     put(
         "proof_bytes".into(),
         z.proof_bytes.map(|v| v as f64),
@@ -404,6 +416,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport> {
         version: BENCH_VERSION,
         machine: machine(opts.ezkl),
         repeat: opts.repeat,
+        objective: opts.objective,
         models: rows,
     };
     let write = |name: &str, text: String| {

@@ -55,7 +55,9 @@ pub fn markdown(r: &BenchReport) -> String {
     let m = &r.machine;
     let mut out = format!(
         "# zkonnx bench\n\n{} ({} cores, {} GB), zkonnx {}{}{}; median of {} run(s) per phase; \
-         peak = largest resident memory of any phase's process.\n\n",
+         peak = largest resident memory of any phase's process; zkonnx's layout planned for \
+         `{}` (`--objective`). Verify gas: one call of each system's Solidity verifier in revm \
+         (transaction and calldata included; EZKL's compiled with the same solc).\n\n",
         m.cpu,
         m.cores,
         m.ram_gb,
@@ -66,7 +68,8 @@ pub fn markdown(r: &BenchReport) -> String {
         m.ezkl_version
             .as_deref()
             .map_or_else(String::new, |v| format!(", EZKL {v}")),
-        r.repeat
+        r.repeat,
+        r.objective
     );
     out.push_str(
         "| model | system | k | compile s | setup s | prove s | floor s (prove/floor) | verify s | peak MB | pk MB | proof B | verify gas | max abs err | argmax |\n",
@@ -89,7 +92,7 @@ pub fn markdown(r: &BenchReport) -> String {
             };
             let _ = writeln!(
                 out,
-                "| {} | zkonnx / EZKL | | {} | {} | {} | | {} | {} | {} | {} | | {} | |",
+                "| {} | zkonnx / EZKL | | {} | {} | {} | | {} | {} | {} | {} | {} | {} | |",
                 row_.model,
                 ratio("compile_s"),
                 ratio("setup_s"),
@@ -98,6 +101,7 @@ pub fn markdown(r: &BenchReport) -> String {
                 peak,
                 ratio("pk_bytes"),
                 ratio("proof_bytes"),
+                ratio("verify_gas"),
                 ratio("max_abs_err"),
             );
         }

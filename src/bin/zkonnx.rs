@@ -51,6 +51,17 @@ struct QuantArgs {
     /// Who sees the output: `public`, `private` or `hashed`.
     #[arg(long, value_enum, default_value_t = VisArg::Public)]
     output_visibility: VisArg,
+    /// What the layout planner minimises: `prove` (proving time and memory) or `gas` (the
+    /// on-chain verifier's gas: fewer columns, more rows; proving up to 16× the fastest plan's
+    /// cost).
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
+    objective: ObjectiveArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum ObjectiveArg {
+    Prove,
+    Gas,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +104,13 @@ impl QuantArgs {
             input: self.input_visibility.into(),
             params: self.param_visibility.into(),
             output: self.output_visibility.into(),
+        }
+    }
+
+    fn objective(&self) -> zkonnx::Objective {
+        match self.objective {
+            ObjectiveArg::Prove => zkonnx::Objective::Prove,
+            ObjectiveArg::Gas => zkonnx::Objective::Gas,
         }
     }
 
@@ -257,6 +275,9 @@ enum Cmd {
         /// Only the models whose ONNX file is under 1 MB.
         #[arg(long)]
         quick: bool,
+        /// What zkonnx's layout planner minimises: `prove` or `gas` (see `compile --objective`).
+        #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
+        objective: ObjectiveArg,
     },
     /// Poseidon hashes as the circuit computes them, for a contract to pin: the model's
     /// parameter hash (its provenance) and, with --input, the input's and the output's hash.
@@ -355,7 +376,8 @@ fn calibration_samples(
 fn print_plan(c: &CompiledModel) {
     let p = &c.plan;
     eprintln!(
-        "plan: k={} rows={} range rows={} advice={} fixed={} packing {}x{} limbs {} bits",
+        "plan ({} objective): k={} rows={} range rows={} advice={} fixed={} packing {}x{} limbs {} bits, est. verify gas {}",
+        p.objective,
         p.shape.k,
         p.main_rows,
         p.range_rows,
@@ -363,7 +385,8 @@ fn print_plan(c: &CompiledModel) {
         p.shape.fixed_columns(),
         p.shape.accs_per_row,
         p.shape.inputs_per_row,
-        p.shape.limb_bits
+        p.shape.limb_bits,
+        p.est_verify_gas
     );
     for l in &p.layers {
         if l.rows > 0 {
@@ -571,6 +594,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                     quant.target(),
                     quant.settings(),
                     quant.visibility(),
+                    quant.objective(),
                 )?)
             });
             let compiled = compiled?;
@@ -692,6 +716,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                     quant.target(),
                     quant.settings(),
                     quant.visibility(),
+                    quant.objective(),
                 )?)
             });
             let compiled = compiled?;
@@ -888,6 +913,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 quant.target(),
                 quant.settings(),
                 quant.visibility(),
+                quant.objective(),
             )?;
             inspect(&compiled, report.as_deref())
         }
@@ -897,6 +923,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             repeat,
             ezkl,
             quick,
+            objective,
         } => {
             let exe = std::env::current_exe()
                 .map_err(|e| Fail::Bad(format!("cannot find the zkonnx binary: {e}")))?;
@@ -910,6 +937,10 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 repeat: repeat.max(1),
                 ezkl,
                 exe,
+                objective: match objective {
+                    ObjectiveArg::Prove => zkonnx::Objective::Prove,
+                    ObjectiveArg::Gas => zkonnx::Objective::Gas,
+                },
             };
             let report = zkonnx::bench::run_bench(&opts)?;
             print!("{}", zkonnx::bench::output::markdown(&report));

@@ -37,13 +37,19 @@ pub struct DotCells {
 }
 
 impl DotConfig {
-    /// Creates the gate with `t` products per row over the first `2t + 1` advice columns.
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, advice: &[Column<Advice>], t: usize) -> Self {
+    /// Creates the gate with `t` products per row over the first `2t + 1` advice columns, with
+    /// the chain mask in the first column of the shared fixed pool `fixed`.
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        advice: &[Column<Advice>],
+        fixed: &[Column<Fixed>],
+        t: usize,
+    ) -> Self {
         let q = meta.selector();
         let x = advice[..t].to_vec();
         let w = advice[t..2 * t].to_vec();
         let acc = advice[2 * t];
-        let m = meta.fixed_column();
+        let m = fixed[0];
         meta.create_gate("private dot product", |vc| {
             let q = vc.query_selector(q);
             let sum = x

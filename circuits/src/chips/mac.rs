@@ -27,10 +27,12 @@ pub struct MacConfig {
 }
 
 impl MacConfig {
-    /// Creates the gate over the first `T + A` columns of `advice`.
+    /// Creates the gate over the first `T + A` columns of `advice`, with the weights and the
+    /// chain mask in the first `A·T + 1` columns of the shared fixed pool `fixed`.
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,
         advice: &[Column<Advice>],
+        fixed: &[Column<Fixed>],
         t: usize,
         a: usize,
     ) -> Self {
@@ -38,9 +40,9 @@ impl MacConfig {
         let x = advice[..t].to_vec();
         let acc = advice[t..t + a].to_vec();
         let w: Vec<Vec<Column<Fixed>>> = (0..a)
-            .map(|_| (0..t).map(|_| meta.fixed_column()).collect())
+            .map(|ai| fixed[ai * t..(ai + 1) * t].to_vec())
             .collect();
-        let m = meta.fixed_column();
+        let m = fixed[a * t];
         meta.create_gate("packed multiply-add", |vc| {
             let q = vc.query_selector(q);
             let m = vc.query_fixed(m, Rotation::cur());

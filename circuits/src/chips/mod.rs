@@ -1,7 +1,13 @@
 //! halo2 chips: the gates of the circuit and how cells are assigned to them.
 //!
-//! All chips share one pool of advice columns (`ChipConfig::advice`); each chip owns its
-//! selector and fixed columns. Layout is absolute: the planner (`crate::layout`) decides the
+//! All chips share one pool of advice columns (`ChipConfig::advice`) and one pool of fixed
+//! columns for the constants of gates that work on main rows (matrix-vector weights, rescale
+//! constants, Poseidon round constants): a main row belongs to one gadget, every gate that
+//! reads the pool is switched on by its own selector and reads only its own row, so the
+//! gadgets can share the columns. Every fixed column is one more commitment (an elliptic-curve
+//! multiplication, ~6,000 gas) in the on-chain verifier, so sharing them is cheaper to verify.
+//! The range lane (which runs beside the main rows), the lookup tables, the constants column
+//! and the arithmetic gate (whose coefficients are its selector) keep their own columns. Layout is absolute: the planner (`crate::layout`) decides the
 //! rows, the chips only write cells where they are told.
 
 pub mod arith;
@@ -76,15 +82,24 @@ impl ChipConfig {
         }
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let mac =
-            mac::MacConfig::configure(meta, &advice, shape.inputs_per_row, shape.accs_per_row);
+        let fixed: Vec<Column<Fixed>> = (0..shape.fixed_pool())
+            .map(|_| meta.fixed_column())
+            .collect();
+        let mac = mac::MacConfig::configure(
+            meta,
+            &advice,
+            &fixed,
+            shape.inputs_per_row,
+            shape.accs_per_row,
+        );
         let vis = shape.visibility;
-        let rescale = rescale::RescaleConfig::configure(meta, &advice, vis.params_in_advice());
+        let rescale =
+            rescale::RescaleConfig::configure(meta, &advice, &fixed, vis.params_in_advice());
         let range =
             range::RangeConfig::configure(meta, shape.limb_bits, shape.max_limbs, shape.functions);
         let arith = shape
             .arith
-            .then(|| arith::ArithConfig::configure(meta, &advice));
+            .then(|| arith::ArithConfig::configure(meta, &advice, &fixed));
         let func = match (shape.functions, range.t_out) {
             (true, Some(t_out)) => Some(func::FuncConfig::configure(
                 meta,
@@ -99,10 +114,10 @@ impl ChipConfig {
         });
         let dot = vis
             .params_in_advice()
-            .then(|| dot::DotConfig::configure(meta, &advice, shape.dot_inputs()));
+            .then(|| dot::DotConfig::configure(meta, &advice, &fixed, shape.dot_inputs()));
         let poseidon = vis
             .any_hashed()
-            .then(|| poseidon::PoseidonConfig::configure(meta, &advice));
+            .then(|| poseidon::PoseidonConfig::configure(meta, &advice, &fixed));
         Self {
             dot,
             poseidon,

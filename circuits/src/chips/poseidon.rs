@@ -43,12 +43,17 @@ pub struct PoseidonConfig {
 }
 
 impl PoseidonConfig {
-    /// Creates the gates over the first six advice columns.
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, advice: &[Column<Advice>]) -> Self {
+    /// Creates the gates over the first six advice columns, with round constants and absorb
+    /// flags in the first six columns of the shared fixed pool `fixed`.
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        advice: &[Column<Advice>],
+        fixed: &[Column<Fixed>],
+    ) -> Self {
         let s = [advice[0], advice[1], advice[2]];
         let h = [advice[3], advice[4], advice[5]];
-        let c = [(); WIDTH].map(|_| meta.fixed_column());
-        let flags = [(); WIDTH].map(|_| meta.fixed_column());
+        let c = [fixed[0], fixed[1], fixed[2]];
+        let flags = [fixed[3], fixed[4], fixed[5]];
         let (q_full, q_part, q_absorb) = (meta.selector(), meta.selector(), meta.selector());
         let mds = hash::params().mds;
         for (name, q, boxed) in [

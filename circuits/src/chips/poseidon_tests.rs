@@ -51,7 +51,8 @@ impl Circuit<Fr> for HashCircuit {
         }
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let poseidon = PoseidonConfig::configure(meta, &advice);
+        let fixed: Vec<_> = (0..6).map(|_| meta.fixed_column()).collect();
+        let poseidon = PoseidonConfig::configure(meta, &advice, &fixed);
         Cfg {
             advice,
             instance,

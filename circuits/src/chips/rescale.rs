@@ -59,18 +59,19 @@ pub struct RescaleCells {
 }
 
 impl RescaleConfig {
-    /// Creates the gates over the first five advice columns (seven with private parameters).
+    /// Creates the gates over the first five advice columns (seven with private parameters),
+    /// with the multiplier, addend and `2^shift` in the first three columns of the shared
+    /// fixed pool `fixed`.
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,
         advice: &[Column<Advice>],
+        fixed: &[Column<Fixed>],
         private_params: bool,
     ) -> Self {
         let cols = [advice[0], advice[1], advice[2], advice[3], advice[4]];
         let q_rescale = meta.selector();
         let q_relu = meta.selector();
-        let mul = meta.fixed_column();
-        let add = meta.fixed_column();
-        let pow = meta.fixed_column();
+        let [mul, add, pow] = [fixed[0], fixed[1], fixed[2]];
         meta.create_gate("rescale", |vc| {
             let s = vc.query_selector(q_rescale);
             let [x, q, r] = [0, 1, 2].map(|i| vc.query_advice(cols[i], Rotation::cur()));
