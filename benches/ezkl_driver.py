@@ -48,7 +48,7 @@ assert ezkl.verify(W + "/proof.json", W + "/settings.json", W + "/vk.key", W + "
 }
 
 EVM = """
-import asyncio, os
+import asyncio, os, sys
 async def write_verifier():
     return await ezkl.create_evm_verifier(W + "/vk.key", W + "/settings.json",
                                           W + "/Verifier.sol", W + "/abi.json", W + "/kzg.srs")
@@ -59,6 +59,10 @@ except Exception as e:
         raise
     print("create_evm_verifier: source written, its own compilation failed:", e)
 ezkl.encode_evm_calldata(W + "/proof.json", W + "/calldata.bin")
+# The interpreter can crash while finalizing after the failed download (a GIL error in the
+# extension's runtime); the files are written, so leave without finalizing.
+sys.stdout.flush()
+os._exit(0)
 """
 
 
