@@ -337,3 +337,40 @@ fn gas_objective_plans_a_cheaper_verifier() {
         measured[0]
     );
 }
+
+/// On every shared model the gas plan is never estimated dearer than the prove plan, stays
+/// within the allowed slowdown, and the prove plan is never the larger committed area.
+#[test]
+fn planner_objectives_trade_rows_for_columns_within_the_cap() {
+    let dir = common::shared_models();
+    for name in ["mlp_digits", "lenet", "mlp_wide", "tiny_transformer"] {
+        let model = Model::load(dir.join(format!("{name}.onnx"))).expect("import");
+        let x = zkonnx::data::read_input(&dir.join(format!("{name}.input.json"))).expect("input");
+        let plan = |objective| {
+            model
+                .compile_planned(
+                    std::slice::from_ref(&x),
+                    QuantSettings::default(),
+                    zkonnx::Visibility::default(),
+                    objective,
+                )
+                .expect("compile")
+                .plan
+        };
+        let (prove, gas) = (plan(zkonnx::Objective::Prove), plan(zkonnx::Objective::Gas));
+        assert_eq!(gas.objective, zkonnx::Objective::Gas);
+        assert!(gas.est_verify_gas <= prove.est_verify_gas, "{name}");
+        assert!(prove.cost <= gas.cost, "{name}");
+        assert!(
+            gas.cost <= zkonnx::circuits::layout::GAS_PLAN_MAX_SLOWDOWN * prove.cost,
+            "{name}: {} vs {}",
+            gas.cost,
+            prove.cost
+        );
+        assert!(
+            gas.shape.advice_columns() + gas.shape.fixed_columns()
+                <= prove.shape.advice_columns() + prove.shape.fixed_columns(),
+            "{name}"
+        );
+    }
+}
