@@ -107,6 +107,17 @@ impl QuantArgs {
         }
     }
 
+    /// Calibrates on `cal` and compiles with every option given.
+    fn compile(&self, m: &Model, cal: &[Vec<f32>]) -> Result<CompiledModel, Fail> {
+        Ok(m.compile_for_target(
+            cal,
+            self.target(),
+            self.settings(),
+            self.visibility(),
+            self.objective(),
+        )?)
+    }
+
     fn objective(&self) -> zkonnx::Objective {
         match self.objective {
             ObjectiveArg::Prove => zkonnx::Objective::Prove,
@@ -589,13 +600,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             let (compiled, compile_s) = step("compile", || -> Result<CompiledModel, Fail> {
                 let m = Model::load(&model)?;
                 zkonnx_circuits::quant::check_input(&m.graph, &x)?;
-                Ok(m.compile_for_target(
-                    &cal,
-                    quant.target(),
-                    quant.settings(),
-                    quant.visibility(),
-                    quant.objective(),
-                )?)
+                quant.compile(&m, &cal)
             });
             let compiled = compiled?;
             compiled.save(&workdir)?;
@@ -711,13 +716,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
         } => {
             let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
             let (compiled, _) = step("compile", || -> Result<CompiledModel, Fail> {
-                Ok(Model::load(&model)?.compile_for_target(
-                    &cal,
-                    quant.target(),
-                    quant.settings(),
-                    quant.visibility(),
-                    quant.objective(),
-                )?)
+                quant.compile(&Model::load(&model)?, &cal)
             });
             let compiled = compiled?;
             compiled.save(&out)?;
@@ -908,13 +907,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             quant,
         } => {
             let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
-            let compiled = Model::load(&model)?.compile_for_target(
-                &cal,
-                quant.target(),
-                quant.settings(),
-                quant.visibility(),
-                quant.objective(),
-            )?;
+            let compiled = quant.compile(&Model::load(&model)?, &cal)?;
             inspect(&compiled, report.as_deref())
         }
         Cmd::Bench {

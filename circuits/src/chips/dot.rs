@@ -77,21 +77,10 @@ impl DotConfig {
         acc: Value<Fr>,
     ) -> Result<DotCells, Error> {
         self.q.enable(region, row)?;
-        if !first {
-            region.assign_fixed(self.m, row, Fr::ONE);
-        }
-        let xc = self
-            .x
-            .iter()
-            .zip(x)
-            .map(|(&c, v)| region.assign_advice(c, row, *v).cell())
-            .collect();
-        let wc = self
-            .w
-            .iter()
-            .zip(w)
-            .map(|(&c, v)| region.assign_advice(c, row, *v).cell())
-            .collect();
+        // Written on every row (not left at the default 0): the column is in the shared pool.
+        region.assign_fixed(self.m, row, if first { Fr::ZERO } else { Fr::ONE });
+        let xc = super::assign_cells(region, &self.x, row, x);
+        let wc = super::assign_cells(region, &self.w, row, w);
         let acc = region.assign_advice(self.acc, row, acc).cell();
         Ok(DotCells { x: xc, w: wc, acc })
     }

@@ -88,18 +88,8 @@ impl MacConfig {
                 }
             }
         }
-        let xc = self
-            .x
-            .iter()
-            .zip(x)
-            .map(|(&c, v)| region.assign_advice(c, row, *v).cell())
-            .collect();
-        let ac = self
-            .acc
-            .iter()
-            .zip(acc)
-            .map(|(&c, v)| region.assign_advice(c, row, *v).cell())
-            .collect();
+        let xc = super::assign_cells(region, &self.x, row, x);
+        let ac = super::assign_cells(region, &self.acc, row, acc);
         Ok((xc, ac))
     }
 }

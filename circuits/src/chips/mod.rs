@@ -39,6 +39,19 @@ pub fn fe(v: i128) -> Fr {
     }
 }
 
+/// Assigns `values` to `cols` at `row` (pairwise) and returns their cells.
+pub fn assign_cells(
+    region: &mut halo2_proofs::circuit::Region<Fr>,
+    cols: &[Column<Advice>],
+    row: usize,
+    values: &[Value<Fr>],
+) -> Vec<halo2_proofs::circuit::Cell> {
+    cols.iter()
+        .zip(values)
+        .map(|(&c, v)| region.assign_advice(c, row, *v).cell())
+        .collect()
+}
+
 /// A witness value: known when proving, unknown during key generation.
 pub fn val(v: Option<i128>) -> Value<Fr> {
     match v {
