@@ -109,15 +109,17 @@ fn every_visibility_combination_proves_and_verifies() {
     }
 }
 
+/// Public input and output, hashed parameters: the provenance setting.
+const HASHED_PARAMS: Visibility = Visibility {
+    input: Vis::Public,
+    params: Vis::Hashed,
+    output: Vis::Public,
+};
+
 #[test]
 fn hashed_weights_bind_the_proof_to_the_model() {
     let (model, x) = mlp_digits();
-    let vis = Visibility {
-        input: Vis::Public,
-        params: Vis::Hashed,
-        output: Vis::Public,
-    };
-    let c = compile(&model, &x, vis);
+    let c = compile(&model, &x, HASHED_PARAMS);
     let other = with_other_weights(&c, 1);
     assert_ne!(other.param_hash(), c.param_hash());
     let trace = Arc::new(other.witness(&x).expect("witness"));
@@ -205,12 +207,7 @@ fn unsupported_visibilities_are_refused() {
 #[test]
 fn consumer_pinned_to_the_model_hash_refuses_other_weights() {
     let (model, x) = mlp_digits();
-    let vis = Visibility {
-        input: Vis::Public,
-        params: Vis::Hashed,
-        output: Vis::Public,
-    };
-    let c = compile(&model, &x, vis);
+    let c = compile(&model, &x, HASHED_PARAMS);
     let srs = dev_srs(c.k(), 5);
     let prover = Prover::setup(c.clone(), srs.clone()).expect("setup");
     let other = Prover::setup(with_other_weights(&c, 3), srs).expect("setup");
