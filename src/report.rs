@@ -95,8 +95,9 @@ pub struct VerifierFigures {
     pub runtime_bytes: usize,
     /// Whether it fits EIP-170 (24,576 bytes).
     pub deployable: bool,
-    /// Gas of one verifying transaction (measured without the size limit if needed).
-    pub verify_gas: u64,
-    /// Whether it accepted the proof.
+    /// Gas of one verifying transaction (measured without the size limit if needed); `None`
+    /// when even that chain could not deploy it (its creation needs more than a block's gas).
+    pub verify_gas: Option<u64>,
+    /// Whether it accepted the proof (false when it could not be deployed).
     pub accepted: bool,
 }

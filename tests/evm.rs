@@ -317,10 +317,9 @@ fn gas_objective_plans_a_cheaper_verifier() {
         assert!(ok.accepted, "{objective}: honest proof rejected");
         let err = (ok.verify_gas as f64 - estimate as f64).abs() / ok.verify_gas as f64;
         eprintln!(
-            "{objective}: k={} packing {}x{}: verify gas {} (estimated {estimate})",
+            "{objective}: k={} {}: verify gas {} (estimated {estimate})",
             compiled.k(),
-            compiled.plan.shape.accs_per_row,
-            compiled.plan.shape.inputs_per_row,
+            compiled.plan.shape.describe(),
             ok.verify_gas
         );
         assert!(

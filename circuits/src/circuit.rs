@@ -18,6 +18,7 @@ use crate::chips::{fe, val, ChipConfig};
 use crate::error::{CircuitsError, Result as CircuitsResult};
 use crate::hash;
 use crate::layout::{CircuitShape, LayoutPlan};
+use crate::lean::{LeanConfig, LeanModel};
 use crate::quant::{rescale_one, QGraph, QNode, QOp, QRef, Trace};
 use crate::visibility::{InstanceLayout, Vis};
 
@@ -710,8 +711,17 @@ impl ModelCircuit {
     }
 }
 
+/// The columns and gates of a model circuit: the pooled layout, or the lean one.
+#[derive(Debug, Clone)]
+pub enum ModelConfig {
+    /// The pooled layout ([`crate::chips`]).
+    Pooled(Box<ChipConfig>),
+    /// The lean layout ([`crate::lean`]).
+    Lean(LeanConfig),
+}
+
 impl Circuit<Fr> for ModelCircuit {
-    type Config = ChipConfig;
+    type Config = ModelConfig;
     type FloorPlanner = SimpleFloorPlanner;
     type Params = CircuitShape;
 
@@ -727,15 +737,40 @@ impl Circuit<Fr> for ModelCircuit {
         self.plan.shape
     }
 
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ChipConfig {
-        ChipConfig::configure(meta, shape)
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelConfig {
+        match shape.lean {
+            Some(l) => {
+                ModelConfig::Lean(LeanConfig::configure(meta, shape.inputs_per_row, l.width))
+            }
+            None => ModelConfig::Pooled(Box::new(ChipConfig::configure(meta, shape))),
+        }
     }
 
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> ChipConfig {
-        ChipConfig::configure(meta, CircuitShape::default())
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        Self::configure_with_params(meta, CircuitShape::default())
     }
 
-    fn synthesize(&self, config: ChipConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+    fn synthesize(
+        &self,
+        config: ModelConfig,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        let config = match config {
+            ModelConfig::Pooled(c) => c,
+            ModelConfig::Lean(c) => {
+                let shape = self.plan.shape;
+                let lean =
+                    LeanModel::new(&self.model, shape.visibility).map_err(|_| Error::Synthesis)?;
+                return crate::lean::synthesize(
+                    &c,
+                    &mut layouter,
+                    &self.model,
+                    &lean,
+                    &shape,
+                    self.trace.as_deref(),
+                );
+            }
+        };
         config.range.load_table(&mut layouter, &self.model.tables)?;
         let mut pending = Vec::new();
         let public = layouter.assign_region(

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chips::poseidon::hash_rows;
 use crate::hash::per_element;
+use crate::lean::LeanModel;
 use crate::quant::{QGraph, QOp};
 use crate::visibility::{InstanceLayout, Vis, Visibility};
 
@@ -37,6 +38,17 @@ pub struct CircuitShape {
     /// Visibility of the input, the parameters and the output.
     #[serde(default)]
     pub visibility: Visibility,
+    /// The lean layout ([`crate::lean`]) with `inputs_per_row` inputs per multiply-add row;
+    /// `None` for the pooled layout.
+    #[serde(default)]
+    pub lean: Option<LeanShape>,
+}
+
+/// Parameters of the lean layout.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LeanShape {
+    /// Bits of every range check and shift of every rescale (`W`).
+    pub width: u32,
 }
 
 impl Default for CircuitShape {
@@ -55,11 +67,26 @@ impl Default for CircuitShape {
                 params: Vis::Fixed,
                 output: Vis::Public,
             },
+            lean: None,
         }
     }
 }
 
 impl CircuitShape {
+    /// The layout in words: `packing AxT, L-bit limbs`, or `lean, T input(s) per row, W-bit checks`.
+    pub fn describe(&self) -> String {
+        match self.lean {
+            Some(l) => format!(
+                "lean, {} input(s) per row, {}-bit checks",
+                self.inputs_per_row, l.width
+            ),
+            None => format!(
+                "packing {}x{}, {}-bit limbs",
+                self.accs_per_row, self.inputs_per_row, self.limb_bits
+            ),
+        }
+    }
+
     /// Width of the shared advice pool (Poseidon needs six columns, private parameters seven).
     pub fn width(&self) -> usize {
         let mut w = (self.inputs_per_row + self.accs_per_row).max(crate::chips::ELEMENT_COLUMNS);
@@ -77,8 +104,11 @@ impl CircuitShape {
         (self.width() - 1) / 2
     }
 
-    /// Lookup arguments (range limbs, and function tables when present).
+    /// Lookup arguments (range limbs, and function tables when present; none when lean).
     pub fn lookups(&self) -> usize {
+        if self.lean.is_some() {
+            return 0;
+        }
         1 + usize::from(self.functions)
     }
 
@@ -95,7 +125,19 @@ impl CircuitShape {
 
     /// Advice columns committed in the first phase.
     pub fn advice_columns(&self) -> usize {
+        if self.lean.is_some() {
+            return (self.inputs_per_row + 1).max(3);
+        }
         self.width() + 2 + 2 * usize::from(self.functions)
+    }
+
+    /// Columns with copy constraints (the permutation argument), the instance column included.
+    pub fn equality_columns(&self) -> usize {
+        if self.lean.is_some() {
+            return self.inputs_per_row + 1;
+        }
+        // The pool, the range lane's value column, the instance and constants columns.
+        self.width() + 2 + 2 * usize::from(self.functions) + usize::from(self.constants)
     }
 
     /// Fixed columns shared by the gadgets of main rows: the most any of them needs
@@ -111,6 +153,10 @@ impl CircuitShape {
 
     /// Fixed columns (the shared pool, range lane, table, selectors before compression).
     pub fn fixed_columns(&self) -> usize {
+        if self.lean.is_some() {
+            // Weights, and the three kind columns.
+            return self.inputs_per_row + 3;
+        }
         // pool, range (tag, offset), table (2), selectors (4, before compression).
         self.fixed_pool()
             + 2
@@ -211,6 +257,9 @@ pub const GAS_PLAN_MAX_SLOWDOWN: f64 = 16.0;
 /// 4×4, mlp_wide at 2×2, 4×4 and 8×8, hashed variants): the estimate ranks plans, the EVM
 /// run (`zkonnx run --evm`) gives the exact figure.
 pub fn estimate_verify_gas(shape: &CircuitShape, instances: usize) -> u64 {
+    if shape.lean.is_some() {
+        return estimate_lean_gas(shape, instances);
+    }
     const BASE: u64 = 275_000; // pairing, transaction, transcript, quotient and opening work
     const PER_ADVICE: u64 = 17_900;
     const PER_FIXED: u64 = 9_500;
@@ -222,6 +271,22 @@ pub fn estimate_verify_gas(shape: &CircuitShape, instances: usize) -> u64 {
         + PER_LOOKUP * shape.lookups() as u64
         + PER_INSTANCE * instances as u64
         + HASH_GATES * u64::from(shape.visibility.any_hashed())
+}
+
+/// [`estimate_verify_gas`] for the lean layout: a fixed part (pairing, transaction, quotient
+/// chunks, opening), then every committed column and every copy-constrained column.
+fn estimate_lean_gas(shape: &CircuitShape, instances: usize) -> u64 {
+    const BASE: u64 = 241_500;
+    const PER_ADVICE: u64 = 5_700;
+    const PER_FIXED: u64 = 7_500;
+    const PER_EQUALITY: u64 = 14_400;
+    const PER_PERMUTATION_CHUNK: u64 = 10_000;
+    const PER_INSTANCE: u64 = 429;
+    BASE + PER_ADVICE * shape.advice_columns() as u64
+        + PER_FIXED * shape.fixed_columns() as u64
+        + PER_EQUALITY * shape.equality_columns() as u64
+        + PER_PERMUTATION_CHUNK * shape.equality_columns().div_ceil(2) as u64
+        + PER_INSTANCE * instances as u64
 }
 
 impl LayoutPlan {
@@ -399,9 +464,98 @@ pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
     best
 }
 
-/// Every packing and limb width, each with the smallest `k` that fits.
+/// The lean layout's plans (one per number of inputs per row in [`LEAN_INPUTS_PER_ROW`]);
+/// empty if the model does not qualify ([`LeanModel::new`] says why).
+pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
+    let Ok(lean) = LeanModel::new(q, vis) else {
+        return Vec::new();
+    };
+    let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
+    LEAN_INPUTS_PER_ROW
+        .iter()
+        .map(|&t| {
+            let mut shape = CircuitShape {
+                inputs_per_row: t,
+                accs_per_row: 1,
+                limb_bits: 0,
+                max_limbs: 1,
+                k: 4,
+                arith: false,
+                functions: false,
+                constants: false,
+                visibility: vis,
+                lean: Some(LeanShape { width: lean.width }),
+            };
+            let mut layers = Vec::new();
+            for u in &lean.units {
+                let node = &q.nodes[u.node];
+                let mac_rows: usize = u.elems.iter().map(|e| e.mac_rows(t)).sum();
+                let macs: usize = u.elems.iter().map(|e| e.terms.len()).sum();
+                layers.push(LayerPlan {
+                    name: node.name.clone(),
+                    op_type: node.op_type.clone(),
+                    gadget: "lean-mac".to_string(),
+                    rows: mac_rows,
+                    lookup_rows: 0,
+                    func_rows: 0,
+                    macs,
+                });
+                layers.push(LayerPlan {
+                    name: node.name.clone(),
+                    op_type: node.op_type.clone(),
+                    gadget: if u.relu {
+                        "lean-rescale+relu"
+                    } else {
+                        "lean-rescale"
+                    }
+                    .to_string(),
+                    rows: lean.unit_rows(u, t) - mac_rows,
+                    lookup_rows: 0,
+                    func_rows: 0,
+                    macs: 0,
+                });
+            }
+            let main_rows = lean.rows(t);
+            while shape.usable_rows() < main_rows.max(instances) {
+                shape.k += 1;
+            }
+            LayoutPlan {
+                est_verify_gas: estimate_verify_gas(&shape, instances),
+                cost: committed_area(&shape),
+                shape,
+                main_rows,
+                range_rows: 0,
+                func_rows: 0,
+                table_rows: 0,
+                layers,
+                objective: Objective::Prove,
+            }
+        })
+        .collect()
+}
+
+/// Inputs per multiply-add row the planner tries for the lean layout.
+pub const LEAN_INPUTS_PER_ROW: &[usize] = &[1, 2, 4];
+
+/// The prover's cost of a shape: committed area (advice, lookup and permutation columns ×
+/// rows), fixed columns at a tenth (they are committed once, at key generation).
+pub fn committed_area(shape: &CircuitShape) -> f64 {
+    let n = (1u64 << shape.k) as f64;
+    // Permutation chunks: degree 4 → 2 columns per chunk (the pooled layout's count is an
+    // upper bound: every advice column and the instance column).
+    let perm = match shape.lean {
+        Some(_) => shape.equality_columns(),
+        None => shape.advice_columns() + 1 + usize::from(shape.constants),
+    }
+    .div_ceil(2);
+    n * (shape.advice_columns() + 3 * shape.lookups() + perm) as f64
+        + 0.1 * n * shape.fixed_columns() as f64
+}
+
+/// Every packing and limb width, each with the smallest `k` that fits, and the lean layout's
+/// plans when the model qualifies.
 fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
-    let mut out = Vec::new();
+    let mut out = lean_candidates(q, vis);
     let mb = max_bits(q, vis);
     // 1×1 has the fewest columns (cheapest to verify on chain), 8×8 the fewest rows: with
     // the compact verifier (whose size does not grow with the circuit) all are deployable.
@@ -418,6 +572,7 @@ fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 functions: !q.tables.is_empty(),
                 constants: q.uses_constants(),
                 visibility: vis,
+                lean: None,
             };
             let mut layers = layers_for(q, &shape, max_limbs);
             layers.extend(visibility_layers(q, &shape, max_limbs));
@@ -434,11 +589,7 @@ fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
             while shape.usable_rows() < need {
                 shape.k += 1;
             }
-            let n = (1u64 << shape.k) as f64;
-            // Committed columns: advice, lookup (3), permutation chunks (degree 4 → 2 columns per chunk).
-            let perm = (shape.advice_columns() + 1 + usize::from(shape.constants)).div_ceil(2);
-            let cost = n * (shape.advice_columns() + 3 * shape.lookups() + perm) as f64
-                + 0.1 * n * shape.fixed_columns() as f64;
+            let cost = committed_area(&shape);
             out.push(LayoutPlan {
                 est_verify_gas: estimate_verify_gas(&shape, instances),
                 shape,

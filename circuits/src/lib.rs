@@ -13,6 +13,7 @@ pub mod hash;
 pub mod import;
 pub mod ir;
 pub mod layout;
+pub mod lean;
 pub mod quant;
 pub mod visibility;
 

@@ -387,16 +387,14 @@ fn calibration_samples(
 fn print_plan(c: &CompiledModel) {
     let p = &c.plan;
     eprintln!(
-        "plan ({} objective): k={} rows={} range rows={} advice={} fixed={} packing {}x{} limbs {} bits, est. verify gas {}",
+        "plan ({} objective): k={} rows={} range rows={} advice={} fixed={} {}, est. verify gas {}",
         p.objective,
         p.shape.k,
         p.main_rows,
         p.range_rows,
         p.shape.advice_columns(),
         p.shape.fixed_columns(),
-        p.shape.accs_per_row,
-        p.shape.inputs_per_row,
-        p.shape.limb_bits,
+        p.shape.describe(),
         p.est_verify_gas
     );
     for l in &p.layers {
@@ -440,7 +438,7 @@ fn inspect(c: &CompiledModel, report: Option<&Path>) -> Result<(), Fail> {
         );
     }
     println!(
-        "total: k={} rows={} range rows={} function rows={} table rows={} advice={} fixed={} lookups={} packing {}x{}",
+        "total: k={} rows={} range rows={} function rows={} table rows={} advice={} fixed={} lookups={} {}",
         p.shape.k,
         p.main_rows,
         p.range_rows,
@@ -449,8 +447,7 @@ fn inspect(c: &CompiledModel, report: Option<&Path>) -> Result<(), Fail> {
         p.shape.advice_columns(),
         p.shape.fixed_columns(),
         p.lookups(),
-        p.shape.accs_per_row,
-        p.shape.inputs_per_row
+        p.shape.describe()
     );
     let n = roof.counts;
     println!(
@@ -549,19 +546,25 @@ fn evm_check(
         let (fig, _) = step("snark-verifier verifier (comparison)", || {
             let s = generate_verifier(vk, settings, true, VerifierKind::SnarkVerifier)?;
             let sc = s.compiled.ok_or(zkonnx_evm::EvmError::NoCompiler)?;
-            let chk = zkonnx::evm::evm_verify_on(
+            // A verifier whose creation needs more than a block's gas cannot be measured: it is
+            // reported as such, not as a failure of the run.
+            let chk = match zkonnx::evm::evm_verify_on(
                 zkonnx_evm::Evm::without_size_limit(),
                 &sc.creation,
                 None,
                 settings,
                 pf,
                 &proof_path,
-            )?;
+            ) {
+                Ok(c) => Some(c),
+                Err(zkonnx::Error::Evm(zkonnx_evm::EvmError::Deploy(_))) => None,
+                Err(e) => return Err(e),
+            };
             Ok::<_, zkonnx::Error>(zkonnx::report::VerifierFigures {
                 runtime_bytes: sc.runtime.len(),
                 deployable: check_deployable(&sc).is_ok(),
-                verify_gas: chk.verify_gas,
-                accepted: chk.accepted,
+                verify_gas: chk.as_ref().map(|c| c.verify_gas),
+                accepted: chk.is_some_and(|c| c.accepted),
             })
         });
         Some(fig?)
@@ -693,9 +696,13 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                     f.check.accepted
                 );
                 if let Some(sv) = &f.snark {
+                    let gas = sv.verify_gas.map_or_else(
+                        || "not measurable (its creation needs more than 30M gas)".to_string(),
+                        |g| format!("{g} gas"),
+                    );
                     eprintln!(
-                        "EVM (snark-verifier, comparison): runtime {} bytes (deployable: {}), verify {} gas, accepted: {}",
-                        sv.runtime_bytes, sv.deployable, sv.verify_gas, sv.accepted
+                        "EVM (snark-verifier, comparison): runtime {} bytes (deployable: {}), verify {}, accepted: {}",
+                        sv.runtime_bytes, sv.deployable, gas, sv.accepted
                     );
                 }
             }

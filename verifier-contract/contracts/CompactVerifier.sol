@@ -21,8 +21,10 @@ contract CompactVerifier {
     uint256 internal constant Q = 0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47;
     /// Where the verifying-key blob is copied in memory.
     uint256 internal constant VK = 0x600;
-    /// Blob magic: "ZKXCVK", version 1.
-    uint256 internal constant MAGIC = 0x5a4b5843564b0000000000000000000000000000000000000000000000000001;
+    /// Blob magic: "ZKXCVK", version 2.
+    uint256 internal constant MAGIC = 0x5a4b5843564b0000000000000000000000000000000000000000000000000002;
+    /// R − 1 (adding it subtracts one).
+    uint256 internal constant R_MINUS_1 = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000000;
 
     /// @notice Verifies `proof` for `instances` against the verifying key held by `vk`.
     /// @return true iff the proof is valid for this circuit and these public instances.
@@ -102,10 +104,8 @@ contract CompactVerifier {
                 let tb := reg(10)
                 mstore(tb, hdr(4))
                 setReg(11, 0x20)
-                let n := hdr(5)
-                let src := reg(1)
-                if iszero(validScalars(src, n)) { fail() }
-                absorb(src, shl(5, n))
+                // The instances are checked to be canonical where they are evaluated.
+                absorb(reg(1), shl(5, hdr(5)))
                 let p := reg(0)
                 let chl := reg(3)
                 let phases := add(VK, hdr(16))
@@ -151,19 +151,41 @@ contract CompactVerifier {
                     mstore(d, addmod(z, sub(R, mload(lagTab)), R))
                     d := add(d, 0x20)
                 }
-                // Σ_i x_i·ω^i/(z − ω^i) as one fraction num/den.
+                // Σ_i x_i·ω^i/(z − ω^i) = Σ_i x_i/(z·ω^{−i} − 1) as one fraction num/den, two
+                // instances a step (x₁/b₁ + x₂/b₂ = (x₁b₂ + x₂b₁)/(b₁b₂)); every instance must
+                // be canonical.
                 {
-                    let omega := hdr(2)
-                    let om := 1
+                    let omegaInv := hdr(36)
+                    let u := z
                     let num := 0
                     let den := 1
+                    let valid := 1
                     let src := reg(1)
-                    for { let end := add(src, shl(5, hdr(5))) } lt(src, end) { src := add(src, 0x20) } {
-                        let b := addmod(z, sub(R, om), R)
-                        num := addmod(mulmod(num, b, R), mulmod(calldataload(src), mulmod(om, den, R), R), R)
-                        den := mulmod(den, b, R)
-                        om := mulmod(om, omega, R)
+                    let end := add(src, shl(5, hdr(5)))
+                    if and(hdr(5), 1) {
+                        num := calldataload(src)
+                        valid := lt(num, R)
+                        den := addmod(u, R_MINUS_1, R)
+                        u := mulmod(u, omegaInv, R)
+                        src := add(src, 0x20)
                     }
+                    for { } lt(src, end) { src := add(src, 0x40) } {
+                        let x1 := calldataload(src)
+                        let x2 := calldataload(add(src, 0x20))
+                        valid := and(valid, and(lt(x1, R), lt(x2, R)))
+                        let b1 := addmod(u, R_MINUS_1, R)
+                        u := mulmod(u, omegaInv, R)
+                        let b2 := addmod(u, R_MINUS_1, R)
+                        u := mulmod(u, omegaInv, R)
+                        let bb := mulmod(b1, b2, R)
+                        num := addmod(
+                            mulmod(num, bb, R),
+                            mulmod(den, addmod(mulmod(x1, b2, R), mulmod(x2, b1, R), R), R),
+                            R
+                        )
+                        den := mulmod(den, bb, R)
+                    }
+                    if iszero(valid) { fail() }
                     setReg(18, num)
                     mstore(d, den)
                 }
@@ -368,7 +390,7 @@ contract CompactVerifier {
             // ---- Main ----
             {
                 let size := extcodesize(vk)
-                if lt(size, add(1, shl(5, 36))) { fail() }
+                if lt(size, add(1, shl(5, 37))) { fail() }
                 let blobLen := sub(size, 1)
                 extcodecopy(vk, VK, 1, blobLen)
                 if iszero(eq(hdr(0), MAGIC)) { fail() }

@@ -22,6 +22,7 @@ const SHAPE: CircuitShape = CircuitShape {
         params: crate::visibility::Vis::Fixed,
         output: crate::visibility::Vis::Public,
     },
+    lean: None,
 };
 
 /// What one test circuit lays out.

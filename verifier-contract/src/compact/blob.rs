@@ -5,7 +5,7 @@
 //!
 //! | word | content |
 //! |---|---|
-//! | 0 | magic `ZKXCVK` and version 1 |
+//! | 0 | magic `ZKXCVK` and version 2 |
 //! | 1 | k |
 //! | 2 | ω |
 //! | 3 | 1/n |
@@ -34,6 +34,7 @@
 //! | 33 | total challenges |
 //! | 34 | total rotations over all query sets |
 //! | 35 | temporaries of the program (value-table slots between `z` and the constants) |
+//! | 36 | ω⁻¹ |
 //!
 //! A query set is `t, p, shift₁..shift_t, ell₁..ell_t`, then per polynomial its commitment
 //! (`kind·2^16 + index`; kind 0 preprocessed, 1 witness, 2 quotient) and `t` evaluation slots.
@@ -45,7 +46,7 @@ use sha3::{Digest, Keccak256};
 
 use super::{Commitment, CompactVk};
 
-/// First word of a blob: `ZKXCVK`, then the format version (1) in the last byte.
+/// First word of a blob: `ZKXCVK`, then the format version (2) in the last byte.
 pub const MAGIC: [u8; 32] = {
     let mut m = [0u8; 32];
     let tag = *b"ZKXCVK";
@@ -54,12 +55,12 @@ pub const MAGIC: [u8; 32] = {
         m[i] = tag[i];
         i += 1;
     }
-    m[31] = 1;
+    m[31] = 2;
     m
 };
 
 /// Number of header words.
-pub const HEADER_WORDS: usize = 36;
+pub const HEADER_WORDS: usize = 37;
 
 fn word(v: u64) -> [u8; 32] {
     let mut w = [0u8; 32];
@@ -171,6 +172,7 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
         vk.sets.iter().map(|s| s.shifts.len()).sum::<usize>() as u64
     ));
     header.push(word(vk.program.table.temps as u64));
+    header.push(fr(&vk.omega_inv()));
     debug_assert_eq!(header.len(), HEADER_WORDS);
 
     let mut out = Vec::new();

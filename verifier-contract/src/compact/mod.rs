@@ -293,6 +293,11 @@ impl CompactVk {
         })
     }
 
+    /// ω⁻¹, the step of the instance evaluation (`z·ω^{−i}`).
+    pub fn omega_inv(&self) -> Fr {
+        self.omega.invert().unwrap_or(Fr::ZERO)
+    }
+
     /// Total challenges squeezed over the phases.
     pub fn num_challenges(&self) -> usize {
         self.phases.iter().map(|p| p.1).sum()

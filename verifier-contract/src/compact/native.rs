@@ -130,14 +130,15 @@ fn verify_inner(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> Option<bool> 
     let z_prime = t.squeeze();
     let w_prime = r.point(&mut t)?;
 
-    // Σ_i x_i·ω^i/(z − ω^i) as one fraction (no inversion per instance).
+    // Σ_i x_i·ω^i/(z − ω^i) = Σ_i x_i/(z·ω^{−i} − 1) as one fraction (no inversion per
+    // instance).
     let (mut inst_num, mut inst_den) = (Fr::ZERO, Fr::ONE);
-    let mut omega_i = Fr::ONE;
+    let (mut u, omega_inv) = (z, vk.omega_inv());
     for x in instances {
-        let b = z - omega_i;
-        inst_num = inst_num * b + *x * omega_i * inst_den;
+        let b = u - Fr::ONE;
+        inst_num = inst_num * b + *x * inst_den;
         inst_den *= b;
-        omega_i *= vk.omega;
+        u *= omega_inv;
     }
 
     // Denominators, inverted together: the numerator's Lagrange table, the instance

@@ -1,0 +1,241 @@
+//! The lean layout: the fewest committed columns, for the cheapest on-chain verification.
+//!
+//! The verifier pays about 6,000 gas (an elliptic-curve multiplication) for every committed
+//! column, fixed or advice, every permutation column and every lookup. The pooled layout
+//! (`crate::chips`) is built for proving speed: a five-column element row, a range-check lane,
+//! a lookup table, one selector per gate. The lean layout serves models made of fixed-weight
+//! linear maps each followed by its rescale (dense and convolutional layers, pooling, ReLU:
+//! `mlp_digits`, `lenet`, `mlp_wide`) with three advice columns (for one input per row), four
+//! fixed columns and copy constraints on one column:
+//!
+//! - the rescale is folded into the map: `floor((L(x)·mul + add)/2^s)` becomes
+//!   `floor((L'(x) + add')/2^W)` with `L' = L·mul·2^(W−s)` and `add' = add·2^(W−s)` (the same
+//!   integers), so one width `W` serves every layer and the map's last accumulator feeds the
+//!   rescale without a copy;
+//! - range checks are bit decompositions in place (running sums over `W` rows in the three
+//!   columns at once) instead of lookups: no table, no lookup commitments;
+//! - a rescaled value `q` is `A − B` with `A = max(q, 0)`, `B = max(−q, 0)` and `A·B = 0`, so
+//!   ReLU is free and a signed value needs one more row;
+//! - constants a map reads (padding) are folded into its addend.
+//!
+//! Rows per output element: `⌈terms/T⌉` multiply-add rows, `W` bit rows (the last is the value
+//! row), and one signed row when no ReLU follows. [`LeanModel`] is the static plan: which
+//! models qualify, the folded weights, and the rows; `synth` lays it out.
+
+pub mod chip;
+mod synth;
+#[cfg(test)]
+mod tests;
+
+pub use chip::LeanConfig;
+pub(crate) use synth::synthesize;
+
+use crate::quant::{QGraph, QOp, QRef};
+use crate::visibility::{Vis, Visibility};
+
+/// Where a value read by a multiply-add row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Element `e` of the (public) model input.
+    Input(usize),
+    /// Element `e` of a rescale node (`node`, `e`): a cell of the input column `x_0`.
+    Elem(usize, usize),
+    /// A constant.
+    Const(i64),
+}
+
+/// One output element of a linear map fused with its rescale.
+#[derive(Debug, Clone)]
+pub struct Element {
+    /// The folded weights of the non-constant inputs (zero weights dropped).
+    pub terms: Vec<(Origin, i128)>,
+    /// The folded addend (bias, rounding, constant inputs).
+    pub add: i128,
+}
+
+impl Element {
+    /// Multiply-add rows with `t` inputs per row (at least one: an empty map is one zero row).
+    pub fn mac_rows(&self, t: usize) -> usize {
+        self.terms.len().div_ceil(t.max(1)).max(1)
+    }
+}
+
+/// A linear map and the rescale that alone consumes it.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The rescale node (its elements are the unit's outputs).
+    pub node: usize,
+    /// Whether a ReLU is fused (else each element takes one more, signed, row).
+    pub relu: bool,
+    /// The output elements.
+    pub elems: Vec<Element>,
+}
+
+/// A model laid out for the lean layout.
+#[derive(Debug, Clone)]
+pub struct LeanModel {
+    /// The width `W` of every range check and the shift of every rescale.
+    pub width: u32,
+    /// The units, in the graph's order.
+    pub units: Vec<Unit>,
+    /// The output node's elements.
+    pub outputs: Vec<Origin>,
+}
+
+impl LeanModel {
+    /// Plans `q` for the lean layout, or says why it does not qualify.
+    pub fn new(q: &QGraph, vis: Visibility) -> Result<Self, String> {
+        if vis.input != Vis::Public || vis.params != Vis::Fixed || vis.output == Vis::Hashed {
+            return Err(format!(
+                "the lean layout takes a public input, fixed parameters and a public or private output (got input {}, parameters {}, output {})",
+                vis.input, vis.params, vis.output
+            ));
+        }
+        let mut consumers = vec![Vec::new(); q.nodes.len()];
+        for (i, n) in q.nodes.iter().enumerate() {
+            for &j in &n.inputs {
+                consumers[j].push(i);
+            }
+        }
+        let mut width = 1;
+        for n in &q.nodes {
+            if let QOp::Rescale { shift, bits, .. } = n.op {
+                width = width.max(shift).max(bits);
+            }
+        }
+        // 2W + 2 bits must stay far below the field's 253 so that `q·2^W + r` cannot wrap.
+        if width > 100 {
+            return Err(format!("rescales of {width} bits are too wide"));
+        }
+        let mut origins: Vec<Vec<Origin>> = Vec::with_capacity(q.nodes.len());
+        let mut units = Vec::new();
+        for (i, n) in q.nodes.iter().enumerate() {
+            let here = match &n.op {
+                QOp::Input => (0..n.len()).map(Origin::Input).collect(),
+                QOp::Gather { map } => map
+                    .iter()
+                    .map(|r| match *r {
+                        QRef::In(s, e) => origins[n.inputs[s as usize]]
+                            .get(e as usize)
+                            .copied()
+                            .ok_or_else(|| {
+                                format!("'{}' reads a linear map's accumulator", n.name)
+                            }),
+                        QRef::Const(c) => Ok(Origin::Const(c)),
+                    })
+                    .collect::<Result<Vec<_>, String>>()?,
+                QOp::Linear { .. } => {
+                    let fused = matches!(consumers[i][..], [r] if matches!(q.nodes[r].op, QOp::Rescale { .. }) && q.nodes[r].inputs == [i]);
+                    if !fused || i == q.output {
+                        return Err(format!(
+                            "the linear map of '{}' is not consumed by one rescale alone",
+                            n.name
+                        ));
+                    }
+                    Vec::new()
+                }
+                QOp::Rescale {
+                    mul,
+                    add,
+                    shift,
+                    relu,
+                    ..
+                } => {
+                    let src = n.inputs[0];
+                    let QOp::Linear { map } = &q.nodes[src].op else {
+                        return Err(format!(
+                            "the rescale of '{}' does not follow a linear map",
+                            n.name
+                        ));
+                    };
+                    let lin = &q.nodes[src];
+                    let up = 1i128 << (width - shift);
+                    let mut elems: Vec<Option<Element>> = vec![None; n.len()];
+                    for g in &map.groups {
+                        let m = &map.mats[g.mat as usize];
+                        for (r, &o) in g.outputs.iter().enumerate() {
+                            let o = o as usize;
+                            let factor = i128::from(mul[o]) * up;
+                            let mut e = Element {
+                                terms: Vec::new(),
+                                add: i128::from(add[o]) * up,
+                            };
+                            for (idx, inp) in g.inputs.iter().enumerate() {
+                                let Some((s, el)) = *inp else { continue };
+                                let w = i128::from(m.data[r * m.cols + idx]) * factor;
+                                if w == 0 {
+                                    continue;
+                                }
+                                let from = origins[lin.inputs[s as usize]]
+                                    .get(el as usize)
+                                    .copied()
+                                    .ok_or_else(|| {
+                                        format!("'{}' reads a linear map's accumulator", lin.name)
+                                    })?;
+                                match from {
+                                    Origin::Const(c) => e.add += w * i128::from(c),
+                                    _ => e.terms.push((from, w)),
+                                }
+                            }
+                            elems[o] = Some(e);
+                        }
+                    }
+                    let elems = elems
+                        .into_iter()
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| {
+                            format!("the linear map of '{}' leaves an output unset", lin.name)
+                        })?;
+                    units.push(Unit {
+                        node: i,
+                        relu: *relu,
+                        elems,
+                    });
+                    (0..n.len()).map(|e| Origin::Elem(i, e)).collect()
+                }
+                other => {
+                    return Err(format!(
+                        "'{}' ({}) needs a gadget the lean layout does not have ({})",
+                        n.name,
+                        n.op_type,
+                        op_name(other)
+                    ))
+                }
+            };
+            origins.push(here);
+        }
+        let outputs = origins[q.output].clone();
+        if outputs.iter().any(|o| !matches!(o, Origin::Elem(..))) {
+            return Err("the output is not computed by a rescale".into());
+        }
+        Ok(Self {
+            width,
+            units,
+            outputs,
+        })
+    }
+
+    /// Rows of the layout with `t` inputs per multiply-add row.
+    pub fn rows(&self, t: usize) -> usize {
+        self.units.iter().map(|u| self.unit_rows(u, t)).sum()
+    }
+
+    /// Rows of one unit.
+    pub fn unit_rows(&self, u: &Unit, t: usize) -> usize {
+        let tail = self.width as usize + usize::from(!u.relu);
+        u.elems.iter().map(|e| e.mac_rows(t) + tail).sum()
+    }
+}
+
+fn op_name(op: &QOp) -> &'static str {
+    match op {
+        QOp::Input => "input",
+        QOp::Linear { .. } => "linear map",
+        QOp::Rescale { .. } => "rescale",
+        QOp::Gather { .. } => "rewiring",
+        QOp::Bilinear { .. } => "product of two computed tensors",
+        QOp::Lookup { .. } => "function table",
+        QOp::Div { .. } => "division",
+        QOp::Sqrt { .. } => "square root",
+    }
+}

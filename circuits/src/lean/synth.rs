@@ -1,0 +1,178 @@
+//! Lays a [`LeanModel`] out on the lean columns, with the witness when a trace is given.
+
+use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::Error;
+
+use super::chip::{running_sums, LeanConfig};
+use super::{Element, LeanModel, Origin};
+use crate::chips::{fe, val};
+use crate::layout::CircuitShape;
+use crate::quant::{QGraph, Trace};
+use crate::visibility::{InstanceLayout, Vis};
+
+struct State<'a, 'r> {
+    config: &'a LeanConfig,
+    region: &'a mut Region<'r, Fr>,
+    trace: Option<&'a Trace>,
+    inst: &'a InstanceLayout,
+    /// Output cells of every rescale node laid out so far.
+    cells: Vec<Vec<Cell>>,
+    /// Cells bound to instance rows once the region is done.
+    pending: Vec<(Cell, usize)>,
+    row: usize,
+}
+
+impl State<'_, '_> {
+    fn value(&self, o: Origin) -> Option<i128> {
+        let t = self.trace?;
+        match o {
+            Origin::Input(e) => t.values[0].get(e).map(|&v| i128::from(v)),
+            Origin::Elem(n, e) => t.values.get(n)?.get(e).map(|&v| i128::from(v)),
+            Origin::Const(c) => Some(i128::from(c)),
+        }
+    }
+
+    fn bind(&mut self, cell: Cell, o: Origin) -> Result<(), Error> {
+        match o {
+            Origin::Input(e) => self.pending.push((cell, self.inst.inputs.start + e)),
+            Origin::Elem(n, e) => {
+                let src = *self
+                    .cells
+                    .get(n)
+                    .and_then(|c| c.get(e))
+                    .ok_or(Error::Synthesis)?;
+                self.region.constrain_equal(cell, src);
+            }
+            // Constants are folded into the addend by `LeanModel::new`.
+            Origin::Const(_) => return Err(Error::Synthesis),
+        }
+        Ok(())
+    }
+
+    /// One element: its multiply-add chain, bit rows and value row, and a signed row without
+    /// ReLU. Returns the element's output cell. `expected` is the trace's value of the element.
+    fn element(&mut self, e: &Element, relu: bool, expected: Option<i128>) -> Result<Cell, Error> {
+        let cfg = self.config;
+        let t = cfg.inputs_per_row();
+        let known = self.trace.is_some();
+        let mut acc = known.then_some(0i128);
+        let empty: [(Origin, i128); 0] = [];
+        let chunks: Vec<&[(Origin, i128)]> = if e.terms.is_empty() {
+            vec![&empty[..]]
+        } else {
+            e.terms.chunks(t).collect()
+        };
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let mut xs = Vec::with_capacity(chunk.len());
+            let mut ws = Vec::with_capacity(chunk.len());
+            for &(o, w) in chunk {
+                let x = self.value(o);
+                acc = match (acc, x) {
+                    (Some(a), Some(x)) => Some(
+                        w.checked_mul(x)
+                            .and_then(|p| p.checked_add(a))
+                            .ok_or(Error::Synthesis)?,
+                    ),
+                    _ => None,
+                };
+                xs.push(val(x));
+                ws.push(fe(w));
+            }
+            let (cells, _) = cfg.mac_row(self.region, self.row, i == 0, &xs, &ws, val(acc));
+            for (cell, &(o, _)) in cells.into_iter().zip(chunk) {
+                self.bind(cell, o)?;
+            }
+            self.row += 1;
+        }
+        let width = cfg.width;
+        // acc + add = q·2^W + r, q = out − d.
+        let parts = match acc {
+            Some(a) => {
+                let total = a.checked_add(e.add).ok_or(Error::Synthesis)?;
+                let q = total >> width;
+                let r = total - (q << width);
+                let (out, d) = (q.max(0), (-q).max(0));
+                let want = if relu { out } else { q };
+                if expected != Some(want) {
+                    return Err(Error::Synthesis);
+                }
+                Some((q, [out, d, r]))
+            }
+            None => None,
+        };
+        let sums: [Vec<Value<Fr>>; 3] = [0, 1, 2].map(|j| match parts {
+            Some((_, v)) => match running_sums(v[j], width) {
+                Some(s) => s.into_iter().map(|x| Value::known(fe(x))).collect(),
+                None => Vec::new(),
+            },
+            None => vec![Value::unknown(); width as usize],
+        });
+        if sums.iter().any(|s| s.len() != width as usize) {
+            return Err(Error::Synthesis);
+        }
+        let [a, _, _] = cfg.bit_rows(self.region, self.row, &sums)?;
+        self.row += width as usize;
+        cfg.value_row(self.region, self.row - 1, fe(e.add));
+        if relu {
+            return Ok(a);
+        }
+        let cell = cfg.signed_row(self.region, self.row, val(parts.map(|(q, _)| q)));
+        self.row += 1;
+        Ok(cell)
+    }
+}
+
+/// Synthesizes the lean circuit of `q` (planned as `lean`), with the witness from `trace`.
+pub(crate) fn synthesize(
+    config: &LeanConfig,
+    layouter: &mut impl Layouter<Fr>,
+    q: &QGraph,
+    lean: &LeanModel,
+    shape: &CircuitShape,
+    trace: Option<&Trace>,
+) -> Result<(), Error> {
+    let vis = shape.visibility;
+    let inst = InstanceLayout::new(vis, q.input().len(), q.output_node().len());
+    let pending = layouter.assign_region(
+        || "lean",
+        |mut region| {
+            let mut st = State {
+                config,
+                region: &mut region,
+                trace,
+                inst: &inst,
+                cells: vec![Vec::new(); q.nodes.len()],
+                pending: Vec::new(),
+                row: 0,
+            };
+            for u in &lean.units {
+                let mut out = Vec::with_capacity(u.elems.len());
+                for (i, e) in u.elems.iter().enumerate() {
+                    let expected = trace
+                        .and_then(|t| t.values[u.node].get(i))
+                        .map(|&v| i128::from(v));
+                    out.push(st.element(e, u.relu, expected)?);
+                }
+                st.cells[u.node] = out;
+            }
+            if st.row > shape.usable_rows() {
+                return Err(Error::NotEnoughRowsAvailable { current_k: shape.k });
+            }
+            if vis.output == Vis::Public {
+                for (i, &o) in lean.outputs.iter().enumerate() {
+                    let Origin::Elem(n, e) = o else {
+                        return Err(Error::Synthesis);
+                    };
+                    let cell = *st.cells[n].get(e).ok_or(Error::Synthesis)?;
+                    st.pending.push((cell, inst.outputs.start + i));
+                }
+            }
+            Ok(st.pending)
+        },
+    )?;
+    for (cell, row) in pending {
+        layouter.constrain_instance(cell, config.instance, row);
+    }
+    Ok(())
+}
