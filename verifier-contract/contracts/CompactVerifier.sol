@@ -21,8 +21,8 @@ contract CompactVerifier {
     uint256 internal constant Q = 0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47;
     /// Where the verifying-key blob is copied in memory.
     uint256 internal constant VK = 0x600;
-    /// Blob magic: "ZKXCVK", version 2.
-    uint256 internal constant MAGIC = 0x5a4b5843564b0000000000000000000000000000000000000000000000000002;
+    /// Blob magic: "ZKXCVK", version 3.
+    uint256 internal constant MAGIC = 0x5a4b5843564b0000000000000000000000000000000000000000000000000003;
     /// R − 1 (adding it subtracts one).
     uint256 internal constant R_MINUS_1 = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000000;
 
@@ -275,36 +275,37 @@ contract CompactVerifier {
             }
 
             // ---- The quotient numerator: a stack machine over 3-byte instructions ----
+            // The program ends with an End instruction; cases are in order of frequency.
             function numerator() -> v {
                 let table := reg(2)
                 let sp := reg(7)
                 let top := 0
-                let ip := add(VK, hdr(19))
-                // Operands are byte offsets into the table; cases in order of frequency.
-                for { let end := add(ip, mul(hdr(11), 3)) } lt(ip, end) { ip := add(ip, 3) } {
+                // Operands are byte offsets into the table.
+                for { let ip := add(VK, hdr(19)) } 1 { ip := add(ip, 3) } {
                     let ins := shr(232, mload(ip))
                     switch shr(16, ins)
                     case 3 { top := mulmod(top, mload(add(table, and(ins, 0xffff))), R) }
-                    case 1 { top := addmod(top, mload(add(table, and(ins, 0xffff))), R) }
                     case 0 {
                         mstore(sp, top)
                         sp := add(sp, 0x20)
                         top := mload(add(table, and(ins, 0xffff)))
                     }
+                    case 1 { top := addmod(top, mload(add(table, and(ins, 0xffff))), R) }
+                    case 2 { top := addmod(top, sub(R, mload(add(table, and(ins, 0xffff)))), R) }
                     case 4 {
                         sp := sub(sp, 0x20)
                         top := addmod(mload(sp), top, R)
-                    }
-                    case 2 { top := addmod(top, sub(R, mload(add(table, and(ins, 0xffff)))), R) }
-                    case 5 {
-                        sp := sub(sp, 0x20)
-                        top := addmod(mload(sp), sub(R, top), R)
                     }
                     case 6 {
                         sp := sub(sp, 0x20)
                         top := mulmod(mload(sp), top, R)
                     }
+                    case 5 {
+                        sp := sub(sp, 0x20)
+                        top := addmod(mload(sp), sub(R, top), R)
+                    }
                     case 7 { mstore(add(table, and(ins, 0xffff)), top) }
+                    case 8 { break }
                     default { fail() }
                 }
                 // The first push saved a dummy below the result.

@@ -1,11 +1,12 @@
 //! The verifying-key blob the compact Solidity verifier reads, and the data contract that
 //! holds it.
 //!
-//! Layout: 32-byte big-endian words, except the program (3 bytes per instruction).
+//! Layout: 32-byte big-endian words, except the program (3 bytes per instruction, ending with
+//! [`Op::End`]).
 //!
 //! | word | content |
 //! |---|---|
-//! | 0 | magic `ZKXCVK` and version 2 |
+//! | 0 | magic `ZKXCVK` and version 3 |
 //! | 1 | k |
 //! | 2 | ω |
 //! | 3 | 1/n |
@@ -16,7 +17,7 @@
 //! | 8 | quotient chunks |
 //! | 9 | number of preprocessed commitments |
 //! | 10 | number of numerator Lagrange entries |
-//! | 11 | number of program instructions |
+//! | 11 | number of program instructions (without the final `End`) |
 //! | 12 | number of constants |
 //! | 13 | deepest stack of the program |
 //! | 14 | number of query sets |
@@ -44,9 +45,10 @@ use halo2_proofs::halo2curves::bn256::{Fr, G1Affine, G2Affine};
 use halo2_proofs::halo2curves::ff::PrimeField;
 use sha3::{Digest, Keccak256};
 
+use super::program::Op;
 use super::{Commitment, CompactVk};
 
-/// First word of a blob: `ZKXCVK`, then the format version (2) in the last byte.
+/// First word of a blob: `ZKXCVK`, then the format version (3) in the last byte.
 pub const MAGIC: [u8; 32] = {
     let mut m = [0u8; 32];
     let tag = *b"ZKXCVK";
@@ -55,7 +57,7 @@ pub const MAGIC: [u8; 32] = {
         m[i] = tag[i];
         i += 1;
     }
-    m[31] = 2;
+    m[31] = 3;
     m
 };
 
@@ -107,7 +109,7 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
     let lagranges: Vec<[u8; 32]> = vk.lagranges.iter().map(fr).collect();
     let constants: Vec<[u8; 32]> = vk.program.constants.iter().map(fr).collect();
     let mut program = Vec::with_capacity(vk.program.ops.len() * 3);
-    for &(op, arg) in &vk.program.ops {
+    for &(op, arg) in vk.program.ops.iter().chain(&[(Op::End, 0)]) {
         program.push(op as u8);
         program.extend_from_slice(&arg.to_be_bytes());
     }

@@ -65,6 +65,9 @@ pub enum Op {
     MulStack = 6,
     /// `table[i] = top` (a temporary: a subexpression used again later).
     Store = 7,
+    /// The end of the program (appended by the blob encoding; the contract's loop has no
+    /// other bound).
+    End = 8,
 }
 
 /// Layout of the value table the program indexes: evaluation slots, challenges, the
@@ -363,6 +366,7 @@ pub fn run(program: &Program, table: &[Fr]) -> Option<Fr> {
         match op {
             Op::Push => stack.push(x?),
             Op::Store => *table.get_mut(arg as usize / 32)? = *stack.last()?,
+            Op::End => break,
             Op::Add | Op::Sub | Op::Mul => {
                 let top = stack.last_mut()?;
                 *top = match op {
@@ -383,4 +387,170 @@ pub fn run(program: &Program, table: &[Fr]) -> Option<Fr> {
         }
     }
     (stack.len() == 1).then(|| stack[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use halo2_proofs::halo2curves::ff::PrimeField;
+
+    /// Direct evaluation of an expression over evaluation slots `0..8`, challenges and `z`.
+    fn eval(e: &Expr, slots: &[Fr], challenges: &[Fr], z: Fr) -> Fr {
+        match e {
+            Expr::Constant(c) => scalar_from_hex(c).expect("hex"),
+            Expr::CommonPolynomial(CommonPoly::Identity) => z,
+            Expr::CommonPolynomial(CommonPoly::Lagrange(_)) => unreachable!("not generated"),
+            Expr::Polynomial(q) => slots[q.poly],
+            Expr::Challenge(i) => challenges[*i],
+            Expr::Negated(a) => -eval(a, slots, challenges, z),
+            Expr::Sum(a, b) => eval(a, slots, challenges, z) + eval(b, slots, challenges, z),
+            Expr::Product(a, b) => eval(a, slots, challenges, z) * eval(b, slots, challenges, z),
+            Expr::Scaled(a, c) => eval(a, slots, challenges, z) * scalar_from_hex(c).expect("hex"),
+            Expr::DistributePowers(v, s) => {
+                let y = eval(s, slots, challenges, z);
+                v.iter()
+                    .fold(Fr::zero(), |acc, x| acc * y + eval(x, slots, challenges, z))
+            }
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    /// A constant as the protocol writes it (little-endian hex).
+    fn hex(v: u64) -> String {
+        hex::encode(Fr::from(v).to_repr().as_ref())
+    }
+
+    /// A random expression; a few fixed subtrees recur, to exercise the temporaries.
+    fn random(r: &mut Rng, depth: u32, shared: &[Expr]) -> Expr {
+        let leaf = depth == 0 || r.next().is_multiple_of(4);
+        if leaf {
+            return match r.next() % 5 {
+                0 => Expr::Constant(hex(r.next() % 50)),
+                1 => Expr::Challenge((r.next() % 2) as usize),
+                2 => Expr::CommonPolynomial(CommonPoly::Identity),
+                _ => Expr::Polynomial(Query {
+                    poly: (r.next() % 8) as usize,
+                    rotation: 0,
+                }),
+            };
+        }
+        let sub = |r: &mut Rng| Box::new(random(r, depth - 1, shared));
+        match r.next() % 7 {
+            0 | 1 => Expr::Sum(sub(r), sub(r)),
+            2 | 3 => Expr::Product(sub(r), sub(r)),
+            4 => Expr::Negated(sub(r)),
+            5 => {
+                let a = sub(r);
+                Expr::Scaled(a, hex(r.next() % 9 + 1))
+            }
+            _ if !shared.is_empty() => shared[(r.next() % shared.len() as u64) as usize].clone(),
+            _ => {
+                let a = sub(r);
+                Expr::Sum(a, Box::new(Expr::Negated(sub(r))))
+            }
+        }
+    }
+
+    fn check(root: &Expr, seed: u64) {
+        let slot_of: HashMap<Query, usize> = (0..8)
+            .map(|p| {
+                (
+                    Query {
+                        poly: p,
+                        rotation: 0,
+                    },
+                    p,
+                )
+            })
+            .collect();
+        let lagrange_of = HashMap::new();
+        let table = Table {
+            slots: 8,
+            challenges: 2,
+            lagranges: 0,
+            temps: 0,
+        };
+        let mut c = Compiler::new(&slot_of, &lagrange_of, table, root);
+        c.compile(root).expect("compile");
+        let program = c.program;
+        let mut r = Rng(seed);
+        let slots: Vec<Fr> = (0..8).map(|_| Fr::from(r.next())).collect();
+        let challenges: Vec<Fr> = (0..2).map(|_| Fr::from(r.next())).collect();
+        let z = Fr::from(r.next());
+        let mut values = slots.clone();
+        values.extend(&challenges);
+        values.push(z);
+        values.resize(values.len() + program.table.temps, Fr::zero());
+        values.extend(&program.constants);
+        assert_eq!(
+            run(&program, &values),
+            Some(eval(root, &slots, &challenges, z)),
+            "seed {seed}"
+        );
+    }
+
+    #[test]
+    fn compiled_programs_evaluate_like_their_expressions() {
+        for seed in 0..300 {
+            let mut r = Rng(seed);
+            let shared: Vec<Expr> = (0..3).map(|_| random(&mut r, 3, &[])).collect();
+            let parts: Vec<Expr> = (0..(1 + r.next() % 6))
+                .map(|_| random(&mut r, 5, &shared))
+                .collect();
+            let root = Expr::DistributePowers(parts, Box::new(Expr::Challenge(1)));
+            check(&root, seed);
+        }
+    }
+
+    #[test]
+    fn long_sums_and_products_evaluate_correctly() {
+        // Deep chains of sums and products, with negated and repeated subexpressions.
+        let leaf = |p: usize| {
+            Expr::Polynomial(Query {
+                poly: p % 8,
+                rotation: 0,
+            })
+        };
+        // Distinct subexpressions (no temporaries): every one is a stack value.
+        let node = |p: usize| {
+            Expr::Sum(
+                Box::new(Expr::Product(Box::new(leaf(p)), Box::new(leaf(p + 3)))),
+                Box::new(Expr::Constant(hex(p as u64 + 1))),
+            )
+        };
+        let mut sum = node(0);
+        let mut prod = leaf(1);
+        for i in 1..400 {
+            let term = if i % 3 == 0 {
+                Expr::Negated(Box::new(node(i)))
+            } else if i % 3 == 1 {
+                leaf(i)
+            } else {
+                node(i)
+            };
+            sum = Expr::Sum(Box::new(sum), Box::new(term));
+            let factor = if i % 2 == 0 {
+                leaf(i)
+            } else {
+                Expr::Sum(Box::new(leaf(i)), Box::new(Expr::Constant(hex(i as u64))))
+            };
+            prod = Expr::Product(Box::new(prod), Box::new(factor));
+        }
+        check(&sum, 1);
+        check(&prod, 2);
+        check(
+            &Expr::DistributePowers(vec![sum, prod], Box::new(Expr::Challenge(0))),
+            3,
+        );
+    }
 }
