@@ -15,15 +15,30 @@ use zkonnx_evm::{encode_calldata, Evm, Solc};
 
 /// A small model (8 inputs, 3 outputs) whose snark-verifier verifier also fits EIP-170.
 fn small_prover(weights_seed: u64) -> (Prover, Vec<f32>) {
+    small_prover_for(weights_seed, zkonnx::Objective::Prove)
+}
+
+/// A small model for `objective`: [`small_prover`]'s, or for the gas objective a two-layer
+/// perceptron (laid out lean), with weights from `weights_seed`.
+fn small_prover_for(weights_seed: u64, objective: zkonnx::Objective) -> (Prover, Vec<f32>) {
     let dir = common::temp_dir("evm-small");
-    let path = dir.join("mixed.onnx");
-    std::fs::write(&path, common::onnx::mixed_model_seeded(weights_seed)).expect("write");
+    let path = dir.join(format!("small-{objective}-{weights_seed}.onnx"));
+    let bytes = match objective {
+        zkonnx::Objective::Prove => common::onnx::mixed_model_seeded(weights_seed),
+        zkonnx::Objective::Gas => common::onnx::mlp_seeded(weights_seed),
+    };
+    std::fs::write(&path, bytes).expect("write");
     let model = Model::load(&path).expect("import");
     let samples: Vec<Vec<f32>> = (0..4)
         .map(|s| common::onnx::rand_vec(200 + s, 8, 1.0))
         .collect();
     let compiled = model
-        .compile(&samples, QuantSettings::default())
+        .compile_planned(
+            &samples,
+            QuantSettings::default(),
+            zkonnx::Visibility::default(),
+            objective,
+        )
         .expect("compile");
     let k = compiled.k();
     (
@@ -88,7 +103,24 @@ impl Both {
 
 #[test]
 fn compact_and_snark_verifier_agree_on_honest_and_tampered_proofs() {
-    let (prover, x) = small_prover(0);
+    differential(zkonnx::Objective::Prove);
+}
+
+/// The same on the lean layout (the gas objective's circuits).
+#[test]
+fn compact_and_snark_verifier_agree_on_lean_circuits() {
+    let (prover, _) = small_prover_for(0, zkonnx::Objective::Gas);
+    assert!(
+        prover.compiled().plan.shape.lean.is_some(),
+        "the small model qualifies for the lean layout"
+    );
+    differential(zkonnx::Objective::Gas);
+}
+
+/// Honest proofs accepted, tampered ones rejected, by both Solidity verifiers and the Rust
+/// reference of the compact one.
+fn differential(objective: zkonnx::Objective) {
+    let (prover, x) = small_prover_for(0, objective);
     let compact = verifier(&prover, VerifierKind::Compact);
     let unrolled = verifier(&prover, VerifierKind::SnarkVerifier);
     check_deployable(compact.compiled.as_ref().expect("compiled")).expect("fits EIP-170");
@@ -144,7 +176,7 @@ fn compact_and_snark_verifier_agree_on_honest_and_tampered_proofs() {
     assert!(!both.answers(&inst[1..], bytes).0);
 
     // A proof of another circuit (same shape, other weights) under this circuit's key.
-    let (other, x2) = small_prover(7);
+    let (other, x2) = small_prover_for(7, objective);
     let other_proof = other.prove(&x2).expect("prove other");
     assert_eq!(
         both.answers(&other_proof.instances, &other_proof.bytes),
@@ -371,5 +403,52 @@ fn planner_objectives_trade_rows_for_columns_within_the_cap() {
                 <= prove.shape.advice_columns() + prove.shape.fixed_columns(),
             "{name}"
         );
+    }
+}
+
+/// The compact verifier on every shared model (default layouts): the honest proof is accepted
+/// in revm and by the Rust reference; a flipped proof byte and a changed instance are rejected
+/// by both.
+#[test]
+fn compact_verifier_on_every_shared_model() {
+    let dir = common::shared_models();
+    for name in ["mlp_digits", "lenet", "mlp_wide", "tiny_transformer"] {
+        let model = Model::load(dir.join(format!("{name}.onnx"))).expect("import");
+        let x = zkonnx::data::read_input(&dir.join(format!("{name}.input.json"))).expect("input");
+        let compiled = model
+            .compile(std::slice::from_ref(&x), QuantSettings::default())
+            .expect("compile");
+        let prover = Prover::setup(compiled.clone(), dev_srs(compiled.k(), 9)).expect("setup");
+        let v = verifier(&prover, VerifierKind::Compact);
+        let mut evm = Evm::new();
+        let (cv, _) = evm
+            .deploy(&v.compiled.as_ref().expect("compiled").creation)
+            .expect("deploy");
+        let (kv, _) = evm
+            .deploy(&v.vk_creation().expect("vk"))
+            .expect("deploy key");
+        let vk = prover.verifier_key();
+        let cvk = CompactVk::new(&vk.params, &vk.vk, compiled.settings.instance_layout().len)
+            .expect("compact vk");
+        let proof = prover.prove(&x).expect("prove");
+        let mut answers = |inst: &[Fr], bytes: &[u8]| {
+            let out = evm
+                .call(cv, &contract::verify_calldata(kv.into_array(), inst, bytes))
+                .expect("call");
+            let native = native::verify(&cvk, inst, bytes);
+            assert_eq!(
+                out.success && out.output.last() == Some(&1),
+                native,
+                "{name}"
+            );
+            native
+        };
+        assert!(answers(&proof.instances, &proof.bytes), "{name}: honest");
+        let mut bad = proof.bytes.clone();
+        bad[64 * cvk.num_witnesses() + 9] ^= 1;
+        assert!(!answers(&proof.instances, &bad), "{name}: flipped byte");
+        let mut inst = proof.instances.clone();
+        inst[0] += Fr::one();
+        assert!(!answers(&inst, &proof.bytes), "{name}: changed input");
     }
 }

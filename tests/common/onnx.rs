@@ -233,3 +233,42 @@ pub fn mixed_model_seeded(seed: u64) -> Vec<u8> {
         ],
     )
 }
+
+/// A two-layer perceptron (8 inputs, 5 hidden with ReLU, 3 outputs): the shape the lean
+/// layout takes.
+pub fn mlp_seeded(seed: u64) -> Vec<u8> {
+    let s = 100 * seed;
+    model(
+        ("x", &[1, 8]),
+        ("y", &[1, 3]),
+        &[
+            N {
+                op: "Gemm",
+                name: "fc1",
+                inputs: &["x", "W1", "b1"],
+                output: "h",
+                attrs: vec![("transB", Attr::I(1))],
+            },
+            N {
+                op: "Relu",
+                name: "relu",
+                inputs: &["h"],
+                output: "a",
+                attrs: vec![],
+            },
+            N {
+                op: "Gemm",
+                name: "fc2",
+                inputs: &["a", "W2", "b2"],
+                output: "y",
+                attrs: vec![("transB", Attr::I(1))],
+            },
+        ],
+        vec![
+            tensor("W1", &[5, 8], rand_vec(11 + s, 40, 0.8)),
+            tensor("b1", &[5], rand_vec(12 + s, 5, 0.3)),
+            tensor("W2", &[3, 5], rand_vec(13 + s, 15, 0.7)),
+            tensor("b2", &[3], rand_vec(14 + s, 3, 0.2)),
+        ],
+    )
+}
