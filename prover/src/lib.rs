@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod artifacts;
+mod dev_srs;
 pub mod error;
 pub mod keys;
 pub mod proof;

@@ -7,8 +7,6 @@ use halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 
 use crate::error::{io_err, ProverError, Result};
 
@@ -18,9 +16,11 @@ pub const SRS_MAGIC: &[u8; 8] = b"ZKXSRS\0\x01";
 /// The warning printed whenever a development SRS is made.
 pub const DEV_SRS_WARNING: &str = "WARNING: this SRS is generated from a public seed and is INSECURE: anyone can forge proofs against it. Use it for testing only; import a ceremony's powers of tau for production.";
 
-/// Generates an insecure development SRS of size `2^k` from a seed (deterministic).
+/// Generates an insecure development SRS of size `2^k` from a seed (deterministic): the
+/// points of halo2's `ParamsKZG::setup(k, ChaCha20Rng::seed_from_u64(seed))`, computed with
+/// fixed-base tables (`crate::dev_srs`; 2^20 points in seconds rather than minutes).
 pub fn dev_srs(k: u32, seed: u64) -> ParamsKZG<Bn256> {
-    ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(seed))
+    crate::dev_srs::dev_params(k, seed)
 }
 
 /// Writes an SRS with a magic header.
