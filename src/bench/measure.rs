@@ -1,5 +1,6 @@
 //! Running one phase in a child process and measuring its own wall time and peak memory.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -23,6 +24,12 @@ pub fn run_child(mut cmd: Command, what: &str, log: &Path) -> Result<Sample> {
     };
     let file = std::fs::File::create(log).map_err(io_err)?;
     let err_file = file.try_clone().map_err(io_err)?;
+    // Fork rather than `posix_spawn`: a child that shares this process's memory until `exec`
+    // (vfork) is charged this process's high-water mark as its own peak.
+    // SAFETY: the hook runs in the forked child before `exec` and does nothing at all.
+    unsafe {
+        cmd.pre_exec(|| Ok(()));
+    }
     let start = Instant::now();
     let child = cmd
         .stdout(Stdio::from(file))
@@ -128,6 +135,24 @@ mod tests {
         let even = PhaseFigures::of(&[sample(4.0, 1.0), sample(1.0, 1.0)]).expect("figures");
         assert_eq!(even.wall_median_s, 2.5);
         assert!(PhaseFigures::of(&[]).is_none());
+    }
+
+    /// A child started after this process used much memory does not report that memory as
+    /// its own peak (it would with `posix_spawn`, which shares the parent's memory until exec).
+    #[test]
+    fn a_child_does_not_inherit_the_parents_high_water_mark() {
+        let big = vec![1u8; 300 << 20];
+        assert_eq!(
+            big.iter().step_by(4096).map(|&b| u64::from(b)).sum::<u64>(),
+            300 * 256
+        );
+        drop(big);
+        let dir = std::env::temp_dir().join(format!("zkonnx-hwm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut c = Command::new("sh");
+        c.args(["-c", "true"]);
+        let s = run_child(c, "true", &dir.join("true.log")).expect("runs");
+        assert!(s.peak_rss_mb < 100.0, "{s:?}");
     }
 
     #[test]
