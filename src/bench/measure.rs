@@ -30,6 +30,11 @@ pub fn run_child(mut cmd: Command, what: &str, log: &Path) -> Result<Sample> {
     unsafe {
         cmd.pre_exec(|| Ok(()));
     }
+    // Even a forked child is charged this process's resident memory at the fork; a zkonnx
+    // child writes the high-water mark of its own memory (`VmHWM`) to this file instead.
+    let peak_file = log.with_extension("peak");
+    let _ = std::fs::remove_file(&peak_file);
+    cmd.env(super::PEAK_FILE_ENV, &peak_file);
     let start = Instant::now();
     let child = cmd
         .stdout(Stdio::from(file))
@@ -55,9 +60,12 @@ pub fn run_child(mut cmd: Command, what: &str, log: &Path) -> Result<Sample> {
             reason: format!("{what} failed (exit status {status}): {tail}"),
         });
     }
+    let own = std::fs::read_to_string(&peak_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<f64>().ok());
     Ok(Sample {
         wall_s,
-        peak_rss_mb: rss_kb as f64 / 1024.0,
+        peak_rss_mb: own.unwrap_or(rss_kb as f64 / 1024.0),
     })
 }
 
@@ -153,6 +161,20 @@ mod tests {
         c.args(["-c", "true"]);
         let s = run_child(c, "true", &dir.join("true.log")).expect("runs");
         assert!(s.peak_rss_mb < 100.0, "{s:?}");
+    }
+
+    /// A child that reports its own peak (as a zkonnx phase does) is taken at its word.
+    #[test]
+    fn a_child_reports_its_own_peak_through_the_peak_file() {
+        let dir = std::env::temp_dir().join(format!("zkonnx-peak-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            &format!("echo 42.5 > \"${}\"", super::super::PEAK_FILE_ENV),
+        ]);
+        let s = run_child(c, "reporter", &dir.join("reporter.log")).expect("runs");
+        assert_eq!(s.peak_rss_mb, 42.5);
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct Machine {
     pub ezkl_version: Option<String>,
 }
 
+/// Environment variable naming the file where a `zkonnx` phase started by the benchmark writes
+/// its own peak resident memory (MB, from `VmHWM`) when it exits.
+pub const PEAK_FILE_ENV: &str = "ZKONNX_PEAK_FILE";
+
 /// `bench.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BenchReport {

@@ -990,7 +990,12 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.cmd) {
+    let result = run(cli.cmd);
+    // The benchmark asks each phase for its own peak memory (see `zkonnx::bench::measure`).
+    if let Some(path) = std::env::var_os(zkonnx::bench::PEAK_FILE_ENV) {
+        let _ = std::fs::write(path, format!("{}", zkonnx::peak_rss_mb()));
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::No(m)) => {
             eprintln!("{m}");
