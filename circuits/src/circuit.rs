@@ -2,7 +2,7 @@
 //!
 //! One region holds every gadget row in order (the plan in `crate::layout` counts the same
 //! rows); the range lane and the function lane fill their own columns alongside. Tensors are
-//! lists of [`Src`]: an instance row, an advice cell or a constant, so rewiring ops cost no
+//! lists of `Src`: an instance row, an advice cell or a constant, so rewiring ops cost no
 //! cells at all.
 
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 //! Constants (initializers, `Constant` nodes, `Shape` of computed tensors and arithmetic on
 //! them) are folded at import time; every remaining node works on tensors that depend on the
 //! graph input. Each ONNX operator lowers to the IR's primitives (see [`crate::ir`]); the
-//! operators are grouped by kind: [`shape_ops`] (rewiring), [`linear_ops`] (convolution,
-//! pooling, products, normalisation) and [`elementwise_ops`] (activations and arithmetic).
+//! operators are grouped by kind: `shape_ops` (rewiring), `linear_ops` (convolution,
+//! pooling, products, normalisation) and `elementwise_ops` (activations and arithmetic).
 //! Unsupported nodes are all collected and reported at once.
 
 mod build;

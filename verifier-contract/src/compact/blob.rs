@@ -28,9 +28,9 @@
 //! | 19 | byte offset of the program |
 //! | 20 | byte offset of the query sets |
 //! | 21 | byte offset of the preprocessed commitments (x, y) |
-//! | 22–23 | [1]₁ |
-//! | 24–27 | [1]₂ (x.c1, x.c0, y.c1, y.c0: the pairing precompile's order) |
-//! | 28–31 | −[s]₂ |
+//! | 22–23 | \[1\]₁ |
+//! | 24–27 | \[1\]₂ (x.c1, x.c0, y.c1, y.c0: the pairing precompile's order) |
+//! | 28–31 | −\[s\]₂ |
 //! | 32 | total proof length in bytes |
 //! | 33 | total challenges |
 //! | 34 | total rotations over all query sets |
