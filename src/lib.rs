@@ -134,10 +134,13 @@ impl Model {
             input_scale: q.input().scale,
             output_scale: out.scale,
             param_scale: quant.param_scale,
-            hash_bits: HashBits {
-                input: q.input_bits,
-                params: q.param_bits(),
-                output: q.output_bits(),
+            hash_bits: {
+                let (input, output) = plan.shape.hash_widths(&q);
+                HashBits {
+                    input,
+                    params: q.param_bits(),
+                    output,
+                }
             },
         };
         Ok(CompiledModel {
@@ -310,7 +313,7 @@ impl CompiledModel {
         let xi = quantize_input(&self.model, input)?;
         Ok(zkonnx_circuits::hash::hash_values(
             &xi,
-            self.model.input_bits,
+            self.plan.shape.hash_widths(&self.model).0,
         ))
     }
 
@@ -320,7 +323,7 @@ impl CompiledModel {
         let t = self.witness(input)?;
         Ok(zkonnx_circuits::hash::hash_values(
             t.output(&self.model),
-            self.model.output_bits(),
+            self.plan.shape.hash_widths(&self.model).1,
         ))
     }
 

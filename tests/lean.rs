@@ -211,3 +211,76 @@ fn models_outside_the_lean_gadgets_keep_the_pooled_layout() {
     assert!(LeanModel::new(&m.model, hashed).is_err());
     assert!(lean_candidates(&m.model, hashed).is_empty());
 }
+
+/// Private and hashed inputs and outputs on the lean layout: the circuit takes the
+/// visibilities, the hash instances are the hashes of the values as the circuit packs them
+/// (`W + 1` bits), a changed hash is rejected, and proofs verify.
+#[test]
+fn the_lean_layout_hides_and_hashes_inputs_and_outputs() {
+    use zkonnx::Vis;
+    let dir = common::shared_models();
+    let x = data::read_input(&dir.join("mlp_digits.input.json")).expect("input");
+    let model = Model::load(dir.join("mlp_digits.onnx")).expect("import");
+    for (input, output) in [
+        (Vis::Hashed, Vis::Public),
+        (Vis::Private, Vis::Private),
+        (Vis::Public, Vis::Hashed),
+        (Vis::Hashed, Vis::Hashed),
+    ] {
+        let vis = Visibility {
+            input,
+            params: Vis::Fixed,
+            output,
+        };
+        let c = model
+            .compile_planned(
+                std::slice::from_ref(&x),
+                QuantSettings::default(),
+                vis,
+                Objective::Gas,
+            )
+            .expect("compile");
+        let shape = c.plan.shape;
+        let lean = shape.lean.expect("lean");
+        assert_eq!(
+            (c.settings.hash_bits.input, c.settings.hash_bits.output),
+            (lean.width + 1, lean.width + 1)
+        );
+        let trace = Arc::new(c.witness(&x).expect("witness"));
+        let inst = ModelCircuit::instances(&c.model, &shape, &trace);
+        let layout = c.settings.instance_layout();
+        assert_eq!(inst.len(), layout.len);
+        if let Some(at) = layout.input_hash {
+            assert_eq!(inst[at], c.input_hash(&x).expect("hash"));
+        }
+        if let Some(at) = layout.output_hash {
+            assert_eq!(inst[at], c.output_hash(&x).expect("hash"));
+        }
+        let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), trace);
+        MockProver::run(shape.k, &circuit, vec![inst.clone()])
+            .expect("synthesis")
+            .assert_satisfied();
+        for at in [layout.input_hash, layout.output_hash]
+            .into_iter()
+            .flatten()
+        {
+            let mut bad = inst.clone();
+            bad[at] += Fr::one();
+            let p = MockProver::run(shape.k, &circuit, vec![bad]).expect("synthesis");
+            assert!(p.verify().is_err(), "{vis:?}: a changed hash must fail");
+        }
+        if input == Vis::Hashed && output == Vis::Hashed {
+            let prover = Prover::setup(c.clone(), dev_srs(c.k(), 3)).expect("setup");
+            let proof = prover.prove(&x).expect("prove");
+            let vk = prover.verifier_key();
+            let path = std::path::Path::new("proof.json");
+            let pf = proof.to_file();
+            assert!(zkonnx::verify(&vk, &c.settings, &pf, path).expect("verify"));
+            let mut bad = pf.clone();
+            let mut i = proof.instances.clone();
+            i[0] += Fr::one();
+            bad.instances = i.iter().map(zkonnx::prover::artifacts::fr_to_hex).collect();
+            assert!(!zkonnx::verify(&vk, &c.settings, &bad, path).expect("verify"));
+        }
+    }
+}

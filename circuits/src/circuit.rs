@@ -175,11 +175,12 @@ impl ModelCircuit {
     /// values or their hash, the parameter hash, output values or their hash.
     pub fn instances(model: &QGraph, shape: &CircuitShape, trace: &Trace) -> Vec<Fr> {
         let vis = shape.visibility;
+        let (input_bits, output_bits) = shape.hash_widths(model);
         let mut out = Vec::new();
         let input = &trace.values[0];
         match vis.input {
             Vis::Public => out.extend(input.iter().map(|&v| fe(i128::from(v)))),
-            Vis::Hashed => out.push(hash::hash_values(input, model.input_bits)),
+            Vis::Hashed => out.push(hash::hash_values(input, input_bits)),
             _ => {}
         }
         if vis.params == Vis::Hashed {
@@ -188,7 +189,7 @@ impl ModelCircuit {
         let output = trace.output(model);
         match vis.output {
             Vis::Public => out.extend(output.iter().map(|&v| fe(i128::from(v)))),
-            Vis::Hashed => out.push(hash::hash_values(output, model.output_bits())),
+            Vis::Hashed => out.push(hash::hash_values(output, output_bits)),
             _ => {}
         }
         out
@@ -717,7 +718,7 @@ pub enum ModelConfig {
     /// The pooled layout ([`crate::chips`]).
     Pooled(Box<ChipConfig>),
     /// The lean layout ([`crate::lean`]).
-    Lean(LeanConfig),
+    Lean(Box<LeanConfig>),
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -739,9 +740,12 @@ impl Circuit<Fr> for ModelCircuit {
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelConfig {
         match shape.lean {
-            Some(l) => {
-                ModelConfig::Lean(LeanConfig::configure(meta, shape.inputs_per_row, l.width))
-            }
+            Some(l) => ModelConfig::Lean(Box::new(LeanConfig::configure(
+                meta,
+                shape.inputs_per_row,
+                l.width,
+                shape.visibility.any_hashed(),
+            ))),
             None => ModelConfig::Pooled(Box::new(ChipConfig::configure(meta, shape))),
         }
     }

@@ -73,6 +73,20 @@ impl Default for CircuitShape {
 }
 
 impl CircuitShape {
+    /// Whether a lean layout carries the Poseidon chip (a group is hashed).
+    pub fn lean_hashing(&self) -> bool {
+        self.lean.is_some() && self.visibility.any_hashed()
+    }
+
+    /// Widths `(input, output)` that hashed inputs and outputs are packed with: the calibrated
+    /// widths in the pooled layout, `W + 1` in the lean one (what its bit rows prove).
+    pub fn hash_widths(&self, q: &QGraph) -> (u32, u32) {
+        match self.lean {
+            Some(l) => (l.width + 1, l.width + 1),
+            None => (q.input_bits, q.output_bits()),
+        }
+    }
+
     /// The layout in words: `packing AxT, L-bit limbs`, or `lean, T input(s) per row, W-bit checks`.
     pub fn describe(&self) -> String {
         match self.lean {
@@ -126,7 +140,7 @@ impl CircuitShape {
     /// Advice columns committed in the first phase.
     pub fn advice_columns(&self) -> usize {
         if self.lean.is_some() {
-            return (self.inputs_per_row + 1).max(3);
+            return (self.inputs_per_row + 1).max(3) + 3 * usize::from(self.lean_hashing());
         }
         self.width() + 2 + 2 * usize::from(self.functions)
     }
@@ -134,7 +148,7 @@ impl CircuitShape {
     /// Columns with copy constraints (the permutation argument), the instance column included.
     pub fn equality_columns(&self) -> usize {
         if self.lean.is_some() {
-            return self.inputs_per_row + 1;
+            return self.inputs_per_row + 1 + 3 * usize::from(self.lean_hashing());
         }
         // The pool, the range lane's value column, the instance and constants columns.
         self.width() + 2 + 2 * usize::from(self.functions) + usize::from(self.constants)
@@ -154,8 +168,8 @@ impl CircuitShape {
     /// Fixed columns (the shared pool, range lane, table, selectors before compression).
     pub fn fixed_columns(&self) -> usize {
         if self.lean.is_some() {
-            // Weights, and the three kind columns.
-            return self.inputs_per_row + 3;
+            // Weights and the three kind columns; Poseidon's constants, flags and selectors.
+            return self.inputs_per_row + 3 + 8 * usize::from(self.lean_hashing());
         }
         // pool, range (tag, offset), table (2), selectors (4, before compression).
         self.fixed_pool()
@@ -277,18 +291,21 @@ pub fn estimate_verify_gas(shape: &CircuitShape, instances: usize) -> u64 {
 /// chunks, opening), then every committed column and every copy-constrained column.
 fn estimate_lean_gas(shape: &CircuitShape, instances: usize) -> u64 {
     // Fitted to revm runs of the lean plans of mlp_digits (T = 1, 2, 4; 74 instances) and
-    // lenet and mlp_wide (T = 1; 794 instances): within 0.5 %.
+    // lenet and mlp_wide (T = 1; 794 instances): within 0.5 %; with hashing (mlp_digits'
+    // input and/or output, mlp_wide's input at T = 2): within 0.5 %.
     const BASE: u64 = 236_900;
     const PER_ADVICE: u64 = 5_850;
     const PER_FIXED: u64 = 7_500;
     const PER_EQUALITY: u64 = 13_700;
     const PER_PERMUTATION_CHUNK: u64 = 10_000;
     const PER_INSTANCE: u64 = 330;
+    const HASH_GATES: u64 = 30_000;
     BASE + PER_ADVICE * shape.advice_columns() as u64
         + PER_FIXED * shape.fixed_columns() as u64
         + PER_EQUALITY * shape.equality_columns() as u64
         + PER_PERMUTATION_CHUNK * shape.equality_columns().div_ceil(2) as u64
         + PER_INSTANCE * instances as u64
+        + HASH_GATES * u64::from(shape.lean_hashing())
 }
 
 impl LayoutPlan {
@@ -512,6 +529,28 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                     }
                     .to_string(),
                     rows: lean.unit_rows(u, t) - mac_rows,
+                    lookup_rows: 0,
+                    func_rows: 0,
+                    macs: 0,
+                });
+            }
+            if lean.input_rows() > 0 {
+                layers.push(LayerPlan {
+                    name: "input".to_string(),
+                    op_type: format!("{} input", vis.input),
+                    gadget: "lean-range".to_string(),
+                    rows: lean.input_rows(),
+                    lookup_rows: 0,
+                    func_rows: 0,
+                    macs: 0,
+                });
+            }
+            if lean.hash_rows(t) > 0 {
+                layers.push(LayerPlan {
+                    name: "hash".to_string(),
+                    op_type: "hashed input/output".to_string(),
+                    gadget: "poseidon".to_string(),
+                    rows: lean.hash_rows(t),
                     lookup_rows: 0,
                     func_rows: 0,
                     macs: 0,

@@ -12,6 +12,12 @@
 //! | `k_bits` | step: `X − 2·X[−1] ∈ {0, 1}` | first: `X ∈ {0, 1}` |
 //! | `k_val` | value: `acc[−W] + w_0 = (A − B)·2^W + C`, `A·B = 0` | signed: `A = A[−1] − B[−1]` |
 //!
+//! With a hashed group, three more advice columns (the Poseidon chip's S-box helpers, two of
+//! them holding message cells, with copy constraints) and the chip's fixed columns join: its
+//! state columns are the three bit columns and its first round-constant column is `w_0`
+//! (Poseidon rows switch no lean gate on, lean rows no Poseidon gate); the accumulator column
+//! gets copy constraints, since packed values are copied into the sponge.
+//!
 //! The bit gates run on the three bit columns `A = x_0`, `B = acc`, `C = x_1` (or `c`) at
 //! once: `W` rows of running sums from the most significant bit prove `0 ≤ A, B, C < 2^W` of
 //! the last row, which is the value row of a rescaled element: `A = max(q, 0)`, `B = max(−q, 0)`
@@ -27,6 +33,7 @@ use halo2_proofs::halo2curves::ff::{Field, PrimeField};
 use halo2_proofs::plonk::Error;
 
 use crate::chips::fe;
+use crate::chips::poseidon::PoseidonConfig;
 
 /// Columns of the lean layout.
 #[derive(Debug, Clone)]
@@ -50,6 +57,8 @@ pub struct LeanConfig {
     pub instance: Column<Instance>,
     /// Bits `W` of every range check (and the shift of every rescale).
     pub width: u32,
+    /// The Poseidon chip, when a group is hashed.
+    pub poseidon: Option<PoseidonConfig>,
 }
 
 /// `k·(2 − k)`: 1 where `k = 1`, 0 where `k ∈ {0, 2}`.
@@ -64,8 +73,8 @@ fn two(k: Expression<Fr>) -> Expression<Fr> {
 
 impl LeanConfig {
     /// Creates the columns and gates for `t` inputs per multiply-add row and `width`-bit range
-    /// checks.
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, t: usize, width: u32) -> Self {
+    /// checks, with the Poseidon chip when `hashing`.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, t: usize, width: u32, hashing: bool) -> Self {
         let t = t.max(1);
         let x: Vec<Column<Advice>> = (0..t).map(|_| meta.advice_column()).collect();
         let acc = meta.advice_column();
@@ -121,6 +130,18 @@ impl LeanConfig {
                 signed * (a - a_prev + b_prev),
             ]
         });
+        let poseidon = hashing.then(|| {
+            let helpers = [(); 3].map(|_| meta.advice_column());
+            meta.enable_equality(acc);
+            meta.enable_equality(helpers[0]);
+            meta.enable_equality(helpers[1]);
+            let advice = [
+                bits[0], bits[1], bits[2], helpers[0], helpers[1], helpers[2],
+            ];
+            let mut fixed = vec![w[0]];
+            fixed.extend((0..5).map(|_| meta.fixed_column()));
+            PoseidonConfig::configure(meta, &advice, &fixed)
+        });
         Self {
             x,
             acc,
@@ -131,6 +152,7 @@ impl LeanConfig {
             k_val,
             instance,
             width,
+            poseidon,
         }
     }
 

@@ -21,6 +21,12 @@
 //! Rows per output element: `⌈terms/T⌉` multiply-add rows, `W` bit rows (the last is the value
 //! row), and one signed row when no ReLU follows. [`LeanModel`] is the static plan: which
 //! models qualify, the folded weights, and the rows; `synth` lays it out.
+//!
+//! A private or hashed input is a signed row per element (`|x| < 2^W` by its `W` bit rows); a
+//! hashed input or output is packed on multiply-add rows and hashed by the Poseidon chip
+//! ([`crate::chips::poseidon`]), whose state columns are the three bit columns and whose
+//! helpers are three more advice columns. Hashed values are packed as `W + 1`-bit values
+//! ([`LeanModel::hash_bits`]), the width the bit rows prove.
 
 pub mod chip;
 mod synth;
@@ -80,15 +86,19 @@ pub struct LeanModel {
     pub units: Vec<Unit>,
     /// The output node's elements.
     pub outputs: Vec<Origin>,
+    /// Number of input elements.
+    pub num_inputs: usize,
+    /// Who sees what.
+    pub visibility: Visibility,
 }
 
 impl LeanModel {
     /// Plans `q` for the lean layout, or says why it does not qualify.
     pub fn new(q: &QGraph, vis: Visibility) -> Result<Self, String> {
-        if vis.input != Vis::Public || vis.params != Vis::Fixed || vis.output == Vis::Hashed {
+        if vis.params != Vis::Fixed {
             return Err(format!(
-                "the lean layout takes a public input, fixed parameters and a public or private output (got input {}, parameters {}, output {})",
-                vis.input, vis.params, vis.output
+                "the lean layout takes fixed parameters (got {})",
+                vis.params
             ));
         }
         let mut consumers = vec![Vec::new(); q.nodes.len()];
@@ -102,6 +112,10 @@ impl LeanModel {
             if let QOp::Rescale { shift, bits, .. } = n.op {
                 width = width.max(shift).max(bits);
             }
+        }
+        if vis.input != Vis::Public {
+            // A private input element is `A − B` with `A, B < 2^W`: `W` covers its width.
+            width = width.max(q.input_bits.saturating_sub(1));
         }
         // 2W + 2 bits must stay far below the field's 253 so that `q·2^W + r` cannot wrap.
         if width > 100 {
@@ -212,12 +226,46 @@ impl LeanModel {
             width,
             units,
             outputs,
+            num_inputs: q.input().len(),
+            visibility: vis,
         })
+    }
+
+    /// The width hashed values are packed with: `|v| < 2^W` is what the bit rows prove.
+    pub fn hash_bits(&self) -> u32 {
+        self.width + 1
     }
 
     /// Rows of the layout with `t` inputs per multiply-add row.
     pub fn rows(&self, t: usize) -> usize {
-        self.units.iter().map(|u| self.unit_rows(u, t)).sum()
+        self.input_rows()
+            + self
+                .units
+                .iter()
+                .map(|u| self.unit_rows(u, t))
+                .sum::<usize>()
+            + self.hash_rows(t)
+    }
+
+    /// Rows of the private input's range checks (a signed row per element).
+    pub fn input_rows(&self) -> usize {
+        match self.visibility.input {
+            Vis::Public => 0,
+            _ => self.num_inputs * (self.width as usize + 1),
+        }
+    }
+
+    /// Rows of packing and hashing the hashed groups.
+    pub fn hash_rows(&self, t: usize) -> usize {
+        let bits = self.hash_bits();
+        let mut rows = 0;
+        if self.visibility.input == Vis::Hashed {
+            rows += crate::layout::hash_group_rows(self.num_inputs, bits, t);
+        }
+        if self.visibility.output == Vis::Hashed {
+            rows += crate::layout::hash_group_rows(self.outputs.len(), bits, t);
+        }
+        rows
     }
 
     /// Rows of one unit.

@@ -6,7 +6,10 @@ use halo2_proofs::plonk::Error;
 
 use super::chip::{running_sums, LeanConfig};
 use super::{Element, LeanModel, Origin};
+use halo2_proofs::halo2curves::ff::Field;
+
 use crate::chips::{fe, val};
+use crate::hash;
 use crate::layout::CircuitShape;
 use crate::quant::{QGraph, Trace};
 use crate::visibility::{InstanceLayout, Vis};
@@ -16,6 +19,8 @@ struct State<'a, 'r> {
     region: &'a mut Region<'r, Fr>,
     trace: Option<&'a Trace>,
     inst: &'a InstanceLayout,
+    /// The private input's cells (empty when the input is public).
+    inputs: Vec<Cell>,
     /// Output cells of every rescale node laid out so far.
     cells: Vec<Vec<Cell>>,
     /// Cells bound to instance rows once the region is done.
@@ -35,7 +40,13 @@ impl State<'_, '_> {
 
     fn bind(&mut self, cell: Cell, o: Origin) -> Result<(), Error> {
         match o {
-            Origin::Input(e) => self.pending.push((cell, self.inst.inputs.start + e)),
+            Origin::Input(e) if self.inputs.is_empty() => {
+                self.pending.push((cell, self.inst.inputs.start + e))
+            }
+            Origin::Input(e) => {
+                let src = *self.inputs.get(e).ok_or(Error::Synthesis)?;
+                self.region.constrain_equal(cell, src);
+            }
             Origin::Elem(n, e) => {
                 let src = *self
                     .cells
@@ -48,6 +59,71 @@ impl State<'_, '_> {
             Origin::Const(_) => return Err(Error::Synthesis),
         }
         Ok(())
+    }
+
+    /// A private input element `v = A − B` with `A, B < 2^W` proved by `W` bit rows, then the
+    /// signed row that holds `v` (in `x_0`).
+    fn input_element(&mut self, v: Option<i128>) -> Result<Cell, Error> {
+        let cfg = self.config;
+        let width = cfg.width;
+        let parts = v.map(|v| [v.max(0), (-v).max(0), 0]);
+        let sums: [Vec<Value<Fr>>; 3] = [0, 1, 2].map(|j| match parts {
+            Some(p) => match running_sums(p[j], width) {
+                Some(s) => s.into_iter().map(|x| Value::known(fe(x))).collect(),
+                None => Vec::new(),
+            },
+            None => vec![Value::unknown(); width as usize],
+        });
+        if sums.iter().any(|s| s.len() != width as usize) {
+            return Err(Error::Synthesis);
+        }
+        cfg.bit_rows(self.region, self.row, &sums)?;
+        self.row += width as usize;
+        let cell = cfg.signed_row(self.region, self.row, val(v));
+        self.row += 1;
+        Ok(cell)
+    }
+
+    /// Packs signed `bits`-bit values (cells of `x_0` with their values) on multiply-add rows with
+    /// weights `2^(bits·i)` and hashes them with their header: the digest cell, equal to
+    /// [`crate::hash::hash_values`].
+    fn hash_cells(&mut self, cells: &[(Cell, Option<i128>)], bits: u32) -> Result<Cell, Error> {
+        let cfg = self.config;
+        let poseidon = cfg.poseidon.as_ref().ok_or(Error::Synthesis)?;
+        let t = cfg.inputs_per_row();
+        let base = Fr::from(2u64).pow_vartime([u64::from(bits)]);
+        let mut msgs = Vec::new();
+        for chunk in cells.chunks(hash::per_element(bits)) {
+            let mut acc = Value::known(Fr::ZERO);
+            let mut pow = Fr::ONE;
+            let mut last = None;
+            for (j, sub) in chunk.chunks(t).enumerate() {
+                let mut xs = Vec::with_capacity(sub.len());
+                let mut ws = Vec::with_capacity(sub.len());
+                for &(_, v) in sub {
+                    let x = val(v);
+                    acc = acc + x * Value::known(pow);
+                    xs.push(x);
+                    ws.push(pow);
+                    pow *= base;
+                }
+                let (xc, ac) = cfg.mac_row(self.region, self.row, j == 0, &xs, &ws, acc);
+                for (c, &(src, _)) in xc.into_iter().zip(sub) {
+                    self.region.constrain_equal(c, src);
+                }
+                last = Some(ac);
+                self.row += 1;
+            }
+            msgs.push((last.ok_or(Error::Synthesis)?, acc));
+        }
+        let (digest, rows) = poseidon.hash(
+            self.region,
+            self.row,
+            hash::header(cells.len(), bits),
+            &msgs,
+        )?;
+        self.row += rows;
+        Ok(digest)
     }
 
     /// One element: its multiply-add chain, bit rows and value row, and a signed row without
@@ -142,10 +218,22 @@ pub(crate) fn synthesize(
                 region: &mut region,
                 trace,
                 inst: &inst,
+                inputs: Vec::new(),
                 cells: vec![Vec::new(); q.nodes.len()],
                 pending: Vec::new(),
                 row: 0,
             };
+            let mut input_values = Vec::new();
+            if vis.input != Vis::Public {
+                for e in 0..lean.num_inputs {
+                    let v = trace
+                        .and_then(|t| t.values[0].get(e))
+                        .map(|&v| i128::from(v));
+                    let cell = st.input_element(v)?;
+                    st.inputs.push(cell);
+                    input_values.push(v);
+                }
+            }
             for u in &lean.units {
                 let mut out = Vec::with_capacity(u.elems.len());
                 for (i, e) in u.elems.iter().enumerate() {
@@ -156,17 +244,35 @@ pub(crate) fn synthesize(
                 }
                 st.cells[u.node] = out;
             }
-            if st.row > shape.usable_rows() {
-                return Err(Error::NotEnoughRowsAvailable { current_k: shape.k });
+            let mut outputs = Vec::with_capacity(lean.outputs.len());
+            for &o in &lean.outputs {
+                let Origin::Elem(n, e) = o else {
+                    return Err(Error::Synthesis);
+                };
+                let cell = *st.cells[n].get(e).ok_or(Error::Synthesis)?;
+                let v = trace
+                    .and_then(|t| t.values[n].get(e))
+                    .map(|&v| i128::from(v));
+                outputs.push((cell, v));
             }
             if vis.output == Vis::Public {
-                for (i, &o) in lean.outputs.iter().enumerate() {
-                    let Origin::Elem(n, e) = o else {
-                        return Err(Error::Synthesis);
-                    };
-                    let cell = *st.cells[n].get(e).ok_or(Error::Synthesis)?;
+                for (i, &(cell, _)) in outputs.iter().enumerate() {
                     st.pending.push((cell, inst.outputs.start + i));
                 }
+            }
+            let bits = lean.hash_bits();
+            if let Some(at) = inst.input_hash {
+                let cells: Vec<(Cell, Option<i128>)> =
+                    st.inputs.iter().copied().zip(input_values).collect();
+                let digest = st.hash_cells(&cells, bits)?;
+                st.pending.push((digest, at));
+            }
+            if let Some(at) = inst.output_hash {
+                let digest = st.hash_cells(&outputs, bits)?;
+                st.pending.push((digest, at));
+            }
+            if st.row > shape.usable_rows() {
+                return Err(Error::NotEnoughRowsAvailable { current_k: shape.k });
             }
             Ok(st.pending)
         },

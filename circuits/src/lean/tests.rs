@@ -80,10 +80,10 @@ impl Circuit<Fr> for LeanCircuit {
         self.0.t
     }
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, t: usize) -> LeanConfig {
-        LeanConfig::configure(meta, t, WIDTH)
+        LeanConfig::configure(meta, t, WIDTH, false)
     }
     fn configure(meta: &mut ConstraintSystem<Fr>) -> LeanConfig {
-        LeanConfig::configure(meta, 1, WIDTH)
+        LeanConfig::configure(meta, 1, WIDTH, false)
     }
 
     fn synthesize(&self, c: LeanConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
