@@ -101,38 +101,24 @@ impl Layout<'_, '_> {
         let poseidon = self.config.poseidon.as_ref().ok_or(Error::Synthesis)?;
         let mac = &self.config.mac;
         let (t, a) = (mac.x.len(), mac.acc.len());
-        let base = Fr::from(2u64).pow_vartime([u64::from(bits)]);
-        let mut msgs = Vec::new();
-        for chunk in cells.chunks(hash::per_element(bits)) {
-            let mut acc = Value::known(Fr::ZERO);
-            let mut pow = Fr::ONE;
-            let mut last = None;
-            for (j, sub) in chunk.chunks(t).enumerate() {
-                let mut w = vec![vec![Fr::ZERO; t]; a];
-                let mut xv = vec![Value::known(Fr::ZERO); t];
-                for (ti, &(_, v)) in sub.iter().enumerate() {
-                    w[0][ti] = pow;
-                    xv[ti] = val(v);
-                    acc = acc + xv[ti] * Value::known(pow);
-                    pow *= base;
-                }
-                let mut av = vec![Value::known(Fr::ZERO); a];
-                av[0] = acc;
-                let (xc, ac) = mac.assign_row(self.region, self.row, j == 0, &xv, &w, &av)?;
-                for (c, &(src, _)) in xc.into_iter().zip(sub) {
-                    self.region.constrain_equal(c, src);
-                }
-                last = Some(ac[0]);
-                self.row += 1;
-            }
-            msgs.push((last.ok_or(Error::Synthesis)?, acc));
-        }
-        let (digest, rows) = poseidon.hash(
-            self.region,
-            self.row,
-            hash::header(cells.len(), bits),
-            &msgs,
-        )?;
+        // Accumulator 0 packs; the others hold 0.
+        let mut row = |region: &mut Region<Fr>,
+                       at: usize,
+                       first: bool,
+                       xs: &[Value<Fr>],
+                       ws: &[Fr],
+                       acc: Value<Fr>| {
+            let mut w = vec![vec![Fr::ZERO; t]; a];
+            w[0][..ws.len()].copy_from_slice(ws);
+            let mut xv = vec![Value::known(Fr::ZERO); t];
+            xv[..xs.len()].copy_from_slice(xs);
+            let mut av = vec![Value::known(Fr::ZERO); a];
+            av[0] = acc;
+            let (xc, ac) = mac.assign_row(region, at, first, &xv, &w, &av)?;
+            Ok((xc, ac[0]))
+        };
+        let (digest, rows) =
+            poseidon.pack_and_hash(self.region, self.row, cells, bits, t, &mut row)?;
         self.row += rows;
         Ok(digest)
     }

@@ -18,6 +18,18 @@ use halo2_proofs::poly::Rotation;
 
 use crate::hash::{self, Chunk, FULL_ROUNDS, PARTIAL_ROUNDS, WIDTH};
 
+/// One packing row for [`PoseidonConfig::pack_and_hash`]: `(region, row, first, inputs,
+/// weights, accumulator after the row)` to the input cells and the accumulator cell.
+pub type PackRow<'a> = dyn FnMut(
+        &mut Region<Fr>,
+        usize,
+        bool,
+        &[Value<Fr>],
+        &[Fr],
+        Value<Fr>,
+    ) -> Result<(Vec<Cell>, Cell), Error>
+    + 'a;
+
 /// Rows one hash over `n` elements takes (the header included).
 pub fn hash_rows(n: usize) -> usize {
     hash::chunks(n + 1).len() * (1 + FULL_ROUNDS + PARTIAL_ROUNDS) + 1
@@ -122,6 +134,51 @@ impl PoseidonConfig {
             c,
             flags,
         }
+    }
+
+    /// Packs signed `bits`-bit values (cells with their values) into field elements on the
+    /// caller's multiply-add rows (`pack_row(region, row, first, inputs, weights, accumulator)`
+    /// assigns one row of at most `t` inputs with weights `2^(bits·i)` and returns the input
+    /// cells and the accumulator cell), then hashes them with their header from the next row.
+    /// The digest equals [`hash::hash_values`]; returns it and the rows used in all.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pack_and_hash(
+        &self,
+        region: &mut Region<Fr>,
+        row: usize,
+        cells: &[(Cell, Option<i128>)],
+        bits: u32,
+        t: usize,
+        pack_row: &mut PackRow<'_>,
+    ) -> Result<(Cell, usize), Error> {
+        let base = Fr::from(2u64).pow_vartime([u64::from(bits)]);
+        let mut at = row;
+        let mut msgs = Vec::new();
+        for chunk in cells.chunks(hash::per_element(bits)) {
+            let mut acc = Value::known(Fr::ZERO);
+            let mut pow = Fr::ONE;
+            let mut last = None;
+            for (j, sub) in chunk.chunks(t.max(1)).enumerate() {
+                let mut xs = Vec::with_capacity(sub.len());
+                let mut ws = Vec::with_capacity(sub.len());
+                for &(_, v) in sub {
+                    let x = super::val(v);
+                    acc = acc + x * Value::known(pow);
+                    xs.push(x);
+                    ws.push(pow);
+                    pow *= base;
+                }
+                let (xc, ac) = pack_row(region, at, j == 0, &xs, &ws, acc)?;
+                for (c, &(src, _)) in xc.into_iter().zip(sub) {
+                    region.constrain_equal(c, src);
+                }
+                last = Some(ac);
+                at += 1;
+            }
+            msgs.push((last.ok_or(Error::Synthesis)?, acc));
+        }
+        let (digest, rows) = self.hash(region, at, hash::header(cells.len(), bits), &msgs)?;
+        Ok((digest, at + rows - row))
     }
 
     /// Lays out the sponge over a constant `header` and the message cells `msgs` (with their

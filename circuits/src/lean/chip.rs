@@ -32,7 +32,6 @@ use halo2_proofs::poly::Rotation;
 use halo2_proofs::halo2curves::ff::{Field, PrimeField};
 use halo2_proofs::plonk::Error;
 
-use crate::chips::fe;
 use crate::chips::poseidon::PoseidonConfig;
 
 /// Columns of the lean layout.
@@ -123,7 +122,7 @@ impl LeanConfig {
                 [bits[0], bits[1]].map(|col| vc.query_advice(col, Rotation::prev()));
             let chained = vc.query_advice(acc, Rotation(-(width as i32)));
             let add = vc.query_fixed(w[0], Rotation::cur());
-            let pow = Expression::Constant(fe(1i128 << width));
+            let pow = Expression::Constant(Fr::from(2).pow_vartime([u64::from(width)]));
             vec![
                 value.clone() * (chained + add - (a.clone() - b.clone()) * pow - c),
                 value * a.clone() * b,

@@ -6,10 +6,8 @@ use halo2_proofs::plonk::Error;
 
 use super::chip::{running_sums, LeanConfig};
 use super::{Element, LeanModel, Origin};
-use halo2_proofs::halo2curves::ff::Field;
 
 use crate::chips::{fe, val};
-use crate::hash;
 use crate::layout::CircuitShape;
 use crate::quant::{QGraph, Trace};
 use crate::visibility::{InstanceLayout, Vis};
@@ -90,37 +88,20 @@ impl State<'_, '_> {
     fn hash_cells(&mut self, cells: &[(Cell, Option<i128>)], bits: u32) -> Result<Cell, Error> {
         let cfg = self.config;
         let poseidon = cfg.poseidon.as_ref().ok_or(Error::Synthesis)?;
-        let t = cfg.inputs_per_row();
-        let base = Fr::from(2u64).pow_vartime([u64::from(bits)]);
-        let mut msgs = Vec::new();
-        for chunk in cells.chunks(hash::per_element(bits)) {
-            let mut acc = Value::known(Fr::ZERO);
-            let mut pow = Fr::ONE;
-            let mut last = None;
-            for (j, sub) in chunk.chunks(t).enumerate() {
-                let mut xs = Vec::with_capacity(sub.len());
-                let mut ws = Vec::with_capacity(sub.len());
-                for &(_, v) in sub {
-                    let x = val(v);
-                    acc = acc + x * Value::known(pow);
-                    xs.push(x);
-                    ws.push(pow);
-                    pow *= base;
-                }
-                let (xc, ac) = cfg.mac_row(self.region, self.row, j == 0, &xs, &ws, acc);
-                for (c, &(src, _)) in xc.into_iter().zip(sub) {
-                    self.region.constrain_equal(c, src);
-                }
-                last = Some(ac);
-                self.row += 1;
-            }
-            msgs.push((last.ok_or(Error::Synthesis)?, acc));
-        }
-        let (digest, rows) = poseidon.hash(
+        let mut row =
+            |region: &mut Region<Fr>,
+             at: usize,
+             first: bool,
+             xs: &[Value<Fr>],
+             ws: &[Fr],
+             acc: Value<Fr>| Ok(cfg.mac_row(region, at, first, xs, ws, acc));
+        let (digest, rows) = poseidon.pack_and_hash(
             self.region,
             self.row,
-            hash::header(cells.len(), bits),
-            &msgs,
+            cells,
+            bits,
+            cfg.inputs_per_row(),
+            &mut row,
         )?;
         self.row += rows;
         Ok(digest)
