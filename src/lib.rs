@@ -92,6 +92,33 @@ impl Model {
         Ok(Self { path, graph, hash })
     }
 
+    /// The model's inputs as `(name, number of values)`, in the order their values are
+    /// concatenated in an input vector.
+    pub fn input_parts(&self) -> Vec<(String, usize)> {
+        self.graph
+            .inputs
+            .iter()
+            .map(|s| (s.name.clone(), s.len()))
+            .collect()
+    }
+
+    /// The float model's outputs on `input` (every output flattened and concatenated): tract
+    /// running the ONNX file, or, where tract cannot run it, zkonnx's own f32 executor of the
+    /// imported graph. Returns which one ran (`"tract"` or `"zkonnx-f32"`).
+    pub fn float_outputs(&self, input: &[f32]) -> Result<(Vec<f32>, &'static str)> {
+        zkonnx_circuits::quant::check_input(&self.graph, input)?;
+        let tract =
+            zkonnx_circuits::float_ref::FloatReference::load_io(&self.path, &self.graph.inputs)
+                .and_then(|r| r.run(input));
+        match tract {
+            Ok(y) if y.len() == self.graph.output_node().len() => Ok((y, "tract")),
+            _ => Ok((
+                zkonnx_circuits::ir::run_float(&self.graph, input).swap_remove(self.graph.output),
+                "zkonnx-f32",
+            )),
+        }
+    }
+
     /// Calibrates on `calibration` inputs, quantizes and plans the circuit (public input and
     /// output, weights in the verifying key).
     pub fn compile(&self, calibration: &[Vec<f32>], quant: QuantSettings) -> Result<CompiledModel> {
@@ -131,6 +158,8 @@ impl Model {
             num_outputs: out.len(),
             input_shape: q.input().shape.clone(),
             output_shape: out.shape.clone(),
+            inputs: q.inputs.clone(),
+            outputs: q.outputs.clone(),
             input_scale: q.input().scale,
             output_scale: out.scale,
             param_scale: quant.param_scale,

@@ -62,6 +62,9 @@ pub enum CircuitsError {
         /// Number of values given.
         got: usize,
     },
+    /// An input value does not fit the type the model declares for it.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// A value is not finite (NaN or infinity).
     #[error("{what} contains a non-finite value ({value}) at index {index}")]
     NonFinite {

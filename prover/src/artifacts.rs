@@ -43,6 +43,13 @@ pub struct Settings {
     /// Signed bit widths of the hashed groups (what `zkonnx hash` packs with).
     #[serde(default)]
     pub hash_bits: HashBits,
+    /// The ONNX inputs (name, shape, type), in the order their values are concatenated in
+    /// the input instances.
+    #[serde(default)]
+    pub inputs: Vec<zkonnx_circuits::ir::IoSpec>,
+    /// The ONNX outputs, in the order their values are concatenated in the output instances.
+    #[serde(default)]
+    pub outputs: Vec<zkonnx_circuits::ir::IoSpec>,
 }
 
 /// Signed widths `b` (`|v| < 2^(b-1)`) with which each group is range-checked and packed

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
-use zkonnx_circuits::float_ref::FloatReference;
 
 use crate::evm::{evm_verify, generate_verifier, VerifierKind};
 use crate::fidelity::compare;
@@ -320,8 +319,7 @@ fn float_reference(model: &Path, input: &Path, x: &[f32]) -> Result<Vec<f32>> {
     if beside.is_file() {
         return data::read_output(&beside);
     }
-    let shape = crate::Model::load(model)?.graph.input().shape.clone();
-    Ok(FloatReference::load(model, &shape)?.run(x)?)
+    Ok(crate::Model::load(model)?.float_outputs(x)?.0)
 }
 
 /// zkonnx / EZKL for every figure both systems have.

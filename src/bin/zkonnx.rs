@@ -10,7 +10,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use zkonnx::fidelity::compare;
 use zkonnx::report::Report;
 use zkonnx::{data, files, CompiledModel, Model, Prover, QuantSettings, Settings, Vis, Visibility};
-use zkonnx_circuits::float_ref::FloatReference;
 use zkonnx_prover::artifacts::{write_json, ProofFile};
 use zkonnx_prover::srs::{dev_srs, read_srs, write_srs, DEV_SRS_WARNING};
 
@@ -301,6 +300,13 @@ enum Cmd {
         #[arg(long)]
         input: Option<PathBuf>,
     },
+    /// Lists every supported ONNX operator (from the importer's registry), with how it is
+    /// proved; --markdown prints the table of docs/OPERATORS.md.
+    Ops {
+        /// Print the Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
     Verify {
         /// proof.json.
@@ -372,12 +378,14 @@ fn step<T>(msg: &str, f: impl FnOnce() -> T) -> (T, f64) {
 }
 
 fn calibration_samples(
+    model: &Model,
     calibration: Option<&Path>,
     input: Option<&Path>,
 ) -> Result<Vec<Vec<f32>>, Fail> {
+    let parts = model.input_parts();
     match (calibration, input) {
-        (Some(c), _) => Ok(data::read_samples(c)?),
-        (None, Some(i)) => Ok(vec![data::read_input(i)?]),
+        (Some(c), _) => Ok(data::read_samples_for(c, &parts)?),
+        (None, Some(i)) => Ok(vec![data::read_input_for(i, &parts)?]),
         (None, None) => Err(Fail::Bad(
             "give --calibration DATA.json or --input INPUT.json to calibrate on".into(),
         )),
@@ -598,10 +606,10 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
         } => {
             std::fs::create_dir_all(&workdir)
                 .map_err(|e| Fail::Bad(format!("{}: {e}", workdir.display())))?;
-            let x = data::read_input(&input)?;
-            let cal = calibration_samples(calibration.as_deref(), Some(&input))?;
+            let m = Model::load(&model)?;
+            let x = data::read_input_for(&input, &m.input_parts())?;
+            let cal = calibration_samples(&m, calibration.as_deref(), Some(&input))?;
             let (compiled, compile_s) = step("compile", || -> Result<CompiledModel, Fail> {
-                let m = Model::load(&model)?;
                 zkonnx_circuits::quant::check_input(&m.graph, &x)?;
                 quant.compile(&m, &cal)
             });
@@ -625,8 +633,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 zkonnx::verify(&vk, &compiled.settings, &pf, &workdir.join(files::PROOF))
             });
             let ok = ok?;
-            let reference =
-                FloatReference::load(&model, &compiled.settings.input_shape)?.run(&x)?;
+            let (reference, _) = m.float_outputs(&x)?;
             let evm_figures = if evm {
                 Some(evm_check(
                     &vk,
@@ -721,14 +728,14 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             out,
             quant,
         } => {
-            let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
+            let m = Model::load(&model)?;
+            let cal = calibration_samples(&m, calibration.as_deref(), input.as_deref())?;
             let (compiled, _) = step("compile", || -> Result<CompiledModel, Fail> {
-                quant.compile(&Model::load(&model)?, &cal)
+                quant.compile(&m, &cal)
             });
             let compiled = compiled?;
             compiled.save(&out)?;
             print_plan(&compiled);
-            let reference = FloatReference::load(&model, &compiled.settings.input_shape)?;
             let mut worst = zkonnx::fidelity::Fidelity {
                 max_abs_err: 0.0,
                 mean_abs_err: 0.0,
@@ -738,7 +745,7 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
                 let t = compiled.witness(x)?;
                 let f = compare(
                     &compiled.model.dequantize_output(t.output(&compiled.model)),
-                    &reference.run(x)?,
+                    &m.float_outputs(x)?.0,
                 );
                 worst.max_abs_err = worst.max_abs_err.max(f.max_abs_err);
                 worst.mean_abs_err += f.mean_abs_err / cal.len() as f64;
@@ -913,8 +920,9 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             report,
             quant,
         } => {
-            let cal = calibration_samples(calibration.as_deref(), input.as_deref())?;
-            let compiled = quant.compile(&Model::load(&model)?, &cal)?;
+            let m = Model::load(&model)?;
+            let cal = calibration_samples(&m, calibration.as_deref(), input.as_deref())?;
+            let compiled = quant.compile(&m, &cal)?;
             inspect(&compiled, report.as_deref())
         }
         Cmd::Bench {
@@ -946,6 +954,24 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
             print!("{}", zkonnx::bench::output::markdown(&report));
             for name in ["bench.json", "bench.md", "bench.svg"] {
                 eprintln!("wrote {}", out.join(name).display());
+            }
+            Ok(())
+        }
+        Cmd::Ops { markdown } => {
+            use zkonnx_circuits::import::registry;
+            if markdown {
+                print!("{}", registry::markdown());
+            } else {
+                for o in registry::supported_ops() {
+                    let domain = if o.domain.is_empty() { "" } else { o.domain };
+                    println!(
+                        "{:<24} {:<11} {:<13} {}",
+                        o.name,
+                        domain,
+                        o.family,
+                        registry::notes(o.name).join("; ")
+                    );
+                }
             }
             Ok(())
         }

@@ -8,6 +8,7 @@ pub enum Attr {
     F(f32),
     I(i64),
     Ints(Vec<i64>),
+    S(&'static str),
 }
 
 /// A node: op, inputs, output, attributes.
@@ -98,6 +99,12 @@ pub fn model(
                         name: (*k).into(),
                         ints: v.clone(),
                         r#type: 7,
+                        ..Default::default()
+                    },
+                    Attr::S(v) => pb::AttributeProto {
+                        name: (*k).into(),
+                        s: v.as_bytes().to_vec(),
+                        r#type: 3,
                         ..Default::default()
                     },
                 })

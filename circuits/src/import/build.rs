@@ -46,16 +46,30 @@ impl Importer {
                 (inputs.len() - 1) as u32
             }
         };
+        let mut mask = vec![false; picks.len()];
         let map: Vec<Ref> = picks
             .iter()
-            .map(|p| match *p {
-                Pick::C(c) => Ref::Const(c),
-                Pick::V(v, i) => match &vals[v] {
-                    Value::Const(c) => Ref::Const(c.data[i as usize]),
-                    Value::Dyn(n) => Ref::In(slot_of(*n), i),
-                },
+            .enumerate()
+            .map(|(k, p)| {
+                let c = match *p {
+                    Pick::C(c) => c,
+                    Pick::V(v, i) => match &vals[v] {
+                        Value::Const(c) => c.data[i as usize],
+                        Value::Dyn(n) => {
+                            mask[k] = self.masked.get(n).is_some_and(|m| m[i as usize]);
+                            return Ref::In(slot_of(*n), i);
+                        }
+                    },
+                };
+                if c <= super::NEG_INF_CUTOFF {
+                    mask[k] = true;
+                    Ref::Const(0.0)
+                } else {
+                    Ref::Const(c)
+                }
             })
             .collect();
+        let any_mask = mask.iter().any(|&m| m);
         // A rewiring that is the identity of one tensor is that tensor itself.
         if inputs.len() == 1 && self.nodes[inputs[0]].shape == shape {
             let ident = map
@@ -66,7 +80,11 @@ impl Importer {
                 return Value::Dyn(inputs[0]);
             }
         }
-        Value::Dyn(self.emit(Op::Gather { map }, inputs, shape))
+        let idx = self.emit(Op::Gather { map }, inputs, shape);
+        if any_mask {
+            self.masked.insert(idx, mask);
+        }
+        Value::Dyn(idx)
     }
 
     /// `y[i] = Σ_t w_t · x_t[idx_t[i]]`: an elementwise linear combination of tensors.
@@ -364,5 +382,7 @@ pub(crate) fn prune(g: Graph) -> Graph {
     Graph {
         output: new_index[g.output],
         nodes,
+        inputs: g.inputs,
+        outputs: g.outputs,
     }
 }

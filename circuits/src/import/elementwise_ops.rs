@@ -5,12 +5,13 @@ use tract_onnx::pb;
 use super::build::{iota, Pick};
 use super::tensor::{broadcast_index, broadcast_shape, numel};
 use super::{attr, attr_f, attr_s, Const, Importer, Value};
-use crate::ir::{Func, Op, Ref};
+use crate::ir::{Func, Op, Ref, Trig};
 
 type R<T> = Result<T, String>;
 
+/// A binary elementwise operator.
 #[derive(Clone, Copy, PartialEq)]
-enum Bin {
+pub(crate) enum Bin {
     Add,
     Sub,
     Mul,
@@ -71,10 +72,24 @@ impl Importer {
             });
             return Ok(Some(vec![self.binary(Bin::Mul, acc, c)?]));
         }
+        if op == "Pow" {
+            if let (Value::Const(base), Value::Dyn(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
+                // a^x = e^(x·ln a) for a constant positive scalar base.
+                let a = match base.data.as_slice() {
+                    [a] if *a > 0.0 => *a,
+                    _ => return Err("a computed exponent needs a positive scalar base".into()),
+                };
+                let n = numel(&self.nodes[e].shape);
+                let t = self.affine(e, vec![a.ln(); n], vec![0.0; n]);
+                return Ok(Some(vec![Value::Dyn(self.func(t, Func::Exp))]));
+            }
+        }
         let x = match op {
             "Pow" | "Sqrt" | "Reciprocal" | "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Log" | "Erf"
             | "Gelu" | "Softplus" | "Softsign" | "Elu" | "Selu" | "LeakyRelu" | "PRelu"
-            | "Clip" | "Abs" | "Neg" | "HardSigmoid" => self.req(node, 0)?,
+            | "Clip" | "Abs" | "Neg" | "HardSigmoid" | "Celu" | "HardSwish" | "Mish"
+            | "ThresholdedRelu" => self.req(node, 0)?,
+            t if Trig::from_onnx(t).is_some() => self.req(node, 0)?,
             _ => return Ok(None),
         };
         let func = match op {
@@ -97,7 +112,15 @@ impl Importer {
                 alpha: attr_f(node, "alpha", 1.673_263_2),
                 gamma: attr_f(node, "gamma", 1.050_701),
             }),
-            _ => None,
+            "Celu" => Some(Func::Celu {
+                alpha: attr_f(node, "alpha", 1.0),
+            }),
+            "HardSwish" => Some(Func::HardSwish),
+            "Mish" => Some(Func::Mish),
+            "ThresholdedRelu" => Some(Func::ThresholdedRelu {
+                alpha: attr_f(node, "alpha", 1.0),
+            }),
+            t => Trig::from_onnx(t).map(Func::Trig),
         };
         let xi = match &x {
             Value::Const(c) => {
@@ -265,7 +288,74 @@ impl Importer {
         Ok(self.rewire(&[v], shape.to_vec(), &picks))
     }
 
-    fn binary(&mut self, op: Bin, a: Value, b: Value) -> R<Value> {
+    /// `op(a, b)` with broadcasting, keeping track of additive −∞ masks: an element that is
+    /// −∞ stays so through sums and positive scalings and holds a finite stand-in; any other
+    /// use of it is refused.
+    pub(crate) fn binary(&mut self, op: Bin, a: Value, b: Value) -> R<Value> {
+        let (sa, sb) = (self.shape_of(&a), self.shape_of(&b));
+        let both_const = matches!((&a, &b), (Value::Const(_), Value::Const(_)));
+        let mask_of = |s: &Self, v: &Value| -> Option<Vec<bool>> {
+            match v {
+                Value::Dyn(i) => s.masked.get(i).cloned(),
+                Value::Const(c) if c.data.iter().any(|&x| x <= super::NEG_INF_CUTOFF) => {
+                    Some(c.data.iter().map(|&x| x <= super::NEG_INF_CUTOFF).collect())
+                }
+                Value::Const(_) => None,
+            }
+        };
+        let (ma, mb) = (mask_of(self, &a), mask_of(self, &b));
+        if both_const || (ma.is_none() && mb.is_none()) {
+            return self.binary_plain(op, a, b);
+        }
+        let out = broadcast_shape(&sa, &sb)
+            .ok_or_else(|| format!("shapes {sa:?} and {sb:?} do not broadcast"))?;
+        let ia = broadcast_index(&sa, &out).ok_or("shapes do not broadcast")?;
+        let ib = broadcast_index(&sb, &out).ok_or("shapes do not broadcast")?;
+        let spread = |m: &Option<Vec<bool>>, idx: &[u32]| -> Vec<bool> {
+            m.as_ref().map_or(vec![false; idx.len()], |m| {
+                idx.iter().map(|&i| m[i as usize]).collect()
+            })
+        };
+        let (ea, eb) = (spread(&ma, &ia), spread(&mb, &ib));
+        let positive = |v: &Value, m: &[bool], idx: &[u32]| match v {
+            Value::Const(c) => idx
+                .iter()
+                .zip(m)
+                .all(|(&i, &k)| !k || c.data[i as usize] > 0.0),
+            Value::Dyn(_) => false,
+        };
+        let mask: Vec<bool> =
+            match op {
+                Bin::Add => ea.iter().zip(&eb).map(|(x, y)| *x || *y).collect(),
+                Bin::Sub if mb.is_none() => ea.clone(),
+                Bin::Mul if mb.is_none() && positive(&b, &ea, &ib) => ea.clone(),
+                Bin::Mul if ma.is_none() && positive(&a, &eb, &ia) => eb.clone(),
+                Bin::Div if mb.is_none() && positive(&b, &ea, &ib) => ea.clone(),
+                _ => return Err(
+                    "an additive −∞ mask is used here other than by sums and positive scalings \
+                     on its way to a Softmax"
+                        .into(),
+                ),
+            };
+        let clean = |v: Value| match v {
+            Value::Const(c) => Value::Const(Const {
+                shape: c.shape,
+                data: c
+                    .data
+                    .iter()
+                    .map(|&x| if x <= super::NEG_INF_CUTOFF { 0.0 } else { x })
+                    .collect(),
+            }),
+            d => d,
+        };
+        let y = self.binary_plain(op, clean(a), clean(b))?;
+        if let Value::Dyn(i) = y {
+            self.masked.insert(i, mask);
+        }
+        Ok(y)
+    }
+
+    fn binary_plain(&mut self, op: Bin, a: Value, b: Value) -> R<Value> {
         let (sa, sb) = (self.shape_of(&a), self.shape_of(&b));
         let out = broadcast_shape(&sa, &sb)
             .ok_or_else(|| format!("shapes {sa:?} and {sb:?} do not broadcast"))?;

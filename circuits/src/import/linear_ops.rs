@@ -177,7 +177,11 @@ impl Importer {
                     Value::Dyn(self.sum_groups(xi, &groups, 1.0 / n as f32, kept))
                 }
             }
-            "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" => self.reduce(node, op)?,
+            "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" | "ReduceSumSquare"
+            | "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" => {
+                self.reduce(node, op)?
+            }
+            "InstanceNormalization" => self.instance_norm(node)?,
             "BatchNormalization" => {
                 let x = self.req(node, 0)?;
                 let xi = self.dyn_of(&x, "the input")?;
@@ -231,11 +235,7 @@ impl Importer {
         }
         let ai = match a {
             Value::Dyn(i) => i,
-            Value::Const(_) => {
-                return Err(
-                    "a constant A operand is not supported (A must depend on the input)".into(),
-                )
-            }
+            Value::Const(ca) => return self.gemm_const_a(node, ca, alpha, beta),
         };
         let b = match self.req(node, 1)? {
             Value::Const(c) => c,
@@ -287,6 +287,64 @@ impl Importer {
             vec![ai],
             vec![m, n],
         )))
+    }
+
+    /// `alpha·A·B + beta·C` with a constant `A` (already transposed if `transA`) and a computed
+    /// `B`: every column of `B` goes through the dense map `A`, and the result is transposed
+    /// back, `(A·B)ᵀ = Bᵀ·Aᵀ`.
+    fn gemm_const_a(&mut self, node: &pb::NodeProto, a: Const, alpha: f32, beta: f32) -> R<Value> {
+        let b = self.req(node, 1)?;
+        let bi = self.dyn_of(&b, "B")?;
+        let bs = self.nodes[bi].shape.clone();
+        if a.shape.len() != 2 || bs.len() != 2 {
+            return Err(format!("A and B must be 2-D, got {:?} and {bs:?}", a.shape));
+        }
+        let (m, k) = (a.shape[0], a.shape[1]);
+        let trans_b = attr_i(node, "transB", 0) != 0;
+        let (bk, n) = if trans_b {
+            (bs[1], bs[0])
+        } else {
+            (bs[0], bs[1])
+        };
+        if bk != k {
+            return Err(format!("A is {m}x{k} but B gives {bk}x{n}"));
+        }
+        // Bᵀ as [n, k]: row j is column j of B.
+        let picks: Vec<Pick> = (0..n)
+            .flat_map(|j| {
+                (0..k).map(move |i| Pick::V(0, if trans_b { j * k + i } else { i * n + j } as u32))
+            })
+            .collect();
+        let bt = self.rewire(&[Value::Dyn(bi)], vec![n, k], &picks);
+        let bt = self.dyn_of(&bt, "B")?;
+        let weight: Vec<f32> = a.data.iter().map(|w| alpha * w).collect();
+        let bias = match self.input(node, 2)? {
+            None => None,
+            Some(Value::Const(c)) => {
+                let map = broadcast_index(&c.shape, &[m, n]).ok_or_else(|| {
+                    format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape)
+                })?;
+                // Transposed to the [n, m] layout of the map's output.
+                Some(
+                    (0..n * m)
+                        .map(|t| beta * c.data[map[(t % m) * n + t / m] as usize])
+                        .collect(),
+                )
+            }
+            Some(Value::Dyn(_)) => return Err("C must be a constant".into()),
+        };
+        let ct = self.emit(
+            Op::Linear {
+                map: Linear::dense(weight, m, k, n),
+                bias,
+            },
+            vec![bt],
+            vec![n, m],
+        );
+        let back: Vec<Pick> = (0..m)
+            .flat_map(|r| (0..n).map(move |j| Pick::V(0, (j * m + r) as u32)))
+            .collect();
+        Ok(self.rewire(&[Value::Dyn(ct)], vec![m, n], &back))
     }
 
     #[allow(clippy::needless_range_loop)]
@@ -728,12 +786,52 @@ impl Importer {
                 .collect()
         };
         let n = groups.first().map_or(1, Vec::len);
+        let len = numel(&s);
+        let id = iota(len);
+        let squares = |imp: &mut Self| {
+            let terms = groups
+                .iter()
+                .map(|g| g.iter().map(|&i| (i, i)).collect())
+                .collect();
+            imp.emit(
+                Op::Bilinear { terms, scale: 1.0 },
+                vec![xi, xi],
+                out.clone(),
+            )
+        };
         Ok(Value::Dyn(match op {
             "ReduceMean" => self.sum_groups(xi, &groups, 1.0 / n as f32, out),
             "ReduceSum" => self.sum_groups(xi, &groups, 1.0, out),
             "ReduceMax" => self.reduce_max(xi, &groups, out)?,
+            "ReduceSumSquare" => squares(self),
+            "ReduceL2" => {
+                let sq = squares(self);
+                self.nodes[sq].wide = true;
+                self.emit(Op::Sqrt, vec![sq], out)
+            }
+            "ReduceL1" => {
+                let neg = self.affine(xi, vec![-1.0; len], vec![0.0; len]);
+                let r = self.relu(neg);
+                let abs = self.combine(&[(xi, &id, 1.0), (r, &id, 2.0)], s.clone());
+                self.sum_groups(abs, &groups, 1.0, out)
+            }
+            "ReduceLogSum" => {
+                let sum = self.sum_groups(xi, &groups, 1.0, out);
+                self.func(sum, Func::Log)
+            }
+            "ReduceLogSumExp" => {
+                // m + log Σ e^(x − m), m the group's maximum.
+                let m = self.reduce_max(xi, &groups, out.clone())?;
+                let gof = group_of(&groups, len);
+                let d = self.combine(&[(xi, &id, 1.0), (m, &gof, -1.0)], s.clone());
+                let e = self.func(d, Func::Exp);
+                let sum = self.sum_groups(e, &groups, 1.0, out.clone());
+                let ls = self.func(sum, Func::Log);
+                let k = numel(&out);
+                let kid = iota(k);
+                self.combine(&[(m, &kid, 1.0), (ls, &kid, 1.0)], out)
+            }
             _ => {
-                let len = numel(&s);
                 let neg = self.affine(xi, vec![-1.0; len], vec![0.0; len]);
                 let m = self.reduce_max(neg, &groups, out.clone())?;
                 let k = numel(&out);
@@ -742,14 +840,40 @@ impl Importer {
         }))
     }
 
-    fn layer_norm(&mut self, node: &pb::NodeProto) -> R<Value> {
+    /// `InstanceNormalization`: every channel of every item normalised over its spatial axes,
+    /// then scaled and shifted per channel.
+    fn instance_norm(&mut self, node: &pb::NodeProto) -> R<Value> {
         let x = self.req(node, 0)?;
         let xi = self.dyn_of(&x, "the input")?;
         let s = self.shape_of(&x);
-        let axis = norm_axis(attr_i(node, "axis", -1), s.len())?;
+        if s.len() < 3 {
+            return Err(format!("the input has shape {s:?}, expected N×C×spatial"));
+        }
         let eps = attr_f(node, "epsilon", 1e-5);
-        let axes: Vec<usize> = (axis..s.len()).collect();
-        let (groups, kept) = reduction_groups(&s, &axes);
+        let axes: Vec<usize> = (2..s.len()).collect();
+        let norm = self.normalized(xi, &axes, eps)?;
+        let scale = const_req(self.req(node, 1)?, "the scale")?;
+        let bias = const_req(self.req(node, 2)?, "the bias")?;
+        let c = s[1];
+        if scale.data.len() != c || bias.data.len() != c {
+            return Err(format!(
+                "scale and bias of {} and {} values for {c} channels",
+                scale.data.len(),
+                bias.data.len()
+            ));
+        }
+        let inner: usize = s[2..].iter().product();
+        let n = numel(&s);
+        let ch = |i: usize| (i / inner) % c;
+        let mul = (0..n).map(|i| scale.data[ch(i)]).collect();
+        let add = (0..n).map(|i| bias.data[ch(i)]).collect();
+        Ok(Value::Dyn(self.affine(norm, mul, add)))
+    }
+
+    /// `(x − mean) / sqrt(var + eps)` over `axes` (the variance kept at double precision).
+    fn normalized(&mut self, xi: usize, axes: &[usize], eps: f32) -> R<usize> {
+        let s = self.nodes[xi].shape.clone();
+        let (groups, kept) = reduction_groups(&s, axes);
         let n = numel(&s);
         let size = groups.first().map_or(1, Vec::len);
         let gof = group_of(&groups, n);
@@ -773,14 +897,25 @@ impl Importer {
         let var_eps = self.affine(var, vec![1.0; k], vec![eps; k]);
         self.nodes[var_eps].wide = true;
         let std = self.emit(Op::Sqrt, vec![var_eps], kept);
-        let norm = self.emit(
+        Ok(self.emit(
             Op::Div {
                 num: id.iter().map(|&i| Ref::In(0, i)).collect(),
                 den: gof.iter().map(|&g| Ref::In(1, g)).collect(),
             },
             vec![d, std],
-            s.clone(),
-        );
+            s,
+        ))
+    }
+
+    fn layer_norm(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let x = self.req(node, 0)?;
+        let xi = self.dyn_of(&x, "the input")?;
+        let s = self.shape_of(&x);
+        let axis = norm_axis(attr_i(node, "axis", -1), s.len())?;
+        let eps = attr_f(node, "epsilon", 1e-5);
+        let axes: Vec<usize> = (axis..s.len()).collect();
+        let norm = self.normalized(xi, &axes, eps)?;
+        let n = numel(&s);
         let scale = self
             .input(node, 1)?
             .map(|v| const_req(v, "the scale"))
@@ -812,33 +947,70 @@ impl Importer {
         let x = self.req(node, 0)?;
         let xi = self.dyn_of(&x, "the input")?;
         let s = self.shape_of(&x);
-        let n = numel(&s);
         let axes: Vec<usize> = if self.opset < 13 {
             let a = norm_axis(attr_i(node, "axis", 1), s.len())?;
             (a..s.len()).collect()
         } else {
             vec![norm_axis(attr_i(node, "axis", -1), s.len())?]
         };
-        let (groups, kept) = reduction_groups(&s, &axes);
+        Ok(Value::Dyn(self.softmax_over(xi, &axes, log)?))
+    }
+
+    /// Softmax (or log-softmax) of `x` over `axes`.
+    pub(crate) fn softmax_over(&mut self, xi: usize, axes: &[usize], log: bool) -> R<usize> {
+        let s = self.nodes[xi].shape.clone();
+        let n = numel(&s);
+        let (mut groups, kept) = reduction_groups(&s, axes);
         let gof = group_of(&groups, n);
         let id = iota(n);
+        // Masked (−∞) elements are left out of every group; their output is exactly 0.
+        let mask = self.masked.get(&xi).cloned();
+        if let Some(m) = &mask {
+            if log {
+                return Err("a log-softmax over −∞ elements is −∞".into());
+            }
+            for g in &mut groups {
+                g.retain(|&e| !m[e as usize]);
+                if g.is_empty() {
+                    return Err("a softmax whose every element is masked (−∞)".into());
+                }
+            }
+        }
         let m = self.reduce_max(xi, &groups, kept.clone())?;
         let d = self.combine(&[(xi, &id, 1.0), (m, &gof, -1.0)], s.clone());
         let e = self.func(d, Func::Exp);
         let sum = self.sum_groups(e, &groups, 1.0, kept);
         if log {
             let ls = self.func(sum, Func::Log);
-            return Ok(Value::Dyn(
-                self.combine(&[(d, &id, 1.0), (ls, &gof, -1.0)], s),
-            ));
+            return Ok(self.combine(&[(d, &id, 1.0), (ls, &gof, -1.0)], s));
         }
-        Ok(Value::Dyn(self.emit(
+        let masked = |i: u32| mask.as_ref().is_some_and(|m| m[i as usize]);
+        Ok(self.emit(
             Op::Div {
-                num: id.iter().map(|&i| Ref::In(0, i)).collect(),
-                den: gof.iter().map(|&g| Ref::In(1, g)).collect(),
+                num: id
+                    .iter()
+                    .map(|&i| {
+                        if masked(i) {
+                            Ref::Const(0.0)
+                        } else {
+                            Ref::In(0, i)
+                        }
+                    })
+                    .collect(),
+                den: id
+                    .iter()
+                    .zip(&gof)
+                    .map(|(&i, &g)| {
+                        if masked(i) {
+                            Ref::Const(1.0)
+                        } else {
+                            Ref::In(1, g)
+                        }
+                    })
+                    .collect(),
             },
             vec![e, sum],
             s,
-        )))
+        ))
     }
 }

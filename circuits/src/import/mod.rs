@@ -10,7 +10,12 @@
 mod build;
 mod elementwise_ops;
 mod linear_ops;
+mod logic_ops;
+mod ml_ops;
+mod recurrent_ops;
+pub mod registry;
 mod shape_ops;
+mod spatial_ops;
 pub mod tensor;
 
 use std::collections::{HashMap, HashSet};
@@ -20,7 +25,7 @@ use tract_onnx::pb;
 use tract_onnx::prelude::{Framework, Tensor};
 
 use crate::error::{CircuitsError, Result, UnsupportedNode};
-use crate::ir::{Graph, Node, Op};
+use crate::ir::{ElemKind, Graph, IoSpec, Node, Op, Ref};
 
 /// A value known at import time.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +81,9 @@ pub(crate) struct Importer {
     pub opset: i64,
     values: HashMap<String, Value>,
     pub nodes: Vec<Node>,
+    /// Elements known to be −∞ (an additive attention mask): such an element holds a finite
+    /// stand-in and may only reach a softmax, which leaves it out.
+    pub masked: HashMap<usize, Vec<bool>>,
     unsupported: Vec<UnsupportedNode>,
     /// Outputs of nodes that failed to lower: their consumers are not reported again.
     poisoned: HashSet<String>,
@@ -85,73 +93,30 @@ pub(crate) struct Importer {
     pub cur_op: String,
 }
 
-/// Operators the importer knows (a node of these may still be rejected for its form).
-const KNOWN_OPS: &[&str] = &[
-    "Constant",
-    "Identity",
-    "Dropout",
-    "Cast",
-    "Shape",
-    "Size",
-    "ConstantOfShape",
-    "Reshape",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Transpose",
-    "Concat",
-    "Split",
-    "Slice",
-    "Gather",
-    "Pad",
-    "Expand",
-    "Tile",
-    "Where",
-    "Gemm",
-    "MatMul",
-    "Conv",
-    "ConvTranspose",
-    "AveragePool",
-    "GlobalAveragePool",
-    "MaxPool",
-    "GlobalMaxPool",
-    "ReduceMean",
-    "ReduceSum",
-    "ReduceMax",
-    "ReduceMin",
-    "BatchNormalization",
-    "LayerNormalization",
+/// Operators an additive −∞ mask may pass on its way to a softmax (they keep track of it).
+const MASK_PASSES: &[&str] = &[
     "Softmax",
-    "LogSoftmax",
     "Add",
-    "Sub",
     "Mul",
     "Div",
-    "Sum",
-    "Mean",
-    "Max",
-    "Min",
-    "Pow",
-    "Sqrt",
-    "Reciprocal",
-    "Relu",
-    "Sigmoid",
-    "Tanh",
-    "Exp",
-    "Log",
-    "Erf",
-    "Gelu",
-    "Softplus",
-    "Softsign",
-    "Elu",
-    "Selu",
-    "LeakyRelu",
-    "PRelu",
-    "Clip",
-    "Abs",
-    "Neg",
-    "HardSigmoid",
+    "Reshape",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Identity",
+    "Dropout",
+    "Flatten",
+    "Slice",
+    "Concat",
+    "Expand",
+    "Where",
 ];
+
+/// A constant at or below this is −∞ for masking (float32's lowest is −3.4e38).
+pub(crate) const NEG_INF_CUTOFF: f32 = -1e30;
+
+/// Largest one-hot lookup (computed indices × entries of the axis read) the importer builds.
+pub(crate) const MAX_ONE_HOT: usize = 1 << 20;
 
 pub(crate) fn load_const(t: &pb::TensorProto) -> std::result::Result<Const, String> {
     let tensor: Tensor =
@@ -208,30 +173,18 @@ impl Importer {
             .iter()
             .filter(|i| !self.values.contains_key(&i.name))
             .collect();
-        if inputs.len() != 1 {
-            return Err(CircuitsError::InvalidModel(format!(
-                "zkonnx supports models with exactly one input; this one has {} ({})",
-                inputs.len(),
-                inputs
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+        if inputs.is_empty() {
+            return Err(CircuitsError::InvalidModel(
+                "the model has no input (every graph input is an initializer)".into(),
+            ));
         }
-        let shape = input_shape(inputs[0])?;
-        self.nodes.push(Node {
-            name: inputs[0].name.clone(),
-            op_type: "Input".into(),
-            op: Op::Input,
-            inputs: vec![],
-            shape,
-            wide: false,
-        });
-        self.values.insert(inputs[0].name.clone(), Value::Dyn(0));
-
+        let specs = inputs
+            .iter()
+            .map(|vi| io_spec(vi, None))
+            .collect::<Result<Vec<_>>>()?;
+        self.declare_inputs(&specs);
         for (i, node) in graph.node.iter().enumerate() {
-            let known = KNOWN_OPS.contains(&node.op_type.as_str());
+            let known = registry::is_known(&node.op_type);
             let after_failure = node.input.iter().any(|n| self.poisoned.contains(n));
             self.cur_name = if !node.name.is_empty() {
                 node.name.clone()
@@ -242,7 +195,19 @@ impl Importer {
                 )
             };
             self.cur_op = node.op_type.clone();
-            let result = if after_failure {
+            let mask_reaches = !after_failure
+                && known
+                && !MASK_PASSES.contains(&node.op_type.as_str())
+                && node.input.iter().any(|n| {
+                    matches!(self.values.get(n), Some(Value::Dyn(i)) if self.masked.contains_key(i))
+                });
+            let result = if mask_reaches {
+                Err(Some(
+                    "an additive −∞ mask reaches this node; zkonnx supports such masks only on \
+                     their way to a Softmax"
+                        .to_string(),
+                ))
+            } else if after_failure {
                 // Its input could not be imported: report the op only if it is unknown itself.
                 Err(if known { None } else { Some(String::new()) })
             } else if !known {
@@ -283,31 +248,39 @@ impl Importer {
         if !self.unsupported.is_empty() {
             return Err(CircuitsError::Unsupported(self.unsupported));
         }
-        if graph.output.len() != 1 {
-            return Err(CircuitsError::InvalidModel(format!(
-                "zkonnx supports models with exactly one output; this one has {}",
-                graph.output.len()
-            )));
-        }
-        let out_name = &graph.output[0].name;
-        let output = match self.values.get(out_name) {
-            Some(Value::Dyn(i)) => *i,
-            Some(Value::Const(_)) => {
-                return Err(CircuitsError::InvalidModel(format!(
-                    "output '{out_name}' does not depend on the input"
-                )))
-            }
-            None => {
-                return Err(CircuitsError::InvalidModel(format!(
-                    "output '{out_name}' is not produced by any node"
-                )))
-            }
-        };
-        if output == 0 {
+        if graph.output.is_empty() {
             return Err(CircuitsError::InvalidModel(
-                "the model computes nothing (its output is its input)".into(),
+                "the model has no output".into(),
             ));
         }
+        let mut outs = Vec::with_capacity(graph.output.len());
+        let mut out_specs = Vec::with_capacity(graph.output.len());
+        for vi in &graph.output {
+            let name = &vi.name;
+            let idx = match self.values.get(name) {
+                Some(Value::Dyn(i)) => *i,
+                Some(Value::Const(_)) => {
+                    return Err(CircuitsError::InvalidModel(format!(
+                        "output '{name}' does not depend on the input"
+                    )))
+                }
+                None => {
+                    return Err(CircuitsError::InvalidModel(format!(
+                        "output '{name}' is not produced by any node"
+                    )))
+                }
+            };
+            out_specs.push(io_spec(vi, Some(&self.nodes[idx].shape))?);
+            outs.push(idx);
+        }
+        if let Some(&o) = outs.iter().find(|o| self.masked.contains_key(o)) {
+            return Err(CircuitsError::InvalidModel(format!(
+                "output '{}' holds −∞ elements (an additive mask not consumed by a softmax)",
+                self.nodes[o].name
+            )));
+        }
+        let out_name = graph.output[0].name.clone();
+        let output = self.concat_outputs(&outs);
         // The proof binds the output to computed cells: an output that is only rewired input or
         // constants gets an explicit identity computation.
         let output = if matches!(self.nodes[output].op, Op::Gather { .. } | Op::Input) {
@@ -329,6 +302,8 @@ impl Importer {
         Ok(build::prune(build::fold_affine(Graph {
             nodes: self.nodes,
             output,
+            inputs: specs,
+            outputs: out_specs,
         })))
     }
 
@@ -393,42 +368,143 @@ impl Importer {
     }
 
     fn lower(&mut self, node: &pb::NodeProto) -> std::result::Result<Vec<Value>, String> {
-        let op = node.op_type.as_str();
-        if let Some(v) = self.lower_shape_op(node, op)? {
-            return Ok(v);
-        }
-        if let Some(v) = self.lower_linear_op(node, op)? {
-            return Ok(v);
-        }
-        if let Some(v) = self.lower_elementwise_op(node, op)? {
-            return Ok(v);
-        }
-        Err("operator not supported".into())
+        registry::lower(self, node)
     }
 }
 
-fn input_shape(vi: &pb::ValueInfoProto) -> Result<Vec<usize>> {
+/// An ONNX graph input or output: its name, shape and element type. A symbolic (batch)
+/// dimension proves one item at a time; `known` is the computed shape of an output.
+fn io_spec(vi: &pb::ValueInfoProto, known: Option<&[usize]>) -> Result<IoSpec> {
     use pb::tensor_shape_proto::dimension::Value as D;
     use pb::type_proto::Value as T;
     let t = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
         Some(T::TensorType(t)) => t,
+        None if known.is_some() => {
+            return Ok(IoSpec {
+                name: vi.name.clone(),
+                shape: known.unwrap_or_default().to_vec(),
+                kind: ElemKind::Float,
+            })
+        }
         _ => {
             return Err(CircuitsError::InvalidModel(format!(
-                "input '{}' is not a tensor",
+                "'{}' is not a tensor (sequences and maps are not supported; for sklearn \
+                 models convert with zipmap disabled)",
                 vi.name
             )))
         }
     };
-    let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
-    dims.iter()
-        .map(|d| match &d.value {
-            Some(D::DimValue(v)) if *v > 0 => Ok(*v as usize),
-            // A symbolic (batch) dimension proves one item at a time.
-            Some(D::DimParam(_)) | None => Ok(1),
-            Some(D::DimValue(v)) => Err(CircuitsError::InvalidModel(format!(
-                "input '{}' has an invalid dimension {v}",
+    let kind = match t.elem_type {
+        // float, float16, double, bfloat16 (0: undeclared)
+        0 | 1 | 10 | 11 | 16 => ElemKind::Float,
+        2..=7 | 12 | 13 => ElemKind::Int,
+        9 => ElemKind::Bool,
+        other => {
+            return Err(CircuitsError::InvalidModel(format!(
+                "'{}' has element type {other} (strings and complex numbers are not supported)",
                 vi.name
-            ))),
-        })
-        .collect()
+            )))
+        }
+    };
+    let shape = match known {
+        Some(s) => s.to_vec(),
+        None => {
+            let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
+            dims.iter()
+                .map(|d| match &d.value {
+                    Some(D::DimValue(v)) if *v > 0 && *v <= MAX_INPUT_DIM => Ok(*v as usize),
+                    Some(D::DimParam(_)) | None => Ok(1),
+                    Some(D::DimValue(v)) => Err(CircuitsError::InvalidModel(format!(
+                        "input '{}' has an invalid dimension {v}",
+                        vi.name
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    if known.is_none()
+        && shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .is_none_or(|n| n > MAX_INPUT_LEN)
+    {
+        return Err(CircuitsError::InvalidModel(format!(
+            "input '{}' of shape {shape:?} is larger than zkonnx proves ({MAX_INPUT_LEN} values)",
+            vi.name
+        )));
+    }
+    Ok(IoSpec {
+        name: vi.name.clone(),
+        shape,
+        kind,
+    })
+}
+
+/// Largest dimension of a declared input.
+const MAX_INPUT_DIM: i64 = 1 << 24;
+/// Largest number of input values.
+const MAX_INPUT_LEN: usize = 1 << 24;
+
+impl Importer {
+    /// Node 0 holds every input; with several inputs each is a rewiring of its part of it.
+    fn declare_inputs(&mut self, specs: &[IoSpec]) {
+        let total: usize = specs.iter().map(IoSpec::len).sum();
+        let (name, shape) = if specs.len() == 1 {
+            (specs[0].name.clone(), specs[0].shape.clone())
+        } else {
+            (
+                specs
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                vec![total],
+            )
+        };
+        self.nodes.push(Node {
+            name,
+            op_type: "Input".into(),
+            op: Op::Input,
+            inputs: vec![],
+            shape,
+            wide: false,
+        });
+        if specs.len() == 1 {
+            self.values.insert(specs[0].name.clone(), Value::Dyn(0));
+            return;
+        }
+        let mut at = 0u32;
+        for spec in specs {
+            self.cur_name = spec.name.clone();
+            self.cur_op = "Input".into();
+            let n = spec.len() as u32;
+            let map = (at..at + n).map(|i| Ref::In(0, i)).collect();
+            let idx = self.emit(Op::Gather { map }, vec![0], spec.shape.clone());
+            self.values.insert(spec.name.clone(), Value::Dyn(idx));
+            at += n;
+        }
+    }
+
+    /// One output tensor: the single output, or every output flattened and concatenated.
+    fn concat_outputs(&mut self, outs: &[usize]) -> usize {
+        if let [one] = outs {
+            return *one;
+        }
+        let mut inputs: Vec<usize> = Vec::new();
+        let mut map = Vec::new();
+        for &o in outs {
+            let slot = match inputs.iter().position(|&x| x == o) {
+                Some(s) => s,
+                None => {
+                    inputs.push(o);
+                    inputs.len() - 1
+                }
+            } as u32;
+            map.extend((0..self.nodes[o].len() as u32).map(|i| Ref::In(slot, i)));
+        }
+        self.cur_name = "outputs".into();
+        self.cur_op = "Concat".into();
+        let len = map.len();
+        self.emit(Op::Gather { map }, inputs, vec![len])
+    }
 }

@@ -59,6 +59,11 @@ pub fn run_float(graph: &Graph, input: &[f32]) -> Vec<Vec<f32>> {
                 .map(|(n, d)| (get(n) / get(d)) as f32)
                 .collect(),
             Op::Sqrt => arg(0).iter().map(|x| x.max(0.0).sqrt()).collect(),
+            Op::Step => arg(0)
+                .iter()
+                .map(|&x| if x > 0.0 { 1.0 } else { 0.0 })
+                .collect(),
+            Op::Floor => arg(0).iter().map(|x| x.floor()).collect(),
         };
         values.push(out);
     }

@@ -41,6 +41,103 @@ pub enum Func {
         /// Exponent.
         p: f32,
     },
+    /// `max(0, x) + min(0, alpha·(e^(x/alpha) − 1))`.
+    Celu {
+        /// Scale of the negative side.
+        alpha: f32,
+    },
+    /// `x · max(0, min(1, x/6 + 1/2))`.
+    HardSwish,
+    /// `x · tanh(ln(1 + e^x))`.
+    Mish,
+    /// `x` for `x > alpha`, else `0`.
+    ThresholdedRelu {
+        /// The threshold.
+        alpha: f32,
+    },
+    /// A trigonometric or hyperbolic function.
+    Trig(Trig),
+}
+
+/// Trigonometric and hyperbolic functions (inverse functions clamp their argument to their
+/// domain, so a table never holds a NaN).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Trig {
+    /// sine
+    Sin,
+    /// cosine
+    Cos,
+    /// tangent
+    Tan,
+    /// arcsine on [−1, 1]
+    Asin,
+    /// arccosine on [−1, 1]
+    Acos,
+    /// arctangent
+    Atan,
+    /// hyperbolic sine
+    Sinh,
+    /// hyperbolic cosine
+    Cosh,
+    /// inverse hyperbolic sine
+    Asinh,
+    /// inverse hyperbolic cosine on [1, ∞)
+    Acosh,
+    /// inverse hyperbolic tangent on (−1, 1)
+    Atanh,
+}
+
+impl Trig {
+    /// The ONNX operator of this function.
+    pub fn from_onnx(op: &str) -> Option<Self> {
+        Some(match op {
+            "Sin" => Trig::Sin,
+            "Cos" => Trig::Cos,
+            "Tan" => Trig::Tan,
+            "Asin" => Trig::Asin,
+            "Acos" => Trig::Acos,
+            "Atan" => Trig::Atan,
+            "Sinh" => Trig::Sinh,
+            "Cosh" => Trig::Cosh,
+            "Asinh" => Trig::Asinh,
+            "Acosh" => Trig::Acosh,
+            "Atanh" => Trig::Atanh,
+            _ => return None,
+        })
+    }
+
+    fn eval(self, x: f64) -> f64 {
+        let unit = x.clamp(-1.0, 1.0);
+        match self {
+            Trig::Sin => x.sin(),
+            Trig::Cos => x.cos(),
+            Trig::Tan => x.tan(),
+            Trig::Asin => unit.asin(),
+            Trig::Acos => unit.acos(),
+            Trig::Atan => x.atan(),
+            Trig::Sinh => x.sinh(),
+            Trig::Cosh => x.cosh(),
+            Trig::Asinh => x.asinh(),
+            Trig::Acosh => x.max(1.0).acosh(),
+            Trig::Atanh => x.clamp(-1.0 + 1e-7, 1.0 - 1e-7).atanh(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Trig::Sin => "sin",
+            Trig::Cos => "cos",
+            Trig::Tan => "tan",
+            Trig::Asin => "asin",
+            Trig::Acos => "acos",
+            Trig::Atan => "atan",
+            Trig::Sinh => "sinh",
+            Trig::Cosh => "cosh",
+            Trig::Asinh => "asinh",
+            Trig::Acosh => "acosh",
+            Trig::Atanh => "atanh",
+        }
+    }
 }
 
 impl Func {
@@ -81,6 +178,20 @@ impl Func {
                 }
             }
             Func::Pow { p } => x.powf(f64::from(p)),
+            Func::Celu { alpha } => {
+                let a = f64::from(alpha);
+                x.max(0.0) + (a * (x / a).exp_m1()).min(0.0)
+            }
+            Func::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Func::Mish => x * Func::Softplus.eval(x).tanh(),
+            Func::ThresholdedRelu { alpha } => {
+                if x > f64::from(alpha) {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Func::Trig(t) => t.eval(x),
         }
     }
 
@@ -104,6 +215,11 @@ impl Func {
             Func::Elu { .. } => "elu",
             Func::Selu { .. } => "selu",
             Func::Pow { .. } => "pow",
+            Func::Celu { .. } => "celu",
+            Func::HardSwish => "hardswish",
+            Func::Mish => "mish",
+            Func::ThresholdedRelu { .. } => "thresholded-relu",
+            Func::Trig(t) => t.name(),
         }
     }
 }

@@ -9,7 +9,10 @@
 //! - [`Op::Gather`]: pure rewiring (reshape, transpose, slice, concat, pad, broadcast);
 //! - [`Op::Bilinear`]: sums of products of two computed tensors (MatMul of activations, Mul);
 //! - [`Op::Func`]: an elementwise nonlinear function proven by a lookup table;
-//! - [`Op::Div`] and [`Op::Sqrt`]: exact integer division and square root (witness + check).
+//! - [`Op::Div`] and [`Op::Sqrt`]: exact integer division and square root (witness + check);
+//! - [`Op::Step`] and [`Op::Floor`]: a comparison with zero and rounding down, each one
+//!   range-checked division in the circuit (comparisons, logic, `Cast` to an integer type,
+//!   `ArgMax`, tree ensembles and one-hot lookups are built from them).
 //!
 //! Every node produces exactly one tensor; node 0 is the graph input. Nodes are in
 //! topological order, so executing them in order is always valid.
@@ -18,7 +21,7 @@ mod float_exec;
 mod func;
 
 pub use float_exec::run_float;
-pub use func::Func;
+pub use func::{Func, Trig};
 
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +176,46 @@ pub enum Op {
     },
     /// Elementwise `sqrt(x)`, `x ≥ 0`.
     Sqrt,
+    /// Elementwise `1` if `x > 0` else `0` (on the quantized grid: `x ≥ one step`).
+    Step,
+    /// Elementwise `floor(x)`.
+    Floor,
+}
+
+/// The element type an ONNX graph input or output declares.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum ElemKind {
+    /// Real numbers (floating point).
+    #[default]
+    Float,
+    /// Integers (`int8` … `int64`, `uint*`): values must be whole numbers.
+    Int,
+    /// Booleans: `0` or `1`.
+    Bool,
+}
+
+/// One ONNX graph input or output as the user sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IoSpec {
+    /// Its ONNX name.
+    pub name: String,
+    /// Its shape (symbolic dimensions taken as 1).
+    pub shape: Vec<usize>,
+    /// Its element type.
+    #[serde(default)]
+    pub kind: ElemKind,
+}
+
+impl IoSpec {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether it has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One node of the graph.
@@ -206,12 +249,22 @@ impl Node {
 }
 
 /// A model: nodes in topological order, node 0 is the input, `output` names the result.
+///
+/// A model with several ONNX inputs has one input node holding all of them, flattened and
+/// concatenated in the order of [`Graph::inputs`]; several ONNX outputs are likewise one output
+/// tensor, concatenated in the order of [`Graph::outputs`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Graph {
     /// All nodes; `nodes[0]` is the input.
     pub nodes: Vec<Node>,
     /// Index of the node whose tensor is the model output.
     pub output: usize,
+    /// The ONNX inputs, in the order their elements sit in the input node.
+    #[serde(default)]
+    pub inputs: Vec<IoSpec>,
+    /// The ONNX outputs, in the order their elements sit in the output tensor.
+    #[serde(default)]
+    pub outputs: Vec<IoSpec>,
 }
 
 impl Graph {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CircuitsError, Result};
-use crate::ir::{run_float, Graph};
+use crate::ir::{run_float, ElemKind, Graph};
 
 /// Per-node ranges observed on the calibration inputs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +67,29 @@ pub fn check_input(graph: &Graph, input: &[f32]) -> Result<()> {
             index,
             value,
         });
+    }
+    // Integer and boolean inputs must hold whole numbers (0/1): converted explicitly, never
+    // rounded silently.
+    let mut at = 0;
+    for spec in &graph.inputs {
+        let part = input.get(at..at + spec.len()).unwrap_or(&[]);
+        let bad = part.iter().position(|&x| match spec.kind {
+            ElemKind::Float => false,
+            ElemKind::Int => x.fract() != 0.0,
+            ElemKind::Bool => x != 0.0 && x != 1.0,
+        });
+        if let Some(j) = bad {
+            let kind = if spec.kind == ElemKind::Int {
+                "an integer"
+            } else {
+                "a boolean (0 or 1)"
+            };
+            return Err(CircuitsError::InvalidInput(format!(
+                "input '{}' element {j} is {}, but the model declares it {kind}",
+                spec.name, part[j]
+            )));
+        }
+        at += spec.len();
     }
     Ok(())
 }

@@ -143,6 +143,12 @@ pub struct QGraph {
     /// range (enforced in the circuit when the input is private or hashed).
     #[serde(default = "default_input_bits")]
     pub input_bits: u32,
+    /// The ONNX inputs, in the order their elements sit in the input node.
+    #[serde(default)]
+    pub inputs: Vec<crate::ir::IoSpec>,
+    /// The ONNX outputs, in the order their elements sit in the output tensor.
+    #[serde(default)]
+    pub outputs: Vec<crate::ir::IoSpec>,
 }
 
 fn default_input_bits() -> u32 {

@@ -408,8 +408,92 @@ impl Builder<'_> {
                     out_scale,
                 )
             }
+            Op::Step => self.step(i, ins[0]),
+            Op::Floor => {
+                let s_in = self.nodes[ins[0]].scale;
+                let int_bits = self.bits(i, 0);
+                let q = self.push(
+                    node,
+                    format!("{}(floor)", node.op_type),
+                    QOp::Rescale {
+                        mul: vec![1; n],
+                        add: vec![0; n],
+                        shift: s_in,
+                        relu: false,
+                        bits: int_bits,
+                    },
+                    vec![ins[0]],
+                    0,
+                );
+                let bits = self.bits(i, out_scale);
+                self.rescale(
+                    node,
+                    q,
+                    vec![1i64 << out_scale; n],
+                    vec![0; n],
+                    0,
+                    false,
+                    bits,
+                    out_scale,
+                )
+            }
         };
         Ok(idx)
+    }
+
+    /// `[x ≥ 1]` on the integer grid as one division by `2^b` with `|x| < 2^(b−1)` proven by
+    /// `x`'s own range check: `q = floor((x − 1) / 2^b) ∈ {−1, 0}`, then `(q + 1)·2^s`.
+    fn step(&mut self, i: usize, x: usize) -> usize {
+        let graph = self.graph;
+        let node = &graph.nodes[i];
+        let n = node.len();
+        let out_scale = self.settings.input_scale;
+        let (x, xbits) = match &self.nodes[x].op {
+            QOp::Rescale { bits, .. } => (x, *bits),
+            _ => {
+                // Bound the operand first: the division's uniqueness needs a proven range.
+                let s = self.nodes[x].scale;
+                let b = self.bits(node.inputs[0], s);
+                let r = self.push(
+                    node,
+                    format!("{}(range)", node.op_type),
+                    QOp::Rescale {
+                        mul: vec![1; n],
+                        add: vec![0; n],
+                        shift: 0,
+                        relu: false,
+                        bits: b,
+                    },
+                    vec![x],
+                    s,
+                );
+                (r, b)
+            }
+        };
+        let sign = self.push(
+            node,
+            format!("{}(sign)", node.op_type),
+            QOp::Rescale {
+                mul: vec![1; n],
+                add: vec![-1; n],
+                shift: xbits + 1,
+                relu: false,
+                bits: 1,
+            },
+            vec![x],
+            0,
+        );
+        let one = 1i64 << out_scale;
+        self.rescale(
+            node,
+            sign,
+            vec![one; n],
+            vec![one; n],
+            0,
+            false,
+            out_scale + 1,
+            out_scale,
+        )
     }
 }
 
@@ -469,6 +553,8 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
         }
     }
     let q = QGraph {
+        inputs: graph.inputs.clone(),
+        outputs: graph.outputs.clone(),
         output: b.map[graph.output],
         nodes: b.nodes,
         settings,

@@ -1,0 +1,674 @@
+//! Comparisons, logic and integer operations on computed tensors, and lookups by computed
+//! index.
+//!
+//! Everything here is built from two IR primitives whose circuit form is a range-checked
+//! division: [`Op::Step`] (`x > 0` as 0/1) and [`Op::Floor`]. A comparison is therefore a
+//! sign fact about a range-checked difference, never a float; a boolean is 0 or 1 by
+//! construction. On the quantized grid `a > b` means `a − b` is at least one step (2^-scale),
+//! and `a == b` means the quantized values are equal.
+//!
+//! A lookup by computed index (`Gather`, `GatherElements`, `OneHot`) compares the index with
+//! every position of the axis it reads (a one-hot row, each entry one equality) and takes the
+//! dot product of that row with the data: a constant table becomes a linear map with the table
+//! as weights, a computed one a sum of products.
+
+use tract_onnx::pb;
+
+use super::build::{iota, Pick};
+use super::elementwise_ops::Bin;
+use super::tensor::{for_each_index, norm_axis, numel, strides};
+use super::{attr_i, Const, Importer, Value};
+use crate::ir::{Group, Linear, Mat, Op};
+
+type R<T> = Result<T, String>;
+
+/// ONNX element types that a `Cast` turns into integers.
+fn is_int_type(to: i64) -> bool {
+    matches!(to, 2..=7 | 12 | 13)
+}
+
+impl Importer {
+    pub(crate) fn lower_logic_op(
+        &mut self,
+        node: &pb::NodeProto,
+        op: &str,
+    ) -> R<Option<Vec<Value>>> {
+        let out = match op {
+            "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "Equal" => {
+                let (a, b) = (self.req(node, 0)?, self.req(node, 1)?);
+                self.compare(op, a, b)?
+            }
+            "Not" => {
+                let x = self.req(node, 0)?;
+                self.not(x)?
+            }
+            "And" | "Or" | "Xor" => {
+                let (a, b) = (self.req(node, 0)?, self.req(node, 1)?);
+                let sum = self.binary(Bin::Add, a, b)?;
+                match op {
+                    "And" => self.step_shifted(sum, -1.0)?,
+                    "Or" => self.step_shifted(sum, 0.0)?,
+                    _ => {
+                        let any = self.step_shifted(sum.clone(), 0.0)?;
+                        let both = self.step_shifted(sum, -1.0)?;
+                        self.binary(Bin::Sub, any, both)?
+                    }
+                }
+            }
+            "Sign" => {
+                let x = self.req(node, 0)?;
+                let pos = self.step_shifted(x.clone(), 0.0)?;
+                let neg = self.neg(x)?;
+                let neg = self.step_shifted(neg, 0.0)?;
+                self.binary(Bin::Sub, pos, neg)?
+            }
+            "Floor" => {
+                let x = self.req(node, 0)?;
+                self.floor(x)?
+            }
+            "Ceil" => {
+                let x = self.req(node, 0)?;
+                let n = self.neg(x)?;
+                let f = self.floor(n)?;
+                self.neg(f)?
+            }
+            "Round" => {
+                // floor(x + 1/2): exact ties round up (ONNX rounds them to the even neighbour).
+                let x = self.req(node, 0)?;
+                let h = self.add_const(x, 0.5)?;
+                self.floor(h)?
+            }
+            "Mod" => self.modulo(node)?,
+            "Cast" => {
+                let to = attr_i(node, "to", 1);
+                let x = self.req(node, 0)?;
+                match (&x, to) {
+                    (Value::Dyn(_), t) if is_int_type(t) => self.trunc(x)?,
+                    // Cast to bool: nonzero.
+                    (Value::Dyn(_), 9) => {
+                        let pos = self.step_shifted(x.clone(), 0.0)?;
+                        let n = self.neg(x)?;
+                        let neg = self.step_shifted(n, 0.0)?;
+                        self.binary(Bin::Add, pos, neg)?
+                    }
+                    (Value::Const(c), 9) => Value::Const(Const {
+                        shape: c.shape.clone(),
+                        data: c.data.iter().map(|&v| f32::from(v != 0.0)).collect(),
+                    }),
+                    _ => return Ok(None),
+                }
+            }
+            "IsNaN" | "IsInf" => {
+                // Quantized values are always finite.
+                let x = self.req(node, 0)?;
+                let shape = self.shape_of(&x);
+                Value::Const(Const {
+                    data: vec![0.0; numel(&shape)],
+                    shape,
+                })
+            }
+            "Where" => {
+                let c = self.req(node, 0)?;
+                if matches!(c, Value::Const(_)) {
+                    return Ok(None);
+                }
+                let (a, b) = (self.req(node, 1)?, self.req(node, 2)?);
+                self.select(c, a, b)?
+            }
+            "ArgMax" | "ArgMin" => {
+                let x = self.req(node, 0)?;
+                let x = if op == "ArgMin" { self.neg(x)? } else { x };
+                self.arg_max(node, x)?
+            }
+            "Hardmax" => {
+                let x = self.req(node, 0)?;
+                let xi = self.dyn_of(&x, "the input")?;
+                let s = self.nodes[xi].shape.clone();
+                let default = if self.opset >= 13 { -1 } else { 1 };
+                let axis = norm_axis(attr_i(node, "axis", default), s.len())?;
+                if self.opset < 13 && axis + 1 != s.len() {
+                    return Err("Hardmax before opset 13 is supported on the last axis only".into());
+                }
+                let (groups, _) = super::tensor::reduction_groups(&s, &[axis]);
+                let first = self.first_max(xi, &groups)?;
+                // `first` lists the groups' elements in order: put them back in place.
+                let mut picks = vec![Pick::C(0.0); numel(&s)];
+                for (k, &e) in groups.iter().flatten().enumerate() {
+                    picks[e as usize] = Pick::V(0, k as u32);
+                }
+                self.rewire(&[Value::Dyn(first)], s, &picks)
+            }
+            "Gather" => {
+                let idx = self.req(node, 1)?;
+                if matches!(idx, Value::Const(_)) {
+                    return Ok(None);
+                }
+                let data = self.req(node, 0)?;
+                self.gather_dyn(node, data, idx, false)?
+            }
+            "GatherElements" => {
+                let data = self.req(node, 0)?;
+                let idx = self.req(node, 1)?;
+                self.gather_dyn(node, data, idx, true)?
+            }
+            "OneHot" => self.one_hot(node)?,
+            "TopK" => return self.top1(node).map(Some),
+            _ => return Ok(None),
+        };
+        Ok(Some(vec![out]))
+    }
+
+    /// `-x`.
+    pub(crate) fn neg(&mut self, x: Value) -> R<Value> {
+        let m = Value::Const(Const {
+            shape: vec![],
+            data: vec![-1.0],
+        });
+        self.binary(Bin::Mul, x, m)
+    }
+
+    pub(crate) fn add_const(&mut self, x: Value, c: f32) -> R<Value> {
+        let c = Value::Const(Const {
+            shape: vec![],
+            data: vec![c],
+        });
+        self.binary(Bin::Add, x, c)
+    }
+
+    /// `[x + c > 0]`.
+    pub(crate) fn step_shifted(&mut self, x: Value, c: f32) -> R<Value> {
+        let x = if c != 0.0 { self.add_const(x, c)? } else { x };
+        Ok(match x {
+            Value::Const(k) => Value::Const(Const {
+                shape: k.shape,
+                data: k.data.iter().map(|&v| f32::from(v > 0.0)).collect(),
+            }),
+            Value::Dyn(i) => {
+                let shape = self.nodes[i].shape.clone();
+                Value::Dyn(self.emit(Op::Step, vec![i], shape))
+            }
+        })
+    }
+
+    /// `1 − x`.
+    pub(crate) fn not(&mut self, x: Value) -> R<Value> {
+        let n = self.neg(x)?;
+        self.add_const(n, 1.0)
+    }
+
+    pub(crate) fn compare(&mut self, op: &str, a: Value, b: Value) -> R<Value> {
+        let d = self.binary(Bin::Sub, a, b)?;
+        self.test_sign(op, d)
+    }
+
+    /// The comparison `op` of `d = a − b` with zero.
+    pub(crate) fn test_sign(&mut self, op: &str, d: Value) -> R<Value> {
+        match op {
+            "Greater" => self.step_shifted(d, 0.0),
+            "LessOrEqual" => {
+                let g = self.step_shifted(d, 0.0)?;
+                self.not(g)
+            }
+            "Less" => {
+                let n = self.neg(d)?;
+                self.step_shifted(n, 0.0)
+            }
+            "GreaterOrEqual" => {
+                let n = self.neg(d)?;
+                let l = self.step_shifted(n, 0.0)?;
+                self.not(l)
+            }
+            _ => {
+                let g = self.step_shifted(d.clone(), 0.0)?;
+                let n = self.neg(d)?;
+                let l = self.step_shifted(n, 0.0)?;
+                let ne = self.binary(Bin::Add, g, l)?;
+                self.not(ne)
+            }
+        }
+    }
+
+    fn floor(&mut self, x: Value) -> R<Value> {
+        Ok(match x {
+            Value::Const(c) => Value::Const(Const {
+                shape: c.shape,
+                data: c.data.iter().map(|v| v.floor()).collect(),
+            }),
+            Value::Dyn(i) => {
+                let shape = self.nodes[i].shape.clone();
+                Value::Dyn(self.emit(Op::Floor, vec![i], shape))
+            }
+        })
+    }
+
+    /// Rounding toward zero: `floor(relu(x)) − floor(relu(−x))`.
+    fn trunc(&mut self, x: Value) -> R<Value> {
+        let xi = self.dyn_of(&x, "the operand")?;
+        let pos = self.relu(xi);
+        let n = self.neg(x)?;
+        let ni = self.dyn_of(&n, "the operand")?;
+        let negp = self.relu(ni);
+        let fp = self.floor(Value::Dyn(pos))?;
+        let fnn = self.floor(Value::Dyn(negp))?;
+        self.binary(Bin::Sub, fp, fnn)
+    }
+
+    /// `Mod` by a constant divisor: `a − b·floor(a/b)` (`fmod = 0`, the sign of the divisor)
+    /// or `a − b·trunc(a/b)` (`fmod = 1`).
+    fn modulo(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let a = self.req(node, 0)?;
+        let b = match self.req(node, 1)? {
+            Value::Const(c) => c,
+            Value::Dyn(_) => return Err("the divisor must be constant".into()),
+        };
+        if b.data.contains(&0.0) {
+            return Err("division by a constant zero".into());
+        }
+        let inv = Value::Const(Const {
+            shape: b.shape.clone(),
+            data: b.data.iter().map(|v| 1.0 / v).collect(),
+        });
+        let q = self.binary(Bin::Mul, a.clone(), inv)?;
+        let q = if attr_i(node, "fmod", 0) == 1 {
+            if matches!(q, Value::Const(_)) {
+                self.floor(q)? // folded below; constants never reach here with fmod
+            } else {
+                self.trunc(q)?
+            }
+        } else {
+            self.floor(q)?
+        };
+        let bq = self.binary(Bin::Mul, q, Value::Const(b))?;
+        self.binary(Bin::Sub, a, bq)
+    }
+
+    /// `Where(c, a, b) = b + c·(a − b)` with a computed 0/1 condition.
+    fn select(&mut self, c: Value, a: Value, b: Value) -> R<Value> {
+        let d = self.binary(Bin::Sub, a, b.clone())?;
+        let cd = self.binary(Bin::Mul, c, d)?;
+        self.binary(Bin::Add, cd, b)
+    }
+
+    /// For every group of `x`'s elements, the one-hot indicator of its first maximum, listed
+    /// group after group (element `k` of the result is element `groups.flatten()[k]`).
+    pub(crate) fn first_max(&mut self, x: usize, groups: &[Vec<u32>]) -> R<usize> {
+        let ng = groups.len();
+        let m = self.reduce_max(x, groups, vec![ng])?;
+        let flat: Vec<u32> = groups.iter().flatten().copied().collect();
+        let owner: Vec<u32> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, e)| std::iter::repeat_n(g as u32, e.len()))
+            .collect();
+        let len = flat.len();
+        // e = [x ≥ max] = 1 − [max − x > 0]
+        let gap = self.combine(&[(m, &owner, 1.0), (x, &flat, -1.0)], vec![len]);
+        let above = self.emit(Op::Step, vec![gap], vec![len]);
+        let is_max = self.affine(above, vec![-1.0; len], vec![1.0; len]);
+        // first = [e_i − Σ_{j before i in its group} e_j > 0]
+        let mut mats = Vec::new();
+        let mut gs = Vec::new();
+        let mut at = 0u32;
+        for g in groups {
+            for i in 0..g.len() {
+                let cols = i + 1;
+                let m_idx = match mats.iter().position(|m: &Mat<f32>| m.cols == cols) {
+                    Some(p) => p,
+                    None => {
+                        let mut data = vec![-1.0; cols];
+                        data[i] = 1.0;
+                        mats.push(Mat {
+                            rows: 1,
+                            cols,
+                            data,
+                        });
+                        mats.len() - 1
+                    }
+                };
+                gs.push(Group {
+                    mat: m_idx as u32,
+                    inputs: (0..cols as u32).map(|j| Some((0, at + j))).collect(),
+                    outputs: vec![at + i as u32],
+                });
+            }
+            at += g.len() as u32;
+        }
+        let lead = self.emit(
+            Op::Linear {
+                map: Linear { mats, groups: gs },
+                bias: None,
+            },
+            vec![is_max],
+            vec![len],
+        );
+        Ok(self.emit(Op::Step, vec![lead], vec![len]))
+    }
+
+    /// `TopK` with `K = 1`: the maximum (or minimum) and its first index along the axis.
+    fn top1(&mut self, node: &pb::NodeProto) -> R<Vec<Value>> {
+        let k = if self.opset >= 10 {
+            self.const_input(node, 1, "K")?
+                .and_then(|c| c.data.first().copied())
+                .unwrap_or(0.0) as i64
+        } else {
+            attr_i(node, "k", 0)
+        };
+        if k != 1 {
+            return Err(format!("TopK with K = {k} is not supported (only K = 1)"));
+        }
+        let x = self.req(node, 0)?;
+        let largest = attr_i(node, "largest", 1) != 0;
+        let x = if largest { x } else { self.neg(x)? };
+        let xi = self.dyn_of(&x, "the input")?;
+        let s = self.nodes[xi].shape.clone();
+        let axis = norm_axis(attr_i(node, "axis", -1), s.len())?;
+        let (groups, kept) = super::tensor::reduction_groups(&s, &[axis]);
+        let m = self.reduce_max(xi, &groups, kept.clone())?;
+        let m = if largest {
+            Value::Dyn(m)
+        } else {
+            self.neg(Value::Dyn(m))?
+        };
+        let idx = self.arg_max_axis(xi, axis, true, false)?;
+        Ok(vec![m, idx])
+    }
+
+    fn arg_max(&mut self, node: &pb::NodeProto, x: Value) -> R<Value> {
+        let xi = self.dyn_of(&x, "the input")?;
+        let rank = self.nodes[xi].shape.len();
+        let axis = norm_axis(attr_i(node, "axis", 0), rank)?;
+        let keep = attr_i(node, "keepdims", 1) != 0;
+        let last = attr_i(node, "select_last_index", 0) != 0;
+        self.arg_max_axis(xi, axis, keep, last)
+    }
+
+    /// The index of the first (or last) maximum along `axis`.
+    fn arg_max_axis(&mut self, xi: usize, axis: usize, keep: bool, last: bool) -> R<Value> {
+        let s = self.nodes[xi].shape.clone();
+        let (mut groups, kept) = super::tensor::reduction_groups(&s, &[axis]);
+        if last {
+            groups.iter_mut().for_each(|g| g.reverse());
+        }
+        let first = self.first_max(xi, &groups)?;
+        let dim = s[axis];
+        let pos: Vec<f32> = (0..dim)
+            .map(|i| if last { (dim - 1 - i) as f32 } else { i as f32 })
+            .collect();
+        let ng = groups.len();
+        let out_shape = if keep {
+            kept
+        } else {
+            s.iter()
+                .enumerate()
+                .filter(|&(a, _)| a != axis)
+                .map(|(_, &d)| d)
+                .collect()
+        };
+        let map = Linear {
+            mats: vec![Mat {
+                rows: 1,
+                cols: dim,
+                data: pos,
+            }],
+            groups: (0..ng)
+                .map(|g| Group {
+                    mat: 0,
+                    inputs: (0..dim as u32)
+                        .map(|i| Some((0, (g * dim) as u32 + i)))
+                        .collect(),
+                    outputs: vec![g as u32],
+                })
+                .collect(),
+        };
+        Ok(Value::Dyn(self.emit(
+            Op::Linear { map, bias: None },
+            vec![first],
+            out_shape,
+        )))
+    }
+
+    /// The one-hot rows `[idx[j] == v]` for `v < depth` (a negative index counts from the
+    /// end), shaped `idx.shape + [depth]`.
+    fn one_hot_rows(&mut self, idx: usize, depth: usize) -> R<usize> {
+        let ishape = self.nodes[idx].shape.clone();
+        let ni = numel(&ishape);
+        // idx' = idx + depth·[idx < 0]
+        let neg = self.affine(idx, vec![-1.0; ni], vec![0.0; ni]);
+        let is_neg = self.emit(Op::Step, vec![neg], ishape.clone());
+        let id = iota(ni);
+        let norm = self.combine(
+            &[(idx, &id, 1.0), (is_neg, &id, depth as f32)],
+            ishape.clone(),
+        );
+        // d[j, v] = idx'[j] − v
+        let rep: Vec<u32> = (0..ni as u32)
+            .flat_map(|j| std::iter::repeat_n(j, depth))
+            .collect();
+        let total = ni * depth;
+        let mut shape = ishape;
+        shape.push(depth);
+        let offs: Vec<f32> = (0..total).map(|k| -((k % depth) as f32)).collect();
+        let gathered = self.combine(&[(norm, &rep, 1.0)], vec![total]);
+        let d = self.affine(gathered, vec![1.0; total], offs);
+        let eq = self.test_sign("Equal", Value::Dyn(d))?;
+        let e = self.dyn_of(&eq, "the comparison")?;
+        let v = self.rewire(
+            &[Value::Dyn(e)],
+            shape,
+            &(0..total as u32).map(|k| Pick::V(0, k)).collect::<Vec<_>>(),
+        );
+        self.dyn_of(&v, "the one-hot rows")
+    }
+
+    fn one_hot(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let idx = self.req(node, 0)?;
+        let depth = self
+            .const_input(node, 1, "depth")?
+            .and_then(|c| c.data.first().copied())
+            .ok_or("the depth is missing")?;
+        let vals = self
+            .const_input(node, 2, "values")?
+            .filter(|c| c.data.len() == 2)
+            .ok_or("values must be a constant [off, on]")?;
+        if !(1.0..=65536.0).contains(&depth) || depth.fract() != 0.0 {
+            return Err(format!("depth {depth} is not a whole number in 1..=65536"));
+        }
+        let depth = depth as usize;
+        let ii = self.dyn_of(&idx, "the indices")?;
+        let ishape = self.nodes[ii].shape.clone();
+        let rows = self.one_hot_rows(ii, depth)?;
+        let rank = ishape.len() + 1;
+        let axis = norm_axis(attr_i(node, "axis", -1), rank)?;
+        // rows is idx.shape + [depth]; move the depth axis to `axis`.
+        let mut out = ishape.clone();
+        out.insert(axis, depth);
+        let rst = strides(&{
+            let mut s = ishape.clone();
+            s.push(depth);
+            s
+        });
+        let mut picks = Vec::with_capacity(numel(&out));
+        for_each_index(&out, |_, m| {
+            let v = m[axis];
+            let mut off = v * rst[rank - 1];
+            let mut k = 0;
+            for (a, &mi) in m.iter().enumerate() {
+                if a != axis {
+                    off += mi * rst[k];
+                    k += 1;
+                }
+            }
+            picks.push(Pick::V(0, off as u32));
+        });
+        let h = self.rewire(&[Value::Dyn(rows)], out.clone(), &picks);
+        let (off, on) = (vals.data[0], vals.data[1]);
+        let n = numel(&out);
+        let hi = self.dyn_of(&h, "the one-hot tensor")?;
+        Ok(Value::Dyn(self.affine(hi, vec![on - off; n], vec![off; n])))
+    }
+
+    /// `Gather` (`elements = false`) or `GatherElements` by computed indices: each output is
+    /// the dot product of its index's one-hot row with the data along `axis`.
+    fn gather_dyn(
+        &mut self,
+        node: &pb::NodeProto,
+        data: Value,
+        idx: Value,
+        elements: bool,
+    ) -> R<Value> {
+        let rank = self.shape_of(&data).len();
+        let axis = norm_axis(attr_i(node, "axis", 0), rank)?;
+        self.gather_dyn_axis(data, idx, axis, elements)
+    }
+
+    /// [`Importer::gather_dyn`] along a given axis.
+    pub(crate) fn gather_dyn_axis(
+        &mut self,
+        data: Value,
+        idx: Value,
+        axis: usize,
+        elements: bool,
+    ) -> R<Value> {
+        let ds = self.shape_of(&data);
+        if axis >= ds.len() {
+            return Err(format!("axis {axis} out of range for data of shape {ds:?}"));
+        }
+        let dim = ds[axis];
+        let is = self.shape_of(&idx);
+        if elements && is.len() != ds.len() {
+            return Err(format!(
+                "indices of rank {} for data of rank {}",
+                is.len(),
+                ds.len()
+            ));
+        }
+        let out: Vec<usize> = if elements {
+            is.clone()
+        } else {
+            ds[..axis]
+                .iter()
+                .chain(&is)
+                .chain(&ds[axis + 1..])
+                .copied()
+                .collect()
+        };
+        let ni = numel(&is);
+        if ni.saturating_mul(dim) > super::MAX_ONE_HOT {
+            return Err(format!(
+                "a lookup of {ni} computed indices into {dim} entries is larger than zkonnx \
+                 proves ({} comparisons)",
+                super::MAX_ONE_HOT
+            ));
+        }
+        if let Value::Const(c) = &idx {
+            // Constant indices of GatherElements: a rewiring.
+            let dst = strides(&ds);
+            let mut picks = Vec::with_capacity(ni);
+            let mut bad = None;
+            for_each_index(&is, |flat, m| {
+                let mut j = c.data[flat] as i64;
+                if j < 0 {
+                    j += dim as i64;
+                }
+                if !(0..dim as i64).contains(&j) {
+                    bad = Some(j);
+                    j = 0;
+                }
+                let off: usize = (0..ds.len())
+                    .map(|a| if a == axis { j as usize } else { m[a] } * dst[a])
+                    .sum();
+                picks.push(Pick::V(0, off as u32));
+            });
+            if let Some(j) = bad {
+                return Err(format!("index {j} is out of range for axis size {dim}"));
+            }
+            return Ok(self.rewire(&[data], out, &picks));
+        }
+        let ii = self.dyn_of(&idx, "the indices")?;
+        let rows = self.one_hot_rows(ii, dim)?; // [ni, dim] flat
+        let dst = strides(&ds);
+        let ist = strides(&is);
+        // For every output element: its one-hot row and the data positions it dots with.
+        let row_and_base = |m: &[usize]| -> (usize, usize) {
+            if elements {
+                let j: usize = m.iter().zip(&ist).map(|(a, b)| a * b).sum();
+                let base: usize = (0..ds.len())
+                    .filter(|&a| a != axis)
+                    .map(|a| m[a] * dst[a])
+                    .sum();
+                (j, base)
+            } else {
+                let r = is.len();
+                let j: usize = m[axis..axis + r].iter().zip(&ist).map(|(a, b)| a * b).sum();
+                let mut base = 0;
+                for a in 0..axis {
+                    base += m[a] * dst[a];
+                }
+                for a in axis + 1..ds.len() {
+                    base += m[a - 1 + r] * dst[a];
+                }
+                (j, base)
+            }
+        };
+        let mut entries = Vec::with_capacity(numel(&out));
+        for_each_index(&out, |_, m| entries.push(row_and_base(m)));
+        match data {
+            Value::Const(c) => {
+                // A linear map over the one-hot rows with the table as weights; outputs that
+                // read the same row share one block.
+                let mut by_row: std::collections::BTreeMap<usize, Vec<(u32, usize)>> =
+                    Default::default();
+                for (o, &(j, base)) in entries.iter().enumerate() {
+                    by_row.entry(j).or_default().push((o as u32, base));
+                }
+                let mut mats: Vec<Mat<f32>> = Vec::new();
+                let mut blocks: std::collections::HashMap<Vec<usize>, u32> = Default::default();
+                let mut groups = Vec::new();
+                for (j, outs) in by_row {
+                    let bases: Vec<usize> = outs.iter().map(|&(_, b)| b).collect();
+                    let m = *blocks.entry(bases.clone()).or_insert_with(|| {
+                        let data = bases
+                            .iter()
+                            .flat_map(|&b| (0..dim).map(move |v| (b, v)))
+                            .map(|(b, v)| c.data[b + v * dst[axis]])
+                            .collect();
+                        mats.push(Mat {
+                            rows: bases.len(),
+                            cols: dim,
+                            data,
+                        });
+                        (mats.len() - 1) as u32
+                    });
+                    groups.push(Group {
+                        mat: m,
+                        inputs: (0..dim).map(|v| Some((0, (j * dim + v) as u32))).collect(),
+                        outputs: outs.iter().map(|&(o, _)| o).collect(),
+                    });
+                }
+                Ok(Value::Dyn(self.emit(
+                    Op::Linear {
+                        map: Linear { mats, groups },
+                        bias: None,
+                    },
+                    vec![rows],
+                    out,
+                )))
+            }
+            Value::Dyn(d) => {
+                let terms = entries
+                    .iter()
+                    .map(|&(j, base)| {
+                        (0..dim)
+                            .map(|v| ((j * dim + v) as u32, (base + v * dst[axis]) as u32))
+                            .collect()
+                    })
+                    .collect();
+                Ok(Value::Dyn(self.emit(
+                    Op::Bilinear { terms, scale: 1.0 },
+                    vec![rows, d],
+                    out,
+                )))
+            }
+        }
+    }
+}
