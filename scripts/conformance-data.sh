@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fetches ONNX's own backend test data (the pinned PyPI `onnx` wheel; only its data files are
-# used) and unpacks `onnx/backend/test/data/pytorch-converted` into target/conformance/.
+# used) and unpacks its `pytorch-converted`, `pytorch-operator` and `simple` suites
+# (`onnx/backend/test/data/*`) into target/conformance/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ONNX_VERSION=1.23.2
 dest=target/conformance
-if [ -f "$dest/.onnx-$ONNX_VERSION" ]; then
+if [ -f "$dest/.onnx-$ONNX_VERSION-suites" ]; then
   exit 0
 fi
 mkdir -p "$dest/wheel"
@@ -16,12 +17,14 @@ python3 - "$dest" <<'PY'
 import glob, os, sys, zipfile
 dest = sys.argv[1]
 whl = sorted(glob.glob(os.path.join(dest, "wheel", "onnx-*.whl")))[-1]
-prefix = "onnx/backend/test/data/pytorch-converted/"
+root = "onnx/backend/test/data/"
+suites = ("pytorch-converted", "pytorch-operator", "simple")
 n = 0
 with zipfile.ZipFile(whl) as z:
     for name in z.namelist():
-        if name.startswith(prefix) and not name.endswith("/"):
-            out = os.path.join(dest, "pytorch-converted", name[len(prefix):])
+        rel = name[len(root):] if name.startswith(root) else ""
+        if rel.split("/")[0] in suites and not name.endswith("/"):
+            out = os.path.join(dest, rel)
             os.makedirs(os.path.dirname(out), exist_ok=True)
             with open(out, "wb") as f:
                 f.write(z.read(name))
@@ -29,4 +32,4 @@ with zipfile.ZipFile(whl) as z:
 print(f"conformance data: {n} files from {os.path.basename(whl)}")
 PY
 rm -rf "$dest/wheel"
-touch "$dest/.onnx-$ONNX_VERSION"
+touch "$dest/.onnx-$ONNX_VERSION-suites"

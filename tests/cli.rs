@@ -180,6 +180,35 @@ fn step_by_step_flow_matches_run() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
+    // Four provers at once into one workdir: every write is atomic, so the proof left there
+    // is one whole proof that verifies, and no temporary file is left behind.
+    let provers: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_zkonnx"))
+                .args([
+                    "prove",
+                    "--dir",
+                    s(&w),
+                    "--srs",
+                    s(&srs),
+                    "--input",
+                    s(&input),
+                ])
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for mut p in provers {
+        assert!(p.wait().expect("wait").success());
+    }
+    assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
+    let leftovers: Vec<_> = std::fs::read_dir(&w)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     // A corrupted SRS is a clear error.
     let mut b = std::fs::read(&srs).expect("srs");
     b.truncate(b.len() / 2);

@@ -1,5 +1,7 @@
-//! Conformance against ONNX's own backend test data (`onnx/backend/test/data/pytorch-converted`,
-//! fetched by `scripts/conformance-data.sh` from the pinned PyPI `onnx` wheel).
+//! Conformance against ONNX's own backend test data (`onnx/backend/test/data/*`: the
+//! `pytorch-converted`, `pytorch-operator` and `simple` suites, fetched by
+//! `scripts/conformance-data.sh` from the pinned PyPI `onnx` wheel). A case's inputs
+//! (`input_N.pb`) are concatenated in order, and so are its outputs.
 //!
 //! Every case runs import → calibrate (on its own input) → quantize → reference integer
 //! executor, and is compared with the expected float output. A case passes when
@@ -27,12 +29,29 @@ use tract_onnx::pb::TensorProto;
 
 const MOCK_MAX_K: u32 = 14;
 
+/// The suites run, in order.
+const SUITES: &[&str] = &["pytorch-converted", "pytorch-operator", "simple"];
+
 fn data_dir() -> PathBuf {
     std::env::var_os("ZKONNX_CONFORMANCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/conformance/pytorch-converted")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/conformance"))
+}
+
+/// Every `PREFIX_N.pb` of a test data set, in order, concatenated.
+fn read_all(data: &Path, prefix: &str) -> Result<Vec<f32>, String> {
+    let mut all = Vec::new();
+    for i in 0.. {
+        let p = data.join(format!("{prefix}_{i}.pb"));
+        if !p.exists() {
+            if i == 0 {
+                return Err(format!("{}: no {prefix}_0.pb", data.display()));
+            }
+            break;
+        }
+        all.extend(read_tensor(&p)?);
+    }
+    Ok(all)
 }
 
 fn read_tensor(path: &Path) -> Result<Vec<f32>, String> {
@@ -73,10 +92,7 @@ fn run_case(dir: &Path) -> Outcome {
         Err(e) => return fail(format!("import: {e}")),
     };
     let data = dir.join("test_data_set_0");
-    let (input, expected) = match (
-        read_tensor(&data.join("input_0.pb")),
-        read_tensor(&data.join("output_0.pb")),
-    ) {
+    let (input, expected) = match (read_all(&data, "input"), read_all(&data, "output")) {
         (Ok(i), Ok(o)) => (i, o),
         (Err(e), _) | (_, Err(e)) => return fail(format!("test data: {e}")),
     };
@@ -158,56 +174,68 @@ fn expected_list(text: &str) -> Vec<(String, String)> {
 }
 
 #[test]
-fn pytorch_converted_cases() {
-    let dir = data_dir();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}: run ./scripts/conformance-data.sh first (scripts/test.sh does)",
-                dir.display()
-            )
-        })
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("model.onnx").exists())
-        .collect();
-    cases.sort();
-    assert!(
-        cases.len() >= 80,
-        "only {} cases in {}",
-        cases.len(),
-        dir.display()
-    );
+fn onnx_backend_cases() {
+    let root = data_dir();
     let mut rows = Vec::new();
     let mut passed = 0;
-    for c in &cases {
-        let name = c
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let t = std::time::Instant::now();
-        let o = run_case(c);
-        eprintln!(
-            "{name}: {} {} ({:.1} s)",
-            if o.pass { "pass" } else { "FAIL" },
-            o.detail,
-            t.elapsed().as_secs_f64()
-        );
-        passed += usize::from(o.pass);
-        rows.push((name, o));
+    for suite in SUITES {
+        let dir = root.join(suite);
+        let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}: run ./scripts/conformance-data.sh first (scripts/test.sh does)",
+                    dir.display()
+                )
+            })
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("model.onnx").exists())
+            .collect();
+        cases.sort();
+        if *suite == "pytorch-converted" {
+            assert!(
+                cases.len() >= 80,
+                "only {} cases in {}",
+                cases.len(),
+                dir.display()
+            );
+        }
+        for c in &cases {
+            let name = c
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let t = std::time::Instant::now();
+            let o = run_case(c);
+            eprintln!(
+                "{suite}/{name}: {} {} ({:.1} s)",
+                if o.pass { "pass" } else { "FAIL" },
+                o.detail,
+                t.elapsed().as_secs_f64()
+            );
+            passed += usize::from(o.pass);
+            rows.push((suite, name, o));
+        }
     }
     let mut md = String::from(
-        "# ONNX conformance: `onnx/backend/test/data/pytorch-converted` (onnx 1.23.2)\n\n\
+        "# ONNX conformance: `onnx/backend/test/data/{pytorch-converted, pytorch-operator, simple}` \
+         (onnx 1.23.2)\n\n\
          Generated by `ZKONNX_CONFORMANCE_WRITE=1 cargo test --release --test conformance`; \
          the test fails if a case listed as `pass` stops passing. Tolerance and method: \
          `tests/conformance.rs`.\n\n",
     );
-    md.push_str(&format!(
-        "**{passed} of {} cases pass.**\n\n| case | status | detail |\n|---|---|---|\n",
-        rows.len()
-    ));
-    for (name, o) in &rows {
+    md.push_str(&format!("**{passed} of {} cases pass**", rows.len()));
+    for suite in SUITES {
+        let of: Vec<_> = rows.iter().filter(|r| r.0 == suite).collect();
         md.push_str(&format!(
-            "| {name} | {} | {} |\n",
+            "; {suite}: {} of {}",
+            of.iter().filter(|r| r.2.pass).count(),
+            of.len()
+        ));
+    }
+    md.push_str(".\n\n| case | status | suite | detail |\n|---|---|---|---|\n");
+    for (suite, name, o) in &rows {
+        md.push_str(&format!(
+            "| {name} | {} | {suite} | {} |\n",
             if o.pass { "pass" } else { "fail" },
             o.detail
         ));
@@ -220,9 +248,9 @@ fn pytorch_converted_cases() {
     let mut regressions = Vec::new();
     for (name, status) in expected_list(&text) {
         if status == "pass" {
-            match rows.iter().find(|(n, _)| *n == name) {
-                Some((_, o)) if o.pass => {}
-                Some((_, o)) => regressions.push(format!("{name}: {}", o.detail)),
+            match rows.iter().find(|(_, n, _)| *n == name) {
+                Some((_, _, o)) if o.pass => {}
+                Some((_, _, o)) => regressions.push(format!("{name}: {}", o.detail)),
                 None => regressions.push(format!("{name}: missing from the data")),
             }
         }

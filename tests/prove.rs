@@ -112,6 +112,12 @@ fn mlp_digits_proves_verifies_and_rejects_tampering() {
     let mut bad = pf.clone();
     bad.proof = format!("0x{}", hex::encode(&proof.bytes[..proof.bytes.len() / 2]));
     assert!(!zkonnx::verify(&vk, &compiled.settings, &bad, path).expect("verify"));
+    // Trailing bytes after a valid proof (one byte, or a second copy): not this proof.
+    for extra in [vec![0u8], proof.bytes.clone()] {
+        let mut bad = pf.clone();
+        bad.proof = format!("0x{}{}", hex::encode(&proof.bytes), hex::encode(&extra));
+        assert!(!zkonnx::verify(&vk, &compiled.settings, &bad, path).expect("verify"));
+    }
     // One output instance changed, with the outputs field changed to match it.
     let mut inst = proof.instances.clone();
     let last = inst.len() - 1;

@@ -124,13 +124,42 @@ pub fn fr_to_i128(x: &Fr) -> Option<i128> {
     small(x).or_else(|| small(&neg).map(|v| -v))
 }
 
-/// Writes a value as pretty JSON.
+/// Writes a file atomically: `fill` writes into a temporary file in the same directory,
+/// which is synced and renamed over `path`. A reader sees the old file or the new one, never
+/// half of one; of two concurrent writers the last rename wins, and both files are whole.
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    use std::io::Write;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let run = || -> std::io::Result<()> {
+        let f = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::new(f);
+        fill(&mut w)?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    run().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
+}
+
+/// Writes a value as pretty JSON (atomically).
 pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| ProverError::Format {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    std::fs::write(path, s).map_err(io_err(path))
+    write_atomic(path, |w| std::io::Write::write_all(w, s.as_bytes()))
 }
 
 /// Reads JSON, with a clear error naming the file.

@@ -99,18 +99,14 @@ pub fn write_vk(
     shape: &CircuitShape,
     params: &ParamsKZG<Bn256>,
 ) -> Result<()> {
-    let f = std::fs::File::create(path).map_err(io_err(path))?;
-    let mut w = std::io::BufWriter::new(f);
-    (|| -> std::io::Result<()> {
-        write_header(&mut w, VK_MAGIC, shape)?;
+    crate::artifacts::write_atomic(path, |w| {
+        write_header(w, VK_MAGIC, shape)?;
         w.write_all(&params.k().to_le_bytes())?;
-        params.get_g()[0].write_raw(&mut w)?;
-        params.g2().write_raw(&mut w)?;
-        params.s_g2().write_raw(&mut w)?;
-        vk.write(&mut w, SerdeFormat::RawBytes)?;
-        w.flush()
-    })()
-    .map_err(io_err(path))
+        params.get_g()[0].write_raw(w)?;
+        params.g2().write_raw(w)?;
+        params.s_g2().write_raw(w)?;
+        vk.write(w, SerdeFormat::RawBytes)
+    })
 }
 
 /// Reads `vk.bin`.
@@ -146,14 +142,10 @@ pub fn read_vk(path: &Path) -> Result<VerifierKey> {
 
 /// Writes the proving key.
 pub fn write_pk(path: &Path, pk: &ProvingKey<G1Affine>, shape: &CircuitShape) -> Result<()> {
-    let f = std::fs::File::create(path).map_err(io_err(path))?;
-    let mut w = std::io::BufWriter::new(f);
-    (|| -> std::io::Result<()> {
-        write_header(&mut w, PK_MAGIC, shape)?;
-        pk.write(&mut w, SerdeFormat::RawBytesUnchecked)?;
-        w.flush()
-    })()
-    .map_err(io_err(path))
+    crate::artifacts::write_atomic(path, |w| {
+        write_header(w, PK_MAGIC, shape)?;
+        pk.write(w, SerdeFormat::RawBytesUnchecked)
+    })
 }
 
 /// Reads a proving key written by [`write_pk`].

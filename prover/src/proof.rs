@@ -45,7 +45,8 @@ pub fn prove<C: Circuit<Fr>>(
 }
 
 /// Verifies a proof. Returns `Ok(false)` for any proof that does not verify
-/// (tampered, truncated or for other instances); never panics on bad bytes.
+/// (tampered, truncated, extended by trailing bytes, or for other instances); never panics on
+/// bad bytes.
 pub fn verify(
     params: &ParamsKZG<Bn256>,
     vk: &VerifyingKey<G1Affine>,
@@ -53,19 +54,26 @@ pub fn verify(
     proof: &[u8],
 ) -> bool {
     let run = || {
-        let mut transcript =
-            <ProofTranscript<&[u8]> as TranscriptReadBuffer<_, G1Affine, _>>::init(proof);
-        let strategy = AccumulatorStrategy::new(params.verifier_params());
-        match verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
-            params.verifier_params(),
-            vk,
-            strategy,
-            &[&[instances]],
-            &mut transcript,
-        ) {
-            Ok(acc) => VerificationStrategy::<_, VerifierSHPLONK<'_, Bn256>>::finalize(acc),
-            Err(_) => false,
-        }
+        let mut rest: &[u8] = proof;
+        let ok = {
+            let mut transcript =
+                <ProofTranscript<&mut &[u8]> as TranscriptReadBuffer<_, G1Affine, _>>::init(
+                    &mut rest,
+                );
+            let strategy = AccumulatorStrategy::new(params.verifier_params());
+            match verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+                params.verifier_params(),
+                vk,
+                strategy,
+                &[&[instances]],
+                &mut transcript,
+            ) {
+                Ok(acc) => VerificationStrategy::<_, VerifierSHPLONK<'_, Bn256>>::finalize(acc),
+                Err(_) => false,
+            }
+        };
+        // The transcript must be read to its end: a proof with bytes after it is not this proof.
+        ok && rest.is_empty()
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or(false)
 }

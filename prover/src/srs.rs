@@ -25,13 +25,10 @@ pub fn dev_srs(k: u32, seed: u64) -> ParamsKZG<Bn256> {
 
 /// Writes an SRS with a magic header.
 pub fn write_srs(path: &Path, params: &ParamsKZG<Bn256>) -> Result<()> {
-    let f = std::fs::File::create(path).map_err(io_err(path))?;
-    let mut w = std::io::BufWriter::new(f);
-    w.write_all(SRS_MAGIC).map_err(io_err(path))?;
-    params
-        .write_custom(&mut w, SerdeFormat::RawBytesUnchecked)
-        .map_err(io_err(path))?;
-    w.flush().map_err(io_err(path))
+    crate::artifacts::write_atomic(path, |w| {
+        w.write_all(SRS_MAGIC)?;
+        params.write_custom(w, SerdeFormat::RawBytesUnchecked)
+    })
 }
 
 /// Reads an SRS written by [`write_srs`].

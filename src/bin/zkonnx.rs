@@ -491,7 +491,9 @@ fn inspect(c: &CompiledModel, report: Option<&Path>) -> Result<(), Fail> {
 /// (a stale one is removed for snark-verifier's). Returns the paths written.
 fn write_verifier(sol: &Path, v: &zkonnx::evm::EvmVerifier) -> Result<Vec<PathBuf>, Fail> {
     let write = |p: PathBuf, data: String| -> Result<PathBuf, Fail> {
-        std::fs::write(&p, data).map_err(|e| Fail::Bad(format!("{}: {e}", p.display())))?;
+        zkonnx_prover::artifacts::write_atomic(&p, |w| {
+            std::io::Write::write_all(w, data.as_bytes())
+        })?;
         Ok(p)
     };
     let mut out = vec![write(sol.to_path_buf(), v.solidity.clone())?];

@@ -83,12 +83,19 @@ impl Importer {
                 let t = self.affine(e, vec![a.ln(); n], vec![0.0; n]);
                 return Ok(Some(vec![Value::Dyn(self.func(t, Func::Exp))]));
             }
+            if let (Value::Dyn(b), Value::Dyn(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
+                // x^y = e^(y·ln x) for a positive computed base.
+                let lb = self.func(b, Func::Log);
+                let prod = self.binary(Bin::Mul, Value::Dyn(e), Value::Dyn(lb))?;
+                let pi = self.dyn_of(&prod, "the product")?;
+                return Ok(Some(vec![Value::Dyn(self.func(pi, Func::Exp))]));
+            }
         }
         let x = match op {
             "Pow" | "Sqrt" | "Reciprocal" | "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Log" | "Erf"
             | "Gelu" | "Softplus" | "Softsign" | "Elu" | "Selu" | "LeakyRelu" | "PRelu"
             | "Clip" | "Abs" | "Neg" | "HardSigmoid" | "Celu" | "HardSwish" | "Mish"
-            | "ThresholdedRelu" => self.req(node, 0)?,
+            | "ThresholdedRelu" | "Shrink" => self.req(node, 0)?,
             t if Trig::from_onnx(t).is_some() => self.req(node, 0)?,
             _ => return Ok(None),
         };
@@ -116,6 +123,10 @@ impl Importer {
                 alpha: attr_f(node, "alpha", 1.0),
             }),
             "HardSwish" => Some(Func::HardSwish),
+            "Shrink" => Some(Func::Shrink {
+                lambd: attr_f(node, "lambd", 0.5),
+                bias: attr_f(node, "bias", 0.0),
+            }),
             "Mish" => Some(Func::Mish),
             "ThresholdedRelu" => Some(Func::ThresholdedRelu {
                 alpha: attr_f(node, "alpha", 1.0),

@@ -239,7 +239,7 @@ impl Importer {
         };
         let b = match self.req(node, 1)? {
             Value::Const(c) => c,
-            Value::Dyn(_) => return Err("B must be a constant weight matrix".into()),
+            Value::Dyn(bi) => return self.gemm_products(node, ai, bi, alpha, beta),
         };
         let a_shape = self.nodes[ai].shape.clone();
         if a_shape.len() != 2 {
@@ -287,6 +287,61 @@ impl Importer {
             vec![ai],
             vec![m, n],
         )))
+    }
+
+    /// `alpha·A·B + beta·C` with both operands computed: sums of products, then the bias.
+    fn gemm_products(
+        &mut self,
+        node: &pb::NodeProto,
+        ai: usize,
+        bi: usize,
+        alpha: f32,
+        beta: f32,
+    ) -> R<Value> {
+        let (sa, sb) = (self.nodes[ai].shape.clone(), self.nodes[bi].shape.clone());
+        if sa.len() != 2 || sb.len() != 2 {
+            return Err(format!("A and B must be 2-D, got {sa:?} and {sb:?}"));
+        }
+        let (m, k) = (sa[0], sa[1]);
+        let trans_b = attr_i(node, "transB", 0) != 0;
+        let (bk, n) = if trans_b {
+            (sb[1], sb[0])
+        } else {
+            (sb[0], sb[1])
+        };
+        if bk != k {
+            return Err(format!("A is {m}x{k} but B gives {bk}x{n}"));
+        }
+        let terms = (0..m * n)
+            .map(|o| {
+                let (r, c) = (o / n, o % n);
+                (0..k)
+                    .map(|i| {
+                        let bidx = if trans_b { c * k + i } else { i * n + c };
+                        ((r * k + i) as u32, bidx as u32)
+                    })
+                    .collect()
+            })
+            .collect();
+        let p = self.emit(
+            Op::Bilinear {
+                terms,
+                scale: alpha,
+            },
+            vec![ai, bi],
+            vec![m, n],
+        );
+        match self.input(node, 2)? {
+            None => Ok(Value::Dyn(p)),
+            Some(c) => {
+                let beta_v = Value::Const(Const {
+                    shape: vec![],
+                    data: vec![beta],
+                });
+                let bc = self.binary(super::elementwise_ops::Bin::Mul, c, beta_v)?;
+                self.binary(super::elementwise_ops::Bin::Add, Value::Dyn(p), bc)
+            }
+        }
     }
 
     /// `alpha·A·B + beta·C` with a constant `A` (already transposed if `transA`) and a computed

@@ -282,6 +282,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("HardSwish", "", "lookup table"),
             ("Mish", "", "lookup table"),
             ("ThresholdedRelu", "", "lookup table"),
+            ("Shrink", "", "lookup table"),
             ("Sin", "", "lookup table"),
             ("Cos", "", "lookup table"),
             ("Tan", "", "lookup table"),

@@ -55,6 +55,13 @@ pub enum Func {
         /// The threshold.
         alpha: f32,
     },
+    /// `x − bias` for `x > lambd`, `x + bias` for `x < −lambd`, else `0`.
+    Shrink {
+        /// The threshold.
+        lambd: f32,
+        /// The shift.
+        bias: f32,
+    },
     /// A trigonometric or hyperbolic function.
     Trig(Trig),
 }
@@ -191,6 +198,16 @@ impl Func {
                     0.0
                 }
             }
+            Func::Shrink { lambd, bias } => {
+                let (l, b) = (f64::from(lambd), f64::from(bias));
+                if x > l {
+                    x - b
+                } else if x < -l {
+                    x + b
+                } else {
+                    0.0
+                }
+            }
             Func::Trig(t) => t.eval(x),
         }
     }
@@ -219,6 +236,7 @@ impl Func {
             Func::HardSwish => "hardswish",
             Func::Mish => "mish",
             Func::ThresholdedRelu { .. } => "thresholded-relu",
+            Func::Shrink { .. } => "shrink",
             Func::Trig(t) => t.name(),
         }
     }
