@@ -106,17 +106,31 @@ impl Model {
     /// running the ONNX file, or, where tract cannot run it, zkonnx's own f32 executor of the
     /// imported graph. Returns which one ran (`"tract"` or `"zkonnx-f32"`).
     pub fn float_outputs(&self, input: &[f32]) -> Result<(Vec<f32>, &'static str)> {
-        zkonnx_circuits::quant::check_input(&self.graph, input)?;
+        let mut all = self.float_outputs_many(std::slice::from_ref(&input.to_vec()))?;
+        let (y, by) = all.pop().unwrap_or_default();
+        Ok((y, by))
+    }
+
+    /// [`Model::float_outputs`] of several inputs, loading the float model once.
+    pub fn float_outputs_many(&self, inputs: &[Vec<f32>]) -> Result<Vec<(Vec<f32>, &'static str)>> {
         let tract =
             zkonnx_circuits::float_ref::FloatReference::load_io(&self.path, &self.graph.inputs)
-                .and_then(|r| r.run(input));
-        match tract {
-            Ok(y) if y.len() == self.graph.output_node().len() => Ok((y, "tract")),
-            _ => Ok((
-                zkonnx_circuits::ir::run_float(&self.graph, input).swap_remove(self.graph.output),
-                "zkonnx-f32",
-            )),
-        }
+                .ok();
+        let want = self.graph.output_node().len();
+        inputs
+            .iter()
+            .map(|x| {
+                zkonnx_circuits::quant::check_input(&self.graph, x)?;
+                match tract.as_ref().and_then(|r| r.run(x).ok()) {
+                    Some(y) if y.len() == want => Ok((y, "tract")),
+                    _ => Ok((
+                        zkonnx_circuits::ir::run_float(&self.graph, x)
+                            .swap_remove(self.graph.output),
+                        "zkonnx-f32",
+                    )),
+                }
+            })
+            .collect()
     }
 
     /// Calibrates on `calibration` inputs, quantizes and plans the circuit (public input and

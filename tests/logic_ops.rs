@@ -7,27 +7,12 @@ mod common;
 
 use std::sync::Arc;
 
-use common::onnx::{model, tensor, tensor_i64, Attr, N};
+use common::onnx::{model, node as n, tensor, tensor_i64, Attr, N};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::float_ref::FloatReference;
 use zkonnx::halo2_proofs::dev::MockProver;
 use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
 use zkonnx::{Model, QuantSettings};
-
-fn n<'a>(
-    op: &'a str,
-    inputs: &'a [&'a str],
-    output: &'a str,
-    attrs: Vec<(&'a str, Attr)>,
-) -> N<'a> {
-    N {
-        op,
-        name: output,
-        inputs,
-        output,
-        attrs,
-    }
-}
 
 fn cast_f(input: &'static str, output: &'static str) -> N<'static> {
     n(

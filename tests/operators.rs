@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::onnx::{model, rand_vec, tensor, Attr, N};
+use common::onnx::{model, node, rand_vec, tensor, Attr};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::float_ref::FloatReference;
 use zkonnx::circuits::quant::{QOp, Trace};
@@ -18,21 +18,6 @@ fn write(name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let p = dir.join(format!("{name}.onnx"));
     std::fs::write(&p, bytes).expect("write model");
     p
-}
-
-fn node<'a>(
-    op: &'a str,
-    inputs: &'a [&'a str],
-    output: &'a str,
-    attrs: Vec<(&'a str, Attr)>,
-) -> N<'a> {
-    N {
-        op,
-        name: output,
-        inputs,
-        output,
-        attrs,
-    }
 }
 
 /// Conv 3×3 then AveragePool 2×2, with or without the attributes that have ONNX defaults.

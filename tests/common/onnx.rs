@@ -43,6 +43,22 @@ fn value_info(name: &str, shape: &[i64]) -> pb::ValueInfoProto {
     }
 }
 
+/// A node named after its output.
+pub fn node<'a>(
+    op: &'a str,
+    inputs: &'a [&'a str],
+    output: &'a str,
+    attrs: Vec<(&'a str, Attr)>,
+) -> N<'a> {
+    N {
+        op,
+        name: output,
+        inputs,
+        output,
+        attrs,
+    }
+}
+
 /// A float initializer.
 pub fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
     pb::TensorProto {

@@ -131,6 +131,47 @@ impl Importer {
         )
     }
 
+    /// A linear map where output `o` is `bias[o] + Σ (source, weight)` over `entries[o]`
+    /// (elements of `x`); outputs with the same weights share one block.
+    pub(crate) fn weighted(
+        &mut self,
+        x: usize,
+        entries: &[Vec<(u32, f32)>],
+        bias: Option<Vec<f32>>,
+        shape: Vec<usize>,
+    ) -> usize {
+        let mut mats: Vec<Mat<f32>> = Vec::new();
+        let mut seen: std::collections::HashMap<Vec<u32>, u32> = Default::default();
+        let groups = entries
+            .iter()
+            .enumerate()
+            .map(|(o, e)| {
+                let key: Vec<u32> = e.iter().map(|&(_, w)| w.to_bits()).collect();
+                let m = *seen.entry(key).or_insert_with(|| {
+                    mats.push(Mat {
+                        rows: 1,
+                        cols: e.len(),
+                        data: e.iter().map(|&(_, w)| w).collect(),
+                    });
+                    (mats.len() - 1) as u32
+                });
+                Group {
+                    mat: m,
+                    inputs: e.iter().map(|&(i, _)| Some((0, i))).collect(),
+                    outputs: vec![o as u32],
+                }
+            })
+            .collect();
+        self.emit(
+            Op::Linear {
+                map: Linear { mats, groups },
+                bias,
+            },
+            vec![x],
+            shape,
+        )
+    }
+
     pub(crate) fn relu(&mut self, x: usize) -> usize {
         let shape = self.nodes[x].shape.clone();
         self.emit(Op::Relu, vec![x], shape)

@@ -134,6 +134,20 @@ impl Window {
     }
 }
 
+/// Gemm's B operand of shape `sb` against an `m×k` A: `(transB, n)`.
+fn gemm_b(node: &pb::NodeProto, sb: &[usize], m: usize, k: usize) -> R<(bool, usize)> {
+    let trans_b = attr_i(node, "transB", 0) != 0;
+    let (bk, n) = if trans_b {
+        (sb[1], sb[0])
+    } else {
+        (sb[0], sb[1])
+    };
+    if bk != k {
+        return Err(format!("A is {m}x{k} but B gives {bk}x{n}"));
+    }
+    Ok((trans_b, n))
+}
+
 fn const_req(v: Value, what: &str) -> R<Const> {
     match v {
         Value::Const(c) => Ok(c),
@@ -303,15 +317,7 @@ impl Importer {
             return Err(format!("A and B must be 2-D, got {sa:?} and {sb:?}"));
         }
         let (m, k) = (sa[0], sa[1]);
-        let trans_b = attr_i(node, "transB", 0) != 0;
-        let (bk, n) = if trans_b {
-            (sb[1], sb[0])
-        } else {
-            (sb[0], sb[1])
-        };
-        if bk != k {
-            return Err(format!("A is {m}x{k} but B gives {bk}x{n}"));
-        }
+        let (trans_b, n) = gemm_b(node, &sb, m, k)?;
         let terms = (0..m * n)
             .map(|o| {
                 let (r, c) = (o / n, o % n);
@@ -355,15 +361,7 @@ impl Importer {
             return Err(format!("A and B must be 2-D, got {:?} and {bs:?}", a.shape));
         }
         let (m, k) = (a.shape[0], a.shape[1]);
-        let trans_b = attr_i(node, "transB", 0) != 0;
-        let (bk, n) = if trans_b {
-            (bs[1], bs[0])
-        } else {
-            (bs[0], bs[1])
-        };
-        if bk != k {
-            return Err(format!("A is {m}x{k} but B gives {bk}x{n}"));
-        }
+        let (trans_b, n) = gemm_b(node, &bs, m, k)?;
         // Bᵀ as [n, k]: row j is column j of B.
         let picks: Vec<Pick> = (0..n)
             .flat_map(|j| {

@@ -167,6 +167,10 @@ fn forest(node: &pb::NodeProto, prefix: &str, features: usize) -> R<Forest> {
                 return Err(format!("tree {t} has a cycle"));
             }
             if split_of[k] == usize::MAX {
+                // A tree reaches each leaf once: more leaves than nodes means shared children.
+                if leaves.len() >= n {
+                    return Err(format!("tree {t} is not a tree (a node is reached twice)"));
+                }
                 leaves.push((path, votes.remove(&k).unwrap_or_default()));
                 continue;
             }
@@ -327,47 +331,6 @@ impl Importer {
         ))
     }
 
-    /// `y[o] = bias[o] + Σ (element, weight) of row o`, one group per row (identical weight
-    /// rows share a block).
-    fn sparse_linear(
-        &mut self,
-        x: usize,
-        rows: &[Row],
-        bias: Vec<f32>,
-        shape: Vec<usize>,
-    ) -> usize {
-        let mut mats: Vec<Mat<f32>> = Vec::new();
-        let mut seen: std::collections::HashMap<Vec<u32>, u32> = Default::default();
-        let groups = rows
-            .iter()
-            .enumerate()
-            .map(|(o, row)| {
-                let key: Vec<u32> = row.iter().map(|&(_, w)| w.to_bits()).collect();
-                let m = *seen.entry(key).or_insert_with(|| {
-                    mats.push(Mat {
-                        rows: 1,
-                        cols: row.len(),
-                        data: row.iter().map(|&(_, w)| w).collect(),
-                    });
-                    (mats.len() - 1) as u32
-                });
-                Group {
-                    mat: m,
-                    inputs: row.iter().map(|&(e, _)| Some((0, e))).collect(),
-                    outputs: vec![o as u32],
-                }
-            })
-            .collect();
-        self.emit(
-            Op::Linear {
-                map: Linear { mats, groups },
-                bias: Some(bias),
-            },
-            vec![x],
-            shape,
-        )
-    }
-
     /// The raw scores `[rows, targets]` of a tree ensemble (aggregated by sum or average).
     fn tree_scores(
         &mut self,
@@ -469,10 +432,10 @@ impl Importer {
         if leaf_rows.is_empty() {
             return Err("the ensemble does not depend on its input".into());
         }
-        let d = self.sparse_linear(xi, &diff_rows, diff_bias, vec![nd]);
+        let d = self.weighted(xi, &diff_rows, Some(diff_bias), vec![nd]);
         let steps = self.emit(Op::Step, vec![d], vec![nd]);
         let nlr = leaf_rows.len();
-        let m = self.sparse_linear(steps, &leaf_rows, leaf_bias, vec![nlr]);
+        let m = self.weighted(steps, &leaf_rows, Some(leaf_bias), vec![nlr]);
         let reached = self.emit(Op::Step, vec![m], vec![nlr]);
         let per_row = nlr / rows;
         let mut score_rows: Vec<Row> = Vec::with_capacity(rows * targets);
@@ -495,7 +458,7 @@ impl Importer {
                 score_bias.push(bias_of(t));
             }
         }
-        let s = self.sparse_linear(reached, &score_rows, score_bias, vec![rows, targets]);
+        let s = self.weighted(reached, &score_rows, Some(score_bias), vec![rows, targets]);
         Ok((s, rows))
     }
 

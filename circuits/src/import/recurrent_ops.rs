@@ -179,41 +179,20 @@ impl Importer {
                     elems: x_elems.clone(),
                     w: gw(k),
                 };
+                // Gate k: its activation of x_t·W_k + h·R_k + Wb_k + Rb_k.
+                let gate = |s: &mut Self, k: usize, act: Act| -> R<Value> {
+                    let h_term = Term {
+                        v: &h,
+                        elems: h_elems.clone(),
+                        w: gr(k),
+                    };
+                    let pre = s.step_linear(batch, hsz, &[xt(k), h_term], &both(k))?;
+                    s.activate(pre, act)
+                };
                 match cell {
-                    Cell::Rnn => {
-                        let pre = self.step_linear(
-                            batch,
-                            hsz,
-                            &[
-                                xt(0),
-                                Term {
-                                    v: &h,
-                                    elems: h_elems.clone(),
-                                    w: gr(0),
-                                },
-                            ],
-                            &both(0),
-                        )?;
-                        h = self.activate(pre, a[0])?;
-                    }
+                    Cell::Rnn => h = gate(self, 0, a[0])?,
                     Cell::Lstm => {
                         // Gate order i, o, f, c.
-                        let gate = |s: &mut Self, k: usize, act: Act| -> R<Value> {
-                            let pre = s.step_linear(
-                                batch,
-                                hsz,
-                                &[
-                                    xt(k),
-                                    Term {
-                                        v: &h,
-                                        elems: h_elems.clone(),
-                                        w: gr(k),
-                                    },
-                                ],
-                                &both(k),
-                            )?;
-                            s.activate(pre, act)
-                        };
                         let i = gate(self, 0, a[0])?;
                         let o = gate(self, 1, a[0])?;
                         let f = gate(self, 2, a[0])?;
@@ -226,24 +205,8 @@ impl Importer {
                     }
                     Cell::Gru => {
                         // Gate order z, r, h.
-                        let gate = |s: &mut Self, k: usize| -> R<Value> {
-                            let pre = s.step_linear(
-                                batch,
-                                hsz,
-                                &[
-                                    xt(k),
-                                    Term {
-                                        v: &h,
-                                        elems: h_elems.clone(),
-                                        w: gr(k),
-                                    },
-                                ],
-                                &both(k),
-                            )?;
-                            s.activate(pre, a[0])
-                        };
-                        let z = gate(self, 0)?;
-                        let rg = gate(self, 1)?;
+                        let z = gate(self, 0, a[0])?;
+                        let rg = gate(self, 1, a[0])?;
                         let pre = if lbr {
                             let hr = self.step_linear(
                                 batch,

@@ -9,7 +9,6 @@ use tract_onnx::pb;
 use super::build::Pick;
 use super::tensor::{for_each_index, numel, strides};
 use super::{attr_i, attr_s, Const, Importer, Value};
-use crate::ir::{Group, Linear, Mat, Op};
 
 type R<T> = Result<T, String>;
 
@@ -237,47 +236,7 @@ impl Importer {
             return Ok(self.rewire(&[x], out, &picks));
         }
         let xi = self.dyn_of(&x, "the input")?;
-        Ok(Value::Dyn(self.weighted(xi, &entries, out)))
-    }
-
-    /// A linear map where output `o` is `Σ (source, weight)` of `entries[o]`; outputs with
-    /// the same weights share a block.
-    pub(crate) fn weighted(
-        &mut self,
-        x: usize,
-        entries: &[Vec<(u32, f32)>],
-        shape: Vec<usize>,
-    ) -> usize {
-        let mut mats: Vec<Mat<f32>> = Vec::new();
-        let mut seen: std::collections::HashMap<Vec<u32>, u32> = Default::default();
-        let groups = entries
-            .iter()
-            .enumerate()
-            .map(|(o, e)| {
-                let key: Vec<u32> = e.iter().map(|&(_, w)| w.to_bits()).collect();
-                let m = *seen.entry(key).or_insert_with(|| {
-                    mats.push(Mat {
-                        rows: 1,
-                        cols: e.len(),
-                        data: e.iter().map(|&(_, w)| w).collect(),
-                    });
-                    (mats.len() - 1) as u32
-                });
-                Group {
-                    mat: m,
-                    inputs: e.iter().map(|&(i, _)| Some((0, i))).collect(),
-                    outputs: vec![o as u32],
-                }
-            })
-            .collect();
-        self.emit(
-            Op::Linear {
-                map: Linear { mats, groups },
-                bias: None,
-            },
-            vec![x],
-            shape,
-        )
+        Ok(Value::Dyn(self.weighted(xi, &entries, None, out)))
     }
 
     fn trilu(&mut self, node: &pb::NodeProto) -> R<Value> {
@@ -375,6 +334,11 @@ impl Importer {
         let reverse = attr_i(node, "reverse", 0) != 0;
         let st = strides(&s);
         let len = s[axis];
+        if numel(&s).saturating_mul(len) > MAX_OUT {
+            return Err(format!(
+                "a running sum over {len} elements of a {s:?} tensor is larger than zkonnx proves"
+            ));
+        }
         let mut entries = Vec::with_capacity(numel(&s));
         for_each_index(&s, |flat, m| {
             let i = m[axis];
@@ -405,7 +369,7 @@ impl Importer {
                     let w = self.weighted_with_zero(xi, &entries, s);
                     return Ok(w);
                 }
-                Ok(Value::Dyn(self.weighted(xi, &entries, s)))
+                Ok(Value::Dyn(self.weighted(xi, &entries, None, s)))
             }
         }
     }
@@ -421,7 +385,7 @@ impl Importer {
             .filter(|&o| !entries[o].is_empty())
             .collect();
         let sub: Vec<Vec<(u32, f32)>> = live.iter().map(|&o| entries[o].clone()).collect();
-        let part = self.weighted(x, &sub, vec![sub.len()]);
+        let part = self.weighted(x, &sub, None, vec![sub.len()]);
         let mut k = 0u32;
         let picks: Vec<Pick> = (0..entries.len())
             .map(|o| {
