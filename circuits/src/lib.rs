@@ -8,13 +8,16 @@
 pub mod chips;
 pub mod circuit;
 pub mod error;
+pub mod field;
 pub mod float_ref;
+pub mod gadgets;
 pub mod hash;
 pub mod import;
 pub mod ir;
 pub mod layout;
 pub mod lean;
 pub mod quant;
+pub mod shape;
 pub mod visibility;
 
 pub use error::{CircuitsError, Result, UnsupportedNode};

@@ -22,22 +22,9 @@ use halo2_proofs::circuit::Value;
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
 
-use crate::layout::CircuitShape;
-
-/// Advice columns an elementwise (rescale/ReLU) row uses.
-pub const ELEMENT_COLUMNS: usize = 5;
-
-/// Embeds a signed integer in the field (negative values as `p - |v|`).
-pub fn fe(v: i128) -> Fr {
-    let m = v.unsigned_abs();
-    let x = Fr::from((m >> 64) as u64) * Fr::from(1u64 << 32) * Fr::from(1u64 << 32)
-        + Fr::from(m as u64);
-    if v < 0 {
-        -x
-    } else {
-        x
-    }
-}
+pub use crate::field::fe;
+use crate::shape::CircuitShape;
+pub use crate::shape::ELEMENT_COLUMNS;
 
 /// Assigns `values` to `cols` at `row` (pairwise) and returns their cells.
 pub fn assign_cells(

@@ -30,6 +30,17 @@ pub type PackRow<'a> = dyn FnMut(
     ) -> Result<(Vec<Cell>, Cell), Error>
     + 'a;
 
+/// Main rows that packing `n` values of `bits` bits takes with `t` values per row.
+pub fn pack_rows(n: usize, bits: u32, t: usize) -> usize {
+    let per = hash::per_element(bits);
+    (n / per) * per.div_ceil(t) + (n % per).div_ceil(t)
+}
+
+/// Main rows of packing and hashing `n` values of `bits` bits.
+pub fn hash_group_rows(n: usize, bits: u32, t: usize) -> usize {
+    pack_rows(n, bits, t) + hash_rows(n.div_ceil(hash::per_element(bits)))
+}
+
 /// Rows one hash over `n` elements takes (the header included).
 pub fn hash_rows(n: usize) -> usize {
     hash::chunks(n + 1).len() * (1 + FULL_ROUNDS + PARTIAL_ROUNDS) + 1

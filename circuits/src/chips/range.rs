@@ -15,8 +15,8 @@ use halo2_proofs::poly::Rotation;
 
 use super::fe;
 use super::func::FUNC_TAG_BASE;
-use crate::layout::limbs;
 use crate::quant::Table;
+use crate::shape::limbs;
 
 /// Columns of the range lane.
 #[derive(Debug, Clone)]

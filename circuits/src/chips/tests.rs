@@ -6,7 +6,7 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 
 use super::{fe, val, ChipConfig};
-use crate::layout::CircuitShape;
+use crate::shape::CircuitShape;
 
 const SHAPE: CircuitShape = CircuitShape {
     inputs_per_row: 2,

@@ -170,7 +170,7 @@ pub fn pack(values: &[i64], bits: u32) -> Vec<Fr> {
         .chunks(per_element(bits))
         .map(|c| {
             c.iter().rev().fold(Fr::zero(), |acc, &v| {
-                acc * base + crate::chips::fe(i128::from(v))
+                acc * base + crate::field::fe(i128::from(v))
             })
         })
         .collect()
@@ -183,11 +183,7 @@ pub fn hash_values(values: &[i64], bits: u32) -> Fr {
     sponge(&e)
 }
 
-/// Bits `b` such that every value satisfies `|v| < 2^(b-1)`.
-pub fn bits_for(values: impl IntoIterator<Item = i64>) -> u32 {
-    let m = values.into_iter().map(i64::unsigned_abs).max().unwrap_or(0);
-    (64 - m.leading_zeros()) + 1
-}
+pub use crate::quant::bits_for;
 
 #[cfg(test)]
 mod tests;

@@ -260,10 +260,10 @@ impl LeanModel {
         let bits = self.hash_bits();
         let mut rows = 0;
         if self.visibility.input == Vis::Hashed {
-            rows += crate::layout::hash_group_rows(self.num_inputs, bits, t);
+            rows += crate::chips::poseidon::hash_group_rows(self.num_inputs, bits, t);
         }
         if self.visibility.output == Vis::Hashed {
-            rows += crate::layout::hash_group_rows(self.outputs.len(), bits, t);
+            rows += crate::chips::poseidon::hash_group_rows(self.outputs.len(), bits, t);
         }
         rows
     }

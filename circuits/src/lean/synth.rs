@@ -8,8 +8,9 @@ use super::chip::{running_sums, LeanConfig};
 use super::{Element, LeanModel, Origin};
 
 use crate::chips::{fe, val};
-use crate::layout::CircuitShape;
+use crate::gadgets::Rows;
 use crate::quant::{QGraph, Trace};
+use crate::shape::CircuitShape;
 use crate::visibility::{InstanceLayout, Vis};
 
 struct State<'a, 'r> {
@@ -108,8 +109,15 @@ impl State<'_, '_> {
     }
 
     /// One element: its multiply-add chain, bit rows and value row, and a signed row without
-    /// ReLU. Returns the element's output cell. `expected` is the trace's value of the element.
-    fn element(&mut self, e: &Element, relu: bool, expected: Option<i128>) -> Result<Cell, Error> {
+    /// ReLU. Returns the element's output cell and its multiply-add rows. `expected` is the
+    /// trace's value of the element.
+    fn element(
+        &mut self,
+        e: &Element,
+        relu: bool,
+        expected: Option<i128>,
+    ) -> Result<(Cell, usize), Error> {
+        let start = self.row;
         let cfg = self.config;
         let t = cfg.inputs_per_row();
         let known = self.trace.is_some();
@@ -142,6 +150,7 @@ impl State<'_, '_> {
             }
             self.row += 1;
         }
+        let mac_rows = self.row - start;
         let width = cfg.width;
         // acc + add = q·2^W + r, q = out − d.
         let parts = match acc {
@@ -172,11 +181,11 @@ impl State<'_, '_> {
         self.row += width as usize;
         cfg.value_row(self.region, self.row - 1, fe(e.add));
         if relu {
-            return Ok(a);
+            return Ok((a, mac_rows));
         }
         let cell = cfg.signed_row(self.region, self.row, val(parts.map(|(q, _)| q)));
         self.row += 1;
-        Ok(cell)
+        Ok((cell, mac_rows))
     }
 }
 
@@ -188,10 +197,14 @@ pub(crate) fn synthesize(
     lean: &LeanModel,
     shape: &CircuitShape,
     trace: Option<&Trace>,
-) -> Result<(), Error> {
+) -> Result<Vec<Rows>, Error> {
     let vis = shape.visibility;
     let inst = InstanceLayout::new(vis, q.input().len(), q.output_node().len());
-    let pending = layouter.assign_region(
+    let main = |n: usize| Rows {
+        main: n,
+        ..Rows::default()
+    };
+    let (pending, rows) = layouter.assign_region(
         || "lean",
         |mut region| {
             let mut st = State {
@@ -205,6 +218,7 @@ pub(crate) fn synthesize(
                 row: 0,
             };
             let mut input_values = Vec::new();
+            let mut rows = Vec::new();
             if vis.input != Vis::Public {
                 for e in 0..lean.num_inputs {
                     let v = trace
@@ -215,16 +229,28 @@ pub(crate) fn synthesize(
                     input_values.push(v);
                 }
             }
+            let input_rows = st.row;
             for u in &lean.units {
                 let mut out = Vec::with_capacity(u.elems.len());
+                let (mut mac, mut tail) = (0, 0);
                 for (i, e) in u.elems.iter().enumerate() {
                     let expected = trace
                         .and_then(|t| t.values[u.node].get(i))
                         .map(|&v| i128::from(v));
-                    out.push(st.element(e, u.relu, expected)?);
+                    let at = st.row;
+                    let (cell, m) = st.element(e, u.relu, expected)?;
+                    out.push(cell);
+                    mac += m;
+                    tail += st.row - at - m;
                 }
                 st.cells[u.node] = out;
+                rows.push(main(mac));
+                rows.push(main(tail));
             }
+            if input_rows > 0 {
+                rows.push(main(input_rows));
+            }
+            let before_hash = st.row;
             let mut outputs = Vec::with_capacity(lean.outputs.len());
             for &o in &lean.outputs {
                 let Origin::Elem(n, e) = o else {
@@ -252,14 +278,17 @@ pub(crate) fn synthesize(
                 let digest = st.hash_cells(&outputs, bits)?;
                 st.pending.push((digest, at));
             }
+            if st.row > before_hash {
+                rows.push(main(st.row - before_hash));
+            }
             if st.row > shape.usable_rows() {
                 return Err(Error::NotEnoughRowsAvailable { current_k: shape.k });
             }
-            Ok(st.pending)
+            Ok((st.pending, rows))
         },
     )?;
     for (cell, row) in pending {
         layouter.constrain_instance(cell, config.instance, row);
     }
-    Ok(())
+    Ok(rows)
 }

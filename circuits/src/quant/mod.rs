@@ -239,7 +239,7 @@ impl QGraph {
 
     /// Signed width of the parameters: every one satisfies `|w| < 2^(bits - 1)`.
     pub fn param_bits(&self) -> u32 {
-        crate::hash::bits_for(self.params())
+        bits_for(self.params())
     }
 
     /// Signed width of the output: `|y| < 2^(bits - 1)` for every value the circuit allows.
@@ -262,4 +262,10 @@ impl QGraph {
             )
         })
     }
+}
+
+/// Bits `b` such that every value satisfies `|v| < 2^(b-1)`.
+pub fn bits_for(values: impl IntoIterator<Item = i64>) -> u32 {
+    let m = values.into_iter().map(i64::unsigned_abs).max().unwrap_or(0);
+    (64 - m.leading_zeros()) + 1
 }

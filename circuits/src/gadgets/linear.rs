@@ -1,0 +1,181 @@
+//! Linear maps: packed multiply-add rows (`A` accumulators × `T` inputs per row, fixed
+//! weights) or, with private parameters, one dot product per output on `T`-wide rows whose
+//! weight cells are copies of the range-checked parameter cells.
+
+use halo2_proofs::circuit::Value;
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::ff::Field;
+use halo2_proofs::plonk::Error;
+
+use super::{Layout, Planned, Rows, Src};
+use crate::chips::{fe, val};
+use crate::ir::Linear;
+use crate::quant::QNode;
+use crate::shape::CircuitShape;
+
+/// Main rows of a linear map with `a` accumulators and `t` inputs per row.
+pub fn rows(map: &Linear<i64>, a: usize, t: usize) -> usize {
+    map.groups
+        .iter()
+        .map(|g| g.outputs.len().div_ceil(a) * g.inputs.len().div_ceil(t))
+        .sum()
+}
+
+/// The packed map's plan: one row per block of `A` outputs and chunk of `T` inputs.
+pub fn planned(map: &Linear<i64>, shape: &CircuitShape) -> Planned {
+    Planned {
+        gadget: "packed-mac".into(),
+        rows: Rows {
+            main: rows(map, shape.accs_per_row, shape.inputs_per_row),
+            ..Rows::default()
+        },
+        macs: map.macs(),
+    }
+}
+
+/// The private-weight map's plan: one dot-product row per output and chunk of inputs.
+pub fn planned_private(map: &Linear<i64>, shape: &CircuitShape) -> Planned {
+    Planned {
+        gadget: "private-dot".into(),
+        rows: Rows {
+            main: rows(map, 1, shape.dot_inputs()),
+            ..Rows::default()
+        },
+        macs: map.macs(),
+    }
+}
+
+/// Packed multiply-add rows for a map with fixed weights.
+pub(crate) fn assign(
+    st: &mut Layout<'_, '_>,
+    cells: &[Vec<Src>],
+    node: &QNode,
+    map: &Linear<i64>,
+) -> Result<Vec<Src>, Error> {
+    let shape = st.shape;
+    let (t_per, a_per) = (shape.inputs_per_row, shape.accs_per_row);
+    let known = st.known;
+    let mut out = vec![Src::Const(0); node.len()];
+    for g in &map.groups {
+        let m = &map.mats[g.mat as usize];
+        let k = g.inputs.len();
+        let xs: Vec<Option<i128>> = g
+            .inputs
+            .iter()
+            .map(|i| match i {
+                Some((s, e)) => st.value(node.inputs[*s as usize], *e as usize),
+                None => known.then_some(0),
+            })
+            .collect();
+        for blk in 0..g.outputs.len().div_ceil(a_per) {
+            let mut acc: Vec<Option<i128>> = vec![known.then_some(0); a_per];
+            let chunks = k.div_ceil(t_per);
+            for j in 0..chunks {
+                let mut xv = Vec::with_capacity(t_per);
+                let mut w = vec![vec![Fr::ZERO; t_per]; a_per];
+                for t in 0..t_per {
+                    let idx = j * t_per + t;
+                    let used = idx < k && g.inputs[idx].is_some();
+                    let x = if used { xs[idx] } else { known.then_some(0) };
+                    for (a, wa) in w.iter_mut().enumerate() {
+                        let r = blk * a_per + a;
+                        if r < g.outputs.len() && used {
+                            let wi = i128::from(m.data[r * m.cols + idx]);
+                            wa[t] = fe(wi);
+                            if let (Some(s), Some(xx)) = (acc[a].as_mut(), x) {
+                                *s += wi * xx;
+                            }
+                        }
+                    }
+                    xv.push(val(x));
+                }
+                let av: Vec<Value<Fr>> = acc.iter().map(|&v| val(v)).collect();
+                let (xc, ac) = st
+                    .config
+                    .mac
+                    .assign_row(st.region, st.row, j == 0, &xv, &w, &av)?;
+                for (t, c) in xc.into_iter().enumerate() {
+                    let idx = j * t_per + t;
+                    if let Some(Some((s, e))) = g.inputs.get(idx) {
+                        st.bind(c, cells[node.inputs[*s as usize]][*e as usize])?;
+                    }
+                }
+                if j + 1 == chunks {
+                    for (a, c) in ac.into_iter().enumerate() {
+                        if let Some(&o) = g.outputs.get(blk * a_per + a) {
+                            out[o as usize] = Src::Cell(c);
+                        }
+                    }
+                }
+                st.row += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A linear map with private weights: one dot product per output on `T`-wide rows, the
+/// weight cells bound to the parameter cells, padding bound to the constrained zero.
+pub(crate) fn assign_private(
+    st: &mut Layout<'_, '_>,
+    cells: &[Vec<Src>],
+    node: &QNode,
+    map: &Linear<i64>,
+    offset: usize,
+) -> Result<Vec<Src>, Error> {
+    let dot = st.config.dot.as_ref().ok_or(Error::Synthesis)?;
+    let zero = st.zero.ok_or(Error::Synthesis)?;
+    let t = dot.x.len();
+    let known = st.known;
+    let mut mat_off = Vec::with_capacity(map.mats.len());
+    let mut at = offset;
+    for m in &map.mats {
+        mat_off.push(at);
+        at += m.data.len();
+    }
+    let mut out = vec![Src::Const(0); node.len()];
+    for g in &map.groups {
+        let m = &map.mats[g.mat as usize];
+        let k = g.inputs.len();
+        for (r, &o) in g.outputs.iter().enumerate() {
+            let mut acc = known.then_some(0i128);
+            let mut last = None;
+            for j in 0..k.div_ceil(t) {
+                let mut xv = Vec::with_capacity(t);
+                let mut wv = Vec::with_capacity(t);
+                let mut srcs = Vec::with_capacity(t);
+                for s in 0..t {
+                    let idx = j * t + s;
+                    match g.inputs.get(idx).copied().flatten() {
+                        Some((slot, e)) => {
+                            let x = st.value(node.inputs[slot as usize], e as usize);
+                            let wi = r * m.cols + idx;
+                            let w = i128::from(m.data[wi]);
+                            acc = acc.zip(x).map(|(a, x)| a + w * x);
+                            xv.push(val(x));
+                            wv.push(val(known.then_some(w)));
+                            srcs.push((
+                                cells[node.inputs[slot as usize]][e as usize],
+                                Src::Cell(st.params[mat_off[g.mat as usize] + wi]),
+                            ));
+                        }
+                        None => {
+                            xv.push(val(known.then_some(0)));
+                            wv.push(val(known.then_some(0)));
+                            srcs.push((Src::Cell(zero), Src::Cell(zero)));
+                        }
+                    }
+                }
+                let c = dot.assign_row(st.region, st.row, j == 0, &xv, &wv, val(acc))?;
+                st.row += 1;
+                for ((xc, wc), (xs, ws)) in c.x.into_iter().zip(c.w).zip(srcs) {
+                    st.bind(xc, xs)?;
+                    st.bind(wc, ws)?;
+                }
+                last = Some(c.acc);
+            }
+            out[o as usize] = Src::Cell(last.ok_or(Error::Synthesis)?);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,280 @@
+//! One file per IR primitive on the pooled layout: the rows it is planned to take beside the
+//! assignment that takes them, so the planner ([`crate::layout`]) and the circuit
+//! ([`crate::circuit`]) cannot drift apart (a test synthesizes every primitive and compares).
+//!
+//! Tensors are lists of [`Src`]: an instance row, an advice cell or a constant, so rewiring
+//! ops cost no cells at all.
+
+pub mod bilinear;
+pub mod div;
+pub mod linear;
+pub mod lookup;
+pub mod rescale;
+pub mod sqrt;
+
+use halo2_proofs::circuit::{Cell, Region, Value};
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::ff::Field;
+use halo2_proofs::plonk::Error;
+
+use crate::chips::arith::Coeffs;
+use crate::chips::{fe, val, ChipConfig};
+use crate::quant::{QGraph, QNode, QOp, QRef, Trace};
+use crate::shape::CircuitShape;
+
+/// Where a tensor element lives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Src {
+    /// Row of the instance column.
+    Instance(usize),
+    /// An advice cell.
+    Cell(Cell),
+    /// A constant.
+    Const(i64),
+}
+
+/// Rows a part of the circuit takes in each lane of the pooled layout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// Main rows (the shared advice pool).
+    pub main: usize,
+    /// Range-lane rows.
+    pub lane: usize,
+    /// Function-lane rows.
+    pub func: usize,
+}
+
+/// What the planner records of one node: its gadget, rows and multiply-adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// The gadget's name.
+    pub gadget: String,
+    /// Its rows.
+    pub rows: Rows,
+    /// Multiply-adds.
+    pub macs: usize,
+}
+
+/// The plan of node `node` of `q` on the pooled layout of `shape`.
+pub fn planned(q: &QGraph, node: &QNode, shape: &CircuitShape) -> Planned {
+    let private = shape.visibility.params_in_advice();
+    let none = |g: &str| Planned {
+        gadget: g.to_string(),
+        rows: Rows::default(),
+        macs: 0,
+    };
+    match &node.op {
+        QOp::Input => none("instance"),
+        QOp::Gather { .. } => none("rewire"),
+        QOp::Linear { map } if private => linear::planned_private(map, shape),
+        QOp::Linear { map } => linear::planned(map, shape),
+        QOp::Rescale { relu, .. } => rescale::planned(node.len(), *relu, shape),
+        QOp::Bilinear { terms } => bilinear::planned(terms),
+        QOp::Lookup { table } => lookup::planned(node.len(), q.tables[*table].f.name()),
+        QOp::Div { .. } => div::planned(node.len(), shape),
+        QOp::Sqrt { .. } => sqrt::planned(node.len(), shape),
+    }
+}
+
+/// Lays out node `ni` of the model: the sources of its output elements.
+pub(crate) fn assign(
+    st: &mut Layout<'_, '_>,
+    cells: &[Vec<Src>],
+    ni: usize,
+    node: &QNode,
+    param_offset: Option<usize>,
+) -> Result<Vec<Src>, Error> {
+    Ok(match &node.op {
+        // The input's sources are the caller's (instance rows or range-checked cells).
+        QOp::Input => return Err(Error::Synthesis),
+        QOp::Gather { map } => map.iter().map(|&r| ref_src(cells, node, r)).collect(),
+        QOp::Linear { map } => match param_offset {
+            Some(off) => linear::assign_private(st, cells, node, map, off)?,
+            None => linear::assign(st, cells, node, map)?,
+        },
+        QOp::Rescale {
+            mul,
+            add,
+            shift,
+            relu,
+            bits,
+        } => rescale::assign(
+            st,
+            cells,
+            node,
+            rescale::Params {
+                mul,
+                add,
+                shift: *shift,
+                relu: *relu,
+                bits: *bits,
+            },
+            param_offset,
+        )?,
+        QOp::Bilinear { terms } => bilinear::assign(st, cells, ni, node, terms)?,
+        QOp::Lookup { table } => lookup::assign(st, cells, ni, node, *table)?,
+        QOp::Div {
+            num,
+            den,
+            shift,
+            bits,
+            rbits,
+        } => div::assign(
+            st,
+            cells,
+            ni,
+            node,
+            div::Params {
+                num,
+                den,
+                shift: *shift,
+                bits: *bits,
+                rbits: *rbits,
+            },
+        )?,
+        QOp::Sqrt { exp, bits } => sqrt::assign(st, cells, ni, node, *exp, *bits)?,
+    })
+}
+
+/// The source of a reference of `node`.
+pub(crate) fn ref_src(cells: &[Vec<Src>], node: &QNode, r: QRef) -> Src {
+    match r {
+        QRef::In(s, i) => cells[node.inputs[s as usize]][i as usize],
+        QRef::Const(c) => Src::Const(c),
+    }
+}
+
+/// Assignment state: the region, the witness and the next free row of each lane.
+pub(crate) struct Layout<'a, 'r> {
+    pub config: &'a ChipConfig,
+    pub shape: CircuitShape,
+    pub region: &'a mut Region<'r, Fr>,
+    pub pending: &'a mut Vec<(Cell, usize)>,
+    /// The integer execution (`None` for key generation).
+    pub trace: Option<&'a Trace>,
+    pub row: usize,
+    pub lane: usize,
+    pub frow: usize,
+    /// Whether witness values are known (proving) or not (key generation).
+    pub known: bool,
+    /// Range-checked parameter cells (private or hashed parameters), in `QGraph::params` order.
+    pub params: Vec<Cell>,
+    /// A cell constrained to 0 (pads private dot products).
+    pub zero: Option<Cell>,
+}
+
+impl Layout<'_, '_> {
+    /// The next free row of each lane.
+    pub fn at(&self) -> Rows {
+        Rows {
+            main: self.row,
+            lane: self.lane,
+            func: self.frow,
+        }
+    }
+
+    /// Rows taken since `at`.
+    pub fn since(&self, at: Rows) -> Rows {
+        Rows {
+            main: self.row - at.main,
+            lane: self.lane - at.lane,
+            func: self.frow - at.func,
+        }
+    }
+
+    /// Element `i` of node `node` in the trace.
+    pub fn value(&self, node: usize, i: usize) -> Option<i128> {
+        self.trace.map(|t| i128::from(t.values[node][i]))
+    }
+
+    /// The value of a reference of node `node`.
+    pub fn ref_value(&self, node: &QNode, r: QRef) -> Option<i128> {
+        match r {
+            QRef::In(s, i) => self.value(node.inputs[s as usize], i as usize),
+            QRef::Const(c) => self.known.then_some(i128::from(c)),
+        }
+    }
+
+    /// Binds `cell` to a source: a copy, an instance row or a constant.
+    pub fn bind(&mut self, cell: Cell, src: Src) -> Result<(), Error> {
+        match src {
+            Src::Cell(c) => self.region.constrain_equal(cell, c),
+            Src::Instance(row) => self.pending.push((cell, row)),
+            Src::Const(v) => {
+                if self.config.constant.is_none() {
+                    return Err(Error::Synthesis);
+                }
+                self.region.constrain_constant(cell, fe(i128::from(v)))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn check(
+        &mut self,
+        cell: Cell,
+        v: Option<i128>,
+        offset: i128,
+        bits: u32,
+    ) -> Result<(), Error> {
+        self.lane += self
+            .config
+            .range
+            .check(self.region, self.lane, cell, v, offset, bits)?;
+        Ok(())
+    }
+
+    /// A fresh lane cell holding `v`, checked to be a signed `bits`-bit integer.
+    pub fn fresh_signed(&mut self, v: Option<i128>, bits: u32) -> Result<Cell, Error> {
+        let offset = if bits == 0 { 0 } else { 1i128 << (bits - 1) };
+        let (cell, n) = self
+            .config
+            .range
+            .assign(self.region, self.lane, v, offset, bits)?;
+        self.lane += n;
+        Ok(cell)
+    }
+
+    /// Packs signed `bits`-bit values (cells with their values) into field elements on
+    /// matrix-vector rows with weights `2^(bits·i)`, then hashes them with a header:
+    /// the digest equals [`hash::hash_values`].
+    pub fn hash_cells(&mut self, cells: &[(Cell, Option<i128>)], bits: u32) -> Result<Cell, Error> {
+        let poseidon = self.config.poseidon.as_ref().ok_or(Error::Synthesis)?;
+        let mac = &self.config.mac;
+        let (t, a) = (mac.x.len(), mac.acc.len());
+        // Accumulator 0 packs; the others hold 0.
+        let mut row = |region: &mut Region<Fr>,
+                       at: usize,
+                       first: bool,
+                       xs: &[Value<Fr>],
+                       ws: &[Fr],
+                       acc: Value<Fr>| {
+            let mut w = vec![vec![Fr::ZERO; t]; a];
+            w[0][..ws.len()].copy_from_slice(ws);
+            let mut xv = vec![Value::known(Fr::ZERO); t];
+            xv[..xs.len()].copy_from_slice(xs);
+            let mut av = vec![Value::known(Fr::ZERO); a];
+            av[0] = acc;
+            let (xc, ac) = mac.assign_row(region, at, first, &xv, &w, &av)?;
+            Ok((xc, ac[0]))
+        };
+        let (digest, rows) =
+            poseidon.pack_and_hash(self.region, self.row, cells, bits, t, &mut row)?;
+        self.row += rows;
+        Ok(digest)
+    }
+
+    pub fn arith(&mut self, k: Coeffs, v: [Option<i128>; 4]) -> Result<[Cell; 4], Error> {
+        let arith = self.config.arith.as_ref().ok_or(Error::Synthesis)?;
+        // Cells without a role in this row hold 0.
+        let known = self.known;
+        let cells = arith.assign(
+            self.region,
+            self.row,
+            k,
+            v.map(|x| val(x.or(known.then_some(0)))),
+        )?;
+        self.row += 1;
+        Ok(cells)
+    }
+}

@@ -1,0 +1,102 @@
+//! Rescale (with an optional ReLU): one element row `x·mul + add = q·2^s + r` per element
+//! ([`crate::chips::rescale`]); the remainder, and the output (`q`, or `max(q, 0)` and
+//! `max(q, 0) − q` with ReLU) are range-checked on the lane.
+
+use halo2_proofs::plonk::Error;
+
+use super::{Layout, Planned, Rows, Src};
+use crate::chips::val;
+use crate::quant::{rescale_one, QNode};
+use crate::shape::CircuitShape;
+
+/// A rescale's constants.
+pub(crate) struct Params<'a> {
+    pub mul: &'a [i64],
+    pub add: &'a [i64],
+    pub shift: u32,
+    pub relu: bool,
+    pub bits: u32,
+}
+
+/// Range checks per element: the remainder, and the output (two halves with ReLU).
+pub fn checks(relu: bool) -> usize {
+    if relu {
+        3
+    } else {
+        2
+    }
+}
+
+/// The plan of a rescale of `n` elements.
+pub fn planned(n: usize, relu: bool, shape: &CircuitShape) -> Planned {
+    Planned {
+        gadget: if relu { "rescale+relu" } else { "rescale" }.into(),
+        rows: Rows {
+            main: n,
+            lane: checks(relu) * n * shape.max_limbs,
+            func: 0,
+        },
+        macs: 0,
+    }
+}
+
+/// Lays out a rescale; `params` is the offset of its multipliers among private parameters.
+pub(crate) fn assign(
+    st: &mut Layout<'_, '_>,
+    cells: &[Vec<Src>],
+    node: &QNode,
+    p: Params<'_>,
+    params: Option<usize>,
+) -> Result<Vec<Src>, Error> {
+    let Params {
+        mul,
+        add,
+        shift,
+        relu,
+        bits,
+    } = p;
+    let src = node.inputs[0];
+    let known = st.known;
+    let mut out = Vec::with_capacity(node.len());
+    for e in 0..node.len() {
+        let x = st.value(src, e);
+        let qr = x.map(|x| rescale_one(x as i64, mul[e], add[e], shift));
+        let qv = qr.map(|(q, _)| q);
+        let rv = qr.map(|(_, r)| r);
+        let ov = qv.map(|q| q.max(0));
+        let dv = qv.map(|q| q.max(0) - q);
+        let v = [val(x), val(qv), val(rv), val(ov), val(dv)];
+        let c = match params {
+            None => st
+                .config
+                .rescale
+                .assign(st.region, st.row, mul[e], add[e], shift, relu, v)?,
+            Some(off) => {
+                let ma = [mul[e], add[e]].map(|p| val(known.then_some(i128::from(p))));
+                let (c, [mc, ac]) = st
+                    .config
+                    .rescale
+                    .assign_private(st.region, st.row, shift, relu, v, ma)?;
+                st.region.constrain_equal(mc, st.params[off + e]);
+                st.region
+                    .constrain_equal(ac, st.params[off + mul.len() + e]);
+                c
+            }
+        };
+        st.row += 1;
+        st.bind(c.x, cells[src][e])?;
+        st.check(c.r, rv, 0, shift)?;
+        match (c.out, c.d) {
+            (Some(o), Some(d)) => {
+                st.check(o, ov, 0, bits)?;
+                st.check(d, dv, 0, bits)?;
+                out.push(Src::Cell(o));
+            }
+            _ => {
+                st.check(c.q, qv, 1i128 << bits, bits + 1)?;
+                out.push(Src::Cell(c.q));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,188 @@
+//! The circuit's shape: the column counts and sizes the constraint system depends on.
+//!
+//! Both the chips (which configure columns from it) and the planner (which chooses it) read
+//! this module, so it depends on neither.
+
+use serde::{Deserialize, Serialize};
+
+use crate::quant::QGraph;
+use crate::visibility::{Vis, Visibility};
+
+/// Advice columns of an elementwise row (rescale, arithmetic).
+pub const ELEMENT_COLUMNS: usize = 5;
+
+/// Column counts and sizes that the constraint system depends on (halo2 `Circuit::Params`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CircuitShape {
+    /// Inputs `T` per matrix-vector row.
+    pub inputs_per_row: usize,
+    /// Accumulators `A` per matrix-vector row.
+    pub accs_per_row: usize,
+    /// Bits per range-check limb (the table holds `[0, 2^t)` for every `t ≤ limb_bits`).
+    pub limb_bits: u32,
+    /// Most limbs any range-checked value needs.
+    pub max_limbs: usize,
+    /// log2 of the number of rows.
+    pub k: u32,
+    /// Whether the general arithmetic gate exists (products, division, square root).
+    #[serde(default)]
+    pub arith: bool,
+    /// Whether the function lane and the table's output column exist.
+    #[serde(default)]
+    pub functions: bool,
+    /// Whether a column of constants exists.
+    #[serde(default)]
+    pub constants: bool,
+    /// Visibility of the input, the parameters and the output.
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// The lean layout ([`crate::lean`]) with `inputs_per_row` inputs per multiply-add row;
+    /// `None` for the pooled layout.
+    #[serde(default)]
+    pub lean: Option<LeanShape>,
+}
+
+/// Parameters of the lean layout.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LeanShape {
+    /// Bits of every range check and shift of every rescale (`W`).
+    pub width: u32,
+}
+
+impl Default for CircuitShape {
+    fn default() -> Self {
+        Self {
+            inputs_per_row: 4,
+            accs_per_row: 4,
+            limb_bits: 8,
+            max_limbs: 1,
+            k: 10,
+            arith: false,
+            functions: false,
+            constants: false,
+            visibility: Visibility {
+                input: Vis::Public,
+                params: Vis::Fixed,
+                output: Vis::Public,
+            },
+            lean: None,
+        }
+    }
+}
+
+impl CircuitShape {
+    /// Whether a lean layout carries the Poseidon chip (a group is hashed).
+    pub fn lean_hashing(&self) -> bool {
+        self.lean.is_some() && self.visibility.any_hashed()
+    }
+
+    /// Widths `(input, output)` that hashed inputs and outputs are packed with: the calibrated
+    /// widths in the pooled layout, `W + 1` in the lean one (what its bit rows prove).
+    pub fn hash_widths(&self, q: &QGraph) -> (u32, u32) {
+        match self.lean {
+            Some(l) => (l.width + 1, l.width + 1),
+            None => (q.input_bits, q.output_bits()),
+        }
+    }
+
+    /// The layout in words: `packing AxT, L-bit limbs`, or `lean, T input(s) per row, W-bit checks`.
+    pub fn describe(&self) -> String {
+        match self.lean {
+            Some(l) => format!(
+                "lean, {} input(s) per row, {}-bit checks",
+                self.inputs_per_row, l.width
+            ),
+            None => format!(
+                "packing {}x{}, {}-bit limbs",
+                self.accs_per_row, self.inputs_per_row, self.limb_bits
+            ),
+        }
+    }
+
+    /// Width of the shared advice pool (Poseidon needs six columns, private parameters seven).
+    pub fn width(&self) -> usize {
+        let mut w = (self.inputs_per_row + self.accs_per_row).max(ELEMENT_COLUMNS);
+        if self.visibility.any_hashed() {
+            w = w.max(6);
+        }
+        if self.visibility.params_in_advice() {
+            w = w.max(7);
+        }
+        w
+    }
+
+    /// Products per row of the private dot-product chip.
+    pub fn dot_inputs(&self) -> usize {
+        (self.width() - 1) / 2
+    }
+
+    /// Lookup arguments (range limbs, and function tables when present; none when lean).
+    pub fn lookups(&self) -> usize {
+        if self.lean.is_some() {
+            return 0;
+        }
+        1 + usize::from(self.functions)
+    }
+
+    /// Rows at the end of the domain that halo2 reserves (blinding factors and the last row),
+    /// plus a small safety margin.
+    pub fn reserved_rows(&self) -> usize {
+        self.max_limbs.max(3) + 8
+    }
+
+    /// Rows usable by the layout.
+    pub fn usable_rows(&self) -> usize {
+        (1usize << self.k) - self.reserved_rows()
+    }
+
+    /// Advice columns committed in the first phase.
+    pub fn advice_columns(&self) -> usize {
+        if self.lean.is_some() {
+            return (self.inputs_per_row + 1).max(3) + 3 * usize::from(self.lean_hashing());
+        }
+        self.width() + 2 + 2 * usize::from(self.functions)
+    }
+
+    /// Columns with copy constraints (the permutation argument), the instance column included.
+    pub fn equality_columns(&self) -> usize {
+        if self.lean.is_some() {
+            return self.inputs_per_row + 1 + 3 * usize::from(self.lean_hashing());
+        }
+        // The pool, the range lane's value column, the instance and constants columns.
+        self.width() + 2 + 2 * usize::from(self.functions) + usize::from(self.constants)
+    }
+
+    /// Fixed columns shared by the gadgets of main rows: the most any of them needs
+    /// (matrix-vector weights and chain mask; rescale multiplier, addend and `2^shift`;
+    /// arithmetic coefficients; Poseidon round constants and absorb flags).
+    pub fn fixed_pool(&self) -> usize {
+        let mut n = (self.inputs_per_row * self.accs_per_row + 1).max(3);
+        if self.visibility.any_hashed() || self.arith {
+            n = n.max(6);
+        }
+        n
+    }
+
+    /// Fixed columns (the shared pool, range lane, table, selectors before compression).
+    pub fn fixed_columns(&self) -> usize {
+        if self.lean.is_some() {
+            // Weights and the three kind columns; Poseidon's constants, flags and selectors.
+            return self.inputs_per_row + 3 + 8 * usize::from(self.lean_hashing());
+        }
+        // pool, range (tag, offset), table (2), selectors (4, before compression).
+        self.fixed_pool()
+            + 2
+            + 2
+            + 4
+            + usize::from(self.arith)
+            + 2 * usize::from(self.functions)
+            + usize::from(self.constants)
+            + 3 * usize::from(self.visibility.any_hashed())
+            + usize::from(self.visibility.params_in_advice())
+    }
+}
+
+/// Number of limbs for a `bits`-bit range check with `limb` bits per limb.
+pub fn limbs(bits: u32, limb: u32) -> usize {
+    (bits.div_ceil(limb) as usize).max(1)
+}

@@ -1,0 +1,216 @@
+//! The planner's rows are the circuit's rows: for every IR primitive, on both layouts, every
+//! packing and several limb widths, with every visibility, the rows the planner counts for
+//! each layer equal the rows synthesis takes (and the mock prover accepts the witness).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use common::onnx::{model, node, rand_vec, tensor, Attr};
+use zkonnx::circuits::circuit::ModelCircuit;
+use zkonnx::circuits::gadgets::Rows;
+use zkonnx::circuits::layout::{candidates, LayoutPlan};
+use zkonnx::circuits::quant::QOp;
+use zkonnx::{CompiledModel, Model, Objective, QuantSettings, Vis, Visibility};
+
+/// A model whose quantized graph holds every primitive: linear maps, rescales with and without
+/// ReLU, a product of two computed tensors, a function table, a division and a square root of
+/// computed values, and rewiring.
+fn every_primitive() -> Vec<u8> {
+    let nodes = [
+        node(
+            "Gemm",
+            &["x", "w1", "b1"],
+            "h",
+            vec![("transB", Attr::I(1))],
+        ),
+        node("Relu", &["h"], "r", vec![]),
+        node("Sigmoid", &["h"], "s", vec![]),
+        node("Mul", &["r", "s"], "p", vec![]),
+        node("Sqrt", &["s"], "q", vec![]),
+        node("Add", &["q", "one"], "q1", vec![]),
+        node("Div", &["p", "q1"], "d", vec![]),
+        node(
+            "Transpose",
+            &["d"],
+            "dt",
+            vec![("perm", Attr::Ints(vec![1, 0]))],
+        ),
+        node("Flatten", &["dt"], "df", vec![("axis", Attr::I(0))]),
+        node(
+            "Gemm",
+            &["df", "w2", "b2"],
+            "y",
+            vec![("transB", Attr::I(1))],
+        ),
+    ];
+    model(
+        ("x", &[1, 6]),
+        ("y", &[1, 3]),
+        &nodes,
+        vec![
+            tensor("w1", &[5, 6], rand_vec(1, 30, 0.6)),
+            tensor("b1", &[5], rand_vec(2, 5, 0.2)),
+            tensor("one", &[1], vec![1.0]),
+            tensor("w2", &[3, 5], rand_vec(3, 15, 0.6)),
+            tensor("b2", &[3], rand_vec(4, 3, 0.2)),
+        ],
+    )
+}
+
+/// Two dense layers with a ReLU between: what the lean layout takes.
+fn mlp() -> Vec<u8> {
+    let nodes = [
+        node(
+            "Gemm",
+            &["x", "w1", "b1"],
+            "h",
+            vec![("transB", Attr::I(1))],
+        ),
+        node("Relu", &["h"], "r", vec![]),
+        node(
+            "Gemm",
+            &["r", "w2", "b2"],
+            "y",
+            vec![("transB", Attr::I(1))],
+        ),
+    ];
+    model(
+        ("x", &[1, 7]),
+        ("y", &[1, 3]),
+        &nodes,
+        vec![
+            tensor("w1", &[6, 7], rand_vec(5, 42, 0.5)),
+            tensor("b1", &[6], rand_vec(6, 6, 0.1)),
+            tensor("w2", &[3, 6], rand_vec(7, 18, 0.5)),
+            tensor("b2", &[3], rand_vec(8, 3, 0.1)),
+        ],
+    )
+}
+
+fn compile(bytes: &[u8], name: &str, n: usize, vis: Visibility) -> (CompiledModel, Vec<f32>) {
+    let dir = common::temp_dir(name);
+    let path = dir.join("model.onnx");
+    std::fs::write(&path, bytes).expect("write model");
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| rand_vec(20 + s, n, 1.0)).collect();
+    let c = Model::load(&path)
+        .expect("import")
+        .compile_planned(&samples, QuantSettings::default(), vis, Objective::Prove)
+        .expect("compile");
+    (c, samples[0].clone())
+}
+
+fn planned_rows(plan: &LayoutPlan) -> Vec<Rows> {
+    plan.layers
+        .iter()
+        .map(|l| Rows {
+            main: l.rows,
+            lane: l.lookup_rows - l.func_rows,
+            func: l.func_rows,
+        })
+        .collect()
+}
+
+/// Compares every candidate plan that `keep` selects; returns how many were compared.
+fn compare_all(c: &CompiledModel, x: &[f32], keep: impl Fn(&LayoutPlan) -> bool) -> usize {
+    let vis = c.plan.shape.visibility;
+    let trace = Arc::new(c.witness(x).expect("witness"));
+    let mut compared = 0;
+    for plan in candidates(&c.model, vis).into_iter().filter(|p| keep(p)) {
+        let what = plan.shape.describe();
+        let circuit =
+            ModelCircuit::with_trace(c.model.clone(), Arc::new(plan.clone()), trace.clone());
+        let got = circuit
+            .synthesized_rows()
+            .unwrap_or_else(|e| panic!("{what} ({vis:?}): {e}"));
+        let want = planned_rows(&plan);
+        assert_eq!(got.len(), want.len(), "{what} ({vis:?}): layer count");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(
+                g, w,
+                "{what} ({vis:?}): layer {i} ({} {}) synthesized {g:?}, planned {w:?}",
+                plan.layers[i].name, plan.layers[i].gadget
+            );
+        }
+        compared += 1;
+    }
+    compared
+}
+
+fn vis(input: Vis, params: Vis, output: Vis) -> Visibility {
+    Visibility {
+        input,
+        params,
+        output,
+    }
+}
+
+/// Pooled plans at every packing, with small limbs (tables of 2^5 to 2^10 rows keep k small).
+fn pooled_small(p: &LayoutPlan) -> bool {
+    p.shape.lean.is_none() && [4, 6, 9].contains(&p.shape.limb_bits)
+}
+
+#[test]
+fn pooled_rows_match_for_every_primitive_and_visibility() {
+    let (c, x) = compile(&every_primitive(), "rows-prims", 6, Visibility::default());
+    // The model must exercise every primitive, or the comparison proves less than it says.
+    let kinds: BTreeSet<&str> = c
+        .model
+        .nodes
+        .iter()
+        .map(|n| match &n.op {
+            QOp::Input => "input",
+            QOp::Gather { .. } => "gather",
+            QOp::Linear { .. } => "linear",
+            QOp::Rescale { relu: true, .. } => "rescale+relu",
+            QOp::Rescale { relu: false, .. } => "rescale",
+            QOp::Bilinear { .. } => "bilinear",
+            QOp::Lookup { .. } => "lookup",
+            QOp::Div { .. } => "div",
+            QOp::Sqrt { .. } => "sqrt",
+        })
+        .collect();
+    let all = [
+        "input",
+        "gather",
+        "linear",
+        "rescale+relu",
+        "rescale",
+        "bilinear",
+        "lookup",
+        "div",
+        "sqrt",
+    ];
+    for k in all {
+        assert!(kinds.contains(k), "the model lacks a {k} node: {kinds:?}");
+    }
+    let mut n = compare_all(&c, &x, pooled_small);
+    for v in [
+        vis(Vis::Private, Vis::Fixed, Vis::Public),
+        vis(Vis::Hashed, Vis::Fixed, Vis::Hashed),
+        vis(Vis::Public, Vis::Private, Vis::Public),
+        vis(Vis::Public, Vis::Hashed, Vis::Hashed),
+    ] {
+        let (c, x) = compile(&every_primitive(), "rows-prims-vis", 6, v);
+        n += compare_all(&c, &x, |p| p.shape.lean.is_none() && p.shape.limb_bits == 6);
+    }
+    assert_eq!(n, 4 * 3 + 4 * 4, "every packing and limb width compared");
+}
+
+#[test]
+fn lean_and_pooled_rows_match_on_a_dense_model() {
+    let mut lean = 0;
+    for v in [
+        Visibility::default(),
+        vis(Vis::Private, Vis::Fixed, Vis::Public),
+        vis(Vis::Hashed, Vis::Fixed, Vis::Public),
+        vis(Vis::Public, Vis::Fixed, Vis::Hashed),
+        vis(Vis::Hashed, Vis::Fixed, Vis::Hashed),
+    ] {
+        let (c, x) = compile(&mlp(), "rows-mlp", 7, v);
+        lean += compare_all(&c, &x, |p| p.shape.lean.is_some());
+        compare_all(&c, &x, |p| p.shape.lean.is_none() && p.shape.limb_bits == 9);
+    }
+    assert_eq!(lean, 5 * 3, "every lean plan (T = 1, 2, 4) compared");
+}
