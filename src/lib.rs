@@ -5,7 +5,6 @@
 //! the verifying key checks a proof ([`verify`]). The CLI (`zkonnx`) is a thin layer over this API.
 #![deny(missing_docs)]
 
-pub mod bench;
 pub mod data;
 pub mod evm;
 pub mod fidelity;

@@ -4,6 +4,39 @@ use serde::{Deserialize, Serialize};
 
 use zkonnx_circuits::layout::LayerPlan;
 
+use crate::evm::EvmCheck;
+use crate::fidelity::compare;
+use crate::{CompiledModel, Proof};
+
+/// Seconds each phase of a run took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Import, calibration, quantization and planning.
+    pub compile_s: f64,
+    /// SRS generation.
+    pub srs_s: f64,
+    /// Key generation.
+    pub setup_s: f64,
+    /// Witness and proof.
+    pub prove_s: f64,
+    /// Verification.
+    pub verify_s: f64,
+}
+
+/// EVM figures of a run with `--evm`: the compact verifier in revm, and optionally
+/// snark-verifier's verifier of the same circuit.
+#[derive(Debug, Clone)]
+pub struct EvmFigures {
+    /// Runtime code size of the compact verifier.
+    pub runtime_bytes: usize,
+    /// The verifying-key data contract: its size and the circuit id (`extcodehash`).
+    pub vk: Option<(usize, String)>,
+    /// The revm check of the proof.
+    pub check: EvmCheck,
+    /// snark-verifier's verifier (`--compare-verifiers`).
+    pub snark: Option<VerifierFigures>,
+}
+
 /// Figures of one end-to-end run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -100,4 +133,61 @@ pub struct VerifierFigures {
     pub verify_gas: Option<u64>,
     /// Whether it accepted the proof (false when it could not be deployed).
     pub accepted: bool,
+}
+
+impl Report {
+    /// The report of a run of `compiled` (on the model file `model`): its plan, the phases'
+    /// timings, the proof and its fidelity against the float `reference`, the key files' sizes
+    /// `(pk, vk)`, whether it verified, and the EVM figures if measured.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: &str,
+        compiled: &CompiledModel,
+        t: Timings,
+        proof: &Proof,
+        (pk_bytes, vk_bytes): (u64, u64),
+        reference: Vec<f32>,
+        verified: bool,
+        evm: Option<&EvmFigures>,
+    ) -> Report {
+        let fid = compare(&proof.outputs, &reference);
+        let p = &compiled.plan;
+        Report {
+            model: model.to_string(),
+            k: p.shape.k,
+            rows: p.main_rows,
+            range_rows: p.range_rows,
+            advice_columns: p.shape.advice_columns(),
+            fixed_columns: p.shape.fixed_columns(),
+            lookups: p.lookups(),
+            macs: compiled.model.macs(),
+            compile_s: t.compile_s,
+            srs_s: t.srs_s,
+            setup_s: t.setup_s,
+            prove_s: t.prove_s,
+            verify_s: t.verify_s,
+            peak_rss_mb: crate::peak_rss_mb(),
+            proof_bytes: proof.bytes.len(),
+            pk_bytes,
+            vk_bytes,
+            outputs: proof.outputs.clone(),
+            reference_outputs: reference,
+            max_abs_err: fid.max_abs_err,
+            mean_abs_err: fid.mean_abs_err,
+            argmax_agrees: fid.argmax_agrees,
+            verified,
+            input_scale: compiled.settings.input_scale,
+            param_scale: compiled.settings.param_scale,
+            layers: p.layers.clone(),
+            verifier_runtime_bytes: evm.map(|f| f.runtime_bytes),
+            deploy_gas: evm.map(|f| f.check.deploy_gas),
+            verify_gas: evm.map(|f| f.check.verify_gas),
+            evm_verified: evm.map(|f| f.check.accepted),
+            verifier: evm.map(|_| "compact".to_string()),
+            verifier_key_bytes: evm.and_then(|f| f.vk.as_ref().map(|v| v.0)),
+            vk_deploy_gas: evm.and_then(|f| f.check.vk_deploy_gas),
+            circuit_id: evm.and_then(|f| f.vk.as_ref().map(|v| v.1.clone())),
+            snark_verifier: evm.and_then(|f| f.snark.clone()),
+        }
+    }
 }

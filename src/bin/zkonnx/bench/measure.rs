@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::{Error, Result};
+use zkonnx::{Error, Result};
 
 /// Wall time and peak resident memory of one child process.
 #[derive(Debug, Clone, Copy, PartialEq)]

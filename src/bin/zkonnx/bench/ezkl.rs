@@ -9,14 +9,14 @@ use serde::Deserialize;
 
 use super::measure::{PhaseFigures, Sample};
 use super::SystemFigures;
-use crate::fidelity::compare;
-use crate::{Error, Result};
+use zkonnx::fidelity::compare;
+use zkonnx::{Error, Result};
 
 /// The EZKL release we compare against.
 pub const EZKL_VERSION: &str = "23.0.5";
 
 /// The driver, embedded so the binary works from any directory.
-const DRIVER: &str = include_str!("../../benches/ezkl_driver.py");
+const DRIVER: &str = include_str!("../../../../benches/ezkl_driver.py");
 
 fn fail(path: &Path, reason: impl Into<String>) -> Error {
     Error::Data {

@@ -12,10 +12,10 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::evm::{evm_verify, generate_verifier, VerifierKind};
-use crate::fidelity::compare;
-use crate::{data, files, CompiledModel, Error, ProofFile, Result, Settings};
 use measure::{run_child, PhaseFigures};
+use zkonnx::evm::{evm_verify, generate_verifier, VerifierKind};
+use zkonnx::fidelity::compare;
+use zkonnx::{data, files, CompiledModel, Error, ProofFile, Result, Settings};
 
 /// The phases measured, in order.
 pub const PHASES: [&str; 4] = ["compile", "setup", "prove", "verify"];
@@ -111,7 +111,7 @@ pub struct BenchReport {
     pub repeat: usize,
     /// What zkonnx's layout planner minimised.
     #[serde(default)]
-    pub objective: crate::Objective,
+    pub objective: zkonnx::Objective,
     /// One row per model.
     pub models: Vec<ModelRow>,
 }
@@ -128,7 +128,7 @@ pub struct BenchOptions {
     /// Also run EZKL.
     pub ezkl: bool,
     /// What zkonnx's layout planner minimises.
-    pub objective: crate::Objective,
+    pub objective: zkonnx::Objective,
     /// The `zkonnx` binary that runs the phases.
     pub exe: PathBuf,
 }
@@ -319,7 +319,7 @@ fn float_reference(model: &Path, input: &Path, x: &[f32]) -> Result<Vec<f32>> {
     if beside.is_file() {
         return data::read_output(&beside);
     }
-    Ok(crate::Model::load(model)?.float_outputs(x)?.0)
+    Ok(zkonnx::Model::load(model)?.float_outputs(x)?.0)
 }
 
 /// zkonnx / EZKL for every figure both systems have.

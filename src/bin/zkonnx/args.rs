@@ -1,0 +1,390 @@
+//! The command line's arguments: one struct per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use zkonnx::{CompiledModel, Model, QuantSettings, Vis, Visibility};
+
+use crate::Fail;
+
+#[derive(Args, Clone)]
+pub struct QuantArgs {
+    /// Fractional bits of activations.
+    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_INPUT_SCALE)]
+    input_scale: u32,
+    /// Fractional bits of weights.
+    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_PARAM_SCALE)]
+    param_scale: u32,
+    /// Entries of each nonlinear function's lookup table, as a power of two.
+    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_TABLE_BITS)]
+    table_bits: u32,
+    /// What calibration optimises: `accuracy` (the scales given) or `speed` (the cheapest
+    /// circuit whose outputs on the calibration data stay within 1 % of the float model).
+    #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
+    target: TargetArg,
+    /// Who sees the input: `public` (instances), `private` (only the prover) or `hashed`
+    /// (private, with its Poseidon hash public).
+    #[arg(long, value_enum, default_value_t = VisArg::Public)]
+    input_visibility: VisArg,
+    /// Who sees the weights: `fixed` (in the verifying key), `private`, or `hashed` (private,
+    /// with the model's parameter hash public: its provenance).
+    #[arg(long, value_enum, default_value_t = VisArg::Fixed)]
+    param_visibility: VisArg,
+    /// Who sees the output: `public`, `private` or `hashed`.
+    #[arg(long, value_enum, default_value_t = VisArg::Public)]
+    output_visibility: VisArg,
+    /// What the layout planner minimises: `prove` (proving time and memory) or `gas` (the
+    /// on-chain verifier's gas: fewer columns, more rows; proving up to 16× the fastest plan's
+    /// cost).
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
+    objective: ObjectiveArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectiveArg {
+    Prove,
+    Gas,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum VisArg {
+    Public,
+    Private,
+    Fixed,
+    Hashed,
+}
+
+impl From<VisArg> for Vis {
+    fn from(v: VisArg) -> Self {
+        match v {
+            VisArg::Public => Vis::Public,
+            VisArg::Private => Vis::Private,
+            VisArg::Fixed => Vis::Fixed,
+            VisArg::Hashed => Vis::Hashed,
+        }
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum TargetArg {
+    Accuracy,
+    Speed,
+}
+
+impl QuantArgs {
+    fn settings(&self) -> QuantSettings {
+        QuantSettings {
+            input_scale: self.input_scale,
+            param_scale: self.param_scale,
+            table_bits: self.table_bits,
+            ..QuantSettings::default()
+        }
+    }
+
+    fn visibility(&self) -> Visibility {
+        Visibility {
+            input: self.input_visibility.into(),
+            params: self.param_visibility.into(),
+            output: self.output_visibility.into(),
+        }
+    }
+
+    /// Calibrates on `cal` and compiles with every option given.
+    pub fn compile(&self, m: &Model, cal: &[Vec<f32>]) -> Result<CompiledModel, Fail> {
+        Ok(m.compile_for_target(
+            cal,
+            self.target(),
+            self.settings(),
+            self.visibility(),
+            self.objective(),
+        )?)
+    }
+
+    fn objective(&self) -> zkonnx::Objective {
+        match self.objective {
+            ObjectiveArg::Prove => zkonnx::Objective::Prove,
+            ObjectiveArg::Gas => zkonnx::Objective::Gas,
+        }
+    }
+
+    fn target(&self) -> zkonnx::Target {
+        match self.target {
+            TargetArg::Accuracy => zkonnx::Target::Accuracy,
+            TargetArg::Speed => zkonnx::Target::Speed,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Everything end to end: compile, dev SRS, setup, prove, verify; writes report.json.
+    Run(RunArgs),
+    /// Import, calibrate, quantize and plan; writes settings.json and compiled.json.
+    Compile(CompileArgs),
+    /// Structured reference string.
+    Srs(SrsArgs),
+    /// Key generation: writes vk.bin and pk.bin into the compiled directory.
+    Setup(SetupArgs),
+    /// Proves one input; writes proof.json.
+    Prove(ProveArgs),
+    /// Generates the Solidity verifier: the compact verifier (Verifier.sol, the same for every
+    /// model) and the model's verifying-key data contract (VerifierKey.bin); Verifier.bin
+    /// (creation bytecode) and Verifier.abi.json when a compiler is found.
+    EvmVerifier(EvmVerifierArgs),
+    /// Verifies a proof with the Solidity verifier in revm (or on a node with --rpc): exit 0 accepted, 1 rejected.
+    EvmVerify(EvmVerifyArgs),
+    /// Prints the layout plan: per layer its gadget, rows, lookups and estimated prove time
+    /// (from this machine's measured MSM/FFT speed); with --report, estimated vs measured.
+    Inspect(InspectArgs),
+    /// Benchmarks every phase of each model (child processes), optionally beside EZKL;
+    /// writes DIR/bench.json, DIR/bench.md and DIR/bench.svg.
+    Bench(BenchArgs),
+    /// Poseidon hashes as the circuit computes them, for a contract to pin: the model's
+    /// parameter hash (its provenance) and, with --input, the input's and the output's hash.
+    /// Prints JSON of field elements (32-byte big-endian hex, the form of the instances).
+    Hash(HashArgs),
+    /// Lists every supported ONNX operator (from the importer's registry), with how it is
+    /// proved; --markdown prints the table of docs/OPERATORS.md.
+    Ops(OpsArgs),
+    /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
+    Verify(VerifyArgs),
+}
+
+#[derive(Subcommand)]
+pub enum SrsCmd {
+    /// Imports a ceremony's powers of tau (a halo2 `ParamsKZG` file or a snarkjs `.ptau`),
+    /// checks it (points on the curve, pairing checks on the powers) and reduces it to 2^k.
+    Import(ImportArgs),
+    /// Generates an INSECURE development SRS from a seed.
+    Gen(GenArgs),
+}
+
+/// Arguments of `srs`.
+#[derive(Args)]
+pub struct SrsArgs {
+    #[command(subcommand)]
+    pub cmd: SrsCmd,
+}
+
+/// Arguments of `run`.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Input JSON ({"input_data": [[...]]}).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    pub workdir: PathBuf,
+    /// Calibration data (defaults to the input).
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// Seed of the development SRS.
+    #[arg(long, default_value_t = 42)]
+    pub srs_seed: u64,
+    /// Do not write the proving key to disk.
+    #[arg(long)]
+    pub no_pk: bool,
+    /// Also generate, compile and check the Solidity verifier (in revm).
+    #[arg(long)]
+    pub evm: bool,
+    /// With --evm: also measure snark-verifier's unrolled verifier of the same circuit.
+    #[arg(long, requires = "evm")]
+    pub compare_verifiers: bool,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+}
+
+/// Arguments of `compile`.
+#[derive(Args)]
+pub struct CompileArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Calibration data (several samples) ...
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// ... or a single input to calibrate on.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Output directory.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+}
+
+/// Arguments of `setup`.
+#[derive(Args)]
+pub struct SetupArgs {
+    /// Directory written by `compile`.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// SRS file (`zkonnx srs gen`).
+    #[arg(long)]
+    pub srs: PathBuf,
+}
+
+/// Arguments of `prove`.
+#[derive(Args)]
+pub struct ProveArgs {
+    /// Directory written by `compile` and `setup`.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// SRS file.
+    #[arg(long)]
+    pub srs: PathBuf,
+    /// Input JSON.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Proof file to write (default DIR/proof.json).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `evm-verifier`.
+#[derive(Args)]
+pub struct EvmVerifierArgs {
+    /// vk.bin.
+    #[arg(long)]
+    pub vk: PathBuf,
+    /// settings.json.
+    #[arg(long)]
+    pub settings: PathBuf,
+    /// Solidity file to write; the bytecode goes beside it as Verifier.bin.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Generate snark-verifier's unrolled verifier instead (one contract per circuit; often
+    /// over the EIP-170 limit).
+    #[arg(long)]
+    pub snark_verifier: bool,
+}
+
+/// Arguments of `evm-verify`.
+#[derive(Args)]
+pub struct EvmVerifyArgs {
+    /// proof.json.
+    #[arg(long)]
+    pub proof: PathBuf,
+    /// Verifier.bin (creation bytecode, hex).
+    #[arg(long)]
+    pub verifier: Option<PathBuf>,
+    /// VerifierKey.bin of the compact verifier (default: beside Verifier.bin if present;
+    /// without it the verifier is taken to be snark-verifier's).
+    #[arg(long)]
+    pub verifier_key: Option<PathBuf>,
+    /// settings.json (default: beside the proof).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
+    /// Call a verifier deployed on this node (JSON-RPC URL) instead of revm.
+    #[arg(long, requires = "address")]
+    pub rpc: Option<String>,
+    /// Address of the deployed verifier (with --rpc).
+    #[arg(long, requires = "rpc")]
+    pub address: Option<String>,
+    /// Address of the deployed verifying-key data contract (with --rpc, compact verifier).
+    #[arg(long, requires = "rpc")]
+    pub vk_address: Option<String>,
+}
+
+/// Arguments of `inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Calibration data (several samples) ...
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// ... or a single input to calibrate on.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// A `report.json` of `zkonnx run` on this model: compare its measured prove time.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+}
+
+/// Arguments of `bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// ONNX files, or folders holding NAME.onnx with NAME.input.json.
+    #[arg(long, num_args = 1.., required = true)]
+    pub models: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Runs of each phase (min and median are reported).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// Also run EZKL (PyPI, pinned; installed into its own virtual environment on first use).
+    #[arg(long)]
+    pub ezkl: bool,
+    /// Only the models whose ONNX file is under 1 MB.
+    #[arg(long)]
+    pub quick: bool,
+    /// What zkonnx's layout planner minimises: `prove` or `gas` (see `compile --objective`).
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
+    pub objective: ObjectiveArg,
+}
+
+/// Arguments of `hash`.
+#[derive(Args)]
+pub struct HashArgs {
+    /// Directory written by `compile`.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Input JSON ({"input_data": [[...]]}) to hash, with the model's output on it.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+}
+
+/// Arguments of `ops`.
+#[derive(Args)]
+pub struct OpsArgs {
+    /// Print the Markdown table.
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+/// Arguments of `verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// proof.json.
+    #[arg(long)]
+    pub proof: PathBuf,
+    /// vk.bin.
+    #[arg(long)]
+    pub vk: PathBuf,
+    /// settings.json.
+    #[arg(long)]
+    pub settings: PathBuf,
+}
+
+/// Arguments of `import`.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The ceremony file (format detected from its contents).
+    pub file: PathBuf,
+    /// log2 of the points to keep (default: all).
+    #[arg(long)]
+    pub k: Option<u32>,
+    /// Output file (zkonnx SRS format, for setup and prove).
+    #[arg(short, long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `gen`.
+#[derive(Args)]
+pub struct GenArgs {
+    /// log2 of the number of points.
+    #[arg(long)]
+    pub k: u32,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output file.
+    #[arg(short, long)]
+    pub out: PathBuf,
+}

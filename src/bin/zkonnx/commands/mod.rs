@@ -1,0 +1,371 @@
+//! One function per subcommand, and the helpers they share.
+
+mod evm;
+mod run;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use zkonnx::fidelity::compare;
+use zkonnx::report::Report;
+use zkonnx::{data, files, CompiledModel, Model, Prover, Settings};
+use zkonnx_prover::artifacts::{write_json, ProofFile};
+use zkonnx_prover::srs::{dev_srs, read_srs, write_srs, DEV_SRS_WARNING};
+
+use crate::args::*;
+use crate::Fail;
+
+pub use evm::{evm_verifier, evm_verify};
+pub use run::run_all;
+
+pub fn step<T>(msg: &str, f: impl FnOnce() -> T) -> (T, f64) {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    let t = Instant::now();
+    let out = f();
+    let s = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    eprintln!("{msg}: {s:.2} s");
+    (out, s)
+}
+
+pub fn calibration_samples(
+    model: &Model,
+    calibration: Option<&Path>,
+    input: Option<&Path>,
+) -> Result<Vec<Vec<f32>>, Fail> {
+    let parts = model.input_parts();
+    match (calibration, input) {
+        (Some(c), _) => Ok(data::read_samples_for(c, &parts)?),
+        (None, Some(i)) => Ok(vec![data::read_input_for(i, &parts)?]),
+        (None, None) => Err(Fail::Bad(
+            "give --calibration DATA.json or --input INPUT.json to calibrate on".into(),
+        )),
+    }
+}
+
+pub fn print_plan(c: &CompiledModel) {
+    let p = &c.plan;
+    eprintln!(
+        "plan ({} objective): k={} rows={} range rows={} advice={} fixed={} {}, est. verify gas {}",
+        p.objective,
+        p.shape.k,
+        p.main_rows,
+        p.range_rows,
+        p.shape.advice_columns(),
+        p.shape.fixed_columns(),
+        p.shape.describe(),
+        p.est_verify_gas
+    );
+    for l in &p.layers {
+        if l.rows > 0 {
+            eprintln!(
+                "  {:<24} {:<16} {:<14} rows {:>7} lookups {:>7} macs {:>8}",
+                l.name, l.op_type, l.gadget, l.rows, l.lookup_rows, l.macs
+            );
+        }
+    }
+}
+
+/// The plan with estimated times: the roofline floor times the prover's measured overhead,
+/// shared among layers by the rows and lookups they use.
+pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), Fail> {
+    use zkonnx_prover::roofline::{measure, MEASURED_OVERHEAD};
+    let p = &c.plan;
+    let roof = measure(p.shape);
+    let estimate = roof.floor_s * MEASURED_OVERHEAD;
+    let total: usize = p
+        .layers
+        .iter()
+        .map(|l| l.rows + l.lookup_rows)
+        .sum::<usize>()
+        .max(1);
+    println!(
+        "{:<28} {:<22} {:<16} {:>8} {:>8} {:>10} {:>8}",
+        "layer", "op", "gadget", "rows", "lookups", "macs", "est. s"
+    );
+    for l in p.layers.iter().filter(|l| l.rows + l.lookup_rows > 0) {
+        let share = (l.rows + l.lookup_rows) as f64 / total as f64;
+        println!(
+            "{:<28} {:<22} {:<16} {:>8} {:>8} {:>10} {:>8.3}",
+            l.name,
+            l.op_type,
+            l.gadget,
+            l.rows,
+            l.lookup_rows,
+            l.macs,
+            share * estimate
+        );
+    }
+    println!(
+        "total: k={} rows={} range rows={} function rows={} table rows={} advice={} fixed={} lookups={} {}",
+        p.shape.k,
+        p.main_rows,
+        p.range_rows,
+        p.func_rows,
+        p.table_rows,
+        p.shape.advice_columns(),
+        p.shape.fixed_columns(),
+        p.lookups(),
+        p.shape.describe()
+    );
+    let n = roof.counts;
+    println!(
+        "floor: {} MSMs (+{} of small scalars) of 2^{} at {:.3}/{:.3} s, {} FFTs of 2^{} at {:.4} s, {} FFTs of 2^{} at {:.4} s = {:.2} s",
+        n.full_msms,
+        n.small_msms,
+        n.k,
+        roof.msm_s,
+        roof.small_msm_s,
+        n.ffts,
+        n.k,
+        roof.fft_s,
+        n.extended_ffts,
+        n.extended_k,
+        roof.extended_fft_s,
+        roof.floor_s
+    );
+    println!("estimated prove: {estimate:.2} s (floor × {MEASURED_OVERHEAD})");
+    if let Some(r) = report {
+        let measured: Report = zkonnx_prover::artifacts::read_json(r)?;
+        println!(
+            "measured prove: {:.2} s ({:.2} × the estimate, {:.2} × the floor)",
+            measured.prove_s,
+            measured.prove_s / estimate,
+            measured.prove_s / roof.floor_s
+        );
+    }
+    Ok(())
+}
+
+pub fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+/// `zkonnx compile`.
+pub fn compile(a: CompileArgs) -> Result<(), Fail> {
+    let CompileArgs {
+        model,
+        calibration,
+        input,
+        out,
+        quant,
+    } = a;
+    let m = Model::load(&model)?;
+    let cal = calibration_samples(&m, calibration.as_deref(), input.as_deref())?;
+    let (compiled, _) = step("compile", || -> Result<CompiledModel, Fail> {
+        quant.compile(&m, &cal)
+    });
+    let compiled = compiled?;
+    compiled.save(&out)?;
+    print_plan(&compiled);
+    let mut worst = zkonnx::fidelity::Fidelity {
+        max_abs_err: 0.0,
+        mean_abs_err: 0.0,
+        argmax_agrees: true,
+    };
+    let floats = m.float_outputs_many(&cal)?;
+    for (x, (reference, _)) in cal.iter().zip(&floats) {
+        let t = compiled.witness(x)?;
+        let f = compare(
+            &compiled.model.dequantize_output(t.output(&compiled.model)),
+            reference,
+        );
+        worst.max_abs_err = worst.max_abs_err.max(f.max_abs_err);
+        worst.mean_abs_err += f.mean_abs_err / cal.len() as f64;
+        worst.argmax_agrees &= f.argmax_agrees;
+    }
+    eprintln!(
+        "fidelity on {} calibration input(s): max_abs_err {:.5}, mean_abs_err {:.5}, argmax agrees: {}",
+        cal.len(),
+        worst.max_abs_err,
+        worst.mean_abs_err,
+        worst.argmax_agrees
+    );
+    Ok(())
+}
+
+/// `zkonnx srs import`.
+pub fn srs_import(a: ImportArgs) -> Result<(), Fail> {
+    let ImportArgs { file, k, out } = a;
+    let (p, _) = step("import SRS", || {
+        zkonnx_prover::srs_import::import_srs(&file, k)
+    });
+    let p = p?;
+    write_srs(&out, &p)?;
+    eprintln!(
+        "imported 2^{} points from {} (checked), wrote {}",
+        zkonnx_prover::halo2_proofs::poly::commitment::Params::k(&p),
+        file.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `zkonnx srs gen`.
+pub fn srs_gen(a: GenArgs) -> Result<(), Fail> {
+    let GenArgs { k, seed, out } = a;
+    if !(1..=26).contains(&k) {
+        return Err(Fail::Bad(format!("--k {k} is out of range (1..=26)")));
+    }
+    eprintln!("{DEV_SRS_WARNING}");
+    let (p, _) = step(&format!("dev SRS (k={k})"), || dev_srs(k, seed));
+    write_srs(&out, &p)?;
+    Ok(())
+}
+
+/// `zkonnx setup`.
+pub fn setup(a: SetupArgs) -> Result<(), Fail> {
+    let SetupArgs { dir, srs } = a;
+    let compiled = CompiledModel::load(&dir)?;
+    let params = read_srs(&srs)?;
+    let (prover, _) = step("setup", || Prover::setup(compiled, params));
+    prover?.save_keys(&dir, true)?;
+    Ok(())
+}
+
+/// `zkonnx prove`.
+pub fn prove(a: ProveArgs) -> Result<(), Fail> {
+    let ProveArgs {
+        dir,
+        srs,
+        input,
+        out,
+    } = a;
+    let compiled = CompiledModel::load(&dir)?;
+    let params = read_srs(&srs)?;
+    let (pk, shape) = zkonnx_prover::keys::read_pk(&dir.join(files::PK))?;
+    if shape != compiled.plan.shape {
+        return Err(Fail::Bad(format!(
+            "{}: the proving key was made for another circuit; run setup again",
+            dir.join(files::PK).display()
+        )));
+    }
+    let x = data::read_input(&input)?;
+    let prover = Prover::from_parts(compiled, params, pk)?;
+    let (proof, _) = step("prove", || prover.prove(&x));
+    let out = out.unwrap_or_else(|| dir.join(files::PROOF));
+    write_json(&out, &proof?.to_file())?;
+    println!("{}", out.display());
+    Ok(())
+}
+
+/// `zkonnx inspect`.
+pub fn inspect(a: InspectArgs) -> Result<(), Fail> {
+    let InspectArgs {
+        model,
+        calibration,
+        input,
+        report,
+        quant,
+    } = a;
+    let m = Model::load(&model)?;
+    let cal = calibration_samples(&m, calibration.as_deref(), input.as_deref())?;
+    let compiled = quant.compile(&m, &cal)?;
+    print_inspection(&compiled, report.as_deref())
+}
+
+/// `zkonnx bench`.
+pub fn bench(a: BenchArgs) -> Result<(), Fail> {
+    let BenchArgs {
+        models,
+        out,
+        repeat,
+        ezkl,
+        quick,
+        objective,
+    } = a;
+    let exe = std::env::current_exe()
+        .map_err(|e| Fail::Bad(format!("cannot find the zkonnx binary: {e}")))?;
+    let mut found = crate::bench::discover(&models)?;
+    if quick {
+        found.retain(|(_, m, _)| std::fs::metadata(m).is_ok_and(|md| md.len() < 1 << 20));
+    }
+    let opts = crate::bench::BenchOptions {
+        models: found.into_iter().map(|(_, m, _)| m).collect(),
+        out: out.clone(),
+        repeat: repeat.max(1),
+        ezkl,
+        exe,
+        objective: match objective {
+            ObjectiveArg::Prove => zkonnx::Objective::Prove,
+            ObjectiveArg::Gas => zkonnx::Objective::Gas,
+        },
+    };
+    let report = crate::bench::run_bench(&opts)?;
+    print!("{}", crate::bench::output::markdown(&report));
+    for name in ["bench.json", "bench.md", "bench.svg"] {
+        eprintln!("wrote {}", out.join(name).display());
+    }
+    Ok(())
+}
+
+/// `zkonnx ops`.
+pub fn ops(a: OpsArgs) -> Result<(), Fail> {
+    let OpsArgs { markdown } = a;
+    use zkonnx_circuits::import::registry;
+    if markdown {
+        print!("{}", registry::markdown());
+    } else {
+        for o in registry::supported_ops() {
+            let domain = if o.domain.is_empty() { "" } else { o.domain };
+            println!(
+                "{:<24} {:<11} {:<13} {}",
+                o.name,
+                domain,
+                o.family,
+                registry::notes(o.name).join("; ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `zkonnx hash`.
+pub fn hash(a: HashArgs) -> Result<(), Fail> {
+    let HashArgs { dir, input } = a;
+    let compiled = CompiledModel::load(&dir)?;
+    let hex = zkonnx_prover::artifacts::fr_to_hex;
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "visibility".into(),
+        serde_json::to_value(compiled.plan.shape.visibility)
+            .map_err(|e| Fail::Bad(e.to_string()))?,
+    );
+    out.insert("params".into(), hex(&compiled.param_hash()).into());
+    if let Some(input) = input {
+        let x = data::read_input(&input)?;
+        out.insert("input".into(), hex(&compiled.input_hash(&x)?).into());
+        out.insert("output".into(), hex(&compiled.output_hash(&x)?).into());
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| Fail::Bad(e.to_string()))?
+    );
+    Ok(())
+}
+
+/// `zkonnx verify`.
+pub fn verify(a: VerifyArgs) -> Result<(), Fail> {
+    let VerifyArgs {
+        proof,
+        vk,
+        settings,
+    } = a;
+    let settings = Settings::read(&settings)?;
+    let vkey = zkonnx_prover::keys::read_vk(&vk)?;
+    let pf = ProofFile::read(&proof)?;
+    if zkonnx::verify(&vkey, &settings, &pf, &proof)? {
+        println!("proof is valid");
+        Ok(())
+    } else {
+        Err(Fail::No("proof is INVALID".into()))
+    }
+}
