@@ -112,18 +112,19 @@ impl ModelCircuit {
         out
     }
 
-    /// Checks what the circuit will check of a private or hashed input (quantized) before
-    /// running and proving, so that an input outside the compiled range is a clear error naming
-    /// the input rather than a failed proof.
+    /// Checks what the circuit will check of the input (quantized): every element is a signed
+    /// integer of the compiled input width, whatever its visibility. An input outside it is a
+    /// clear error naming the input rather than a failed proof.
     pub fn check_input(model: &QGraph, shape: &CircuitShape, input: &[i64]) -> CircuitsResult<()> {
-        if shape.visibility.input == Vis::Public {
-            return Ok(());
-        }
-        let bits = model.input_bits - 1;
+        let bits = match shape.lean {
+            // The lean layout's bit rows prove |x| < 2^W (W ≥ the input's width − 1).
+            Some(l) => l.width,
+            None => model.input_bits - 1,
+        };
         match input
             .iter()
             .enumerate()
-            .find(|(_, v)| v.unsigned_abs() >= 1u64 << bits)
+            .find(|(_, v)| v.unsigned_abs() >= 1u64 << bits.min(63))
         {
             Some((index, &v)) => Err(CircuitsError::OutOfRange {
                 node: model.input().name.clone(),
@@ -141,7 +142,6 @@ impl ModelCircuit {
         &self,
         config: &ChipConfig,
         region: &mut Region<Fr>,
-        pending: &mut Vec<(Cell, usize)>,
     ) -> Result<Laid, Error> {
         let q = &*self.model;
         let shape = self.plan.shape;
@@ -152,7 +152,6 @@ impl ModelCircuit {
             config,
             shape,
             region,
-            pending,
             trace: self.trace.as_deref(),
             row: 0,
             lane: 0,
@@ -163,16 +162,21 @@ impl ModelCircuit {
         };
         let mut public = Vec::new();
         // Rows of the visibility groups: input, parameters, output (those that have rows).
-        let (mut input_rows, mut param_rows, mut output_rows) = Default::default();
+        let (mut param_rows, mut output_rows) = (Rows::default(), Rows::default());
+        // Every input element is a range-checked cell, whatever its visibility: a public
+        // input's cell is bound to its instance row, so every instance is bound and is a
+        // signed integer of the compiled width (not any field element).
         let mut input_cells = Vec::new();
-        if vis.input != Vis::Public {
-            let at = st.at();
-            for e in 0..q.input().len() {
-                let v = st.value(0, e);
-                input_cells.push((st.fresh_signed(v, q.input_bits)?, v));
+        let at = st.at();
+        for e in 0..q.input().len() {
+            let v = st.value(0, e);
+            let cell = st.fresh_signed(v, q.input_bits)?;
+            if vis.input == Vis::Public {
+                public.push((cell, inst.inputs.start + e));
             }
-            input_rows = st.since(at);
+            input_cells.push((cell, v));
         }
+        let mut input_rows = st.since(at);
         let param_offsets = q.param_offsets();
         let mut param_values = Vec::new();
         if vis.params_in_advice() {
@@ -193,9 +197,6 @@ impl ModelCircuit {
             let private = vis.params_in_advice().then_some(param_offsets[ni]);
             let at = st.at();
             let out: Vec<Src> = match &node.op {
-                QOp::Input if vis.input == Vis::Public => (0..node.len())
-                    .map(|e| Src::Instance(inst.inputs.start + e))
-                    .collect(),
                 QOp::Input => input_cells.iter().map(|&(c, _)| Src::Cell(c)).collect(),
                 _ => gadgets::assign(&mut st, &cells, ni, node, private)?,
             };
@@ -211,7 +212,7 @@ impl ModelCircuit {
             .iter()
             .map(|s| match s {
                 Src::Cell(c) => Ok(*c),
-                Src::Instance(_) | Src::Const(_) => Err(Error::Synthesis),
+                Src::Const(_) => Err(Error::Synthesis),
             })
             .collect::<Result<Vec<Cell>, Error>>()?;
         if let Some(at) = inst.input_hash {
@@ -249,9 +250,7 @@ impl ModelCircuit {
         {
             return Err(Error::NotEnoughRowsAvailable { current_k: shape.k });
         }
-        if vis.input != Vis::Public {
-            rows.push(input_rows);
-        }
+        rows.push(input_rows);
         if vis.params_in_advice() {
             rows.push(param_rows);
         }
@@ -347,15 +346,11 @@ impl Circuit<Fr> for ModelCircuit {
             }
         };
         config.range.load_table(&mut layouter, &self.model.tables)?;
-        let mut pending = Vec::new();
         let (public, rows) = layouter.assign_region(
             || "model",
-            |mut region| self.layout(&config, &mut region, &mut pending),
+            |mut region| self.layout(&config, &mut region),
         )?;
         self.record(rows);
-        for (cell, row) in pending {
-            layouter.constrain_instance(cell, config.instance, row);
-        }
         for (cell, row) in public {
             layouter.constrain_instance(cell, config.instance, row);
         }

@@ -179,9 +179,8 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, max_limbs: usize) -> Vec<
             macs: 0,
         });
     };
-    if vis.input != Vis::Public {
-        group("input", vis.input, q.input().len(), q.input_bits, 0);
-    }
+    // Every input element is range-checked, a public one too (its instance is bound to it).
+    group("input", vis.input, q.input().len(), q.input_bits, 0);
     if vis.params_in_advice() {
         // One more check: the constrained zero that pads private dot products.
         group("params", vis.params, q.params().len(), q.param_bits(), 1);
@@ -199,10 +198,7 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, max_limbs: usize) -> Vec<
 }
 
 fn max_bits(q: &QGraph, vis: Visibility) -> u32 {
-    let mut extra = 1;
-    if vis.input != Vis::Public {
-        extra = extra.max(q.input_bits);
-    }
+    let mut extra = q.input_bits.max(1);
     if vis.params_in_advice() {
         extra = extra.max(q.param_bits());
     }

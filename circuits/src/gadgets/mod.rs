@@ -2,8 +2,8 @@
 //! assignment that takes them, so the planner ([`crate::layout`]) and the circuit
 //! ([`crate::circuit`]) cannot drift apart (a test synthesizes every primitive and compares).
 //!
-//! Tensors are lists of [`Src`]: an instance row, an advice cell or a constant, so rewiring
-//! ops cost no cells at all.
+//! Tensors are lists of [`Src`]: an advice cell or a constant, so rewiring ops cost no cells
+//! at all.
 
 pub mod bilinear;
 pub mod div;
@@ -25,8 +25,6 @@ use crate::shape::CircuitShape;
 /// Where a tensor element lives.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Src {
-    /// Row of the instance column.
-    Instance(usize),
     /// An advice cell.
     Cell(Cell),
     /// A constant.
@@ -149,7 +147,6 @@ pub(crate) struct Layout<'a, 'r> {
     pub config: &'a ChipConfig,
     pub shape: CircuitShape,
     pub region: &'a mut Region<'r, Fr>,
-    pub pending: &'a mut Vec<(Cell, usize)>,
     /// The integer execution (`None` for key generation).
     pub trace: Option<&'a Trace>,
     pub row: usize,
@@ -199,7 +196,6 @@ impl Layout<'_, '_> {
     pub fn bind(&mut self, cell: Cell, src: Src) -> Result<(), Error> {
         match src {
             Src::Cell(c) => self.region.constrain_equal(cell, c),
-            Src::Instance(row) => self.pending.push((cell, row)),
             Src::Const(v) => {
                 if self.config.constant.is_none() {
                     return Err(Error::Synthesis);

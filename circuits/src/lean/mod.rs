@@ -22,7 +22,8 @@
 //! row), and one signed row when no ReLU follows. [`LeanModel`] is the static plan: which
 //! models qualify, the folded weights, and the rows; `synth` lays it out.
 //!
-//! A private or hashed input is a signed row per element (`|x| < 2^W` by its `W` bit rows); a
+//! Every input element is a signed row (`|x| < 2^W` by its `W` bit rows; a public one bound to
+//! its instance row, so no instance is a free field element); a
 //! hashed input or output is packed on multiply-add rows and hashed by the Poseidon chip
 //! ([`crate::chips::poseidon`]), whose state columns are the three bit columns and whose
 //! helpers are three more advice columns. Hashed values are packed as `W + 1`-bit values
@@ -113,12 +114,11 @@ impl LeanModel {
                 width = width.max(shift).max(bits);
             }
         }
-        if vis.input != Vis::Public {
-            // A private input element is `A − B` with `A, B < 2^W`: `W` covers its width.
-            width = width.max(q.input_bits.saturating_sub(1));
-        }
-        // 2W + 2 bits must stay far below the field's 253 so that `q·2^W + r` cannot wrap.
-        if width > 100 {
+        // Every input element (public ones too) is `A − B` with `A, B < 2^W`: `W` covers
+        // its width.
+        width = width.max(q.input_bits.saturating_sub(1));
+        // `(A − B)·2^W + C` with `A, B, C < 2^W` spans 2W + 2 bits: it must not wrap the field.
+        if 2 * width + 2 >= FIELD_SAFE_BITS {
             return Err(format!("rescales of {width} bits are too wide"));
         }
         let mut origins: Vec<Vec<Origin>> = Vec::with_capacity(q.nodes.len());
@@ -222,6 +222,17 @@ impl LeanModel {
         if outputs.iter().any(|o| !matches!(o, Origin::Elem(..))) {
             return Err("the output is not computed by a rescale".into());
         }
+        // No multiply-add chain may wrap the field: every value it reads is below 2^W, so
+        // |acc + add| ≤ Σ|w|·2^W + |add| must stay below 2^FIELD_SAFE_BITS (exactly, in
+        // integers of 256 bits: |w| < 2^127, 2^W ≤ 2^(FIELD_SAFE_BITS/2)).
+        for (u, e) in units.iter().flat_map(|u| u.elems.iter().map(move |e| (u, e))) {
+            if !chain_fits(e, width) {
+                return Err(format!(
+                    "the multiply-adds of '{}' could exceed the field at width {width}",
+                    q.nodes[u.node].name
+                ));
+            }
+        }
         Ok(Self {
             width,
             units,
@@ -247,12 +258,10 @@ impl LeanModel {
             + self.hash_rows(t)
     }
 
-    /// Rows of the private input's range checks (a signed row per element).
+    /// Rows of the input's range checks: `W` bit rows and a signed row per element, whatever
+    /// its visibility (a public element's signed row is bound to its instance).
     pub fn input_rows(&self) -> usize {
-        match self.visibility.input {
-            Vis::Public => 0,
-            _ => self.num_inputs * (self.width as usize + 1),
-        }
+        self.num_inputs * (self.width as usize + 1)
     }
 
     /// Rows of packing and hashing the hashed groups.
@@ -273,6 +282,31 @@ impl LeanModel {
         let tail = self.width as usize + usize::from(!u.relu);
         u.elems.iter().map(|e| e.mac_rows(t) + tail).sum()
     }
+}
+
+/// Bits below which a signed integer embeds in the BN254 scalar field without wrapping
+/// (the modulus is above 2^253).
+pub const FIELD_SAFE_BITS: u32 = 252;
+
+/// Whether `Σ|w|·2^W + |add| < 2^FIELD_SAFE_BITS` for the element (a wide sum in u64 limbs).
+fn chain_fits(e: &Element, width: u32) -> bool {
+    // Sum |w| exactly in 192 bits (hi:lo), then compare with 2^(FIELD_SAFE_BITS − W − 1) so
+    // that the sum times 2^W plus |add| (|add| < 2^127 ≤ the same bound) stays below the limit.
+    let mut lo: u128 = 0;
+    let mut hi: u128 = 0;
+    for &(_, w) in &e.terms {
+        let (s, carry) = lo.overflowing_add(w.unsigned_abs());
+        lo = s;
+        hi += u128::from(carry);
+    }
+    let limit_bits = FIELD_SAFE_BITS - width - 1;
+    // (hi·2^128 + lo) < 2^limit_bits
+    let fits_sum = if limit_bits >= 128 {
+        hi < 1u128 << (limit_bits - 128)
+    } else {
+        hi == 0 && lo < 1u128 << limit_bits
+    };
+    fits_sum && e.add.unsigned_abs() < 1u128 << (limit_bits.min(127))
 }
 
 fn op_name(op: &QOp) -> &'static str {

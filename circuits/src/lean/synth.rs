@@ -17,8 +17,7 @@ struct State<'a, 'r> {
     config: &'a LeanConfig,
     region: &'a mut Region<'r, Fr>,
     trace: Option<&'a Trace>,
-    inst: &'a InstanceLayout,
-    /// The private input's cells (empty when the input is public).
+    /// The input's range-checked cells.
     inputs: Vec<Cell>,
     /// Output cells of every rescale node laid out so far.
     cells: Vec<Vec<Cell>>,
@@ -39,9 +38,6 @@ impl State<'_, '_> {
 
     fn bind(&mut self, cell: Cell, o: Origin) -> Result<(), Error> {
         match o {
-            Origin::Input(e) if self.inputs.is_empty() => {
-                self.pending.push((cell, self.inst.inputs.start + e))
-            }
             Origin::Input(e) => {
                 let src = *self.inputs.get(e).ok_or(Error::Synthesis)?;
                 self.region.constrain_equal(cell, src);
@@ -211,7 +207,6 @@ pub(crate) fn synthesize(
                 config,
                 region: &mut region,
                 trace,
-                inst: &inst,
                 inputs: Vec::new(),
                 cells: vec![Vec::new(); q.nodes.len()],
                 pending: Vec::new(),
@@ -219,15 +214,16 @@ pub(crate) fn synthesize(
             };
             let mut input_values = Vec::new();
             let mut rows = Vec::new();
-            if vis.input != Vis::Public {
-                for e in 0..lean.num_inputs {
-                    let v = trace
-                        .and_then(|t| t.values[0].get(e))
-                        .map(|&v| i128::from(v));
-                    let cell = st.input_element(v)?;
-                    st.inputs.push(cell);
-                    input_values.push(v);
+            for e in 0..lean.num_inputs {
+                let v = trace
+                    .and_then(|t| t.values[0].get(e))
+                    .map(|&v| i128::from(v));
+                let cell = st.input_element(v)?;
+                if vis.input == Vis::Public {
+                    st.pending.push((cell, inst.inputs.start + e));
                 }
+                st.inputs.push(cell);
+                input_values.push(v);
             }
             let input_rows = st.row;
             for u in &lean.units {

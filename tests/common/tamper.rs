@@ -1,0 +1,158 @@
+//! A malicious prover: the honest circuit and proving key, with a floor planner that rewrites
+//! chosen advice values as they are assigned. The rewrite is by value (every advice cell that
+//! would hold `a` holds `b` instead), so every copy of a value moves together and a
+//! copy constraint alone cannot catch the change: only a gate, a lookup or a bound instance
+//! can. The same wrapper drives halo2's MockProver and the real `create_proof`.
+
+use std::any::Any;
+use std::cell::RefCell;
+
+use zkonnx::circuits::circuit::{ModelCircuit, ModelConfig};
+use zkonnx::circuits::shape::CircuitShape;
+use zkonnx::halo2_proofs::circuit::layouter::SyncDeps;
+use zkonnx::halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
+use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
+use zkonnx::halo2_proofs::halo2curves::ff::Field;
+use zkonnx::halo2_proofs::plonk::{
+    Advice, Any as AnyColumn, Assigned, Assignment, Challenge, Circuit, Column,
+    ConstraintSystem, Error, Fixed, FloorPlanner, Instance, Selector,
+};
+
+thread_local! {
+    /// The substitutions of the running synthesis: `(a, b)` makes every advice `a` a `b`.
+    static SUBST: RefCell<Vec<(Fr, Fr)>> = const { RefCell::new(Vec::new()) };
+    /// How many advice cells were rewritten.
+    static HITS: RefCell<usize> = const { RefCell::new(0) };
+}
+
+/// The honest model circuit, synthesized through [`TamperPlanner`] (with the substitutions
+/// [`with_subst`] sets).
+#[derive(Clone)]
+pub struct Tampered(pub ModelCircuit);
+
+/// Runs `f` with the substitutions `subst` active; returns its result and the cells rewritten.
+pub fn with_subst<R>(subst: &[(Fr, Fr)], f: impl FnOnce() -> R) -> (R, usize) {
+    SUBST.with(|s| *s.borrow_mut() = subst.to_vec());
+    HITS.with(|h| *h.borrow_mut() = 0);
+    let r = f();
+    SUBST.with(|s| s.borrow_mut().clear());
+    (r, HITS.with(|h| *h.borrow()))
+}
+
+impl Circuit<Fr> for Tampered {
+    type Config = ModelConfig;
+    type FloorPlanner = TamperPlanner;
+    type Params = CircuitShape;
+
+    fn without_witnesses(&self) -> Self {
+        Self(self.0.without_witnesses())
+    }
+
+    fn params(&self) -> CircuitShape {
+        self.0.params()
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelConfig {
+        ModelCircuit::configure_with_params(meta, shape)
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        ModelCircuit::configure(meta)
+    }
+
+    fn synthesize(&self, config: ModelConfig, layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        self.0.synthesize(config, layouter)
+    }
+}
+
+/// `SimpleFloorPlanner` over an assignment that rewrites advice values.
+pub struct TamperPlanner;
+
+impl FloorPlanner for TamperPlanner {
+    fn synthesize<F: Field, CS: Assignment<F> + SyncDeps, C: Circuit<F>>(
+        cs: &mut CS,
+        circuit: &C,
+        config: C::Config,
+        constants: Vec<Column<Fixed>>,
+    ) -> Result<(), Error> {
+        SimpleFloorPlanner::synthesize(&mut Rewrite(cs), circuit, config, constants)
+    }
+}
+
+struct Rewrite<'a, CS>(&'a mut CS);
+
+fn rewrite<F: Field>(v: Assigned<F>) -> Assigned<F> {
+    let Some(x) = (&v.evaluate() as &dyn Any).downcast_ref::<Fr>().copied() else {
+        return v;
+    };
+    let hit = SUBST.with(|s| s.borrow().iter().find(|(a, _)| *a == x).map(|&(_, b)| b));
+    match hit {
+        Some(b) => {
+            HITS.with(|h| *h.borrow_mut() += 1);
+            let b: &dyn Any = &b;
+            Assigned::from(*b.downcast_ref::<F>().expect("the field is Fr"))
+        }
+        None => v,
+    }
+}
+
+impl<F: Field, CS: Assignment<F>> Assignment<F> for Rewrite<'_, CS> {
+    fn enter_region<NR: Into<String>, N: FnOnce() -> NR>(&mut self, name: N) {
+        self.0.enter_region(name)
+    }
+    fn annotate_column<A: FnOnce() -> AR, AR: Into<String>>(
+        &mut self,
+        a: A,
+        c: Column<AnyColumn>,
+    ) {
+        self.0.annotate_column(a, c)
+    }
+    fn exit_region(&mut self) {
+        self.0.exit_region()
+    }
+    fn enable_selector<A: FnOnce() -> AR, AR: Into<String>>(
+        &mut self,
+        a: A,
+        s: &Selector,
+        row: usize,
+    ) -> Result<(), Error> {
+        self.0.enable_selector(a, s, row)
+    }
+    fn query_instance(&self, c: Column<Instance>, row: usize) -> Result<Value<F>, Error> {
+        self.0.query_instance(c, row)
+    }
+    fn assign_advice<'v>(
+        &mut self,
+        c: Column<Advice>,
+        row: usize,
+        to: Value<Assigned<F>>,
+    ) -> Value<&'v Assigned<F>> {
+        self.0.assign_advice(c, row, to.map(rewrite))
+    }
+    fn assign_fixed(&mut self, c: Column<Fixed>, row: usize, to: Assigned<F>) {
+        self.0.assign_fixed(c, row, to)
+    }
+    fn copy(&mut self, lc: Column<AnyColumn>, lr: usize, rc: Column<AnyColumn>, rr: usize) {
+        self.0.copy(lc, lr, rc, rr)
+    }
+    fn fill_from_row(
+        &mut self,
+        c: Column<Fixed>,
+        row: usize,
+        to: Value<Assigned<F>>,
+    ) -> Result<(), Error> {
+        self.0.fill_from_row(c, row, to)
+    }
+    fn get_challenge(&self, c: Challenge) -> Value<F> {
+        self.0.get_challenge(c)
+    }
+    fn push_namespace<NR: Into<String>, N: FnOnce() -> NR>(&mut self, name: N) {
+        self.0.push_namespace(name)
+    }
+    fn pop_namespace(&mut self, name: Option<String>) {
+        self.0.pop_namespace(name)
+    }
+    fn next_phase(&mut self) {
+        self.0.next_phase()
+    }
+}

@@ -1,0 +1,354 @@
+//! The malicious-prover harness: the honest proving key, a floor planner that rewrites chosen
+//! advice values (`common::tamper`), and real proofs (plus MockProver, which names the failing
+//! constraint). Every attack here produced a proof that verified before the fix it names
+//! (issue 17) or is a lie about one gadget's output; each must now be refused, on both layouts.
+
+mod common;
+#[path = "common/tamper.rs"]
+mod tamper;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use common::onnx::{model, node, rand_vec, tensor, tensor_i64, Attr};
+use tamper::{with_subst, Tampered};
+use zkonnx::circuits::circuit::ModelCircuit;
+use zkonnx::circuits::field::fe;
+use zkonnx::circuits::layout::{candidates, LayoutPlan};
+use zkonnx::circuits::quant::{QGraph, QOp, Trace};
+use zkonnx::halo2_proofs::dev::MockProver;
+use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
+use zkonnx::halo2_proofs::halo2curves::ff::Field;
+use zkonnx::prover::{keys::keygen, proof, srs::dev_srs};
+use zkonnx::{CompiledModel, Model, Objective, QuantSettings, Vis, Visibility};
+
+fn compile(bytes: &[u8], name: &str, samples: &[Vec<f32>], vis: Visibility) -> CompiledModel {
+    let dir = common::temp_dir(name);
+    let path = dir.join("model.onnx");
+    std::fs::write(&path, bytes).expect("write model");
+    Model::load(&path)
+        .expect("import")
+        .compile_planned(samples, QuantSettings::default(), vis, Objective::Prove)
+        .expect("compile")
+}
+
+/// The candidate plan of `c` that `pick` selects.
+fn plan_where(c: &CompiledModel, pick: impl Fn(&LayoutPlan) -> bool) -> LayoutPlan {
+    candidates(&c.model, c.plan.shape.visibility)
+        .into_iter()
+        .find(|p| pick(p))
+        .expect("such a plan")
+}
+
+fn lean_t(t: usize) -> impl Fn(&LayoutPlan) -> bool {
+    move |p| p.shape.lean.is_some() && p.shape.inputs_per_row == t
+}
+
+fn pooled(a: usize) -> impl Fn(&LayoutPlan) -> bool {
+    move |p| p.shape.lean.is_none() && p.shape.accs_per_row == a && p.shape.limb_bits == 8
+}
+
+/// What an attack ends in.
+struct Outcome {
+    /// Whether the real proof verified against the attacker's instances.
+    proof_verifies: bool,
+    /// Whether MockProver found every constraint satisfied.
+    mock_satisfied: bool,
+    /// Advice cells the attack rewrote (0 means the attack was not mounted at all).
+    rewritten: usize,
+}
+
+/// Proves `plan`'s circuit of `q` on `trace` with the honest proving key, rewriting advice
+/// values by `subst`, and verifies the proof against `instances`.
+fn attack(
+    q: &Arc<QGraph>,
+    plan: &LayoutPlan,
+    trace: &Arc<Trace>,
+    subst: &[(Fr, Fr)],
+    instances: &[Fr],
+) -> Outcome {
+    let plan = Arc::new(plan.clone());
+    let params = dev_srs(plan.shape.k, 7);
+    let pk = keygen(&params, &ModelCircuit::new(q.clone(), plan.clone())).expect("keygen");
+    let circuit = Tampered(ModelCircuit::with_trace(q.clone(), plan.clone(), trace.clone()));
+    // MockProver may panic on a witness it cannot evaluate: that is a refusal too.
+    let (mock, hits) = with_subst(subst, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            MockProver::run(plan.shape.k, &circuit, vec![instances.to_vec()])
+                .map(|p| p.verify().is_ok())
+                .unwrap_or(false)
+        }))
+        .unwrap_or(false)
+    });
+    let (bytes, _) = with_subst(subst, || {
+        proof::prove(&params, &pk, circuit.clone(), instances)
+    });
+    let proof_verifies = match bytes {
+        Ok(b) => proof::verify(&params, pk.get_vk(), instances, &b),
+        Err(_) => false,
+    };
+    Outcome {
+        proof_verifies,
+        mock_satisfied: mock,
+        rewritten: hits,
+    }
+}
+
+fn honest_instances(q: &QGraph, plan: &LayoutPlan, trace: &Trace) -> Vec<Fr> {
+    ModelCircuit::instances(q, &plan.shape, trace)
+}
+
+/// One dense layer from two inputs to one output, with a ReLU: an input shift
+/// `(w1·t, −w0·t)` leaves its accumulator unchanged.
+fn two_to_one() -> Vec<u8> {
+    let nodes = [
+        node("Gemm", &["x", "w", "b"], "h", vec![("transB", Attr::I(1))]),
+        node("Relu", &["h"], "y", vec![]),
+    ];
+    model(
+        ("x", &[1, 2]),
+        ("y", &[1, 1]),
+        &nodes,
+        vec![
+            tensor("w", &[1, 2], vec![0.75, -0.5]),
+            tensor("b", &[1], vec![0.4]),
+        ],
+    )
+}
+
+/// Attack 1 (issue 17): public inputs moved off the integers by a field inverse, the output
+/// unchanged. Every input is now a range-checked cell bound to its instance.
+#[test]
+fn non_integer_public_inputs_are_refused_on_both_layouts() {
+    let samples = vec![vec![0.3, -0.2], vec![-0.4, 0.5], vec![0.9, 0.1]];
+    let c = compile(&two_to_one(), "mal-nonint", &samples, Visibility::default());
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let lin = c
+        .model
+        .nodes
+        .iter()
+        .find_map(|n| match &n.op {
+            QOp::Linear { map } => Some(map.mats[0].data.clone()),
+            _ => None,
+        })
+        .expect("a linear map");
+    let (w0, w1) = (fe(i128::from(lin[0])), fe(i128::from(lin[1])));
+    let t = Fr::from(7).invert().expect("invertible");
+    let (x0, x1) = (
+        fe(i128::from(trace.values[0][0])),
+        fe(i128::from(trace.values[0][1])),
+    );
+    let (y0, y1) = (x0 + w1 * t, x1 - w0 * t);
+    // Both inputs on one multiply-add row (T = 2), so the accumulator is unchanged.
+    for plan in [plan_where(&c, pooled(2)), plan_where(&c, lean_t(2))] {
+        let honest = honest_instances(&c.model, &plan, &trace);
+        let o = attack(&c.model, &plan, &trace, &[], &honest);
+        assert!(o.proof_verifies && o.mock_satisfied, "the honest proof verifies");
+        let mut bad = honest.clone();
+        bad[0] = y0;
+        bad[1] = y1;
+        let o = attack(&c.model, &plan, &trace, &[(x0, y0), (x1, y1)], &bad);
+        let what = plan.shape.describe();
+        assert!(o.rewritten >= 2, "{what}: the attack rewrote the input cells");
+        assert!(!o.mock_satisfied, "{what}: MockProver refuses non-integer inputs");
+        assert!(!o.proof_verifies, "{what}: a proof with non-integer inputs verifies");
+    }
+}
+
+/// A layer that reads three of four inputs, one of them with zero weights.
+fn partly_read() -> Vec<u8> {
+    let nodes = [
+        node("Slice", &["x", "st", "en", "ax"], "s", vec![]),
+        node("Gemm", &["s", "w", "b"], "h", vec![("transB", Attr::I(1))]),
+        node("Relu", &["h"], "y", vec![]),
+    ];
+    model(
+        ("x", &[1, 4]),
+        ("y", &[1, 2]),
+        &nodes,
+        vec![
+            tensor_i64("st", vec![0]),
+            tensor_i64("en", vec![3]),
+            tensor_i64("ax", vec![1]),
+            tensor("w", &[2, 3], vec![0.5, -0.25, 0.0, 0.3, 0.6, 0.0]),
+            tensor("b", &[2], vec![0.1, 0.2]),
+        ],
+    )
+}
+
+/// Attack 4 (issue 17): a public input that no node reads (sliced away, or read with zero
+/// weights) was unbound, so a proof held for any value of it. Every instance is now bound.
+#[test]
+fn unread_public_inputs_are_bound_on_both_layouts() {
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(40 + s, 4, 0.8)).collect();
+    let c = compile(&partly_read(), "mal-unread", &samples, Visibility::default());
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    for plan in [plan_where(&c, pooled(1)), plan_where(&c, lean_t(1))] {
+        let honest = honest_instances(&c.model, &plan, &trace);
+        let what = plan.shape.describe();
+        let o = attack(&c.model, &plan, &trace, &[], &honest);
+        assert!(o.proof_verifies, "{what}: the honest proof verifies");
+        for unread in [2, 3] {
+            let mut bad = honest.clone();
+            bad[unread] += Fr::ONE;
+            let o = attack(&c.model, &plan, &trace, &[], &bad);
+            assert!(
+                !o.proof_verifies && !o.mock_satisfied,
+                "{what}: a proof holds for another value of unread input {unread}"
+            );
+        }
+    }
+}
+
+/// Attack 2 (issue 17), as SECURITY.md states it: the lean layout bounds every input element
+/// by `|x| < 2^W` (W its width), the pooled layout by the compiled input width. A private
+/// input at `2^W` is refused by both the pre-proof check and the circuit.
+#[test]
+fn private_inputs_are_bounded_as_documented() {
+    let samples = vec![vec![0.3, -0.2], vec![-0.4, 0.5], vec![0.9, 0.1]];
+    let vis = Visibility {
+        input: Vis::Private,
+        ..Visibility::default()
+    };
+    let c = compile(&two_to_one(), "mal-private", &samples, vis);
+    for plan in [plan_where(&c, pooled(1)), plan_where(&c, lean_t(1))] {
+        let bound = match plan.shape.lean {
+            Some(l) => l.width,
+            None => c.model.input_bits - 1,
+        };
+        let what = plan.shape.describe();
+        let at = |v: i64| vec![v, 3];
+        assert!(ModelCircuit::check_input(&c.model, &plan.shape, &at((1 << bound) - 1)).is_ok());
+        assert!(
+            ModelCircuit::check_input(&c.model, &plan.shape, &at(1 << bound)).is_err(),
+            "{what}: an input of 2^{bound} passes the check"
+        );
+        // The circuit itself: an honest trace of an in-range input, then its first element
+        // rewritten to 2^bound (every copy of it).
+        let trace = Arc::new(
+            zkonnx::circuits::quant::run_quantized(&c.model, &[1000, 3]).expect("trace"),
+        );
+        let inst = honest_instances(&c.model, &plan, &trace);
+        let over = fe(1i128 << bound);
+        let o = attack(&c.model, &plan, &trace, &[(fe(1000), over)], &inst);
+        assert!(o.rewritten >= 1, "{what}: the attack was mounted");
+        assert!(
+            !o.proof_verifies && !o.mock_satisfied,
+            "{what}: an input of 2^{bound} proves"
+        );
+    }
+}
+
+/// A model with every primitive (as in tests/rows.rs).
+fn every_primitive() -> Vec<u8> {
+    let nodes = [
+        node("Gemm", &["x", "w1", "b1"], "h", vec![("transB", Attr::I(1))]),
+        node("Relu", &["h"], "r", vec![]),
+        node("Sigmoid", &["h"], "s", vec![]),
+        node("Mul", &["r", "s"], "p", vec![]),
+        node("Sqrt", &["s"], "q", vec![]),
+        node("Add", &["q", "one"], "q1", vec![]),
+        node("Div", &["p", "q1"], "d", vec![]),
+        node("Gemm", &["d", "w2", "b2"], "y", vec![("transB", Attr::I(1))]),
+    ];
+    model(
+        ("x", &[1, 6]),
+        ("y", &[1, 3]),
+        &nodes,
+        vec![
+            tensor("w1", &[5, 6], rand_vec(1, 30, 0.6)),
+            tensor("b1", &[5], rand_vec(2, 5, 0.2)),
+            tensor("one", &[1], vec![1.0]),
+            tensor("w2", &[3, 5], rand_vec(3, 15, 0.6)),
+            tensor("b2", &[3], rand_vec(4, 3, 0.2)),
+        ],
+    )
+}
+
+/// An element of node `ni` whose value occurs nowhere else in the trace (so rewriting the
+/// value moves exactly that element and its copies), with |value| > 64.
+fn lone_element(trace: &Trace, ni: usize) -> Option<(usize, i64)> {
+    let mut count: HashMap<i64, usize> = HashMap::new();
+    for v in trace.values.iter().flatten() {
+        *count.entry(*v).or_default() += 1;
+    }
+    trace.values[ni]
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.unsigned_abs() > 64 && count[v] == 1)
+        .map(|(e, &v)| (e, v))
+}
+
+/// One lie per gadget: an element of each node's output claimed one higher than computed (all
+/// its copies moved with it, the output instance too when it is the output), on real proofs;
+/// and for the rescale, division and square root, lies that keep the gadget's own equation
+/// (the quotient up by one, the remainder down by the divisor): only the range checks of the
+/// remainders can refuse those.
+#[test]
+fn a_lie_about_any_gadget_output_is_refused() {
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| rand_vec(60 + s, 6, 1.0)).collect();
+    let c = compile(&every_primitive(), "mal-gadgets", &samples, Visibility::default());
+    let plan = plan_where(&c, pooled(2));
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let honest = honest_instances(&c.model, &plan, &trace);
+    let out_start = honest.len() - c.model.output_node().len();
+    let mut attacked = Vec::new();
+    for (ni, n) in c.model.nodes.iter().enumerate() {
+        if matches!(n.op, QOp::Input | QOp::Gather { .. }) {
+            continue;
+        }
+        let Some((e, v)) = lone_element(&trace, ni) else {
+            continue;
+        };
+        let mut lies = vec![vec![(fe(i128::from(v)), fe(i128::from(v) + 1))]];
+        if let QOp::Rescale { shift, relu: false, mul, add, .. } = &n.op {
+            // x·mul + add = q·2^s + r: (q + 1, r − 2^s) keeps the row's equation.
+            let x = i128::from(trace.values[n.inputs[0]][e]);
+            let r = x * i128::from(mul[e]) + i128::from(add[e]) - (i128::from(v) << shift);
+            lies.push(vec![
+                (fe(i128::from(v)), fe(i128::from(v) + 1)),
+                (fe(r), fe(r - (1i128 << shift))),
+            ]);
+        }
+        for subst in lies {
+            let mut inst = honest.clone();
+            if ni == c.model.output {
+                inst[out_start + e] = subst[0].1;
+            }
+            let o = attack(&c.model, &plan, &trace, &subst, &inst);
+            assert!(o.rewritten >= 1, "'{}': the lie was told", n.name);
+            assert!(
+                !o.proof_verifies && !o.mock_satisfied,
+                "'{}' ({}): a lie about element {e} proves",
+                n.name,
+                n.op_type
+            );
+        }
+        attacked.push(n.op_type.clone());
+    }
+    assert!(attacked.len() >= 6, "gadgets attacked: {attacked:?}");
+}
+
+/// The lean layout's gadgets: a lie about a rescaled value (its positive part, its negative
+/// part or its remainder moved by one, or the quotient up by one with the remainder down by
+/// 2^W) is refused.
+#[test]
+fn a_lie_about_a_lean_rescale_is_refused() {
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(80 + s, 2, 0.9)).collect();
+    let c = compile(&two_to_one(), "mal-lean", &samples, Visibility::default());
+    for t in [1, 2] {
+        let plan = plan_where(&c, lean_t(t));
+        let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+        let honest = honest_instances(&c.model, &plan, &trace);
+        let y = i128::from(*trace.output(&c.model).first().expect("an output"));
+        let mut bad = honest.clone();
+        let last = bad.len() - 1;
+        bad[last] = fe(y + 1);
+        let o = attack(&c.model, &plan, &trace, &[(fe(y), fe(y + 1))], &bad);
+        assert!(o.rewritten >= 1, "T={t}: the lie was told");
+        assert!(
+            !o.proof_verifies && !o.mock_satisfied,
+            "T={t}: a lie about the output proves"
+        );
+    }
+}
