@@ -239,6 +239,19 @@ pub fn node_verify(
     let instances = proof.instance_values(proof_path)?;
     let consistent = outputs_match(settings, &instances, &proof.outputs);
     let node = zkonnx_evm::node::Node::connect(rpc_url)?;
+    // An address without code answers every call with success: that is no verifier.
+    for (what, at) in [
+        ("verifier", Some(addr)),
+        ("verifying key", vk_address.map(parse_address).transpose()?),
+    ] {
+        if let Some(at) = at {
+            if node.code_at(at)?.is_empty() {
+                return Err(Error::Evm(zkonnx_evm::EvmError::Node(format!(
+                    "no contract code at the {what} address {at}"
+                ))));
+            }
+        }
+    }
     let (accepted, calldata) = match vk_address {
         Some(vk) => {
             let vk = parse_address(vk)?;

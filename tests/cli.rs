@@ -365,6 +365,25 @@ fn evm_verifier_and_evm_verify_from_the_cli() {
     assert_eq!(code(&evm_verify(&bad)), 1);
     let bad = edit_proof(&w, "evm-output.json", change_last_instance);
     assert_eq!(code(&evm_verify(&bad)), 1);
+
+    // A verifier without code accepts nothing (issue 17 #6): an empty Verifier.bin, and
+    // creation code that deploys no runtime code (STOP), without a VerifierKey.bin beside them.
+    for (name, hex) in [("empty", ""), ("stop", "0x00")] {
+        let d = w.join(name);
+        std::fs::create_dir_all(&d).expect("dir");
+        std::fs::write(d.join("Verifier.bin"), hex).expect("write");
+        let o = zkonnx(&[
+            "evm-verify",
+            "--proof",
+            s(&bad),
+            "--verifier",
+            s(&d.join("Verifier.bin")),
+            "--settings",
+            s(&w.join("settings.json")),
+        ]);
+        assert_eq!(code(&o), 2, "{name}: {}", stderr(&o));
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("accepted"));
+    }
 }
 
 #[test]

@@ -165,6 +165,23 @@ fn differential(objective: zkonnx::Objective) {
         assert_eq!(both.answers(&bad, bytes), (false, false), "instance {i}");
         assert!(!native::verify(&cvk, &bad, bytes));
     }
+    // An instance sent as y + r (the same field element, another word): both refuse it
+    // (issue 17 #3: snark-verifier's loads reduced it modulo r).
+    let r = hex::decode("30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001")
+        .expect("hex");
+    for i in [0, inst.len() - 1] {
+        let mut data = encode_calldata(inst, bytes);
+        let word = &mut data[32 * i..32 * (i + 1)];
+        let mut carry = 0u16;
+        for j in (0..32).rev() {
+            let s = u16::from(word[j]) + u16::from(r[j]) + carry;
+            word[j] = s as u8;
+            carry = s >> 8;
+        }
+        assert_eq!(carry, 0);
+        let out = both.evm.call(both.unrolled, &data).expect("call");
+        assert!(!out.success, "snark-verifier accepted instance {i} + r");
+    }
     // A truncated proof, an extended one, a missing instance.
     assert_eq!(
         both.answers(inst, &bytes[..bytes.len() - 32]),

@@ -70,7 +70,11 @@ fn attack(
     let plan = Arc::new(plan.clone());
     let params = dev_srs(plan.shape.k, 7);
     let pk = keygen(&params, &ModelCircuit::new(q.clone(), plan.clone())).expect("keygen");
-    let circuit = Tampered(ModelCircuit::with_trace(q.clone(), plan.clone(), trace.clone()));
+    let circuit = Tampered(ModelCircuit::with_trace(
+        q.clone(),
+        plan.clone(),
+        trace.clone(),
+    ));
     // MockProver may panic on a witness it cannot evaluate: that is a refusal too.
     let (mock, hits) = with_subst(subst, || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -143,15 +147,27 @@ fn non_integer_public_inputs_are_refused_on_both_layouts() {
     for plan in [plan_where(&c, pooled(2)), plan_where(&c, lean_t(2))] {
         let honest = honest_instances(&c.model, &plan, &trace);
         let o = attack(&c.model, &plan, &trace, &[], &honest);
-        assert!(o.proof_verifies && o.mock_satisfied, "the honest proof verifies");
+        assert!(
+            o.proof_verifies && o.mock_satisfied,
+            "the honest proof verifies"
+        );
         let mut bad = honest.clone();
         bad[0] = y0;
         bad[1] = y1;
         let o = attack(&c.model, &plan, &trace, &[(x0, y0), (x1, y1)], &bad);
         let what = plan.shape.describe();
-        assert!(o.rewritten >= 2, "{what}: the attack rewrote the input cells");
-        assert!(!o.mock_satisfied, "{what}: MockProver refuses non-integer inputs");
-        assert!(!o.proof_verifies, "{what}: a proof with non-integer inputs verifies");
+        assert!(
+            o.rewritten >= 2,
+            "{what}: the attack rewrote the input cells"
+        );
+        assert!(
+            !o.mock_satisfied,
+            "{what}: MockProver refuses non-integer inputs"
+        );
+        assert!(
+            !o.proof_verifies,
+            "{what}: a proof with non-integer inputs verifies"
+        );
     }
 }
 
@@ -181,7 +197,12 @@ fn partly_read() -> Vec<u8> {
 #[test]
 fn unread_public_inputs_are_bound_on_both_layouts() {
     let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(40 + s, 4, 0.8)).collect();
-    let c = compile(&partly_read(), "mal-unread", &samples, Visibility::default());
+    let c = compile(
+        &partly_read(),
+        "mal-unread",
+        &samples,
+        Visibility::default(),
+    );
     let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
     for plan in [plan_where(&c, pooled(1)), plan_where(&c, lean_t(1))] {
         let honest = honest_instances(&c.model, &plan, &trace);
@@ -225,9 +246,8 @@ fn private_inputs_are_bounded_as_documented() {
         );
         // The circuit itself: an honest trace of an in-range input, then its first element
         // rewritten to 2^bound (every copy of it).
-        let trace = Arc::new(
-            zkonnx::circuits::quant::run_quantized(&c.model, &[1000, 3]).expect("trace"),
-        );
+        let trace =
+            Arc::new(zkonnx::circuits::quant::run_quantized(&c.model, &[1000, 3]).expect("trace"));
         let inst = honest_instances(&c.model, &plan, &trace);
         let over = fe(1i128 << bound);
         let o = attack(&c.model, &plan, &trace, &[(fe(1000), over)], &inst);
@@ -242,14 +262,24 @@ fn private_inputs_are_bounded_as_documented() {
 /// A model with every primitive (as in tests/rows.rs).
 fn every_primitive() -> Vec<u8> {
     let nodes = [
-        node("Gemm", &["x", "w1", "b1"], "h", vec![("transB", Attr::I(1))]),
+        node(
+            "Gemm",
+            &["x", "w1", "b1"],
+            "h",
+            vec![("transB", Attr::I(1))],
+        ),
         node("Relu", &["h"], "r", vec![]),
         node("Sigmoid", &["h"], "s", vec![]),
         node("Mul", &["r", "s"], "p", vec![]),
         node("Sqrt", &["s"], "q", vec![]),
         node("Add", &["q", "one"], "q1", vec![]),
         node("Div", &["p", "q1"], "d", vec![]),
-        node("Gemm", &["d", "w2", "b2"], "y", vec![("transB", Attr::I(1))]),
+        node(
+            "Gemm",
+            &["d", "w2", "b2"],
+            "y",
+            vec![("transB", Attr::I(1))],
+        ),
     ];
     model(
         ("x", &[1, 6]),
@@ -287,7 +317,12 @@ fn lone_element(trace: &Trace, ni: usize) -> Option<(usize, i64)> {
 #[test]
 fn a_lie_about_any_gadget_output_is_refused() {
     let samples: Vec<Vec<f32>> = (0..4).map(|s| rand_vec(60 + s, 6, 1.0)).collect();
-    let c = compile(&every_primitive(), "mal-gadgets", &samples, Visibility::default());
+    let c = compile(
+        &every_primitive(),
+        "mal-gadgets",
+        &samples,
+        Visibility::default(),
+    );
     let plan = plan_where(&c, pooled(2));
     let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
     let honest = honest_instances(&c.model, &plan, &trace);
@@ -301,7 +336,14 @@ fn a_lie_about_any_gadget_output_is_refused() {
             continue;
         };
         let mut lies = vec![vec![(fe(i128::from(v)), fe(i128::from(v) + 1))]];
-        if let QOp::Rescale { shift, relu: false, mul, add, .. } = &n.op {
+        if let QOp::Rescale {
+            shift,
+            relu: false,
+            mul,
+            add,
+            ..
+        } = &n.op
+        {
             // x·mul + add = q·2^s + r: (q + 1, r − 2^s) keeps the row's equation.
             let x = i128::from(trace.values[n.inputs[0]][e]);
             let r = x * i128::from(mul[e]) + i128::from(add[e]) - (i128::from(v) << shift);

@@ -138,11 +138,7 @@ impl ModelCircuit {
 
     /// Lays out the whole model; returns the public cells and their instance rows, and the
     /// rows each part took (in the order of the plan's layers).
-    fn layout(
-        &self,
-        config: &ChipConfig,
-        region: &mut Region<Fr>,
-    ) -> Result<Laid, Error> {
+    fn layout(&self, config: &ChipConfig, region: &mut Region<Fr>) -> Result<Laid, Error> {
         let q = &*self.model;
         let shape = self.plan.shape;
         let vis = shape.visibility;
@@ -346,10 +342,8 @@ impl Circuit<Fr> for ModelCircuit {
             }
         };
         config.range.load_table(&mut layouter, &self.model.tables)?;
-        let (public, rows) = layouter.assign_region(
-            || "model",
-            |mut region| self.layout(&config, &mut region),
-        )?;
+        let (public, rows) =
+            layouter.assign_region(|| "model", |mut region| self.layout(&config, &mut region))?;
         self.record(rows);
         for (cell, row) in public {
             layouter.constrain_instance(cell, config.instance, row);

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chips::poseidon::hash_group_rows;
+use crate::chips::range::RangeConfig;
 use crate::gadgets::planned;
 use crate::lean::LeanModel;
 use crate::quant::{QGraph, QOp};
@@ -159,7 +160,7 @@ fn layers_for(q: &QGraph, shape: &CircuitShape) -> Vec<LayerPlan> {
 }
 
 /// Rows the visibility settings add: range checks of private values, packing and hashing.
-fn visibility_layers(q: &QGraph, shape: &CircuitShape, max_limbs: usize) -> Vec<LayerPlan> {
+fn visibility_layers(q: &QGraph, shape: &CircuitShape) -> Vec<LayerPlan> {
     let vis = shape.visibility;
     let t = shape.inputs_per_row;
     let mut out = Vec::new();
@@ -174,7 +175,8 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, max_limbs: usize) -> Vec<
             } else {
                 0
             },
-            lookup_rows: (n + extra_checks) * max_limbs,
+            lookup_rows: n * RangeConfig::rows(bits, shape.limb_bits)
+                + extra_checks * RangeConfig::rows(0, shape.limb_bits),
             func_rows: 0,
             macs: 0,
         });
@@ -370,7 +372,7 @@ pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 lean: None,
             };
             let mut layers = layers_for(q, &shape);
-            layers.extend(visibility_layers(q, &shape, max_limbs));
+            layers.extend(visibility_layers(q, &shape));
             let main_rows: usize = layers.iter().map(|l| l.rows).sum();
             let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
             let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;

@@ -14,8 +14,8 @@ use zkonnx::halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
 use zkonnx::halo2_proofs::halo2curves::ff::Field;
 use zkonnx::halo2_proofs::plonk::{
-    Advice, Any as AnyColumn, Assigned, Assignment, Challenge, Circuit, Column,
-    ConstraintSystem, Error, Fixed, FloorPlanner, Instance, Selector,
+    Advice, Any as AnyColumn, Assigned, Assignment, Challenge, Circuit, Column, ConstraintSystem,
+    Error, Fixed, FloorPlanner, Instance, Selector,
 };
 
 thread_local! {
@@ -100,11 +100,7 @@ impl<F: Field, CS: Assignment<F>> Assignment<F> for Rewrite<'_, CS> {
     fn enter_region<NR: Into<String>, N: FnOnce() -> NR>(&mut self, name: N) {
         self.0.enter_region(name)
     }
-    fn annotate_column<A: FnOnce() -> AR, AR: Into<String>>(
-        &mut self,
-        a: A,
-        c: Column<AnyColumn>,
-    ) {
+    fn annotate_column<A: FnOnce() -> AR, AR: Into<String>>(&mut self, a: A, c: Column<AnyColumn>) {
         self.0.annotate_column(a, c)
     }
     fn exit_region(&mut self) {

@@ -79,6 +79,15 @@ impl Evm {
     /// Deploys creation code; returns the address and the gas used.
     pub fn deploy(&mut self, creation: &[u8]) -> Result<(Address, u64)> {
         match self.transact(TxKind::Create, creation.to_vec())? {
+            // A creation that returns no runtime code leaves an account every call to which
+            // "succeeds": that is no verifier.
+            ExecutionResult::Success {
+                output: Output::Create(code, Some(_)),
+                ..
+            } if code.is_empty() => Err(EvmError::Deploy(
+                "the creation code deployed no runtime code (an empty or wrong Verifier.bin?)"
+                    .into(),
+            )),
             ExecutionResult::Success {
                 output: Output::Create(_, Some(addr)),
                 gas_used,

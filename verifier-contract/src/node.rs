@@ -184,6 +184,16 @@ impl Node {
         })
     }
 
+    /// `eth_getCode`: the runtime code at `at` (empty for an account without code).
+    pub fn code_at(&self, at: Address) -> Result<Vec<u8>> {
+        let url = self.parse_url()?;
+        self.rt.block_on(async move {
+            let provider = ProviderBuilder::new().connect_http(url);
+            let code = provider.get_code_at(at).await.map_err(node_err)?;
+            Ok(code.to_vec())
+        })
+    }
+
     /// `eth_estimateGas` of a call (`None` if it reverts).
     pub fn estimate_gas(&self, to: Address, data: &[u8]) -> Result<Option<u64>> {
         let url = self.parse_url()?;

@@ -1,10 +1,12 @@
-//! The range-check lane: limb decomposition against one shared table.
+//! The range-check lane: limb decomposition against one shared table, as a running sum.
 //!
-//! A checked value `v` with offset `o` sits in `rv[i]`; its limbs are in `lc[i..i+N]`, where `N`
-//! is the circuit's `max_limbs` (limbs a value does not need have width 0, so they must be 0).
-//! Gate at `i`: `rv + o = Σ_j 2^(j·L)·lc[i+j]` with constant coefficients.
-//! Lookup on every row: `(tag, lc) ∈ {(t, u) : t ≤ L, 0 ≤ u < 2^t}`, where the fixed `tag` is the
-//! width of the limb in that row (the top limb may be narrower). Unused rows hold `(0, 0)`.
+//! A check of `v + o ∈ [0, 2^b)` takes `m = ⌈b/L⌉` rows `i..i+m` (one row for `b = 0`): `rv[i]`
+//! holds `v` (copied in), `rv[i+j]` for `j ≥ 1` the running sum `z_j = Σ_{k≥j} 2^((k−j)·L)·lc[i+k]`,
+//! and `lc[i+j]` the limbs. Gates: `q_next` on every row but the last, `rv + o = lc + 2^L·rv[+1]`;
+//! `q_last` on the last, `rv + o = lc` (the fixed offset `o` is 0 except on the first row). So
+//! `v + o = Σ_j 2^(j·L)·lc[i+j]`. Lookup on every row: `(tag, lc) ∈ {(t, u) : t ≤ L, 0 ≤ u < 2^t}`,
+//! where the fixed `tag` is the width of the limb in that row (the top limb may be narrower).
+//! Unused rows hold `(0, 0)`. A check costs the rows its width needs, not the widest check's.
 
 use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -21,8 +23,10 @@ use crate::shape::limbs;
 /// Columns of the range lane.
 #[derive(Debug, Clone)]
 pub struct RangeConfig {
-    /// Enables the recomposition gate.
-    pub q: Selector,
+    /// Enables the running-sum step `rv + off = lc + 2^L·rv[+1]`.
+    pub q_next: Selector,
+    /// Enables the last step `rv + off = lc`.
+    pub q_last: Selector,
     /// Checked values (copied in).
     pub rv: Column<Advice>,
     /// Limbs.
@@ -31,7 +35,7 @@ pub struct RangeConfig {
     pub tag: Column<Fixed>,
     /// Offset added before decomposition.
     pub off: Column<Fixed>,
-    /// Limbs per checked value.
+    /// Most limbs a checked value may take.
     pub max_limbs: usize,
     /// Table: limb width.
     pub t_tag: TableColumn,
@@ -51,7 +55,8 @@ impl RangeConfig {
         max_limbs: usize,
         with_functions: bool,
     ) -> Self {
-        let q = meta.selector();
+        let q_next = meta.selector();
+        let q_last = meta.selector();
         let rv = meta.advice_column();
         meta.enable_equality(rv);
         let lc = meta.advice_column();
@@ -60,14 +65,17 @@ impl RangeConfig {
         let t_tag = meta.lookup_table_column();
         let t_val = meta.lookup_table_column();
         let t_out = with_functions.then(|| meta.lookup_table_column());
-        meta.create_gate("range recomposition", |vc| {
-            let s = vc.query_selector(q);
+        meta.create_gate("range running sum", |vc| {
+            let next = vc.query_selector(q_next);
+            let last = vc.query_selector(q_last);
             let v = vc.query_advice(rv, Rotation::cur()) + vc.query_fixed(off, Rotation::cur());
-            let sum = (0..max_limbs).fold(Expression::Constant(Fr::zero()), |acc, j| {
-                acc + Expression::Constant(fe(1i128 << (j as u32 * limb_bits)))
-                    * vc.query_advice(lc, Rotation(j as i32))
-            });
-            vec![s * (v - sum)]
+            let limb = vc.query_advice(lc, Rotation::cur());
+            let up = vc.query_advice(rv, Rotation::next());
+            let base = Expression::Constant(fe(1i128 << limb_bits));
+            vec![
+                next * (v.clone() - limb.clone() - base * up),
+                last * (v - limb),
+            ]
         });
         meta.lookup("range limb", |vc| {
             vec![
@@ -76,7 +84,8 @@ impl RangeConfig {
             ]
         });
         Self {
-            q,
+            q_next,
+            q_last,
             rv,
             lc,
             tag,
@@ -142,8 +151,13 @@ impl RangeConfig {
         )
     }
 
+    /// Lane rows a check of `bits` bits takes.
+    pub fn rows(bits: u32, limb_bits: u32) -> usize {
+        limbs(bits, limb_bits)
+    }
+
     /// Checks `0 ≤ v + offset < 2^bits` for the value in `src` (copied into the lane at `row`).
-    /// Returns the number of lane rows used (always `max_limbs`).
+    /// Returns the number of lane rows used ([`RangeConfig::rows`]).
     #[allow(clippy::too_many_arguments)]
     pub fn check(
         &self,
@@ -160,7 +174,7 @@ impl RangeConfig {
     }
 
     /// Assigns a fresh value `v` in the lane at `row` and checks `0 ≤ v + offset < 2^bits`.
-    /// Returns its cell and the number of lane rows used (always `max_limbs`).
+    /// Returns its cell and the number of lane rows used ([`RangeConfig::rows`]).
     pub fn assign(
         &self,
         region: &mut Region<Fr>,
@@ -169,24 +183,34 @@ impl RangeConfig {
         offset: i128,
         bits: u32,
     ) -> Result<(Cell, usize), Error> {
-        let n = self.max_limbs;
-        if limbs(bits, self.limb_bits) > n {
+        let n = Self::rows(bits, self.limb_bits);
+        if n > self.max_limbs {
             return Err(Error::Synthesis);
         }
-        self.q.enable(region, row)?;
         if offset != 0 {
             region.assign_fixed(self.off, row, fe(offset));
         }
         let cell = region.assign_advice(self.rv, row, super::val(v)).cell();
         let shifted = v.map(|x| x + offset);
+        let l = self.limb_bits;
         for j in 0..n {
-            let lo = j as u32 * self.limb_bits;
-            let width = (bits.saturating_sub(lo)).min(self.limb_bits);
+            let lo = j as u32 * l;
+            let width = (bits.saturating_sub(lo)).min(l);
             if width > 0 {
                 region.assign_fixed(self.tag, row + j, Fr::from(u64::from(width)));
             }
             let limb = shifted.map(|s| (s >> lo) & ((1i128 << width) - 1));
             region.assign_advice(self.lc, row + j, super::val(limb));
+            if j > 0 {
+                // The running sum of the limbs from this one up.
+                let z = shifted.map(|s| s >> lo);
+                region.assign_advice(self.rv, row + j, super::val(z));
+            }
+            if j + 1 == n {
+                self.q_last.enable(region, row + j)?;
+            } else {
+                self.q_next.enable(region, row + j)?;
+            }
         }
         Ok((cell, n))
     }

@@ -5,6 +5,7 @@ use halo2_proofs::plonk::Error;
 
 use super::ref_src;
 use super::{Layout, Planned, Rows, Src};
+use crate::chips::range::RangeConfig;
 use crate::quant::{QNode, QRef};
 use crate::shape::CircuitShape;
 
@@ -17,16 +18,15 @@ pub(crate) struct Params<'a> {
     pub rbits: u32,
 }
 
-/// Range checks per element: the remainder, its complement and the quotient.
-pub const CHECKS: usize = 3;
-
-/// The plan of a division of `n` elements.
-pub fn planned(n: usize, shape: &CircuitShape) -> Planned {
+/// The plan of a division of `n` elements: per element the remainder and its complement
+/// (`rbits` bits each) and the quotient (`bits + 1` signed bits) on the lane.
+pub fn planned(n: usize, bits: u32, rbits: u32, shape: &CircuitShape) -> Planned {
+    let l = shape.limb_bits;
     Planned {
         gadget: "exact-div".into(),
         rows: Rows {
             main: 2 * n,
-            lane: CHECKS * n * shape.max_limbs,
+            lane: n * (2 * RangeConfig::rows(rbits, l) + RangeConfig::rows(bits + 1, l)),
             func: 0,
         },
         macs: 0,

@@ -66,11 +66,13 @@ pub fn planned(q: &QGraph, node: &QNode, shape: &CircuitShape) -> Planned {
         QOp::Gather { .. } => none("rewire"),
         QOp::Linear { map } if private => linear::planned_private(map, shape),
         QOp::Linear { map } => linear::planned(map, shape),
-        QOp::Rescale { relu, .. } => rescale::planned(node.len(), *relu, shape),
+        QOp::Rescale {
+            relu, shift, bits, ..
+        } => rescale::planned(node.len(), *relu, *shift, *bits, shape),
         QOp::Bilinear { terms } => bilinear::planned(terms),
         QOp::Lookup { table } => lookup::planned(node.len(), q.tables[*table].f.name()),
-        QOp::Div { .. } => div::planned(node.len(), shape),
-        QOp::Sqrt { .. } => sqrt::planned(node.len(), shape),
+        QOp::Div { bits, rbits, .. } => div::planned(node.len(), *bits, *rbits, shape),
+        QOp::Sqrt { bits, .. } => sqrt::planned(node.len(), *bits, shape),
     }
 }
 

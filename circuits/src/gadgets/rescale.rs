@@ -5,6 +5,7 @@
 use halo2_proofs::plonk::Error;
 
 use super::{Layout, Planned, Rows, Src};
+use crate::chips::range::RangeConfig;
 use crate::chips::val;
 use crate::quant::{rescale_one, QNode};
 use crate::shape::CircuitShape;
@@ -18,22 +19,25 @@ pub(crate) struct Params<'a> {
     pub bits: u32,
 }
 
-/// Range checks per element: the remainder, and the output (two halves with ReLU).
-pub fn checks(relu: bool) -> usize {
-    if relu {
-        3
-    } else {
-        2
-    }
+/// Lane rows per element: the remainder (`shift` bits), and the output (`bits + 1` signed
+/// bits, or with ReLU its two halves of `bits` bits).
+pub fn lane_rows(relu: bool, shift: u32, bits: u32, shape: &CircuitShape) -> usize {
+    let l = shape.limb_bits;
+    RangeConfig::rows(shift, l)
+        + if relu {
+            2 * RangeConfig::rows(bits, l)
+        } else {
+            RangeConfig::rows(bits + 1, l)
+        }
 }
 
 /// The plan of a rescale of `n` elements.
-pub fn planned(n: usize, relu: bool, shape: &CircuitShape) -> Planned {
+pub fn planned(n: usize, relu: bool, shift: u32, bits: u32, shape: &CircuitShape) -> Planned {
     Planned {
         gadget: if relu { "rescale+relu" } else { "rescale" }.into(),
         rows: Rows {
             main: n,
-            lane: checks(relu) * n * shape.max_limbs,
+            lane: n * lane_rows(relu, shift, bits, shape),
             func: 0,
         },
         macs: 0,

@@ -4,19 +4,19 @@
 use halo2_proofs::plonk::Error;
 
 use super::{Layout, Planned, Rows, Src};
+use crate::chips::range::RangeConfig;
 use crate::quant::QNode;
 use crate::shape::CircuitShape;
 
-/// Range checks per element: the two slacks and the root.
-pub const CHECKS: usize = 3;
-
-/// The plan of a square root of `n` elements.
-pub fn planned(n: usize, shape: &CircuitShape) -> Planned {
+/// The plan of a square root of `n` elements: per element the two slacks (`bits + 1` bits
+/// each) and the root (`bits` bits) on the lane.
+pub fn planned(n: usize, bits: u32, shape: &CircuitShape) -> Planned {
+    let l = shape.limb_bits;
     Planned {
         gadget: "exact-sqrt".into(),
         rows: Rows {
             main: 2 * n,
-            lane: CHECKS * n * shape.max_limbs,
+            lane: n * (2 * RangeConfig::rows(bits + 1, l) + RangeConfig::rows(bits, l)),
             func: 0,
         },
         macs: 0,

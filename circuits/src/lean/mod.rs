@@ -225,7 +225,10 @@ impl LeanModel {
         // No multiply-add chain may wrap the field: every value it reads is below 2^W, so
         // |acc + add| ≤ Σ|w|·2^W + |add| must stay below 2^FIELD_SAFE_BITS (exactly, in
         // integers of 256 bits: |w| < 2^127, 2^W ≤ 2^(FIELD_SAFE_BITS/2)).
-        for (u, e) in units.iter().flat_map(|u| u.elems.iter().map(move |e| (u, e))) {
+        for (u, e) in units
+            .iter()
+            .flat_map(|u| u.elems.iter().map(move |e| (u, e)))
+        {
             if !chain_fits(e, width) {
                 return Err(format!(
                     "the multiply-adds of '{}' could exceed the field at width {width}",
