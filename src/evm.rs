@@ -97,11 +97,7 @@ pub fn generate_verifier(
     compile: bool,
     kind: VerifierKind,
 ) -> Result<EvmVerifier> {
-    if vk.shape != settings.shape {
-        return Err(Error::Mismatch(
-            "the verifying key and settings.json belong to different circuits".into(),
-        ));
-    }
+    crate::check_settings(vk, settings)?;
     let num_instances = settings.instance_layout().len;
     match kind {
         VerifierKind::Compact => {

@@ -462,6 +462,7 @@ impl Prover {
         VerifierKey {
             vk: self.pk.get_vk().clone(),
             shape: self.compiled.plan.shape,
+            settings_digest: self.compiled.settings.digest(),
             params: self.params.clone(),
         }
     }
@@ -472,6 +473,7 @@ impl Prover {
             &dir.join(files::VK),
             self.pk.get_vk(),
             &self.compiled.plan.shape,
+            &self.compiled.settings.digest(),
             &self.params,
         )?;
         if with_pk {
@@ -479,6 +481,7 @@ impl Prover {
                 &dir.join(files::PK),
                 &self.pk,
                 &self.compiled.plan.shape,
+                &self.compiled.settings.digest(),
             )?;
         }
         Ok(())
@@ -497,6 +500,15 @@ impl Prover {
             trace.clone(),
         );
         let bytes = zkonnx_prover::proof::prove(&self.params, &self.pk, circuit, &instances)?;
+        // A proof that its own key does not accept means the artifacts do not belong together
+        // (a key from another SRS or another compilation): say so rather than write it.
+        if !zkonnx_prover::proof::verify(&self.params, self.pk.get_vk(), &instances, &bytes) {
+            return Err(Error::Mismatch(
+                "the proof does not verify with its own proving key: the proving key, the SRS \
+                 and compiled.json do not belong together (run setup again)"
+                    .into(),
+            ));
+        }
         let outputs_int = trace.output(&self.compiled.model).to_vec();
         let outputs = self.compiled.model.dequantize_output(&outputs_int);
         Ok(Proof {
@@ -519,11 +531,7 @@ pub fn verify(
     proof: &ProofFile,
     proof_path: &Path,
 ) -> Result<bool> {
-    if vk.shape != settings.shape {
-        return Err(Error::Mismatch(
-            "the verifying key and settings.json belong to different circuits".into(),
-        ));
-    }
+    check_settings(vk, settings)?;
     let bytes = proof.proof_bytes(proof_path)?;
     let instances = proof.instance_values(proof_path)?;
     let expected = settings.instance_layout().len;
@@ -543,6 +551,24 @@ pub fn verify(
     Ok(zkonnx_prover::proof::verify(
         &vk.params, &vk.vk, &instances, &bytes,
     ))
+}
+
+/// Checks that `settings` is the settings file `vk` was made for: the same shape and the
+/// same digest ([`Settings::digest`]), so no field a verifier relies on was edited.
+pub fn check_settings(vk: &VerifierKey, settings: &Settings) -> Result<()> {
+    if vk.shape != settings.shape {
+        return Err(Error::Mismatch(
+            "the verifying key and settings.json belong to different circuits".into(),
+        ));
+    }
+    if vk.settings_digest != settings.digest() {
+        return Err(Error::Mismatch(
+            "settings.json is not the one the verifying key was made for (edited, or of \
+             another compilation): its digest differs from the one recorded in vk.bin"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the instance count fits the settings and `outputs` are exactly the dequantized

@@ -484,3 +484,111 @@ fn inspect_prints_the_plan_and_compares_a_run() {
         "{out}"
     );
 }
+
+/// Rewrites the JSON header of a key file (`magic, u32 length, JSON, body`) with `f`.
+fn edit_key_header(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let b = std::fs::read(path).expect("key");
+    let len = u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")) as usize;
+    let mut h: serde_json::Value = serde_json::from_slice(&b[12..12 + len]).expect("header");
+    f(&mut h);
+    let js = serde_json::to_vec(&h).expect("json");
+    let mut out = b[..8].to_vec();
+    out.extend_from_slice(&(js.len() as u32).to_le_bytes());
+    out.extend_from_slice(&js);
+    out.extend_from_slice(&b[12 + len..]);
+    std::fs::write(path, out).expect("write key");
+}
+
+/// Issue 17 #7, #9, #12: settings.json is bound to the keys, prove refuses artifacts that do
+/// not belong together before writing a proof, and key headers are bounded.
+#[test]
+fn inconsistent_artifacts_are_refused() {
+    let w = run_model("mlp_digits");
+    let models = common::shared_models();
+    let input = models.join("mlp_digits.input.json");
+    let settings_path = w.join("settings.json");
+    let original = std::fs::read_to_string(&settings_path).expect("settings");
+    assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
+
+    // Edited settings: fewer outputs, another output scale, a huge input count.
+    let edits: [(&str, serde_json::Value); 3] = [
+        ("num_outputs", serde_json::json!(9)),
+        ("output_scale", serde_json::json!(3)),
+        ("num_inputs", serde_json::json!(u64::MAX / 2)),
+    ];
+    for (field, value) in edits {
+        let mut s: serde_json::Value = serde_json::from_str(&original).expect("json");
+        s[field] = value;
+        std::fs::write(&settings_path, s.to_string()).expect("write");
+        let o = verify(&w, &w.join("proof.json"));
+        assert_eq!(code(&o), 2, "edited {field}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    std::fs::write(&settings_path, &original).expect("restore");
+
+    let prove = |srs: &Path| {
+        zkonnx(&[
+            "prove",
+            "--dir",
+            s(&w),
+            "--srs",
+            s(srs),
+            "--input",
+            s(&input),
+            "-o",
+            s(&w.join("new-proof.json")),
+        ])
+    };
+    // A proving key used with another SRS: refused, and no proof written.
+    let k = report(&w)["k"].as_u64().expect("k").to_string();
+    let other_srs = w.join("other-srs.bin");
+    let o = zkonnx(&["srs", "gen", "--k", &k, "--seed", "99", "-o", s(&other_srs)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = prove(&other_srs);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("do not belong together"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!w.join("new-proof.json").exists());
+    assert_eq!(code(&prove(&w.join("srs.bin"))), 0, "the right SRS proves");
+
+    // A verifying key of another setup (same model, another SRS) beside the proving key.
+    let w2 = common::temp_dir("cli-mlp_digits-seed7");
+    let o = zkonnx(&[
+        "run",
+        s(&models.join("mlp_digits.onnx")),
+        "--input",
+        s(&input),
+        "--workdir",
+        s(&w2),
+        "--srs-seed",
+        "7",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let vk = std::fs::read(w.join("vk.bin")).expect("vk");
+    std::fs::copy(w2.join("vk.bin"), w.join("vk.bin")).expect("copy");
+    let o = prove(&w.join("srs.bin"));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not belong"), "{}", stderr(&o));
+    std::fs::write(w.join("vk.bin"), &vk).expect("restore vk");
+
+    // Key headers out of bounds, and a truncated proving key: typed errors, no panic.
+    for (field, value) in [
+        ("inputs_per_row", serde_json::json!(50_000_000)),
+        ("max_limbs", serde_json::json!(1_000_000_000u64)),
+        ("k", serde_json::json!(40)),
+    ] {
+        edit_key_header(&w.join("vk.bin"), |h| h["shape"][field] = value);
+        let o = verify(&w, &w.join("proof.json"));
+        assert_eq!(code(&o), 2, "vk {field}: {}", stderr(&o));
+        assert!(stderr(&o).contains("out of range"), "{}", stderr(&o));
+        std::fs::write(w.join("vk.bin"), &vk).expect("restore vk");
+    }
+    let pk = std::fs::read(w.join("pk.bin")).expect("pk");
+    std::fs::write(w.join("pk.bin"), &pk[..pk.len() / 3]).expect("truncate");
+    let o = prove(&w.join("srs.bin"));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

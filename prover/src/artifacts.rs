@@ -71,6 +71,10 @@ impl Settings {
     }
 }
 
+/// The largest `k` a settings file or key may declare (2^28 rows is beyond any model this
+/// machine class proves, and keeps every size derived from `k` far from overflow).
+pub const MAX_K: u32 = 28;
+
 /// A proof with its public instances and the outputs they encode.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ProofFile {
@@ -172,7 +176,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 }
 
 impl Settings {
-    /// Reads and checks the version.
+    /// Reads and checks the version and the sizes ([`Settings::validate`]).
     pub fn read(path: &Path) -> Result<Self> {
         let s: Self = read_json(path)?;
         if s.version != SETTINGS_VERSION {
@@ -184,7 +188,48 @@ impl Settings {
                 ),
             });
         }
+        s.validate().map_err(|reason| ProverError::Format {
+            path: path.display().to_string(),
+            reason,
+        })?;
         Ok(s)
+    }
+
+    /// Checks that the sizes fit the circuit: `k` within what any SRS holds, and every public
+    /// group within the instance column's `2^k` rows (so nothing derived from them overflows).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let k = self.shape.k;
+        if !(1..=MAX_K).contains(&k) {
+            return Err(format!("k = {k} is out of range (1..={MAX_K})"));
+        }
+        let rows = 1usize << k;
+        for (what, n) in [
+            ("num_inputs", self.num_inputs),
+            ("num_outputs", self.num_outputs),
+        ] {
+            if n == 0 || n > rows {
+                return Err(format!("{what} = {n} does not fit a circuit of 2^{k} rows"));
+            }
+        }
+        let layout = self.instance_layout();
+        if layout.len > rows {
+            return Err(format!(
+                "{} public instances do not fit a circuit of 2^{k} rows",
+                layout.len
+            ));
+        }
+        Ok(())
+    }
+
+    /// Keccak-256 of everything a verifier relies on (every field but the informational
+    /// `model` path): recorded in the keys, so an edited settings.json is refused.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha3::{Digest, Keccak256};
+        let mut bound = self.clone();
+        bound.model = String::new();
+        // Serializing a struct of integers, strings and lists cannot fail.
+        let bytes = serde_json::to_vec(&bound).unwrap_or_default();
+        Keccak256::digest(bytes).into()
     }
 }
 

@@ -15,12 +15,24 @@ use halo2_proofs::SerdeFormat;
 use zkonnx_circuits::circuit::ModelCircuit;
 use zkonnx_circuits::layout::CircuitShape;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{io_err, ProverError, Result};
 
-/// Magic header of verifying-key files.
-pub const VK_MAGIC: &[u8; 8] = b"ZKXVK\0\0\x01";
+/// Magic header of verifying-key files (version 2: the header binds settings.json).
+pub const VK_MAGIC: &[u8; 8] = b"ZKXVK\0\0\x02";
 /// Magic header of proving-key files.
-pub const PK_MAGIC: &[u8; 8] = b"ZKXPK\0\0\x01";
+pub const PK_MAGIC: &[u8; 8] = b"ZKXPK\0\0\x02";
+
+/// The JSON header of a key file: the circuit shape and the digest of the settings the key
+/// was made for ([`Settings::digest`](crate::artifacts::Settings::digest)).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyHeader {
+    /// The circuit shape.
+    pub shape: CircuitShape,
+    /// Keccak-256 of the settings, hex with `0x`.
+    pub settings: String,
+}
 
 /// A verifying key with the SRS points needed to check proofs against it.
 #[derive(Debug, Clone)]
@@ -29,6 +41,8 @@ pub struct VerifierKey {
     pub vk: VerifyingKey<G1Affine>,
     /// The circuit shape it was made for.
     pub shape: CircuitShape,
+    /// Digest of the settings it was made for ([`Settings::digest`](crate::artifacts::Settings::digest)).
+    pub settings_digest: [u8; 32],
     /// Verifier-side SRS (only `g[0]`, `g2`, `s·g2` are meaningful).
     pub params: ParamsKZG<Bn256>,
 }
@@ -59,9 +73,18 @@ fn fmt_err(path: &Path, reason: impl Into<String>) -> ProverError {
     }
 }
 
-fn write_header(w: &mut impl Write, magic: &[u8; 8], shape: &CircuitShape) -> std::io::Result<()> {
+fn write_header(
+    w: &mut impl Write,
+    magic: &[u8; 8],
+    shape: &CircuitShape,
+    digest: &[u8; 32],
+) -> std::io::Result<()> {
     w.write_all(magic)?;
-    let js = serde_json::to_vec(shape).map_err(std::io::Error::other)?;
+    let header = KeyHeader {
+        shape: *shape,
+        settings: format!("0x{}", hex::encode(digest)),
+    };
+    let js = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
     w.write_all(&(js.len() as u32).to_le_bytes())?;
     w.write_all(&js)
 }
@@ -71,7 +94,7 @@ fn read_header(
     magic: &[u8; 8],
     path: &Path,
     what: &str,
-) -> Result<CircuitShape> {
+) -> Result<(CircuitShape, [u8; 32])> {
     let mut m = [0u8; 8];
     r.read_exact(&mut m)
         .map_err(|_| fmt_err(path, format!("file too short to be a {what}")))?;
@@ -89,7 +112,55 @@ fn read_header(
     }
     let mut js = vec![0u8; len];
     r.read_exact(&mut js).map_err(io_err(path))?;
-    serde_json::from_slice(&js).map_err(|e| fmt_err(path, format!("corrupt header: {e}")))
+    let h: KeyHeader =
+        serde_json::from_slice(&js).map_err(|e| fmt_err(path, format!("corrupt header: {e}")))?;
+    check_shape(&h.shape).map_err(|e| fmt_err(path, format!("corrupt header: {e}")))?;
+    let digest = h
+        .settings
+        .strip_prefix("0x")
+        .and_then(|x| hex::decode(x).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| {
+            fmt_err(
+                path,
+                "corrupt header: the settings digest is not 32 bytes of hex",
+            )
+        })?;
+    Ok((h.shape, digest))
+}
+
+/// Bounds on a shape read from an untrusted header, checked before anything is built from it
+/// (a key is configured from its shape: its column counts and `k`).
+pub fn check_shape(s: &CircuitShape) -> std::result::Result<(), String> {
+    let max_k = crate::artifacts::MAX_K;
+    if !(1..=max_k).contains(&s.k) {
+        return Err(format!("k = {} is out of range (1..={max_k})", s.k));
+    }
+    let bound = |what: &str, v: usize, max: usize| {
+        if v == 0 || v > max {
+            Err(format!("{what} = {v} is out of range (1..={max})"))
+        } else {
+            Ok(())
+        }
+    };
+    bound("inputs_per_row", s.inputs_per_row, 64)?;
+    bound("accs_per_row", s.accs_per_row, 64)?;
+    bound("max_limbs", s.max_limbs, 64)?;
+    if s.limb_bits > 24 {
+        return Err(format!(
+            "limb_bits = {} is out of range (0..=24)",
+            s.limb_bits
+        ));
+    }
+    if let Some(l) = s.lean {
+        if l.width == 0 || l.width > 120 {
+            return Err(format!(
+                "lean width = {} is out of range (1..=120)",
+                l.width
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Writes `vk.bin`.
@@ -97,10 +168,11 @@ pub fn write_vk(
     path: &Path,
     vk: &VerifyingKey<G1Affine>,
     shape: &CircuitShape,
+    settings_digest: &[u8; 32],
     params: &ParamsKZG<Bn256>,
 ) -> Result<()> {
     crate::artifacts::write_atomic(path, |w| {
-        write_header(w, VK_MAGIC, shape)?;
+        write_header(w, VK_MAGIC, shape, settings_digest)?;
         w.write_all(&params.k().to_le_bytes())?;
         params.get_g()[0].write_raw(w)?;
         params.g2().write_raw(w)?;
@@ -113,7 +185,7 @@ pub fn write_vk(
 pub fn read_vk(path: &Path) -> Result<VerifierKey> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let mut r = bytes.as_slice();
-    let shape = read_header(&mut r, VK_MAGIC, path, "verifying key")?;
+    let (shape, settings_digest) = read_header(&mut r, VK_MAGIC, path, "verifying key")?;
     let corrupt = |e: std::io::Error| fmt_err(path, format!("corrupt verifying key: {e}"));
     let mut kb = [0u8; 4];
     r.read_exact(&mut kb).map_err(corrupt)?;
@@ -137,22 +209,120 @@ pub fn read_vk(path: &Path) -> Result<VerifierKey> {
     .map_err(corrupt)?;
     let base = ParamsKZG::<Bn256>::setup(1, rand_core::OsRng);
     let params = base.from_parts(k, vec![g0], Some(vec![]), g2, s_g2);
-    Ok(VerifierKey { vk, shape, params })
+    Ok(VerifierKey {
+        vk,
+        shape,
+        settings_digest,
+        params,
+    })
 }
 
 /// Writes the proving key.
-pub fn write_pk(path: &Path, pk: &ProvingKey<G1Affine>, shape: &CircuitShape) -> Result<()> {
+pub fn write_pk(
+    path: &Path,
+    pk: &ProvingKey<G1Affine>,
+    shape: &CircuitShape,
+    settings_digest: &[u8; 32],
+) -> Result<()> {
     crate::artifacts::write_atomic(path, |w| {
-        write_header(w, PK_MAGIC, shape)?;
+        write_header(w, PK_MAGIC, shape, settings_digest)?;
         pk.write(w, SerdeFormat::RawBytesUnchecked)
     })
 }
 
-/// Reads a proving key written by [`write_pk`].
-pub fn read_pk(path: &Path) -> Result<(ProvingKey<G1Affine>, CircuitShape)> {
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Walks the polynomial sections of a proving key's body (after its verifying key, at byte
+/// `at` of the file) reading only their length prefixes: every polynomial must have the
+/// domain's or the extended domain's length, every list a sane count, and the sections must
+/// end exactly at the end of the file. halo2 allocates from these lengths and unwraps its
+/// reads, so nothing is parsed before they are known to be right.
+fn scan_pk_body(path: &Path, at: u64, vk: &VerifyingKey<G1Affine>) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
+    let end = f.metadata().map_err(io_err(path))?.len();
+    let corrupt = |what: String| fmt_err(path, format!("corrupt proving key: {what}"));
+    let domain = vk.get_domain();
+    let lens = [1u64 << domain.k(), domain.extended_len() as u64];
+    let mut pos = at;
+    let u32_at = |f: &mut std::fs::File, pos: &mut u64| -> Result<u64> {
+        if *pos + 4 > end {
+            return Err(corrupt(format!("truncated at byte {pos}")));
+        }
+        f.seek(SeekFrom::Start(*pos)).map_err(io_err(path))?;
+        let mut b = [0u8; 4];
+        f.read_exact(&mut b).map_err(io_err(path))?;
+        *pos += 4;
+        Ok(u64::from(u32::from_be_bytes(b)))
+    };
+    let poly = |f: &mut std::fs::File, pos: &mut u64| -> Result<()> {
+        let len = u32_at(f, pos)?;
+        if !lens.contains(&len) {
+            return Err(corrupt(format!(
+                "a polynomial of length {len} (the domain has {} or {})",
+                lens[0], lens[1]
+            )));
+        }
+        *pos += len * 32;
+        if *pos > end {
+            return Err(corrupt(format!("truncated (needs {pos} bytes, has {end})")));
+        }
+        Ok(())
+    };
+    for _ in 0..3 {
+        poly(&mut f, &mut pos)?;
+    }
+    for _ in 0..4 {
+        let count = u32_at(&mut f, &mut pos)?;
+        if count > 10_000 {
+            return Err(corrupt(format!("a list of {count} polynomials")));
+        }
+        for _ in 0..count {
+            poly(&mut f, &mut pos)?;
+        }
+    }
+    if pos != end {
+        return Err(corrupt(format!("{} bytes after its end", end - pos)));
+    }
+    Ok(())
+}
+
+/// Reads a proving key written by [`write_pk`]: the key, its shape and its settings digest.
+/// The file is checked section by section before any polynomial is allocated.
+pub fn read_pk(path: &Path) -> Result<(ProvingKey<G1Affine>, CircuitShape, [u8; 32])> {
+    let f = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut r = Counting {
+        inner: std::io::BufReader::new(f),
+        read: 0,
+    };
+    let (shape, digest) = read_header(&mut r, PK_MAGIC, path, "proving key")?;
+    let body = r.read;
+    let vk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
+            &mut r,
+            SerdeFormat::RawBytesUnchecked,
+            shape,
+        )
+    }))
+    .map_err(|_| fmt_err(path, "corrupt proving key"))?
+    .map_err(|e| fmt_err(path, format!("corrupt proving key: {e}")))?;
+    scan_pk_body(path, r.read, &vk)?;
+    drop(r);
     let f = std::fs::File::open(path).map_err(io_err(path))?;
     let mut r = std::io::BufReader::new(f);
-    let shape = read_header(&mut r, PK_MAGIC, path, "proving key")?;
+    std::io::copy(&mut (&mut r).take(body), &mut std::io::sink()).map_err(io_err(path))?;
     let pk = std::panic::catch_unwind(move || {
         ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
             &mut r,
@@ -162,5 +332,5 @@ pub fn read_pk(path: &Path) -> Result<(ProvingKey<G1Affine>, CircuitShape)> {
     })
     .map_err(|_| fmt_err(path, "corrupt proving key"))?
     .map_err(|e| fmt_err(path, format!("corrupt proving key: {e}")))?;
-    Ok((pk, shape))
+    Ok((pk, shape, digest))
 }

@@ -241,12 +241,26 @@ pub fn prove(a: ProveArgs) -> Result<(), Fail> {
     } = a;
     let compiled = CompiledModel::load(&dir)?;
     let params = read_srs(&srs)?;
-    let (pk, shape) = zkonnx_prover::keys::read_pk(&dir.join(files::PK))?;
-    if shape != compiled.plan.shape {
+    let pk_path = dir.join(files::PK);
+    let (pk, shape, digest) = zkonnx_prover::keys::read_pk(&pk_path)?;
+    if shape != compiled.plan.shape || digest != compiled.settings.digest() {
         return Err(Fail::Bad(format!(
-            "{}: the proving key was made for another circuit; run setup again",
-            dir.join(files::PK).display()
+            "{}: the proving key was made for another circuit or compilation; run setup again",
+            pk_path.display()
         )));
+    }
+    // The verifying key beside it must be the proving key's own, or its proofs would not
+    // verify there.
+    let vk_path = dir.join(files::VK);
+    if vk_path.is_file() {
+        let vk = zkonnx_prover::keys::read_vk(&vk_path)?;
+        if vk.vk.transcript_repr() != pk.get_vk().transcript_repr() {
+            return Err(Fail::Bad(format!(
+                "{} does not belong to {}: run setup again",
+                vk_path.display(),
+                pk_path.display()
+            )));
+        }
     }
     let x = data::read_input(&input)?;
     let prover = Prover::from_parts(compiled, params, pk)?;
