@@ -321,7 +321,8 @@ impl CompiledModel {
 
     /// Reads what [`CompiledModel::save`] wrote.
     pub fn load(dir: &Path) -> Result<Self> {
-        let c: Self = read_json(&dir.join(files::COMPILED))?;
+        let path = dir.join(files::COMPILED);
+        let c: Self = read_json(&path)?;
         if c.settings.version != SETTINGS_VERSION {
             return Err(Error::Mismatch(format!(
                 "{}: compiled with settings version {}, expected {SETTINGS_VERSION}",
@@ -329,7 +330,35 @@ impl CompiledModel {
                 c.settings.version
             )));
         }
+        c.check().map_err(|reason| Error::Data {
+            path: path.display().to_string(),
+            reason,
+        })?;
         Ok(c)
+    }
+
+    /// Checks a compilation read from a file before anything runs on it: the graph's
+    /// structure ([`QGraph::validate`]), the settings against the graph and the plan, and
+    /// the plan against the one the planner makes for this graph (so synthesis cannot run
+    /// out of rows or meet a shape it was not planned for).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        self.model.validate()?;
+        self.settings.validate()?;
+        let shape = self.plan.shape;
+        zkonnx_prover::keys::check_shape(&shape)?;
+        if self.settings.shape != shape {
+            return Err("the settings' shape is not the plan's".into());
+        }
+        if self.settings.num_inputs != self.model.input().len()
+            || self.settings.num_outputs != self.model.output_node().len()
+        {
+            return Err("the settings' input or output count is not the model's".into());
+        }
+        let replanned = plan(&self.model, shape.visibility, self.plan.objective);
+        if replanned != *self.plan {
+            return Err("the plan is not the planner's plan for this model (edited?)".into());
+        }
+        Ok(())
     }
 
     /// Runs the reference integer executor on a float input.

@@ -586,6 +586,30 @@ fn inconsistent_artifacts_are_refused() {
         assert!(stderr(&o).contains("out of range"), "{}", stderr(&o));
         std::fs::write(w.join("vk.bin"), &vk).expect("restore vk");
     }
+    // compiled.json edited (#13): an input index out of order, an output out of range, a
+    // plan the planner would not make. Each is refused on load, before anything runs.
+    let compiled_path = w.join("compiled.json");
+    let compiled = std::fs::read_to_string(&compiled_path).expect("compiled");
+    let edits: [(&str, fn(&mut serde_json::Value)); 3] = [
+        ("does not come before", |c| {
+            c["model"]["nodes"][1]["inputs"] = serde_json::json!([7])
+        }),
+        ("output node", |c| {
+            c["model"]["output"] = serde_json::json!(999)
+        }),
+        ("plan", |c| c["plan"]["main_rows"] = serde_json::json!(1)),
+    ];
+    for (want, f) in edits {
+        let mut c: serde_json::Value = serde_json::from_str(&compiled).expect("json");
+        f(&mut c);
+        std::fs::write(&compiled_path, c.to_string()).expect("write");
+        let o = prove(&w.join("srs.bin"));
+        assert_eq!(code(&o), 2, "{want}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{want}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    std::fs::write(&compiled_path, &compiled).expect("restore");
+
     let pk = std::fs::read(w.join("pk.bin")).expect("pk");
     std::fs::write(w.join("pk.bin"), &pk[..pk.len() / 3]).expect("truncate");
     let o = prove(&w.join("srs.bin"));

@@ -202,11 +202,15 @@ pub fn read_vk(path: &Path) -> Result<VerifierKey> {
     let g0 = G1Affine::read_raw(&mut r).map_err(corrupt)?;
     let g2 = G2Affine::read_raw(&mut r).map_err(corrupt)?;
     let s_g2 = G2Affine::read_raw(&mut r).map_err(corrupt)?;
+    check_srs_points(&g0, &[g2, s_g2])
+        .map_err(|e| fmt_err(path, format!("corrupt verifying key: {e}")))?;
+    check_vk_body(r, shape.k).map_err(|e| fmt_err(path, format!("corrupt verifying key: {e}")))?;
     let vk = std::panic::catch_unwind(move || {
         VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, shape)
     })
     .map_err(|_| fmt_err(path, "corrupt verifying key"))?
     .map_err(corrupt)?;
+    check_commitments(&vk).map_err(|e| fmt_err(path, format!("corrupt verifying key: {e}")))?;
     let base = ParamsKZG::<Bn256>::setup(1, rand_core::OsRng);
     let params = base.from_parts(k, vec![g0], Some(vec![]), g2, s_g2);
     Ok(VerifierKey {
@@ -215,6 +219,62 @@ pub fn read_vk(path: &Path) -> Result<VerifierKey> {
         settings_digest,
         params,
     })
+}
+
+/// The G1 generator-side point and the G2 points of a verifier-side SRS: on their curves, not
+/// the identity, and (G2, whose curve has a cofactor) in the prime-order subgroup.
+pub fn check_srs_points(g: &G1Affine, g2s: &[G2Affine]) -> std::result::Result<(), String> {
+    use halo2_proofs::halo2curves::bn256::G2;
+    use halo2_proofs::halo2curves::ff::Field;
+    use halo2_proofs::halo2curves::group::cofactor::CofactorCurveAffine;
+    use halo2_proofs::halo2curves::group::Group;
+    use halo2_proofs::halo2curves::CurveAffine;
+    if !bool::from(g.is_on_curve()) || bool::from(g.is_identity()) {
+        return Err("the G1 point is not a point of the curve".into());
+    }
+    for p in g2s {
+        if !bool::from(p.is_on_curve()) || bool::from(p.is_identity()) {
+            return Err("a G2 point is not a point of the curve".into());
+        }
+        // r·P = (r − 1)·P + P is the identity exactly on the subgroup of order r.
+        let q = G2::from(*p);
+        if !bool::from((q * (-Fr::ONE) + q).is_identity()) {
+            return Err("a G2 point is outside the prime-order subgroup".into());
+        }
+    }
+    Ok(())
+}
+
+/// Checks the first bytes of a halo2 verifying key (version, `k`, selector compression)
+/// before halo2 builds a domain from them.
+fn check_vk_body(body: &[u8], k: u32) -> std::result::Result<(), String> {
+    if body.len() < 6 {
+        return Err("truncated".into());
+    }
+    let vk_k = u32::from_le_bytes([body[1], body[2], body[3], body[4]]);
+    if vk_k != k {
+        return Err(format!("k = {vk_k} but the header says {k}"));
+    }
+    if body[5] > 1 {
+        return Err("bad selector-compression flag".into());
+    }
+    Ok(())
+}
+
+/// Every commitment of a verifying key is a point of the curve (raw reads check only that the
+/// coordinates are field elements).
+fn check_commitments(vk: &VerifyingKey<G1Affine>) -> std::result::Result<(), String> {
+    use halo2_proofs::halo2curves::CurveAffine;
+    let all = vk
+        .fixed_commitments()
+        .iter()
+        .chain(vk.permutation().commitments());
+    for (i, c) in all.enumerate() {
+        if !bool::from(c.is_on_curve()) {
+            return Err(format!("commitment {i} is not a point of the curve"));
+        }
+    }
+    Ok(())
 }
 
 /// Writes the proving key.
@@ -318,6 +378,7 @@ pub fn read_pk(path: &Path) -> Result<(ProvingKey<G1Affine>, CircuitShape, [u8; 
     }))
     .map_err(|_| fmt_err(path, "corrupt proving key"))?
     .map_err(|e| fmt_err(path, format!("corrupt proving key: {e}")))?;
+    check_commitments(&vk).map_err(|e| fmt_err(path, format!("corrupt proving key: {e}")))?;
     scan_pk_body(path, r.read, &vk)?;
     drop(r);
     let f = std::fs::File::open(path).map_err(io_err(path))?;

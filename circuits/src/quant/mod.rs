@@ -13,6 +13,7 @@ mod exec;
 mod quantize;
 mod settings;
 mod table;
+mod validate;
 
 pub use calibrate::{calibrate, check_input, Calibration};
 pub use exec::{div_one, isqrt, quantize_input, rescale_one, run_quantized, Trace};
@@ -22,6 +23,7 @@ pub use settings::{
     DEFAULT_TABLE_BITS, DEFAULT_TABLE_MARGIN,
 };
 pub use table::{Table, TABLE_VALUE_CAP};
+pub use validate::{MAX_BITS, MAX_NODE_ELEMENTS, MAX_TABLE_ENTRIES};
 
 use serde::{Deserialize, Serialize};
 
