@@ -590,7 +590,8 @@ fn inconsistent_artifacts_are_refused() {
     // plan the planner would not make. Each is refused on load, before anything runs.
     let compiled_path = w.join("compiled.json");
     let compiled = std::fs::read_to_string(&compiled_path).expect("compiled");
-    let edits: [(&str, fn(&mut serde_json::Value)); 3] = [
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 3] = [
         ("does not come before", |c| {
             c["model"]["nodes"][1]["inputs"] = serde_json::json!([7])
         }),

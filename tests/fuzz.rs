@@ -124,7 +124,7 @@ fn edit_json(v: &mut serde_json::Value, mut pick: usize, new: serde_json::Value)
             serde_json::Value::Object(o) => o.len(),
             _ => 0,
         };
-        if n == 0 || pick % 4 == 0 {
+        if n == 0 || pick.is_multiple_of(4) {
             *cur = new;
             return;
         }
