@@ -208,10 +208,11 @@ impl Importer {
                     get(4, "variance")?,
                 );
                 let eps = attr_f(node, "epsilon", 1e-5);
-                if s.len() < 2 || g.data.len() != s[1] {
+                let lens = [g.data.len(), b.data.len(), m.data.len(), var.data.len()];
+                if s.len() < 2 || lens.iter().any(|&l| l != s[1]) {
                     return Err(format!(
-                        "parameters of {} channels for input {s:?}",
-                        g.data.len()
+                        "scale, bias, mean and variance of {lens:?} values for input {s:?} \
+                         (one per channel)"
                     ));
                 }
                 let inner: usize = s[2..].iter().product();

@@ -8,6 +8,7 @@
 
 use tract_onnx::pb;
 
+use super::tensor::{OverBudget, MAX_ELEMENTS};
 use super::{Importer, Value};
 
 /// A family's lowering: `Ok(None)` when the node is not of a form this family handles.
@@ -305,6 +306,43 @@ pub(crate) fn is_known(op: &str) -> bool {
 
 /// Lowers a node through the families that list its operator, in order.
 pub(crate) fn lower(imp: &mut Importer, node: &pb::NodeProto) -> Result<Vec<Value>, String> {
+    quiet_budget_unwinds();
+    // A lowering that meets a tensor over the size budget unwinds (see `tensor::numel`); any
+    // other unwinding is a malformed node the lowering's checks missed. Both become the
+    // node's error instead of a crash.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(imp, node))) {
+        Ok(r) => r,
+        Err(p) => Err(match p.downcast_ref::<OverBudget>() {
+            Some(OverBudget(shape)) => format!(
+                "a tensor of shape {shape:?} is over the importer's budget of {MAX_ELEMENTS} elements"
+            ),
+            None => {
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                format!("malformed node (its operands do not fit its attributes: {msg})")
+            }
+        }),
+    }
+}
+
+/// Keeps the budget's unwinding out of the panic hook's output (it is an error, reported as
+/// such); every other panic is still printed.
+fn quiet_budget_unwinds() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<OverBudget>().is_none() {
+                prev(info);
+            }
+        }));
+    });
+}
+
+fn dispatch(imp: &mut Importer, node: &pb::NodeProto) -> Result<Vec<Value>, String> {
     let op = node.op_type.as_str();
     for f in FAMILIES {
         if f.ops.iter().any(|o| o.0 == op) {

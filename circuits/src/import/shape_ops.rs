@@ -250,6 +250,9 @@ impl Importer {
                 let shapes: Vec<Vec<usize>> = vals.iter().map(|v| self.shape_of(v)).collect();
                 let rank = shapes.first().ok_or("Concat without inputs")?.len();
                 let axis = norm_axis(attr_i(node, "axis", 0), rank)?;
+                if shapes.iter().any(|s| s.len() != rank) {
+                    return Err(format!("inputs of ranks {shapes:?} do not concatenate"));
+                }
                 let mut out = shapes[0].clone();
                 out[axis] = shapes.iter().map(|s| s[axis]).sum();
                 for s in &shapes {
@@ -347,6 +350,16 @@ impl Importer {
                     Some(a) => a.iter().map(|&x| norm_axis(x, s.len())).collect::<R<_>>()?,
                     None => (0..starts.len()).collect(),
                 };
+                let steps_len = steps.as_ref().map_or(axes.len(), Vec::len);
+                if starts.len() != axes.len() || ends.len() != axes.len() || steps_len != axes.len()
+                {
+                    return Err(format!(
+                        "{} starts, {} ends, {} axes and {steps_len} steps: they must be as many",
+                        starts.len(),
+                        ends.len(),
+                        axes.len()
+                    ));
+                }
                 let mut begin = vec![0i64; s.len()];
                 let mut step = vec![1i64; s.len()];
                 let mut out = s.clone();

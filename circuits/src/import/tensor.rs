@@ -10,9 +10,27 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 }
 
 /// Number of elements.
+///
+/// A shape over [`MAX_ELEMENTS`] (or whose product overflows) unwinds with an [`OverBudget`]
+/// payload before anything is allocated from it; [`registry::lower`](super::registry) turns
+/// that into the node's error.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    match shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+    {
+        Some(n) => n,
+        None => std::panic::panic_any(OverBudget(shape.to_vec())),
+    }
 }
+
+/// Most elements a tensor of the imported graph may hold (2^28: 1 GiB of f32).
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+/// The unwinding payload of a shape over [`MAX_ELEMENTS`].
+#[derive(Debug, Clone)]
+pub struct OverBudget(pub Vec<usize>);
 
 /// Calls `f(flat, multi_index)` for every element of `shape` in row-major order.
 pub fn for_each_index(shape: &[usize], mut f: impl FnMut(usize, &[usize])) {
