@@ -145,3 +145,44 @@ fn proofs_verify_with_imported_halo2_params_raw_and_compressed() {
         );
     }
 }
+
+/// Issue 17 #11: τ = 1, a power of 58 or 64, wrapping section sizes, and a flipped byte in an
+/// `srs.bin` point are refused when read (not at `setup` or `prove`).
+#[test]
+fn degenerate_ceremonies_and_corrupt_srs_files_are_refused() {
+    let dir = common::temp_dir("ptau-degenerate");
+    let one = dir.join("tau1.ptau");
+    write_ptau(&one, 3, Fr::ONE);
+    let e = import_srs(&one, None).expect_err("τ = 1").to_string();
+    assert!(e.contains("τ = 1"), "{e}");
+
+    let good = dir.join("good.ptau");
+    write_ptau(&good, 3, Fr::from(77));
+    let bytes = std::fs::read(&good).expect("read");
+    // The header section's power (section 1 starts at byte 12 + 12; power at +36).
+    for power in [58u32, 64] {
+        let mut b = bytes.clone();
+        b[24 + 36..24 + 40].copy_from_slice(&power.to_le_bytes());
+        let p = dir.join(format!("p{power}.ptau"));
+        std::fs::write(&p, &b).expect("write");
+        assert!(import_srs(&p, None).is_err(), "power {power}");
+    }
+    // A section size that wraps the offset.
+    let mut b = bytes.clone();
+    b[16..24].copy_from_slice(&(u64::MAX - 8).to_le_bytes());
+    let p = dir.join("wrap.ptau");
+    std::fs::write(&p, &b).expect("write");
+    assert!(import_srs(&p, None).is_err());
+
+    // srs.bin: one coordinate byte of a G1 point flipped.
+    let srs = dir.join("srs.bin");
+    zkonnx::prover::srs::write_srs(&srs, &dev_srs(4, 3)).expect("write");
+    let mut b = std::fs::read(&srs).expect("read");
+    let at = 8 + 4 + 64 * 5 + 7;
+    b[at] ^= 1;
+    std::fs::write(&srs, &b).expect("write");
+    let e = zkonnx::prover::srs::read_srs(&srs)
+        .expect_err("a flipped point")
+        .to_string();
+    assert!(e.contains("corrupt SRS"), "{e}");
+}

@@ -60,8 +60,42 @@ pub fn read_srs(path: &Path) -> Result<ParamsKZG<Bn256>> {
     let mut all = Vec::with_capacity(len as usize - 8);
     all.extend_from_slice(&kb);
     r.read_to_end(&mut all).map_err(io_err(path))?;
-    ParamsKZG::<Bn256>::read_custom(&mut all.as_slice(), SerdeFormat::RawBytes)
-        .map_err(io_err(path))
+    let p = ParamsKZG::<Bn256>::read_custom(&mut all.as_slice(), SerdeFormat::RawBytes)
+        .map_err(io_err(path))?;
+    check_points(&p, &all[4..]).map_err(|reason| ProverError::Format {
+        path: path.display().to_string(),
+        reason: format!("corrupt SRS: {reason}"),
+    })?;
+    Ok(p)
+}
+
+/// Every point of an SRS read from a file is a point of its curve (raw reads check only that
+/// coordinates are field elements), its G2 points in the subgroup, and τ is not 0 or 1.
+fn check_points(p: &ParamsKZG<Bn256>, raw: &[u8]) -> std::result::Result<(), String> {
+    use halo2_proofs::halo2curves::bn256::G1Affine;
+    use halo2_proofs::halo2curves::serde::SerdeObject;
+    use halo2_proofs::halo2curves::CurveAffine;
+    use halo2_proofs::poly::commitment::ParamsProver;
+    use rayon::prelude::*;
+    let g = p.get_g();
+    let first = g.first().ok_or("no points")?;
+    crate::keys::check_srs_points(first, &[p.g2(), p.s_g2()])?;
+    if p.s_g2() == p.g2() || g.get(1) == Some(first) {
+        return Err("τ = 1".into());
+    }
+    // The G1 points as read: `g` then `g_lagrange`, 64 raw bytes each.
+    let n = 2 * g.len();
+    let bad = raw
+        .get(..n * 64)
+        .ok_or("truncated")?
+        .par_chunks_exact(64)
+        .position_any(|mut c| {
+            G1Affine::read_raw(&mut c).map_or(true, |q| !bool::from(q.is_on_curve()))
+        });
+    match bad {
+        Some(i) => Err(format!("point {i} is not a point of the curve")),
+        None => Ok(()),
+    }
 }
 
 /// Reduces an SRS to `2^k` points (no-op if it is already that size).

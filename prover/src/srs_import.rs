@@ -132,9 +132,10 @@ fn read_ptau(path: &Path, b: &[u8], want_k: Option<u32>) -> Result<ParamsKZG<Bn2
     let mut off = 12usize;
     for _ in 0..n_sections {
         let id = u32_at(off).ok_or_else(|| bad(path, "truncated section header"))?;
-        let size = u64_at(off + 4).ok_or_else(|| bad(path, "truncated section header"))? as usize;
+        let size = u64_at(off + 4).ok_or_else(|| bad(path, "truncated section header"))?;
         let start = off + 12;
-        if start + size > b.len() {
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if start.checked_add(size).is_none_or(|end| end > b.len()) {
             return Err(bad(
                 path,
                 format!("section {id} runs past the end of the file"),
@@ -158,6 +159,14 @@ fn read_ptau(path: &Path, b: &[u8], want_k: Option<u32>) -> Result<ParamsKZG<Bn2
         return Err(bad(path, "not a BN254 ptau file (another base field)"));
     }
     let power = u32::from_le_bytes(header[36..40].try_into().unwrap_or_default());
+    let max_k = crate::artifacts::MAX_K;
+    let k = want_k.unwrap_or(power).min(power);
+    if k > max_k || want_k.is_some_and(|w| w > max_k) {
+        return Err(bad(
+            path,
+            format!("2^{k} points: more than the 2^{max_k} any circuit here uses"),
+        ));
+    }
     let k = want_k.unwrap_or(power);
     if k > power {
         return Err(ProverError::SrsTooSmall {
@@ -220,6 +229,14 @@ fn check_powers(path: &Path, p: &ParamsKZG<Bn256>) -> Result<()> {
     let g = p.get_g();
     if g.first() != Some(&G1Affine::generator()) {
         return Err(bad(path, "the first G1 power is not the generator"));
+    }
+    crate::keys::check_srs_points(&g[0], &[p.g2(), p.s_g2()]).map_err(|e| bad(path, e))?;
+    // τ = 0 leaves [τ]₂ the identity (refused above); τ = 1 makes every power the generator.
+    if p.s_g2() == p.g2() || g.get(1) == Some(&g[0]) {
+        return Err(bad(
+            path,
+            "τ = 1: every power is the generator, so the SRS binds nothing",
+        ));
     }
     let n = g.len();
     let mut idx: Vec<usize> = (0..n.saturating_sub(1)).take(4).collect();
