@@ -160,6 +160,10 @@ impl Model {
         vis.validate()?;
         let cal = calibrate(&self.graph, calibration)?;
         let q = quantize_graph(&self.graph, &cal, quant)?;
+        if vis.params_in_advice() {
+            // The prover chooses private parameters: no choice of the compiled width may wrap.
+            zkonnx_circuits::quant::check_bounds_any_params(&q)?;
+        }
         let plan = plan(&q, vis, objective);
         let out = q.output_node();
         let settings = Settings {

@@ -15,12 +15,20 @@ fn pow2(b: u32) -> f64 {
 
 /// Checks every node; the error names the first node that could overflow.
 pub(super) fn check_bounds(q: &QGraph) -> Result<()> {
-    node_bounds(q).map(|_| ())
+    node_bounds(q, None).map(|_| ())
+}
+
+/// [`check_bounds`] for private or hashed parameters: the prover may choose any parameters of
+/// the compiled width, so every weight, multiplier and addend counts as `2^(param_bits − 1)`,
+/// not as its calibrated value.
+pub fn check_bounds_any_params(q: &QGraph) -> Result<()> {
+    node_bounds(q, Some(pow2(q.param_bits().saturating_sub(1)))).map(|_| ())
 }
 
 /// A bound on |value| of every node's output (the error names the first node that could
-/// overflow).
-pub(super) fn node_bounds(q: &QGraph) -> Result<Vec<f64>> {
+/// overflow); with `any_param = Some(p)` every parameter counts as `p`.
+pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>> {
+    let param = |w: i64| any_param.unwrap_or(w.unsigned_abs() as f64);
     let mut bound: Vec<f64> = Vec::with_capacity(q.nodes.len());
     for n in &q.nodes {
         let slot = |s: u32| bound[n.inputs[s as usize]];
@@ -42,7 +50,7 @@ pub(super) fn node_bounds(q: &QGraph) -> Result<Vec<f64>> {
                         let s: f64 = row
                             .iter()
                             .zip(&g.inputs)
-                            .filter_map(|(w, x)| x.map(|(s, _)| w.unsigned_abs() as f64 * slot(s)))
+                            .filter_map(|(w, x)| x.map(|(s, _)| param(*w) * slot(s)))
                             .sum();
                         worst = worst.max(s);
                     }
@@ -50,8 +58,8 @@ pub(super) fn node_bounds(q: &QGraph) -> Result<Vec<f64>> {
                 worst
             }
             QOp::Rescale { bits, mul, add, .. } => {
-                let m = mul.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0) as f64;
-                let a = add.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0) as f64;
+                let m = mul.iter().map(|&w| param(w)).fold(0.0, f64::max);
+                let a = add.iter().map(|&w| param(w)).fold(0.0, f64::max);
                 if m * slot(0) + a >= LIMIT || *bits > 60 {
                     return Err(overflow());
                 }

@@ -15,6 +15,7 @@ mod settings;
 mod table;
 mod validate;
 
+pub use bounds::check_bounds_any_params;
 pub use calibrate::{calibrate, check_input, Calibration};
 pub use exec::{div_one, isqrt, quantize_input, rescale_one, run_quantized, Trace};
 pub use quantize::quantize_graph;
@@ -246,7 +247,7 @@ impl QGraph {
 
     /// Signed width of the output: `|y| < 2^(bits - 1)` for every value the circuit allows.
     pub fn output_bits(&self) -> u32 {
-        let bound = bounds::node_bounds(self)
+        let bound = bounds::node_bounds(self, None)
             .ok()
             .and_then(|b| b.get(self.output).copied())
             .unwrap_or(f64::MAX);
