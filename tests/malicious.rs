@@ -15,7 +15,7 @@ use tamper::{with_subst, Tampered};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::field::fe;
 use zkonnx::circuits::layout::{candidates, LayoutPlan};
-use zkonnx::circuits::quant::{QGraph, QOp, Trace};
+use zkonnx::circuits::quant::{QGraph, QOp, QRef, Trace};
 use zkonnx::halo2_proofs::dev::MockProver;
 use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
 use zkonnx::halo2_proofs::halo2curves::ff::Field;
@@ -328,6 +328,7 @@ fn a_lie_about_any_gadget_output_is_refused() {
     let honest = honest_instances(&c.model, &plan, &trace);
     let out_start = honest.len() - c.model.output_node().len();
     let mut attacked = Vec::new();
+    let mut compensated = Vec::new();
     for (ni, n) in c.model.nodes.iter().enumerate() {
         if matches!(n.op, QOp::Input | QOp::Gather { .. }) {
             continue;
@@ -352,6 +353,43 @@ fn a_lie_about_any_gadget_output_is_refused() {
                 (fe(r), fe(r - (1i128 << shift))),
             ]);
         }
+        let val_of = |r: &QRef| -> i128 {
+            match *r {
+                QRef::In(s, i) => i128::from(trace.values[n.inputs[s as usize]][i as usize]),
+                QRef::Const(c) => i128::from(c),
+            }
+        };
+        let v128 = i128::from(v);
+        match &n.op {
+            QOp::Div {
+                num, den, shift, ..
+            } => {
+                // 2^(s+1)·n + d − 2·q·d = r and 2d − r − 1 = t: (q + 1, r − 2d, t + 2d).
+                let (nv, dv) = (val_of(&num[e]), val_of(&den[e]));
+                let r = (nv << (shift + 1)) + dv - 2 * v128 * dv;
+                let t = 2 * dv - r - 1;
+                lies.push(vec![
+                    (fe(v128), fe(v128 + 1)),
+                    (fe(r), fe(r - 2 * dv)),
+                    (fe(t), fe(t + 2 * dv)),
+                ]);
+                compensated.push("div");
+            }
+            QOp::Sqrt { exp, .. } => {
+                // 2^e·x − s² = r1 and 2s − r1 = r2: (s + 1, r1 − 2s − 1, r2 + 4s + 3).
+                let x = i128::from(trace.values[n.inputs[0]][e]);
+                let r1 = (x << exp) - v128 * v128;
+                let r2 = 2 * v128 - r1;
+                lies.push(vec![
+                    (fe(v128), fe(v128 + 1)),
+                    (fe(r1), fe(r1 - 2 * v128 - 1)),
+                    (fe(r2), fe(r2 + 4 * v128 + 3)),
+                ]);
+                compensated.push("sqrt");
+            }
+            QOp::Rescale { relu: false, .. } => compensated.push("rescale"),
+            _ => {}
+        }
         for subst in lies {
             let mut inst = honest.clone();
             if ni == c.model.output {
@@ -369,11 +407,16 @@ fn a_lie_about_any_gadget_output_is_refused() {
         attacked.push(n.op_type.clone());
     }
     assert!(attacked.len() >= 6, "gadgets attacked: {attacked:?}");
+    for g in ["rescale", "div", "sqrt"] {
+        assert!(
+            compensated.contains(&g),
+            "no equation-keeping lie about a {g}: {compensated:?}"
+        );
+    }
 }
 
-/// The lean layout's gadgets: a lie about a rescaled value (its positive part, its negative
-/// part or its remainder moved by one, or the quotient up by one with the remainder down by
-/// 2^W) is refused.
+/// The lean layout's gadgets: a lie about a rescaled output (one higher, every copy moved, the
+/// output instance too) is refused at one and two inputs per row.
 #[test]
 fn a_lie_about_a_lean_rescale_is_refused() {
     let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(80 + s, 2, 0.9)).collect();
@@ -392,5 +435,40 @@ fn a_lie_about_a_lean_rescale_is_refused() {
             !o.proof_verifies && !o.mock_satisfied,
             "T={t}: a lie about the output proves"
         );
+    }
+}
+
+/// The Poseidon gadget: a hashed output whose digest is claimed one higher (the digest cell
+/// and the instance moved together) is refused, on both layouts.
+#[test]
+fn a_lie_about_a_hash_is_refused() {
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(90 + s, 2, 0.9)).collect();
+    let vis = Visibility {
+        input: Vis::Hashed,
+        output: Vis::Hashed,
+        ..Visibility::default()
+    };
+    let c = compile(&two_to_one(), "mal-hash", &samples, vis);
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    for plan in [plan_where(&c, pooled(1)), plan_where(&c, lean_t(1))] {
+        let honest = honest_instances(&c.model, &plan, &trace);
+        let what = plan.shape.describe();
+        assert!(
+            attack(&c.model, &plan, &trace, &[], &honest).proof_verifies,
+            "{what}"
+        );
+        for i in 0..honest.len() {
+            let mut bad = honest.clone();
+            bad[i] += Fr::ONE;
+            let o = attack(&c.model, &plan, &trace, &[(honest[i], bad[i])], &bad);
+            assert!(
+                o.rewritten >= 1,
+                "{what}: the digest cell {i} was rewritten"
+            );
+            assert!(
+                !o.proof_verifies && !o.mock_satisfied,
+                "{what}: a lie about digest {i} proves"
+            );
+        }
     }
 }
