@@ -510,6 +510,44 @@ fn inconsistent_artifacts_are_refused() {
     let original = std::fs::read_to_string(&settings_path).expect("settings");
     assert_eq!(code(&verify(&w, &w.join("proof.json"))), 0);
 
+    // The verifying key checked against the SRS it must come from (issue 17 #5).
+    let with_srs = |srs: &Path| {
+        zkonnx(&[
+            "verify",
+            "--proof",
+            s(&w.join("proof.json")),
+            "--vk",
+            s(&w.join("vk.bin")),
+            "--settings",
+            s(&settings_path),
+            "--srs",
+            s(srs),
+        ])
+    };
+    assert_eq!(code(&with_srs(&w.join("srs.bin"))), 0);
+    let k0 = report(&w)["k"].as_u64().expect("k").to_string();
+    let foreign = w.join("foreign-srs.bin");
+    assert_eq!(
+        code(&zkonnx(&[
+            "srs",
+            "gen",
+            "--k",
+            &k0,
+            "--seed",
+            "5",
+            "-o",
+            s(&foreign)
+        ])),
+        0
+    );
+    let o = with_srs(&foreign);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not made from this SRS"),
+        "{}",
+        stderr(&o)
+    );
+
     // Edited settings: fewer outputs, another output scale, a huge input count.
     let edits: [(&str, serde_json::Value); 3] = [
         ("num_outputs", serde_json::json!(9)),

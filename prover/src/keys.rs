@@ -245,6 +245,20 @@ pub fn check_srs_points(g: &G1Affine, g2s: &[G2Affine]) -> std::result::Result<(
     Ok(())
 }
 
+/// Checks that a verifying key's SRS points (`[1]₁`, `[1]₂`, `[τ]₂`) are those of `srs`: a key
+/// from another setup, or one whose `[τ]₂` was replaced (forging proofs needs only that), is
+/// refused.
+pub fn check_vk_srs(vk: &VerifierKey, srs: &ParamsKZG<Bn256>) -> std::result::Result<(), String> {
+    let same = vk.params.get_g().first() == srs.get_g().first()
+        && vk.params.g2() == srs.g2()
+        && vk.params.s_g2() == srs.s_g2();
+    if same {
+        Ok(())
+    } else {
+        Err("the verifying key was not made from this SRS (its [1]₁, [1]₂ or [τ]₂ differ)".into())
+    }
+}
+
 /// Checks the first bytes of a halo2 verifying key (version, `k`, selector compression)
 /// before halo2 builds a domain from them.
 fn check_vk_body(body: &[u8], k: u32) -> std::result::Result<(), String> {

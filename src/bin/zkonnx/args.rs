@@ -360,6 +360,10 @@ pub struct VerifyArgs {
     /// settings.json.
     #[arg(long)]
     pub settings: PathBuf,
+    /// The SRS the key must come from (e.g. one `srs import` made from a ceremony): refuses a
+    /// verifying key whose `[1]₁`, `[1]₂` or `[τ]₂` are not this SRS's.
+    #[arg(long)]
+    pub srs: Option<PathBuf>,
 }
 
 /// Arguments of `import`.

@@ -372,9 +372,14 @@ pub fn verify(a: VerifyArgs) -> Result<(), Fail> {
         proof,
         vk,
         settings,
+        srs,
     } = a;
     let settings = Settings::read(&settings)?;
     let vkey = zkonnx_prover::keys::read_vk(&vk)?;
+    if let Some(srs) = srs {
+        zkonnx_prover::keys::check_vk_srs(&vkey, &read_srs(&srs)?)
+            .map_err(|e| Fail::Bad(format!("{}: {e}", vk.display())))?;
+    }
     let pf = ProofFile::read(&proof)?;
     if zkonnx::verify(&vkey, &settings, &pf, &proof)? {
         println!("proof is valid");
