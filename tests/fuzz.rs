@@ -272,7 +272,6 @@ proptest! {
 fn every_flipped_proof_byte_is_rejected() {
     let f = fixture();
     let vk = read_vk(&f.dir.join("vk.bin")).expect("vk");
-    let s = Settings::read(&f.dir.join("settings.json")).expect("settings");
     let pf = ProofFile::read(&f.dir.join("proof.json")).expect("proof");
     let path = f.dir.join("proof.json");
     let bytes = pf.proof_bytes(&path).expect("bytes");
@@ -288,7 +287,6 @@ fn every_flipped_proof_byte_is_rejected() {
             "proof byte {i} flipped verifies"
         );
     }
-    let _ = s;
 }
 
 /// Every byte of vk.bin flipped: the key is refused when read (a point off its curve, a bad

@@ -14,51 +14,6 @@ use zkonnx::circuits::layout::{candidates, LayoutPlan};
 use zkonnx::circuits::quant::QOp;
 use zkonnx::{CompiledModel, Model, Objective, QuantSettings, Vis, Visibility};
 
-/// A model whose quantized graph holds every primitive: linear maps, rescales with and without
-/// ReLU, a product of two computed tensors, a function table, a division and a square root of
-/// computed values, and rewiring.
-fn every_primitive() -> Vec<u8> {
-    let nodes = [
-        node(
-            "Gemm",
-            &["x", "w1", "b1"],
-            "h",
-            vec![("transB", Attr::I(1))],
-        ),
-        node("Relu", &["h"], "r", vec![]),
-        node("Sigmoid", &["h"], "s", vec![]),
-        node("Mul", &["r", "s"], "p", vec![]),
-        node("Sqrt", &["s"], "q", vec![]),
-        node("Add", &["q", "one"], "q1", vec![]),
-        node("Div", &["p", "q1"], "d", vec![]),
-        node(
-            "Transpose",
-            &["d"],
-            "dt",
-            vec![("perm", Attr::Ints(vec![1, 0]))],
-        ),
-        node("Flatten", &["dt"], "df", vec![("axis", Attr::I(0))]),
-        node(
-            "Gemm",
-            &["df", "w2", "b2"],
-            "y",
-            vec![("transB", Attr::I(1))],
-        ),
-    ];
-    model(
-        ("x", &[1, 6]),
-        ("y", &[1, 3]),
-        &nodes,
-        vec![
-            tensor("w1", &[5, 6], rand_vec(1, 30, 0.6)),
-            tensor("b1", &[5], rand_vec(2, 5, 0.2)),
-            tensor("one", &[1], vec![1.0]),
-            tensor("w2", &[3, 5], rand_vec(3, 15, 0.6)),
-            tensor("b2", &[3], rand_vec(4, 3, 0.2)),
-        ],
-    )
-}
-
 /// Two dense layers with a ReLU between: what the lean layout takes.
 fn mlp() -> Vec<u8> {
     let nodes = [
@@ -153,7 +108,12 @@ fn pooled_small(p: &LayoutPlan) -> bool {
 
 #[test]
 fn pooled_rows_match_for_every_primitive_and_visibility() {
-    let (c, x) = compile(&every_primitive(), "rows-prims", 6, Visibility::default());
+    let (c, x) = compile(
+        &common::onnx::every_primitive(),
+        "rows-prims",
+        6,
+        Visibility::default(),
+    );
     // The model must exercise every primitive, or the comparison proves less than it says.
     let kinds: BTreeSet<&str> = c
         .model
@@ -192,7 +152,7 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
         vis(Vis::Public, Vis::Private, Vis::Public),
         vis(Vis::Public, Vis::Hashed, Vis::Hashed),
     ] {
-        let (c, x) = compile(&every_primitive(), "rows-prims-vis", 6, v);
+        let (c, x) = compile(&common::onnx::every_primitive(), "rows-prims-vis", 6, v);
         n += compare_all(&c, &x, |p| p.shape.lean.is_none() && p.shape.limb_bits == 6);
     }
     assert_eq!(n, 4 * 3 + 4 * 4, "every packing and limb width compared");

@@ -214,14 +214,14 @@ impl ModelCircuit {
         if let Some(at) = inst.input_hash {
             let before = st.at();
             public.push((st.hash_cells(&input_cells, q.input_bits)?, at));
-            input_rows = add(input_rows, st.since(before));
+            input_rows = input_rows + st.since(before);
         }
         if let Some(at) = inst.param_hash {
             let before = st.at();
             let pc: Vec<(Cell, Option<i128>)> =
                 st.params.clone().into_iter().zip(param_values).collect();
             public.push((st.hash_cells(&pc, q.param_bits())?, at));
-            param_rows = add(param_rows, st.since(before));
+            param_rows = param_rows + st.since(before);
         }
         for (i, &c) in out_cells.iter().enumerate() {
             if vis.output == Vis::Public {
@@ -264,14 +264,6 @@ impl ModelCircuit {
                 *g = rows;
             }
         }
-    }
-}
-
-fn add(a: Rows, b: Rows) -> Rows {
-    Rows {
-        main: a.main + b.main,
-        lane: a.lane + b.lane,
-        func: a.func + b.func,
     }
 }
 

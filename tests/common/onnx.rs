@@ -295,3 +295,48 @@ pub fn mlp_seeded(seed: u64) -> Vec<u8> {
         ],
     )
 }
+
+/// A model whose quantized graph holds every primitive: linear maps, rescales with and without
+/// ReLU, a product of two computed tensors, a function table, a division and a square root of
+/// computed values, and rewiring.
+pub fn every_primitive() -> Vec<u8> {
+    let nodes = [
+        node(
+            "Gemm",
+            &["x", "w1", "b1"],
+            "h",
+            vec![("transB", Attr::I(1))],
+        ),
+        node("Relu", &["h"], "r", vec![]),
+        node("Sigmoid", &["h"], "s", vec![]),
+        node("Mul", &["r", "s"], "p", vec![]),
+        node("Sqrt", &["s"], "q", vec![]),
+        node("Add", &["q", "one"], "q1", vec![]),
+        node("Div", &["p", "q1"], "d", vec![]),
+        node(
+            "Transpose",
+            &["d"],
+            "dt",
+            vec![("perm", Attr::Ints(vec![1, 0]))],
+        ),
+        node("Flatten", &["dt"], "df", vec![("axis", Attr::I(0))]),
+        node(
+            "Gemm",
+            &["df", "w2", "b2"],
+            "y",
+            vec![("transB", Attr::I(1))],
+        ),
+    ];
+    model(
+        ("x", &[1, 6]),
+        ("y", &[1, 3]),
+        &nodes,
+        vec![
+            tensor("w1", &[5, 6], rand_vec(1, 30, 0.6)),
+            tensor("b1", &[5], rand_vec(2, 5, 0.2)),
+            tensor("one", &[1], vec![1.0]),
+            tensor("w2", &[3, 5], rand_vec(3, 15, 0.6)),
+            tensor("b2", &[3], rand_vec(4, 3, 0.2)),
+        ],
+    )
+}

@@ -42,6 +42,17 @@ pub struct Rows {
     pub func: usize,
 }
 
+impl std::ops::Add for Rows {
+    type Output = Rows;
+    fn add(self, o: Rows) -> Rows {
+        Rows {
+            main: self.main + o.main,
+            lane: self.lane + o.lane,
+            func: self.func + o.func,
+        }
+    }
+}
+
 /// What the planner records of one node: its gadget, rows and multiply-adds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {

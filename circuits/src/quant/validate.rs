@@ -32,6 +32,13 @@ impl QGraph {
             if t.size == 0 || t.size > MAX_TABLE_ENTRIES {
                 return Err(format!("a function table of {} entries", t.size));
             }
+            // Its domain `lo .. lo + size` must not wrap (the table is loaded entry by entry).
+            if t.lo.checked_add(t.size as i64).is_none() {
+                return Err(format!(
+                    "a function table's domain starting at {} wraps",
+                    t.lo
+                ));
+            }
         }
         let mut lens = Vec::with_capacity(self.nodes.len());
         for (i, n) in self.nodes.iter().enumerate() {
