@@ -9,7 +9,7 @@ use halo2_proofs::plonk::Error;
 
 use super::{Layout, Planned, Rows, Src};
 use crate::chips::{fe, val};
-use crate::ir::Linear;
+use crate::ir::{Group, Linear};
 use crate::quant::QNode;
 use crate::shape::CircuitShape;
 
@@ -17,8 +17,29 @@ use crate::shape::CircuitShape;
 pub fn rows(map: &Linear<i64>, a: usize, t: usize) -> usize {
     map.groups
         .iter()
-        .map(|g| g.outputs.len().div_ceil(a) * g.inputs.len().div_ceil(t))
+        .map(|g| {
+            let used = g.inputs.iter().filter(|i| i.is_some()).count();
+            g.outputs.len().div_ceil(a) * chunks(g.inputs.len(), used, t)
+        })
         .sum()
+}
+
+/// Rows per block of a group with `len` gathered inputs of which `used` are present: the
+/// absent ones (padding, a transposed convolution's skipped taps) take no row, but a group
+/// with inputs keeps one row so that its outputs are cells (an all-padding window is 0).
+fn chunks(len: usize, used: usize, t: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        used.div_ceil(t).max(1)
+    }
+}
+
+/// The columns of a group whose inputs are present, in order.
+fn present(g: &Group) -> Vec<usize> {
+    (0..g.inputs.len())
+        .filter(|&i| g.inputs[i].is_some())
+        .collect()
 }
 
 /// The packed map's plan: one row per block of `A` outputs and chunk of `T` inputs.
@@ -58,28 +79,29 @@ pub(crate) fn assign(
     let mut out = vec![Src::Const(0); node.len()];
     for g in &map.groups {
         let m = &map.mats[g.mat as usize];
-        let k = g.inputs.len();
-        let xs: Vec<Option<i128>> = g
-            .inputs
+        let cols = present(g);
+        let k = cols.len();
+        let chunks = chunks(g.inputs.len(), k, t_per);
+        let xs: Vec<Option<i128>> = cols
             .iter()
-            .map(|i| match i {
-                Some((s, e)) => st.value(node.inputs[*s as usize], *e as usize),
+            .map(|&i| match g.inputs[i] {
+                Some((s, e)) => st.value(node.inputs[s as usize], e as usize),
                 None => known.then_some(0),
             })
             .collect();
         for blk in 0..g.outputs.len().div_ceil(a_per) {
             let mut acc: Vec<Option<i128>> = vec![known.then_some(0); a_per];
-            let chunks = k.div_ceil(t_per);
             for j in 0..chunks {
                 let mut xv = Vec::with_capacity(t_per);
                 let mut w = vec![vec![Fr::ZERO; t_per]; a_per];
                 for t in 0..t_per {
-                    let idx = j * t_per + t;
-                    let used = idx < k && g.inputs[idx].is_some();
-                    let x = if used { xs[idx] } else { known.then_some(0) };
+                    let pos = j * t_per + t;
+                    let used = pos < k;
+                    let x = if used { xs[pos] } else { known.then_some(0) };
                     for (a, wa) in w.iter_mut().enumerate() {
                         let r = blk * a_per + a;
                         if r < g.outputs.len() && used {
+                            let idx = cols[pos];
                             let wi = i128::from(m.data[r * m.cols + idx]);
                             wa[t] = fe(wi);
                             if let (Some(s), Some(xx)) = (acc[a].as_mut(), x) {
@@ -95,9 +117,9 @@ pub(crate) fn assign(
                     .mac
                     .assign_row(st.region, st.row, j == 0, &xv, &w, &av)?;
                 for (t, c) in xc.into_iter().enumerate() {
-                    let idx = j * t_per + t;
-                    if let Some(Some((s, e))) = g.inputs.get(idx) {
-                        st.bind(c, cells[node.inputs[*s as usize]][*e as usize])?;
+                    let pos = j * t_per + t;
+                    if let Some(Some((s, e))) = cols.get(pos).map(|&i| g.inputs[i]) {
+                        st.bind(c, cells[node.inputs[s as usize]][e as usize])?;
                     }
                 }
                 if j + 1 == chunks {
@@ -136,16 +158,17 @@ pub(crate) fn assign_private(
     let mut out = vec![Src::Const(0); node.len()];
     for g in &map.groups {
         let m = &map.mats[g.mat as usize];
-        let k = g.inputs.len();
+        let cols = present(g);
+        let chunks = chunks(g.inputs.len(), cols.len(), t);
         for (r, &o) in g.outputs.iter().enumerate() {
             let mut acc = known.then_some(0i128);
             let mut last = None;
-            for j in 0..k.div_ceil(t) {
+            for j in 0..chunks {
                 let mut xv = Vec::with_capacity(t);
                 let mut wv = Vec::with_capacity(t);
                 let mut srcs = Vec::with_capacity(t);
                 for s in 0..t {
-                    let idx = j * t + s;
+                    let idx = cols.get(j * t + s).copied().unwrap_or(usize::MAX);
                     match g.inputs.get(idx).copied().flatten() {
                         Some((slot, e)) => {
                             let x = st.value(node.inputs[slot as usize], e as usize);
