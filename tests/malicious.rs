@@ -45,7 +45,17 @@ fn lean_t(t: usize) -> impl Fn(&LayoutPlan) -> bool {
 }
 
 fn pooled(a: usize) -> impl Fn(&LayoutPlan) -> bool {
-    move |p| p.shape.lean.is_none() && p.shape.accs_per_row == a && p.shape.limb_bits == 8
+    pooled_in(a, 1)
+}
+
+/// A pooled plan of packing `a`×`a` whose range checks spread over `lanes` lanes.
+fn pooled_in(a: usize, lanes: usize) -> impl Fn(&LayoutPlan) -> bool {
+    move |p| {
+        p.shape.lean.is_none()
+            && p.shape.accs_per_row == a
+            && p.shape.limb_bits == 8
+            && p.shape.range_lanes == lanes
+    }
 }
 
 /// What an attack ends in.
@@ -292,7 +302,8 @@ fn a_lie_about_any_gadget_output_is_refused() {
         &samples,
         Visibility::default(),
     );
-    let plan = plan_where(&c, pooled(2));
+    // Two range lanes: the checks that refuse the equation-keeping lies alternate between them.
+    let plan = plan_where(&c, pooled_in(2, 2));
     let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
     let honest = honest_instances(&c.model, &plan, &trace);
     let out_start = honest.len() - c.model.output_node().len();

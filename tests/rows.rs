@@ -101,9 +101,12 @@ fn vis(input: Vis, params: Vis, output: Vis) -> Visibility {
     }
 }
 
-/// Pooled plans at every packing, with small limbs (tables of 2^5 to 2^10 rows keep k small).
+/// Pooled plans at every packing, with small limbs (tables of 2^5 to 2^10 rows keep k small),
+/// on one range lane or three (the checks spread unevenly over three lanes).
 fn pooled_small(p: &LayoutPlan) -> bool {
-    p.shape.lean.is_none() && [4, 6, 9].contains(&p.shape.limb_bits)
+    p.shape.lean.is_none()
+        && [4, 6, 9].contains(&p.shape.limb_bits)
+        && [1, 3].contains(&p.shape.range_lanes)
 }
 
 #[test]
@@ -153,9 +156,15 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
         vis(Vis::Public, Vis::Hashed, Vis::Hashed),
     ] {
         let (c, x) = compile(&common::onnx::every_primitive(), "rows-prims-vis", 6, v);
-        n += compare_all(&c, &x, |p| p.shape.lean.is_none() && p.shape.limb_bits == 6);
+        n += compare_all(&c, &x, |p| {
+            p.shape.lean.is_none() && p.shape.limb_bits == 6 && p.shape.range_lanes == 2
+        });
     }
-    assert_eq!(n, 4 * 3 + 4 * 4, "every packing and limb width compared");
+    assert_eq!(
+        n,
+        4 * 3 * 2 + 4 * 4,
+        "every packing, limb width and lane count compared"
+    );
 }
 
 #[test]
@@ -170,7 +179,9 @@ fn lean_and_pooled_rows_match_on_a_dense_model() {
     ] {
         let (c, x) = compile(&mlp(), "rows-mlp", 7, v);
         lean += compare_all(&c, &x, |p| p.shape.lean.is_some());
-        compare_all(&c, &x, |p| p.shape.lean.is_none() && p.shape.limb_bits == 9);
+        compare_all(&c, &x, |p| {
+            p.shape.lean.is_none() && p.shape.limb_bits == 9 && p.shape.range_lanes == 1
+        });
     }
     assert_eq!(lean, 5 * 3, "every lean plan (T = 1, 2, 4) compared");
 }

@@ -150,7 +150,7 @@ impl ModelCircuit {
             region,
             trace: self.trace.as_deref(),
             row: 0,
-            lane: 0,
+            lanes: vec![0; shape.range_lanes.max(1)],
             frow: 0,
             known,
             params: Vec::new(),
@@ -242,7 +242,7 @@ impl ModelCircuit {
         }
         if st.row > shape.usable_rows()
             || st.frow > shape.usable_rows()
-            || st.lane + shape.max_limbs > shape.usable_rows()
+            || st.lane_height() > shape.usable_rows()
         {
             return Err(Error::NotEnoughRowsAvailable { current_k: shape.k });
         }

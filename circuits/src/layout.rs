@@ -1,9 +1,11 @@
 //! The layout planner: from a QGraph to rows, columns and k (DESIGN.md §4).
 //!
 //! The circuit has one pool of `width` advice columns shared by the gadgets (matrix-vector
-//! blocks use `T + A` of them, elementwise rows use five), plus a range-check lane of two
-//! advice columns that runs alongside the main rows. The planner chooses the packing
-//! `(A, T)`, the limb width of range checks and `k` by a simple committed-area cost model.
+//! blocks use `T + A` of them, elementwise rows use five), plus range-check lanes of two
+//! advice columns each that run alongside the main rows. The planner chooses the packing
+//! `(A, T)`, the limb width of range checks, the number of range lanes and `k` by a simple
+//! committed-area cost model, so that neither the main rows nor the range checks set `k` alone
+//! when another balance is cheaper.
 
 use serde::{Deserialize, Serialize};
 
@@ -254,6 +256,7 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 accs_per_row: 1,
                 limb_bits: 0,
                 max_limbs: 1,
+                range_lanes: 1,
                 k: 4,
                 arith: false,
                 functions: false,
@@ -359,11 +362,12 @@ pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
     for &(a, t) in &[(1usize, 1usize), (2, 2), (4, 4), (8, 8)] {
         for limb in 4..=17u32 {
             let max_limbs = limbs(mb, limb);
-            let mut shape = CircuitShape {
+            let base = CircuitShape {
                 inputs_per_row: t,
                 accs_per_row: a,
                 limb_bits: limb,
                 max_limbs,
+                range_lanes: 1,
                 k: 4,
                 arith: q.uses_arith(),
                 functions: !q.tables.is_empty(),
@@ -371,34 +375,87 @@ pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 visibility: vis,
                 lean: None,
             };
-            let mut layers = layers_for(q, &shape);
-            layers.extend(visibility_layers(q, &shape));
+            let mut layers = layers_for(q, &base);
+            layers.extend(visibility_layers(q, &base));
             let main_rows: usize = layers.iter().map(|l| l.rows).sum();
             let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
             let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
             let table_rows = (1usize << (limb + 1)) - 1 + q.table_entries();
             let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
-            let need = main_rows
-                .max(instances)
-                .max(range_rows + max_limbs)
-                .max(table_rows)
-                .max(func_rows);
-            while shape.usable_rows() < need {
-                shape.k += 1;
+            for &lanes in RANGE_LANES {
+                let mut shape = CircuitShape {
+                    range_lanes: lanes,
+                    ..base
+                };
+                let need = main_rows
+                    .max(instances)
+                    .max(lane_height(range_rows, lanes, max_limbs))
+                    .max(table_rows)
+                    .max(func_rows);
+                while shape.usable_rows() < need {
+                    shape.k += 1;
+                }
+                let cost = committed_area(&shape);
+                out.push(LayoutPlan {
+                    est_verify_gas: estimate_verify_gas(&shape, instances),
+                    shape,
+                    main_rows,
+                    range_rows,
+                    func_rows,
+                    table_rows,
+                    layers: layers.clone(),
+                    cost,
+                    objective: Objective::Prove,
+                });
             }
-            let cost = committed_area(&shape);
-            out.push(LayoutPlan {
-                est_verify_gas: estimate_verify_gas(&shape, instances),
-                shape,
-                main_rows,
-                range_rows,
-                func_rows,
-                table_rows,
-                layers,
-                cost,
-                objective: Objective::Prove,
-            });
         }
     }
     out
+}
+
+/// Range-lane counts the planner tries.
+pub const RANGE_LANES: &[usize] = &[1, 2, 3, 4, 6, 8];
+
+/// Rows the highest of `lanes` range lanes may reach when `total` lane rows of checks of at most
+/// `max_limbs` rows each go to the least-filled lane: the lane that takes the last check was
+/// at most average, so it ends below `⌈total/lanes⌉ + max_limbs`.
+pub fn lane_height(total: usize, lanes: usize, max_limbs: usize) -> usize {
+    if lanes <= 1 {
+        total
+    } else {
+        total.div_ceil(lanes) + max_limbs
+    }
+}
+
+impl LayoutPlan {
+    /// What each resource of the plan needs in rows (main rows, the highest range lane, the
+    /// lookup table, the function lane), and those that set `k`: each needs more rows than
+    /// `k − 1` would give, so `k` cannot drop unless all of them shrink.
+    pub fn row_needs(&self) -> (Vec<(&'static str, usize)>, Vec<&'static str>) {
+        let s = &self.shape;
+        let needs = if s.lean.is_some() {
+            vec![("main", self.main_rows)]
+        } else {
+            vec![
+                ("main", self.main_rows),
+                (
+                    "range lane",
+                    lane_height(self.range_rows, s.range_lanes, s.max_limbs),
+                ),
+                ("table", self.table_rows),
+                ("function lane", self.func_rows),
+            ]
+        };
+        let below = CircuitShape {
+            k: s.k.saturating_sub(1),
+            ..*s
+        }
+        .usable_rows();
+        let by = needs
+            .iter()
+            .filter(|(_, n)| *n > below)
+            .map(|(w, _)| *w)
+            .collect();
+        (needs, by)
+    }
 }

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::quant::QGraph;
 use crate::visibility::{Vis, Visibility};
 
+/// Most range lanes a shape may have (the planner tries [`crate::layout::RANGE_LANES`]).
+pub const MAX_RANGE_LANES: usize = 16;
+
 /// Advice columns of an elementwise row (rescale, arithmetic).
 pub const ELEMENT_COLUMNS: usize = 5;
 
@@ -22,6 +25,10 @@ pub struct CircuitShape {
     pub limb_bits: u32,
     /// Most limbs any range-checked value needs.
     pub max_limbs: usize,
+    /// Range-check lanes side by side (each its own two advice columns and lookup; the
+    /// checks go to the least-filled lane), so range checks need not set `k` alone.
+    #[serde(default = "one")]
+    pub range_lanes: usize,
     /// log2 of the number of rows.
     pub k: u32,
     /// Whether the general arithmetic gate exists (products, division, square root).
@@ -49,6 +56,10 @@ pub struct LeanShape {
     pub width: u32,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl Default for CircuitShape {
     fn default() -> Self {
         Self {
@@ -56,6 +67,7 @@ impl Default for CircuitShape {
             accs_per_row: 4,
             limb_bits: 8,
             max_limbs: 1,
+            range_lanes: 1,
             k: 10,
             arith: false,
             functions: false,
@@ -92,6 +104,10 @@ impl CircuitShape {
                 "lean, {} input(s) per row, {}-bit checks",
                 self.inputs_per_row, l.width
             ),
+            None if self.range_lanes > 1 => format!(
+                "packing {}x{}, {}-bit limbs, {} range lanes",
+                self.accs_per_row, self.inputs_per_row, self.limb_bits, self.range_lanes
+            ),
             None => format!(
                 "packing {}x{}, {}-bit limbs",
                 self.accs_per_row, self.inputs_per_row, self.limb_bits
@@ -116,12 +132,13 @@ impl CircuitShape {
         (self.width() - 1) / 2
     }
 
-    /// Lookup arguments (range limbs, and function tables when present; none when lean).
+    /// Lookup arguments (one per range lane, and function tables when present; none when
+    /// lean).
     pub fn lookups(&self) -> usize {
         if self.lean.is_some() {
             return 0;
         }
-        1 + usize::from(self.functions)
+        self.range_lanes + usize::from(self.functions)
     }
 
     /// Rows at the end of the domain that halo2 reserves (blinding factors and the last row),
@@ -140,7 +157,7 @@ impl CircuitShape {
         if self.lean.is_some() {
             return (self.inputs_per_row + 1).max(3) + 3 * usize::from(self.lean_hashing());
         }
-        self.width() + 2 + 2 * usize::from(self.functions)
+        self.width() + 2 * self.range_lanes + 2 * usize::from(self.functions)
     }
 
     /// Columns with copy constraints (the permutation argument), the instance column included.
@@ -148,8 +165,12 @@ impl CircuitShape {
         if self.lean.is_some() {
             return self.inputs_per_row + 1 + 3 * usize::from(self.lean_hashing());
         }
-        // The pool, the range lane's value column, the instance and constants columns.
-        self.width() + 2 + 2 * usize::from(self.functions) + usize::from(self.constants)
+        // The pool, each range lane's value column, the instance and constants columns.
+        self.width()
+            + self.range_lanes
+            + 1
+            + 2 * usize::from(self.functions)
+            + usize::from(self.constants)
     }
 
     /// Fixed columns shared by the gadgets of main rows: the most any of them needs
@@ -169,11 +190,12 @@ impl CircuitShape {
             // Weights and the three kind columns; Poseidon's constants, flags and selectors.
             return self.inputs_per_row + 3 + 8 * usize::from(self.lean_hashing());
         }
-        // pool, range (tag, offset), table (2), selectors (4, before compression).
+        // pool, range lanes (tag, offset, two selectors before compression, each), table (2),
+        // the other selectors (2, before compression).
         self.fixed_pool()
+            + 4 * self.range_lanes
             + 2
             + 2
-            + 4
             + usize::from(self.arith)
             + 2 * usize::from(self.functions)
             + usize::from(self.constants)

@@ -146,6 +146,11 @@ pub fn check_shape(s: &CircuitShape) -> std::result::Result<(), String> {
     bound("inputs_per_row", s.inputs_per_row, 64)?;
     bound("accs_per_row", s.accs_per_row, 64)?;
     bound("max_limbs", s.max_limbs, 64)?;
+    bound(
+        "range_lanes",
+        s.range_lanes,
+        zkonnx_circuits::shape::MAX_RANGE_LANES,
+    )?;
     if s.limb_bits > 24 {
         return Err(format!(
             "limb_bits = {} is out of range (0..=24)",

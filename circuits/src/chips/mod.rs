@@ -95,8 +95,13 @@ impl ChipConfig {
         let vis = shape.visibility;
         let rescale =
             rescale::RescaleConfig::configure(meta, &advice, &fixed, vis.params_in_advice());
-        let range =
-            range::RangeConfig::configure(meta, shape.limb_bits, shape.max_limbs, shape.functions);
+        let range = range::RangeConfig::configure(
+            meta,
+            shape.limb_bits,
+            shape.max_limbs,
+            shape.functions,
+            shape.range_lanes,
+        );
         let arith = shape
             .arith
             .then(|| arith::ArithConfig::configure(meta, &advice, &fixed));

@@ -7,6 +7,10 @@
 //! `v + o = Σ_j 2^(j·L)·lc[i+j]`. Lookup on every row: `(tag, lc) ∈ {(t, u) : t ≤ L, 0 ≤ u < 2^t}`,
 //! where the fixed `tag` is the width of the limb in that row (the top limb may be narrower).
 //! Unused rows hold `(0, 0)`. A check costs the rows its width needs, not the widest check's.
+//!
+//! Several lanes can run side by side, each with its own columns, gate and lookup into the one
+//! table; a check lives in one lane. The layout puts each check in the least-filled lane, so no
+//! lane is longer than `⌈total/lanes⌉ + max_limbs` rows and range checks need not set `k`.
 
 use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -20,9 +24,9 @@ use super::func::FUNC_TAG_BASE;
 use crate::quant::Table;
 use crate::shape::limbs;
 
-/// Columns of the range lane.
+/// Columns of one range lane.
 #[derive(Debug, Clone)]
-pub struct RangeConfig {
+pub struct Lane {
     /// Enables the running-sum step `rv + off = lc + 2^L·rv[+1]`.
     pub q_next: Selector,
     /// Enables the last step `rv + off = lc`.
@@ -35,25 +39,15 @@ pub struct RangeConfig {
     pub tag: Column<Fixed>,
     /// Offset added before decomposition.
     pub off: Column<Fixed>,
-    /// Most limbs a checked value may take.
-    pub max_limbs: usize,
-    /// Table: limb width.
-    pub t_tag: TableColumn,
-    /// Table: value.
-    pub t_val: TableColumn,
-    /// Table: function value (only when the model has function tables; 0 for range entries).
-    pub t_out: Option<TableColumn>,
-    /// Bits per limb.
-    pub limb_bits: u32,
 }
 
-impl RangeConfig {
-    /// Creates the lane's columns, gate and lookup.
-    pub fn configure(
+impl Lane {
+    /// Creates one lane's columns, gate and lookup into the shared table.
+    fn configure(
         meta: &mut ConstraintSystem<Fr>,
         limb_bits: u32,
-        max_limbs: usize,
-        with_functions: bool,
+        t_tag: TableColumn,
+        t_val: TableColumn,
     ) -> Self {
         let q_next = meta.selector();
         let q_last = meta.selector();
@@ -62,9 +56,6 @@ impl RangeConfig {
         let lc = meta.advice_column();
         let tag = meta.fixed_column();
         let off = meta.fixed_column();
-        let t_tag = meta.lookup_table_column();
-        let t_val = meta.lookup_table_column();
-        let t_out = with_functions.then(|| meta.lookup_table_column());
         meta.create_gate("range running sum", |vc| {
             let next = vc.query_selector(q_next);
             let last = vc.query_selector(q_last);
@@ -90,6 +81,44 @@ impl RangeConfig {
             lc,
             tag,
             off,
+        }
+    }
+}
+
+/// The range lanes and the table they share.
+#[derive(Debug, Clone)]
+pub struct RangeConfig {
+    /// The lanes side by side (at least one), each with its own gate and lookup.
+    pub lanes: Vec<Lane>,
+    /// Most limbs a checked value may take.
+    pub max_limbs: usize,
+    /// Table: limb width.
+    pub t_tag: TableColumn,
+    /// Table: value.
+    pub t_val: TableColumn,
+    /// Table: function value (only when the model has function tables; 0 for range entries).
+    pub t_out: Option<TableColumn>,
+    /// Bits per limb.
+    pub limb_bits: u32,
+}
+
+impl RangeConfig {
+    /// Creates `lanes` lanes (at least one) with their gates and lookups, and the table.
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        limb_bits: u32,
+        max_limbs: usize,
+        with_functions: bool,
+        lanes: usize,
+    ) -> Self {
+        let t_tag = meta.lookup_table_column();
+        let t_val = meta.lookup_table_column();
+        let t_out = with_functions.then(|| meta.lookup_table_column());
+        let lanes = (0..lanes.max(1))
+            .map(|_| Lane::configure(meta, limb_bits, t_tag, t_val))
+            .collect();
+        Self {
+            lanes,
             max_limbs,
             t_tag,
             t_val,
@@ -156,60 +185,63 @@ impl RangeConfig {
         limbs(bits, limb_bits)
     }
 
-    /// Checks `0 ≤ v + offset < 2^bits` for the value in `src` (copied into the lane at `row`).
-    /// Returns the number of lane rows used ([`RangeConfig::rows`]).
+    /// Checks `0 ≤ v + offset < 2^bits` for the value in `src` (copied into lane `lane` at
+    /// `row`). Returns the number of lane rows used ([`RangeConfig::rows`]).
     #[allow(clippy::too_many_arguments)]
     pub fn check(
         &self,
         region: &mut Region<Fr>,
+        lane: usize,
         row: usize,
         src: Cell,
         v: Option<i128>,
         offset: i128,
         bits: u32,
     ) -> Result<usize, Error> {
-        let (cell, n) = self.assign(region, row, v, offset, bits)?;
+        let (cell, n) = self.assign(region, lane, row, v, offset, bits)?;
         region.constrain_equal(cell, src);
         Ok(n)
     }
 
-    /// Assigns a fresh value `v` in the lane at `row` and checks `0 ≤ v + offset < 2^bits`.
+    /// Assigns a fresh value `v` in lane `lane` at `row` and checks `0 ≤ v + offset < 2^bits`.
     /// Returns its cell and the number of lane rows used ([`RangeConfig::rows`]).
     pub fn assign(
         &self,
         region: &mut Region<Fr>,
+        lane: usize,
         row: usize,
         v: Option<i128>,
         offset: i128,
         bits: u32,
     ) -> Result<(Cell, usize), Error> {
         let n = Self::rows(bits, self.limb_bits);
+        let ln = self.lanes.get(lane).ok_or(Error::Synthesis)?;
         if n > self.max_limbs {
             return Err(Error::Synthesis);
         }
         if offset != 0 {
-            region.assign_fixed(self.off, row, fe(offset));
+            region.assign_fixed(ln.off, row, fe(offset));
         }
-        let cell = region.assign_advice(self.rv, row, super::val(v)).cell();
+        let cell = region.assign_advice(ln.rv, row, super::val(v)).cell();
         let shifted = v.map(|x| x + offset);
         let l = self.limb_bits;
         for j in 0..n {
             let lo = j as u32 * l;
             let width = (bits.saturating_sub(lo)).min(l);
             if width > 0 {
-                region.assign_fixed(self.tag, row + j, Fr::from(u64::from(width)));
+                region.assign_fixed(ln.tag, row + j, Fr::from(u64::from(width)));
             }
             let limb = shifted.map(|s| (s >> lo) & ((1i128 << width) - 1));
-            region.assign_advice(self.lc, row + j, super::val(limb));
+            region.assign_advice(ln.lc, row + j, super::val(limb));
             if j > 0 {
                 // The running sum of the limbs from this one up.
                 let z = shifted.map(|s| s >> lo);
-                region.assign_advice(self.rv, row + j, super::val(z));
+                region.assign_advice(ln.rv, row + j, super::val(z));
             }
             if j + 1 == n {
-                self.q_last.enable(region, row + j)?;
+                ln.q_last.enable(region, row + j)?;
             } else {
-                self.q_next.enable(region, row + j)?;
+                ln.q_next.enable(region, row + j)?;
             }
         }
         Ok((cell, n))

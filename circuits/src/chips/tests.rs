@@ -13,6 +13,7 @@ const SHAPE: CircuitShape = CircuitShape {
     accs_per_row: 2,
     limb_bits: 4,
     max_limbs: 3,
+    range_lanes: 2,
     k: 8,
     arith: false,
     functions: false,
@@ -120,10 +121,13 @@ impl Circuit<Fr> for ChipCircuit {
                                 val(Some(d)),
                             ],
                         )?;
-                        let mut lane = c.range.check(&mut region, 0, cells.r, Some(r), 0, shift)?;
+                        let mut lane =
+                            c.range
+                                .check(&mut region, 0, 0, cells.r, Some(r), 0, shift)?;
                         if relu {
                             lane += c.range.check(
                                 &mut region,
+                                0,
                                 lane,
                                 cells.out.expect("relu"),
                                 Some(out),
@@ -132,6 +136,7 @@ impl Circuit<Fr> for ChipCircuit {
                             )?;
                             c.range.check(
                                 &mut region,
+                                0,
                                 lane,
                                 cells.d.expect("relu"),
                                 Some(d),
@@ -141,6 +146,7 @@ impl Circuit<Fr> for ChipCircuit {
                         } else {
                             c.range.check(
                                 &mut region,
+                                0,
                                 lane,
                                 cells.q,
                                 Some(q),
@@ -153,7 +159,9 @@ impl Circuit<Fr> for ChipCircuit {
                         let cell = region
                             .assign_advice(c.advice[0], 0, Value::known(fe(v)))
                             .cell();
-                        c.range.check(&mut region, 0, cell, Some(v), offset, bits)?;
+                        // In the second lane: its gate and lookup hold on their own.
+                        c.range
+                            .check(&mut region, 1, 0, cell, Some(v), offset, bits)?;
                     }
                 }
                 Ok(())

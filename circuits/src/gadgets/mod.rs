@@ -163,7 +163,8 @@ pub(crate) struct Layout<'a, 'r> {
     /// The integer execution (`None` for key generation).
     pub trace: Option<&'a Trace>,
     pub row: usize,
-    pub lane: usize,
+    /// The next free row of each range lane.
+    pub lanes: Vec<usize>,
     pub frow: usize,
     /// Whether witness values are known (proving) or not (key generation).
     pub known: bool,
@@ -178,7 +179,7 @@ impl Layout<'_, '_> {
     pub fn at(&self) -> Rows {
         Rows {
             main: self.row,
-            lane: self.lane,
+            lane: self.lanes.iter().sum(),
             func: self.frow,
         }
     }
@@ -187,7 +188,7 @@ impl Layout<'_, '_> {
     pub fn since(&self, at: Rows) -> Rows {
         Rows {
             main: self.row - at.main,
-            lane: self.lane - at.lane,
+            lane: self.lanes.iter().sum::<usize>() - at.lane,
             func: self.frow - at.func,
         }
     }
@@ -219,6 +220,18 @@ impl Layout<'_, '_> {
         Ok(())
     }
 
+    /// The least-filled range lane (the first of equals).
+    fn next_lane(&self) -> usize {
+        (0..self.lanes.len())
+            .min_by_key(|&i| self.lanes[i])
+            .unwrap_or(0)
+    }
+
+    /// The highest row any range lane has reached.
+    pub fn lane_height(&self) -> usize {
+        self.lanes.iter().copied().max().unwrap_or(0)
+    }
+
     pub fn check(
         &mut self,
         cell: Cell,
@@ -226,21 +239,25 @@ impl Layout<'_, '_> {
         offset: i128,
         bits: u32,
     ) -> Result<(), Error> {
-        self.lane += self
+        let l = self.next_lane();
+        let row = *self.lanes.get(l).ok_or(Error::Synthesis)?;
+        self.lanes[l] += self
             .config
             .range
-            .check(self.region, self.lane, cell, v, offset, bits)?;
+            .check(self.region, l, row, cell, v, offset, bits)?;
         Ok(())
     }
 
     /// A fresh lane cell holding `v`, checked to be a signed `bits`-bit integer.
     pub fn fresh_signed(&mut self, v: Option<i128>, bits: u32) -> Result<Cell, Error> {
         let offset = if bits == 0 { 0 } else { 1i128 << (bits - 1) };
+        let l = self.next_lane();
+        let row = *self.lanes.get(l).ok_or(Error::Synthesis)?;
         let (cell, n) = self
             .config
             .range
-            .assign(self.region, self.lane, v, offset, bits)?;
-        self.lane += n;
+            .assign(self.region, l, row, v, offset, bits)?;
+        self.lanes[l] += n;
         Ok(cell)
     }
 

@@ -116,6 +116,28 @@ pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), 
         p.lookups(),
         p.shape.describe()
     );
+    let (needs, by) = p.row_needs();
+    let needs: Vec<String> = needs
+        .iter()
+        .map(|(w, n)| match *w {
+            "range lane" if p.shape.range_lanes > 1 => {
+                format!("{w} {n} (highest of {})", p.shape.range_lanes)
+            }
+            _ => format!("{w} {n}"),
+        })
+        .collect();
+    let by = match by.split_last() {
+        None => "the instances".to_string(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    };
+    println!(
+        "rows needed of {} usable (2^{} − {} reserved): {}; k set by {by}",
+        p.shape.usable_rows(),
+        p.shape.k,
+        p.shape.reserved_rows(),
+        needs.join(", ")
+    );
     let n = roof.counts;
     println!(
         "floor: {} MSMs (+{} of small scalars) of 2^{} at {:.3}/{:.3} s, {} FFTs of 2^{} at {:.4} s, {} FFTs of 2^{} at {:.4} s = {:.2} s",
