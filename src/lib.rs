@@ -261,7 +261,9 @@ impl Model {
                 };
                 let cheaper = match objective {
                     Objective::Prove => c.plan.cost < best.plan.cost,
-                    Objective::Gas => c.plan.est_verify_gas < best.plan.est_verify_gas,
+                    Objective::Gas | Objective::Balanced => {
+                        c.plan.est_verify_gas < best.plan.est_verify_gas
+                    }
                 };
                 if cheaper && within(&c) {
                     best = c;

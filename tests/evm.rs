@@ -24,7 +24,9 @@ fn small_prover_for(weights_seed: u64, objective: zkonnx::Objective) -> (Prover,
     let dir = common::temp_dir("evm-small");
     let path = dir.join(format!("small-{objective}-{weights_seed}.onnx"));
     let bytes = match objective {
-        zkonnx::Objective::Prove => common::onnx::mixed_model_seeded(weights_seed),
+        zkonnx::Objective::Prove | zkonnx::Objective::Balanced => {
+            common::onnx::mixed_model_seeded(weights_seed)
+        }
         zkonnx::Objective::Gas => common::onnx::mlp_seeded(weights_seed),
     };
     std::fs::write(&path, bytes).expect("write");

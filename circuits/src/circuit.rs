@@ -20,7 +20,6 @@ use crate::lean::{LeanConfig, LeanModel};
 use crate::quant::{QGraph, QOp, Trace};
 use crate::shape::CircuitShape;
 use crate::visibility::{InstanceLayout, Vis};
-
 /// What laying out the pooled region gives: the public cells with their instance rows, and
 /// the rows each part took.
 type Laid = (Vec<(Cell, usize)>, Vec<Rows>);
@@ -302,7 +301,15 @@ impl Circuit<Fr> for ModelCircuit {
                 l.width,
                 shape.visibility.any_hashed(),
             ))),
-            None => ModelConfig::Pooled(Box::new(ChipConfig::configure(meta, shape))),
+            None => {
+                let c = ChipConfig::configure(meta, shape);
+                // The lookups make the degree 4, so the quotient lives on 4·2^k rows; degree 5
+                // keeps that domain (2^(k + ⌈log2(d − 1)⌉)) and lets each permutation product
+                // cover three columns instead of two: fewer commitments and extended FFTs
+                // (DESIGN.md §4, measured in docs/bench-results.md).
+                meta.set_minimum_degree(crate::shape::POOLED_DEGREE);
+                ModelConfig::Pooled(Box::new(c))
+            }
         }
     }
 

@@ -74,6 +74,9 @@ pub enum Objective {
     /// On-chain verification gas: the fewest columns, among plans whose proving cost is at most
     /// [`GAS_PLAN_MAX_SLOWDOWN`] times the fastest plan's.
     Gas,
+    /// Both: the least verification gas among plans whose proving cost is at most
+    /// [`BALANCED_PLAN_MAX_SLOWDOWN`] times the fastest plan's.
+    Balanced,
 }
 
 impl std::fmt::Display for Objective {
@@ -81,6 +84,7 @@ impl std::fmt::Display for Objective {
         f.write_str(match self {
             Objective::Prove => "prove",
             Objective::Gas => "gas",
+            Objective::Balanced => "balanced",
         })
     }
 }
@@ -88,6 +92,21 @@ impl std::fmt::Display for Objective {
 /// With [`Objective::Gas`], how much more proving cost (committed area) than the fastest plan
 /// the planner accepts for a cheaper verification.
 pub const GAS_PLAN_MAX_SLOWDOWN: f64 = 16.0;
+
+/// With [`Objective::Balanced`], how much more proving cost than the fastest plan the planner
+/// accepts for a cheaper verification.
+pub const BALANCED_PLAN_MAX_SLOWDOWN: f64 = 2.0;
+
+impl Objective {
+    /// The most proving cost, as a multiple of the fastest plan's, this objective accepts.
+    pub fn max_slowdown(self) -> f64 {
+        match self {
+            Objective::Prove => 1.0,
+            Objective::Gas => GAS_PLAN_MAX_SLOWDOWN,
+            Objective::Balanced => BALANCED_PLAN_MAX_SLOWDOWN,
+        }
+    }
+}
 
 /// Estimated gas of verifying a proof of `shape` with `instances` public instances on the
 /// compact Solidity verifier (transaction included).
@@ -226,12 +245,12 @@ fn max_bits(q: &QGraph, vis: Visibility) -> u32 {
 pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
     let mut cands = candidates(q, vis);
     let fastest = cands.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min);
-    if objective == Objective::Gas {
-        cands.retain(|c| c.cost <= GAS_PLAN_MAX_SLOWDOWN * fastest);
+    if objective != Objective::Prove {
+        cands.retain(|c| c.cost <= objective.max_slowdown() * fastest);
     }
     let key = |c: &LayoutPlan| match objective {
         Objective::Prove => (c.cost, c.est_verify_gas as f64),
-        Objective::Gas => (c.est_verify_gas as f64, c.cost),
+        Objective::Gas | Objective::Balanced => (c.est_verify_gas as f64, c.cost),
     };
     let mut best = cands
         .into_iter()
@@ -239,6 +258,28 @@ pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
         .expect("at least one candidate");
     best.objective = objective;
     best
+}
+
+/// The plans no other plan beats on both proving cost and verification gas, by proving cost
+/// (the first is [`Objective::Prove`]'s choice, the last [`Objective::Gas`]'s when within its
+/// slowdown): the trade-off the objectives choose along.
+pub fn frontier(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
+    let mut cands = candidates(q, vis);
+    cands.sort_by(|a, b| {
+        a.cost
+            .total_cmp(&b.cost)
+            .then(a.est_verify_gas.cmp(&b.est_verify_gas))
+    });
+    let mut out: Vec<LayoutPlan> = Vec::new();
+    for c in cands {
+        if out
+            .last()
+            .is_none_or(|l| c.est_verify_gas < l.est_verify_gas)
+        {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The lean layout's plans (one per number of inputs per row in [`LEAN_INPUTS_PER_ROW`]);
@@ -341,13 +382,14 @@ pub const LEAN_INPUTS_PER_ROW: &[usize] = &[1, 2, 4];
 /// rows), fixed columns at a tenth (they are committed once, at key generation).
 pub fn committed_area(shape: &CircuitShape) -> f64 {
     let n = (1u64 << shape.k) as f64;
-    // Permutation chunks: degree 4 → 2 columns per chunk (the pooled layout's count is an
-    // upper bound: every advice column and the instance column).
+    // Permutation products: degree d covers d − 2 columns each (the lean layout's degree is 4,
+    // the pooled layout's 5; its count is an upper bound: every advice column, the instance
+    // and constants columns).
     let perm = match shape.lean {
-        Some(_) => shape.equality_columns(),
-        None => shape.advice_columns() + 1 + usize::from(shape.constants),
-    }
-    .div_ceil(2);
+        Some(_) => shape.equality_columns().div_ceil(2),
+        None => (shape.advice_columns() + 1 + usize::from(shape.constants))
+            .div_ceil(crate::shape::POOLED_DEGREE - 2),
+    };
     n * (shape.advice_columns() + 3 * shape.lookups() + perm) as f64
         + 0.1 * n * shape.fixed_columns() as f64
 }
@@ -356,61 +398,80 @@ pub fn committed_area(shape: &CircuitShape) -> f64 {
 /// plans when the model qualifies.
 pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
     let mut out = lean_candidates(q, vis);
-    let mb = max_bits(q, vis);
     // 1×1 has the fewest columns (cheapest to verify on chain), 8×8 the fewest rows: with
     // the compact verifier (whose size does not grow with the circuit) all are deployable.
-    for &(a, t) in &[(1usize, 1usize), (2, 2), (4, 4), (8, 8)] {
-        for limb in 4..=17u32 {
-            let max_limbs = limbs(mb, limb);
-            let base = CircuitShape {
-                inputs_per_row: t,
-                accs_per_row: a,
-                limb_bits: limb,
-                max_limbs,
-                range_lanes: 1,
-                k: 4,
-                arith: q.uses_arith(),
-                functions: !q.tables.is_empty(),
-                constants: q.uses_constants(),
-                visibility: vis,
-                lean: None,
-            };
-            let mut layers = layers_for(q, &base);
-            layers.extend(visibility_layers(q, &base));
-            let main_rows: usize = layers.iter().map(|l| l.rows).sum();
-            let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
-            let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
-            let table_rows = (1usize << (limb + 1)) - 1 + q.table_entries();
-            let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
-            for &lanes in RANGE_LANES {
-                let mut shape = CircuitShape {
-                    range_lanes: lanes,
-                    ..base
-                };
-                let need = main_rows
-                    .max(instances)
-                    .max(lane_height(range_rows, lanes, max_limbs))
-                    .max(table_rows)
-                    .max(func_rows);
-                while shape.usable_rows() < need {
-                    shape.k += 1;
-                }
-                let cost = committed_area(&shape);
-                out.push(LayoutPlan {
-                    est_verify_gas: estimate_verify_gas(&shape, instances),
-                    shape,
-                    main_rows,
-                    range_rows,
-                    func_rows,
-                    table_rows,
-                    layers: layers.clone(),
-                    cost,
-                    objective: Objective::Prove,
-                });
-            }
+    for &(a, t) in PACKINGS {
+        for limb in LIMB_BITS {
+            out.extend(pooled_plans(q, vis, (a, t), limb, RANGE_LANES));
         }
     }
     out
+}
+
+/// Packings `(A, T)` the planner tries.
+pub const PACKINGS: &[(usize, usize)] = &[(1, 1), (2, 2), (4, 4), (8, 8)];
+
+/// Limb widths the planner tries.
+pub const LIMB_BITS: std::ops::RangeInclusive<u32> = 4..=17;
+
+/// The pooled layout's plans at packing `(A, T)` and `limb`-bit limbs, one per lane count in
+/// `lanes`, each with the smallest `k` that fits.
+pub fn pooled_plans(
+    q: &QGraph,
+    vis: Visibility,
+    (a, t): (usize, usize),
+    limb: u32,
+    lanes: &[usize],
+) -> Vec<LayoutPlan> {
+    let max_limbs = limbs(max_bits(q, vis), limb);
+    let base = CircuitShape {
+        inputs_per_row: t,
+        accs_per_row: a,
+        limb_bits: limb,
+        max_limbs,
+        range_lanes: 1,
+        k: 4,
+        arith: q.uses_arith(),
+        functions: !q.tables.is_empty(),
+        constants: q.uses_constants(),
+        visibility: vis,
+        lean: None,
+    };
+    let mut layers = layers_for(q, &base);
+    layers.extend(visibility_layers(q, &base));
+    let main_rows: usize = layers.iter().map(|l| l.rows).sum();
+    let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
+    let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
+    let table_rows = (1usize << (limb + 1)) - 1 + q.table_entries();
+    let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
+    lanes
+        .iter()
+        .map(|&lanes| {
+            let mut shape = CircuitShape {
+                range_lanes: lanes,
+                ..base
+            };
+            let need = main_rows
+                .max(instances)
+                .max(lane_height(range_rows, lanes, max_limbs))
+                .max(table_rows)
+                .max(func_rows);
+            while shape.usable_rows() < need {
+                shape.k += 1;
+            }
+            LayoutPlan {
+                est_verify_gas: estimate_verify_gas(&shape, instances),
+                cost: committed_area(&shape),
+                shape,
+                main_rows,
+                range_rows,
+                func_rows,
+                table_rows,
+                layers: layers.clone(),
+                objective: Objective::Prove,
+            }
+        })
+        .collect()
 }
 
 /// Range-lane counts the planner tries.

@@ -11,6 +11,10 @@ use crate::visibility::{Vis, Visibility};
 /// Most range lanes a shape may have (the planner tries [`crate::layout::RANGE_LANES`]).
 pub const MAX_RANGE_LANES: usize = 16;
 
+/// The constraint degree of the pooled layout: its lookups make it 4, so the quotient lives on
+/// `4·2^k` rows; 5 keeps that domain and lets a permutation product cover three columns.
+pub const POOLED_DEGREE: usize = 5;
+
 /// Advice columns of an elementwise row (rescale, arithmetic).
 pub const ELEMENT_COLUMNS: usize = 5;
 

@@ -34,9 +34,9 @@ pub struct QuantArgs {
     /// Who sees the output: `public`, `private` or `hashed`.
     #[arg(long, value_enum, default_value_t = VisArg::Public)]
     output_visibility: VisArg,
-    /// What the layout planner minimises: `prove` (proving time and memory) or `gas` (the
+    /// What the layout planner minimises: `prove` (proving time and memory), `gas` (the
     /// on-chain verifier's gas: fewer columns, more rows; proving up to 16× the fastest plan's
-    /// cost).
+    /// cost) or `balanced` (the least gas within 2× the fastest plan's proving cost).
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
     objective: ObjectiveArg,
 }
@@ -45,6 +45,17 @@ pub struct QuantArgs {
 pub enum ObjectiveArg {
     Prove,
     Gas,
+    Balanced,
+}
+
+impl From<ObjectiveArg> for zkonnx::Objective {
+    fn from(o: ObjectiveArg) -> Self {
+        match o {
+            ObjectiveArg::Prove => zkonnx::Objective::Prove,
+            ObjectiveArg::Gas => zkonnx::Objective::Gas,
+            ObjectiveArg::Balanced => zkonnx::Objective::Balanced,
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -102,10 +113,7 @@ impl QuantArgs {
     }
 
     fn objective(&self) -> zkonnx::Objective {
-        match self.objective {
-            ObjectiveArg::Prove => zkonnx::Objective::Prove,
-            ObjectiveArg::Gas => zkonnx::Objective::Gas,
-        }
+        self.objective.into()
     }
 
     fn target(&self) -> zkonnx::Target {
@@ -302,6 +310,10 @@ pub struct InspectArgs {
     /// A `report.json` of `zkonnx run` on this model: compare its measured prove time.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Also list the plans that trade proving cost for verification gas (none of them beaten
+    /// on both), with their estimated prove time and gas.
+    #[arg(long)]
+    pub frontier: bool,
     #[command(flatten)]
     pub quant: QuantArgs,
 }
@@ -324,7 +336,8 @@ pub struct BenchArgs {
     /// Only the models whose ONNX file is under 1 MB.
     #[arg(long)]
     pub quick: bool,
-    /// What zkonnx's layout planner minimises: `prove` or `gas` (see `compile --objective`).
+    /// What zkonnx's layout planner minimises: `prove`, `gas` or `balanced` (see
+    /// `compile --objective`).
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
     pub objective: ObjectiveArg,
 }

@@ -300,12 +300,41 @@ pub fn inspect(a: InspectArgs) -> Result<(), Fail> {
         calibration,
         input,
         report,
+        frontier,
         quant,
     } = a;
     let m = Model::load(&model)?;
     let cal = calibration_samples(&m, calibration.as_deref(), input.as_deref())?;
     let compiled = quant.compile(&m, &cal)?;
-    print_inspection(&compiled, report.as_deref())
+    print_inspection(&compiled, report.as_deref())?;
+    if frontier {
+        print_frontier(&compiled);
+    }
+    Ok(())
+}
+
+/// The prove-cost/gas frontier of the compiled model's plans, each plan's prove time estimated
+/// from this machine's MSM/FFT speed like the chosen plan's.
+fn print_frontier(c: &CompiledModel) {
+    use zkonnx_prover::roofline::{measure, MEASURED_OVERHEAD};
+    let plans = zkonnx::circuits::layout::frontier(&c.model, c.plan.shape.visibility);
+    let fastest = plans.first().map_or(1.0, |p| p.cost);
+    println!("frontier (proving cost vs verify gas; no plan beats one of these on both):");
+    println!(
+        "{:<48} {:>3} {:>9} {:>10} {:>13}",
+        "layout", "k", "cost ×", "est. s", "est. gas"
+    );
+    for p in &plans {
+        let est = measure(p.shape).floor_s * MEASURED_OVERHEAD;
+        println!(
+            "{:<48} {:>3} {:>9.2} {:>10.2} {:>13}",
+            p.shape.describe(),
+            p.shape.k,
+            p.cost / fastest,
+            est,
+            p.est_verify_gas
+        );
+    }
 }
 
 /// `zkonnx bench`.
@@ -330,10 +359,7 @@ pub fn bench(a: BenchArgs) -> Result<(), Fail> {
         repeat: repeat.max(1),
         ezkl,
         exe,
-        objective: match objective {
-            ObjectiveArg::Prove => zkonnx::Objective::Prove,
-            ObjectiveArg::Gas => zkonnx::Objective::Gas,
-        },
+        objective: objective.into(),
     };
     let report = crate::bench::run_bench(&opts)?;
     print!("{}", crate::bench::output::markdown(&report));
