@@ -520,3 +520,38 @@ impl LayoutPlan {
         (needs, by)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::lane_height;
+
+    /// The bound the planner sets `k` by holds for the layout's rule (each check to the
+    /// least-filled lane, the first of equals), whatever the order and sizes of the checks.
+    #[test]
+    fn no_lane_passes_the_planned_height() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as usize
+        };
+        for _ in 0..500 {
+            let lanes = 1 + next(8);
+            let max_limbs = 1 + next(6);
+            let mut fill = vec![0usize; lanes];
+            let mut total = 0;
+            for _ in 0..next(400) {
+                let size = 1 + next(max_limbs);
+                let l = (0..lanes).min_by_key(|&i| fill[i]).expect("a lane");
+                fill[l] += size;
+                total += size;
+            }
+            let highest = fill.iter().copied().max().unwrap_or(0);
+            assert!(
+                highest <= lane_height(total, lanes, max_limbs),
+                "{lanes} lanes, checks of up to {max_limbs} rows: {fill:?}"
+            );
+        }
+    }
+}
