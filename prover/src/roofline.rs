@@ -5,9 +5,16 @@
 //! run one multi-scalar multiplication of size 2^k (advice columns hold small witness values,
 //! the rest full-size field elements); bring every committed column to coefficients (an FFT of
 //! size 2^k); and extend what it committed, the instances and the quotient to the extended
-//! domain (an FFT of size 2^(k+e); fixed and permutation columns come extended in the proving
-//! key). The floor is those counts times this machine's measured MSM and FFT
-//! times; a prover's measured time divided by it says how much is overhead.
+//! domain (an FFT of size 2^(k+e)). The floor is those counts times this machine's measured
+//! MSM and FFT times; a prover's measured time divided by it says how much is overhead.
+//!
+//! halo2-axiom also brings every fixed and permutation column to the extended domain on each
+//! proof (its proving key holds them as coefficients; `evaluate_h` extends them part by part,
+//! `2^e` FFTs of size 2^k each). The floor leaves those out, as a prover that kept them
+//! extended in its key would; on layouts with many fixed columns (8×8 packing: 64 weight
+//! columns) they are most of the measured time above the floor.
+//!
+//! [`memory_bytes`] estimates the prover's peak memory the same way, from the column counts.
 
 use std::time::Instant;
 
@@ -90,6 +97,35 @@ pub fn counts(shape: CircuitShape) -> Counts {
     }
 }
 
+/// The prover's peak memory for a shape, estimated from what halo2-axiom holds at its peak
+/// (the quotient's evaluation): the proving key (every fixed and permutation column as values
+/// and coefficients, three Lagrange selectors), the witness (every advice and instance column,
+/// the lookups' permuted columns and products, the permutation products, each as values and
+/// coefficients), one part of the extended domain of every column the quotient reads, the
+/// quotient's `2^e` parts, and the SRS's points (monomial and Lagrange). Field elements are 32
+/// bytes, points 64. The model, its weights and the integer trace are not counted: against the
+/// measured peaks of the shared models (`docs/bench-results.md`, 2026-12-02 evening) it is
+/// 66–107 % (mobilenet_block 864 vs 854 MB, dcgan_generator 847 vs 841 MB, lenet 185 vs
+/// 228 MB); circuits under ~50 MB are dominated by the process's own memory.
+pub fn memory_bytes(shape: CircuitShape) -> u64 {
+    let mut cs = ConstraintSystem::<Fr>::default();
+    let _ = ModelCircuit::configure_with_params(&mut cs, shape);
+    let degree = cs.degree().max(3);
+    let fixed = cs.num_fixed_columns() + cs.num_selectors();
+    let advice = cs.num_advice_columns();
+    let instance = cs.num_instance_columns();
+    let lookups = cs.lookups().len();
+    let perm_cols = cs.permutation().get_columns().len();
+    let perm_z = perm_cols.div_ceil(degree - 2);
+    let parts = 1usize << (usize::BITS - (degree - 2).leading_zeros());
+    let key = 2 * fixed + 2 * perm_cols + 3;
+    let witness = 2 * (advice + instance + 3 * lookups + perm_z);
+    let quotient_part = fixed + perm_cols + advice + instance + 3 * lookups + perm_z + 3;
+    let srs_points = 2 * 2; // G1 points of 64 bytes, monomial and Lagrange
+    let elems = key + witness + quotient_part + parts + srs_points;
+    (elems as u64) << shape.k << 5
+}
+
 /// `n` distinct points `g, 2g, 3g, …` (any points cost the same to an MSM).
 pub fn bases(n: usize) -> Vec<G1Affine> {
     let g = G1::generator();
@@ -169,6 +205,17 @@ mod tests {
         assert!(with_functions.full_msms >= plain.full_msms + 3);
         assert_eq!(plain.k, 10);
         assert!(plain.extended_k > 10);
+        // Memory grows with the columns and doubles with k.
+        assert!(
+            memory_bytes(CircuitShape {
+                functions: true,
+                ..base
+            }) > memory_bytes(base)
+        );
+        assert_eq!(
+            memory_bytes(CircuitShape { k: 11, ..base }),
+            2 * memory_bytes(base)
+        );
         let r = measure(CircuitShape { k: 8, ..base });
         assert!(r.msm_s > 0.0 && r.fft_s > 0.0 && r.floor_s >= r.msm_s * r.counts.full_msms as f64);
     }

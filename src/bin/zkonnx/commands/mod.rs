@@ -155,6 +155,10 @@ pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), 
         roof.floor_s
     );
     println!("estimated prove: {estimate:.2} s (floor × {MEASURED_OVERHEAD})");
+    println!(
+        "estimated prove memory: {:.0} MB (keys, witness, one quotient part, SRS; not the model or trace)",
+        zkonnx_prover::roofline::memory_bytes(p.shape) as f64 / 1e6
+    );
     if let Some(r) = report {
         let measured: Report = zkonnx_prover::artifacts::read_json(r)?;
         println!(
