@@ -487,6 +487,7 @@ fn inspect_prints_the_plan_and_compares_a_run() {
         out.contains("rows needed of") && out.contains("k set by"),
         "{out}"
     );
+    assert!(out.contains("estimated prove memory"), "{out}");
     assert!(
         out.contains("estimated prove") && out.contains("measured prove"),
         "{out}"
