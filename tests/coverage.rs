@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use zkonnx::evm::{generate_verifier, VerifierKind};
 use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
 use zkonnx::prover::srs::dev_srs;
-use zkonnx::{data, CompiledModel, Model, Prover, QuantSettings};
+use zkonnx::{data, CompiledModel, Prover, QuantSettings};
 use zkonnx_evm::compact::contract;
 use zkonnx_evm::Evm;
 
@@ -24,13 +24,7 @@ fn fixtures() -> PathBuf {
 /// `name.output.json` (the elements listed in `labels` exactly) and returns the compiled model
 /// with the input.
 fn compile_checked(dir: &Path, name: &str, labels: &[usize]) -> (CompiledModel, Vec<f32>) {
-    let model = Model::load(dir.join(format!("{name}.onnx")))
-        .unwrap_or_else(|e| panic!("{name}: import: {e}"));
-    let x = data::read_input_for(
-        &dir.join(format!("{name}.input.json")),
-        &model.input_parts(),
-    )
-    .unwrap_or_else(|e| panic!("{name}: input: {e}"));
+    let (model, x) = common::load_with_input(dir, name);
     let reference = data::read_output(&dir.join(format!("{name}.output.json"))).expect("output");
     let compiled = model
         .compile(std::slice::from_ref(&x), QuantSettings::default())

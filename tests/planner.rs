@@ -7,7 +7,7 @@
 mod common;
 
 use zkonnx::circuits::layout::{lean_candidates, pooled_plans, LIMB_BITS};
-use zkonnx::{data, Model, Objective, QuantSettings, Visibility};
+use zkonnx::{Objective, QuantSettings, Visibility};
 
 const SHARED: &[&str] = &[
     "lenet",
@@ -27,13 +27,7 @@ fn the_chosen_plan_is_within_ten_percent_of_an_exhaustive_search() {
     let sizes = [1usize, 2, 4, 8];
     let lanes: Vec<usize> = (1..=8).collect();
     for name in SHARED {
-        let model = Model::load(dir.join(format!("{name}.onnx")))
-            .unwrap_or_else(|e| panic!("{name}: import: {e}"));
-        let x = data::read_input_for(
-            &dir.join(format!("{name}.input.json")),
-            &model.input_parts(),
-        )
-        .unwrap_or_else(|e| panic!("{name}: input: {e}"));
+        let (model, x) = common::load_with_input(&dir, name);
         let vis = Visibility::default();
         let c = model
             .compile_planned(

@@ -20,6 +20,7 @@ use crate::lean::{LeanConfig, LeanModel};
 use crate::quant::{QGraph, QOp, Trace};
 use crate::shape::CircuitShape;
 use crate::visibility::{InstanceLayout, Vis};
+
 /// What laying out the pooled region gives: the public cells with their instance rows, and
 /// the rows each part took.
 type Laid = (Vec<(Cell, usize)>, Vec<Rows>);
@@ -149,7 +150,7 @@ impl ModelCircuit {
             region,
             trace: self.trace.as_deref(),
             row: 0,
-            lanes: vec![0; shape.range_lanes.max(1)],
+            lanes: vec![0; config.range.lanes.len()],
             frow: 0,
             known,
             params: Vec::new(),

@@ -72,28 +72,52 @@ pub struct Roofline {
 
 /// The counts of the circuit of a shape.
 pub fn counts(shape: CircuitShape) -> Counts {
-    let mut cs = ConstraintSystem::<Fr>::default();
-    let _ = ModelCircuit::configure_with_params(&mut cs, shape);
-    let degree = cs.degree().max(3);
-    let advice = cs.num_advice_columns();
-    let lookups = cs.lookups().len();
-    let perm_cols = cs.permutation().get_columns().len();
-    let chunk = degree - 2;
-    let perm_z = perm_cols.div_ceil(chunk);
-    let quotient = degree - 1;
-    let committed = advice + 3 * lookups + perm_z;
-    // Fixed, selector and permutation columns are on the extended domain in the proving key
-    // already; the prover extends what it commits, the instance column, and the quotient.
-    let extended = committed + cs.num_instance_columns() + 1;
-    let extended_k = shape.k + (usize::BITS - (degree - 2).leading_zeros());
+    let c = Columns::of(shape);
+    let committed = c.advice + 3 * c.lookups + c.perm_z;
+    // The prover extends what it commits, the instance column and the quotient; the fixed and
+    // permutation columns it also extends are left out (see the module's documentation).
+    let extended = committed + c.instance + 1;
     Counts {
         k: shape.k,
-        extended_k,
-        small_msms: advice,
+        extended_k: shape.k + c.extension_bits,
+        small_msms: c.advice,
         // The openings (SHPLONK) cost about two more MSMs.
-        full_msms: 3 * lookups + perm_z + quotient + 2,
-        ffts: committed + cs.num_instance_columns(),
+        full_msms: 3 * c.lookups + c.perm_z + (c.degree - 1) + 2,
+        ffts: committed + c.instance,
         extended_ffts: extended,
+    }
+}
+
+/// The column counts of a shape's constraint system that the prover's work follows.
+struct Columns {
+    degree: usize,
+    fixed: usize,
+    advice: usize,
+    instance: usize,
+    lookups: usize,
+    perm_cols: usize,
+    /// Permutation grand products (`degree − 2` columns each).
+    perm_z: usize,
+    /// log2 of the extended domain over the rows: `⌈log2(degree − 1)⌉`.
+    extension_bits: u32,
+}
+
+impl Columns {
+    fn of(shape: CircuitShape) -> Self {
+        let mut cs = ConstraintSystem::<Fr>::default();
+        let _ = ModelCircuit::configure_with_params(&mut cs, shape);
+        let degree = cs.degree().max(3);
+        let perm_cols = cs.permutation().get_columns().len();
+        Self {
+            degree,
+            fixed: cs.num_fixed_columns() + cs.num_selectors(),
+            advice: cs.num_advice_columns(),
+            instance: cs.num_instance_columns(),
+            lookups: cs.lookups().len(),
+            perm_cols,
+            perm_z: perm_cols.div_ceil(degree - 2),
+            extension_bits: usize::BITS - (degree - 2).leading_zeros(),
+        }
     }
 }
 
@@ -108,19 +132,12 @@ pub fn counts(shape: CircuitShape) -> Counts {
 /// 66–107 % (mobilenet_block 864 vs 854 MB, dcgan_generator 847 vs 841 MB, lenet 185 vs
 /// 228 MB); circuits under ~50 MB are dominated by the process's own memory.
 pub fn memory_bytes(shape: CircuitShape) -> u64 {
-    let mut cs = ConstraintSystem::<Fr>::default();
-    let _ = ModelCircuit::configure_with_params(&mut cs, shape);
-    let degree = cs.degree().max(3);
-    let fixed = cs.num_fixed_columns() + cs.num_selectors();
-    let advice = cs.num_advice_columns();
-    let instance = cs.num_instance_columns();
-    let lookups = cs.lookups().len();
-    let perm_cols = cs.permutation().get_columns().len();
-    let perm_z = perm_cols.div_ceil(degree - 2);
-    let parts = 1usize << (usize::BITS - (degree - 2).leading_zeros());
-    let key = 2 * fixed + 2 * perm_cols + 3;
-    let witness = 2 * (advice + instance + 3 * lookups + perm_z);
-    let quotient_part = fixed + perm_cols + advice + instance + 3 * lookups + perm_z + 3;
+    let c = Columns::of(shape);
+    let committed = c.advice + c.instance + 3 * c.lookups + c.perm_z;
+    let key = 2 * c.fixed + 2 * c.perm_cols + 3;
+    let witness = 2 * committed;
+    let quotient_part = c.fixed + c.perm_cols + committed + 3;
+    let parts = 1usize << c.extension_bits;
     let srs_points = 2 * 2; // G1 points of 64 bytes, monomial and Lagrange
     let elems = key + witness + quotient_part + parts + srs_points;
     (elems as u64) << shape.k << 5

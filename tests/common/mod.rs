@@ -10,6 +10,18 @@ pub fn shared_models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/models")
 }
 
+/// Loads `dir/NAME.onnx` and reads its input `dir/NAME.input.json` (panics naming the model).
+pub fn load_with_input(dir: &std::path::Path, name: &str) -> (zkonnx::Model, Vec<f32>) {
+    let model = zkonnx::Model::load(dir.join(format!("{name}.onnx")))
+        .unwrap_or_else(|e| panic!("{name}: import: {e}"));
+    let x = zkonnx::data::read_input_for(
+        &dir.join(format!("{name}.input.json")),
+        &model.input_parts(),
+    )
+    .unwrap_or_else(|e| panic!("{name}: input: {e}"));
+    (model, x)
+}
+
 /// `models/` of this repository.
 pub fn bundled_models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")

@@ -9,7 +9,7 @@ use halo2_proofs::plonk::Error;
 
 use super::{Layout, Planned, Rows, Src};
 use crate::chips::{fe, val};
-use crate::ir::{Group, Linear};
+use crate::ir::{Elem, Group, Linear};
 use crate::quant::QNode;
 use crate::shape::CircuitShape;
 
@@ -35,10 +35,12 @@ fn chunks(len: usize, used: usize, t: usize) -> usize {
     }
 }
 
-/// The columns of a group whose inputs are present, in order.
-fn present(g: &Group) -> Vec<usize> {
-    (0..g.inputs.len())
-        .filter(|&i| g.inputs[i].is_some())
+/// The columns of a group whose inputs are present, in order, with their elements.
+fn present(g: &Group) -> Vec<(usize, Elem)> {
+    g.inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(c, i)| i.map(|e| (c, e)))
         .collect()
 }
 
@@ -84,10 +86,7 @@ pub(crate) fn assign(
         let chunks = chunks(g.inputs.len(), k, t_per);
         let xs: Vec<Option<i128>> = cols
             .iter()
-            .map(|&i| match g.inputs[i] {
-                Some((s, e)) => st.value(node.inputs[s as usize], e as usize),
-                None => known.then_some(0),
-            })
+            .map(|&(_, (s, e))| st.value(node.inputs[s as usize], e as usize))
             .collect();
         for blk in 0..g.outputs.len().div_ceil(a_per) {
             let mut acc: Vec<Option<i128>> = vec![known.then_some(0); a_per];
@@ -101,7 +100,7 @@ pub(crate) fn assign(
                     for (a, wa) in w.iter_mut().enumerate() {
                         let r = blk * a_per + a;
                         if r < g.outputs.len() && used {
-                            let idx = cols[pos];
+                            let idx = cols[pos].0;
                             let wi = i128::from(m.data[r * m.cols + idx]);
                             wa[t] = fe(wi);
                             if let (Some(s), Some(xx)) = (acc[a].as_mut(), x) {
@@ -118,7 +117,7 @@ pub(crate) fn assign(
                     .assign_row(st.region, st.row, j == 0, &xv, &w, &av)?;
                 for (t, c) in xc.into_iter().enumerate() {
                     let pos = j * t_per + t;
-                    if let Some(Some((s, e))) = cols.get(pos).map(|&i| g.inputs[i]) {
+                    if let Some(&(_, (s, e))) = cols.get(pos) {
                         st.bind(c, cells[node.inputs[s as usize]][e as usize])?;
                     }
                 }
@@ -168,9 +167,8 @@ pub(crate) fn assign_private(
                 let mut wv = Vec::with_capacity(t);
                 let mut srcs = Vec::with_capacity(t);
                 for s in 0..t {
-                    let idx = cols.get(j * t + s).copied().unwrap_or(usize::MAX);
-                    match g.inputs.get(idx).copied().flatten() {
-                        Some((slot, e)) => {
+                    match cols.get(j * t + s).copied() {
+                        Some((idx, (slot, e))) => {
                             let x = st.value(node.inputs[slot as usize], e as usize);
                             let wi = r * m.cols + idx;
                             let w = i128::from(m.data[wi]);
