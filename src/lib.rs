@@ -9,6 +9,7 @@ pub mod data;
 pub mod evm;
 pub mod fidelity;
 pub mod report;
+pub mod split;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -165,36 +166,53 @@ impl Model {
             zkonnx_circuits::quant::check_bounds_any_params(&q)?;
         }
         let plan = plan(&q, vis, objective);
-        let out = q.output_node();
-        let settings = Settings {
-            version: SETTINGS_VERSION,
-            model: self.path.display().to_string(),
-            model_hash: self.hash.clone(),
-            shape: plan.shape,
-            num_inputs: q.input().len(),
-            num_outputs: out.len(),
-            input_shape: q.input().shape.clone(),
-            output_shape: out.shape.clone(),
-            inputs: q.inputs.clone(),
-            outputs: q.outputs.clone(),
-            input_scale: q.input().scale,
-            output_scale: out.scale,
-            param_scale: quant.param_scale,
-            hash_bits: {
-                let (input, output) = plan.shape.hash_widths(&q);
-                HashBits {
-                    input,
-                    params: q.param_bits(),
-                    output,
-                }
-            },
-        };
+        let settings = settings_for(
+            &self.path.display().to_string(),
+            &self.hash,
+            &q,
+            &plan,
+            quant.param_scale,
+        );
         Ok(CompiledModel {
             model: Arc::new(q),
             plan: Arc::new(plan),
             settings,
             calibration: cal,
         })
+    }
+}
+
+/// The settings a verifier needs for a quantized graph and its plan.
+pub(crate) fn settings_for(
+    model: &str,
+    model_hash: &str,
+    q: &QGraph,
+    plan: &LayoutPlan,
+    param_scale: u32,
+) -> Settings {
+    let out = q.output_node();
+    Settings {
+        version: SETTINGS_VERSION,
+        model: model.to_string(),
+        model_hash: model_hash.to_string(),
+        shape: plan.shape,
+        num_inputs: q.input().len(),
+        num_outputs: out.len(),
+        input_shape: q.input().shape.clone(),
+        output_shape: out.shape.clone(),
+        inputs: q.inputs.clone(),
+        outputs: q.outputs.clone(),
+        input_scale: q.input().scale,
+        output_scale: out.scale,
+        param_scale,
+        hash_bits: {
+            let (input, output) = plan.shape.hash_widths(q);
+            HashBits {
+                input,
+                params: q.param_bits(),
+                output,
+            }
+        },
     }
 }
 
@@ -522,12 +540,37 @@ impl Prover {
         Ok(())
     }
 
+    /// The bytes of `vk.bin` ([`Prover::save_keys`] writes them).
+    pub fn vk_bytes(&self) -> Vec<u8> {
+        zkonnx_prover::keys::vk_bytes(
+            self.pk.get_vk(),
+            &self.compiled.plan.shape,
+            &self.compiled.settings.digest(),
+            &self.params,
+        )
+    }
+
     /// Proves the model on one float input.
     pub fn prove(&self, input: &[f32]) -> Result<Proof> {
-        let shape = &self.compiled.plan.shape;
         let xi = quantize_input(&self.compiled.model, input)?;
-        ModelCircuit::check_input(&self.compiled.model, shape, &xi)?;
-        let trace = Arc::new(run_quantized(&self.compiled.model, &xi)?);
+        self.prove_quantized(&xi)
+    }
+
+    /// Proves the model on an input already quantized (a segment's boundary values).
+    pub fn prove_quantized(&self, xi: &[i64]) -> Result<Proof> {
+        let shape = &self.compiled.plan.shape;
+        if xi.len() != self.compiled.model.input().len() {
+            let node = self.compiled.model.input();
+            return Err(zkonnx_circuits::CircuitsError::InputLength {
+                name: node.name.clone(),
+                shape: node.shape.clone(),
+                expected: node.len(),
+                got: xi.len(),
+            }
+            .into());
+        }
+        ModelCircuit::check_input(&self.compiled.model, shape, xi)?;
+        let trace = Arc::new(run_quantized(&self.compiled.model, xi)?);
         let instances = ModelCircuit::instances(&self.compiled.model, shape, &trace);
         let circuit = ModelCircuit::with_trace(
             self.compiled.model.clone(),

@@ -112,6 +112,9 @@ pub enum CircuitsError {
     /// An unsupported visibility setting.
     #[error("visibility: {0}")]
     Visibility(String),
+    /// A model cannot be split as asked.
+    #[error("split: {0}")]
+    Split(String),
     /// halo2 synthesis error.
     #[error("circuit synthesis failed: {0}")]
     Synthesis(String),

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod lean;
 pub mod quant;
 pub mod shape;
+pub mod split;
 pub mod visibility;
 
 pub use error::{CircuitsError, Result, UnsupportedNode};

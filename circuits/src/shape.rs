@@ -153,7 +153,7 @@ impl CircuitShape {
 
     /// Rows usable by the layout.
     pub fn usable_rows(&self) -> usize {
-        (1usize << self.k) - self.reserved_rows()
+        (1usize << self.k).saturating_sub(self.reserved_rows())
     }
 
     /// Advice columns committed in the first phase.

@@ -168,7 +168,27 @@ pub fn check_shape(s: &CircuitShape) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Writes `vk.bin`.
+/// The bytes of `vk.bin`: header, the SRS points a verifier needs, the verifying key.
+pub fn vk_bytes(
+    vk: &VerifyingKey<G1Affine>,
+    shape: &CircuitShape,
+    settings_digest: &[u8; 32],
+    params: &ParamsKZG<Bn256>,
+) -> Vec<u8> {
+    let mut w = Vec::new();
+    // Writing into a vector cannot fail.
+    let _ = (|| -> std::io::Result<()> {
+        write_header(&mut w, VK_MAGIC, shape, settings_digest)?;
+        w.write_all(&params.k().to_le_bytes())?;
+        params.get_g()[0].write_raw(&mut w)?;
+        params.g2().write_raw(&mut w)?;
+        params.s_g2().write_raw(&mut w)?;
+        vk.write(&mut w, SerdeFormat::RawBytes)
+    })();
+    w
+}
+
+/// Writes `vk.bin` ([`vk_bytes`]).
 pub fn write_vk(
     path: &Path,
     vk: &VerifyingKey<G1Affine>,
@@ -176,14 +196,8 @@ pub fn write_vk(
     settings_digest: &[u8; 32],
     params: &ParamsKZG<Bn256>,
 ) -> Result<()> {
-    crate::artifacts::write_atomic(path, |w| {
-        write_header(w, VK_MAGIC, shape, settings_digest)?;
-        w.write_all(&params.k().to_le_bytes())?;
-        params.get_g()[0].write_raw(w)?;
-        params.g2().write_raw(w)?;
-        params.s_g2().write_raw(w)?;
-        vk.write(w, SerdeFormat::RawBytes)
-    })
+    let bytes = vk_bytes(vk, shape, settings_digest, params);
+    crate::artifacts::write_atomic(path, |w| w.write_all(&bytes))
 }
 
 /// Reads `vk.bin`.

@@ -96,6 +96,11 @@ pub struct LeanModel {
 impl LeanModel {
     /// Plans `q` for the lean layout, or says why it does not qualify.
     pub fn new(q: &QGraph, vis: Visibility) -> Result<Self, String> {
+        if q.segment.is_some() {
+            // A segment's boundary hash must pack at the width the next segment's input
+            // hash uses; the lean layout hashes at its check width instead.
+            return Err("a segment of a split model takes the pooled layout".into());
+        }
         if vis.params != Vis::Fixed {
             return Err(format!(
                 "the lean layout takes fixed parameters (got {})",

@@ -40,7 +40,9 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
             node: n.name.clone(),
         };
         let b = match &n.op {
-            QOp::Input => pow2(40),
+            // Quantized inputs are below 2^40; a split model's boundary input may be wider,
+            // and the circuit range-checks it to its `input_bits`.
+            QOp::Input => pow2(q.input_bits.saturating_sub(1).max(40)),
             QOp::Linear { map } => {
                 let mut worst = 0f64;
                 for g in &map.groups {

@@ -30,6 +30,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::ir::Linear;
 
+/// Where a segment of a split model ([`crate::split`]) sits in its model.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SegmentOf {
+    /// Its position, from 0.
+    pub index: usize,
+    /// How many segments the model has.
+    pub count: usize,
+    /// The model's nodes it computes: `start..end`.
+    pub start: usize,
+    /// End (exclusive) of its nodes.
+    pub end: usize,
+}
+
+impl SegmentOf {
+    /// Whether it is the first segment (it takes the model's input).
+    pub fn is_first(&self) -> bool {
+        self.index == 0
+    }
+
+    /// Whether it is the last segment (it gives the model's output).
+    pub fn is_last(&self) -> bool {
+        self.index + 1 == self.count
+    }
+}
+
 /// Where an element of a quantized rewiring or division comes from.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub enum QRef {
@@ -152,6 +177,9 @@ pub struct QGraph {
     /// The ONNX outputs, in the order their elements sit in the output tensor.
     #[serde(default)]
     pub outputs: Vec<crate::ir::IoSpec>,
+    /// Set when this graph is one segment of a split model ([`crate::split`]).
+    #[serde(default)]
+    pub segment: Option<SegmentOf>,
 }
 
 fn default_input_bits() -> u32 {
@@ -251,9 +279,16 @@ impl QGraph {
             .ok()
             .and_then(|b| b.get(self.output).copied())
             .unwrap_or(f64::MAX);
-        ((bound + 1.0).log2().ceil() as u32)
-            .saturating_add(1)
-            .min(121)
+        signed_bits(bound)
+    }
+
+    /// Signed width of every node's values (`|v| < 2^(bits - 1)` for every value the circuit
+    /// allows); the error names a node that could overflow.
+    pub fn node_bits(&self) -> crate::error::Result<Vec<u32>> {
+        Ok(bounds::node_bounds(self, None)?
+            .into_iter()
+            .map(signed_bits)
+            .collect())
     }
 
     /// Whether any node uses the general arithmetic gate (products, division, square root).
@@ -265,6 +300,13 @@ impl QGraph {
             )
         })
     }
+}
+
+/// Signed width of values bounded by `|v| ≤ bound` (at most 121).
+fn signed_bits(bound: f64) -> u32 {
+    ((bound + 1.0).log2().ceil() as u32)
+        .saturating_add(1)
+        .min(121)
 }
 
 /// Bits `b` such that every value satisfies `|v| < 2^(b-1)`.

@@ -560,6 +560,7 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
         settings,
         tables: b.tables,
         input_bits: bits_for(cal.max_abs[0], sa, settings.range_margin) + 1,
+        segment: None,
     };
     check_bounds(&q)?;
     Ok(q)

@@ -157,6 +157,70 @@ pub enum Cmd {
     Ops(OpsArgs),
     /// Verifies a proof: exit 0 valid, 1 invalid, 2 bad input.
     Verify(VerifyArgs),
+    /// Compiles a model as a chain of segment circuits linked by boundary hashes; writes
+    /// OUT/manifest.json and OUT/segment-i/ (then `setup --dir OUT` makes every segment's keys).
+    Split(SplitArgs),
+    /// Proves every segment of a split model on one input (one segment at a time); writes
+    /// PROOFS/proof-i.json.
+    ProveSplit(ProveSplitArgs),
+    /// Verifies a split model's proofs and their links: exit 0 valid, 1 invalid, 2 bad input.
+    VerifySplit(VerifySplitArgs),
+}
+
+/// Arguments of `split`.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["segments", "max_k", "max_memory"])))]
+pub struct SplitArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Calibration data (several samples) ...
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// ... or a single input to calibrate on.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Output directory.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Number of segments (balanced by the planner's cost model).
+    #[arg(long)]
+    pub segments: Option<usize>,
+    /// The fewest segments whose circuits each have at most 2^K rows.
+    #[arg(long)]
+    pub max_k: Option<u32>,
+    /// The fewest segments whose estimated proving memory is each at most this many GB.
+    #[arg(long)]
+    pub max_memory: Option<f64>,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+}
+
+/// Arguments of `prove-split`.
+#[derive(Args)]
+pub struct ProveSplitArgs {
+    /// Directory written by `split` and `setup`.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// SRS file.
+    #[arg(long)]
+    pub srs: PathBuf,
+    /// Input JSON.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Directory for the proofs (default DIR/proofs).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `verify-split`.
+#[derive(Args)]
+pub struct VerifySplitArgs {
+    /// Directory written by `split` and `setup` (its manifest pins every segment's key).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Directory of the proofs (default DIR/proofs).
+    #[arg(long)]
+    pub proofs: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -226,7 +290,7 @@ pub struct CompileArgs {
 /// Arguments of `setup`.
 #[derive(Args)]
 pub struct SetupArgs {
-    /// Directory written by `compile`.
+    /// Directory written by `compile` (or by `split`: every segment's keys).
     #[arg(long)]
     pub dir: PathBuf,
     /// SRS file (`zkonnx srs gen`).

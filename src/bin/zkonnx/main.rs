@@ -53,6 +53,9 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
         Cmd::Ops(a) => commands::ops(a),
         Cmd::Hash(a) => commands::hash(a),
         Cmd::Verify(a) => commands::verify(a),
+        Cmd::Split(a) => commands::split(a),
+        Cmd::ProveSplit(a) => commands::prove_split(a),
+        Cmd::VerifySplit(a) => commands::verify_split(a),
     }
 }
 

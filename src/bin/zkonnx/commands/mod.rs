@@ -2,6 +2,7 @@
 
 mod evm;
 mod run;
+mod split;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use crate::Fail;
 
 pub use evm::{evm_verifier, evm_verify};
 pub use run::run_all;
+pub use split::{prove_split, split, verify_split};
 
 pub fn step<T>(msg: &str, f: impl FnOnce() -> T) -> (T, f64) {
     let pb = ProgressBar::new_spinner();
@@ -250,6 +252,9 @@ pub fn srs_gen(a: GenArgs) -> Result<(), Fail> {
 /// `zkonnx setup`.
 pub fn setup(a: SetupArgs) -> Result<(), Fail> {
     let SetupArgs { dir, srs } = a;
+    if dir.join(zkonnx::split::MANIFEST).is_file() {
+        return split::setup_split(&dir, &srs);
+    }
     let compiled = CompiledModel::load(&dir)?;
     let params = read_srs(&srs)?;
     let (prover, _) = step("setup", || Prover::setup(compiled, params));
