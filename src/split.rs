@@ -11,6 +11,7 @@
 //! [`verify_chain`] checks every proof and that each boundary hash one segment outputs is the
 //! one the next segment took.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -167,9 +168,10 @@ fn cuts_for(g: &QGraph, plan: &LayoutPlan, segments: usize) -> Result<Vec<usize>
     let lanes = shape.range_lanes.max(1) as f64;
     let boundary = |c: &Cut| {
         let t = shape.inputs_per_row.max(1);
-        // Both sides range-check and hash the boundary.
-        2.0 * (hash_group_rows(c.elems, c.bits, t) as f64
-            + (c.elems * RangeConfig::rows(c.bits, shape.limb_bits)) as f64 / lanes)
+        // Each side of the cut range-checks and hashes the boundary (the DP charges the
+        // segment on either side its own side).
+        hash_group_rows(c.elems, c.bits, t) as f64
+            + (c.elems * RangeConfig::rows(c.bits, shape.limb_bits)) as f64 / lanes
     };
     Ok(balanced_cuts(g, segments, &node_costs(g, plan), boundary)?)
 }
@@ -301,7 +303,10 @@ impl CompiledModel {
                 Ok(c) => c,
                 Err(_) => break,
             };
-            let s = self.split_at(&g, &cuts, objective)?;
+            // A split that cannot be made (a boundary too wide) is skipped, not fatal.
+            let Ok(s) = self.split_at(&g, &cuts, objective) else {
+                continue;
+            };
             if fits(&s) {
                 return Ok(s);
             }
@@ -530,8 +535,13 @@ impl SplitProver {
     /// Generates every segment's keys and records their digests in the manifest.
     pub fn setup(mut split: SplitModel, params: ParamsKZG<Bn256>) -> Result<Self> {
         let mut provers = Vec::with_capacity(split.segments.len());
+        let srs = fitted(&params, split.segments.iter().map(|c| c.k()))?;
         for (e, c) in split.manifest.segments.iter_mut().zip(&split.segments) {
-            let p = Prover::setup(c.clone(), params.clone())?;
+            let fit = srs
+                .get(&c.k())
+                .cloned()
+                .ok_or_else(|| Error::Mismatch("no SRS for a segment".into()))?;
+            let p = Prover::setup(c.clone(), fit)?;
             e.vk_digest = Some(hex32(&Keccak256::digest(p.vk_bytes())));
             provers.push(p);
         }
@@ -584,15 +594,37 @@ impl SplitProver {
     }
 }
 
-/// Key generation for a split directory: every segment's `vk.bin` and `pk.bin` into its
-/// directory, one segment at a time (so memory is the largest segment's), and the keys'
-/// digests into the manifest. Returns the manifest.
+/// The SRS reduced to each of `ks` (each size computed once: reducing an SRS recomputes its
+/// Lagrange basis, a group FFT that costs more than proving a small segment).
+fn fitted(
+    params: &ParamsKZG<Bn256>,
+    ks: impl IntoIterator<Item = u32>,
+) -> Result<BTreeMap<u32, ParamsKZG<Bn256>>> {
+    let mut out = BTreeMap::new();
+    for k in ks {
+        if let std::collections::btree_map::Entry::Vacant(e) = out.entry(k) {
+            e.insert(zkonnx_prover::srs::fit_srs(params.clone(), k)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Key generation for a split directory: every segment's `vk.bin`, `pk.bin` and its SRS
+/// reduced to its size (`srs.bin`, so proving it needs no reduction) into its directory, one
+/// segment at a time (so memory is the largest segment's), and the keys' digests into the
+/// manifest. Returns the manifest.
 pub fn setup_dir(dir: &Path, params: &ParamsKZG<Bn256>) -> Result<Manifest> {
     let mut split = SplitModel::load(dir)?;
+    let srs = fitted(params, split.segments.iter().map(|c| c.k()))?;
     for (e, c) in split.manifest.segments.iter_mut().zip(&split.segments) {
-        let p = Prover::setup(c.clone(), params.clone())?;
+        let p = srs
+            .get(&c.k())
+            .cloned()
+            .ok_or_else(|| Error::Mismatch("no SRS for a segment".into()))?;
         let seg = dir.join(&e.dir);
-        p.save_keys(&seg, true)?;
+        zkonnx_prover::srs::write_srs(&seg.join(files::SRS), &p)?;
+        let prover = Prover::setup(c.clone(), p)?;
+        prover.save_keys(&seg, true)?;
         e.vk_digest = Some(file_digest(&seg.join(files::VK))?);
     }
     split.manifest.write(&dir.join(MANIFEST))?;
@@ -601,7 +633,8 @@ pub fn setup_dir(dir: &Path, params: &ParamsKZG<Bn256>) -> Result<Manifest> {
 
 /// Proves every segment of a split directory on one float input, one segment at a time (its
 /// proving key read, the proof written to `PROOFS/proof-i.json`, the key dropped), so memory
-/// is the largest segment's. Returns the proofs.
+/// is the largest segment's. Each segment uses the SRS setup wrote beside its key, or else
+/// `params` reduced to its size. Returns the proofs.
 pub fn prove_dir(
     dir: &Path,
     params: &ParamsKZG<Bn256>,
@@ -623,7 +656,14 @@ pub fn prove_dir(
         .zip(&inputs)
         .enumerate()
     {
-        let proof = prove_segment(&dir.join(&e.dir), c, params, x)?;
+        let seg = dir.join(&e.dir);
+        let own = seg.join(files::SRS);
+        let p = if own.is_file() {
+            zkonnx_prover::srs::read_srs(&own)?
+        } else {
+            params.clone()
+        };
+        let proof = prove_segment(&seg, c, &p, x)?;
         write_json(&proofs.join(proof_name(i)), &proof.to_file())?;
         out.push(proof);
     }

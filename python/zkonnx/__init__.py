@@ -59,13 +59,17 @@ def proof_name(i: int) -> str:
 
 def prove_split(split_dir, input, srs, proofs_dir=None):
     """Proves every segment of a split directory on one input, one after the other, in this
-    process; writes ``PROOFS/proof-i.json`` and returns the proofs directory."""
+    process (each with the SRS setup reduced to its size, else ``srs``); writes
+    ``PROOFS/proof-i.json`` and returns the proofs directory."""
     import os
 
     split = Split.load(str(split_dir))
     proofs_dir = str(proofs_dir or os.path.join(str(split_dir), "proofs"))
     os.makedirs(proofs_dir, exist_ok=True)
     for i, (d, x) in enumerate(zip(split.segment_dirs(), split.segment_inputs(list(input)))):
-        proof = prove_segment(os.path.join(str(split_dir), d), str(srs), x)
+        seg = os.path.join(str(split_dir), d)
+        # Setup writes each segment's SRS reduced to its size beside its key.
+        own = os.path.join(seg, "srs.bin")
+        proof = prove_segment(seg, own if os.path.isfile(own) else str(srs), x)
         write_proof(os.path.join(proofs_dir, proof_name(i)), proof)
     return proofs_dir

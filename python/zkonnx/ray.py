@@ -1,8 +1,9 @@
 """Split proving on Ray: one task per segment, on a local Ray or an existing cluster.
 
 ``prove_split(split_dir, input, srs)`` computes every segment's input on the driver (the
-integer executor runs each node of the model once), puts the SRS and each segment's files
-(``compiled.json``, ``settings.json``, ``pk.bin``) into Ray's object store once, submits one
+integer executor runs each node of the model once), puts each segment's files
+(``compiled.json``, ``settings.json``, ``pk.bin`` and the SRS reduced to its size that setup
+wrote beside them, or else the SRS given) into Ray's object store once, submits one
 task per segment, gathers the proofs into ``PROOFS/proof-i.json`` and checks the chain (every
 proof verifies with the key the manifest pins, every boundary hash links). Workers need no
 shared file system: each writes what it was sent into a temporary directory of its own.
@@ -26,22 +27,21 @@ class ChainRejected(ZkonnxError):
     """The gathered proofs do not verify as a chain."""
 
 
-def _prove_task(files, srs, x):
-    """A Ray task: proves one segment from its files and the SRS (bytes from the object
-    store) on its integer input. Returns the proof JSON and what the worker measured."""
+def _prove_task(files, x):
+    """A Ray task: proves one segment from its files (bytes from the object store: its
+    compilation, key and SRS) on its integer input. Returns the proof JSON and what the worker
+    measured."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zkonnx-segment-") as d:
         for name, data in files.items():
             with open(os.path.join(d, name), "wb") as f:
                 f.write(data)
-        srs_path = os.path.join(d, "srs.bin")
-        with open(srs_path, "wb") as f:
-            f.write(srs)
-        proof = prove_segment(d, srs_path, x)
+        proof = prove_segment(d, os.path.join(d, "srs.bin"), x)
     return {
         "proof": proof,
         "seconds": time.perf_counter() - start,
-        # Linux reports kilobytes: the worker process's peak resident memory so far.
+        # Linux reports kilobytes: the peak resident memory of this task's worker process
+        # (one task per worker, see `max_calls`).
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "host": socket.gethostname(),
         "pid": os.getpid(),
@@ -75,21 +75,24 @@ def prove_split(
     split = Split.load(split_dir)
     start = time.perf_counter()
     inputs = split.segment_inputs(list(input))
-    with open(str(srs), "rb") as f:
-        srs_ref = ray.put(f.read())
+    # One task per worker process: the worker's peak memory is the task's own, and what the
+    # prover allocated is given back when the task ends.
     options = {"num_cpus": num_cpus, "max_retries": 0}
     if memory_bytes:
         options["memory"] = int(memory_bytes)
     if threads_per_task:
         options["runtime_env"] = {"env_vars": {"RAYON_NUM_THREADS": str(int(threads_per_task))}}
-    task = ray.remote(_prove_task).options(**options)
+    task = ray.remote(max_calls=1)(_prove_task).options(**options)
     refs = []
     for d, x in zip(split.segment_dirs(), inputs):
         files = {}
         for name in SEGMENT_FILES:
             with open(os.path.join(split_dir, d, name), "rb") as f:
                 files[name] = f.read()
-        refs.append(task.remote(ray.put(files), srs_ref, x))
+        own = os.path.join(split_dir, d, "srs.bin")
+        with open(own if os.path.isfile(own) else str(srs), "rb") as f:
+            files["srs.bin"] = f.read()
+        refs.append(task.remote(ray.put(files), x))
     results = ray.get(refs)
     wall = time.perf_counter() - start
     proofs_dir = str(proofs_dir or os.path.join(split_dir, "proofs"))

@@ -40,8 +40,10 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
             node: n.name.clone(),
         };
         let b = match &n.op {
-            // Quantized inputs are below 2^40; a split model's boundary input may be wider,
-            // and the circuit range-checks it to its `input_bits`.
+            // Quantized inputs are below 2^40 (the lean layout checks inputs at its own
+            // width, which may exceed `input_bits`). A segment of a split model takes the
+            // pooled layout, which checks its input to exactly `input_bits`.
+            QOp::Input if q.segment.is_some() => pow2(q.input_bits.saturating_sub(1)),
             QOp::Input => pow2(q.input_bits.saturating_sub(1).max(40)),
             QOp::Linear { map } => {
                 let mut worst = 0f64;

@@ -100,7 +100,7 @@ pub fn cuts(q: &QGraph) -> Result<Vec<Cut>> {
 
 /// The cuts (node indices, ascending) that split the graph into `segments` parts of the most
 /// even cost: `node_cost[i]` is node `i`'s cost and `boundary_cost(cut)` what a cut adds to
-/// both segments beside it. Minimises the largest segment's cost, then the sum of the squared
+/// each of the two segments beside it. Minimises the largest segment's cost, then the sum of the squared
 /// costs (so the segments below the largest are even too).
 pub fn balanced_cuts(
     q: &QGraph,
