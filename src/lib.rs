@@ -5,6 +5,7 @@
 //! the verifying key checks a proof ([`verify`]). The CLI (`zkonnx`) is a thin layer over this API.
 #![deny(missing_docs)]
 
+pub mod aggregate;
 pub mod data;
 pub mod evm;
 pub mod fidelity;
@@ -28,7 +29,9 @@ pub use zkonnx_circuits::quant::{QuantSettings, Target};
 pub use zkonnx_circuits::visibility::{InstanceLayout, Vis, Visibility};
 pub use zkonnx_prover as prover;
 pub use zkonnx_prover::artifacts::{HashBits, ProofFile, Settings};
+pub use zkonnx_prover::device::{Backend, Device};
 pub use zkonnx_prover::keys::VerifierKey;
+pub use zkonnx_prover::proof::Transcript;
 
 use zkonnx_circuits::circuit::ModelCircuit;
 use zkonnx_circuits::ir::Graph;
@@ -441,6 +444,10 @@ pub struct Proof {
     pub outputs: Vec<f64>,
     /// Whether the outputs are public instances (only then does the proof file carry them).
     pub outputs_public: bool,
+    /// The Fiat-Shamir transcript it was made with.
+    pub transcript: Transcript,
+    /// The prover that made it.
+    pub prover: Backend,
 }
 
 impl Proof {
@@ -455,6 +462,7 @@ impl Proof {
             } else {
                 Vec::new()
             },
+            transcript: self.transcript,
         }
     }
 }
@@ -464,6 +472,7 @@ pub struct Prover {
     compiled: CompiledModel,
     params: ParamsKZG<Bn256>,
     pk: ProvingKey<G1Affine>,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Prover {
@@ -483,6 +492,7 @@ impl Prover {
             compiled,
             params,
             pk,
+            backend: zkonnx_prover::device::auto(),
         })
     }
 
@@ -497,7 +507,21 @@ impl Prover {
             compiled,
             params,
             pk,
+            backend: zkonnx_prover::device::auto(),
         })
+    }
+
+    /// Chooses where proofs are made ([`Device::Auto`] by default: the CUDA prover where this
+    /// build has it and a device is present, else the CPU); [`Device::Cuda`] is an error where
+    /// no device can be used.
+    pub fn use_device(&mut self, want: Device) -> Result<&Backend> {
+        self.backend = zkonnx_prover::device::resolve(want)?;
+        Ok(&self.backend)
+    }
+
+    /// The prover that makes this prover's proofs.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     /// The compiled model.
@@ -558,6 +582,12 @@ impl Prover {
 
     /// Proves the model on an input already quantized (a segment's boundary values).
     pub fn prove_quantized(&self, xi: &[i64]) -> Result<Proof> {
+        self.prove_quantized_with(xi, Transcript::Evm)
+    }
+
+    /// [`Prover::prove_quantized`] with the given transcript ([`Transcript::Poseidon`] for
+    /// proofs to be aggregated).
+    pub fn prove_quantized_with(&self, xi: &[i64], transcript: Transcript) -> Result<Proof> {
         let shape = &self.compiled.plan.shape;
         if xi.len() != self.compiled.model.input().len() {
             let node = self.compiled.model.input();
@@ -577,10 +607,23 @@ impl Prover {
             self.compiled.plan.clone(),
             trace.clone(),
         );
-        let bytes = zkonnx_prover::proof::prove(&self.params, &self.pk, circuit, &instances)?;
+        let bytes = zkonnx_prover::device::prove_on(
+            &self.backend,
+            &self.params,
+            &self.pk,
+            circuit,
+            &instances,
+            transcript,
+        )?;
         // A proof that its own key does not accept means the artifacts do not belong together
         // (a key from another SRS or another compilation): say so rather than write it.
-        if !zkonnx_prover::proof::verify(&self.params, self.pk.get_vk(), &instances, &bytes) {
+        if !zkonnx_prover::proof::verify_with(
+            &self.params,
+            self.pk.get_vk(),
+            &instances,
+            &bytes,
+            transcript,
+        ) {
             return Err(Error::Mismatch(
                 "the proof does not verify with its own proving key: the proving key, the SRS \
                  and compiled.json do not belong together (run setup again)"
@@ -595,6 +638,8 @@ impl Prover {
             outputs_int,
             outputs,
             outputs_public: shape.visibility.output == Vis::Public,
+            transcript,
+            prover: self.backend.clone(),
         })
     }
 }
@@ -626,8 +671,12 @@ pub fn verify(
     if !outputs_match(settings, &instances, &proof.outputs) {
         return Ok(false);
     }
-    Ok(zkonnx_prover::proof::verify(
-        &vk.params, &vk.vk, &instances, &bytes,
+    Ok(zkonnx_prover::proof::verify_with(
+        &vk.params,
+        &vk.vk,
+        &instances,
+        &bytes,
+        proof.transcript,
     ))
 }
 

@@ -86,6 +86,15 @@ pub struct Report {
     pub argmax_agrees: bool,
     /// Whether the proof verified.
     pub verified: bool,
+    /// The prover that made the proof: `cpu` or `cuda`.
+    #[serde(default)]
+    pub prover: String,
+    /// The GPU that made it (CUDA only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Why `--device auto` fell back to the CPU, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prover_fallback: Option<String>,
     /// Input / param scales.
     pub input_scale: u32,
     /// Weight scale.
@@ -176,6 +185,9 @@ impl Report {
             mean_abs_err: fid.mean_abs_err,
             argmax_agrees: fid.argmax_agrees,
             verified,
+            prover: proof.prover.prover.clone(),
+            device: proof.prover.device.clone(),
+            prover_fallback: proof.prover.fallback.clone(),
             input_scale: compiled.settings.input_scale,
             param_scale: compiled.settings.param_scale,
             layers: p.layers.clone(),

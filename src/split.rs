@@ -30,7 +30,8 @@ use zkonnx_prover::keys::VerifierKey;
 use crate::halo2_proofs::halo2curves::bn256::Bn256;
 use crate::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use crate::{
-    files, verify, CompiledModel, Error, Objective, Proof, Prover, Result, Vis, Visibility,
+    files, verify, CompiledModel, Error, Objective, Proof, Prover, Result, Transcript, Vis,
+    Visibility,
 };
 
 /// Version of the manifest format.
@@ -641,6 +642,18 @@ pub fn prove_dir(
     input: &[f32],
     proofs: &Path,
 ) -> Result<Vec<Proof>> {
+    prove_dir_with(dir, params, input, proofs, Transcript::Evm)
+}
+
+/// [`prove_dir`] with the given transcript ([`Transcript::Poseidon`] for
+/// [`aggregate_dir`](crate::aggregate::aggregate_dir)).
+pub fn prove_dir_with(
+    dir: &Path,
+    params: &ParamsKZG<Bn256>,
+    input: &[f32],
+    proofs: &Path,
+    transcript: Transcript,
+) -> Result<Vec<Proof>> {
     let split = SplitModel::load(dir)?;
     let inputs = split.segment_inputs(input)?;
     std::fs::create_dir_all(proofs).map_err(|e| Error::Data {
@@ -663,7 +676,7 @@ pub fn prove_dir(
         } else {
             params.clone()
         };
-        let proof = prove_segment(&seg, c, &p, x)?;
+        let proof = prove_segment_with(&seg, c, &p, x, transcript)?;
         write_json(&proofs.join(proof_name(i)), &proof.to_file())?;
         out.push(proof);
     }
@@ -677,6 +690,17 @@ pub fn prove_segment(
     params: &ParamsKZG<Bn256>,
     input: &[i64],
 ) -> Result<Proof> {
+    prove_segment_with(seg, compiled, params, input, Transcript::Evm)
+}
+
+/// [`prove_segment`] with the given transcript.
+pub fn prove_segment_with(
+    seg: &Path,
+    compiled: CompiledModel,
+    params: &ParamsKZG<Bn256>,
+    input: &[i64],
+    transcript: Transcript,
+) -> Result<Proof> {
     let (pk, shape, digest) = zkonnx_prover::keys::read_pk(&seg.join(files::PK))?;
     if shape != compiled.plan.shape || digest != compiled.settings.digest() {
         return Err(Error::Mismatch(format!(
@@ -684,5 +708,5 @@ pub fn prove_segment(
             seg.display()
         )));
     }
-    Prover::from_parts(compiled, params.clone(), pk)?.prove_quantized(input)
+    Prover::from_parts(compiled, params.clone(), pk)?.prove_quantized_with(input, transcript)
 }

@@ -11,7 +11,7 @@ use zkonnx::circuits::quant::{quantize_input, run_quantized};
 use zkonnx::circuits::split::{boundary_values, divide, divisible};
 use zkonnx::prover::srs::dev_srs;
 use zkonnx::split::{verify_chain, ChainVerdict, SegmentProof, SplitProver};
-use zkonnx::{CompiledModel, Objective, QuantSettings, Vis};
+use zkonnx::{CompiledModel, Objective, QuantSettings, Transcript, Vis};
 
 fn compile(name: &str) -> (CompiledModel, Vec<f32>) {
     let (model, x) = common::load_with_input(&common::shared_models(), name);
@@ -150,6 +150,46 @@ fn split_proofs_verify_as_a_chain() {
             );
         }
     }
+}
+
+/// Segment proofs made for aggregation (Poseidon transcript) verify as a chain, and a proof
+/// verifies only with the transcript it was made with.
+#[test]
+fn poseidon_segment_proofs_verify_only_with_their_transcript() {
+    let (c, x) = compile("mlp_digits");
+    let s = c.split(2, Objective::Prove).expect("split");
+    let k = s.segments.iter().map(|c| c.k()).max().unwrap_or(1);
+    let p = SplitProver::setup(s, dev_srs(k, 7)).expect("setup");
+    let inputs = p.split().segment_inputs(&x).expect("segment inputs");
+    let proofs: Vec<_> = p
+        .provers()
+        .iter()
+        .zip(&inputs)
+        .map(|(q, xi)| {
+            q.prove_quantized_with(xi, Transcript::Poseidon)
+                .expect("prove")
+        })
+        .collect();
+    let parts = p.segment_proofs(&proofs);
+    assert!(parts
+        .iter()
+        .all(|s| s.proof.transcript == Transcript::Poseidon));
+    let manifest = &p.split().manifest;
+    assert_eq!(
+        verify_chain(manifest, &parts).expect("verify"),
+        ChainVerdict::Valid
+    );
+    let mut relabelled = parts.clone();
+    relabelled[1].proof.transcript = Transcript::Evm;
+    assert!(rejected(verify_chain(manifest, &relabelled)));
+    let evm = p.prove(&x).expect("prove");
+    let mut evm_parts = p.segment_proofs(&evm);
+    assert_eq!(
+        verify_chain(manifest, &evm_parts).expect("verify"),
+        ChainVerdict::Valid
+    );
+    evm_parts[0].proof.transcript = Transcript::Poseidon;
+    assert!(rejected(verify_chain(manifest, &evm_parts)));
 }
 
 fn rejected(v: zkonnx::Result<ChainVerdict>) -> bool {

@@ -88,6 +88,9 @@ pub struct ProofFile {
     /// The outputs, dequantized from the output instances (empty when the output is private
     /// or hashed).
     pub outputs: Vec<f64>,
+    /// The Fiat-Shamir transcript it was made with (`evm` when absent).
+    #[serde(default)]
+    pub transcript: crate::proof::Transcript,
 }
 
 /// Encodes a field element as `0x`-prefixed 32-byte big-endian hex.

@@ -37,6 +37,13 @@ pub enum ProverError {
         /// halo2's message.
         message: String,
     },
+    /// Proofs that cannot be aggregated (they do not verify, do not link, or snark-verifier
+    /// refused them).
+    #[error("aggregation: {0}")]
+    Aggregation(String),
+    /// The prover asked for cannot run here (`--device cuda` without a CUDA build or device).
+    #[error("device: {0}")]
+    Device(String),
     /// The witness could not be built.
     #[error(transparent)]
     Circuits(#[from] zkonnx_circuits::CircuitsError),

@@ -1,10 +1,15 @@
 //! zkonnx-prover: SRS, key generation, proving and verification (KZG on BN254, SHPLONK,
-//! Keccak EVM transcript), and the versioned artifact formats (DESIGN.md §2, §6).
+//! Keccak EVM transcript), aggregation of chained proofs, and the versioned artifact formats
+//! (DESIGN.md §2, §6, §8).
 #![deny(missing_docs)]
 
+pub mod aggregate;
 pub mod artifacts;
 mod dev_srs;
+pub mod device;
 pub mod error;
+#[cfg(feature = "cuda")]
+mod gpu;
 pub mod keys;
 pub mod proof;
 pub mod roofline;

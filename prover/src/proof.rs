@@ -1,4 +1,6 @@
-//! Proving and verification with the Keccak EVM transcript and SHPLONK.
+//! Proving and verification with SHPLONK, in one of two Fiat-Shamir transcripts: Keccak
+//! (the EVM's, every proof a contract checks) or Poseidon (cheap to re-verify inside a circuit:
+//! the transcript of segment proofs that are to be aggregated).
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::plonk::{create_proof, verify_proof, Circuit, ProvingKey, VerifyingKey};
@@ -7,9 +9,12 @@ use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
 use halo2_proofs::poly::kzg::strategy::AccumulatorStrategy;
 use halo2_proofs::poly::VerificationStrategy;
-use halo2_proofs::transcript::{TranscriptReadBuffer, TranscriptWriterBuffer};
+use halo2_proofs::transcript::{
+    EncodedChallenge, TranscriptRead, TranscriptReadBuffer, TranscriptWriterBuffer,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 
@@ -17,6 +22,31 @@ use crate::error::{ProverError, Result};
 
 /// The transcript every zkonnx proof uses (Keccak256, EVM-compatible).
 pub type ProofTranscript<S> = EvmTranscript<G1Affine, NativeLoader, S, Vec<u8>>;
+
+/// The Poseidon transcript of proofs made for aggregation: the sponge (width 3, rate 2, 8 full
+/// and 57 partial rounds) the aggregation circuit re-runs in-circuit.
+pub type PoseidonProofTranscript<S> =
+    snark_verifier_sdk::halo2::PoseidonTranscript<NativeLoader, S>;
+
+/// Which Fiat-Shamir transcript a proof was made with (recorded in `proof.json`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transcript {
+    /// Keccak-256: what the Solidity verifiers check.
+    #[default]
+    Evm,
+    /// Poseidon: what the aggregation circuit checks (`zkonnx aggregate`).
+    Poseidon,
+}
+
+impl std::fmt::Display for Transcript {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transcript::Evm => "evm",
+            Transcript::Poseidon => "poseidon",
+        })
+    }
+}
 
 /// Proves a circuit (a model's [`ModelCircuit`](zkonnx_circuits::circuit::ModelCircuit), or any halo2 circuit over BN254);
 /// `instances` is the single public instance column.
@@ -26,9 +56,40 @@ pub fn prove<C: Circuit<Fr>>(
     circuit: C,
     instances: &[Fr],
 ) -> Result<Vec<u8>> {
+    prove_with(params, pk, circuit, instances, Transcript::Evm)
+}
+
+/// [`prove`] with the given transcript.
+pub fn prove_with<C: Circuit<Fr>>(
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: C,
+    instances: &[Fr],
+    transcript: Transcript,
+) -> Result<Vec<u8>> {
+    match transcript {
+        Transcript::Evm => {
+            prove_in::<C, _, ProofTranscript<Vec<u8>>>(params, pk, circuit, instances)
+        }
+        Transcript::Poseidon => {
+            prove_in::<C, _, PoseidonProofTranscript<Vec<u8>>>(params, pk, circuit, instances)
+        }
+    }
+}
+
+fn prove_in<C, E, T>(
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: C,
+    instances: &[Fr],
+) -> Result<Vec<u8>>
+where
+    C: Circuit<Fr>,
+    E: EncodedChallenge<G1Affine>,
+    T: TranscriptWriterBuffer<Vec<u8>, G1Affine, E>,
+{
     let rng = ChaCha20Rng::from_entropy();
-    let mut transcript =
-        <ProofTranscript<Vec<u8>> as TranscriptWriterBuffer<_, G1Affine, _>>::init(Vec::new());
+    let mut transcript = T::init(Vec::new());
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
         params,
         pk,
@@ -53,27 +114,64 @@ pub fn verify(
     instances: &[Fr],
     proof: &[u8],
 ) -> bool {
+    verify_with(params, vk, instances, proof, Transcript::Evm)
+}
+
+/// [`verify`] of a proof made with the given transcript.
+pub fn verify_with(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+    transcript: Transcript,
+) -> bool {
     let run = || {
         let mut rest: &[u8] = proof;
-        let ok = {
-            let mut transcript =
-                <ProofTranscript<&mut &[u8]> as TranscriptReadBuffer<_, G1Affine, _>>::init(
-                    &mut rest,
-                );
-            let strategy = AccumulatorStrategy::new(params.verifier_params());
-            match verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
-                params.verifier_params(),
+        let ok = match transcript {
+            Transcript::Evm => check(
+                params,
                 vk,
-                strategy,
-                &[&[instances]],
-                &mut transcript,
-            ) {
-                Ok(acc) => VerificationStrategy::<_, VerifierSHPLONK<'_, Bn256>>::finalize(acc),
-                Err(_) => false,
-            }
+                instances,
+                &mut <ProofTranscript<&mut &[u8]> as TranscriptReadBuffer<_, G1Affine, _>>::init(
+                    &mut rest,
+                ),
+            ),
+            Transcript::Poseidon => check(
+                params,
+                vk,
+                instances,
+                &mut <PoseidonProofTranscript<&mut &[u8]> as TranscriptReadBuffer<
+                    _,
+                    G1Affine,
+                    _,
+                >>::init(&mut rest),
+            ),
         };
         // The transcript must be read to its end: a proof with bytes after it is not this proof.
         ok && rest.is_empty()
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or(false)
+}
+
+fn check<E, T>(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    transcript: &mut T,
+) -> bool
+where
+    E: EncodedChallenge<G1Affine>,
+    T: TranscriptRead<G1Affine, E>,
+{
+    let strategy = AccumulatorStrategy::new(params.verifier_params());
+    match verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+        params.verifier_params(),
+        vk,
+        strategy,
+        &[&[instances]],
+        transcript,
+    ) {
+        Ok(acc) => VerificationStrategy::<_, VerifierSHPLONK<'_, Bn256>>::finalize(acc),
+        Err(_) => false,
+    }
 }

@@ -259,13 +259,26 @@ fn setup_split(py: Python<'_>, dir: PathBuf, srs: PathBuf) -> PyResult<()> {
 }
 
 /// Proves one segment from a directory holding its `compiled.json`, `settings.json` and
-/// `pk.bin`, on its integer input; returns the proof file's JSON.
+/// `pk.bin`, on its integer input; returns the proof file's JSON. `for_aggregation` makes it
+/// with the Poseidon transcript (for `aggregate`).
 #[pyfunction]
-fn prove_segment(py: Python<'_>, dir: PathBuf, srs: PathBuf, input: Vec<i64>) -> PyResult<String> {
+#[pyo3(signature = (dir, srs, input, for_aggregation = false))]
+fn prove_segment(
+    py: Python<'_>,
+    dir: PathBuf,
+    srs: PathBuf,
+    input: Vec<i64>,
+    for_aggregation: bool,
+) -> PyResult<String> {
     let params = read_srs(&srs).map_err(err)?;
     let compiled = zkonnx::CompiledModel::load(&dir).map_err(err)?;
+    let transcript = if for_aggregation {
+        zkonnx::Transcript::Poseidon
+    } else {
+        zkonnx::Transcript::Evm
+    };
     let p = py
-        .allow_threads(|| split::prove_segment(&dir, compiled, &params, &input))
+        .allow_threads(|| split::prove_segment_with(&dir, compiled, &params, &input, transcript))
         .map_err(err)?;
     serde_json::to_string(&p.to_file()).map_err(err)
 }

@@ -57,10 +57,11 @@ def proof_name(i: int) -> str:
     return f"proof-{i}.json"
 
 
-def prove_split(split_dir, input, srs, proofs_dir=None):
+def prove_split(split_dir, input, srs, proofs_dir=None, for_aggregation=False):
     """Proves every segment of a split directory on one input, one after the other, in this
     process (each with the SRS setup reduced to its size, else ``srs``); writes
-    ``PROOFS/proof-i.json`` and returns the proofs directory."""
+    ``PROOFS/proof-i.json`` and returns the proofs directory. ``for_aggregation`` makes the
+    proofs with the Poseidon transcript, for ``zkonnx aggregate``."""
     import os
 
     split = Split.load(str(split_dir))
@@ -70,6 +71,6 @@ def prove_split(split_dir, input, srs, proofs_dir=None):
         seg = os.path.join(str(split_dir), d)
         # Setup writes each segment's SRS reduced to its size beside its key.
         own = os.path.join(seg, "srs.bin")
-        proof = prove_segment(seg, own if os.path.isfile(own) else str(srs), x)
+        proof = prove_segment(seg, own if os.path.isfile(own) else str(srs), x, for_aggregation)
         write_proof(os.path.join(proofs_dir, proof_name(i)), proof)
     return proofs_dir

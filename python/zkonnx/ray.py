@@ -27,7 +27,7 @@ class ChainRejected(ZkonnxError):
     """The gathered proofs do not verify as a chain."""
 
 
-def _prove_task(files, x):
+def _prove_task(files, x, for_aggregation=False):
     """A Ray task: proves one segment from its files (bytes from the object store: its
     compilation, key and SRS) on its integer input. Returns the proof JSON and what the worker
     measured."""
@@ -36,7 +36,7 @@ def _prove_task(files, x):
         for name, data in files.items():
             with open(os.path.join(d, name), "wb") as f:
                 f.write(data)
-        proof = prove_segment(d, os.path.join(d, "srs.bin"), x)
+        proof = prove_segment(d, os.path.join(d, "srs.bin"), x, for_aggregation)
     return {
         "proof": proof,
         "seconds": time.perf_counter() - start,
@@ -58,6 +58,7 @@ def prove_split(
     num_cpus=1,
     memory_bytes=None,
     threads_per_task=None,
+    for_aggregation=False,
 ):
     """Proves every segment of ``split_dir`` as a Ray task and checks the chain.
 
@@ -65,7 +66,8 @@ def prove_split(
     segments side by side as the cluster holds); ``threads_per_task`` sets the prover's thread
     count in each worker (``RAYON_NUM_THREADS``). Returns a dict with the proofs directory,
     the wall time and each segment's worker figures; raises ``ChainRejected`` if the proofs do
-    not verify as a chain.
+    not verify as a chain. ``for_aggregation`` makes the proofs with the Poseidon transcript,
+    for ``zkonnx aggregate``.
     """
     import ray
 
@@ -92,7 +94,7 @@ def prove_split(
         own = os.path.join(split_dir, d, "srs.bin")
         with open(own if os.path.isfile(own) else str(srs), "rb") as f:
             files["srs.bin"] = f.read()
-        refs.append(task.remote(ray.put(files), x))
+        refs.append(task.remote(ray.put(files), x, for_aggregation))
     results = ray.get(refs)
     wall = time.perf_counter() - start
     proofs_dir = str(proofs_dir or os.path.join(split_dir, "proofs"))

@@ -7,7 +7,7 @@ use halo2_proofs::plonk::VerifyingKey;
 use halo2_proofs::poly::commitment::ParamsProver;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use snark_verifier_sdk::snark_verifier::loader::evm::EvmLoader;
-use snark_verifier_sdk::snark_verifier::pcs::kzg::{Bdfg21, KzgAs, KzgDecidingKey};
+use snark_verifier_sdk::snark_verifier::pcs::kzg::{Bdfg21, KzgAs, KzgDecidingKey, LimbsEncoding};
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkVerifier;
@@ -16,6 +16,12 @@ use snark_verifier_sdk::snark_verifier::verifier::SnarkVerifier;
 use crate::error::{EvmError, Result};
 
 type Shplonk = KzgAs<Bn256, Bdfg21>;
+/// An accumulator among the instances is 4 coordinates of 3 limbs of 88 bits (snark-verifier-sdk's
+/// encoding); unused when a circuit has none.
+type Verifier = PlonkVerifier<
+    Shplonk,
+    LimbsEncoding<{ snark_verifier_sdk::LIMBS }, { snark_verifier_sdk::BITS }>,
+>;
 
 /// Generates the Solidity verifier of a verifying key for one instance column of
 /// `num_instances` values. `params` needs only `k`, `g[0]`, `g2` and `s·g2`.
@@ -24,22 +30,33 @@ pub fn verifier_solidity(
     vk: &VerifyingKey<G1Affine>,
     num_instances: usize,
 ) -> Result<String> {
+    verifier_solidity_with(params, vk, num_instances, None)
+}
+
+/// [`verifier_solidity`] of a circuit whose instances carry a KZG accumulator at
+/// `accumulator` (an aggregation circuit's): the verifier folds it into its pairing check.
+pub fn verifier_solidity_with(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    num_instances: usize,
+    accumulator: Option<Vec<(usize, usize)>>,
+) -> Result<String> {
     let run = || {
         let protocol = compile(
             params,
             vk,
-            Config::kzg().with_num_instance(vec![num_instances]),
+            Config::kzg()
+                .with_num_instance(vec![num_instances])
+                .with_accumulator_indices(accumulator.clone()),
         );
         let dk: KzgDecidingKey<Bn256> = (params.get_g()[0], params.g2(), params.s_g2()).into();
         let loader = EvmLoader::new::<Fq, Fr>();
         let protocol = protocol.loaded(&loader);
         let mut transcript = EvmTranscript::<G1Affine, Rc<EvmLoader>, _, _>::new(&loader);
         let instances = transcript.load_instances(vec![num_instances]);
-        let proof =
-            PlonkVerifier::<Shplonk>::read_proof(&dk, &protocol, &instances, &mut transcript)
-                .map_err(|e| format!("{e:?}"))?;
-        PlonkVerifier::<Shplonk>::verify(&dk, &protocol, &instances, &proof)
+        let proof = Verifier::read_proof(&dk, &protocol, &instances, &mut transcript)
             .map_err(|e| format!("{e:?}"))?;
+        Verifier::verify(&dk, &protocol, &instances, &proof).map_err(|e| format!("{e:?}"))?;
         Ok::<String, String>(canonical_scalars(&loader.solidity_code()))
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))

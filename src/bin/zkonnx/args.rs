@@ -165,6 +165,12 @@ pub enum Cmd {
     ProveSplit(ProveSplitArgs),
     /// Verifies a split model's proofs and their links: exit 0 valid, 1 invalid, 2 bad input.
     VerifySplit(VerifySplitArgs),
+    /// Folds a split model's segment proofs (made with `prove-split --for-aggregation`) into
+    /// one proof, the boundary links checked inside it; writes OUT/aggregate.json and
+    /// OUT/vk.bin, and with --evm OUT/Verifier.sol checked in revm.
+    Aggregate(AggregateArgs),
+    /// Verifies an aggregated proof natively: exit 0 valid, 1 invalid, 2 bad input.
+    VerifyAggregate(VerifyAggregateArgs),
 }
 
 /// Arguments of `split`.
@@ -210,6 +216,44 @@ pub struct ProveSplitArgs {
     /// Directory for the proofs (default DIR/proofs).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
+    /// Make the proofs with the Poseidon transcript, for `aggregate` (they verify with
+    /// `verify-split` as well, but not with a Solidity verifier).
+    #[arg(long)]
+    pub for_aggregation: bool,
+}
+
+/// Arguments of `aggregate`.
+#[derive(Args)]
+pub struct AggregateArgs {
+    /// Directory written by `split` and `setup`.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Directory of the segment proofs (default DIR/proofs).
+    #[arg(long)]
+    pub proofs: Option<PathBuf>,
+    /// The SRS the segments were set up with, holding at least 2^K points.
+    #[arg(long)]
+    pub srs: PathBuf,
+    /// log2 of the aggregation circuit's rows (its column count follows).
+    #[arg(long, default_value_t = 21)]
+    pub k: u32,
+    /// Output directory (default DIR/aggregate).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Also generate the Solidity verifier and check the proof with it in revm.
+    #[arg(long)]
+    pub evm: bool,
+}
+
+/// Arguments of `verify-aggregate`.
+#[derive(Args)]
+pub struct VerifyAggregateArgs {
+    /// Directory written by `aggregate`.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Also generate the Solidity verifier (DIR/Verifier.sol) and check the proof in revm.
+    #[arg(long)]
+    pub evm: bool,
 }
 
 /// Arguments of `verify-split`.
@@ -265,6 +309,9 @@ pub struct RunArgs {
     /// With --evm: also measure snark-verifier's unrolled verifier of the same circuit.
     #[arg(long, requires = "evm")]
     pub compare_verifiers: bool,
+    /// Where to prove: `cpu`, `cuda` or `auto` (CUDA where available, else the CPU).
+    #[arg(long, default_value = "auto")]
+    pub device: zkonnx::Device,
     #[command(flatten)]
     pub quant: QuantArgs,
 }
@@ -313,6 +360,10 @@ pub struct ProveArgs {
     /// Proof file to write (default DIR/proof.json).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
+    /// Where to prove: `cpu`, `cuda` (an error without a CUDA build and device) or `auto`
+    /// (CUDA where available, else the CPU).
+    #[arg(long, default_value = "auto")]
+    pub device: zkonnx::Device,
 }
 
 /// Arguments of `evm-verifier`.

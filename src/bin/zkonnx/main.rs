@@ -56,6 +56,8 @@ fn run(cmd: Cmd) -> Result<(), Fail> {
         Cmd::Split(a) => commands::split(a),
         Cmd::ProveSplit(a) => commands::prove_split(a),
         Cmd::VerifySplit(a) => commands::verify_split(a),
+        Cmd::Aggregate(a) => commands::aggregate(a),
+        Cmd::VerifyAggregate(a) => commands::verify_aggregate(a),
     }
 }
 

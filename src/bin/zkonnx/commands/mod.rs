@@ -20,7 +20,16 @@ use crate::Fail;
 
 pub use evm::{evm_verifier, evm_verify};
 pub use run::run_all;
-pub use split::{prove_split, split, verify_split};
+pub use split::{aggregate, prove_split, split, verify_aggregate, verify_split};
+
+/// Says which prover runs (and why `auto` fell back to the CPU).
+pub fn say_backend(b: &zkonnx::Backend) {
+    match (&b.device, &b.fallback) {
+        (Some(d), _) => eprintln!("prover: {} ({d})", b.prover),
+        (None, Some(why)) => eprintln!("prover: {} (auto: {why})", b.prover),
+        (None, None) => eprintln!("prover: {}", b.prover),
+    }
+}
 
 pub fn step<T>(msg: &str, f: impl FnOnce() -> T) -> (T, f64) {
     let pb = ProgressBar::new_spinner();
@@ -269,6 +278,7 @@ pub fn prove(a: ProveArgs) -> Result<(), Fail> {
         srs,
         input,
         out,
+        device,
     } = a;
     let compiled = CompiledModel::load(&dir)?;
     let params = read_srs(&srs)?;
@@ -294,7 +304,8 @@ pub fn prove(a: ProveArgs) -> Result<(), Fail> {
         }
     }
     let x = data::read_input(&input)?;
-    let prover = Prover::from_parts(compiled, params, pk)?;
+    let mut prover = Prover::from_parts(compiled, params, pk)?;
+    say_backend(prover.use_device(device)?);
     let (proof, _) = step("prove", || prover.prove(&x));
     let out = out.unwrap_or_else(|| dir.join(files::PROOF));
     write_json(&out, &proof?.to_file())?;

@@ -23,6 +23,7 @@ pub fn run_all(a: RunArgs) -> Result<(), Fail> {
         no_pk,
         evm,
         compare_verifiers,
+        device,
         quant,
     } = a;
     std::fs::create_dir_all(&workdir)
@@ -43,8 +44,9 @@ pub fn run_all(a: RunArgs) -> Result<(), Fail> {
     });
     write_srs(&workdir.join(files::SRS), &params)?;
     let (prover, setup_s) = step("setup", || Prover::setup(compiled.clone(), params));
-    let prover = prover?;
+    let mut prover = prover?;
     prover.save_keys(&workdir, !no_pk)?;
+    super::say_backend(prover.use_device(device)?);
     let (proof, prove_s) = step("prove", || prover.prove(&x));
     let proof = proof?;
     let pf = proof.to_file();

@@ -7,8 +7,10 @@ use zkonnx::{data, Model};
 use zkonnx_prover::srs::read_srs;
 
 use super::{calibration_samples, step};
-use crate::args::{ProveSplitArgs, SplitArgs, VerifySplitArgs};
+use crate::args::{AggregateArgs, ProveSplitArgs, SplitArgs, VerifyAggregateArgs, VerifySplitArgs};
 use crate::Fail;
+use zkonnx::aggregate;
+use zkonnx_prover::proof::Transcript;
 
 /// `zkonnx split`.
 pub fn split(a: SplitArgs) -> Result<(), Fail> {
@@ -67,8 +69,13 @@ pub fn prove_split(a: ProveSplitArgs) -> Result<(), Fail> {
     let params = read_srs(&a.srs)?;
     let x = data::read_input(&a.input)?;
     let out = a.out.unwrap_or_else(|| a.dir.join("proofs"));
+    let transcript = if a.for_aggregation {
+        Transcript::Poseidon
+    } else {
+        Transcript::Evm
+    };
     let (proofs, _) = step("prove (every segment)", || {
-        split::prove_dir(&a.dir, &params, &x, &out)
+        split::prove_dir_with(&a.dir, &params, &x, &out, transcript)
     });
     let proofs = proofs?;
     eprintln!("{} segment proofs written", proofs.len());
@@ -88,4 +95,73 @@ pub fn verify_split(a: VerifySplitArgs) -> Result<(), Fail> {
             Err(Fail::No(format!("invalid: segment {segment}: {reason}")))
         }
     }
+}
+
+/// `zkonnx aggregate`.
+pub fn aggregate(a: AggregateArgs) -> Result<(), Fail> {
+    let proofs = a.proofs.unwrap_or_else(|| a.dir.join("proofs"));
+    let out = a.out.unwrap_or_else(|| a.dir.join("aggregate"));
+    let params = zkonnx_prover::srs::fit_srs(read_srs(&a.srs)?, a.k)?;
+    let (r, _) = step("aggregate (outer keys and proof)", || {
+        aggregate::aggregate_dir(&a.dir, &proofs, &params, &out)
+    });
+    let r = r?;
+    let c = r.verifier.shape.config;
+    eprintln!(
+        "aggregation circuit: k={} advice {} lookup {} fixed {}; setup {:.1} s, prove {:.1} s; \
+         {} public instances ({} after the accumulator); verifies natively",
+        c.degree,
+        c.num_advice,
+        c.num_lookup_advice,
+        c.num_fixed,
+        r.setup_s,
+        r.prove_s,
+        r.file.instances.len(),
+        r.file.exposed.len()
+    );
+    if a.evm {
+        evm_check(&out)?;
+    }
+    println!("{}", out.join(aggregate::AGG_PROOF).display());
+    Ok(())
+}
+
+/// `zkonnx verify-aggregate`.
+pub fn verify_aggregate(a: VerifyAggregateArgs) -> Result<(), Fail> {
+    if !aggregate::verify_aggregate_dir(&a.dir)? {
+        return Err(Fail::No(
+            "invalid: the aggregated proof does not verify".into(),
+        ));
+    }
+    if a.evm {
+        evm_check(&a.dir)?;
+    }
+    println!("valid: the aggregated proof and its accumulator verify");
+    Ok(())
+}
+
+/// Generates the aggregated proof's Solidity verifier, checks the proof with it in revm and
+/// reports its gas; `Fail::No` if the contract rejects it.
+fn evm_check(out: &Path) -> Result<(), Fail> {
+    let (check, _) = step("evm (generate, compile, revm)", || {
+        aggregate::aggregate_evm(out)
+    });
+    let check = check?;
+    eprintln!(
+        "revm: {} verify gas {} deploy gas {} runtime {} bytes",
+        if check.accepted {
+            "accepted"
+        } else {
+            "REJECTED"
+        },
+        check.verify_gas,
+        check.deploy_gas,
+        check.runtime_bytes
+    );
+    if !check.accepted {
+        return Err(Fail::No(
+            "invalid: the Solidity verifier rejected the aggregated proof".into(),
+        ));
+    }
+    Ok(())
 }
