@@ -19,8 +19,8 @@ nvidia-smi --query-gpu=name,memory.total,compute_cap --format=csv,noheader | tee
 command -v nvcc >/dev/null || bash scripts/install-cuda.sh
 export CUDA_ARCH=${CUDA_ARCH:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)}
 [ -d verifier-contract/node_modules ] || npm ci --prefix verifier-contract --silent
-cargo build --release --features cuda --bin zkonnx
-cargo test --release --features cuda --test gpu -- --nocapture
+bash scripts/build-cuda.sh
+CARGO_CMD=test bash scripts/build-cuda.sh -- --nocapture
 Z=target/release/zkonnx
 
 echo '| model | k | prove CPU s | prove GPU s | speed-up | host peak CPU MB | host peak GPU MB | device peak MiB | GPU proof verifies (native, revm) |' > "$OUT/gpu.md"

@@ -451,6 +451,20 @@ pub struct Proof {
 }
 
 impl Proof {
+    /// A proof read back from its file (as another process, `zkonnx-cuda`, wrote it), made by
+    /// `prover`; `outputs_int` is empty (the file holds the dequantized outputs only).
+    pub fn from_file(f: &ProofFile, path: &Path, prover: Backend) -> Result<Self> {
+        Ok(Self {
+            bytes: f.proof_bytes(path)?,
+            instances: f.instance_values(path)?,
+            outputs_int: Vec::new(),
+            outputs: f.outputs.clone(),
+            outputs_public: !f.outputs.is_empty(),
+            transcript: f.transcript,
+            prover,
+        })
+    }
+
     /// The file form.
     pub fn to_file(&self) -> ProofFile {
         ProofFile {
@@ -517,6 +531,13 @@ impl Prover {
     pub fn use_device(&mut self, want: Device) -> Result<&Backend> {
         self.backend = zkonnx_prover::device::resolve(want)?;
         Ok(&self.backend)
+    }
+
+    /// Records the backend chosen elsewhere (the CLI, which hands GPU proofs to another
+    /// process, records why it proves on the CPU); a CUDA backend is refused at proving time
+    /// unless this process installed the CUDA prover.
+    pub fn set_backend(&mut self, backend: Backend) {
+        self.backend = backend;
     }
 
     /// The prover that makes this prover's proofs.

@@ -18,25 +18,17 @@ use rand_core::SeedableRng;
 use crate::error::{ProverError, Result};
 use crate::proof::{PoseidonProofTranscript, ProofTranscript, Transcript};
 
-/// The first CUDA device's name, or why there is none (no driver, no device).
-pub fn device_name() -> std::result::Result<String, String> {
-    use rustacuda::device::Device;
-    let run = || -> std::result::Result<String, String> {
-        rustacuda::init(rustacuda::CudaFlags::empty())
-            .map_err(|e| format!("no CUDA driver: {e}"))?;
-        let n = Device::num_devices().map_err(|e| format!("CUDA: {e}"))?;
-        if n == 0 {
-            return Err("no CUDA device".into());
-        }
-        Device::get_device(0)
-            .and_then(|d| d.name())
-            .map_err(|e| format!("CUDA: {e}"))
-    };
-    std::panic::catch_unwind(run).unwrap_or_else(|_| Err("CUDA initialisation failed".into()))
+/// Installs the CUDA prover in this process ([`crate::device::install_gpu`]): call it first
+/// thing in a binary that is to prove on a GPU. `#[inline]`, so the GPU code is compiled and
+/// linked only into binaries that call it (a binary that links it cannot start without a GPU).
+#[inline]
+pub fn install() {
+    crate::device::install_gpu(prove::<zkonnx_circuits::circuit::ModelCircuit>);
 }
 
 /// The SRS in the GPU crate's type (the same serialized form: `k`, `g`, `g_lagrange`, `g2`,
 /// `s·g2`).
+#[inline]
 fn gpu_params(params: &ParamsKZG<Bn256>) -> Result<GpuParams<Bn256>> {
     let mut bytes = Vec::new();
     let err = |e: std::io::Error| ProverError::Device(format!("SRS for the GPU: {e}"));
@@ -48,6 +40,7 @@ fn gpu_params(params: &ParamsKZG<Bn256>) -> Result<GpuParams<Bn256>> {
 }
 
 /// Proves on the GPU with the given transcript.
+#[inline]
 pub fn prove<C: Circuit<Fr>>(
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
@@ -64,6 +57,7 @@ pub fn prove<C: Circuit<Fr>>(
     }
 }
 
+#[inline]
 fn prove_in<C, E, T>(
     params: &GpuParams<Bn256>,
     pk: &ProvingKey<G1Affine>,

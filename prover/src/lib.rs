@@ -9,7 +9,7 @@ mod dev_srs;
 pub mod device;
 pub mod error;
 #[cfg(feature = "cuda")]
-mod gpu;
+pub mod gpu;
 pub mod keys;
 pub mod proof;
 pub mod roofline;

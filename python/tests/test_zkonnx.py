@@ -1,5 +1,6 @@
 """The Python package: the façade's flow, and split proving in-process and as Ray tasks on a
-local Ray with two workers (a proof from another input in place of one segment's is refused)."""
+local Ray with two workers (a proof from another input in place of one segment's is refused)
+and on a Ray cluster started apart, reached by its address."""
 
 import json
 import os
@@ -111,3 +112,42 @@ def test_split_on_ray(mlp, split_dir, srs, local_ray, tmp_path):
     os.remove(mixed / "proof-0.json")
     with pytest.raises(zkonnx.ZkonnxError):
         zkonnx.verify_split(split_dir, str(mixed))
+
+
+def test_split_on_an_existing_cluster_by_address(mlp, split_dir, srs, tmp_path):
+    """A Ray cluster started apart (`ray start --head`), reached by its address from another
+    process, unchanged; the proofs made for aggregation (Poseidon transcript) verify as a
+    chain too."""
+    ray = pytest.importorskip("ray")
+    import socket
+    import subprocess
+    import sys
+
+    # This process's local Ray (the fixture above) would be stopped with the cluster below.
+    ray.shutdown()
+    _, _, x = mlp
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=2",
+                    "--include-dashboard=false", "--node-ip-address=127.0.0.1"],
+                   check=True, env=env, capture_output=True)
+    try:
+        out = tmp_path / "cluster-proofs"
+        driver = (
+            "import json, sys, zkonnx.ray\n"
+            f"r = zkonnx.ray.prove_split({split_dir!r}, {x!r}, {srs!r}, {str(out)!r}, "
+            f"address='127.0.0.1:{port}', threads_per_task=1, for_aggregation=True)\n"
+            "print(json.dumps({'n': len(r['segments'])}))\n"
+        )
+        r = subprocess.run([sys.executable, "-c", driver], env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert json.loads(r.stdout.strip().splitlines()[-1]) == {"n": 2}
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True)
+    proofs = [json.loads((out / f"proof-{i}.json").read_text()) for i in range(2)]
+    assert all(p["transcript"] == "poseidon" for p in proofs)
+    assert zkonnx.verify_split(split_dir, str(out))

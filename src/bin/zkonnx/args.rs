@@ -455,6 +455,10 @@ pub struct BenchArgs {
     /// `compile --objective`).
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
     pub objective: ObjectiveArg,
+    /// Where to prove (`cpu`, `cuda`, `auto`); several (`--device cpu cuda`) measure each one's
+    /// prove phase side by side (the first makes the `prove` column).
+    #[arg(long, num_args = 1.., default_value = "auto")]
+    pub device: Vec<zkonnx::Device>,
 }
 
 /// Arguments of `hash`.

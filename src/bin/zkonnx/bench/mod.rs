@@ -131,6 +131,17 @@ pub struct BenchOptions {
     pub objective: zkonnx::Objective,
     /// The `zkonnx` binary that runs the phases.
     pub exe: PathBuf,
+    /// Where to prove: the first device's proofs make the `prove` phase; each further one is
+    /// measured as a phase `prove-DEVICE` beside it (`--device cpu cuda`: CPU and GPU rows).
+    pub devices: Vec<zkonnx::Device>,
+}
+
+fn device_name(d: zkonnx::Device) -> &'static str {
+    match d {
+        zkonnx::Device::Cpu => "cpu",
+        zkonnx::Device::Cuda => "cuda",
+        zkonnx::Device::Auto => "auto",
+    }
 }
 
 /// Finds `(name, model, input)` triples: files as given, folders scanned for models that have
@@ -249,6 +260,8 @@ fn run_zkonnx(
                     &s(&srs),
                     "--input",
                     &s(input),
+                    "--device",
+                    device_name(opts.devices.first().copied().unwrap_or_default()),
                 ]),
                 _ => cmd.args([
                     "verify",
@@ -272,6 +285,31 @@ fn run_zkonnx(
         }
         if let Some(p) = PhaseFigures::of(&samples) {
             fig.phases.insert(phase.to_string(), p);
+        }
+    }
+    for &d in opts.devices.iter().skip(1) {
+        let name = device_name(d);
+        let mut samples = Vec::new();
+        for run in 0..opts.repeat {
+            let mut cmd = Command::new(&opts.exe);
+            cmd.args([
+                "prove",
+                "--dir",
+                &s(work),
+                "--srs",
+                &s(&srs),
+                "--input",
+                &s(input),
+                "--device",
+                name,
+                "-o",
+                &s(&work.join(format!("proof-{name}.json"))),
+            ]);
+            let log = work.join(format!("prove-{name}-{run}.log"));
+            samples.push(run_child(cmd, "prove", &log)?);
+        }
+        if let Some(p) = PhaseFigures::of(&samples) {
+            fig.phases.insert(format!("prove-{name}"), p);
         }
     }
     let compiled = CompiledModel::load(work)?;

@@ -50,6 +50,44 @@ fn row(out: &mut String, model: &str, system: &str, f: &SystemFigures) {
     }
 }
 
+/// The prove phase per device, when `--device` named more than one.
+fn device_rows(out: &mut String, r: &BenchReport) {
+    let rows: Vec<_> = r
+        .models
+        .iter()
+        .flat_map(|m| {
+            m.zkonnx
+                .phases
+                .iter()
+                .filter(|(p, _)| p.starts_with("prove-"))
+                .map(move |(p, f)| (m.model.as_str(), &p["prove-".len()..], f))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n| model | device | prove s | peak MB |\n| --- | --- | --- | --- |"
+    );
+    for m in &r.models {
+        if let Some(f) = m.zkonnx.phases.get("prove") {
+            let _ = writeln!(
+                out,
+                "| {} | (prove column) | {:.2} | {:.0} |",
+                m.model, f.wall_median_s, f.peak_rss_mb
+            );
+        }
+    }
+    for (model, device, f) in rows {
+        let _ = writeln!(
+            out,
+            "| {model} | {device} | {:.2} | {:.0} |",
+            f.wall_median_s, f.peak_rss_mb
+        );
+    }
+}
+
 /// The Markdown table: one row per model and system, and a ratio row zkonnx / EZKL.
 pub fn markdown(r: &BenchReport) -> String {
     let m = &r.machine;
@@ -113,6 +151,7 @@ pub fn markdown(r: &BenchReport) -> String {
          the MSMs and FFTs the circuit needs (`benches/README.md`).\n",
         PHASES.join(", ")
     ));
+    device_rows(&mut out, r);
     out
 }
 

@@ -22,12 +22,75 @@ pub use evm::{evm_verifier, evm_verify};
 pub use run::run_all;
 pub use split::{aggregate, prove_split, split, verify_aggregate, verify_split};
 
-/// Says which prover runs (and why `auto` fell back to the CPU).
-pub fn say_backend(b: &zkonnx::Backend) {
-    match (&b.device, &b.fallback) {
-        (Some(d), _) => eprintln!("prover: {} ({d})", b.prover),
-        (None, Some(why)) => eprintln!("prover: {} (auto: {why})", b.prover),
-        (None, None) => eprintln!("prover: {}", b.prover),
+/// Where `--device` sends a proof: `Some(zkonnx-cuda)` when this build has the CUDA prover
+/// (its binary beside this one) and a GPU is present; `None` for the CPU (saying why when
+/// `auto` falls back); an error when `cuda` cannot be had. The CUDA prover runs in its own
+/// process: a binary that links it cannot start on a machine without a GPU.
+pub fn gpu_helper(device: zkonnx::Device) -> Result<GpuRoute, Fail> {
+    if device == zkonnx::Device::Cpu {
+        eprintln!("prover: cpu");
+        return Ok(GpuRoute::Cpu(zkonnx::Backend::cpu(None)));
+    }
+    let found = (|| -> Result<std::path::PathBuf, String> {
+        if !cfg!(feature = "cuda") {
+            return Err("this build has no CUDA prover (build with `--features cuda`)".into());
+        }
+        let helper = std::env::current_exe()
+            .map_err(|e| format!("cannot find this binary: {e}"))?
+            .with_file_name("zkonnx-cuda");
+        if !helper.is_file() {
+            return Err(format!(
+                "{} is missing (build it with `--features cuda`)",
+                helper.display()
+            ));
+        }
+        zkonnx_prover::device::cuda_device()?;
+        Ok(helper)
+    })();
+    match (found, device) {
+        (Ok(h), _) => Ok(GpuRoute::Helper(h)),
+        (Err(why), zkonnx::Device::Cuda) => Err(Fail::Bad(format!("device: {why}"))),
+        (Err(why), _) => {
+            eprintln!("prover: cpu (auto: {why})");
+            Ok(GpuRoute::Cpu(zkonnx::Backend::cpu(Some(why))))
+        }
+    }
+}
+
+/// Where [`gpu_helper`] sends a proof.
+pub enum GpuRoute {
+    /// To `zkonnx-cuda` at this path.
+    Helper(std::path::PathBuf),
+    /// To this process's CPU prover, with the reason recorded.
+    Cpu(zkonnx::Backend),
+}
+
+/// Proves with `zkonnx-cuda prove` and passes on its outcome.
+pub fn run_gpu_helper(
+    helper: &Path,
+    dir: &Path,
+    srs: &Path,
+    input: &Path,
+    out: &Path,
+) -> Result<(), Fail> {
+    let status = std::process::Command::new(helper)
+        .arg("prove")
+        .arg("--dir")
+        .arg(dir)
+        .arg("--srs")
+        .arg(srs)
+        .arg("--input")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .map_err(|e| Fail::Bad(format!("{}: {e}", helper.display())))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Fail::Bad(format!(
+            "the CUDA prover failed ({status}); `--device cpu` proves on the CPU"
+        )))
     }
 }
 
@@ -303,11 +366,15 @@ pub fn prove(a: ProveArgs) -> Result<(), Fail> {
             )));
         }
     }
+    let out = out.unwrap_or_else(|| dir.join(files::PROOF));
+    let cpu = match gpu_helper(device)? {
+        GpuRoute::Helper(h) => return run_gpu_helper(&h, &dir, &srs, &input, &out),
+        GpuRoute::Cpu(b) => b,
+    };
     let x = data::read_input(&input)?;
     let mut prover = Prover::from_parts(compiled, params, pk)?;
-    say_backend(prover.use_device(device)?);
+    prover.set_backend(cpu);
     let (proof, _) = step("prove", || prover.prove(&x));
-    let out = out.unwrap_or_else(|| dir.join(files::PROOF));
     write_json(&out, &proof?.to_file())?;
     println!("{}", out.display());
     Ok(())
@@ -366,6 +433,7 @@ pub fn bench(a: BenchArgs) -> Result<(), Fail> {
         ezkl,
         quick,
         objective,
+        device,
     } = a;
     let exe = std::env::current_exe()
         .map_err(|e| Fail::Bad(format!("cannot find the zkonnx binary: {e}")))?;
@@ -380,6 +448,7 @@ pub fn bench(a: BenchArgs) -> Result<(), Fail> {
         ezkl,
         exe,
         objective: objective.into(),
+        devices: device,
     };
     let report = crate::bench::run_bench(&opts)?;
     print!("{}", crate::bench::output::markdown(&report));

@@ -45,12 +45,31 @@ pub fn run_all(a: RunArgs) -> Result<(), Fail> {
     write_srs(&workdir.join(files::SRS), &params)?;
     let (prover, setup_s) = step("setup", || Prover::setup(compiled.clone(), params));
     let mut prover = prover?;
-    prover.save_keys(&workdir, !no_pk)?;
-    super::say_backend(prover.use_device(device)?);
-    let (proof, prove_s) = step("prove", || prover.prove(&x));
+    let helper = match super::gpu_helper(device)? {
+        super::GpuRoute::Helper(h) => Some(h),
+        super::GpuRoute::Cpu(b) => {
+            prover.set_backend(b);
+            None
+        }
+    };
+    prover.save_keys(&workdir, !no_pk || helper.is_some())?;
+    let proof_path = workdir.join(files::PROOF);
+    let (proof, prove_s) = match &helper {
+        Some(h) => step("prove (cuda)", || -> Result<zkonnx::Proof, Fail> {
+            super::run_gpu_helper(h, &workdir, &workdir.join(files::SRS), &input, &proof_path)?;
+            let pf = ProofFile::read(&proof_path)?;
+            let gpu = zkonnx::Backend {
+                prover: "cuda".into(),
+                device: zkonnx_prover::device::cuda_device().ok(),
+                fallback: None,
+            };
+            Ok(zkonnx::Proof::from_file(&pf, &proof_path, gpu)?)
+        }),
+        None => step("prove", || prover.prove(&x).map_err(Fail::from)),
+    };
     let proof = proof?;
     let pf = proof.to_file();
-    write_json(&workdir.join(files::PROOF), &pf)?;
+    write_json(&proof_path, &pf)?;
     let vk = prover.verifier_key();
     let (ok, verify_s) = step("verify", || {
         zkonnx::verify(&vk, &compiled.settings, &pf, &workdir.join(files::PROOF))

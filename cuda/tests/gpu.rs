@@ -1,16 +1,34 @@
-//! The CUDA prover against the CPU's artifacts (compiled only with `--features cuda`; each test
-//! needs a CUDA device and says so where there is none): a GPU proof verifies with the key the
-//! CPU made, natively and with the Solidity verifier in revm; the CPU and GPU provers take the
-//! same `pk.bin` and SRS; a GPU proof for aggregation (Poseidon transcript) verifies too.
-#![cfg(feature = "cuda")]
+//! The CUDA prover against the CPU's artifacts (`CARGO_CMD=test scripts/build-cuda.sh`; a
+//! binary that links the CUDA prover cannot start without a GPU, so these run only where one
+//! is): a GPU proof verifies with the key the CPU made, natively and with the Solidity verifier
+//! in revm; the CPU and GPU provers take the same `pk.bin` and SRS, with either transcript.
 
-mod common;
+mod common {
+    use std::path::{Path, PathBuf};
+
+    pub fn shared_models() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models")
+    }
+
+    pub fn load_with_input(dir: &Path, name: &str) -> (zkonnx::Model, Vec<f32>) {
+        let model = zkonnx::Model::load(dir.join(format!("{name}.onnx"))).expect("model");
+        let x = zkonnx::data::read_input(&dir.join(format!("{name}.input.json"))).expect("input");
+        (model, x)
+    }
+
+    pub fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("zkonnx-cuda-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+}
 
 use zkonnx::evm::{evm_verify, generate_verifier, VerifierKind};
 use zkonnx::prover::srs::dev_srs;
 use zkonnx::{verify, CompiledModel, Device, Prover, QuantSettings, Transcript};
 
 fn device() -> bool {
+    zkonnx::prover::gpu::install();
     match zkonnx::prover::device::cuda_device() {
         Ok(name) => {
             eprintln!("CUDA device: {name}");
