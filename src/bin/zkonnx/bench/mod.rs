@@ -136,6 +136,24 @@ pub struct BenchOptions {
     pub devices: Vec<zkonnx::Device>,
 }
 
+/// The arguments of one `zkonnx prove` of the bench on `device`.
+fn prove_args<'c>(
+    cmd: &'c mut Command,
+    work: &Path,
+    srs: &Path,
+    input: &Path,
+    device: zkonnx::Device,
+) -> &'c mut Command {
+    cmd.arg("prove")
+        .arg("--dir")
+        .arg(work)
+        .arg("--srs")
+        .arg(srs)
+        .arg("--input")
+        .arg(input)
+        .args(["--device", device_name(device)])
+}
+
 fn device_name(d: zkonnx::Device) -> &'static str {
     match d {
         zkonnx::Device::Cpu => "cpu",
@@ -252,17 +270,13 @@ fn run_zkonnx(
                     &opts.objective.to_string(),
                 ]),
                 "setup" => cmd.args(["setup", "--dir", &s(work), "--srs", &s(&srs)]),
-                "prove" => cmd.args([
-                    "prove",
-                    "--dir",
-                    &s(work),
-                    "--srs",
-                    &s(&srs),
-                    "--input",
-                    &s(input),
-                    "--device",
-                    device_name(opts.devices.first().copied().unwrap_or_default()),
-                ]),
+                "prove" => prove_args(
+                    &mut cmd,
+                    work,
+                    &srs,
+                    input,
+                    opts.devices.first().copied().unwrap_or_default(),
+                ),
                 _ => cmd.args([
                     "verify",
                     "--proof",
@@ -292,19 +306,9 @@ fn run_zkonnx(
         let mut samples = Vec::new();
         for run in 0..opts.repeat {
             let mut cmd = Command::new(&opts.exe);
-            cmd.args([
-                "prove",
-                "--dir",
-                &s(work),
-                "--srs",
-                &s(&srs),
-                "--input",
-                &s(input),
-                "--device",
-                name,
-                "-o",
-                &s(&work.join(format!("proof-{name}.json"))),
-            ]);
+            prove_args(&mut cmd, work, &srs, input, d)
+                .arg("-o")
+                .arg(work.join(format!("proof-{name}.json")));
             let log = work.join(format!("prove-{name}-{run}.log"));
             samples.push(run_child(cmd, "prove", &log)?);
         }
