@@ -31,6 +31,8 @@ pub const AGG_PROOF: &str = "aggregate.json";
 pub const AGG_VK: &str = "vk.bin";
 /// The outer proof's Solidity verifier in an aggregation directory.
 pub const AGG_VERIFIER: &str = "Verifier.sol";
+/// Creation code of the outer proof's verifying-key data contract for the compact verifier.
+pub const AGG_VERIFIER_KEY: &str = "VerifierKey.bin";
 
 /// The outer proof as a file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -245,8 +247,26 @@ pub fn verify_aggregate_dir(out: &Path) -> Result<bool> {
     Ok(agg::verify(&v.params, &v.vk, &instances, &bytes))
 }
 
-/// The outer proof's Solidity verifier (snark-verifier's, with the accumulator's pairing),
-/// written to `out/Verifier.sol`; returns its source.
+/// The outer proof's verifying key for the compact verifier: the circuit's blob with the
+/// accumulator at instances `0..12` (so the contract decides its pairing too), written to
+/// `out/VerifierKey.bin` (the data contract's creation code); returns the blob.
+pub fn aggregate_compact_key(out: &Path) -> Result<Vec<u8>> {
+    use zkonnx_evm::compact::{blob, CompactVk};
+    let v = agg::read_agg_vk(&out.join(AGG_VK))?;
+    let cvk = CompactVk::with_accumulator(&v.params, &v.vk, v.shape.num_instances, 0)?;
+    let key = blob::encode(&cvk);
+    let bytes = blob::data_runtime(&key).len();
+    if bytes > zkonnx_evm::EIP170_MAX_RUNTIME_BYTES {
+        return Err(zkonnx_evm::EvmError::KeyTooBig { bytes }.into());
+    }
+    write_atomic(&out.join(AGG_VERIFIER_KEY), |w| {
+        std::io::Write::write_all(w, &blob::data_creation(&key))
+    })?;
+    Ok(key)
+}
+
+/// The outer proof's snark-verifier Solidity verifier (unrolled, with the accumulator's
+/// pairing), written to `out/Verifier.sol`; returns its source.
 pub fn aggregate_verifier_solidity(out: &Path) -> Result<String> {
     let v = agg::read_agg_vk(&out.join(AGG_VK))?;
     let sol = zkonnx_evm::generate::verifier_solidity_with(
@@ -261,34 +281,58 @@ pub fn aggregate_verifier_solidity(out: &Path) -> Result<String> {
     Ok(sol)
 }
 
-/// The outer proof checked in revm by its Solidity verifier.
+/// The outer proof checked in revm by a Solidity verifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AggregateEvmCheck {
     /// Whether the verifier accepted the proof.
     pub accepted: bool,
     /// Gas of the verifying transaction (intrinsic and calldata gas included).
     pub verify_gas: u64,
-    /// Gas of the verifier's deployment.
+    /// Gas of the verifier's deployment (for the compact verifier: the verifier and the
+    /// key's data contract together).
     pub deploy_gas: u64,
-    /// The verifier's runtime size, bytes (EIP-170 allows 24,576 on mainnet).
+    /// The verifier's runtime size, bytes (EIP-170 allows 24,576 on mainnet); for the
+    /// compact verifier the larger of the verifier and the key's data contract.
     pub runtime_bytes: usize,
 }
 
-/// Generates and compiles the outer proof's verifier ([`aggregate_verifier_solidity`]),
-/// deploys it in a fresh revm chain (without the EIP-170 size limit, which it reports) and
-/// calls it with `aggregate.json`'s proof.
-pub fn aggregate_evm(out: &Path) -> Result<AggregateEvmCheck> {
-    let sol = aggregate_verifier_solidity(out)?;
-    let compiled = zkonnx_evm::Solc::find()?.compile(AGG_VERIFIER, &sol, "Halo2Verifier")?;
+/// Checks `aggregate.json`'s proof in a fresh revm chain with the compact verifier
+/// ([`aggregate_compact_key`]; both contracts deployed under EIP-170's limit) or, with
+/// `snark_verifier`, with snark-verifier's contract ([`aggregate_verifier_solidity`], deployed
+/// without the limit, which [`AggregateEvmCheck::runtime_bytes`] reports against).
+pub fn aggregate_evm(out: &Path, snark_verifier: bool) -> Result<AggregateEvmCheck> {
     let (_, instances, bytes) = read_aggregate(&out.join(AGG_PROOF))?;
-    let mut evm = zkonnx_evm::Evm::without_size_limit();
+    let solc = zkonnx_evm::Solc::find()?;
+    if snark_verifier {
+        let sol = aggregate_verifier_solidity(out)?;
+        let compiled = solc.compile(AGG_VERIFIER, &sol, "Halo2Verifier")?;
+        let mut evm = zkonnx_evm::Evm::without_size_limit();
+        let (addr, deploy_gas) = evm.deploy(&compiled.creation)?;
+        let call = evm.call(addr, &zkonnx_evm::encode_calldata(&instances, &bytes))?;
+        return Ok(AggregateEvmCheck {
+            accepted: call.success,
+            verify_gas: call.gas_used,
+            deploy_gas,
+            runtime_bytes: compiled.runtime.len(),
+        });
+    }
+    use zkonnx_evm::compact::{blob, contract};
+    let key = aggregate_compact_key(out)?;
+    let compiled = contract::compile_compact_verifier(&solc)?;
+    let mut evm = zkonnx_evm::Evm::new();
     let (addr, deploy_gas) = evm.deploy(&compiled.creation)?;
-    let call = evm.call(addr, &zkonnx_evm::encode_calldata(&instances, &bytes))?;
+    let (key_addr, key_gas) = evm.deploy(&blob::data_creation(&key))?;
+    let call = evm.call(
+        addr,
+        &contract::verify_calldata(key_addr.into_array(), &instances, &bytes),
+    )?;
+    let mut one = [0u8; 32];
+    one[31] = 1;
     Ok(AggregateEvmCheck {
-        accepted: call.success,
+        accepted: call.success && call.output == one,
         verify_gas: call.gas_used,
-        deploy_gas,
-        runtime_bytes: compiled.runtime.len(),
+        deploy_gas: deploy_gas + key_gas,
+        runtime_bytes: compiled.runtime.len().max(blob::data_runtime(&key).len()),
     })
 }
 

@@ -1,5 +1,6 @@
 //! Aggregation of a 2-segment split into one proof: it verifies natively (proof and
-//! accumulator); a changed public value or accumulator limb is rejected; proofs that do not
+//! accumulator) and with the compact Solidity verifier in revm; a changed public value or
+//! accumulator limb is rejected; proofs that do not
 //! link are refused before proving, and a malicious prover that folds them in anyway (segment 1
 //! proved on another input, the link constraint's cells unequal) gets no accepted proof.
 //!
@@ -14,6 +15,8 @@ use zkonnx::prover::aggregate::{self as agg, Chain, Inner};
 use zkonnx::prover::srs::{dev_srs, fit_srs};
 use zkonnx::split::SplitProver;
 use zkonnx::{Objective, QuantSettings, Transcript};
+use zkonnx_evm::compact::{blob, contract, native, CompactVk};
+use zkonnx_evm::{Evm, Solc};
 
 #[test]
 fn aggregated_chain_verifies_and_tampering_is_rejected() {
@@ -90,6 +93,39 @@ fn aggregated_chain_verifies_and_tampering_is_rejected() {
             "instance {at} changed"
         );
     }
+    // The compact Solidity verifier decides the accumulator too: the outer key's blob fits
+    // EIP-170, revm and the native reference accept the proof, and a changed limb of the
+    // accumulator (a valid-looking but different point pair) is rejected by both.
+    let cvk = CompactVk::with_accumulator(&outer, vk, instances.len(), 0).expect("compact key");
+    let key = blob::encode(&cvk);
+    let solc = Solc::find().expect("solc (npm ci --prefix verifier-contract)");
+    let mut evm = Evm::new();
+    let (cv, _) = evm
+        .deploy(
+            &contract::compile_compact_verifier(&solc)
+                .expect("compile")
+                .creation,
+        )
+        .expect("deploy the verifier");
+    let (kv, _) = evm
+        .deploy(&blob::data_creation(&key))
+        .expect("deploy the outer key under EIP-170");
+    let mut in_evm = |inst: &[Fr]| {
+        let out = evm
+            .call(
+                cv,
+                &contract::verify_calldata(kv.into_array(), inst, &bytes),
+            )
+            .expect("call");
+        (out.success && out.output.last() == Some(&1), out.gas_used)
+    };
+    let (accepted, gas) = in_evm(&instances);
+    assert!(accepted && native::verify(&cvk, &instances, &bytes));
+    eprintln!("compact verifier: {gas} gas, key {} bytes", key.len() + 1);
+    let mut changed = instances.clone();
+    changed[2] += Fr::one();
+    assert!(!in_evm(&changed).0 && !native::verify(&cvk, &changed, &bytes));
+
     assert!(agg::accumulator(&instances).is_some());
     let mut wide = instances.clone();
     wide[0] = Fr::from(1u64 << 63) * Fr::from(1u64 << 30);

@@ -3,12 +3,16 @@
 //! up to 64 fixed columns. For each, the compact verifier (in revm and its Rust reference) and
 //! snark-verifier's verifier must accept the honest proof and reject tampered ones.
 
+use zkonnx::halo2_proofs::arithmetic::CurveAffine;
 use zkonnx::halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
-use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
+use zkonnx::halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
+use zkonnx::halo2_proofs::halo2curves::ff::PrimeField;
+use zkonnx::halo2_proofs::halo2curves::group::Curve;
 use zkonnx::halo2_proofs::plonk::{
     Advice, Challenge, Circuit, Column, ConstraintSystem, Error, Expression, FirstPhase, Fixed,
     Instance, SecondPhase, Selector, TableColumn,
 };
+use zkonnx::halo2_proofs::poly::commitment::ParamsProver;
 use zkonnx::halo2_proofs::poly::Rotation;
 use zkonnx::prover::srs::dev_srs;
 use zkonnx_evm::compact::{blob, contract, native, CompactVk};
@@ -44,6 +48,9 @@ struct Config {
 #[derive(Debug, Clone, Default)]
 struct Zoo {
     shape: Shape,
+    /// Public values placed before the two checked ones (copied from advice cells below the
+    /// gates' rows): the limbs of a KZG accumulator in the accumulator test.
+    prefix: Vec<Fr>,
 }
 
 fn pow(x: Fr, e: usize) -> Fr {
@@ -63,9 +70,11 @@ impl Zoo {
     fn f(j: usize, i: usize) -> Fr {
         Fr::from((j + 3 * i) as u64)
     }
-    /// The public instances: a[0] and c[3].
+    /// The public instances: the prefix, then a[0] and c[3].
     fn instances(&self) -> Vec<Fr> {
-        vec![Self::a(0), self.c(3)]
+        let mut v = self.prefix.clone();
+        v.extend([Self::a(0), self.c(3)]);
+        v
     }
 }
 
@@ -169,7 +178,7 @@ impl Circuit<Fr> for Zoo {
                 Ok(())
             },
         )?;
-        let (first_a, c3) = layouter.assign_region(
+        let (first_a, c3, prefix) = layouter.assign_region(
             || "rows",
             |mut region| {
                 let mut cells = (None, None);
@@ -194,14 +203,30 @@ impl Circuit<Fr> for Zoo {
                         cells.1 = Some(c.cell());
                     }
                 }
+                // The prefix below the gates' rows (no selector is on there).
+                let prefix: Vec<_> = self
+                    .prefix
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        region
+                            .assign_advice(cfg.a, ROWS + i, Value::known(*v))
+                            .cell()
+                    })
+                    .collect();
                 Ok((
                     cells.0.ok_or(Error::Synthesis)?,
                     cells.1.ok_or(Error::Synthesis)?,
+                    prefix,
                 ))
             },
         )?;
-        layouter.constrain_instance(first_a, cfg.instance, 0);
-        layouter.constrain_instance(c3, cfg.instance, 1);
+        for (i, cell) in prefix.into_iter().enumerate() {
+            layouter.constrain_instance(cell, cfg.instance, i);
+        }
+        let n = self.prefix.len();
+        layouter.constrain_instance(first_a, cfg.instance, n);
+        layouter.constrain_instance(c3, cfg.instance, n + 1);
         if let Some((d, r)) = cfg.d {
             layouter.next_phase();
             let r = layouter.get_challenge(r);
@@ -222,7 +247,10 @@ impl Circuit<Fr> for Zoo {
 
 /// Proves the circuit and checks that the three verifiers agree on honest and tampered inputs.
 fn check(shape: Shape) {
-    let circuit = Zoo { shape };
+    let circuit = Zoo {
+        shape,
+        prefix: Vec::new(),
+    };
     let params = dev_srs(7, 11);
     let pk = zkonnx::prover::keys::keygen(&params, &circuit).expect("keygen");
     let inst = circuit.instances();
@@ -298,7 +326,7 @@ fn check(shape: Shape) {
         );
     }
     let mut bad = inst.clone();
-    bad[1] += Fr::one();
+    bad[inst.len() - 1] += Fr::one();
     assert_eq!(
         answers(&bad, &proof),
         (false, false, false),
@@ -336,4 +364,109 @@ fn sixty_four_fixed_columns_keep_the_same_verifier() {
         fixed: 64,
         two_phase: true,
     });
+}
+
+/// Limbs of a point in snark-verifier's accumulator encoding (3 × 88 bits per coordinate,
+/// little end first).
+fn limbs(p: &G1Affine) -> Vec<Fr> {
+    let c = p.coordinates().expect("not the identity");
+    [*c.x(), *c.y()]
+        .iter()
+        .flat_map(|v| {
+            let le = v.to_repr();
+            (0..3).map(move |i| {
+                let mut b = [0u8; 32];
+                let end = (11 * i + 11).min(32);
+                b[..end - 11 * i].copy_from_slice(&le.as_ref()[11 * i..end]);
+                Fr::from_repr(b).expect("limb")
+            })
+        })
+        .collect()
+}
+
+/// A circuit whose first 12 instances are a KZG accumulator `(lhs, rhs)`: the compact
+/// verifier (revm and native) accepts the proof only when `e(lhs, [1]₂) = e(rhs, [s]₂)`, and
+/// rejects malformed limbs, although the halo2 proof itself is valid for every one of them.
+#[test]
+fn an_accumulator_in_the_instances_is_decided_too() {
+    let params = dev_srs(7, 11);
+    let g = params.get_g();
+    let (g0, g1) = (g[0], g[1]);
+    let valid = [limbs(&g1), limbs(&g0)].concat(); // e(s·G, [1]) = e(G, [s])
+    let wrong = [limbs(&g1), limbs(&(g0 + g0).to_affine())].concat();
+    let swapped = [limbs(&g0), limbs(&g1)].concat();
+    let mut off_curve = valid.clone();
+    off_curve[3] += Fr::one();
+    let mut wide = valid.clone();
+    // One unit at bit 88 of limb 0 is the same coordinate as +1 in limb 1: not canonical.
+    wide[0] += Fr::from(1u64 << 44) * Fr::from(1u64 << 44);
+    wide[1] -= Fr::one();
+
+    let shape = Shape {
+        degree: 3,
+        fixed: 2,
+        two_phase: false,
+    };
+    let solc = Solc::find().expect("solc (npm ci --prefix verifier-contract)");
+    let compact = contract::compile_compact_verifier(&solc).expect("compact");
+    let mut evm = Evm::new();
+    let (cv, _) = evm.deploy(&compact.creation).expect("deploy");
+    // The layout (and so the key) is the same for every 12-value prefix.
+    let pk = zkonnx::prover::keys::keygen(
+        &params,
+        &Zoo {
+            shape,
+            prefix: valid.clone(),
+        },
+    )
+    .expect("keygen");
+    let n = valid.len() + 2;
+    let cvk = CompactVk::with_accumulator(&params, pk.get_vk(), n, 0).expect("cvk");
+    let (kv, _) = evm
+        .deploy(&blob::data_creation(&blob::encode(&cvk)))
+        .expect("deploy key");
+    for (name, prefix, expected) in [
+        ("valid", valid, true),
+        ("wrong pairing", wrong, false),
+        ("swapped points", swapped, false),
+        ("off the curve", off_curve, false),
+        ("a limb of 89 bits", wide, false),
+    ] {
+        let circuit = Zoo { shape, prefix };
+        let inst = circuit.instances();
+        let proof =
+            zkonnx::prover::proof::prove(&params, &pk, circuit.clone(), &inst).expect("prove");
+        assert!(
+            zkonnx::prover::proof::verify(&params, pk.get_vk(), &inst, &proof),
+            "{name}: the halo2 proof itself verifies"
+        );
+        let out = evm
+            .call(
+                cv,
+                &contract::verify_calldata(kv.into_array(), &inst, &proof),
+            )
+            .expect("call");
+        let in_evm = out.success && out.output.last() == Some(&1);
+        assert_eq!(
+            (in_evm, native::verify(&cvk, &inst, &proof)),
+            (expected, expected),
+            "{name}"
+        );
+        if expected {
+            eprintln!("accumulator: verify gas {}", out.gas_used);
+            // A changed limb is rejected (it changes the transcript and the accumulator).
+            let mut bad = inst.clone();
+            bad[7] += Fr::one();
+            assert!(!native::verify(&cvk, &bad, &proof));
+        } else {
+            // Lowered without the accumulator, the key accepts the same proof: the rejection
+            // above is the accumulator check's alone.
+            let plain = CompactVk::new(&params, pk.get_vk(), n).expect("cvk");
+            assert!(native::verify(&plain, &inst, &proof), "{name}");
+        }
+    }
+    assert!(
+        CompactVk::with_accumulator(&params, pk.get_vk(), 11, 0).is_err(),
+        "an accumulator needs 12 instances"
+    );
 }

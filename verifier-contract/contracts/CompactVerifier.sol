@@ -21,8 +21,8 @@ contract CompactVerifier {
     uint256 internal constant Q = 0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47;
     /// Where the verifying-key blob is copied in memory.
     uint256 internal constant VK = 0x600;
-    /// Blob magic: "ZKXCVK", version 3.
-    uint256 internal constant MAGIC = 0x5a4b5843564b0000000000000000000000000000000000000000000000000003;
+    /// Blob magic: "ZKXCVK", version 4.
+    uint256 internal constant MAGIC = 0x5a4b5843564b0000000000000000000000000000000000000000000000000004;
     /// R − 1 (adding it subtracts one).
     uint256 internal constant R_MINUS_1 = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000000;
 
@@ -388,10 +388,57 @@ contract CompactVerifier {
                 }
             }
 
+            // ---- A KZG accumulator among the instances (aggregation circuits) ----
+            // One coordinate from three limbs, little end first: 88, 88 and (so that the sum
+            // cannot wrap) 80 bits at most, and below Q.
+            function coordinate(src) -> v {
+                let l0 := calldataload(src)
+                let l1 := calldataload(add(src, 0x20))
+                let l2 := calldataload(add(src, 0x40))
+                if or(or(shr(88, l0), shr(88, l1)), shr(80, l2)) { fail() }
+                v := or(or(l0, shl(88, l1)), shl(176, l2))
+                if iszero(lt(v, Q)) { fail() }
+            }
+            // On y² = x³ + 3, or (0, 0) for the identity.
+            function onCurve(x, y) -> ok {
+                ok := or(
+                    and(iszero(x), iszero(y)),
+                    eq(mulmod(y, y, Q), addmod(mulmod(mulmod(x, x, Q), x, Q), 3, Q))
+                )
+            }
+            // The proof's pair (L at 0x100, R = (rx, ry)) becomes (L + r·A, R + r·B) for the
+            // accumulator (A, B) at `src`, r = keccak(L, R, A, B) mod R: one pairing checks both.
+            function foldAccumulator(src, rx, ry) -> fx, fy {
+                let ax := coordinate(src)
+                let ay := coordinate(add(src, 0x60))
+                let bx := coordinate(add(src, 0xc0))
+                let b_y := coordinate(add(src, 0x120))
+                if iszero(and(onCurve(ax, ay), onCurve(bx, b_y))) { fail() }
+                mstore(0x400, mload(0x100))
+                mstore(0x420, mload(0x120))
+                mstore(0x440, rx)
+                mstore(0x460, ry)
+                mstore(0x480, ax)
+                mstore(0x4a0, ay)
+                mstore(0x4c0, bx)
+                mstore(0x4e0, b_y)
+                let r := mod(keccak256(0x400, 0x100), R)
+                addMul(ax, ay, r)
+                let lx := mload(0x100)
+                let ly := mload(0x120)
+                mstore(0x100, rx)
+                mstore(0x120, ry)
+                addMul(bx, b_y, r)
+                fx := mload(0x100)
+                fy := mload(0x120)
+                mstore(0x100, lx)
+                mstore(0x120, ly)
+            }
+
             // ---- Main ----
             {
                 let size := extcodesize(vk)
-                if lt(size, add(1, shl(5, 37))) { fail() }
+                if lt(size, add(1, shl(5, 38))) { fail() }
                 let blobLen := sub(size, 1)
                 extcodecopy(vk, VK, 1, blobLen)
                 if iszero(eq(hdr(0), MAGIC)) { fail() }
@@ -439,17 +486,22 @@ contract CompactVerifier {
                 addMul(hdr(22), hdr(23), sub(R, mulmod(gScalar, zs1, R)))
                 let wAt := add(proof.offset, sub(proof.length, 0x80))
                 addMul(calldataload(wAt), calldataload(add(wAt, 0x20)), sub(R, zs1))
-                addMul(calldataload(add(wAt, 0x40)), calldataload(add(wAt, 0x60)), reg(15))
+                let rx := calldataload(add(wAt, 0x40))
+                let ry := calldataload(add(wAt, 0x60))
+                addMul(rx, ry, reg(15))
+                if hdr(37) {
+                    rx, ry := foldAccumulator(add(instances.offset, shl(5, sub(hdr(37), 1))), rx, ry)
+                }
 
-                // e(lhs, [1]₂) · e(W', −[s]₂) == 1
+                // e(lhs, [1]₂) · e(rhs, −[s]₂) == 1, rhs = W' (folded with an accumulator)
                 mstore(0x400, mload(0x100))
                 mstore(0x420, mload(0x120))
                 mstore(0x440, hdr(24))
                 mstore(0x460, hdr(25))
                 mstore(0x480, hdr(26))
                 mstore(0x4a0, hdr(27))
-                mstore(0x4c0, calldataload(add(wAt, 0x40)))
-                mstore(0x4e0, calldataload(add(wAt, 0x60)))
+                mstore(0x4c0, rx)
+                mstore(0x4e0, ry)
                 mstore(0x500, hdr(28))
                 mstore(0x520, hdr(29))
                 mstore(0x540, hdr(30))

@@ -240,9 +240,13 @@ pub struct AggregateArgs {
     /// Output directory (default DIR/aggregate).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
-    /// Also generate the Solidity verifier and check the proof with it in revm.
+    /// Also check the proof in revm with the compact Solidity verifier (the outer key's
+    /// data contract written to OUT/VerifierKey.bin).
     #[arg(long)]
     pub evm: bool,
+    /// With --evm: use snark-verifier's unrolled verifier (OUT/Verifier.sol) instead.
+    #[arg(long, requires = "evm")]
+    pub snark_verifier: bool,
 }
 
 /// Arguments of `verify-aggregate`.
@@ -251,9 +255,12 @@ pub struct VerifyAggregateArgs {
     /// Directory written by `aggregate`.
     #[arg(long)]
     pub dir: PathBuf,
-    /// Also generate the Solidity verifier (DIR/Verifier.sol) and check the proof in revm.
+    /// Also check the proof in revm with the compact Solidity verifier (DIR/VerifierKey.bin).
     #[arg(long)]
     pub evm: bool,
+    /// With --evm: use snark-verifier's unrolled verifier (DIR/Verifier.sol) instead.
+    #[arg(long, requires = "evm")]
+    pub snark_verifier: bool,
 }
 
 /// Arguments of `verify-split`.

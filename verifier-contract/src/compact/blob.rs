@@ -6,7 +6,7 @@
 //!
 //! | word | content |
 //! |---|---|
-//! | 0 | magic `ZKXCVK` and version 3 |
+//! | 0 | magic `ZKXCVK` and version 4 |
 //! | 1 | k |
 //! | 2 | ω |
 //! | 3 | 1/n |
@@ -36,6 +36,7 @@
 //! | 34 | total rotations over all query sets |
 //! | 35 | temporaries of the program (value-table slots between `z` and the constants) |
 //! | 36 | ω⁻¹ |
+//! | 37 | 0, or 1 + the instance index where a KZG accumulator's 12 limbs start |
 //!
 //! A query set is `t, p, shift₁..shift_t, ell₁..ell_t`, then per polynomial its commitment
 //! (`kind·2^16 + index`; kind 0 preprocessed, 1 witness, 2 quotient) and `t` evaluation slots.
@@ -48,7 +49,7 @@ use sha3::{Digest, Keccak256};
 use super::program::Op;
 use super::{Commitment, CompactVk};
 
-/// First word of a blob: `ZKXCVK`, then the format version (3) in the last byte.
+/// First word of a blob: `ZKXCVK`, then the format version (4) in the last byte.
 pub const MAGIC: [u8; 32] = {
     let mut m = [0u8; 32];
     let tag = *b"ZKXCVK";
@@ -57,12 +58,12 @@ pub const MAGIC: [u8; 32] = {
         m[i] = tag[i];
         i += 1;
     }
-    m[31] = 3;
+    m[31] = 4;
     m
 };
 
 /// Number of header words.
-pub const HEADER_WORDS: usize = 37;
+pub const HEADER_WORDS: usize = 38;
 
 fn word(v: u64) -> [u8; 32] {
     let mut w = [0u8; 32];
@@ -82,7 +83,7 @@ fn fr(x: &Fr) -> [u8; 32] {
     be(x.to_repr())
 }
 
-fn g1(p: &G1Affine) -> [[u8; 32]; 2] {
+pub(crate) fn g1(p: &G1Affine) -> [[u8; 32]; 2] {
     let c = p.coordinates().into_option();
     match c {
         Some(c) => [be(c.x().to_repr()), be(c.y().to_repr())],
@@ -175,6 +176,7 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
     ));
     header.push(word(vk.program.table.temps as u64));
     header.push(fr(&vk.omega_inv()));
+    header.push(word(vk.accumulator.map_or(0, |o| o as u64 + 1)));
     debug_assert_eq!(header.len(), HEADER_WORDS);
 
     let mut out = Vec::new();

@@ -96,7 +96,19 @@ pub struct CompactVk {
     pub g2: G2Affine,
     /// `[s]₂`.
     pub s_g2: G2Affine,
+    /// Where a KZG accumulator starts among the instances, if the circuit carries one (an
+    /// aggregation circuit): [`ACCUMULATOR_LIMBS`] limbs of [`ACCUMULATOR_BITS`] bits, little
+    /// end first, for `lhs.x, lhs.y, rhs.x, rhs.y`. The verifier then also checks
+    /// `e(lhs, [1]₂) = e(rhs, [s]₂)`, folded into the proof's own pairing by a random `r`.
+    pub accumulator: Option<usize>,
 }
+
+/// Limbs of one accumulator coordinate (snark-verifier-sdk's `LIMBS`).
+pub const COORDINATE_LIMBS: usize = 3;
+/// Bits per accumulator limb (snark-verifier-sdk's `BITS`).
+pub const ACCUMULATOR_BITS: usize = 88;
+/// Instances an accumulator takes: two points, two coordinates each.
+pub const ACCUMULATOR_LIMBS: usize = 4 * COORDINATE_LIMBS;
 
 #[derive(Deserialize)]
 struct Quotient {
@@ -146,6 +158,34 @@ impl CompactVk {
         params: &ParamsKZG<Bn256>,
         vk: &VerifyingKey<G1Affine>,
         num_instance: usize,
+    ) -> Result<Self> {
+        Self::lower(params, vk, num_instance, None)
+    }
+
+    /// Lowers the verifying key of a circuit whose instances `offset..offset + 12` are a KZG
+    /// accumulator (snark-verifier's limb encoding), which the verifier then decides too.
+    pub fn with_accumulator(
+        params: &ParamsKZG<Bn256>,
+        vk: &VerifyingKey<G1Affine>,
+        num_instance: usize,
+        offset: usize,
+    ) -> Result<Self> {
+        if offset
+            .checked_add(ACCUMULATOR_LIMBS)
+            .is_none_or(|end| end > num_instance)
+        {
+            return Err(EvmError::Format(format!(
+                "an accumulator at instance {offset} does not fit {num_instance} instances"
+            )));
+        }
+        Self::lower(params, vk, num_instance, Some(offset))
+    }
+
+    fn lower(
+        params: &ParamsKZG<Bn256>,
+        vk: &VerifyingKey<G1Affine>,
+        num_instance: usize,
+        accumulator: Option<usize>,
     ) -> Result<Self> {
         let protocol = compile(
             params,
@@ -290,6 +330,7 @@ impl CompactVk {
             g1: params.get_g()[0],
             g2: params.g2(),
             s_g2: params.s_g2(),
+            accumulator,
         })
     }
 

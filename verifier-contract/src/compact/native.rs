@@ -8,7 +8,7 @@ use halo2_proofs::halo2curves::group::{Curve, Group};
 use halo2_proofs::halo2curves::pairing::{MillerLoopResult, MultiMillerLoop};
 use sha3::{Digest, Keccak256};
 
-use super::{program, Commitment, CompactVk};
+use super::{program, Commitment, CompactVk, ACCUMULATOR_BITS, COORDINATE_LIMBS};
 
 /// The Keccak transcript of snark-verifier's `EvmTranscript`: a buffer that starts with the
 /// previous challenge's hash; squeezing hashes it (with a `0x01` byte when nothing was
@@ -229,15 +229,74 @@ fn verify_inner(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> Option<bool> 
     acc += vk.g1 * (-g_scalar);
     acc += w * (-z_s1);
     acc += w_prime * z_prime;
-    let lhs = acc.to_affine();
+    let mut lhs = acc.to_affine();
+    let mut rhs = w_prime;
+    if let Some(offset) = vk.accumulator {
+        (lhs, rhs) = fold_accumulator(instances.get(offset..)?, lhs, rhs)?;
+    }
     let minus_s_g2 = -vk.s_g2;
     let terms = [
         (&lhs, &G2Prepared::from(vk.g2)),
-        (&w_prime, &G2Prepared::from(minus_s_g2)),
+        (&rhs, &G2Prepared::from(minus_s_g2)),
     ];
     Some(bool::from(
         Bn256::multi_miller_loop(&terms)
             .final_exponentiation()
             .is_identity(),
+    ))
+}
+
+/// One accumulator coordinate from its limbs (little end first): each limb below
+/// `2^ACCUMULATOR_BITS` and the value canonical (below q), else `None`.
+fn coordinate(limbs: &[Fr]) -> Option<Fq> {
+    let mut be = [0u8; 32];
+    for (i, l) in limbs.iter().enumerate() {
+        let repr = l.to_repr();
+        let bytes = repr.as_ref();
+        if bytes[ACCUMULATOR_BITS / 8..].iter().any(|&b| b != 0) {
+            return None;
+        }
+        // Limb i holds bits 88·i .. 88·i + 87 (11 bytes).
+        for (j, &b) in bytes[..ACCUMULATOR_BITS / 8].iter().enumerate() {
+            let at = i * (ACCUMULATOR_BITS / 8) + j;
+            if at >= 32 {
+                if b != 0 {
+                    return None;
+                }
+                continue;
+            }
+            be[31 - at] = b;
+        }
+    }
+    base_be(&be)
+}
+
+/// An accumulator point: on the curve, or (0, 0) for the identity.
+fn accumulator_point(limbs: &[Fr]) -> Option<G1Affine> {
+    let x = coordinate(&limbs[..COORDINATE_LIMBS])?;
+    let y = coordinate(&limbs[COORDINATE_LIMBS..2 * COORDINATE_LIMBS])?;
+    if bool::from(x.is_zero() & y.is_zero()) {
+        return Some(G1::identity().to_affine());
+    }
+    G1Affine::from_xy(x, y).into_option()
+}
+
+/// Folds the instances' accumulator `(A, B)` into the proof's pairing pair `(L, R)`:
+/// `(L + r·A, R + r·B)` with `r = keccak(L, R, A, B) mod p`, so that one pairing
+/// `e(·, [1]₂)·e(·, −[s]₂)` checks both (each false one survives only if `r` hits a root).
+fn fold_accumulator(limbs: &[Fr], lhs: G1Affine, rhs: G1Affine) -> Option<(G1Affine, G1Affine)> {
+    let limbs = limbs.get(..4 * COORDINATE_LIMBS)?;
+    let a = accumulator_point(&limbs[..2 * COORDINATE_LIMBS])?;
+    let b = accumulator_point(&limbs[2 * COORDINATE_LIMBS..])?;
+    let mut t = Transcript { buf: Vec::new() };
+    for p in [&lhs, &rhs, &a, &b] {
+        for w in super::blob::g1(p) {
+            t.absorb(&w);
+        }
+    }
+    let r = t.squeeze();
+    Some((
+        (G1::from(lhs) + a * r).to_affine(),
+        (G1::from(rhs) + b * r).to_affine(),
     ))
 }

@@ -120,7 +120,7 @@ pub fn aggregate(a: AggregateArgs) -> Result<(), Fail> {
         r.file.exposed.len()
     );
     if a.evm {
-        evm_check(&out)?;
+        evm_check(&out, a.snark_verifier)?;
     }
     println!("{}", out.join(aggregate::AGG_PROOF).display());
     Ok(())
@@ -134,21 +134,26 @@ pub fn verify_aggregate(a: VerifyAggregateArgs) -> Result<(), Fail> {
         ));
     }
     if a.evm {
-        evm_check(&a.dir)?;
+        evm_check(&a.dir, a.snark_verifier)?;
     }
     println!("valid: the aggregated proof and its accumulator verify");
     Ok(())
 }
 
-/// Generates the aggregated proof's Solidity verifier, checks the proof with it in revm and
+/// Checks the aggregated proof in revm with the compact verifier (or snark-verifier's) and
 /// reports its gas; `Fail::No` if the contract rejects it.
-fn evm_check(out: &Path) -> Result<(), Fail> {
+fn evm_check(out: &Path, snark_verifier: bool) -> Result<(), Fail> {
     let (check, _) = step("evm (generate, compile, revm)", || {
-        aggregate::aggregate_evm(out)
+        aggregate::aggregate_evm(out, snark_verifier)
     });
     let check = check?;
     eprintln!(
-        "revm: {} verify gas {} deploy gas {} runtime {} bytes",
+        "revm ({}): {} verify gas {} deploy gas {} runtime {} bytes",
+        if snark_verifier {
+            "snark-verifier"
+        } else {
+            "compact verifier"
+        },
         if check.accepted {
             "accepted"
         } else {
