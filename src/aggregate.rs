@@ -326,10 +326,8 @@ pub fn aggregate_evm(out: &Path, snark_verifier: bool) -> Result<AggregateEvmChe
         addr,
         &contract::verify_calldata(key_addr.into_array(), &instances, &bytes),
     )?;
-    let mut one = [0u8; 32];
-    one[31] = 1;
     Ok(AggregateEvmCheck {
-        accepted: call.success && call.output == one,
+        accepted: crate::evm::returned_true(call.success, &call.output),
         verify_gas: call.gas_used,
         deploy_gas: deploy_gas + key_gas,
         runtime_bytes: compiled.runtime.len().max(blob::data_runtime(&key).len()),

@@ -200,7 +200,7 @@ pub fn evm_verify_on(
 
 /// The compact verifier answers with an ABI `bool`: accepted iff the call succeeded and
 /// returned exactly `true`.
-fn returned_true(success: bool, output: &[u8]) -> bool {
+pub(crate) fn returned_true(success: bool, output: &[u8]) -> bool {
     let mut one = [0u8; 32];
     one[31] = 1;
     success && output == one

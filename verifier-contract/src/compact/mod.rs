@@ -103,10 +103,10 @@ pub struct CompactVk {
     pub accumulator: Option<usize>,
 }
 
-/// Limbs of one accumulator coordinate (snark-verifier-sdk's `LIMBS`).
-pub const COORDINATE_LIMBS: usize = 3;
-/// Bits per accumulator limb (snark-verifier-sdk's `BITS`).
-pub const ACCUMULATOR_BITS: usize = 88;
+/// Limbs of one accumulator coordinate (snark-verifier-sdk's encoding: 3).
+pub const COORDINATE_LIMBS: usize = snark_verifier_sdk::LIMBS;
+/// Bits per accumulator limb (snark-verifier-sdk's encoding: 88; the contract assumes it).
+pub const ACCUMULATOR_BITS: usize = snark_verifier_sdk::BITS;
 /// Instances an accumulator takes: two points, two coordinates each.
 pub const ACCUMULATOR_LIMBS: usize = 4 * COORDINATE_LIMBS;
 

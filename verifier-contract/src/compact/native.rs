@@ -246,6 +246,9 @@ fn verify_inner(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> Option<bool> 
     ))
 }
 
+// `CompactVerifier.sol` decodes 3 limbs of 88 bits (the last below 2^80) in assembly.
+const _: () = assert!(ACCUMULATOR_BITS == 88 && COORDINATE_LIMBS == 3);
+
 /// One accumulator coordinate from its limbs (little end first): each limb below
 /// `2^ACCUMULATOR_BITS` and the value canonical (below q), else `None`.
 fn coordinate(limbs: &[Fr]) -> Option<Fq> {
