@@ -469,4 +469,30 @@ fn an_accumulator_in_the_instances_is_decided_too() {
         CompactVk::with_accumulator(&params, pk.get_vk(), 11, 0).is_err(),
         "an accumulator needs 12 instances"
     );
+    // A blob whose accumulator offset runs past the instances (made by hand: the constructor
+    // refuses it) is refused by the contract and natively, for the honest proof too.
+    let circuit = Zoo {
+        shape,
+        prefix: limbs(&g1).into_iter().chain(limbs(&g0)).collect(),
+    };
+    let inst = circuit.instances();
+    let proof = zkonnx::prover::proof::prove(&params, &pk, circuit, &inst).expect("prove");
+    for offset in [3, usize::MAX >> 8] {
+        let mut past = cvk.clone();
+        past.accumulator = Some(offset);
+        let (kp, _) = evm
+            .deploy(&blob::data_creation(&blob::encode(&past)))
+            .expect("deploy key");
+        let out = evm
+            .call(
+                cv,
+                &contract::verify_calldata(kp.into_array(), &inst, &proof),
+            )
+            .expect("call");
+        assert!(
+            !(out.success && out.output.last() == Some(&1)),
+            "offset {offset}"
+        );
+        assert!(!native::verify(&past, &inst, &proof), "offset {offset}");
+    }
 }

@@ -489,8 +489,11 @@ contract CompactVerifier {
                 let rx := calldataload(add(wAt, 0x40))
                 let ry := calldataload(add(wAt, 0x60))
                 addMul(rx, ry, reg(15))
-                if hdr(37) {
-                    rx, ry := foldAccumulator(add(instances.offset, shl(5, sub(hdr(37), 1))), rx, ry)
+                let accAt := hdr(37)
+                if accAt {
+                    // The blob's offset must leave the 12 limbs inside the instances.
+                    if or(gt(accAt, hdr(5)), gt(add(accAt, 11), hdr(5))) { fail() }
+                    rx, ry := foldAccumulator(add(instances.offset, shl(5, sub(accAt, 1))), rx, ry)
                 }
 
                 // e(lhs, [1]₂) · e(rhs, −[s]₂) == 1, rhs = W' (folded with an accumulator)
