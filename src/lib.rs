@@ -10,6 +10,7 @@ pub mod data;
 pub mod evm;
 pub mod fidelity;
 pub mod report;
+mod sched;
 pub mod split;
 
 use std::path::{Path, PathBuf};
@@ -320,6 +321,9 @@ pub mod files {
     pub const PK: &str = "pk.bin";
     /// Development SRS.
     pub const SRS: &str = "srs.bin";
+    /// The SRS given to `setup`, reduced to the circuit's size when it was larger (kept so
+    /// that proving does not reduce it again; see `zkonnx_prover::srs::read_srs_for`).
+    pub const FITTED_SRS: &str = "srs.fitted.bin";
     /// Proof.
     pub const PROOF: &str = "proof.json";
     /// Run report.

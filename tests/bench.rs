@@ -110,3 +110,86 @@ fn bench_names_a_model_without_an_input_file() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("lonely.input.json"), "{e}");
 }
+
+/// `--split 2`: the split row of a model, every phase measured, its markdown table; bad
+/// segment counts and a Ray run without a Python are clear errors.
+#[test]
+fn bench_split_rows() {
+    let models = common::bundled_models();
+    let w = common::temp_dir("bench-split");
+    let out = w.join("B");
+    let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let model = s(&models.join("tiny_mlp.onnx"));
+    let o = zkonnx(&[
+        "bench",
+        "--models",
+        &model,
+        "--out",
+        &s(&out),
+        "--split",
+        "2",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let b = json(&out.join("bench.json"));
+    let row = &b["models"][0]["split"][0];
+    assert!(row["error"].is_null(), "{row}");
+    assert_eq!(row["segments"], 2);
+    assert_eq!(row["k"].as_array().expect("k per segment").len(), 2);
+    for phase in ["split", "setup", "prove_in_turn", "verify"] {
+        let p = &row[phase];
+        assert!(
+            p["wall_median_s"].as_f64().expect("seconds") > 0.0,
+            "{phase}: {row}"
+        );
+        assert!(p["peak_rss_mb"].as_f64().expect("peak") > 1.0, "{phase}");
+    }
+    let jobs = row["jobs"].as_u64().expect("jobs");
+    assert!(jobs >= 1);
+    assert_eq!(row["prove_side_by_side"].is_null(), jobs == 1, "{row}");
+    // The proofs it measured verify as a chain.
+    let split_dir = out.join("tiny_mlp/zkonnx/split-2");
+    let o = zkonnx(&[
+        "verify-split",
+        "--dir",
+        &s(&split_dir.join("split")),
+        "--proofs",
+        &s(&split_dir.join("proofs")),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let md = std::fs::read_to_string(out.join("bench.md")).expect("md");
+    assert!(
+        md.contains("## Split proving") && md.contains("| tiny_mlp | 2 |"),
+        "{md}"
+    );
+
+    let o = zkonnx(&[
+        "bench",
+        "--models",
+        &model,
+        "--out",
+        &s(&out),
+        "--split",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = zkonnx(&[
+        "bench",
+        "--models",
+        &model,
+        "--out",
+        &s(&out),
+        "--split",
+        "2",
+        "--ray-cpus",
+        "2",
+        "--python",
+        &s(&w.join("no-python")),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--python"));
+}

@@ -309,6 +309,7 @@ fn cli_split_flow() {
     let o = zkonnx(&["setup", "--dir", s(&out), "--srs", s(&srs)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let proofs = dir.join("proofs");
+    // Both segments side by side: the same chain as one after the other.
     let o = zkonnx(&[
         "prove-split",
         "--dir",
@@ -317,12 +318,26 @@ fn cli_split_flow() {
         s(&srs),
         "--input",
         s(&input),
+        "--jobs",
+        "2",
         "-o",
         s(&proofs),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let verify = |p: &Path| zkonnx(&["verify-split", "--dir", s(&out), "--proofs", s(p)]);
     assert_eq!(verify(&proofs).status.code(), Some(0));
+    let o = zkonnx(&[
+        "prove-split",
+        "--dir",
+        s(&out),
+        "--srs",
+        s(&srs),
+        "--input",
+        s(&input),
+        "--jobs",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "--jobs 0 is bad input");
 
     // Segment 1 proved on another input.
     let other_input = dir.join("other.json");
@@ -361,6 +376,30 @@ fn cli_split_flow() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("segment 1"));
+
+    // Another SRS of the same size: the reduced SRS kept beside each segment's key is not
+    // its first powers, so it is not used; the segment keys are not of that SRS: refused.
+    let srs2 = dir.join("srs2.bin");
+    let o = zkonnx(&["srs", "gen", "--k", "12", "--seed", "99", "-o", s(&srs2)]);
+    assert!(o.status.success());
+    let o = zkonnx(&[
+        "prove-split",
+        "--dir",
+        s(&out),
+        "--srs",
+        s(&srs2),
+        "--input",
+        s(&input),
+        "-o",
+        s(&dir.join("proofs-srs2")),
+    ]);
+    // (Were the kept SRS taken anyway, these proofs would verify with the keys: exit 0.)
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // A manifest that pins another verifying key for segment 0.
     let path = out.join("manifest.json");

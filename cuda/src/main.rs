@@ -50,7 +50,9 @@ fn prove(
     for_aggregation: bool,
 ) -> Result<(), String> {
     let compiled = CompiledModel::load(&dir).map_err(|e| e.to_string())?;
-    let params = zkonnx::prover::srs::read_srs(&srs).map_err(|e| e.to_string())?;
+    let params =
+        zkonnx::prover::srs::read_srs_for(&srs, compiled.k(), &dir.join(files::FITTED_SRS))
+            .map_err(|e| e.to_string())?;
     let pk_path = dir.join(files::PK);
     let (pk, shape, digest) = zkonnx::prover::keys::read_pk(&pk_path).map_err(|e| e.to_string())?;
     if shape != compiled.plan.shape || digest != compiled.settings.digest() {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine, G2Affine};
 use halo2_proofs::halo2curves::serde::SerdeObject;
-use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, Circuit, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{keygen_pk2, Circuit, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
@@ -55,13 +55,10 @@ pub fn keygen<C: Circuit<Fr>>(
 ) -> Result<ProvingKey<G1Affine>> {
     // Selectors stay uncompressed: compression saved only ~700 bytes of Solidity verifier on
     // mlp_digits (37.1 → 36.4 KB) and made mlp_wide's proof slower (18.4 → 20.9 s) by raising
-    // the gates' degree.
-    let vk = keygen_vk_custom(params, circuit, false).map_err(|e| ProverError::Halo2 {
-        stage: "verifying-key generation",
-        message: format!("{e:?}"),
-    })?;
-    keygen_pk(params, vk, circuit).map_err(|e| ProverError::Halo2 {
-        stage: "proving-key generation",
+    // the gates' degree. Both keys come from one synthesis of the circuit (the same verifying
+    // key as `keygen_vk`, without synthesizing and converting the fixed columns twice).
+    keygen_pk2(params, circuit, false).map_err(|e| ProverError::Halo2 {
+        stage: "key generation",
         message: format!("{e:?}"),
     })
 }

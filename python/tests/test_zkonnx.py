@@ -136,18 +136,31 @@ def test_split_on_an_existing_cluster_by_address(mlp, split_dir, srs, tmp_path):
                    check=True, env=env, capture_output=True)
     try:
         out = tmp_path / "cluster-proofs"
-        driver = (
-            "import json, sys, zkonnx.ray\n"
-            f"r = zkonnx.ray.prove_split({split_dir!r}, {x!r}, {srs!r}, {str(out)!r}, "
-            f"address='127.0.0.1:{port}', threads_per_task=1, for_aggregation=True)\n"
-            "print(json.dumps({'n': len(r['segments'])}))\n"
-        )
-        r = subprocess.run([sys.executable, "-c", driver], env=env, capture_output=True,
-                           text=True, timeout=600)
+        # The command-line driver (`python -m zkonnx.ray`), another process, by address.
+        r = subprocess.run([sys.executable, "-m", "zkonnx.ray", "--dir", split_dir, "--input",
+                            str(MODELS / "mlp_digits.input.json"), "--srs", srs, "--out",
+                            str(out), "--address", f"127.0.0.1:{port}", "--threads", "1",
+                            "--for-aggregation"],
+                           env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-2000:]
-        assert json.loads(r.stdout.strip().splitlines()[-1]) == {"n": 2}
+        summary = json.loads(r.stdout.strip().splitlines()[-1])
+        assert summary["proofs_dir"] == str(out)
+        assert len(summary["segments"]) == 2
+        assert all(t["seconds"] > 0 and t["peak_rss_mb"] > 0 for t in summary["segments"])
     finally:
         subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True)
     proofs = [json.loads((out / f"proof-{i}.json").read_text()) for i in range(2)]
     assert all(p["transcript"] == "poseidon" for p in proofs)
     assert zkonnx.verify_split(split_dir, str(out))
+
+
+def test_ray_command_line_refuses_bad_input(split_dir, srs, tmp_path, capsys):
+    import zkonnx.ray
+
+    # Before Ray is touched: a missing input file is exit 2 with the file named.
+    missing = str(tmp_path / "missing.json")
+    assert zkonnx.ray.main(["--dir", split_dir, "--input", missing, "--srs", srs]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"input_data": "not a list"}')
+    assert zkonnx.ray.main(["--dir", split_dir, "--input", str(bad), "--srs", srs]) == 2

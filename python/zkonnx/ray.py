@@ -105,3 +105,67 @@ def prove_split(
     if why is not None:
         raise ChainRejected(why)
     return {"proofs_dir": proofs_dir, "wall_seconds": wall, "segments": results}
+
+
+def main(argv=None):
+    """``python -m zkonnx.ray --dir SPLIT --input IN.json --srs srs.bin``: proves a split
+    directory (after ``zkonnx split`` and ``zkonnx setup``) as Ray tasks, checks the chain and
+    prints one JSON line: the proofs directory, the wall time and each task's figures (seconds,
+    peak memory of its worker, host). ``--address`` reaches an existing cluster; without it a
+    local Ray of ``--cluster-cpus`` CPUs is started. Exit 1 if the chain does not verify,
+    2 on bad input."""
+    import argparse
+    import json
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m zkonnx.ray", description=main.__doc__)
+    ap.add_argument("--dir", required=True, help="split directory (split, then setup)")
+    ap.add_argument("--input", required=True, help='input JSON ({"input_data": [[...]]})')
+    ap.add_argument("--srs", required=True, help="the SRS the segments were set up with")
+    ap.add_argument("--out", help="proofs directory (default DIR/proofs)")
+    ap.add_argument("--address", help="an existing Ray cluster (e.g. auto, ray://head:10001)")
+    ap.add_argument("--cluster-cpus", type=int, help="CPUs of the local Ray (no --address)")
+    ap.add_argument("--num-cpus", type=float, default=1, help="CPUs each task asks Ray for")
+    ap.add_argument("--memory-gb", type=float, help="memory each task asks Ray for")
+    ap.add_argument("--threads", type=int, help="prover threads in each task")
+    ap.add_argument("--for-aggregation", action="store_true",
+                    help="Poseidon-transcript proofs, for `zkonnx aggregate`")
+    a = ap.parse_args(argv)
+    try:
+        with open(a.input) as f:
+            x = [float(v) for v in json.load(f)["input_data"][0]]
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        print(f"error: {a.input}: {e}", file=sys.stderr)
+        return 2
+    import ray
+
+    if not ray.is_initialized():
+        if a.address:
+            ray.init(address=a.address)
+        else:
+            ray.init(num_cpus=a.cluster_cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        run = prove_split(
+            a.dir,
+            x,
+            a.srs,
+            a.out,
+            num_cpus=a.num_cpus,
+            memory_bytes=int(a.memory_gb * (1 << 30)) if a.memory_gb else None,
+            threads_per_task=a.threads,
+            for_aggregation=a.for_aggregation,
+        )
+    except ChainRejected as e:
+        print(f"invalid: {e}", file=sys.stderr)
+        return 1
+    except ZkonnxError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(run))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -160,8 +160,8 @@ pub enum Cmd {
     /// Compiles a model as a chain of segment circuits linked by boundary hashes; writes
     /// OUT/manifest.json and OUT/segment-i/ (then `setup --dir OUT` makes every segment's keys).
     Split(SplitArgs),
-    /// Proves every segment of a split model on one input (one segment at a time); writes
-    /// PROOFS/proof-i.json.
+    /// Proves every segment of a split model on one input (segments side by side as memory
+    /// and cores allow, see --jobs); writes PROOFS/proof-i.json.
     ProveSplit(ProveSplitArgs),
     /// Verifies a split model's proofs and their links: exit 0 valid, 1 invalid, 2 bad input.
     VerifySplit(VerifySplitArgs),
@@ -220,6 +220,11 @@ pub struct ProveSplitArgs {
     /// `verify-split` as well, but not with a Solidity verifier).
     #[arg(long)]
     pub for_aggregation: bool,
+    /// Segments proved side by side, each with its share of the cores (default: as many as
+    /// the cores and the available memory allow, by the segments' estimated memory; 1: one
+    /// after the other).
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
 /// Arguments of `aggregate`.
@@ -466,6 +471,22 @@ pub struct BenchArgs {
     /// prove phase side by side (the first makes the `prove` column).
     #[arg(long, num_args = 1.., default_value = "auto")]
     pub device: Vec<zkonnx::Device>,
+    /// Also split each model into each of these segment counts (`--split 1 2 4`): split,
+    /// setup, prove-split one segment at a time and side by side, verify-split.
+    #[arg(long, num_args = 1..)]
+    pub split: Vec<usize>,
+    /// With --split: also prove each split as Ray tasks on a local Ray of this many CPUs
+    /// (`python -m zkonnx.ray`; needs the Python package, see --python).
+    #[arg(long, requires = "split")]
+    pub ray_cpus: Option<usize>,
+    /// The Python with the zkonnx package and Ray (default: target/pyenv/bin/python beside
+    /// this binary's target folder, as scripts/test.sh makes it).
+    #[arg(long, requires = "ray_cpus")]
+    pub python: Option<PathBuf>,
+    /// With --split: fold every split of 2 or more segments into one proof at 2^K rows
+    /// (`aggregate`) and check it in revm with both verifiers (minutes, GBs).
+    #[arg(long, requires = "split")]
+    pub aggregate: Option<u32>,
 }
 
 /// Arguments of `hash`.

@@ -5,6 +5,7 @@
 pub mod ezkl;
 pub mod measure;
 pub mod output;
+pub mod split;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ pub struct ModelRow {
     pub ezkl: Option<SystemFigures>,
     /// zkonnx / EZKL for each figure both have.
     pub ratios: BTreeMap<String, f64>,
+    /// The model split into segments (`--split`).
+    #[serde(default)]
+    pub split: Vec<split::SplitFigures>,
 }
 
 /// The machine the figures come from.
@@ -134,6 +138,8 @@ pub struct BenchOptions {
     /// Where to prove: the first device's proofs make the `prove` phase; each further one is
     /// measured as a phase `prove-DEVICE` beside it (`--device cpu cuda`: CPU and GPU rows).
     pub devices: Vec<zkonnx::Device>,
+    /// Split rows (`--split`, `--ray-cpus`, `--aggregate`).
+    pub split: split::SplitOptions,
 }
 
 /// The arguments of one `zkonnx prove` of the bench on `device`.
@@ -443,11 +449,17 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport> {
             })
         });
         let ratios = ez.as_ref().map(|e| ratios(&zk, e)).unwrap_or_default();
+        let splits = if zk.error.is_none() {
+            split::run_splits(&opts.exe, &opts.split, &model, &input, &work.join("zkonnx"))
+        } else {
+            Vec::new()
+        };
         rows.push(ModelRow {
             model: name,
             zkonnx: zk,
             ezkl: ez,
             ratios,
+            split: splits,
         });
     }
     // The floors are measured last, in this process: their MSMs of 2^k points would raise this

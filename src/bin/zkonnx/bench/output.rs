@@ -152,7 +152,112 @@ pub fn markdown(r: &BenchReport) -> String {
         PHASES.join(", ")
     ));
     device_rows(&mut out, r);
+    split_rows(&mut out, r);
     out
+}
+
+/// The split rows (`--split`): per model and segment count, every phase's seconds and peak,
+/// the Ray run and the aggregation.
+fn split_rows(out: &mut String, r: &BenchReport) {
+    if r.models.iter().all(|m| m.split.is_empty()) {
+        return;
+    }
+    let s = |p: Option<super::measure::PhaseFigures>| {
+        p.map_or_else(|| "–".into(), |p| format!("{:.1}", p.wall_median_s))
+    };
+    let mb = |p: Option<super::measure::PhaseFigures>| {
+        p.map_or_else(|| "–".into(), |p| format!("{:.0}", p.peak_rss_mb))
+    };
+    let list = |v: &[f64], digits: usize| {
+        v.iter()
+            .map(|x| format!("{x:.digits$}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "\n## Split proving\n\n`zkonnx split --segments N`, then each phase in its own process: \
+         `setup` (every segment), `prove-split --jobs 1` (one segment after the other: its peak \
+         is the largest segment's) and `--jobs J` (J side by side, J from the cores and the \
+         segments' estimated memory), `verify-split`; Ray: the same proofs as one task per \
+         segment on a local Ray (`python -m zkonnx.ray`), the worker's own peak.\n\n\
+         | model | segments | k per segment | est. MB per segment | setup s | prove s in turn | \
+         peak MB in turn | J | prove s side by side | peak MB side by side | verify-split s | \
+         Ray CPUs | Ray wall s | Ray task s | Ray worker peak MB |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for m in &r.models {
+        for f in &m.split {
+            let ray = f.ray.as_ref();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                m.model,
+                f.segments,
+                f.k.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                list(&f.est_memory_mb, 0),
+                s(f.setup),
+                s(f.prove_in_turn),
+                mb(f.prove_in_turn),
+                f.jobs,
+                s(f.prove_side_by_side),
+                mb(f.prove_side_by_side),
+                f.verify
+                    .map_or_else(|| "–".into(), |p| format!("{:.2}", p.wall_median_s)),
+                opt(ray.map(|r| r.cpus)),
+                opt(ray.map(|r| format!("{:.1}", r.wall_s))),
+                ray.map_or_else(|| "–".into(), |r| list(&r.task_s, 1)),
+                opt(ray.map(|r| format!("{:.0}", r.worker_peak_mb))),
+            );
+            if let Some(e) = &f.error {
+                let e: String = e.chars().take(300).collect();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} error | {} ||||||||||||",
+                    m.model,
+                    f.segments,
+                    e.replace('|', "/").replace('\n', " ")
+                );
+            }
+        }
+    }
+    let agg: Vec<_> = r
+        .models
+        .iter()
+        .flat_map(|m| m.split.iter().map(move |f| (m, f)))
+        .filter_map(|(m, f)| f.aggregate.as_ref().map(|a| (m, f, a)))
+        .collect();
+    if agg.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nAggregation (`prove-split --for-aggregation`, then `aggregate` in its own process; \
+         gas in revm, transaction and calldata included):\n\n\
+         | model | segments | outer k | outer setup s | outer prove s | aggregate s | peak MB | \
+         verify gas (compact) | verify gas (snark-verifier) | snark-verifier bytes | error |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (m, f, a) in agg {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            m.model,
+            f.segments,
+            a.k,
+            opt(a.setup_s.map(|v| format!("{v:.1}"))),
+            opt(a.prove_s.map(|v| format!("{v:.1}"))),
+            s(a.phase),
+            mb(a.phase),
+            opt(a.verify_gas),
+            opt(a.snark_verifier_gas),
+            opt(a.snark_verifier_bytes),
+            a.error.as_deref().unwrap_or("").replace('|', "/"),
+        );
+    }
 }
 
 const ZK_COLOR: &str = "#1f77b4";

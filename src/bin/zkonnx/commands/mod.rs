@@ -13,7 +13,7 @@ use zkonnx::fidelity::compare;
 use zkonnx::report::Report;
 use zkonnx::{data, files, CompiledModel, Model, Prover, Settings};
 use zkonnx_prover::artifacts::{write_json, ProofFile};
-use zkonnx_prover::srs::{dev_srs, read_srs, write_srs, DEV_SRS_WARNING};
+use zkonnx_prover::srs::{dev_srs, read_srs, read_srs_for, write_srs, DEV_SRS_WARNING};
 
 use crate::args::*;
 use crate::Fail;
@@ -328,7 +328,7 @@ pub fn setup(a: SetupArgs) -> Result<(), Fail> {
         return split::setup_split(&dir, &srs);
     }
     let compiled = CompiledModel::load(&dir)?;
-    let params = read_srs(&srs)?;
+    let params = read_srs_for(&srs, compiled.k(), &dir.join(files::FITTED_SRS))?;
     let (prover, _) = step("setup", || Prover::setup(compiled, params));
     prover?.save_keys(&dir, true)?;
     Ok(())
@@ -344,7 +344,7 @@ pub fn prove(a: ProveArgs) -> Result<(), Fail> {
         device,
     } = a;
     let compiled = CompiledModel::load(&dir)?;
-    let params = read_srs(&srs)?;
+    let params = read_srs_for(&srs, compiled.k(), &dir.join(files::FITTED_SRS))?;
     let pk_path = dir.join(files::PK);
     let (pk, shape, digest) = zkonnx_prover::keys::read_pk(&pk_path)?;
     if shape != compiled.plan.shape || digest != compiled.settings.digest() {
@@ -434,9 +434,37 @@ pub fn bench(a: BenchArgs) -> Result<(), Fail> {
         quick,
         objective,
         device,
+        split,
+        ray_cpus,
+        python,
+        aggregate,
     } = a;
     let exe = std::env::current_exe()
         .map_err(|e| Fail::Bad(format!("cannot find the zkonnx binary: {e}")))?;
+    if split.contains(&0) {
+        return Err(Fail::Bad(
+            "--split takes segment counts of at least 1".into(),
+        ));
+    }
+    let ray = match ray_cpus {
+        Some(0) => return Err(Fail::Bad("--ray-cpus must be at least 1".into())),
+        Some(cpus) => {
+            // target/release/zkonnx -> target/pyenv/bin/python
+            let default = exe
+                .parent()
+                .and_then(Path::parent)
+                .map(|t| t.join("pyenv").join("bin").join("python"));
+            let python = python.or(default).filter(|p| p.is_file()).ok_or_else(|| {
+                Fail::Bad(
+                    "--ray-cpus needs a Python with the zkonnx package and Ray: run \
+                     scripts/test.sh (it makes target/pyenv) or pass --python"
+                        .into(),
+                )
+            })?;
+            Some(crate::bench::split::RayOptions { python, cpus })
+        }
+        None => None,
+    };
     let mut found = crate::bench::discover(&models)?;
     if quick {
         found.retain(|(_, m, _)| std::fs::metadata(m).is_ok_and(|md| md.len() < 1 << 20));
@@ -449,6 +477,11 @@ pub fn bench(a: BenchArgs) -> Result<(), Fail> {
         exe,
         objective: objective.into(),
         devices: device,
+        split: crate::bench::split::SplitOptions {
+            segments: split,
+            ray,
+            aggregate_k: aggregate,
+        },
     };
     let report = crate::bench::run_bench(&opts)?;
     print!("{}", crate::bench::output::markdown(&report));

@@ -66,16 +66,22 @@ pub fn setup_split(dir: &Path, srs: &Path) -> Result<(), Fail> {
 
 /// `zkonnx prove-split`.
 pub fn prove_split(a: ProveSplitArgs) -> Result<(), Fail> {
-    let params = read_srs(&a.srs)?;
     let x = data::read_input(&a.input)?;
     let out = a.out.unwrap_or_else(|| a.dir.join("proofs"));
-    let transcript = if a.for_aggregation {
-        Transcript::Poseidon
-    } else {
-        Transcript::Evm
+    let opts = split::ProveSplitOptions {
+        transcript: if a.for_aggregation {
+            Transcript::Poseidon
+        } else {
+            Transcript::Evm
+        },
+        jobs: match a.jobs {
+            Some(0) => return Err(Fail::Bad("--jobs must be at least 1".into())),
+            Some(n) => split::Jobs::Fixed(n),
+            None => split::Jobs::Auto,
+        },
     };
     let (proofs, _) = step("prove (every segment)", || {
-        split::prove_dir_with(&a.dir, &params, &x, &out, transcript)
+        split::prove_dir(&a.dir, &a.srs, &x, &out, opts)
     });
     let proofs = proofs?;
     eprintln!("{} segment proofs written", proofs.len());

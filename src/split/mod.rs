@@ -11,7 +11,6 @@
 //! [`verify_chain`] checks every proof and that each boundary hash one segment outputs is the
 //! one the next segment took.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,11 +26,12 @@ use zkonnx_circuits::split::{balanced_cuts, divide, divisible, split_graph, Cut,
 use zkonnx_prover::artifacts::{read_json, write_json, ProofFile, Settings};
 use zkonnx_prover::keys::VerifierKey;
 
-use crate::halo2_proofs::halo2curves::bn256::Bn256;
-use crate::halo2_proofs::poly::kzg::commitment::ParamsKZG;
-use crate::{
-    files, verify, CompiledModel, Error, Objective, Proof, Prover, Result, Transcript, Vis,
-    Visibility,
+use crate::{files, verify, CompiledModel, Error, Objective, Result, Vis, Visibility};
+
+mod prove;
+pub use prove::{
+    auto_jobs, available_memory, prove_dir, prove_segment, prove_segment_with, setup_dir, Jobs,
+    ProveSplitOptions, SplitProver,
 };
 
 /// Version of the manifest format.
@@ -516,197 +516,4 @@ pub fn verify_chain_dir(dir: &Path, proofs: &Path) -> Result<ChainVerdict> {
         });
     }
     verify_chain(&manifest, &parts)
-}
-
-/// Every segment's prover, in memory: keys generated once, many inputs proved.
-pub struct SplitProver {
-    split: SplitModel,
-    provers: Vec<Prover>,
-}
-
-impl std::fmt::Debug for SplitProver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplitProver")
-            .field("segments", &self.provers.len())
-            .finish()
-    }
-}
-
-impl SplitProver {
-    /// Generates every segment's keys and records their digests in the manifest.
-    pub fn setup(mut split: SplitModel, params: ParamsKZG<Bn256>) -> Result<Self> {
-        let mut provers = Vec::with_capacity(split.segments.len());
-        let srs = fitted(&params, split.segments.iter().map(|c| c.k()))?;
-        for (e, c) in split.manifest.segments.iter_mut().zip(&split.segments) {
-            let fit = srs
-                .get(&c.k())
-                .cloned()
-                .ok_or_else(|| Error::Mismatch("no SRS for a segment".into()))?;
-            let p = Prover::setup(c.clone(), fit)?;
-            e.vk_digest = Some(hex32(&Keccak256::digest(p.vk_bytes())));
-            provers.push(p);
-        }
-        Ok(Self { split, provers })
-    }
-
-    /// The split model, with the keys' digests in its manifest.
-    pub fn split(&self) -> &SplitModel {
-        &self.split
-    }
-
-    /// Every segment's prover.
-    pub fn provers(&self) -> &[Prover] {
-        &self.provers
-    }
-
-    /// Proves every segment on one float input of the model (one after the other).
-    pub fn prove(&self, input: &[f32]) -> Result<Vec<Proof>> {
-        let inputs = self.split.segment_inputs(input)?;
-        self.provers
-            .iter()
-            .zip(&inputs)
-            .map(|(p, x)| p.prove_quantized(x))
-            .collect()
-    }
-
-    /// The verifier's view of proofs made by [`SplitProver::prove`].
-    pub fn segment_proofs(&self, proofs: &[Proof]) -> Vec<SegmentProof> {
-        self.provers
-            .iter()
-            .zip(proofs)
-            .enumerate()
-            .map(|(i, (p, proof))| SegmentProof {
-                vk: p.verifier_key(),
-                vk_digest: hex32(&Keccak256::digest(p.vk_bytes())),
-                settings: p.compiled().settings.clone(),
-                proof: proof.to_file(),
-                path: PathBuf::from(proof_name(i)),
-            })
-            .collect()
-    }
-
-    /// Writes the manifest, every segment's compilation and its keys into `dir`.
-    pub fn save(&self, dir: &Path, with_pk: bool) -> Result<()> {
-        self.split.save(dir)?;
-        for (e, p) in self.split.manifest.segments.iter().zip(&self.provers) {
-            p.save_keys(&dir.join(&e.dir), with_pk)?;
-        }
-        Ok(())
-    }
-}
-
-/// The SRS reduced to each of `ks` (each size computed once: reducing an SRS recomputes its
-/// Lagrange basis, a group FFT that costs more than proving a small segment).
-fn fitted(
-    params: &ParamsKZG<Bn256>,
-    ks: impl IntoIterator<Item = u32>,
-) -> Result<BTreeMap<u32, ParamsKZG<Bn256>>> {
-    let mut out = BTreeMap::new();
-    for k in ks {
-        if let std::collections::btree_map::Entry::Vacant(e) = out.entry(k) {
-            e.insert(zkonnx_prover::srs::fit_srs(params.clone(), k)?);
-        }
-    }
-    Ok(out)
-}
-
-/// Key generation for a split directory: every segment's `vk.bin`, `pk.bin` and its SRS
-/// reduced to its size (`srs.bin`, so proving it needs no reduction) into its directory, one
-/// segment at a time (so memory is the largest segment's), and the keys' digests into the
-/// manifest. Returns the manifest.
-pub fn setup_dir(dir: &Path, params: &ParamsKZG<Bn256>) -> Result<Manifest> {
-    let mut split = SplitModel::load(dir)?;
-    let srs = fitted(params, split.segments.iter().map(|c| c.k()))?;
-    for (e, c) in split.manifest.segments.iter_mut().zip(&split.segments) {
-        let p = srs
-            .get(&c.k())
-            .cloned()
-            .ok_or_else(|| Error::Mismatch("no SRS for a segment".into()))?;
-        let seg = dir.join(&e.dir);
-        zkonnx_prover::srs::write_srs(&seg.join(files::SRS), &p)?;
-        let prover = Prover::setup(c.clone(), p)?;
-        prover.save_keys(&seg, true)?;
-        e.vk_digest = Some(file_digest(&seg.join(files::VK))?);
-    }
-    split.manifest.write(&dir.join(MANIFEST))?;
-    Ok(split.manifest)
-}
-
-/// Proves every segment of a split directory on one float input, one segment at a time (its
-/// proving key read, the proof written to `PROOFS/proof-i.json`, the key dropped), so memory
-/// is the largest segment's. Each segment uses the SRS setup wrote beside its key, or else
-/// `params` reduced to its size. Returns the proofs.
-pub fn prove_dir(
-    dir: &Path,
-    params: &ParamsKZG<Bn256>,
-    input: &[f32],
-    proofs: &Path,
-) -> Result<Vec<Proof>> {
-    prove_dir_with(dir, params, input, proofs, Transcript::Evm)
-}
-
-/// [`prove_dir`] with the given transcript ([`Transcript::Poseidon`] for
-/// [`aggregate_dir`](crate::aggregate::aggregate_dir)).
-pub fn prove_dir_with(
-    dir: &Path,
-    params: &ParamsKZG<Bn256>,
-    input: &[f32],
-    proofs: &Path,
-    transcript: Transcript,
-) -> Result<Vec<Proof>> {
-    let split = SplitModel::load(dir)?;
-    let inputs = split.segment_inputs(input)?;
-    std::fs::create_dir_all(proofs).map_err(|e| Error::Data {
-        path: proofs.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let mut out = Vec::with_capacity(inputs.len());
-    for (i, ((e, c), x)) in split
-        .manifest
-        .segments
-        .iter()
-        .zip(split.segments)
-        .zip(&inputs)
-        .enumerate()
-    {
-        let seg = dir.join(&e.dir);
-        let own = seg.join(files::SRS);
-        let p = if own.is_file() {
-            zkonnx_prover::srs::read_srs(&own)?
-        } else {
-            params.clone()
-        };
-        let proof = prove_segment_with(&seg, c, &p, x, transcript)?;
-        write_json(&proofs.join(proof_name(i)), &proof.to_file())?;
-        out.push(proof);
-    }
-    Ok(out)
-}
-
-/// Proves one segment from its directory's proving key on its integer input.
-pub fn prove_segment(
-    seg: &Path,
-    compiled: CompiledModel,
-    params: &ParamsKZG<Bn256>,
-    input: &[i64],
-) -> Result<Proof> {
-    prove_segment_with(seg, compiled, params, input, Transcript::Evm)
-}
-
-/// [`prove_segment`] with the given transcript.
-pub fn prove_segment_with(
-    seg: &Path,
-    compiled: CompiledModel,
-    params: &ParamsKZG<Bn256>,
-    input: &[i64],
-    transcript: Transcript,
-) -> Result<Proof> {
-    let (pk, shape, digest) = zkonnx_prover::keys::read_pk(&seg.join(files::PK))?;
-    if shape != compiled.plan.shape || digest != compiled.settings.digest() {
-        return Err(Error::Mismatch(format!(
-            "{}: pk.bin was made for another compilation (run setup again)",
-            seg.display()
-        )));
-    }
-    Prover::from_parts(compiled, params.clone(), pk)?.prove_quantized_with(input, transcript)
 }
