@@ -108,7 +108,12 @@ impl Model {
 
     /// The float model's outputs on `input` (every output flattened and concatenated): tract
     /// running the ONNX file, or, where tract cannot run it, zkonnx's own f32 executor of the
-    /// imported graph. Returns which one ran (`"tract"` or `"zkonnx-f32"`).
+    /// imported graph. Returns which one ran (`"tract"` or `"zkonnx-f32"`). Where both run and
+    /// disagree by more than [`REFERENCES_AGREE`] of the output's magnitude, neither is taken
+    /// on trust: the f32 executor's output comes back, named [`TRACT_DISAGREES`], so a caller
+    /// can say so (tract 0.23 gives the wrong label for LightGBM's binary
+    /// `TreeEnsembleClassifier`, where onnxruntime and zkonnx agree; a zkonnx importer bug
+    /// would show up the same way, as a disagreement to report).
     pub fn float_outputs(&self, input: &[f32]) -> Result<(Vec<f32>, &'static str)> {
         let mut all = self.float_outputs_many(std::slice::from_ref(&input.to_vec()))?;
         let (y, by) = all.pop().unwrap_or_default();
@@ -125,13 +130,23 @@ impl Model {
             .iter()
             .map(|x| {
                 zkonnx_circuits::quant::check_input(&self.graph, x)?;
+                let own = || {
+                    zkonnx_circuits::ir::run_float(&self.graph, x).swap_remove(self.graph.output)
+                };
                 match tract.as_ref().and_then(|r| r.run(x).ok()) {
-                    Some(y) if y.len() == want => Ok((y, "tract")),
-                    _ => Ok((
-                        zkonnx_circuits::ir::run_float(&self.graph, x)
-                            .swap_remove(self.graph.output),
-                        "zkonnx-f32",
-                    )),
+                    Some(y) if y.len() == want => {
+                        let z = own();
+                        let scale = y.iter().chain(&z).fold(1f32, |m, v| m.max(v.abs()));
+                        let apart = y.iter().zip(&z).any(|(a, b)| {
+                            (a - b).abs() > REFERENCES_AGREE * scale || (a - b).is_nan()
+                        });
+                        if apart {
+                            Ok((z, TRACT_DISAGREES))
+                        } else {
+                            Ok((y, "tract"))
+                        }
+                    }
+                    _ => Ok((own(), "zkonnx-f32")),
                 }
             })
             .collect()
@@ -295,6 +310,14 @@ impl Model {
         Ok(best)
     }
 }
+
+/// How far apart (relative to the largest output, at least 1) tract's float run and zkonnx's
+/// own f32 execution of the imported graph may be before [`Model::float_outputs`] says they
+/// disagree.
+pub const REFERENCES_AGREE: f32 = 1e-3;
+/// The reference [`Model::float_outputs`] names when tract and zkonnx's f32 execution disagree
+/// (the f32 execution's output is returned).
+pub const TRACT_DISAGREES: &str = "zkonnx-f32 (tract disagrees)";
 
 /// A quantized model with its circuit plan: everything needed for setup and proving.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -165,6 +165,25 @@ fn shared_lgbm_credit_label_and_probabilities() {
     prove_verifies_on(c, &x, true);
 }
 
+/// tract's float run gives LightGBM's binary classifier the wrong label (1 where onnxruntime
+/// says 0 with probabilities 0.87/0.13); the float reference says so and is zkonnx's own f32
+/// execution, which agrees with onnxruntime; where tract agrees, it stays the reference.
+#[test]
+fn float_reference_when_tract_disagrees() {
+    let dir = common::shared_models();
+    let (model, x) = common::load_with_input(&dir, "lgbm_credit");
+    let (y, by) = model.float_outputs(&x).expect("float run");
+    assert_eq!(by, zkonnx::TRACT_DISAGREES);
+    let ort = data::read_output(&dir.join("lgbm_credit.output.json")).expect("output");
+    assert_eq!(y.len(), ort.len());
+    assert!(
+        y.iter().zip(&ort).all(|(a, b)| (a - b).abs() < 1e-4),
+        "{y:?} vs {ort:?}"
+    );
+    let (model, x) = common::load_with_input(&dir, "lstm_forecaster");
+    assert_eq!(model.float_outputs(&x).expect("float run").1, "tract");
+}
+
 #[test]
 fn shared_tiny_gpt() {
     let (c, x) = compile_checked(&common::shared_models(), "tiny_gpt", &[]);

@@ -83,6 +83,15 @@ pub enum TargetArg {
     Speed,
 }
 
+impl From<TargetArg> for zkonnx::Target {
+    fn from(t: TargetArg) -> Self {
+        match t {
+            TargetArg::Accuracy => zkonnx::Target::Accuracy,
+            TargetArg::Speed => zkonnx::Target::Speed,
+        }
+    }
+}
+
 impl QuantArgs {
     fn settings(&self) -> QuantSettings {
         QuantSettings {
@@ -117,10 +126,7 @@ impl QuantArgs {
     }
 
     fn target(&self) -> zkonnx::Target {
-        match self.target {
-            TargetArg::Accuracy => zkonnx::Target::Accuracy,
-            TargetArg::Speed => zkonnx::Target::Speed,
-        }
+        self.target.into()
     }
 }
 
@@ -467,6 +473,11 @@ pub struct BenchArgs {
     /// `compile --objective`).
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
     pub objective: ObjectiveArg,
+    /// What zkonnx's calibration optimises (see `compile --target`): `accuracy` (the default
+    /// scales) or `speed` (the cheapest circuit within 1 % of the float model, as EZKL's
+    /// `calibrate_settings` with target `resources` looks for the cheapest settings).
+    #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
+    pub target: TargetArg,
     /// Where to prove (`cpu`, `cuda`, `auto`); several (`--device cpu cuda`) measure each one's
     /// prove phase side by side (the first makes the `prove` column).
     #[arg(long, num_args = 1.., default_value = "auto")]

@@ -116,6 +116,9 @@ pub struct BenchReport {
     /// What zkonnx's layout planner minimised.
     #[serde(default)]
     pub objective: zkonnx::Objective,
+    /// What zkonnx's calibration optimised (`--target`).
+    #[serde(default)]
+    pub target: zkonnx::Target,
     /// One row per model.
     pub models: Vec<ModelRow>,
 }
@@ -133,6 +136,8 @@ pub struct BenchOptions {
     pub ezkl: bool,
     /// What zkonnx's layout planner minimises.
     pub objective: zkonnx::Objective,
+    /// What zkonnx's calibration optimises.
+    pub target: zkonnx::Target,
     /// The `zkonnx` binary that runs the phases.
     pub exe: PathBuf,
     /// Where to prove: the first device's proofs make the `prove` phase; each further one is
@@ -274,6 +279,11 @@ fn run_zkonnx(
                     &s(work),
                     "--objective",
                     &opts.objective.to_string(),
+                    "--target",
+                    match opts.target {
+                        zkonnx::Target::Accuracy => "accuracy",
+                        zkonnx::Target::Speed => "speed",
+                    },
                 ]),
                 "setup" => cmd.args(["setup", "--dir", &s(work), "--srs", &s(&srs)]),
                 "prove" => prove_args(
@@ -485,6 +495,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport> {
         machine: machine(opts.ezkl),
         repeat: opts.repeat,
         objective: opts.objective,
+        target: opts.target,
         models: rows,
     };
     let write = |name: &str, text: String| {

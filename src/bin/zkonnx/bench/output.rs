@@ -94,7 +94,7 @@ pub fn markdown(r: &BenchReport) -> String {
     let mut out = format!(
         "# zkonnx bench\n\n{} ({} cores, {} GB), zkonnx {}{}{}; median of {} run(s) per phase; \
          peak = largest resident memory of any phase's process; zkonnx's layout planned for \
-         `{}` (`--objective`). Verify gas: one call of each system's Solidity verifier in revm \
+         `{}` (`--objective`), calibrated for `{}` (`--target`). Verify gas: one call of each system's Solidity verifier in revm \
          (transaction and calldata included; EZKL's compiled with the same solc).\n\n",
         m.cpu,
         m.cores,
@@ -107,7 +107,11 @@ pub fn markdown(r: &BenchReport) -> String {
             .as_deref()
             .map_or_else(String::new, |v| format!(", EZKL {v}")),
         r.repeat,
-        r.objective
+        r.objective,
+        match r.target {
+            zkonnx::Target::Accuracy => "accuracy",
+            zkonnx::Target::Speed => "speed",
+        }
     );
     out.push_str(
         "| model | system | k | compile s | setup s | prove s | floor s (prove/floor) | verify s | peak MB | pk MB | proof B | verify gas | max abs err | argmax |\n",

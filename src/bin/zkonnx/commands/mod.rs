@@ -272,6 +272,7 @@ pub fn compile(a: CompileArgs) -> Result<(), Fail> {
         argmax_agrees: true,
     };
     let floats = m.float_outputs_many(&cal)?;
+    warn_if_references_disagree(floats.iter().map(|f| f.1));
     for (x, (reference, _)) in cal.iter().zip(&floats) {
         let t = compiled.witness(x)?;
         let f = compare(
@@ -433,6 +434,7 @@ pub fn bench(a: BenchArgs) -> Result<(), Fail> {
         ezkl,
         quick,
         objective,
+        target,
         device,
         split,
         ray_cpus,
@@ -476,6 +478,7 @@ pub fn bench(a: BenchArgs) -> Result<(), Fail> {
         ezkl,
         exe,
         objective: objective.into(),
+        target: target.into(),
         devices: device,
         split: crate::bench::split::SplitOptions {
             segments: split,
@@ -556,5 +559,17 @@ pub fn verify(a: VerifyArgs) -> Result<(), Fail> {
         Ok(())
     } else {
         Err(Fail::No("proof is INVALID".into()))
+    }
+}
+
+/// Says so when tract's float run and zkonnx's f32 execution of the graph disagree (the
+/// fidelity is then measured against the latter; see `Model::float_outputs`).
+pub fn warn_if_references_disagree<'a>(refs: impl IntoIterator<Item = &'a str>) {
+    if refs.into_iter().any(|r| r == zkonnx::TRACT_DISAGREES) {
+        eprintln!(
+            "warning: tract's float run of the ONNX file and zkonnx's f32 execution of the \
+             imported graph disagree; fidelity is measured against the latter (check the \
+             outputs against onnxruntime if in doubt)"
+        );
     }
 }

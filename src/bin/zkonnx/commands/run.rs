@@ -75,7 +75,8 @@ pub fn run_all(a: RunArgs) -> Result<(), Fail> {
         zkonnx::verify(&vk, &compiled.settings, &pf, &workdir.join(files::PROOF))
     });
     let ok = ok?;
-    let (reference, _) = m.float_outputs(&x)?;
+    let (reference, by) = m.float_outputs(&x)?;
+    super::warn_if_references_disagree([by]);
     let evm_figures = if evm {
         Some(evm_check(
             &vk,
