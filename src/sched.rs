@@ -77,7 +77,17 @@ where
                     job
                 };
                 let (index, c) = (job.index(), cost(&job));
-                let r = f(job);
+                // A panicking job must still give back its slot, or a worker waiting for
+                // memory would wait forever: it becomes that job's error.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(job)))
+                    .unwrap_or_else(|p| {
+                        let what = p
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Err(Error::Mismatch(format!("job {index} panicked: {what}")))
+                    });
                 if let Ok(mut s) = state.lock() {
                     s.used = s.used.saturating_sub(c);
                     s.running -= 1;
@@ -164,6 +174,23 @@ mod tests {
         let (out, peak, most) = run(&[10, 10], 2, 3);
         assert_eq!(out, vec![0, 10]);
         assert_eq!((peak, most), (10, 1));
+    }
+
+    #[test]
+    fn a_panicking_job_is_an_error_and_frees_its_memory() {
+        // Job 0 takes the whole budget and panics; job 1 waits for that memory: it must run.
+        let ran = AtomicUsize::new(0);
+        let jobs = (0..2).map(Job).collect();
+        let r: Result<Vec<()>> = run_bounded(jobs, &[10, 10], 2, 10, |j| {
+            if j.0 == 0 {
+                panic!("prover bug");
+            }
+            ran.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+        let e = r.expect_err("the panic comes back as an error");
+        assert!(e.to_string().contains("prover bug"), "{e}");
+        assert_eq!(ran.into_inner(), 0, "no job starts after a failure");
     }
 
     #[test]
