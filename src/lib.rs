@@ -67,6 +67,10 @@ pub enum Error {
     /// Artifacts that do not belong together.
     #[error("{0}")]
     Mismatch(String),
+    /// A fault of zkonnx itself, not of its input (a panicking prover thread, a thread pool
+    /// that cannot start): a bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Result alias of the façade.
@@ -108,20 +112,22 @@ impl Model {
 
     /// The float model's outputs on `input` (every output flattened and concatenated): tract
     /// running the ONNX file, or, where tract cannot run it, zkonnx's own f32 executor of the
-    /// imported graph. Returns which one ran (`"tract"` or `"zkonnx-f32"`). Where both run and
-    /// disagree by more than [`REFERENCES_AGREE`] of the output's magnitude, neither is taken
-    /// on trust: the f32 executor's output comes back, named [`TRACT_DISAGREES`], so a caller
-    /// can say so (tract 0.23 gives the wrong label for LightGBM's binary
-    /// `TreeEnsembleClassifier`, where onnxruntime and zkonnx agree; a zkonnx importer bug
-    /// would show up the same way, as a disagreement to report).
-    pub fn float_outputs(&self, input: &[f32]) -> Result<(Vec<f32>, &'static str)> {
+    /// imported graph; with which one it is. Where both run and disagree by more than
+    /// [`REFERENCES_AGREE`] of the output's magnitude, neither is taken on trust: the f32
+    /// executor's output comes back as [`FloatReference::TractDisagrees`], so a caller can say
+    /// so (tract 0.23 gives the wrong label for LightGBM's binary `TreeEnsembleClassifier`,
+    /// where onnxruntime and zkonnx agree; a zkonnx importer bug would show up the same way, as
+    /// a disagreement to report).
+    pub fn float_outputs(&self, input: &[f32]) -> Result<(Vec<f32>, FloatReference)> {
         let mut all = self.float_outputs_many(std::slice::from_ref(&input.to_vec()))?;
-        let (y, by) = all.pop().unwrap_or_default();
-        Ok((y, by))
+        Ok(all.pop().unwrap_or((Vec::new(), FloatReference::ZkonnxF32)))
     }
 
     /// [`Model::float_outputs`] of several inputs, loading the float model once.
-    pub fn float_outputs_many(&self, inputs: &[Vec<f32>]) -> Result<Vec<(Vec<f32>, &'static str)>> {
+    pub fn float_outputs_many(
+        &self,
+        inputs: &[Vec<f32>],
+    ) -> Result<Vec<(Vec<f32>, FloatReference)>> {
         let tract =
             zkonnx_circuits::float_ref::FloatReference::load_io(&self.path, &self.graph.inputs)
                 .ok();
@@ -136,17 +142,13 @@ impl Model {
                 match tract.as_ref().and_then(|r| r.run(x).ok()) {
                     Some(y) if y.len() == want => {
                         let z = own();
-                        let scale = y.iter().chain(&z).fold(1f32, |m, v| m.max(v.abs()));
-                        let apart = y.iter().zip(&z).any(|(a, b)| {
-                            (a - b).abs() > REFERENCES_AGREE * scale || (a - b).is_nan()
-                        });
-                        if apart {
-                            Ok((z, TRACT_DISAGREES))
+                        if references_agree(&y, &z) {
+                            Ok((y, FloatReference::Tract))
                         } else {
-                            Ok((y, "tract"))
+                            Ok((z, FloatReference::TractDisagrees))
                         }
                     }
-                    _ => Ok((own(), "zkonnx-f32")),
+                    _ => Ok((own(), FloatReference::ZkonnxF32)),
                 }
             })
             .collect()
@@ -311,13 +313,46 @@ impl Model {
     }
 }
 
-/// How far apart (relative to the largest output, at least 1) tract's float run and zkonnx's
-/// own f32 execution of the imported graph may be before [`Model::float_outputs`] says they
-/// disagree.
+/// How far apart (relative to the largest finite output, at least 1) tract's float run and
+/// zkonnx's own f32 execution of the imported graph may be before [`Model::float_outputs`]
+/// says they disagree.
 pub const REFERENCES_AGREE: f32 = 1e-3;
-/// The reference [`Model::float_outputs`] names when tract and zkonnx's f32 execution disagree
-/// (the f32 execution's output is returned).
-pub const TRACT_DISAGREES: &str = "zkonnx-f32 (tract disagrees)";
+
+/// Which float run [`Model::float_outputs`] measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FloatReference {
+    /// tract running the ONNX file (zkonnx's own f32 execution agreeing).
+    Tract,
+    /// zkonnx's f32 execution of the imported graph (tract could not run the model).
+    ZkonnxF32,
+    /// zkonnx's f32 execution, because tract's run disagrees with it.
+    TractDisagrees,
+}
+
+impl std::fmt::Display for FloatReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tract => "tract",
+            Self::ZkonnxF32 => "zkonnx-f32",
+            Self::TractDisagrees => "zkonnx-f32 (tract disagrees)",
+        })
+    }
+}
+
+/// Whether two float runs agree element by element within [`REFERENCES_AGREE`]: equal
+/// values (the same infinity included) and NaN against NaN agree.
+fn references_agree(a: &[f32], b: &[f32]) -> bool {
+    let scale = a
+        .iter()
+        .chain(b)
+        .filter(|v| v.is_finite())
+        .fold(1f32, |m, v| m.max(v.abs()));
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= REFERENCES_AGREE * scale
+        })
+}
 
 /// A quantized model with its circuit plan: everything needed for setup and proving.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -76,8 +76,12 @@ pub struct Report {
     pub vk_bytes: u64,
     /// Proven outputs, dequantized.
     pub outputs: Vec<f64>,
-    /// Float outputs of the original model (tract).
+    /// Float outputs of the original model.
     pub reference_outputs: Vec<f32>,
+    /// Which float run they are: `tract`, `zkonnx-f32` (tract could not run the model) or
+    /// `tract-disagrees` (zkonnx's f32 execution, tract's run disagreeing with it).
+    #[serde(default)]
+    pub float_reference: Option<crate::FloatReference>,
     /// Largest |proven − float|.
     pub max_abs_err: f64,
     /// Mean |proven − float|.
@@ -155,7 +159,7 @@ impl Report {
         t: Timings,
         proof: &Proof,
         (pk_bytes, vk_bytes): (u64, u64),
-        reference: Vec<f32>,
+        (reference, by): (Vec<f32>, crate::FloatReference),
         verified: bool,
         evm: Option<&EvmFigures>,
     ) -> Report {
@@ -181,6 +185,7 @@ impl Report {
             vk_bytes,
             outputs: proof.outputs.clone(),
             reference_outputs: reference,
+            float_reference: Some(by),
             max_abs_err: fid.max_abs_err,
             mean_abs_err: fid.mean_abs_err,
             argmax_agrees: fid.argmax_agrees,

@@ -52,7 +52,7 @@ where
     let turn = Condvar::new();
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..n).map(|_| None).collect());
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let poisoned = || Error::Mismatch("a proving thread panicked".into());
+    let poisoned = || Error::Internal("a proving thread panicked".into());
     std::thread::scope(|scope| {
         for _ in 0..workers.max(1) {
             scope.spawn(|| loop {
@@ -86,7 +86,7 @@ where
                             .map(|s| s.to_string())
                             .or_else(|| p.downcast_ref::<String>().cloned())
                             .unwrap_or_default();
-                        Err(Error::Mismatch(format!("job {index} panicked: {what}")))
+                        Err(Error::Internal(format!("job {index} panicked: {what}")))
                     });
                 if let Ok(mut s) = state.lock() {
                     s.used = s.used.saturating_sub(c);
@@ -119,7 +119,7 @@ where
         .map_err(|_| poisoned())?
         .into_iter()
         .enumerate()
-        .map(|(i, r)| r.ok_or_else(|| Error::Mismatch(format!("job {i} did not run"))))
+        .map(|(i, r)| r.ok_or_else(|| Error::Internal(format!("job {i} did not run"))))
         .collect()
 }
 
@@ -148,7 +148,7 @@ mod tests {
             peak.fetch_max(now, Ordering::SeqCst);
             let r = running.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(r, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(100));
             running.fetch_sub(1, Ordering::SeqCst);
             in_use.fetch_sub(est[j.0], Ordering::SeqCst);
             Ok(j.0 * 10)
@@ -178,7 +178,9 @@ mod tests {
 
     #[test]
     fn a_panicking_job_is_an_error_and_frees_its_memory() {
-        // Job 0 takes the whole budget and panics; job 1 waits for that memory: it must run.
+        // Job 0 takes the whole budget and panics while job 1 waits for that memory: the wait
+        // must end (without the panic freeing the slot, this test would hang) with the panic
+        // as the error, and job 1 never started after the failure.
         let ran = AtomicUsize::new(0);
         let jobs = (0..2).map(Job).collect();
         let r: Result<Vec<()>> = run_bounded(jobs, &[10, 10], 2, 10, |j| {

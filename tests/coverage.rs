@@ -173,7 +173,7 @@ fn float_reference_when_tract_disagrees() {
     let dir = common::shared_models();
     let (model, x) = common::load_with_input(&dir, "lgbm_credit");
     let (y, by) = model.float_outputs(&x).expect("float run");
-    assert_eq!(by, zkonnx::TRACT_DISAGREES);
+    assert_eq!(by, zkonnx::FloatReference::TractDisagrees);
     let ort = data::read_output(&dir.join("lgbm_credit.output.json")).expect("output");
     assert_eq!(y.len(), ort.len());
     assert!(
@@ -181,7 +181,10 @@ fn float_reference_when_tract_disagrees() {
         "{y:?} vs {ort:?}"
     );
     let (model, x) = common::load_with_input(&dir, "lstm_forecaster");
-    assert_eq!(model.float_outputs(&x).expect("float run").1, "tract");
+    assert_eq!(
+        model.float_outputs(&x).expect("float run").1,
+        zkonnx::FloatReference::Tract
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@ use zkonnx::halo2_proofs::halo2curves::bn256::Bn256;
 use zkonnx::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use zkonnx::halo2_proofs::SerdeFormat;
 use zkonnx::prover::error::ProverError;
-use zkonnx::prover::srs::{dev_srs, fit_srs, read_srs_for, srs_file_k, write_srs, SRS_MAGIC};
+use zkonnx::prover::srs::{
+    check_lagrange, dev_srs, fit_srs, read_srs_for, srs_file_k, write_srs, SRS_MAGIC,
+};
 
 /// The raw serialization (k, g, g_lagrange, [1]₂, [τ]₂), as an SRS file holds it after its magic.
 fn bytes(p: &ParamsKZG<Bn256>) -> Vec<u8> {
@@ -63,6 +65,10 @@ fn a_larger_srs_is_reduced_once_then_read_from_its_cache() {
         other[lagrange.clone()],
         "the kept reduction is not read"
     );
+    // Key generation would commit to the fixed columns with that basis: it checks it first.
+    let e = check_lagrange(&p).expect_err("a foreign Lagrange basis");
+    assert!(e.to_string().contains("Lagrange"), "{e}");
+    check_lagrange(&fit_srs(big.clone(), 4).expect("fit")).expect("the true basis");
 
     // A kept file of another SRS (other powers) is not used: the reduction is made again and
     // replaces it.
@@ -189,4 +195,25 @@ fn setup_and_prove_with_a_larger_srs() {
     let o = prove(&big);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(verify().status.code(), Some(0));
+
+    // A planted srs.fitted.bin with the ceremony's powers and G2 points but a Lagrange basis
+    // of its own (every Lagrange point the same, so all fixed columns would commit alike) is
+    // refused by setup before any key is made from it.
+    let mut b = std::fs::read(&kept).expect("kept");
+    let n = 64usize << k;
+    let point = b[12 + n..12 + n + 64].to_vec();
+    for c in b[12 + n..12 + 2 * n].chunks_exact_mut(64) {
+        c.copy_from_slice(&point);
+    }
+    std::fs::write(&kept, b).expect("write");
+    let vk_before = std::fs::read(w.join("vk.bin")).expect("vk");
+    let o = zkonnx(&["setup", "--dir", s(&w), "--srs", s(&big)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("Lagrange"), "{err}");
+    assert_eq!(
+        std::fs::read(w.join("vk.bin")).expect("vk"),
+        vk_before,
+        "no key written"
+    );
 }

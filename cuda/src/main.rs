@@ -70,11 +70,7 @@ fn prove(
         "prover: cuda ({})",
         b.device.clone().unwrap_or_else(|| "CUDA device".into())
     );
-    let t = if for_aggregation {
-        Transcript::Poseidon
-    } else {
-        Transcript::Evm
-    };
+    let t = Transcript::for_aggregation(for_aggregation);
     let start = std::time::Instant::now();
     let proof = p.prove_quantized_with(&xi, t).map_err(|e| e.to_string())?;
     eprintln!("prove (cuda): {:.2} s", start.elapsed().as_secs_f64());

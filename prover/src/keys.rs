@@ -57,6 +57,9 @@ pub fn keygen<C: Circuit<Fr>>(
     // mlp_digits (37.1 → 36.4 KB) and made mlp_wide's proof slower (18.4 → 20.9 s) by raising
     // the gates' degree. Both keys come from one synthesis of the circuit (the same verifying
     // key as `keygen_vk`, without synthesizing and converting the fixed columns twice).
+    // The fixed and permutation commitments are made with the SRS's Lagrange basis, which a
+    // file may carry wrong while its powers and G2 points are right: check it first.
+    crate::srs::check_lagrange(params)?;
     keygen_pk2(params, circuit, false).map_err(|e| ProverError::Halo2 {
         stage: "key generation",
         message: format!("{e:?}"),

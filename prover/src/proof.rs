@@ -39,6 +39,18 @@ pub enum Transcript {
     Poseidon,
 }
 
+impl Transcript {
+    /// The transcript of a proof made for `zkonnx aggregate` ([`Transcript::Poseidon`]) or for
+    /// the Solidity verifiers ([`Transcript::Evm`]).
+    pub fn for_aggregation(yes: bool) -> Self {
+        if yes {
+            Transcript::Poseidon
+        } else {
+            Transcript::Evm
+        }
+    }
+}
+
 impl std::fmt::Display for Transcript {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

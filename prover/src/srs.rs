@@ -93,6 +93,7 @@ pub fn read_srs(path: &Path) -> Result<ParamsKZG<Bn256>> {
 /// coordinates are field elements), its G2 points in the subgroup, and τ is not 0 or 1.
 fn check_points(p: &ParamsKZG<Bn256>, raw: &[u8]) -> std::result::Result<(), String> {
     use halo2_proofs::halo2curves::bn256::G1Affine;
+    use halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
     use halo2_proofs::halo2curves::serde::SerdeObject;
     use halo2_proofs::halo2curves::CurveAffine;
     use halo2_proofs::poly::commitment::ParamsProver;
@@ -110,10 +111,16 @@ fn check_points(p: &ParamsKZG<Bn256>, raw: &[u8]) -> std::result::Result<(), Str
         .ok_or("truncated")?
         .par_chunks_exact(64)
         .position_any(|mut c| {
-            G1Affine::read_raw(&mut c).map_or(true, |q| !bool::from(q.is_on_curve()))
+            // No power of a real τ and no Lagrange point of one is the identity; an identity
+            // point would commit to zero whatever the scalar.
+            G1Affine::read_raw(&mut c).map_or(true, |q| {
+                !bool::from(q.is_on_curve()) || bool::from(q.is_identity())
+            })
         });
     match bad {
-        Some(i) => Err(format!("point {i} is not a point of the curve")),
+        Some(i) => Err(format!(
+            "point {i} is not a point of the curve, or is the identity"
+        )),
         None => Ok(()),
     }
 }
@@ -135,13 +142,18 @@ pub fn fit_srs(mut params: ParamsKZG<Bn256>, k: u32) -> Result<ParamsKZG<Bn256>>
 /// Reads the SRS at `path` reduced to `2^k` points, keeping the reduction in `cache`.
 ///
 /// Reducing an SRS recomputes its Lagrange basis with a group FFT, which costs more than
-/// proving a small circuit (mlp_wide at k = 14 with a 2^16 SRS: setup 5.1 → 15.8 s, prove
-/// 5.1 → 14.5 s). So when `path` holds more points than needed, the reduced SRS is written to
+/// proving a small circuit (mlp_wide at k = 14 with a 2^16 SRS: setup 3.9 → 16.0 s, prove
+/// 4.1 → 14.5 s). So when `path` holds more points than needed, the reduced SRS is written to
 /// `cache` (atomically; best effort: a read-only folder only costs the reduction again) and a
 /// later call reads `cache` instead, once it has checked that `cache` holds exactly the first
 /// 2^k powers of `path` and the same G2 points, byte for byte. A `cache` that is stale,
 /// corrupt or of another size is replaced. When `path` holds exactly 2^k points it is read
-/// as it is and `cache` is not touched.
+/// as it is and `cache` is not touched. The reduction reads only the first 2^k powers and the
+/// G2 points of `path`, never the whole file.
+///
+/// The Lagrange points of `cache` are taken as written: a prover that uses a wrong basis makes
+/// commitments its own verifying key rejects, and key generation checks the basis
+/// ([`check_lagrange`]) before it commits to anything with it.
 pub fn read_srs_for(path: &Path, k: u32, cache: &Path) -> Result<ParamsKZG<Bn256>> {
     let have = srs_file_k(path)?;
     if have < k {
@@ -150,15 +162,112 @@ pub fn read_srs_for(path: &Path, k: u32, cache: &Path) -> Result<ParamsKZG<Bn256
     if have == k {
         return read_srs(path);
     }
-    if cache.is_file() && srs_file_k(cache).ok() == Some(k) && is_prefix_of(cache, path, k)? {
+    let same_file = match (std::fs::canonicalize(path), std::fs::canonicalize(cache)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if !same_file
+        && cache.is_file()
+        && srs_file_k(cache).ok() == Some(k)
+        && is_prefix_of(cache, path, k).unwrap_or(false)
+    {
         if let Ok(p) = read_srs(cache) {
             return Ok(p);
         }
     }
-    let p = fit_srs(read_srs(path)?, k)?;
-    // Best effort: the reduction is correct whether or not it could be kept.
-    let _ = write_srs(cache, &p);
+    let p = read_srs_prefix(path, k)?;
+    if !same_file {
+        // Best effort: the reduction is correct whether or not it could be kept.
+        let _ = write_srs(cache, &p);
+    }
     Ok(p)
+}
+
+/// Whether `cache` holds the SRS at `path` reduced to 2^k points, so that [`read_srs_for`]
+/// would read it rather than reduce `path` (also true when `path` has exactly 2^k points and
+/// so needs no reduction).
+pub fn kept_srs_is_current(path: &Path, k: u32, cache: &Path) -> bool {
+    match srs_file_k(path) {
+        Ok(have) if have == k => true,
+        Ok(have) if have > k => {
+            srs_file_k(cache).ok() == Some(k) && is_prefix_of(cache, path, k).unwrap_or(false)
+        }
+        _ => false,
+    }
+}
+
+/// The SRS at `path` reduced to its first `2^k` powers, read without the rest of the file:
+/// the header, the first 2^k points of `g` and the G2 points, each checked (on the curve, not
+/// the identity; G2 in the subgroup; τ not 0 or 1); the Lagrange basis is computed (a group
+/// FFT of 2^k points).
+pub fn read_srs_prefix(path: &Path, k: u32) -> Result<ParamsKZG<Bn256>> {
+    use halo2_proofs::halo2curves::bn256::{G1Affine, G2Affine};
+    use halo2_proofs::halo2curves::serde::SerdeObject;
+    use std::io::{Seek, SeekFrom};
+    let (mut r, have) = open_srs(path)?;
+    if have < k {
+        return Err(ProverError::SrsTooSmall { have, need: k });
+    }
+    let bad = |reason: String| ProverError::Format {
+        path: path.display().to_string(),
+        reason: format!("corrupt SRS: {reason}"),
+    };
+    let mut raw = vec![0u8; (G1_BYTES << k) as usize];
+    r.read_exact(&mut raw).map_err(io_err(path))?;
+    let g: Vec<G1Affine> = raw
+        .chunks_exact(G1_BYTES as usize)
+        .enumerate()
+        .map(|(i, mut c)| {
+            G1Affine::read_raw(&mut c).map_err(|_| bad(format!("point {i} is not a point")))
+        })
+        .collect::<Result<_>>()?;
+    r.seek(SeekFrom::End(-(G2_TAIL as i64)))
+        .map_err(io_err(path))?;
+    let mut g2s = [G2Affine::default(); 2];
+    for p in &mut g2s {
+        *p = G2Affine::read_raw(&mut r).map_err(|_| bad("a G2 point is not a point".into()))?;
+    }
+    // A template of the right type; `from_parts` computes the Lagrange basis of `g`.
+    let p = dev_srs(1, 0).from_parts(k, g, None, g2s[0], g2s[1]);
+    let mut bytes = Vec::with_capacity(2 * raw.len());
+    p.write_custom(&mut bytes, SerdeFormat::RawBytesUnchecked)
+        .map_err(io_err(path))?;
+    check_points(&p, bytes.get(4..).unwrap_or_default()).map_err(bad)?;
+    Ok(p)
+}
+
+/// Checks that the SRS's Lagrange points are the Lagrange basis of its powers: for random
+/// values r on the domain of 2^k points, Σ r_i·[L_i(τ)] must equal Σ c_j·[τ^j] where c is the
+/// polynomial taking the values r (its coefficients by an inverse FFT). A wrong basis passes
+/// with probability 1/|F|: the difference is Σ r_i·(L'_i − L_i), a linear form in r over a
+/// group of prime order, zero for one value of r_i once the others are drawn. Two MSMs and one FFT of 2^k: far less
+/// than the group FFT that recomputes the basis. Key generation runs it, because the fixed
+/// columns' and the permutation's commitments in a verifying key are made with the basis, so
+/// a wrong one would give a key for another circuit.
+pub fn check_lagrange(params: &ParamsKZG<Bn256>) -> Result<()> {
+    use halo2_proofs::halo2curves::bn256::Fr;
+    use halo2_proofs::halo2curves::ff::Field;
+    use halo2_proofs::poly::commitment::{Blind, ParamsProver};
+    use halo2_proofs::poly::EvaluationDomain;
+    use rand_core::SeedableRng;
+    let k = params.k();
+    let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
+    let domain = EvaluationDomain::<Fr>::new(1, k);
+    let values: Vec<Fr> = (0..1usize << k).map(|_| Fr::random(&mut rng)).collect();
+    let evals = domain.lagrange_from_vec(values);
+    let coeffs = domain.lagrange_to_coeff(evals.clone());
+    if params.commit_lagrange(&evals, Blind::default()) == params.commit(&coeffs, Blind::default())
+    {
+        Ok(())
+    } else {
+        Err(ProverError::Format {
+            path: "SRS".into(),
+            reason: "its Lagrange points are not the Lagrange basis of its powers of τ (a \
+                     corrupt or tampered SRS file, or a tampered srs.fitted.bin: delete it and \
+                     run setup again)"
+                .into(),
+        })
+    }
 }
 
 /// Whether the SRS file `small` (2^k points) holds the first 2^k powers of the SRS file `big`

@@ -210,6 +210,30 @@ impl Split {
             .collect()
     }
 
+    /// The SRS file each segment's prover needs, given the SRS the split was set up with: the
+    /// reduction setup kept beside the segment's key (`DIR/segment-i/srs.bin`) once checked to
+    /// be the first powers of `srs` (made again and kept when it is not), or `srs` itself for a
+    /// segment of its size (`zkonnx_prover::srs::read_srs_for`).
+    fn segment_srs(&self, py: Python<'_>, dir: PathBuf, srs: PathBuf) -> PyResult<Vec<PathBuf>> {
+        let have = zkonnx_prover::srs::srs_file_k(&srs).map_err(err)?;
+        py.allow_threads(|| {
+            self.0
+                .manifest
+                .segments
+                .iter()
+                .map(|e| {
+                    if e.k == have {
+                        return Ok(srs.clone());
+                    }
+                    let kept = dir.join(&e.dir).join(zkonnx::files::SRS);
+                    zkonnx_prover::srs::read_srs_for(&srs, e.k, &kept)?;
+                    Ok(kept)
+                })
+                .collect::<zkonnx_prover::error::Result<Vec<_>>>()
+        })
+        .map_err(err)
+    }
+
     /// The manifest as JSON.
     fn manifest_json(&self) -> PyResult<String> {
         serde_json::to_string(&self.0.manifest).map_err(err)
@@ -272,15 +296,35 @@ fn prove_segment(
 ) -> PyResult<String> {
     let params = read_srs(&srs).map_err(err)?;
     let compiled = zkonnx::CompiledModel::load(&dir).map_err(err)?;
-    let transcript = if for_aggregation {
-        zkonnx::Transcript::Poseidon
-    } else {
-        zkonnx::Transcript::Evm
-    };
+    let transcript = zkonnx::Transcript::for_aggregation(for_aggregation);
     let p = py
-        .allow_threads(|| split::prove_segment_with(&dir, compiled, &params, &input, transcript))
+        .allow_threads(|| split::prove_segment_with(&dir, compiled, params, &input, transcript))
         .map_err(err)?;
     serde_json::to_string(&p.to_file()).map_err(err)
+}
+
+/// Proves every segment of a split directory on one float input in this process (the
+/// library's `split::prove_dir`: the model run once, segments side by side as the cores and
+/// memory allow, or `jobs` at most; each with the SRS setup reduced to its size, checked to be
+/// the first powers of `srs`); writes `PROOFS/proof-i.json`.
+#[pyfunction]
+#[pyo3(signature = (dir, srs, input, proofs, for_aggregation = false, jobs = None))]
+fn prove_split_dir(
+    py: Python<'_>,
+    dir: PathBuf,
+    srs: PathBuf,
+    input: Vec<f32>,
+    proofs: PathBuf,
+    for_aggregation: bool,
+    jobs: Option<usize>,
+) -> PyResult<()> {
+    let opts = split::ProveSplitOptions {
+        transcript: zkonnx::Transcript::for_aggregation(for_aggregation),
+        jobs: split::Jobs::new(jobs).map_err(err)?,
+    };
+    py.allow_threads(|| split::prove_dir(&dir, &srs, &input, &proofs, opts))
+        .map(|_| ())
+        .map_err(err)
 }
 
 /// Writes a proof file's JSON (as `prove_segment` returns it) to a path, atomically, after
@@ -325,6 +369,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(setup_split, m)?)?;
     m.add_function(wrap_pyfunction!(prove_segment, m)?)?;
+    m.add_function(wrap_pyfunction!(prove_split_dir, m)?)?;
     m.add_function(wrap_pyfunction!(write_proof, m)?)?;
     m.add_function(wrap_pyfunction!(verify_split, m)?)?;
     m.add_function(wrap_pyfunction!(why_split_rejected, m)?)?;

@@ -79,6 +79,12 @@ def test_split_in_process(mlp, split_dir, srs, tmp_path):
     assert s.output(x) == c.output(x)
     proofs = zkonnx.prove_split(split_dir, x, srs, tmp_path / "proofs")
     assert zkonnx.verify_split(split_dir, proofs)
+    # Both segments side by side, then one at a time: the same chain.
+    for jobs in (2, 1):
+        proofs = zkonnx.prove_split(split_dir, x, srs, tmp_path / f"proofs-{jobs}", jobs=jobs)
+        assert zkonnx.verify_split(split_dir, proofs)
+    with pytest.raises(zkonnx.ZkonnxError, match="jobs"):
+        zkonnx.prove_split(split_dir, x, srs, tmp_path / "none", jobs=0)
 
 
 @pytest.fixture(scope="module")

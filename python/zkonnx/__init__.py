@@ -27,6 +27,7 @@ from ._native import (  # noqa: F401
     ZkonnxError,
     dev_srs,
     prove_segment,
+    prove_split_dir,
     setup_split,
     verify,
     verify_split,
@@ -44,6 +45,7 @@ __all__ = [
     "dev_srs",
     "prove_segment",
     "prove_split",
+    "prove_split_dir",
     "setup_split",
     "verify",
     "verify_split",
@@ -57,20 +59,15 @@ def proof_name(i: int) -> str:
     return f"proof-{i}.json"
 
 
-def prove_split(split_dir, input, srs, proofs_dir=None, for_aggregation=False):
-    """Proves every segment of a split directory on one input, one after the other, in this
-    process (each with the SRS setup reduced to its size, else ``srs``); writes
+def prove_split(split_dir, input, srs, proofs_dir=None, for_aggregation=False, jobs=None):
+    """Proves every segment of a split directory on one input in this process (the model run
+    once; segments side by side as the cores and memory allow, or at most ``jobs``; each with
+    the SRS setup reduced to its size, checked to be the first powers of ``srs``); writes
     ``PROOFS/proof-i.json`` and returns the proofs directory. ``for_aggregation`` makes the
     proofs with the Poseidon transcript, for ``zkonnx aggregate``."""
     import os
 
-    split = Split.load(str(split_dir))
     proofs_dir = str(proofs_dir or os.path.join(str(split_dir), "proofs"))
-    os.makedirs(proofs_dir, exist_ok=True)
-    for i, (d, x) in enumerate(zip(split.segment_dirs(), split.segment_inputs(list(input)))):
-        seg = os.path.join(str(split_dir), d)
-        # Setup writes each segment's SRS reduced to its size beside its key.
-        own = os.path.join(seg, "srs.bin")
-        proof = prove_segment(seg, own if os.path.isfile(own) else str(srs), x, for_aggregation)
-        write_proof(os.path.join(proofs_dir, proof_name(i)), proof)
+    prove_split_dir(str(split_dir), str(srs), [float(v) for v in input], proofs_dir,
+                    for_aggregation, jobs)
     return proofs_dir

@@ -3,7 +3,8 @@
 ``prove_split(split_dir, input, srs)`` computes every segment's input on the driver (the
 integer executor runs each node of the model once), puts each segment's files
 (``compiled.json``, ``settings.json``, ``pk.bin`` and the SRS reduced to its size that setup
-wrote beside them, or else the SRS given) into Ray's object store once, submits one
+kept beside them, checked on the driver to be the first powers of the SRS given) into Ray's
+object store once, submits one
 task per segment, gathers the proofs into ``PROOFS/proof-i.json`` and checks the chain (every
 proof verifies with the key the manifest pins, every boundary hash links). Workers need no
 shared file system: each writes what it was sent into a temporary directory of its own.
@@ -86,13 +87,15 @@ def prove_split(
         options["runtime_env"] = {"env_vars": {"RAYON_NUM_THREADS": str(int(threads_per_task))}}
     task = ray.remote(max_calls=1)(_prove_task).options(**options)
     refs = []
-    for d, x in zip(split.segment_dirs(), inputs):
+    # Each segment's SRS: the reduction setup kept beside its key, checked here to be the first
+    # powers of `srs` (made again when it is not), so a worker never reduces a large SRS.
+    srs_files = split.segment_srs(split_dir, str(srs))
+    for d, x, srs_file in zip(split.segment_dirs(), inputs, srs_files):
         files = {}
         for name in SEGMENT_FILES:
             with open(os.path.join(split_dir, d, name), "rb") as f:
                 files[name] = f.read()
-        own = os.path.join(split_dir, d, "srs.bin")
-        with open(own if os.path.isfile(own) else str(srs), "rb") as f:
+        with open(srs_file, "rb") as f:
             files["srs.bin"] = f.read()
         refs.append(task.remote(ray.put(files), x, for_aggregation))
     results = ray.get(refs)
@@ -158,8 +161,8 @@ def main(argv=None):
     except ChainRejected as e:
         print(f"invalid: {e}", file=sys.stderr)
         return 1
-    except ZkonnxError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - bad input, missing files, a failed task: exit 2
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     print(json.dumps(run))
     return 0

@@ -136,6 +136,20 @@ pub enum Jobs {
     Fixed(usize),
 }
 
+impl Jobs {
+    /// `None`: [`Jobs::Auto`]; `Some(n)`: at most n (an error for 0).
+    pub fn new(n: Option<usize>) -> Result<Self> {
+        match n {
+            Some(0) => Err(Error::Data {
+                path: "jobs".into(),
+                reason: "the number of jobs must be at least 1".into(),
+            }),
+            Some(n) => Ok(Jobs::Fixed(n)),
+            None => Ok(Jobs::Auto),
+        }
+    }
+}
+
 /// How [`prove_dir`] proves a split model.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProveSplitOptions {
@@ -150,13 +164,13 @@ pub struct ProveSplitOptions {
 /// fit, by their estimated proving memory (the manifest's, which the planner computes from the
 /// column counts), in `available` bytes. Never less than one.
 pub fn auto_jobs(est_memory: &[u64], cores: usize, available: u64) -> usize {
-    let mut sorted = est_memory.to_vec();
+    let mut sorted: Vec<u64> = est_memory.iter().map(|&m| with_margin(m)).collect();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     // The largest estimates together must fit: any set of segments may run at once.
     let mut used = 0u64;
     let mut n = 0;
     for m in sorted {
-        used = used.saturating_add(m.saturating_add(m / 4));
+        used = used.saturating_add(m);
         if n > 0 && used > available {
             break;
         }
@@ -165,17 +179,36 @@ pub fn auto_jobs(est_memory: &[u64], cores: usize, available: u64) -> usize {
     n.min(cores).max(1)
 }
 
-/// Memory this machine can still give (`MemAvailable`), if it says.
+/// A segment's estimated proving memory with a quarter's margin: the planner's estimate
+/// leaves out the model, its weights and the trace (it was 66–107 % of measured peaks).
+fn with_margin(est: u64) -> u64 {
+    est.saturating_add(est / 4)
+}
+
+/// Memory this process can still use: the machine's `MemAvailable`, and no more than what
+/// its cgroup's limit leaves (cgroup v2 `memory.max − memory.current`, or v1
+/// `memory.limit_in_bytes − memory.usage_in_bytes`: containers, Ray and Kubernetes workers
+/// see the machine's memory in `/proc/meminfo` but are killed at their limit). `None` if
+/// nothing says.
 pub fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = info
-        .lines()
-        .find(|l| l.starts_with("MemAvailable:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let num = |t: Option<String>| t.and_then(|t| t.trim().parse::<u64>().ok());
+    let machine = read("/proc/meminfo").and_then(|info| {
+        let kb: u64 = info
+            .lines()
+            .find(|l| l.starts_with("MemAvailable:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some(kb * 1024)
+    });
+    let v2 = num(read("/sys/fs/cgroup/memory.max"))
+        .map(|max| max.saturating_sub(num(read("/sys/fs/cgroup/memory.current")).unwrap_or(0)));
+    let v1 = num(read("/sys/fs/cgroup/memory/memory.limit_in_bytes")).map(|max| {
+        max.saturating_sub(num(read("/sys/fs/cgroup/memory/memory.usage_in_bytes")).unwrap_or(0))
+    });
+    [machine, v2, v1].into_iter().flatten().min()
 }
 
 /// Proves every segment of a split directory on one float input and writes
@@ -230,19 +263,28 @@ pub fn prove_dir(
     let prove_one = |s: Segment| -> Result<Proof> {
         let params =
             zkonnx_prover::srs::read_srs_for(srs, s.compiled.k(), &s.dir.join(files::SRS))?;
-        let proof = prove_segment_with(&s.dir, s.compiled, &params, &s.input, opts.transcript)?;
+        let proof = prove_segment_with(&s.dir, s.compiled, params, &s.input, opts.transcript)?;
         write_json(&proofs.join(proof_name(s.index)), &proof.to_file())?;
         Ok(proof)
     };
     if jobs == 1 {
         return work.into_iter().map(prove_one).collect();
     }
+    // A segment whose kept SRS is missing or stale reduces the given one, which is not in the
+    // memory estimates: do those reductions first, one at a time.
+    for s in &work {
+        let kept = s.dir.join(files::SRS);
+        if !zkonnx_prover::srs::kept_srs_is_current(srs, s.compiled.k(), &kept) {
+            zkonnx_prover::srs::read_srs_for(srs, s.compiled.k(), &kept)?;
+        }
+    }
     let threads = (cores / jobs).max(1);
+    let est: Vec<u64> = est.into_iter().map(with_margin).collect();
     let slots = crate::sched::run_bounded(work, &est, jobs, budget, |s| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
-            .map_err(|e| Error::Mismatch(format!("thread pool: {e}")))?;
+            .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
         pool.install(|| prove_one(s))
     })?;
     Ok(slots)
@@ -266,7 +308,7 @@ impl crate::sched::Indexed for Segment {
 pub fn prove_segment(
     seg: &Path,
     compiled: CompiledModel,
-    params: &ParamsKZG<Bn256>,
+    params: ParamsKZG<Bn256>,
     input: &[i64],
 ) -> Result<Proof> {
     prove_segment_with(seg, compiled, params, input, Transcript::Evm)
@@ -276,7 +318,7 @@ pub fn prove_segment(
 pub fn prove_segment_with(
     seg: &Path,
     compiled: CompiledModel,
-    params: &ParamsKZG<Bn256>,
+    params: ParamsKZG<Bn256>,
     input: &[i64],
     transcript: Transcript,
 ) -> Result<Proof> {
@@ -287,7 +329,7 @@ pub fn prove_segment_with(
             seg.display()
         )));
     }
-    Prover::from_parts(compiled, params.clone(), pk)?.prove_quantized_with(input, transcript)
+    Prover::from_parts(compiled, params, pk)?.prove_quantized_with(input, transcript)
 }
 
 #[cfg(test)]

@@ -24,6 +24,15 @@ pub enum Target {
     Speed,
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Target::Accuracy => "accuracy",
+            Target::Speed => "speed",
+        })
+    }
+}
+
 /// How reals become integers.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct QuantSettings {

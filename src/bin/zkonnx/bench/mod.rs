@@ -81,6 +81,10 @@ pub struct ModelRow {
     /// The model split into segments (`--split`).
     #[serde(default)]
     pub split: Vec<split::SplitFigures>,
+    /// What the errors are measured against: `output.json` (beside the model) or a float run
+    /// (`tract`, `zkonnx-f32`, `zkonnx-f32 (tract disagrees)`).
+    #[serde(default)]
+    pub reference: Option<String>,
 }
 
 /// The machine the figures come from.
@@ -280,10 +284,7 @@ fn run_zkonnx(
                     "--objective",
                     &opts.objective.to_string(),
                     "--target",
-                    match opts.target {
-                        zkonnx::Target::Accuracy => "accuracy",
-                        zkonnx::Target::Speed => "speed",
-                    },
+                    &opts.target.to_string(),
                 ]),
                 "setup" => cmd.args(["setup", "--dir", &s(work), "--srs", &s(&srs)]),
                 "prove" => prove_args(
@@ -366,18 +367,27 @@ fn run_zkonnx(
     Ok(fig)
 }
 
-/// The float output both systems are judged against: `NAME.output.json` beside the model
-/// when there is one, else the model run by tract.
-fn float_reference(model: &Path, input: &Path, x: &[f32]) -> Result<Vec<f32>> {
+/// The float output both systems are judged against, and what it is: `NAME.output.json`
+/// beside the model when there is one (`output.json`), else the model's float run
+/// (`Model::float_outputs`: tract, or zkonnx's f32 execution, said so when tract disagrees).
+fn float_reference(model: &Path, input: &Path, x: &[f32]) -> Result<(Vec<f32>, String)> {
     let stem = input
         .file_name()
         .map(|n| n.to_string_lossy().replace(".input.json", ".output.json"))
         .unwrap_or_default();
     let beside = input.with_file_name(stem);
     if beside.is_file() {
-        return data::read_output(&beside);
+        return Ok((data::read_output(&beside)?, "output.json".into()));
     }
-    Ok(zkonnx::Model::load(model)?.float_outputs(x)?.0)
+    let (y, by) = zkonnx::Model::load(model)?.float_outputs(x)?;
+    if by == zkonnx::FloatReference::TractDisagrees {
+        eprintln!(
+            "bench: {}: tract's float run and zkonnx's f32 execution disagree; both systems \
+             are judged against the latter",
+            model.display()
+        );
+    }
+    Ok((y, by.to_string()))
 }
 
 /// zkonnx / EZKL for every figure both systems have.
@@ -435,7 +445,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport> {
         let reference = float_reference(&model, &input, &x);
         let work = opts.out.join(&name);
         let zk = match &reference {
-            Ok(r) => run_zkonnx(opts, &model, &input, &work.join("zkonnx"), r),
+            Ok((r, _)) => run_zkonnx(opts, &model, &input, &work.join("zkonnx"), r),
             Err(e) => Err(Error::Data {
                 path: model.display().to_string(),
                 reason: format!("float reference: {e}"),
@@ -451,7 +461,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport> {
                 &model,
                 &input,
                 &work.join("ezkl"),
-                reference.as_deref().unwrap_or(&[]),
+                reference.as_ref().map_or(&[][..], |r| &r.0[..]),
             )
             .unwrap_or_else(|e| SystemFigures {
                 error: Some(e.to_string()),
@@ -470,6 +480,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport> {
             ezkl: ez,
             ratios,
             split: splits,
+            reference: reference.ok().map(|r| r.1),
         });
     }
     // The floors are measured last, in this process: their MSMs of 2^k points would raise this

@@ -108,10 +108,7 @@ pub fn markdown(r: &BenchReport) -> String {
             .map_or_else(String::new, |v| format!(", EZKL {v}")),
         r.repeat,
         r.objective,
-        match r.target {
-            zkonnx::Target::Accuracy => "accuracy",
-            zkonnx::Target::Speed => "speed",
-        }
+        r.target
     );
     out.push_str(
         "| model | system | k | compile s | setup s | prove s | floor s (prove/floor) | verify s | peak MB | pk MB | proof B | verify gas | max abs err | argmax |\n",
@@ -218,12 +215,14 @@ fn split_rows(out: &mut String, r: &BenchReport) {
             );
             if let Some(e) = &f.error {
                 let e: String = e.chars().take(300).collect();
+                // 15 cells, as the table's header.
                 let _ = writeln!(
                     out,
-                    "| {} | {} error | {} ||||||||||||",
+                    "| {} | {} error | {} |{}",
                     m.model,
                     f.segments,
-                    e.replace('|', "/").replace('\n', " ")
+                    e.replace('|', "/").replace('\n', " "),
+                    " |".repeat(12)
                 );
             }
         }

@@ -205,6 +205,12 @@ fn run_split(
     if fig.jobs > 1 {
         let side = s(&work.join("proofs-side-by-side"));
         fig.prove_side_by_side = one(prove(fig.jobs, &side, "prove-jobs.log", &[])?);
+        // Proofs made side by side are checked as a chain too (not timed).
+        phase(
+            exe,
+            &["verify-split", "--dir", &ds, "--proofs", &side],
+            &work.join("verify-jobs.log"),
+        )?;
     }
     fig.verify = one(phase(
         exe,

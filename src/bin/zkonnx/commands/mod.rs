@@ -345,7 +345,6 @@ pub fn prove(a: ProveArgs) -> Result<(), Fail> {
         device,
     } = a;
     let compiled = CompiledModel::load(&dir)?;
-    let params = read_srs_for(&srs, compiled.k(), &dir.join(files::FITTED_SRS))?;
     let pk_path = dir.join(files::PK);
     let (pk, shape, digest) = zkonnx_prover::keys::read_pk(&pk_path)?;
     if shape != compiled.plan.shape || digest != compiled.settings.digest() {
@@ -372,6 +371,7 @@ pub fn prove(a: ProveArgs) -> Result<(), Fail> {
         GpuRoute::Helper(h) => return run_gpu_helper(&h, &dir, &srs, &input, &out),
         GpuRoute::Cpu(b) => b,
     };
+    let params = read_srs_for(&srs, compiled.k(), &dir.join(files::FITTED_SRS))?;
     let x = data::read_input(&input)?;
     let mut prover = Prover::from_parts(compiled, params, pk)?;
     prover.set_backend(cpu);
@@ -564,8 +564,11 @@ pub fn verify(a: VerifyArgs) -> Result<(), Fail> {
 
 /// Says so when tract's float run and zkonnx's f32 execution of the graph disagree (the
 /// fidelity is then measured against the latter; see `Model::float_outputs`).
-pub fn warn_if_references_disagree<'a>(refs: impl IntoIterator<Item = &'a str>) {
-    if refs.into_iter().any(|r| r == zkonnx::TRACT_DISAGREES) {
+pub fn warn_if_references_disagree(refs: impl IntoIterator<Item = zkonnx::FloatReference>) {
+    if refs
+        .into_iter()
+        .any(|r| r == zkonnx::FloatReference::TractDisagrees)
+    {
         eprintln!(
             "warning: tract's float run of the ONNX file and zkonnx's f32 execution of the \
              imported graph disagree; fidelity is measured against the latter (check the \

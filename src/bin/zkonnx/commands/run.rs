@@ -103,7 +103,7 @@ pub fn run_all(a: RunArgs) -> Result<(), Fail> {
             file_len(&workdir.join(files::PK)),
             file_len(&workdir.join(files::VK)),
         ),
-        reference,
+        (reference, by),
         ok,
         evm_figures.as_ref(),
     );

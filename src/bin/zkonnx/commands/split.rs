@@ -69,16 +69,8 @@ pub fn prove_split(a: ProveSplitArgs) -> Result<(), Fail> {
     let x = data::read_input(&a.input)?;
     let out = a.out.unwrap_or_else(|| a.dir.join("proofs"));
     let opts = split::ProveSplitOptions {
-        transcript: if a.for_aggregation {
-            Transcript::Poseidon
-        } else {
-            Transcript::Evm
-        },
-        jobs: match a.jobs {
-            Some(0) => return Err(Fail::Bad("--jobs must be at least 1".into())),
-            Some(n) => split::Jobs::Fixed(n),
-            None => split::Jobs::Auto,
-        },
+        transcript: Transcript::for_aggregation(a.for_aggregation),
+        jobs: split::Jobs::new(a.jobs)?,
     };
     let (proofs, _) = step("prove (every segment)", || {
         split::prove_dir(&a.dir, &a.srs, &x, &out, opts)
