@@ -30,8 +30,8 @@ use crate::{files, verify, CompiledModel, Error, Objective, Result, Vis, Visibil
 
 mod prove;
 pub use prove::{
-    auto_jobs, available_memory, prove_dir, prove_segment, prove_segment_with, setup_dir, Jobs,
-    ProveSplitOptions, SplitProver,
+    auto_jobs, available_memory, jobs_for, prove_dir, prove_segment, prove_segment_with, setup_dir,
+    Jobs, ProveSplitOptions, SplitProver,
 };
 
 /// Version of the manifest format.

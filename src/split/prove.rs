@@ -160,10 +160,24 @@ pub struct ProveSplitOptions {
     pub jobs: Jobs,
 }
 
-/// The number of segments to prove side by side: at most one per core, and only as many as
-/// fit, by their estimated proving memory (the manifest's, which the planner computes from the
-/// column counts), in `available` bytes. Never less than one.
+/// Cores a segment proved side by side with others gets at least, by default: one proof uses
+/// a few cores well, so segments side by side pay only where a proof's own parallelism runs
+/// out. Measured on 2 cores (`zkonnx bench --split`, docs/bench-results.md): two segments side
+/// by side, one thread each, against one after the other with two threads: dcgan_generator in
+/// 4 segments 13 % faster, tiny_gpt 4–10 % faster, mobilenet_block in 4 segments 17 % and
+/// mlp_wide in 2 segments 30 % slower.
+pub const MIN_THREADS_PER_JOB: usize = 4;
+
+/// The number of segments `prove-split` proves side by side by default:
+/// [`jobs_for`] with [`MIN_THREADS_PER_JOB`] cores each (one at a time below 8 cores).
 pub fn auto_jobs(est_memory: &[u64], cores: usize, available: u64) -> usize {
+    jobs_for(est_memory, cores / MIN_THREADS_PER_JOB, available)
+}
+
+/// At most `slots` segments side by side, and only as many as fit, by their estimated proving
+/// memory (the manifest's, which the planner computes from the column counts, with a quarter's
+/// margin), in `available` bytes. Never less than one.
+pub fn jobs_for(est_memory: &[u64], slots: usize, available: u64) -> usize {
     let mut sorted: Vec<u64> = est_memory.iter().map(|&m| with_margin(m)).collect();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     // The largest estimates together must fit: any set of segments may run at once.
@@ -176,7 +190,7 @@ pub fn auto_jobs(est_memory: &[u64], cores: usize, available: u64) -> usize {
         }
         n += 1;
     }
-    n.min(cores).max(1)
+    n.min(slots).max(1)
 }
 
 /// A segment's estimated proving memory with a quarter's margin: the planner's estimate
@@ -334,20 +348,31 @@ pub fn prove_segment_with(
 
 #[cfg(test)]
 mod tests {
-    use super::auto_jobs;
+    use super::{auto_jobs, jobs_for, MIN_THREADS_PER_JOB};
 
     #[test]
-    fn auto_jobs_follow_cores_and_memory() {
+    fn jobs_follow_slots_and_memory() {
         let gb = 1u64 << 30;
-        // Memory for all: one per core.
-        assert_eq!(auto_jobs(&[gb, gb, gb, gb], 2, 16 * gb), 2);
-        assert_eq!(auto_jobs(&[gb, gb, gb], 8, 16 * gb), 3);
+        // Memory for all: one per slot.
+        assert_eq!(jobs_for(&[gb, gb, gb, gb], 2, 16 * gb), 2);
+        assert_eq!(jobs_for(&[gb, gb, gb], 8, 16 * gb), 3);
         // The two largest (with a quarter's margin each) do not fit together: one at a time.
-        assert_eq!(auto_jobs(&[3 * gb, 3 * gb, gb], 4, 6 * gb), 1);
+        assert_eq!(jobs_for(&[3 * gb, 3 * gb, gb], 4, 6 * gb), 1);
         // The largest two fit, not three.
-        assert_eq!(auto_jobs(&[2 * gb, 2 * gb, 2 * gb], 4, 6 * gb), 2);
-        // Never zero, even when one segment alone exceeds the memory.
-        assert_eq!(auto_jobs(&[64 * gb], 4, gb), 1);
-        assert_eq!(auto_jobs(&[], 4, gb), 1);
+        assert_eq!(jobs_for(&[2 * gb, 2 * gb, 2 * gb], 4, 6 * gb), 2);
+        // Never zero, even when one segment alone exceeds the memory, or without slots.
+        assert_eq!(jobs_for(&[64 * gb], 4, gb), 1);
+        assert_eq!(jobs_for(&[], 4, gb), 1);
+        assert_eq!(jobs_for(&[gb, gb], 0, 16 * gb), 1);
+    }
+
+    #[test]
+    fn by_default_each_job_gets_several_cores() {
+        let gb = 1u64 << 30;
+        let four = [gb; 4];
+        assert_eq!(auto_jobs(&four, 2, 64 * gb), 1, "2 cores: one at a time");
+        assert_eq!(auto_jobs(&four, 2 * MIN_THREADS_PER_JOB, 64 * gb), 2);
+        assert_eq!(auto_jobs(&four, 16 * MIN_THREADS_PER_JOB, 64 * gb), 4);
+        assert_eq!(auto_jobs(&four, 64, 2 * gb), 1, "memory still bounds it");
     }
 }

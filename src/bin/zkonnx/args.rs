@@ -226,8 +226,8 @@ pub struct ProveSplitArgs {
     /// `verify-split` as well, but not with a Solidity verifier).
     #[arg(long)]
     pub for_aggregation: bool,
-    /// Segments proved side by side, each with its share of the cores (default: as many as
-    /// the cores and the available memory allow, by the segments' estimated memory; 1: one
+    /// Segments proved side by side, each with its share of the cores (default: one per 4
+    /// cores, as many as fit in the available memory by the segments' estimated memory; 1: one
     /// after the other).
     #[arg(long)]
     pub jobs: Option<usize>,

@@ -179,8 +179,8 @@ fn split_rows(out: &mut String, r: &BenchReport) {
         out,
         "\n## Split proving\n\n`zkonnx split --segments N`, then each phase in its own process: \
          `setup` (every segment), `prove-split --jobs 1` (one segment after the other: its peak \
-         is the largest segment's) and `--jobs J` (J side by side, J from the cores and the \
-         segments' estimated memory), `verify-split`; Ray: the same proofs as one task per \
+         is the largest segment's) and `--jobs J` (J side by side with a core each, as many \
+         as the segments' estimated memory fits), `verify-split`; Ray: the same proofs as one task per \
          segment on a local Ray (`python -m zkonnx.ray`), the worker's own peak.\n\n\
          | model | segments | k per segment | est. MB per segment | setup s | prove s in turn | \
          peak MB in turn | J | prove s side by side | peak MB side by side | verify-split s | \

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 use super::measure::{run_child, PhaseFigures, Sample};
-use zkonnx::split::{auto_jobs, available_memory, Manifest, MANIFEST};
+use zkonnx::split::{available_memory, jobs_for, Manifest, MANIFEST};
 use zkonnx::{Error, Result};
 
 /// How to run the Ray rows.
@@ -200,8 +200,10 @@ fn run_split(
     };
     let proofs = s(&work.join("proofs"));
     fig.prove_in_turn = one(prove(1, &proofs, "prove-1.log", &[])?);
+    // Side by side: one segment per core as memory allows, whatever `prove-split`'s default
+    // (which gives each job several cores) would pick here, so the two can be compared.
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    fig.jobs = auto_jobs(&est, cores, available_memory().unwrap_or(u64::MAX)).min(fig.k.len());
+    fig.jobs = jobs_for(&est, cores, available_memory().unwrap_or(u64::MAX)).min(fig.k.len());
     if fig.jobs > 1 {
         let side = s(&work.join("proofs-side-by-side"));
         fig.prove_side_by_side = one(prove(fig.jobs, &side, "prove-jobs.log", &[])?);
