@@ -226,7 +226,10 @@ impl Split {
                         return Ok(srs.clone());
                     }
                     let kept = dir.join(&e.dir).join(zkonnx::files::SRS);
-                    zkonnx_prover::srs::read_srs_for(&srs, e.k, &kept)?;
+                    if !zkonnx_prover::srs::kept_srs_is_current(&srs, e.k, &kept) {
+                        // Made again (and kept) from the given SRS.
+                        zkonnx_prover::srs::read_srs_for(&srs, e.k, &kept)?;
+                    }
                     Ok(kept)
                 })
                 .collect::<zkonnx_prover::error::Result<Vec<_>>>()

@@ -170,3 +170,15 @@ def test_ray_command_line_refuses_bad_input(split_dir, srs, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text('{"input_data": "not a list"}')
     assert zkonnx.ray.main(["--dir", split_dir, "--input", str(bad), "--srs", srs]) == 2
+
+
+def test_the_srs_shipped_to_workers_is_checked(split_dir, srs):
+    """The Ray driver ships each segment's kept SRS only once it is checked against the SRS
+    given: a stale one is made again from it (so it is not sent as it is)."""
+    s = zkonnx.Split.load(split_dir)
+    kept = Path(split_dir) / s.segment_dirs()[0] / "srs.bin"
+    good = kept.read_bytes()
+    kept.write_bytes(b"stale")
+    paths = s.segment_srs(split_dir, srs)
+    assert Path(paths[0]) == kept
+    assert kept.read_bytes() == good
