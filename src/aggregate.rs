@@ -302,8 +302,8 @@ pub struct AggregateEvmCheck {
 /// without the limit, which [`AggregateEvmCheck::runtime_bytes`] reports against).
 pub fn aggregate_evm(out: &Path, snark_verifier: bool) -> Result<AggregateEvmCheck> {
     let (_, instances, bytes) = read_aggregate(&out.join(AGG_PROOF))?;
-    let solc = zkonnx_evm::Solc::find()?;
     if snark_verifier {
+        let solc = zkonnx_evm::Solc::find()?;
         let sol = aggregate_verifier_solidity(out)?;
         let compiled = solc.compile(AGG_VERIFIER, &sol, "Halo2Verifier")?;
         let mut evm = zkonnx_evm::Evm::without_size_limit();
@@ -318,7 +318,7 @@ pub fn aggregate_evm(out: &Path, snark_verifier: bool) -> Result<AggregateEvmChe
     }
     use zkonnx_evm::compact::{blob, contract};
     let key = aggregate_compact_key(out)?;
-    let compiled = contract::compile_compact_verifier(&solc)?;
+    let compiled = contract::compact_verifier()?;
     let mut evm = zkonnx_evm::Evm::new();
     let (addr, deploy_gas) = evm.deploy(&compiled.creation)?;
     let (key_addr, key_gas) = evm.deploy(&blob::data_creation(&key))?;

@@ -89,8 +89,9 @@ pub struct EvmCheck {
     pub vk_deploy_gas: Option<u64>,
 }
 
-/// Generates the verifier for a verifying key and compiles it if `compile` (error if no
-/// compiler is found then). The EIP-170 size check is left to the caller ([`check_deployable`]).
+/// Generates the verifier for a verifying key. The compact verifier always comes compiled (its
+/// committed build, [`contract::compact_verifier`]); snark-verifier's is compiled if `compile`
+/// (error if no compiler is found then). The EIP-170 size check is left to the caller ([`check_deployable`]).
 pub fn generate_verifier(
     vk: &VerifierKey,
     settings: &Settings,
@@ -107,15 +108,10 @@ pub fn generate_verifier(
             if key_bytes > zkonnx_evm::EIP170_MAX_RUNTIME_BYTES {
                 return Err(zkonnx_evm::EvmError::KeyTooBig { bytes: key_bytes }.into());
             }
-            let compiled = if compile {
-                Some(contract::compile_compact_verifier(&Solc::find()?)?)
-            } else {
-                None
-            };
             Ok(EvmVerifier {
                 kind,
                 solidity: contract::COMPACT_VERIFIER_SOL.to_string(),
-                compiled,
+                compiled: Some(contract::compact_verifier()?),
                 vk_blob: Some(vk_blob),
             })
         }

@@ -16,7 +16,7 @@ use zkonnx::prover::srs::{dev_srs, fit_srs};
 use zkonnx::split::SplitProver;
 use zkonnx::{Objective, QuantSettings, Transcript};
 use zkonnx_evm::compact::{blob, contract, native, CompactVk};
-use zkonnx_evm::{Evm, Solc};
+use zkonnx_evm::Evm;
 
 #[test]
 fn aggregated_chain_verifies_and_tampering_is_rejected() {
@@ -98,14 +98,9 @@ fn aggregated_chain_verifies_and_tampering_is_rejected() {
     // accumulator (a valid-looking but different point pair) is rejected by both.
     let cvk = CompactVk::with_accumulator(&outer, vk, instances.len(), 0).expect("compact key");
     let key = blob::encode(&cvk);
-    let solc = Solc::find().expect("solc (npm ci --prefix verifier-contract)");
     let mut evm = Evm::new();
     let (cv, _) = evm
-        .deploy(
-            &contract::compile_compact_verifier(&solc)
-                .expect("compile")
-                .creation,
-        )
+        .deploy(&contract::compact_verifier().expect("build").creation)
         .expect("deploy the verifier");
     let (kv, _) = evm
         .deploy(&blob::data_creation(&key))

@@ -270,7 +270,7 @@ fn check(shape: Shape) {
         key.len()
     );
     let solc = Solc::find().expect("solc (npm ci --prefix verifier-contract)");
-    let compact = contract::compile_compact_verifier(&solc).expect("compact");
+    let compact = contract::compact_verifier().expect("compact");
     let unrolled = solc
         .compile(
             "V.sol",
@@ -407,8 +407,7 @@ fn an_accumulator_in_the_instances_is_decided_too() {
         fixed: 2,
         two_phase: false,
     };
-    let solc = Solc::find().expect("solc (npm ci --prefix verifier-contract)");
-    let compact = contract::compile_compact_verifier(&solc).expect("compact");
+    let compact = contract::compact_verifier().expect("compact");
     let mut evm = Evm::new();
     let (cv, _) = evm.deploy(&compact.creation).expect("deploy");
     // The layout (and so the key) is the same for every 12-value prefix.

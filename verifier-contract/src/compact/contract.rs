@@ -5,13 +5,20 @@ use halo2_proofs::halo2curves::ff::PrimeField;
 
 use crate::compile::{Compiled, Solc};
 use crate::consumer::selector;
-use crate::error::Result;
+use crate::error::{EvmError, Result};
 
 /// Source of `CompactVerifier` (the same contract for every circuit).
 pub const COMPACT_VERIFIER_SOL: &str = include_str!("../../contracts/CompactVerifier.sol");
 
 /// Signature of the verifier's entry point.
 pub const VERIFY_SIGNATURE: &str = "verifyProof(address,uint256[],bytes)";
+
+/// `CompactVerifier` as the pinned compiler builds it (solc 0.8.19, the npm package in
+/// `package.json`; optimizer on, runs = 10^6), committed beside its source so that deploying
+/// it needs no compiler: a user without node or solc still gets `Verifier.bin`. The unit test
+/// `the_committed_build_is_what_solc_makes` compiles the source and compares, so the two
+/// cannot drift (`ZKONNX_WRITE_BUILD=1` rewrites the file instead).
+const COMPACT_VERIFIER_BUILD: &str = include_str!("../../contracts/CompactVerifier.json");
 
 /// Compiles `CompactVerifier` with the optimizer on (its assembly is written for it).
 pub fn compile_compact_verifier(solc: &Solc) -> Result<Compiled> {
@@ -21,6 +28,25 @@ pub fn compile_compact_verifier(solc: &Solc) -> Result<Compiled> {
         "CompactVerifier",
         true,
     )
+}
+
+/// The committed build of `CompactVerifier` (see [`compile_compact_verifier`] for the one a
+/// compiler makes; they are the same bytes).
+pub fn compact_verifier() -> Result<Compiled> {
+    let bad = |what: &str| EvmError::Format(format!("CompactVerifier.json: {what}"));
+    let v: serde_json::Value =
+        serde_json::from_str(COMPACT_VERIFIER_BUILD).map_err(|e| bad(&e.to_string()))?;
+    let code = |field: &str| -> Result<Vec<u8>> {
+        let s = v[field]
+            .as_str()
+            .ok_or_else(|| bad(&format!("no {field}")))?;
+        hex::decode(s).map_err(|e| bad(&format!("{field}: {e}")))
+    };
+    Ok(Compiled {
+        creation: code("creation")?,
+        runtime: code("runtime")?,
+        abi: v["abi"].clone(),
+    })
 }
 
 fn word(v: usize) -> [u8; 32] {
@@ -48,4 +74,43 @@ pub fn verify_calldata(vk: [u8; 20], instances: &[Fr], proof: &[u8]) -> Vec<u8> 
     out.extend_from_slice(proof);
     out.resize(out.len() + proof.len().div_ceil(32) * 32 - proof.len(), 0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed build's JSON for a compiled `CompactVerifier`.
+    fn build_json(c: &Compiled) -> String {
+        let v = serde_json::json!({
+            "compiler": "solc-js 0.8.19 (verifier-contract/package.json), optimizer on, runs 1000000",
+            "creation": hex::encode(&c.creation),
+            "runtime": hex::encode(&c.runtime),
+            "abi": c.abi,
+        });
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    #[test]
+    fn the_committed_build_is_what_solc_makes() {
+        let solc = Solc::find().expect("solc (npm ci --prefix verifier-contract)");
+        let made = compile_compact_verifier(&solc).expect("compiles");
+        let path = crate::compile::package_dir().join("contracts/CompactVerifier.json");
+        if std::env::var_os("ZKONNX_WRITE_BUILD").is_some() {
+            std::fs::write(&path, build_json(&made)).expect("write the build");
+        }
+        let committed = compact_verifier().expect("the committed build reads");
+        assert!(
+            committed == made,
+            "{} is stale: CompactVerifier.sol changed; run `ZKONNX_WRITE_BUILD=1 cargo test \
+             --release -p zkonnx-evm the_committed_build` and commit it",
+            path.display()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            build_json(&made)
+        );
+    }
 }

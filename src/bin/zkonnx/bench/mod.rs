@@ -348,21 +348,19 @@ fn run_zkonnx(
     let f = compare(&proof.outputs, reference);
     fig.max_abs_err = Some(f.max_abs_err);
     fig.argmax_agrees = Some(f.argmax_agrees);
-    if zkonnx_evm::Solc::find().is_ok() {
-        let settings = Settings::read(&work.join(files::SETTINGS))?;
-        let vk = zkonnx_prover::keys::read_vk(&work.join(files::VK))?;
-        let v = generate_verifier(&vk, &settings, true, VerifierKind::Compact)?;
-        if let Some(c) = &v.compiled {
-            let check = evm_verify(
-                &c.creation,
-                v.vk_creation().as_deref(),
-                &settings,
-                &proof,
-                &proof_path,
-            )?;
-            fig.verifier_runtime_bytes = Some(c.runtime.len());
-            fig.verify_gas = check.accepted.then_some(check.verify_gas);
-        }
+    let settings = Settings::read(&work.join(files::SETTINGS))?;
+    let vk = zkonnx_prover::keys::read_vk(&work.join(files::VK))?;
+    let v = generate_verifier(&vk, &settings, false, VerifierKind::Compact)?;
+    if let Some(c) = &v.compiled {
+        let check = evm_verify(
+            &c.creation,
+            v.vk_creation().as_deref(),
+            &settings,
+            &proof,
+            &proof_path,
+        )?;
+        fig.verifier_runtime_bytes = Some(c.runtime.len());
+        fig.verify_gas = check.accepted.then_some(check.verify_gas);
     }
     Ok(fig)
 }
