@@ -53,14 +53,7 @@ fn prove(
     let params =
         zkonnx::prover::srs::read_srs_for(&srs, compiled.k(), &dir.join(files::FITTED_SRS))
             .map_err(|e| e.to_string())?;
-    let pk_path = dir.join(files::PK);
-    let (pk, shape, digest) = zkonnx::prover::keys::read_pk(&pk_path).map_err(|e| e.to_string())?;
-    if shape != compiled.plan.shape || digest != compiled.settings.digest() {
-        return Err(format!(
-            "{}: the proving key was made for another circuit or compilation; run setup again",
-            pk_path.display()
-        ));
-    }
+    let pk = compiled.read_proving_key(&dir).map_err(|e| e.to_string())?;
     let x = data::read_input(&input).map_err(|e| e.to_string())?;
     let xi =
         zkonnx::circuits::quant::quantize_input(&compiled.model, &x).map_err(|e| e.to_string())?;
