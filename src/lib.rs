@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod data;
 pub mod evm;
 pub mod fidelity;
+mod keyfiles;
 pub mod report;
 mod sched;
 pub mod split;

@@ -664,3 +664,36 @@ fn inconsistent_artifacts_are_refused() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+/// Issue 20: where no GPU prover can run (this default build has none), `--device auto`
+/// proves on the CPU and says why, and `--device cuda` is a clear error (exit 2, no proof).
+#[test]
+fn device_auto_falls_back_and_device_cuda_is_refused() {
+    let w = run_model("mlp_digits");
+    let input = common::shared_models().join("mlp_digits.input.json");
+    let prove = |device: &str, out: &Path| {
+        zkonnx(&[
+            "prove",
+            "--dir",
+            s(&w),
+            "--srs",
+            s(&w.join("srs.bin")),
+            "--input",
+            s(&input),
+            "--device",
+            device,
+            "-o",
+            s(out),
+        ])
+    };
+    let auto = w.join("proof-auto.json");
+    let o = prove("auto", &auto);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("prover: cpu (auto: "), "{}", stderr(&o));
+    assert_eq!(code(&verify(&w, &auto)), 0);
+    let cuda = w.join("proof-cuda.json");
+    let o = prove("cuda", &cuda);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("error: device: "), "{}", stderr(&o));
+    assert!(!cuda.exists(), "no proof is written");
+}

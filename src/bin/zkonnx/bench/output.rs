@@ -15,9 +15,14 @@ fn secs(f: &SystemFigures, phase: &str) -> String {
         .map_or_else(|| "–".into(), |p| format!("{:.2}", p.wall_median_s))
 }
 
-/// Peak memory over all phases, MB.
+/// Peak memory over the phases of the main row, MB: the proofs on further devices
+/// (`prove-cuda` beside a CPU `prove`) have their own table and do not count here.
 pub fn peak_mb(f: &SystemFigures) -> Option<f64> {
-    f.phases.values().map(|p| p.peak_rss_mb).reduce(f64::max)
+    f.phases
+        .iter()
+        .filter(|(name, _)| !name.starts_with("prove-"))
+        .map(|(_, p)| p.peak_rss_mb)
+        .reduce(f64::max)
 }
 
 fn row(out: &mut String, model: &str, system: &str, f: &SystemFigures) {
@@ -385,4 +390,27 @@ pub fn svg(r: &BenchReport) -> String {
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::measure::PhaseFigures;
+    use super::*;
+
+    #[test]
+    fn the_main_rows_peak_leaves_out_further_devices() {
+        let mut f = SystemFigures::default();
+        let phase = |mb| PhaseFigures {
+            wall_min_s: 1.0,
+            wall_median_s: 1.0,
+            peak_rss_mb: mb,
+            runs: 1,
+        };
+        f.phases.insert("setup".into(), phase(200.0));
+        f.phases.insert("prove".into(), phase(150.0));
+        f.phases.insert("prove-cuda".into(), phase(700.0));
+        assert_eq!(peak_mb(&f), Some(200.0));
+        f.phases.insert("prove".into(), phase(900.0));
+        assert_eq!(peak_mb(&f), Some(900.0));
+    }
 }

@@ -345,32 +345,14 @@ pub fn prove(a: ProveArgs) -> Result<(), Fail> {
         device,
     } = a;
     let compiled = CompiledModel::load(&dir)?;
-    let pk_path = dir.join(files::PK);
-    let (pk, shape, digest) = zkonnx_prover::keys::read_pk(&pk_path)?;
-    if shape != compiled.plan.shape || digest != compiled.settings.digest() {
-        return Err(Fail::Bad(format!(
-            "{}: the proving key was made for another circuit or compilation; run setup again",
-            pk_path.display()
-        )));
-    }
-    // The verifying key beside it must be the proving key's own, or its proofs would not
-    // verify there.
-    let vk_path = dir.join(files::VK);
-    if vk_path.is_file() {
-        let vk = zkonnx_prover::keys::read_vk(&vk_path)?;
-        if vk.vk.transcript_repr() != pk.get_vk().transcript_repr() {
-            return Err(Fail::Bad(format!(
-                "{} does not belong to {}: run setup again",
-                vk_path.display(),
-                pk_path.display()
-            )));
-        }
-    }
     let out = out.unwrap_or_else(|| dir.join(files::PROOF));
     let cpu = match gpu_helper(device)? {
+        // zkonnx-cuda reads and checks the keys itself: holding them here too would double
+        // the host memory while it proves.
         GpuRoute::Helper(h) => return run_gpu_helper(&h, &dir, &srs, &input, &out),
         GpuRoute::Cpu(b) => b,
     };
+    let pk = compiled.read_proving_key(&dir)?;
     let params = read_srs_for(&srs, compiled.k(), &dir.join(files::FITTED_SRS))?;
     let x = data::read_input(&input)?;
     let mut prover = Prover::from_parts(compiled, params, pk)?;
