@@ -11,11 +11,16 @@
 #   scripts/gpu-check.sh [OUT]        (default OUT=target/gpu-check; SHARED=../shared/models)
 #
 # On a GPU machine that cannot build (no Rust toolchain, no network), BIN=DIR runs binaries
-# built elsewhere with scripts/build-cuda.sh instead: DIR/zkonnx and DIR/zkonnx-cuda beside it,
-# and DIR/gpu-tests (the test binary of cuda/tests/gpu.rs) if present. The compact verifier's
+# packed elsewhere by scripts/pack-cuda.sh instead: DIR/zkonnx and DIR/zkonnx-cuda beside it,
+# DIR/lib (the CUDA runtime they link) and DIR/gpu-tests (the test binary of cuda/tests/gpu.rs;
+# the check fails without it unless SKIP_TESTS=1). The compact verifier's
 # bytecode is committed, so no Solidity compiler is needed either. COMPILE_ARGS go to every
 # `zkonnx compile` (e.g. "--objective gas": larger k); SKIP_TESTS=1 skips the feature's tests.
 set -euo pipefail
+if [ -n "${BIN:-}" ]; then
+  BIN=$(cd "$BIN" && pwd)
+  export LD_LIBRARY_PATH="$BIN/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 cd "$(dirname "$0")/.."
 OUT=${1:-target/gpu-check}
 SHARED=${SHARED:-../shared/models}
@@ -117,11 +122,15 @@ PY
 done
 echo ']' >> "$OUT/gpu.json"
 cat "$OUT/gpu.md"
+if grep -q '"cpu_exit": [^0]' "$OUT/gpu.json"; then
+  echo "a CPU proof failed: see $OUT/*/prove-cpu.log" >&2
+  failed=1
+fi
 if grep -q "NO" "$OUT/gpu.md"; then
   echo "a GPU proof did not verify with the CPU key (or was not made): see $OUT/*/prove-cuda.log" >&2
   failed=1
 fi
-if ! grep -q "^test result: ok" "$OUT/tests.log" || grep -q "^test result: FAILED\|panicked\|abort\|^skipped:" "$OUT/tests.log"; then
+if ! grep -q "^test result: ok" "$OUT/tests.log" || grep -q "^test result: FAILED\|panicked\|abort\|skipped: " "$OUT/tests.log"; then
   echo "the feature's tests failed or skipped: see $OUT/tests.log" >&2
   failed=1
 fi

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Packs the CUDA build (scripts/build-cuda.sh) for a GPU machine that cannot build it (no Rust
-# toolchain, no network): DIR/zkonnx, DIR/zkonnx-cuda, DIR/gpu-tests (the test binary of
-# cuda/tests/gpu.rs), stripped, and DIR/lib/ with the CUDA runtime libraries they link (never
-# the driver's libcuda.so.1, which the GPU machine has). Run there as
-#   LD_LIBRARY_PATH=DIR/lib BIN=DIR SHARED=MODELS scripts/gpu-check.sh OUT
+# Builds (scripts/build-cuda.sh, nothing to do when current) and packs the CUDA build for a GPU
+# machine that cannot build it (no Rust toolchain, no network): DIR/zkonnx, DIR/zkonnx-cuda,
+# DIR/gpu-tests (the test binary of cuda/tests/gpu.rs), stripped, and DIR/lib/ with the CUDA
+# runtime libraries they link (never the driver's libcuda.so.1, which the GPU machine has).
+# Run there as
+#   BIN=DIR SHARED=MODELS scripts/gpu-check.sh OUT
 #
 #   scripts/pack-cuda.sh DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:?usage: scripts/pack-cuda.sh DIR}
 mkdir -p "$DIR/lib"
+# The CUDA build of both binaries: a plain `cargo build` since then may have replaced zkonnx
+# with one that has no GPU route.
+bash scripts/build-cuda.sh
 for b in zkonnx zkonnx-cuda; do
-  [ -x "target/release/$b" ] || { echo "target/release/$b missing: run scripts/build-cuda.sh" >&2; exit 2; }
   cp "target/release/$b" "$DIR/$b"
 done
-tests=$(CARGO_CMD=test bash scripts/build-cuda.sh --no-run --message-format=json 2>/dev/null |
+log=$(mktemp)
+tests=$(CARGO_CMD=test bash scripts/build-cuda.sh --no-run --message-format=json 2>"$log" |
   python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -23,8 +27,9 @@ for line in sys.stdin:
     except ValueError:
         continue
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "gpu":
-        print(m["executable"])')
-[ -n "$tests" ] || { echo "no test binary for cuda/tests/gpu.rs" >&2; exit 2; }
+        print(m["executable"])') || true
+[ -n "$tests" ] || { cat "$log" >&2; echo "no test binary for cuda/tests/gpu.rs" >&2; exit 2; }
+rm -f "$log"
 cp "$tests" "$DIR/gpu-tests"
 strip "$DIR/zkonnx" "$DIR/zkonnx-cuda" "$DIR/gpu-tests"
 for b in "$DIR/zkonnx-cuda" "$DIR/gpu-tests"; do

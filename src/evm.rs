@@ -49,14 +49,15 @@ impl VerifierKind {
     }
 }
 
-/// A generated verifier: its Solidity source and, when a compiler was available, its bytecode.
+/// A generated verifier: its Solidity source and its bytecode (always for the compact
+/// verifier, from its committed build; for snark-verifier's when it was compiled).
 #[derive(Debug, Clone)]
 pub struct EvmVerifier {
     /// Which verifier.
     pub kind: VerifierKind,
     /// Solidity source (contract `CompactVerifier` or `Halo2Verifier`).
     pub solidity: String,
-    /// Creation and runtime bytecode, if compiled.
+    /// Creation and runtime bytecode (compact: always; snark-verifier: if compiled).
     pub compiled: Option<Compiled>,
     /// Compact only: the verifying-key blob the data contract holds.
     pub vk_blob: Option<Vec<u8>>,

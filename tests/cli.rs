@@ -667,6 +667,7 @@ fn inconsistent_artifacts_are_refused() {
 
 /// Issue 20: where no GPU prover can run (this default build has none), `--device auto`
 /// proves on the CPU and says why, and `--device cuda` is a clear error (exit 2, no proof).
+#[cfg(not(feature = "cuda"))]
 #[test]
 fn device_auto_falls_back_and_device_cuda_is_refused() {
     let w = run_model("mlp_digits");

@@ -144,7 +144,8 @@ pub enum Cmd {
     Prove(ProveArgs),
     /// Generates the Solidity verifier: the compact verifier (Verifier.sol, the same for every
     /// model) and the model's verifying-key data contract (VerifierKey.bin); Verifier.bin
-    /// (creation bytecode) and Verifier.abi.json when a compiler is found.
+    /// (creation bytecode) and Verifier.abi.json from the committed build (snark-verifier's
+    /// when a compiler is found).
     EvmVerifier(EvmVerifierArgs),
     /// Verifies a proof with the Solidity verifier in revm (or on a node with --rpc): exit 0 accepted, 1 rejected.
     EvmVerify(EvmVerifyArgs),

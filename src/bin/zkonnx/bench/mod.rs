@@ -256,7 +256,8 @@ fn file_len(p: &Path) -> Option<u64> {
 }
 
 /// zkonnx on one model: each phase `repeat` times in child processes, then the artifacts'
-/// figures, the fidelity and (if a Solidity compiler is found) the EVM verifier's.
+/// figures, the fidelity and the compact EVM verifier's (best effort: an EVM failure leaves
+/// the gas empty and says why, it does not drop the model's other figures).
 fn run_zkonnx(
     opts: &BenchOptions,
     model: &Path,
@@ -350,17 +351,28 @@ fn run_zkonnx(
     fig.argmax_agrees = Some(f.argmax_agrees);
     let settings = Settings::read(&work.join(files::SETTINGS))?;
     let vk = zkonnx_prover::keys::read_vk(&work.join(files::VK))?;
-    let v = generate_verifier(&vk, &settings, false, VerifierKind::Compact)?;
-    if let Some(c) = &v.compiled {
+    let evm = || -> Result<(usize, Option<u64>)> {
+        let v = generate_verifier(&vk, &settings, false, VerifierKind::Compact)?;
+        let c = v
+            .compiled
+            .as_ref()
+            .ok_or(zkonnx_evm::EvmError::NoCompiler)?;
+        let vk_code = v.vk_creation();
         let check = evm_verify(
             &c.creation,
-            v.vk_creation().as_deref(),
+            vk_code.as_deref(),
             &settings,
             &proof,
             &proof_path,
         )?;
-        fig.verifier_runtime_bytes = Some(c.runtime.len());
-        fig.verify_gas = check.accepted.then_some(check.verify_gas);
+        Ok((c.runtime.len(), check.accepted.then_some(check.verify_gas)))
+    };
+    match evm() {
+        Ok((bytes, gas)) => {
+            fig.verifier_runtime_bytes = Some(bytes);
+            fig.verify_gas = gas;
+        }
+        Err(e) => eprintln!("bench: {}: no verify gas: {e}", model.display()),
     }
     Ok(fig)
 }

@@ -89,7 +89,7 @@ pub fn run_gpu_helper(
         Ok(())
     } else {
         Err(Fail::Bad(format!(
-            "the CUDA prover failed ({status}); `--device cpu` proves on the CPU"
+            "the CUDA prover failed ({status}): see its message above"
         )))
     }
 }

@@ -152,7 +152,7 @@ fn evm_check(
 ) -> Result<EvmFigures, Fail> {
     use zkonnx::evm::{check_deployable, evm_verify, generate_verifier, VerifierKind};
     let proof_path = dir.join(files::PROOF);
-    let (v, _) = step("generate + compile verifier", || {
+    let (v, _) = step("generate verifier", || {
         generate_verifier(vk, settings, true, VerifierKind::Compact)
     });
     let v = v?;
