@@ -9,7 +9,7 @@ use zkonnx::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use zkonnx::halo2_proofs::SerdeFormat;
 use zkonnx::prover::error::ProverError;
 use zkonnx::prover::srs::{
-    check_lagrange, dev_srs, fit_srs, read_srs_for, srs_file_k, write_srs, SRS_MAGIC,
+    check_lagrange, dev_srs, fit_srs, kept_srs, read_srs_for, srs_file_k, write_srs, SRS_MAGIC,
 };
 
 /// The raw serialization (k, g, g_lagrange, [1]₂, [τ]₂), as an SRS file holds it after its magic.
@@ -216,4 +216,35 @@ fn setup_and_prove_with_a_larger_srs() {
         vk_before,
         "no key written"
     );
+}
+
+/// `kept_srs`, for work that must not reduce a large SRS itself (segments side by side, Ray
+/// workers): the given file when it is the right size, else the kept reduction, made again
+/// when it is stale; never written over the given SRS.
+#[test]
+fn the_kept_srs_is_made_current_and_never_written_over_the_given_one() {
+    let dir = common::temp_dir("srs-kept");
+    let (big_path, cache) = (dir.join("big.bin"), dir.join("srs.bin"));
+    let big = dev_srs(6, 1);
+    write_srs(&big_path, &big).expect("write");
+    let reduced = bytes(&fit_srs(big.clone(), 4).expect("fit"));
+
+    assert_eq!(kept_srs(&big_path, 6, &cache).expect("same size"), big_path);
+    assert!(!cache.exists(), "nothing kept when no reduction is needed");
+    assert!(matches!(
+        kept_srs(&big_path, 7, &cache),
+        Err(ProverError::SrsTooSmall { have: 6, need: 7 })
+    ));
+
+    // Missing, then stale (another SRS's reduction): made from the given SRS each time.
+    assert_eq!(kept_srs(&big_path, 4, &cache).expect("made"), cache);
+    assert_eq!(std::fs::read(&cache).expect("kept")[12..], reduced[4..]);
+    write_srs(&cache, &fit_srs(dev_srs(6, 2), 4).expect("fit")).expect("stale");
+    assert_eq!(kept_srs(&big_path, 4, &cache).expect("made again"), cache);
+    assert_eq!(std::fs::read(&cache).expect("kept")[12..], reduced[4..]);
+
+    // The kept path naming the given SRS itself: an error, the SRS untouched.
+    let before = std::fs::read(&big_path).expect("big");
+    assert!(kept_srs(&big_path, 4, &big_path).is_err());
+    assert_eq!(std::fs::read(&big_path).expect("big"), before);
 }

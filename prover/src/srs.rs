@@ -162,10 +162,7 @@ pub fn read_srs_for(path: &Path, k: u32, cache: &Path) -> Result<ParamsKZG<Bn256
     if have == k {
         return read_srs(path);
     }
-    let same_file = match (std::fs::canonicalize(path), std::fs::canonicalize(cache)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
+    let same_file = same_file(path, cache);
     if !same_file
         && cache.is_file()
         && srs_file_k(cache).ok() == Some(k)
@@ -183,15 +180,40 @@ pub fn read_srs_for(path: &Path, k: u32, cache: &Path) -> Result<ParamsKZG<Bn256
     Ok(p)
 }
 
-/// Whether `cache` holds the SRS at `path` reduced to 2^k points, so that [`read_srs_for`]
-/// would read it rather than reduce `path` (also true when `path` has exactly 2^k points and
-/// so needs no reduction).
-pub fn kept_srs_is_current(path: &Path, k: u32, cache: &Path) -> bool {
-    match srs_file_k(path) {
-        Ok(have) if have == k => true,
-        Ok(have) if have > k => {
-            srs_file_k(cache).ok() == Some(k) && is_prefix_of(cache, path, k).unwrap_or(false)
-        }
+/// The SRS file a prover of 2^k rows should read, given the SRS at `path`: `path` itself when
+/// it has exactly 2^k points, else `cache` once it holds `path` reduced to 2^k points (checked
+/// as [`read_srs_for`] checks it, and made again from `path` and written when it does not).
+/// For work that must not reduce a large SRS itself: segments proved side by side, Ray
+/// workers that are shipped the file. Unlike [`read_srs_for`], keeping the reduction is not
+/// best effort here: a `cache` that cannot be written is an error.
+pub fn kept_srs(path: &Path, k: u32, cache: &Path) -> Result<std::path::PathBuf> {
+    let have = srs_file_k(path)?;
+    if have == k {
+        return Ok(path.to_path_buf());
+    }
+    if have < k {
+        return Err(ProverError::SrsTooSmall { have, need: k });
+    }
+    if srs_file_k(cache).ok() == Some(k) && is_prefix_of(cache, path, k).unwrap_or(false) {
+        return Ok(cache.to_path_buf());
+    }
+    if same_file(path, cache) {
+        return Err(ProverError::Format {
+            path: cache.display().to_string(),
+            reason: format!(
+                "the reduced SRS (2^{k} points) would be kept over the given SRS (2^{have}): \
+                 give the SRS from another path"
+            ),
+        });
+    }
+    write_srs(cache, &read_srs_prefix(path, k)?)?;
+    Ok(cache.to_path_buf())
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
 }

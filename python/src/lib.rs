@@ -215,22 +215,14 @@ impl Split {
     /// be the first powers of `srs` (made again and kept when it is not), or `srs` itself for a
     /// segment of its size (`zkonnx_prover::srs::read_srs_for`).
     fn segment_srs(&self, py: Python<'_>, dir: PathBuf, srs: PathBuf) -> PyResult<Vec<PathBuf>> {
-        let have = zkonnx_prover::srs::srs_file_k(&srs).map_err(err)?;
         py.allow_threads(|| {
             self.0
                 .manifest
                 .segments
                 .iter()
                 .map(|e| {
-                    if e.k == have {
-                        return Ok(srs.clone());
-                    }
                     let kept = dir.join(&e.dir).join(zkonnx::files::SRS);
-                    if !zkonnx_prover::srs::kept_srs_is_current(&srs, e.k, &kept) {
-                        // Made again (and kept) from the given SRS.
-                        zkonnx_prover::srs::read_srs_for(&srs, e.k, &kept)?;
-                    }
-                    Ok(kept)
+                    zkonnx_prover::srs::kept_srs(&srs, e.k, &kept)
                 })
                 .collect::<zkonnx_prover::error::Result<Vec<_>>>()
         })

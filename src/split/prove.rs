@@ -287,10 +287,7 @@ pub fn prove_dir(
     // A segment whose kept SRS is missing or stale reduces the given one, which is not in the
     // memory estimates: do those reductions first, one at a time.
     for s in &work {
-        let kept = s.dir.join(files::SRS);
-        if !zkonnx_prover::srs::kept_srs_is_current(srs, s.compiled.k(), &kept) {
-            zkonnx_prover::srs::read_srs_for(srs, s.compiled.k(), &kept)?;
-        }
+        zkonnx_prover::srs::kept_srs(srs, s.compiled.k(), &s.dir.join(files::SRS))?;
     }
     let threads = (cores / jobs).max(1);
     let est: Vec<u64> = est.into_iter().map(with_margin).collect();
