@@ -141,6 +141,25 @@ fn mlp_digits_proves_verifies_and_rejects_tampering() {
     assert_ne!(proof2.instances, proof.instances);
 }
 
+/// Key generation commits small signed columns its own way (`prover::commit`): the keys must
+/// be halo2-axiom's own, byte for byte, on a model with weights of both signs (mlp_digits and
+/// the lenet's convolutions: fixed columns of small signed weights, selectors, σ).
+#[test]
+fn keys_equal_halo2_axioms_own_byte_for_byte() {
+    use zkonnx::halo2_proofs::plonk::keygen_pk2;
+    use zkonnx::halo2_proofs::SerdeFormat;
+    for name in ["mlp_digits", "lenet"] {
+        let (_, compiled, _) = compile_shared(name);
+        let params = dev_srs(compiled.k(), 3);
+        let ours = zkonnx::prover::keys::keygen(&params, &compiled.circuit()).expect("keygen");
+        let theirs = keygen_pk2(&params, &compiled.circuit(), false).expect("halo2 keygen");
+        assert!(
+            ours.to_bytes(SerdeFormat::RawBytes) == theirs.to_bytes(SerdeFormat::RawBytes),
+            "{name}: proving keys differ"
+        );
+    }
+}
+
 #[test]
 fn quantized_mlp_digits_agrees_with_float_argmax_on_the_eval_set() {
     let dir = common::shared_models();

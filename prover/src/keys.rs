@@ -60,9 +60,13 @@ pub fn keygen<C: Circuit<Fr>>(
     // The fixed and permutation commitments are made with the SRS's Lagrange basis, which a
     // file may carry wrong while its powers and G2 points are right: check it first.
     crate::srs::check_lagrange(params)?;
-    keygen_pk2(params, circuit, false).map_err(|e| ProverError::Halo2 {
-        stage: "key generation",
-        message: format!("{e:?}"),
+    // Weights are small signed integers: commit them at the cost of their magnitude
+    // (`commit`; the same keys, byte for byte).
+    keygen_pk2(&crate::commit::SignedParams::new(params), circuit, false).map_err(|e| {
+        ProverError::Halo2 {
+            stage: "key generation",
+            message: format!("{e:?}"),
+        }
     })
 }
 

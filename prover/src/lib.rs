@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod artifacts;
+pub mod commit;
 mod dev_srs;
 pub mod device;
 pub mod error;

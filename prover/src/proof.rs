@@ -6,7 +6,7 @@ use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::plonk::{create_proof, verify_proof, Circuit, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::ParamsProver;
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
-use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
+use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_proofs::poly::kzg::strategy::AccumulatorStrategy;
 use halo2_proofs::poly::VerificationStrategy;
 use halo2_proofs::transcript::{
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 
+use crate::commit::{SignedKzg, SignedParams, SignedShplonk};
 use crate::error::{ProverError, Result};
 
 /// The transcript every zkonnx proof uses (Keccak256, EVM-compatible).
@@ -102,8 +103,11 @@ where
 {
     let rng = ChaCha20Rng::from_entropy();
     let mut transcript = T::init(Vec::new());
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
-        params,
+    // Advice columns hold small signed integers: commit them at the cost of their magnitude
+    // (`commit`; the same proof as halo2-axiom's KZG scheme gives).
+    let params = SignedParams::new(params);
+    create_proof::<SignedKzg<'_>, SignedShplonk<'_>, _, _, _, _>(
+        &params,
         pk,
         &[circuit],
         &[&[instances]],
