@@ -160,9 +160,10 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
             p.shape.lean.is_none() && p.shape.limb_bits == 6 && p.shape.range_lanes == 2
         });
     }
+    let packings = zkonnx::circuits::layout::PACKINGS.len();
     assert_eq!(
         n,
-        4 * 3 * 2 + 4 * 4,
+        packings * 3 * 2 + packings * 4,
         "every packing, limb width and lane count compared"
     );
 }

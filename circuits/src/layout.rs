@@ -378,8 +378,13 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
 /// Inputs per multiply-add row the planner tries for the lean layout.
 pub const LEAN_INPUTS_PER_ROW: &[usize] = &[1, 2, 4];
 
-/// The prover's cost of a shape: committed area (advice, lookup and permutation columns ×
-/// rows), fixed columns at a tenth (they are committed once, at key generation).
+/// The prover's cost of a shape: committed area (advice, lookup and permutation-product
+/// columns × rows), plus 0.4 of a committed column for every fixed and every copy-constrained
+/// column, counted in fifths of a committed column's rows (only ratios of costs matter). halo2-axiom brings each fixed polynomial and each permutation σ to the extended
+/// domain on every proof (`2^e` FFTs of 2^k), about 0.4 of what a committed column costs on
+/// this machine (its MSM, inverse FFT and extension; measured with `roofline`, stop 29, after
+/// commitments of small values became cheap); at 0.1 the planner over-packed weights into fixed
+/// columns (mlp_wide at 8×8: 73 fixed columns, where 6×8 proves ~12 % faster with 57).
 pub fn committed_area(shape: &CircuitShape) -> f64 {
     let n = (1u64 << shape.k) as f64;
     // Permutation products: degree d covers d − 2 columns each (the lean layout's degree is 4,
@@ -390,8 +395,10 @@ pub fn committed_area(shape: &CircuitShape) -> f64 {
         None => (shape.advice_columns() + 1 + usize::from(shape.constants))
             .div_ceil(crate::shape::POOLED_DEGREE - 2),
     };
-    n * (shape.advice_columns() + 3 * shape.lookups() + perm) as f64
-        + 0.1 * n * shape.fixed_columns() as f64
+    // In fifths of a committed column's rows, so the cost is an integer: it is stored in
+    // compiled.json, and a replanned plan must equal the stored one after the JSON round trip.
+    n * (5 * (shape.advice_columns() + 3 * shape.lookups() + perm)
+        + 2 * (shape.fixed_columns() + shape.equality_columns())) as f64
 }
 
 /// Every packing and limb width, each with the smallest `k` that fits, and the lean layout's
@@ -408,8 +415,21 @@ pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
     out
 }
 
-/// Packings `(A, T)` the planner tries.
-pub const PACKINGS: &[(usize, usize)] = &[(1, 1), (2, 2), (4, 4), (8, 8)];
+/// Packings `(A, T)` (accumulators, inputs per row) the planner tries: square ones, and
+/// rectangles that fill `k`'s rows more closely (mlp_wide and dcgan_generator take 6×8: ~25 %
+/// fewer weight columns than 8×8 at the same `k`).
+pub const PACKINGS: &[(usize, usize)] = &[
+    (1, 1),
+    (2, 2),
+    (2, 4),
+    (4, 2),
+    (4, 4),
+    (4, 8),
+    (8, 4),
+    (6, 8),
+    (8, 6),
+    (8, 8),
+];
 
 /// Limb widths the planner tries.
 pub const LIMB_BITS: std::ops::RangeInclusive<u32> = 4..=17;

@@ -150,31 +150,43 @@ fn commit_small(
     poly: &Polynomial<Fr, LagrangeCoeff>,
     r: Blind<Fr>,
 ) -> G1 {
-    let n = poly.len();
-    if lagrange.len() != n {
+    if lagrange.len() != poly.len() {
         return srs.commit_lagrange(poly, r);
     }
-    // A column of random values (a product, a σ, a hash's limbs) is seen from a sample and
-    // goes straight to halo2-axiom's MSM; otherwise at most one value in 8 may be large.
-    let sample = poly.iter().step_by(61);
-    let (sampled, sampled_large) = sample.fold((0usize, 0usize), |(a, b), v| {
-        (a + 1, b + usize::from(small(v).is_none()))
-    });
+    // KZG commitments take no blind (halo2-axiom ignores it): blinding is the random rows.
+    msm_signed(poly, lagrange).unwrap_or_else(|| srs.commit_lagrange(poly, r))
+}
+
+/// `Σ sᵢ·Gᵢ` when at most one scalar in 8 is larger than [`SMALL_BITS`] bits in magnitude
+/// (the small ones by [`small_msm`], the others by halo2-axiom's MSM); `None` for scalars
+/// mostly large, which halo2-axiom's MSM should take whole. A column of random values (a
+/// product, a σ, a hash's limbs) is recognised from a sample.
+pub fn msm_signed(scalars: &[Fr], bases: &[G1Affine]) -> Option<G1> {
+    let n = scalars.len();
+    if bases.len() != n {
+        return None;
+    }
+    let (sampled, sampled_large) = scalars
+        .iter()
+        .step_by(61)
+        .fold((0usize, 0usize), |(a, b), v| {
+            (a + 1, b + usize::from(small(v).is_none()))
+        });
     if sampled_large * 4 > sampled {
-        return srs.commit_lagrange(poly, r);
+        return None;
     }
-    let digits: Vec<Option<(u64, bool)>> = poly.par_iter().map(small).collect();
+    let digits: Vec<Option<(u64, bool)>> = scalars.par_iter().map(small).collect();
     let large: Vec<usize> = (0..n).filter(|&i| digits[i].is_none()).collect();
     if large.len() * 8 > n {
-        return srs.commit_lagrange(poly, r);
+        return None;
     }
-    let (ls, lp): (Vec<Fr>, Vec<G1Affine>) = large.iter().map(|&i| (poly[i], lagrange[i])).unzip();
+    let (ls, lp): (Vec<Fr>, Vec<G1Affine>) = large.iter().map(|&i| (scalars[i], bases[i])).unzip();
     let rest = if ls.is_empty() {
         G1::identity()
     } else {
         best_multiexp(&ls, &lp)
     };
-    small_msm(&digits, lagrange) + rest
+    Some(small_msm(&digits, bases) + rest)
 }
 
 /// Pippenger's bucket method for scalars of at most [`SMALL_BITS`] bits with signs: windows of

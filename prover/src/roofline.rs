@@ -2,8 +2,9 @@
 //!
 //! A halo2-KZG prover must at least, for every committed polynomial (advice columns, three per
 //! lookup, the permutation's grand-product chunks, the quotient's pieces and the openings),
-//! run one multi-scalar multiplication of size 2^k (advice columns hold small witness values,
-//! the rest full-size field elements); bring every committed column to coefficients (an FFT of
+//! run one multi-scalar multiplication of size 2^k (advice columns hold small signed witness
+//! values, committed at the cost of their magnitude by [`crate::commit`]; the rest full-size
+//! field elements); bring every committed column to coefficients (an FFT of
 //! size 2^k); and extend what it committed, the instances and the quotient to the extended
 //! domain (an FFT of size 2^(k+e)). The floor is those counts times this machine's measured
 //! MSM and FFT times; a prover's measured time divided by it says how much is overhead.
@@ -42,7 +43,7 @@ pub struct Counts {
     pub k: u32,
     /// log2 of the extended domain.
     pub extended_k: u32,
-    /// Advice columns: MSMs of size 2^k whose scalars are small (witness values, < 2^64).
+    /// Advice columns: MSMs of size 2^k whose scalars are small signed witness values.
     pub small_msms: usize,
     /// MSMs of size 2^k with full-size scalars (lookup and permutation polynomials, the
     /// quotient's pieces, the openings).
@@ -177,8 +178,21 @@ pub fn measure(shape: CircuitShape) -> Roofline {
     let scalars: Vec<Fr> = (0..n).map(|_| Fr::random(&mut rng)).collect();
     let bases = bases(n);
     let msm_s = best_of(2, || best_multiexp(&scalars, &bases));
-    let small: Vec<Fr> = (0..n).map(|_| Fr::from(rng.next_u64())).collect();
-    let small_msm_s = best_of(2, || best_multiexp(&small, &bases));
+    // Witness values: signed, up to ~2^20 (inputs and activations of 8–16 bits, accumulators
+    // wider), committed as the prover commits them (`commit::msm_signed`).
+    let small: Vec<Fr> = (0..n)
+        .map(|_| {
+            let v = Fr::from(rng.next_u64() >> 44);
+            if rng.next_u32() % 2 == 0 {
+                v
+            } else {
+                -v
+            }
+        })
+        .collect();
+    let small_msm_s = best_of(2, || {
+        crate::commit::msm_signed(&small, &bases).unwrap_or_else(|| best_multiexp(&small, &bases))
+    });
     let degree = 1 + (1u32 << (c.extended_k - c.k)) + 1;
     let domain = EvaluationDomain::<Fr>::new(degree, c.k);
     let mut lagrange = domain.empty_lagrange();
