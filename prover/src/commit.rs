@@ -90,17 +90,20 @@ fn lagrange_basis(srs: &ParamsKZG<Bn256>) -> Vec<G1Affine> {
     }
     impl io::Write for Sink {
         fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-            for &b in data {
-                if self.at >= self.from && self.out.len() < self.n {
-                    self.point.push(b);
-                    if self.point.len() == POINT_BYTES {
-                        // The SRS in memory was checked when it was read.
-                        self.out
-                            .push(G1Affine::from_raw_bytes_unchecked(&self.point));
-                        self.point.clear();
-                    }
+            // The part of `data` at or after `from`, while points are still wanted.
+            let skip = self.from.saturating_sub(self.at).min(data.len());
+            self.at += data.len();
+            let mut rest = &data[skip..];
+            while !rest.is_empty() && self.out.len() < self.n {
+                let take = (POINT_BYTES - self.point.len()).min(rest.len());
+                self.point.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if self.point.len() == POINT_BYTES {
+                    // The SRS in memory was checked when it was read.
+                    self.out
+                        .push(G1Affine::from_raw_bytes_unchecked(&self.point));
+                    self.point.clear();
                 }
-                self.at += 1;
             }
             Ok(data.len())
         }
