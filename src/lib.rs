@@ -446,7 +446,11 @@ impl CompiledModel {
         }
         let replanned = plan(&self.model, shape.visibility, self.plan.objective);
         if replanned != *self.plan {
-            return Err("the plan is not the planner's plan for this model (edited?)".into());
+            return Err(
+                "the plan is not the planner's plan for this model (edited, or compiled by \
+                         another zkonnx version: compile it again)"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -42,5 +42,6 @@ mod tests {
             assert_eq!(fe(-(m as i128)), -one(m), "-{m}");
         }
         assert_eq!(fe(-1) + Fr::one(), Fr::zero());
+        assert_eq!(fe(i128::MIN), -Fr::from_u128(1 << 127));
     }
 }

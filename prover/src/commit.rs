@@ -113,6 +113,11 @@ fn lagrange_basis(srs: &ParamsKZG<Bn256>) -> Vec<G1Affine> {
     }
     const POINT_BYTES: usize = 64;
     let n = srs.n() as usize;
+    // The layout below needs `g` to have the basis' length (an SRS made by `from_parts` may
+    // carry more powers): otherwise no copy, and commitments fall back to halo2-axiom's.
+    if srs.get_g().len() != n {
+        return Vec::new();
+    }
     let mut sink = Sink {
         at: 0,
         from: 4 + n * POINT_BYTES,
@@ -206,11 +211,13 @@ fn small_msm(scalars: &[Option<(u64, bool)>], bases: &[G1Affine]) -> G1 {
     // Signed digits of `c ≥ 2` bits need one window more than `bits / c` for the last carry
     // (a digit 0 or 1, rarely 1). Cost ≈ the rows' additions in each full window plus each
     // window's bucket sum (2^c additions).
+    // Each thread's slice pays its own bucket sums, so `c` is chosen for a slice.
+    let chunk = n.div_ceil(rayon::current_num_threads().max(1)).max(1024);
+    let rows = chunk.min(n);
     let c = (2..=16usize)
-        .min_by_key(|&c| bits.div_ceil(c) * n + (bits.div_ceil(c) + 1) * (1 << c))
+        .min_by_key(|&c| bits.div_ceil(c) * rows + (bits.div_ceil(c) + 1) * (1 << c))
         .unwrap_or(8);
     let windows = bits.div_ceil(c) + 1;
-    let chunk = n.div_ceil(rayon::current_num_threads().max(1)).max(1024);
     scalars
         .par_chunks(chunk)
         .zip(bases.par_chunks(chunk))
