@@ -30,13 +30,29 @@ fn splice(path: &std::path::Path, k: u32, parts: [(&[u8], std::ops::Range<usize>
     std::fs::write(path, f).expect("write");
 }
 
-#[test]
-fn a_larger_srs_is_reduced_once_then_read_from_its_cache() {
-    let dir = common::temp_dir("srs-cache");
-    let (big_path, cache) = (dir.join("big.bin"), dir.join("srs.fitted.bin"));
+/// A 2^6 development SRS written to `DIR/big.bin`, the path its reduction is kept at
+/// (`DIR/cache`), and the bytes of its reduction to 2^4.
+fn big_srs_fixture(
+    name: &str,
+    cache: &str,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    ParamsKZG<Bn256>,
+    Vec<u8>,
+) {
+    let dir = common::temp_dir(name);
+    let (big_path, cache) = (dir.join("big.bin"), dir.join(cache));
     let big = dev_srs(6, 1);
     write_srs(&big_path, &big).expect("write");
     let reduced = bytes(&fit_srs(big.clone(), 4).expect("fit"));
+    (dir, big_path, cache, big, reduced)
+}
+
+#[test]
+fn a_larger_srs_is_reduced_once_then_read_from_its_cache() {
+    let (dir, big_path, cache, big, reduced) = big_srs_fixture("srs-cache", "srs.fitted.bin");
     let other = bytes(&fit_srs(dev_srs(6, 2), 4).expect("fit"));
     // Byte ranges of the serialization at k = 4: g, g_lagrange, the G2 points.
     let n = 16 * 64;
@@ -223,11 +239,7 @@ fn setup_and_prove_with_a_larger_srs() {
 /// when it is stale; never written over the given SRS.
 #[test]
 fn the_kept_srs_is_made_current_and_never_written_over_the_given_one() {
-    let dir = common::temp_dir("srs-kept");
-    let (big_path, cache) = (dir.join("big.bin"), dir.join("srs.bin"));
-    let big = dev_srs(6, 1);
-    write_srs(&big_path, &big).expect("write");
-    let reduced = bytes(&fit_srs(big.clone(), 4).expect("fit"));
+    let (_, big_path, cache, _, reduced) = big_srs_fixture("srs-kept", "srs.bin");
 
     assert_eq!(kept_srs(&big_path, 6, &cache).expect("same size"), big_path);
     assert!(!cache.exists(), "nothing kept when no reduction is needed");
