@@ -195,7 +195,7 @@ impl Report {
             prover_fallback: proof.prover.fallback.clone(),
             input_scale: compiled.settings.input_scale,
             param_scale: compiled.settings.param_scale,
-            layers: p.layers.clone(),
+            layers: p.layers.to_vec(),
             verifier_runtime_bytes: evm.map(|f| f.runtime_bytes),
             deploy_gas: evm.map(|f| f.check.deploy_gas),
             verify_gas: evm.map(|f| f.check.verify_gas),

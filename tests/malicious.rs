@@ -53,6 +53,7 @@ fn pooled_in(a: usize, lanes: usize) -> impl Fn(&LayoutPlan) -> bool {
     move |p| {
         p.shape.lean.is_none()
             && p.shape.accs_per_row == a
+            && p.shape.inputs_per_row == a
             && p.shape.limb_bits == 8
             && p.shape.range_lanes == lanes
     }

@@ -160,7 +160,7 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
             p.shape.lean.is_none() && p.shape.limb_bits == 6 && p.shape.range_lanes == 2
         });
     }
-    let packings = zkonnx::circuits::layout::PACKINGS.len();
+    let packings = zkonnx::circuits::layout::packings().count();
     assert_eq!(
         n,
         packings * 3 * 2 + packings * 4,

@@ -155,6 +155,7 @@ impl ModelCircuit {
             known,
             params: Vec::new(),
             zero: None,
+            table_widths: crate::layout::range_widths(q, vis, shape.limb_bits),
         };
         let mut public = Vec::new();
         // Rows of the visibility groups: input, parameters, output (those that have rows).
@@ -341,7 +342,11 @@ impl Circuit<Fr> for ModelCircuit {
                 return Ok(());
             }
         };
-        config.range.load_table(&mut layouter, &self.model.tables)?;
+        let shape = self.plan.shape;
+        let widths = crate::layout::range_widths(&self.model, shape.visibility, shape.limb_bits);
+        config
+            .range
+            .load_table(&mut layouter, &self.model.tables, widths)?;
         let (public, rows) =
             layouter.assign_region(|| "model", |mut region| self.layout(&config, &mut region))?;
         self.record(rows);

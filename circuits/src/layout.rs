@@ -7,6 +7,8 @@
 //! committed-area cost model, so that neither the main rows nor the range checks set `k` alone
 //! when another balance is cheaper.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::chips::poseidon::hash_group_rows;
@@ -51,8 +53,8 @@ pub struct LayoutPlan {
     pub func_rows: usize,
     /// Rows of the lookup table.
     pub table_rows: usize,
-    /// Per-layer figures.
-    pub layers: Vec<LayerPlan>,
+    /// Per-layer figures (shared by the candidates that differ only in lane count).
+    pub layers: Arc<[LayerPlan]>,
     /// Estimated committed area (columns × rows): the prover's cost.
     pub cost: f64,
     /// Estimated gas of one verification by the compact Solidity verifier
@@ -132,6 +134,33 @@ pub fn estimate_verify_gas(shape: &CircuitShape, instances: usize) -> u64 {
         + PER_LOOKUP * shape.lookups() as u64
         + PER_INSTANCE * instances as u64
         + HASH_GATES * u64::from(shape.visibility.any_hashed())
+}
+
+/// The largest runtime code of a contract (EIP-170): the compact verifier keeps a circuit's
+/// verifying key as the code of a data contract, so a plan whose key is larger cannot be
+/// verified on chain.
+pub const MAX_VK_BYTES: usize = 24_576;
+
+/// Estimated size in bytes of the compact verifier's verifying-key data contract for a pooled
+/// `shape`: a commitment and evaluations per fixed and copy-constrained column, query slots per
+/// advice column and lookup, the gate program (growing with the multiply-add block `A·T`) and
+/// Poseidon's gates when something is hashed. Fitted to 33 keys of the shared models (every
+/// visibility; packings 2×2 to 16×2 and 12×8): within −1.6 % to +2.6 % of the real size.
+pub fn estimate_vk_bytes(shape: &CircuitShape) -> usize {
+    2_730
+        + 128 * shape.fixed_columns()
+        + 168 * shape.advice_columns()
+        + 200 * shape.equality_columns()
+        + 272 * shape.lookups()
+        + 5 * shape.accs_per_row * shape.inputs_per_row
+        + 1_200 * usize::from(shape.visibility.any_hashed())
+}
+
+/// Whether a plan's verifying key fits a data contract ([`MAX_VK_BYTES`]) with a 4 % margin
+/// for the estimate's error ([`estimate_vk_bytes`]); the lean layout's keys (a handful of
+/// columns) always do.
+pub fn deployable(shape: &CircuitShape) -> bool {
+    shape.lean.is_some() || estimate_vk_bytes(shape) * 104 <= MAX_VK_BYTES * 100
 }
 
 /// [`estimate_verify_gas`] for the lean layout: a fixed part (pairing, transaction, quotient
@@ -220,6 +249,38 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape) -> Vec<LayerPlan> {
     out
 }
 
+/// The widths in bits of every range check the pooled layout makes for `q` (each width once):
+/// the input (and private parameters, with the zero that pads private dot products, and a
+/// hashed output), and per node those of its gadget (`gadgets::rescale`, `div`, `sqrt`).
+pub fn check_bits(q: &QGraph, vis: Visibility) -> std::collections::BTreeSet<u32> {
+    let mut out = std::collections::BTreeSet::from([q.input_bits]);
+    if vis.params_in_advice() {
+        out.extend([q.param_bits(), 0]);
+    }
+    if vis.output == Vis::Hashed {
+        out.insert(q.output_bits());
+    }
+    for n in &q.nodes {
+        match &n.op {
+            QOp::Rescale {
+                shift, bits, relu, ..
+            } => out.extend([*shift, if *relu { *bits } else { *bits + 1 }]),
+            QOp::Div { bits, rbits, .. } => out.extend([*rbits, *bits + 1]),
+            QOp::Sqrt { bits, .. } => out.extend([*bits + 1, *bits]),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The limb widths the range table holds for `q` at `limb`-bit limbs (a bit set,
+/// [`RangeConfig::widths`]): those its checks use, and 0 (unused lane rows hold `(0, 0)`).
+pub fn range_widths(q: &QGraph, vis: Visibility, limb: u32) -> u64 {
+    check_bits(q, vis)
+        .into_iter()
+        .fold(1, |w, b| w | RangeConfig::widths(b, limb))
+}
+
 fn max_bits(q: &QGraph, vis: Visibility) -> u32 {
     let mut extra = q.input_bits.max(1);
     if vis.params_in_advice() {
@@ -243,7 +304,7 @@ fn max_bits(q: &QGraph, vis: Visibility) -> u32 {
 
 /// Plans the circuit for a quantized graph with the given visibility, minimising `objective`.
 pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
-    let mut cands = candidates(q, vis);
+    let mut cands = candidates_with(q, vis, false);
     let fastest = cands.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min);
     if objective != Objective::Prove {
         cands.retain(|c| c.cost <= objective.max_slowdown() * fastest);
@@ -257,14 +318,14 @@ pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
         .reduce(|b, c| if key(&c) < key(&b) { c } else { b })
         .expect("at least one candidate");
     best.objective = objective;
-    best
+    with_layers(q, best)
 }
 
 /// The plans no other plan beats on both proving cost and verification gas, by proving cost
 /// (the first is [`Objective::Prove`]'s choice, the last [`Objective::Gas`]'s when within its
 /// slowdown): the trade-off the objectives choose along.
 pub fn frontier(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
-    let mut cands = candidates(q, vis);
+    let mut cands = candidates_with(q, vis, false);
     cands.sort_by(|a, b| {
         a.cost
             .total_cmp(&b.cost)
@@ -279,7 +340,7 @@ pub fn frontier(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
             out.push(c);
         }
     }
-    out
+    out.into_iter().map(|p| with_layers(q, p)).collect()
 }
 
 /// The lean layout's plans (one per number of inputs per row in [`LEAN_INPUTS_PER_ROW`]);
@@ -368,7 +429,7 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 range_rows: 0,
                 func_rows: 0,
                 table_rows: 0,
-                layers,
+                layers: layers.into(),
                 objective: Objective::Prove,
             }
         })
@@ -402,34 +463,85 @@ pub fn committed_area(shape: &CircuitShape) -> f64 {
 }
 
 /// Every packing and limb width, each with the smallest `k` that fits, and the lean layout's
-/// plans when the model qualifies.
+/// plans when the model qualifies: the space the planner chooses from (among the plans whose
+/// verifying key fits a contract, [`deployable`]).
 pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
+    candidates_any_size(q, vis, true)
+}
+
+/// [`candidates`]; without `layers`, the pooled plans carry no per-layer figures (the planner
+/// ranks thousands of plans by their totals and fills in the chosen ones' with
+/// [`with_layers`], rather than holding a copy of every layer per packing and limb width).
+/// Only plans whose verifying key fits a contract ([`deployable`]) are candidates (all of
+/// them, should none fit).
+fn candidates_with(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
+    let all = candidates_any_size(q, vis, layers);
+    if all.iter().any(|p| deployable(&p.shape)) {
+        all.into_iter().filter(|p| deployable(&p.shape)).collect()
+    } else {
+        all
+    }
+}
+
+fn candidates_any_size(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
     let mut out = lean_candidates(q, vis);
-    // 1×1 has the fewest columns (cheapest to verify on chain), 8×8 the fewest rows: with
+    // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows: with
     // the compact verifier (whose size does not grow with the circuit) all are deployable.
-    for &(a, t) in PACKINGS {
+    for (a, t) in packings() {
         for limb in LIMB_BITS {
-            out.extend(pooled_plans(q, vis, (a, t), limb, RANGE_LANES));
+            out.extend(
+                pooled_plans(q, vis, (a, t), limb, RANGE_LANES)
+                    .into_iter()
+                    .map(|mut p| {
+                        if !layers {
+                            p.layers = Arc::new([]);
+                        }
+                        p
+                    }),
+            );
         }
     }
     out
 }
 
-/// Packings `(A, T)` (accumulators, inputs per row) the planner tries: square ones, and
-/// rectangles that fill `k`'s rows more closely (mlp_wide and dcgan_generator take 6×8: ~25 %
-/// fewer weight columns than 8×8 at the same `k`).
-pub const PACKINGS: &[(usize, usize)] = &[
-    (1, 1),
-    (2, 2),
-    (2, 4),
-    (4, 2),
-    (4, 4),
-    (4, 8),
-    (8, 4),
-    (6, 8),
-    (8, 6),
-    (8, 8),
-];
+/// A pooled plan from [`candidates_with`] with its per-layer figures filled in (the same
+/// plan as [`pooled_plans`] makes for its packing, limb width and lane count).
+fn with_layers(q: &QGraph, plan: LayoutPlan) -> LayoutPlan {
+    if plan.shape.lean.is_some() || !plan.layers.is_empty() {
+        return plan;
+    }
+    let s = &plan.shape;
+    let full = pooled_plans(
+        q,
+        s.visibility,
+        (s.accs_per_row, s.inputs_per_row),
+        s.limb_bits,
+        &[s.range_lanes],
+    );
+    match full.into_iter().next() {
+        Some(full) if full.shape == plan.shape => LayoutPlan {
+            objective: plan.objective,
+            ..full
+        },
+        _ => plan,
+    }
+}
+
+/// Accumulators `A` and inputs `T` per row that the planner tries, each against every other
+/// ([`packings`]): powers of two and the sizes between them (3, 6, 12), so that a layer's
+/// channels and kernel sizes find a packing that leaves few weight cells empty. Measured
+/// against the former list of 10 (squares and six rectangles), same binary: mlp_wide takes
+/// 8×12 at k = 13 instead of 6×8 at k = 14 (prove −26 %), mobilenet_block 4×3 instead of 4×4
+/// (−4.5 %), dcgan_generator 3×12 instead of 6×8 (−6 %), lenet 2×6 instead of 4×4 (−4.5 %):
+/// the cost model's ranking held on every one.
+pub const PACKING_SIZES: &[usize] = &[1, 2, 3, 4, 6, 8, 12, 16];
+
+/// Every packing `(A, T)` the planner tries: [`PACKING_SIZES`] squared.
+pub fn packings() -> impl Iterator<Item = (usize, usize)> {
+    PACKING_SIZES
+        .iter()
+        .flat_map(|&a| PACKING_SIZES.iter().map(move |&t| (a, t)))
+}
 
 /// Limb widths the planner tries.
 pub const LIMB_BITS: std::ops::RangeInclusive<u32> = 4..=17;
@@ -459,10 +571,11 @@ pub fn pooled_plans(
     };
     let mut layers = layers_for(q, &base);
     layers.extend(visibility_layers(q, &base));
+    let layers: Arc<[LayerPlan]> = layers.into();
     let main_rows: usize = layers.iter().map(|l| l.rows).sum();
     let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
     let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
-    let table_rows = (1usize << (limb + 1)) - 1 + q.table_entries();
+    let table_rows = RangeConfig::table_rows(range_widths(q, vis, limb)) + q.table_entries();
     let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
     lanes
         .iter()
@@ -487,7 +600,7 @@ pub fn pooled_plans(
                 range_rows,
                 func_rows,
                 table_rows,
-                layers: layers.clone(),
+                layers: Arc::clone(&layers),
                 objective: Objective::Prove,
             }
         })
@@ -544,6 +657,33 @@ impl LayoutPlan {
 #[cfg(test)]
 mod tests {
     use super::lane_height;
+    use crate::chips::range::RangeConfig;
+
+    /// The widths a check puts in its rows' tags are the ones `RangeConfig::assign` writes:
+    /// full limbs of `L` bits and a top limb of the rest; the table holds `2^t` entries for
+    /// each width `t` in the set.
+    #[test]
+    fn a_checks_limb_widths_and_the_tables_rows() {
+        for l in 1..=17u32 {
+            for bits in 0..=60u32 {
+                let n = RangeConfig::rows(bits, l) as u32;
+                let mut want = 0u64;
+                for j in 0..n {
+                    want |= 1 << bits.saturating_sub(j * l).min(l);
+                }
+                assert_eq!(
+                    RangeConfig::widths(bits, l),
+                    want,
+                    "{bits} bits, {l}-bit limbs"
+                );
+            }
+        }
+        assert_eq!(RangeConfig::widths(0, 8), 1);
+        assert_eq!(RangeConfig::widths(16, 8), 1 << 8);
+        assert_eq!(RangeConfig::widths(13, 8), 1 << 8 | 1 << 5);
+        assert_eq!(RangeConfig::table_rows(1 | 1 << 8 | 1 << 5), 1 + 256 + 32);
+        assert_eq!(RangeConfig::table_rows((1 << 14) - 1), (1 << 14) - 1);
+    }
 
     /// The bound the planner sets `k` by holds for the layout's rule (each check to the
     /// least-filled lane, the first of equals), whatever the order and sizes of the checks.

@@ -127,18 +127,40 @@ impl RangeConfig {
         }
     }
 
-    /// Rows of the table.
-    pub fn table_rows(&self) -> usize {
-        (1usize << (self.limb_bits + 1)) - 1
+    /// Range rows of a table holding the limb widths in `widths` (bit `t` set: every
+    /// `(t, u)`, `0 ≤ u < 2^t`).
+    pub fn table_rows(widths: u64) -> usize {
+        (0..64)
+            .filter(|t| widths >> t & 1 == 1)
+            .map(|t| 1usize << t)
+            .sum()
     }
 
-    /// Fills the table: range entries `(t, u)` for every width `t ≤ limb_bits`, then (with a
-    /// function column) `(32 + id, x, f_id(x))` for every function table.
+    /// The limb widths (as a bit set) a check of `bits` bits with `limb_bits`-bit limbs puts in
+    /// its rows' `tag`: `limb_bits` for every full limb, and the top limb's width (0 for
+    /// `bits = 0`, whose single row holds the limb 0). The table holds only the widths some
+    /// check uses (and 0, the width of unused rows), so a model whose checks are all 16 bits
+    /// wide needs `2^16 + 1` range entries rather than `2^17 − 1`.
+    pub fn widths(bits: u32, limb_bits: u32) -> u64 {
+        let n = Self::rows(bits, limb_bits) as u32;
+        let top = bits - (n - 1) * limb_bits;
+        let full = if n > 1 { 1u64 << limb_bits } else { 0 };
+        full | 1u64 << top
+    }
+
+    /// Fills the table: range entries `(t, u)` for every width `t` in the bit set `widths`
+    /// (each at most `limb_bits`; [`RangeConfig::widths`]), then (with a function column)
+    /// `(32 + id, x, f_id(x))` for every function table.
     pub fn load_table(
         &self,
         layouter: &mut impl Layouter<Fr>,
         functions: &[Table],
+        widths: u64,
     ) -> Result<(), Error> {
+        if widths >> (self.limb_bits + 1) != 0 || widths & 1 == 0 {
+            // A limb is never wider than `limb_bits`, and unused rows hold (0, 0).
+            return Err(Error::Synthesis);
+        }
         layouter.assign_table(
             || "range and function table",
             |mut table| {
@@ -156,7 +178,7 @@ impl RangeConfig {
                     row += 1;
                     Ok(())
                 };
-                for t in 0..=self.limb_bits {
+                for t in (0..=self.limb_bits).filter(|t| widths >> t & 1 == 1) {
                     for u in 0..(1u64 << t) {
                         put(&mut table, Fr::from(u64::from(t)), Fr::from(u), Fr::zero())?;
                     }

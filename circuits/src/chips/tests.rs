@@ -74,7 +74,8 @@ impl Circuit<Fr> for ChipCircuit {
     }
 
     fn synthesize(&self, c: ChipConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        c.range.load_table(&mut layouter, &[])?;
+        c.range
+            .load_table(&mut layouter, &[], (1u64 << (c.range.limb_bits + 1)) - 1)?;
         layouter.assign_region(
             || "case",
             |mut region| {

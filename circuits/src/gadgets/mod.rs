@@ -18,6 +18,7 @@ use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::Error;
 
 use crate::chips::arith::Coeffs;
+use crate::chips::range::RangeConfig;
 use crate::chips::{fe, val, ChipConfig};
 use crate::quant::{QGraph, QNode, QOp, QRef, Trace};
 use crate::shape::CircuitShape;
@@ -172,6 +173,8 @@ pub(crate) struct Layout<'a, 'r> {
     pub params: Vec<Cell>,
     /// A cell constrained to 0 (pads private dot products).
     pub zero: Option<Cell>,
+    /// The limb widths the range table holds ([`crate::layout::range_widths`]).
+    pub table_widths: u64,
 }
 
 impl Layout<'_, '_> {
@@ -227,6 +230,17 @@ impl Layout<'_, '_> {
             .unwrap_or(0)
     }
 
+    /// Fails (at key generation already) if a check of `bits` bits needs a limb width the
+    /// table does not hold: the planner's list of checks ([`crate::layout::check_bits`]) and
+    /// the gadgets' checks must agree, or honest proofs would fail the lookup.
+    fn table_has(&self, bits: u32) -> Result<(), Error> {
+        let need = RangeConfig::widths(bits, self.shape.limb_bits);
+        if need & !self.table_widths != 0 {
+            return Err(Error::Synthesis);
+        }
+        Ok(())
+    }
+
     /// The highest row any range lane has reached.
     pub fn lane_height(&self) -> usize {
         self.lanes.iter().copied().max().unwrap_or(0)
@@ -239,6 +253,7 @@ impl Layout<'_, '_> {
         offset: i128,
         bits: u32,
     ) -> Result<(), Error> {
+        self.table_has(bits)?;
         let l = self.next_lane();
         let row = *self.lanes.get(l).ok_or(Error::Synthesis)?;
         self.lanes[l] += self
@@ -250,6 +265,7 @@ impl Layout<'_, '_> {
 
     /// A fresh lane cell holding `v`, checked to be a signed `bits`-bit integer.
     pub fn fresh_signed(&mut self, v: Option<i128>, bits: u32) -> Result<Cell, Error> {
+        self.table_has(bits)?;
         let offset = if bits == 0 { 0 } else { 1i128 << (bits - 1) };
         let l = self.next_lane();
         let row = *self.lanes.get(l).ok_or(Error::Synthesis)?;

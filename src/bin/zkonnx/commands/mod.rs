@@ -138,7 +138,7 @@ pub fn print_plan(c: &CompiledModel) {
         p.shape.describe(),
         p.est_verify_gas
     );
-    for l in &p.layers {
+    for l in p.layers.iter() {
         if l.rows > 0 {
             eprintln!(
                 "  {:<24} {:<16} {:<14} rows {:>7} lookups {:>7} macs {:>8}",
