@@ -45,7 +45,7 @@ fn small_prover_for(weights_seed: u64, objective: zkonnx::Objective) -> (Prover,
     // snark-verifier's unrolled verifier grows with the columns: keep the fixture's layout
     // narrow (packing at most 2×2, one range lane), whatever the planner's fastest plan for it is.
     let compiled = match objective {
-        zkonnx::Objective::Prove => narrowed(compiled),
+        zkonnx::Objective::Prove => common::narrowed(compiled),
         _ => compiled,
     };
     let k = compiled.k();
@@ -53,23 +53,6 @@ fn small_prover_for(weights_seed: u64, objective: zkonnx::Objective) -> (Prover,
         Prover::setup(compiled, dev_srs(k, 3)).expect("setup"),
         samples[0].clone(),
     )
-}
-
-/// `c` with the cheapest of its pooled candidate plans whose packing is at most 2×2, on one
-/// range lane.
-fn narrowed(mut c: zkonnx::CompiledModel) -> zkonnx::CompiledModel {
-    let p = zkonnx::circuits::layout::candidates(&c.model, c.plan.shape.visibility)
-        .into_iter()
-        .filter(|p| {
-            p.shape.lean.is_none()
-                && p.shape.accs_per_row * p.shape.inputs_per_row <= 4
-                && p.shape.range_lanes == 1
-        })
-        .min_by(|a, b| a.cost.total_cmp(&b.cost))
-        .expect("a narrow plan");
-    c.settings.shape = p.shape;
-    c.plan = std::sync::Arc::new(p);
-    c
 }
 
 fn verifier(prover: &Prover, kind: VerifierKind) -> EvmVerifier {

@@ -23,9 +23,11 @@ fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
     let samples: Vec<Vec<f32>> = (0..4)
         .map(|s| common::onnx::rand_vec(400 + s, 8, 1.0))
         .collect();
-    let compiled = model
-        .compile(&samples, QuantSettings::default())
-        .expect("compile");
+    let compiled = common::narrowed(
+        model
+            .compile(&samples, QuantSettings::default())
+            .expect("compile"),
+    );
     let k = compiled.k();
     let prover = zkonnx::Prover::setup(compiled, dev_srs(k, 5)).expect("setup");
     let settings = prover.compiled().settings.clone();

@@ -304,7 +304,7 @@ fn max_bits(q: &QGraph, vis: Visibility) -> u32 {
 
 /// Plans the circuit for a quantized graph with the given visibility, minimising `objective`.
 pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
-    let mut cands = candidates_with(q, vis, false);
+    let mut cands = candidates_with(q, vis);
     let fastest = cands.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min);
     if objective != Objective::Prove {
         cands.retain(|c| c.cost <= objective.max_slowdown() * fastest);
@@ -325,7 +325,7 @@ pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
 /// (the first is [`Objective::Prove`]'s choice, the last [`Objective::Gas`]'s when within its
 /// slowdown): the trade-off the objectives choose along.
 pub fn frontier(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
-    let mut cands = candidates_with(q, vis, false);
+    let mut cands = candidates_with(q, vis);
     cands.sort_by(|a, b| {
         a.cost
             .total_cmp(&b.cost)
@@ -463,19 +463,18 @@ pub fn committed_area(shape: &CircuitShape) -> f64 {
 }
 
 /// Every packing and limb width, each with the smallest `k` that fits, and the lean layout's
-/// plans when the model qualifies: the space the planner chooses from (among the plans whose
-/// verifying key fits a contract, [`deployable`]).
+/// plans when the model qualifies: every plan, deployable or not ([`plan`] and [`frontier`]
+/// choose among those whose verifying key fits a contract, [`deployable`]).
 pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
     candidates_any_size(q, vis, true)
 }
 
-/// [`candidates`]; without `layers`, the pooled plans carry no per-layer figures (the planner
-/// ranks thousands of plans by their totals and fills in the chosen ones' with
+/// The plans the planner chooses from: [`candidates`] whose verifying key fits a contract
+/// ([`deployable`]; all of them, should none fit), the pooled ones without per-layer figures
+/// (the planner ranks thousands of plans by their totals and fills in the chosen ones' with
 /// [`with_layers`], rather than holding a copy of every layer per packing and limb width).
-/// Only plans whose verifying key fits a contract ([`deployable`]) are candidates (all of
-/// them, should none fit).
-fn candidates_with(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
-    let all = candidates_any_size(q, vis, layers);
+fn candidates_with(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
+    let all = candidates_any_size(q, vis, false);
     if all.iter().any(|p| deployable(&p.shape)) {
         all.into_iter().filter(|p| deployable(&p.shape)).collect()
     } else {
@@ -485,8 +484,9 @@ fn candidates_with(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan>
 
 fn candidates_any_size(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
     let mut out = lean_candidates(q, vis);
-    // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows: with
-    // the compact verifier (whose size does not grow with the circuit) all are deployable.
+    // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows; the
+    // compact verifier is one contract for every circuit, but the verifying key it reads grows
+    // with the columns ([`deployable`]: the planner filters on it, this list does not).
     for (a, t) in packings() {
         for limb in LIMB_BITS {
             out.extend(
@@ -505,26 +505,26 @@ fn candidates_any_size(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutP
 }
 
 /// A pooled plan from [`candidates_with`] with its per-layer figures filled in (the same
-/// plan as [`pooled_plans`] makes for its packing, limb width and lane count).
+/// figures [`pooled_plans`] gives it: they depend on neither `k` nor the lane count).
 fn with_layers(q: &QGraph, plan: LayoutPlan) -> LayoutPlan {
     if plan.shape.lean.is_some() || !plan.layers.is_empty() {
         return plan;
     }
-    let s = &plan.shape;
-    let full = pooled_plans(
-        q,
-        s.visibility,
-        (s.accs_per_row, s.inputs_per_row),
-        s.limb_bits,
-        &[s.range_lanes],
-    );
-    match full.into_iter().next() {
-        Some(full) if full.shape == plan.shape => LayoutPlan {
-            objective: plan.objective,
-            ..full
-        },
-        _ => plan,
-    }
+    let layers = pooled_layers(q, &plan.shape);
+    LayoutPlan { layers, ..plan }
+}
+
+/// The per-layer figures of the pooled layout at `shape`'s packing and limb width: the nodes',
+/// then the visibility groups'.
+fn pooled_layers(q: &QGraph, shape: &CircuitShape) -> Arc<[LayerPlan]> {
+    let base = CircuitShape {
+        range_lanes: 1,
+        k: 4,
+        ..*shape
+    };
+    let mut layers = layers_for(q, &base);
+    layers.extend(visibility_layers(q, &base));
+    layers.into()
 }
 
 /// Accumulators `A` and inputs `T` per row that the planner tries, each against every other
@@ -532,7 +532,7 @@ fn with_layers(q: &QGraph, plan: LayoutPlan) -> LayoutPlan {
 /// channels and kernel sizes find a packing that leaves few weight cells empty. Measured
 /// against the former list of 10 (squares and six rectangles), same binary: mobilenet_block
 /// takes 4×3 instead of 4×4 (−4.5 %), dcgan_generator 3×12 instead of 6×8 (−6 %), lenet 2×6
-/// instead of 4×4 (−4.5 %), and mlp_wide would take 8×12 at k = 13 (−26 %) but for its
+/// instead of 4×4 (−4.5 %; with the range table trimmed since, 6×6 at k = 14), and mlp_wide would take 8×12 at k = 13 (−26 %) but for its
 /// verifying key ([`deployable`]): the cost model's ranking held on every one.
 pub const PACKING_SIZES: &[usize] = &[1, 2, 3, 4, 6, 8, 12, 16];
 
@@ -569,9 +569,7 @@ pub fn pooled_plans(
         visibility: vis,
         lean: None,
     };
-    let mut layers = layers_for(q, &base);
-    layers.extend(visibility_layers(q, &base));
-    let layers: Arc<[LayerPlan]> = layers.into();
+    let layers = pooled_layers(q, &base);
     let main_rows: usize = layers.iter().map(|l| l.rows).sum();
     let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
     let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;

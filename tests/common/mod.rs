@@ -49,3 +49,21 @@ pub fn write_mixed_case(dir: &std::path::Path, input_seed: u64) -> (PathBuf, Pat
         .expect("write input");
     (model, input)
 }
+
+/// `c` with the cheapest of its pooled candidate plans whose packing is at most 2×2, on one
+/// range lane: a layout whose snark-verifier verifier fits EIP-170 (it grows with the columns),
+/// for the tests that deploy it, whatever the planner's fastest plan is.
+pub fn narrowed(mut c: zkonnx::CompiledModel) -> zkonnx::CompiledModel {
+    let p = zkonnx::circuits::layout::candidates(&c.model, c.plan.shape.visibility)
+        .into_iter()
+        .filter(|p| {
+            p.shape.lean.is_none()
+                && p.shape.accs_per_row * p.shape.inputs_per_row <= 4
+                && p.shape.range_lanes == 1
+        })
+        .min_by(|a, b| a.cost.total_cmp(&b.cost))
+        .expect("a narrow plan");
+    c.settings.shape = p.shape;
+    c.plan = std::sync::Arc::new(p);
+    c
+}

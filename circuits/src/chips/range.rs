@@ -4,9 +4,11 @@
 //! holds `v` (copied in), `rv[i+j]` for `j ≥ 1` the running sum `z_j = Σ_{k≥j} 2^((k−j)·L)·lc[i+k]`,
 //! and `lc[i+j]` the limbs. Gates: `q_next` on every row but the last, `rv + o = lc + 2^L·rv[+1]`;
 //! `q_last` on the last, `rv + o = lc` (the fixed offset `o` is 0 except on the first row). So
-//! `v + o = Σ_j 2^(j·L)·lc[i+j]`. Lookup on every row: `(tag, lc) ∈ {(t, u) : t ≤ L, 0 ≤ u < 2^t}`,
-//! where the fixed `tag` is the width of the limb in that row (the top limb may be narrower).
-//! Unused rows hold `(0, 0)`. A check costs the rows its width needs, not the widest check's.
+//! `v + o = Σ_j 2^(j·L)·lc[i+j]`. Lookup on every row: `(tag, lc) ∈ {(t, u) : t ∈ W, 0 ≤ u < 2^t}`,
+//! where the fixed `tag` is the width of the limb in that row (the top limb may be narrower) and
+//! `W ⊆ [0, L]` the widths the model's checks use ([`RangeConfig::widths`],
+//! `layout::range_widths`). Unused rows hold `(0, 0)`. A check costs the rows its width needs,
+//! not the widest check's.
 //!
 //! Several lanes can run side by side, each with its own columns, gate and lookup into the one
 //! table; a check lives in one lane. The layout puts each check in the least-filled lane, so no

@@ -203,6 +203,9 @@ pub fn run_ezkl(
         (None, Some(e)) => Some(Err(format!("EZKL's verifier was not written: {e}"))),
         (None, None) => Some(measure_evm(work)),
     };
+    // EZKL's proving key (2.2 GB for lenet) is measured (`pk_bytes`) and no longer needed: a
+    // run of several models would otherwise fill a disk with them.
+    let _ = std::fs::remove_file(work.join("pk.key"));
     let (verifier_runtime_bytes, verify_gas, evm_error) = match evm {
         Some(Ok((bytes, gas))) => (Some(bytes), Some(gas), None),
         Some(Err(e)) => (None, None, Some(e)),

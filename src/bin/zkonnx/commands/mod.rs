@@ -138,6 +138,15 @@ pub fn print_plan(c: &CompiledModel) {
         p.shape.describe(),
         p.est_verify_gas
     );
+    if !zkonnx_circuits::layout::deployable(&p.shape) {
+        eprintln!(
+            "warning: no plan of this model keeps the verifying key under EIP-170's {} bytes \
+             (this one: ~{} bytes): the proof verifies natively, but the compact Solidity \
+             verifier cannot hold its key on chain",
+            zkonnx_circuits::layout::MAX_VK_BYTES,
+            zkonnx_circuits::layout::estimate_vk_bytes(&p.shape)
+        );
+    }
     for l in p.layers.iter() {
         if l.rows > 0 {
             eprintln!(
