@@ -137,8 +137,14 @@ impl ModelCircuit {
     }
 
     /// Lays out the whole model; returns the public cells and their instance rows, and the
-    /// rows each part took (in the order of the plan's layers).
-    fn layout(&self, config: &ChipConfig, region: &mut Region<Fr>) -> Result<Laid, Error> {
+    /// rows each part took (in the order of the plan's layers). `table_widths`: the limb widths
+    /// the range table holds (`layout::range_widths`, computed once per synthesis).
+    fn layout(
+        &self,
+        config: &ChipConfig,
+        region: &mut Region<Fr>,
+        table_widths: u64,
+    ) -> Result<Laid, Error> {
         let q = &*self.model;
         let shape = self.plan.shape;
         let vis = shape.visibility;
@@ -155,7 +161,7 @@ impl ModelCircuit {
             known,
             params: Vec::new(),
             zero: None,
-            table_widths: crate::layout::range_widths(q, vis, shape.limb_bits),
+            table_widths,
         };
         let mut public = Vec::new();
         // Rows of the visibility groups: input, parameters, output (those that have rows).
@@ -347,8 +353,10 @@ impl Circuit<Fr> for ModelCircuit {
         config
             .range
             .load_table(&mut layouter, &self.model.tables, widths)?;
-        let (public, rows) =
-            layouter.assign_region(|| "model", |mut region| self.layout(&config, &mut region))?;
+        let (public, rows) = layouter.assign_region(
+            || "model",
+            |mut region| self.layout(&config, &mut region, widths),
+        )?;
         self.record(rows);
         for (cell, row) in public {
             layouter.constrain_instance(cell, config.instance, row);

@@ -209,8 +209,72 @@ fn layers_for(q: &QGraph, shape: &CircuitShape) -> Vec<LayerPlan> {
         .collect()
 }
 
+/// What the planner needs of a model's range checks, computed once per planning rather than
+/// per packing and limb width (`QGraph::param_bits` reads every parameter, `output_bits` runs
+/// the bound analysis over the whole graph).
+#[derive(Debug, Clone)]
+struct Checks {
+    /// The private parameters' width (when they are checked).
+    params: Option<u32>,
+    /// The hashed output's width (when it is checked).
+    output: Option<u32>,
+    /// Every check's width ([`check_bits`]).
+    bits: std::collections::BTreeSet<u32>,
+    /// An upper bound of every check's width (sets `max_limbs`).
+    max: u32,
+}
+
+impl Checks {
+    fn of(q: &QGraph, vis: Visibility) -> Self {
+        let params = vis.params_in_advice().then(|| q.param_bits());
+        let output = (vis.output == Vis::Hashed).then(|| q.output_bits());
+        let mut bits = std::collections::BTreeSet::from([q.input_bits]);
+        bits.extend(params.iter().flat_map(|&b| [b, 0]));
+        bits.extend(output);
+        let mut max = q.input_bits.max(1);
+        for b in params.iter().chain(&output) {
+            max = max.max(*b);
+        }
+        for n in &q.nodes {
+            match &n.op {
+                QOp::Rescale {
+                    shift,
+                    bits: b,
+                    relu,
+                    ..
+                } => {
+                    bits.extend([*shift, if *relu { *b } else { *b + 1 }]);
+                    max = max.max((*shift).max(*b + 1));
+                }
+                QOp::Div { bits: b, rbits, .. } => {
+                    bits.extend([*rbits, *b + 1]);
+                    max = max.max((*rbits).max(*b + 1));
+                }
+                QOp::Sqrt { bits: b, .. } => {
+                    bits.extend([*b + 1, *b]);
+                    max = max.max(*b + 1);
+                }
+                _ => {}
+            }
+        }
+        Self {
+            params,
+            output,
+            bits,
+            max,
+        }
+    }
+
+    /// The limb widths the range table holds at `limb`-bit limbs ([`range_widths`]).
+    fn widths(&self, limb: u32) -> u64 {
+        self.bits
+            .iter()
+            .fold(1, |w, &b| w | RangeConfig::widths(b, limb))
+    }
+}
+
 /// Rows the visibility settings add: range checks of private values, packing and hashing.
-fn visibility_layers(q: &QGraph, shape: &CircuitShape) -> Vec<LayerPlan> {
+fn visibility_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Vec<LayerPlan> {
     let vis = shape.visibility;
     let t = shape.inputs_per_row;
     let mut out = Vec::new();
@@ -233,18 +297,12 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape) -> Vec<LayerPlan> {
     };
     // Every input element is range-checked, a public one too (its instance is bound to it).
     group("input", vis.input, q.input().len(), q.input_bits, 0);
-    if vis.params_in_advice() {
+    if let Some(bits) = checks.params {
         // One more check: the constrained zero that pads private dot products.
-        group("params", vis.params, q.params().len(), q.param_bits(), 1);
+        group("params", vis.params, q.params().len(), bits, 1);
     }
-    if vis.output == Vis::Hashed {
-        group(
-            "output",
-            vis.output,
-            q.output_node().len(),
-            q.output_bits(),
-            0,
-        );
+    if let Some(bits) = checks.output {
+        group("output", vis.output, q.output_node().len(), bits, 0);
     }
     out
 }
@@ -253,53 +311,13 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape) -> Vec<LayerPlan> {
 /// the input (and private parameters, with the zero that pads private dot products, and a
 /// hashed output), and per node those of its gadget (`gadgets::rescale`, `div`, `sqrt`).
 pub fn check_bits(q: &QGraph, vis: Visibility) -> std::collections::BTreeSet<u32> {
-    let mut out = std::collections::BTreeSet::from([q.input_bits]);
-    if vis.params_in_advice() {
-        out.extend([q.param_bits(), 0]);
-    }
-    if vis.output == Vis::Hashed {
-        out.insert(q.output_bits());
-    }
-    for n in &q.nodes {
-        match &n.op {
-            QOp::Rescale {
-                shift, bits, relu, ..
-            } => out.extend([*shift, if *relu { *bits } else { *bits + 1 }]),
-            QOp::Div { bits, rbits, .. } => out.extend([*rbits, *bits + 1]),
-            QOp::Sqrt { bits, .. } => out.extend([*bits + 1, *bits]),
-            _ => {}
-        }
-    }
-    out
+    Checks::of(q, vis).bits
 }
 
 /// The limb widths the range table holds for `q` at `limb`-bit limbs (a bit set,
 /// [`RangeConfig::widths`]): those its checks use, and 0 (unused lane rows hold `(0, 0)`).
 pub fn range_widths(q: &QGraph, vis: Visibility, limb: u32) -> u64 {
-    check_bits(q, vis)
-        .into_iter()
-        .fold(1, |w, b| w | RangeConfig::widths(b, limb))
-}
-
-fn max_bits(q: &QGraph, vis: Visibility) -> u32 {
-    let mut extra = q.input_bits.max(1);
-    if vis.params_in_advice() {
-        extra = extra.max(q.param_bits());
-    }
-    if vis.output == Vis::Hashed {
-        extra = extra.max(q.output_bits());
-    }
-    q.nodes
-        .iter()
-        .map(|n| match &n.op {
-            QOp::Rescale { shift, bits, .. } => (*shift).max(*bits + 1),
-            QOp::Div { bits, rbits, .. } => (*rbits).max(*bits + 1),
-            QOp::Sqrt { bits, .. } => *bits + 1,
-            _ => 1,
-        })
-        .max()
-        .unwrap_or(1)
-        .max(extra)
+    Checks::of(q, vis).widths(limb)
 }
 
 /// Plans the circuit for a quantized graph with the given visibility, minimising `objective`.
@@ -484,13 +502,14 @@ fn candidates_with(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
 
 fn candidates_any_size(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
     let mut out = lean_candidates(q, vis);
+    let checks = Checks::of(q, vis);
     // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows; the
     // compact verifier is one contract for every circuit, but the verifying key it reads grows
     // with the columns ([`deployable`]: the planner filters on it, this list does not).
     for (a, t) in packings() {
         for limb in LIMB_BITS {
             out.extend(
-                pooled_plans(q, vis, (a, t), limb, RANGE_LANES)
+                pooled_plans_with(q, vis, &checks, (a, t), limb, RANGE_LANES)
                     .into_iter()
                     .map(|mut p| {
                         if !layers {
@@ -510,20 +529,21 @@ fn with_layers(q: &QGraph, plan: LayoutPlan) -> LayoutPlan {
     if plan.shape.lean.is_some() || !plan.layers.is_empty() {
         return plan;
     }
-    let layers = pooled_layers(q, &plan.shape);
+    let checks = Checks::of(q, plan.shape.visibility);
+    let layers = pooled_layers(q, &plan.shape, &checks);
     LayoutPlan { layers, ..plan }
 }
 
 /// The per-layer figures of the pooled layout at `shape`'s packing and limb width: the nodes',
 /// then the visibility groups'.
-fn pooled_layers(q: &QGraph, shape: &CircuitShape) -> Arc<[LayerPlan]> {
+fn pooled_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Arc<[LayerPlan]> {
     let base = CircuitShape {
         range_lanes: 1,
         k: 4,
         ..*shape
     };
     let mut layers = layers_for(q, &base);
-    layers.extend(visibility_layers(q, &base));
+    layers.extend(visibility_layers(q, &base, checks));
     layers.into()
 }
 
@@ -532,8 +552,9 @@ fn pooled_layers(q: &QGraph, shape: &CircuitShape) -> Arc<[LayerPlan]> {
 /// channels and kernel sizes find a packing that leaves few weight cells empty. Measured
 /// against the former list of 10 (squares and six rectangles), same binary: mobilenet_block
 /// takes 4×3 instead of 4×4 (−4.5 %), dcgan_generator 3×12 instead of 6×8 (−6 %), lenet 2×6
-/// instead of 4×4 (−4.5 %; with the range table trimmed since, 6×6 at k = 14), and mlp_wide would take 8×12 at k = 13 (−26 %) but for its
-/// verifying key ([`deployable`]): the cost model's ranking held on every one.
+/// instead of 4×4 (−4.5 %; with the range table trimmed since, 6×6 at k = 14), and mlp_wide
+/// would take 8×12 at k = 13 (−26 %) but for its verifying key ([`deployable`]): the cost
+/// model's ranking held on every one.
 pub const PACKING_SIZES: &[usize] = &[1, 2, 3, 4, 6, 8, 12, 16];
 
 /// Every packing `(A, T)` the planner tries: [`PACKING_SIZES`] squared.
@@ -555,7 +576,19 @@ pub fn pooled_plans(
     limb: u32,
     lanes: &[usize],
 ) -> Vec<LayoutPlan> {
-    let max_limbs = limbs(max_bits(q, vis), limb);
+    pooled_plans_with(q, vis, &Checks::of(q, vis), (a, t), limb, lanes)
+}
+
+/// [`pooled_plans`] with the model's checks computed once for all packings and limb widths.
+fn pooled_plans_with(
+    q: &QGraph,
+    vis: Visibility,
+    checks: &Checks,
+    (a, t): (usize, usize),
+    limb: u32,
+    lanes: &[usize],
+) -> Vec<LayoutPlan> {
+    let max_limbs = limbs(checks.max, limb);
     let base = CircuitShape {
         inputs_per_row: t,
         accs_per_row: a,
@@ -569,11 +602,11 @@ pub fn pooled_plans(
         visibility: vis,
         lean: None,
     };
-    let layers = pooled_layers(q, &base);
+    let layers = pooled_layers(q, &base, checks);
     let main_rows: usize = layers.iter().map(|l| l.rows).sum();
     let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
     let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
-    let table_rows = RangeConfig::table_rows(range_widths(q, vis, limb)) + q.table_entries();
+    let table_rows = RangeConfig::table_rows(checks.widths(limb)) + q.table_entries();
     let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
     lanes
         .iter()
