@@ -264,6 +264,47 @@ fn evm_verify_reports_gas_and_rejects_a_changed_output() {
     );
 }
 
+/// Function rows share the range lanes, whose lookup then reads a product (`fs·rv`, degree 2):
+/// the compact verifier must accept the honest proof of a model with a function table, as
+/// laid out by the planner (several lanes when it chooses them), and refuse a changed output
+/// or proof byte.
+#[test]
+fn the_compact_verifier_checks_function_rows_in_the_range_lanes() {
+    let dir = common::temp_dir("evm-func");
+    let path = dir.join("every.onnx");
+    std::fs::write(&path, common::onnx::every_primitive()).expect("write");
+    let model = Model::load(&path).expect("import");
+    let samples: Vec<Vec<f32>> = (0..4)
+        .map(|s| common::onnx::rand_vec(60 + s, 6, 1.0))
+        .collect();
+    let compiled = model
+        .compile(&samples, QuantSettings::default())
+        .expect("compile");
+    assert!(compiled.plan.shape.functions && compiled.plan.func_rows > 0);
+    let k = compiled.k();
+    let prover = Prover::setup(compiled, dev_srs(k, 5)).expect("setup");
+    let settings = &prover.compiled().settings;
+    let v = verifier(&prover, VerifierKind::Compact);
+    let c = v.compiled.clone().expect("compiled");
+    let key = v.vk_creation();
+    let pf = prover.prove(&samples[0]).expect("prove").to_file();
+    let at = std::path::Path::new("proof.json");
+    let run = |pf: &zkonnx::ProofFile| {
+        evm_verify(&c.creation, key.as_deref(), settings, pf, at)
+            .expect("evm")
+            .accepted
+    };
+    assert!(run(&pf), "honest proof rejected");
+    let mut bad = pf.clone();
+    bad.outputs[0] += 1.0;
+    assert!(!run(&bad), "a changed output verified");
+    let mut bad = pf.clone();
+    let mut bytes = hex::decode(bad.proof.trim_start_matches("0x")).expect("hex");
+    bytes[200] ^= 1;
+    bad.proof = format!("0x{}", hex::encode(bytes));
+    assert!(!run(&bad), "a changed proof verified");
+}
+
 #[test]
 fn consumer_contract_records_verified_predictions_and_rejects_bad_calls() {
     let (prover, x) = small_prover(0);

@@ -1,9 +1,9 @@
 //! The halo2 circuit of a quantized model.
 //!
 //! One region holds every gadget row in order (the plan in `crate::layout` counts the same
-//! rows); the range lane and the function lane fill their own columns alongside. Tensors are
-//! lists of `Src`: an instance row, an advice cell or a constant, so rewiring ops cost no
-//! cells at all.
+//! rows); the range lanes (range checks and function rows) fill their own columns alongside.
+//! Tensors are lists of `Src`: an instance row, an advice cell or a constant, so rewiring ops
+//! cost no cells at all.
 
 use std::sync::{Arc, Mutex};
 
@@ -247,10 +247,7 @@ impl ModelCircuit {
             public.push((st.hash_cells(&oc, bits)?, at));
             output_rows = st.since(before);
         }
-        if st.row > shape.usable_rows()
-            || st.frow > shape.usable_rows()
-            || st.lane_height() > shape.usable_rows()
-        {
+        if st.row > shape.usable_rows() || st.lane_height() > shape.usable_rows() {
             return Err(Error::NotEnoughRowsAvailable { current_k: shape.k });
         }
         rows.push(input_rows);

@@ -30,9 +30,9 @@ pub struct LayerPlan {
     pub gadget: String,
     /// Main rows used.
     pub rows: usize,
-    /// Lookup rows used (range lane and function lane).
+    /// Range-lane rows used (range checks and function rows).
     pub lookup_rows: usize,
-    /// Function-lane rows used (lookups of nonlinear functions).
+    /// Function rows among them (lookups of nonlinear functions).
     #[serde(default)]
     pub func_rows: usize,
     /// Multiply-adds.
@@ -48,7 +48,7 @@ pub struct LayoutPlan {
     pub main_rows: usize,
     /// Range-lane rows used.
     pub range_rows: usize,
-    /// Function-lane rows used.
+    /// Function rows used (they fill the range lanes beside the checks).
     #[serde(default)]
     pub func_rows: usize,
     /// Rows of the lookup table.
@@ -615,11 +615,11 @@ fn pooled_plans_with(
                 range_lanes: lanes,
                 ..base
             };
+            // Function rows fill the range lanes beside the checks, one row each.
             let need = main_rows
                 .max(instances)
-                .max(lane_height(range_rows, lanes, max_limbs))
-                .max(table_rows)
-                .max(func_rows);
+                .max(lane_height(range_rows + func_rows, lanes, max_limbs))
+                .max(table_rows);
             while shape.usable_rows() < need {
                 shape.k += 1;
             }
@@ -653,8 +653,8 @@ pub fn lane_height(total: usize, lanes: usize, max_limbs: usize) -> usize {
 }
 
 impl LayoutPlan {
-    /// What each resource of the plan needs in rows (main rows, the highest range lane, the
-    /// lookup table, the function lane), and those that set `k`: each needs more rows than
+    /// What each resource of the plan needs in rows (main rows, the highest range lane with its
+    /// function rows, the lookup table), and those that set `k`: each needs more rows than
     /// `k − 1` would give, so `k` cannot drop unless all of them shrink.
     pub fn row_needs(&self) -> (Vec<(&'static str, usize)>, Vec<&'static str>) {
         let s = &self.shape;
@@ -665,10 +665,9 @@ impl LayoutPlan {
                 ("main", self.main_rows),
                 (
                     "range lane",
-                    lane_height(self.range_rows, s.range_lanes, s.max_limbs),
+                    lane_height(self.range_rows + self.func_rows, s.range_lanes, s.max_limbs),
                 ),
                 ("table", self.table_rows),
-                ("function lane", self.func_rows),
             ]
         };
         let below = CircuitShape {

@@ -38,7 +38,8 @@ pub struct CircuitShape {
     /// Whether the general arithmetic gate exists (products, division, square root).
     #[serde(default)]
     pub arith: bool,
-    /// Whether the function lane and the table's output column exist.
+    /// Whether the model has function tables: the table's output column and each range lane's
+    /// function flag exist ([`crate::chips::range`]).
     #[serde(default)]
     pub functions: bool,
     /// Whether a column of constants exists.
@@ -136,13 +137,12 @@ impl CircuitShape {
         (self.width() - 1) / 2
     }
 
-    /// Lookup arguments (one per range lane, and function tables when present; none when
-    /// lean).
+    /// Lookup arguments (one per range lane, which also serves function rows; none when lean).
     pub fn lookups(&self) -> usize {
         if self.lean.is_some() {
             return 0;
         }
-        self.range_lanes + usize::from(self.functions)
+        self.range_lanes
     }
 
     /// Rows at the end of the domain that halo2 reserves (blinding factors and the last row),
@@ -161,7 +161,7 @@ impl CircuitShape {
         if self.lean.is_some() {
             return (self.inputs_per_row + 1).max(3) + 3 * usize::from(self.lean_hashing());
         }
-        self.width() + 2 * self.range_lanes + 2 * usize::from(self.functions)
+        self.width() + 2 * self.range_lanes
     }
 
     /// Columns with copy constraints (the permutation argument), the instance column included.
@@ -169,11 +169,11 @@ impl CircuitShape {
         if self.lean.is_some() {
             return self.inputs_per_row + 1 + 3 * usize::from(self.lean_hashing());
         }
-        // The pool, each range lane's value column, the instance and constants columns.
+        // The pool, each range lane's value column (and its limb column when function rows
+        // copy their inputs there), the instance and constants columns.
         self.width()
-            + self.range_lanes
+            + self.range_lanes * (1 + usize::from(self.functions))
             + 1
-            + 2 * usize::from(self.functions)
             + usize::from(self.constants)
     }
 
@@ -195,13 +195,14 @@ impl CircuitShape {
             return self.inputs_per_row + 3 + 8 * usize::from(self.lean_hashing());
         }
         // pool, range lanes (tag, offset, two selectors before compression, each), table (2),
-        // the other selectors (2, before compression).
+        // the other selectors (2, before compression); with function tables, each lane's
+        // function flag and the table's output column.
         self.fixed_pool()
             + 4 * self.range_lanes
             + 2
             + 2
             + usize::from(self.arith)
-            + 2 * usize::from(self.functions)
+            + (self.range_lanes + 1) * usize::from(self.functions)
             + usize::from(self.constants)
             + 3 * usize::from(self.visibility.any_hashed())
             + usize::from(self.visibility.params_in_advice())

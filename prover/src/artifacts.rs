@@ -10,8 +10,9 @@ use zkonnx_circuits::visibility::InstanceLayout;
 
 use crate::error::{io_err, ProverError, Result};
 
-/// Version of `settings.json`.
-pub const SETTINGS_VERSION: u32 = 1;
+/// Version of `settings.json` (and of the circuit a shape stands for): 2 since function rows
+/// moved into the range lanes, so a shape with function tables is a different circuit than in 1.
+pub const SETTINGS_VERSION: u32 = 2;
 /// Version of `proof.json`.
 pub const PROOF_VERSION: u32 = 1;
 

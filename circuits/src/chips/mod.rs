@@ -12,7 +12,6 @@
 
 pub mod arith;
 pub mod dot;
-pub mod func;
 pub mod mac;
 pub mod poseidon;
 pub mod range;
@@ -62,8 +61,6 @@ pub struct ChipConfig {
     pub range: range::RangeConfig,
     /// General arithmetic rows (products, division, square root), if the model needs them.
     pub arith: Option<arith::ArithConfig>,
-    /// Function lane (lookup tables of nonlinear functions), if the model has any.
-    pub func: Option<func::FuncConfig>,
     /// Column of constants (padding values, constant operands), if the model has any.
     pub constant: Option<Column<Fixed>>,
     /// Dot products with private weights, if the parameters are private or hashed.
@@ -105,13 +102,6 @@ impl ChipConfig {
         let arith = shape
             .arith
             .then(|| arith::ArithConfig::configure(meta, &advice, &fixed));
-        let func = match (shape.functions, range.t_out) {
-            (true, Some(t_out)) => Some(func::FuncConfig::configure(
-                meta,
-                [range.t_tag, range.t_val, t_out],
-            )),
-            _ => None,
-        };
         let constant = shape.constants.then(|| {
             let c = meta.fixed_column();
             meta.enable_constant(c);
@@ -132,12 +122,13 @@ impl ChipConfig {
             rescale,
             range,
             arith,
-            func,
             constant,
         }
     }
 }
 
+#[cfg(test)]
+mod function_tests;
 #[cfg(test)]
 mod poseidon_tests;
 #[cfg(test)]

@@ -13,6 +13,19 @@
 //! Several lanes can run side by side, each with its own columns, gate and lookup into the one
 //! table; a check lives in one lane. The layout puts each check in the least-filled lane, so no
 //! lane is longer than `⌈total/lanes⌉ + max_limbs` rows and range checks need not set `k`.
+//!
+//! **Function rows.** When the model has function tables, the table gains a third column and
+//! holds `(t, u, 0)` for range entries and `(32 + id, x, f_id(x))` for function `id`; each lane
+//! gains a fixed 0/1 column `fs` and its lookup becomes `(tag, lc, fs·rv)`. A function row
+//! holds the input `x` in `lc`, the output `y` in `rv`, `fs = 1` and the tag `32 + id`, and no
+//! running-sum selector; a range row has `fs = 0`, so its tuple `(t, lc, 0)` can only match a
+//! range entry of its own width (tags are fixed; function tags are at least 32, limb widths at
+//! most 17). A function row needs no gate: the lookup alone says `y = f_id(x)`. The row before
+//! it ends a check (`q_last`, which reads no next row) or is a function row, so a function row
+//! never feeds a running sum. Both lane columns are copy-constrained then (`x` is a copy of the
+//! input, `y` is read by later gadgets). This replaced a separate function lane with its own
+//! two advice columns, tag column and lookup: the function rows fill the lanes' rows after
+//! their checks instead (DESIGN.md §3, docs/ARCHITECTURE.md).
 
 use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -22,9 +35,11 @@ use halo2_proofs::plonk::{
 use halo2_proofs::poly::Rotation;
 
 use super::fe;
-use super::func::FUNC_TAG_BASE;
 use crate::quant::Table;
 use crate::shape::limbs;
+
+/// Table tags of function tables start here (range tags are limb widths, at most 17).
+pub const FUNC_TAG_BASE: u64 = 32;
 
 /// Columns of one range lane.
 #[derive(Debug, Clone)]
@@ -41,15 +56,19 @@ pub struct Lane {
     pub tag: Column<Fixed>,
     /// Offset added before decomposition.
     pub off: Column<Fixed>,
+    /// 1 on function rows, 0 elsewhere (only when the model has function tables).
+    pub fs: Option<Column<Fixed>>,
 }
 
 impl Lane {
-    /// Creates one lane's columns, gate and lookup into the shared table.
+    /// Creates one lane's columns, gate and lookup into the shared table (with its function
+    /// column `t_out` when the model has function tables).
     fn configure(
         meta: &mut ConstraintSystem<Fr>,
         limb_bits: u32,
         t_tag: TableColumn,
         t_val: TableColumn,
+        t_out: Option<TableColumn>,
     ) -> Self {
         let q_next = meta.selector();
         let q_last = meta.selector();
@@ -70,11 +89,21 @@ impl Lane {
                 last * (v - limb),
             ]
         });
-        meta.lookup("range limb", |vc| {
-            vec![
+        let fs = t_out.map(|_| {
+            // Function rows copy their input into `lc`.
+            meta.enable_equality(lc);
+            meta.fixed_column()
+        });
+        meta.lookup("range limb or function", |vc| {
+            let mut tuple = vec![
                 (vc.query_fixed(tag, Rotation::cur()), t_tag),
                 (vc.query_advice(lc, Rotation::cur()), t_val),
-            ]
+            ];
+            if let (Some(fs), Some(t_out)) = (fs, t_out) {
+                let y = vc.query_fixed(fs, Rotation::cur()) * vc.query_advice(rv, Rotation::cur());
+                tuple.push((y, t_out));
+            }
+            tuple
         });
         Self {
             q_next,
@@ -83,6 +112,7 @@ impl Lane {
             lc,
             tag,
             off,
+            fs,
         }
     }
 }
@@ -117,7 +147,7 @@ impl RangeConfig {
         let t_val = meta.lookup_table_column();
         let t_out = with_functions.then(|| meta.lookup_table_column());
         let lanes = (0..lanes.max(1))
-            .map(|_| Lane::configure(meta, limb_bits, t_tag, t_val))
+            .map(|_| Lane::configure(meta, limb_bits, t_tag, t_val, t_out))
             .collect();
         Self {
             lanes,
@@ -202,6 +232,26 @@ impl RangeConfig {
                 Ok(())
             },
         )
+    }
+
+    /// Assigns a function row in lane `lane` at `row`: `y = f_id(x)` by the lookup. Returns the
+    /// input and output cells (the caller binds the input to its source).
+    pub fn function(
+        &self,
+        region: &mut Region<Fr>,
+        lane: usize,
+        row: usize,
+        id: usize,
+        x: Value<Fr>,
+        y: Value<Fr>,
+    ) -> Result<(Cell, Cell), Error> {
+        let ln = self.lanes.get(lane).ok_or(Error::Synthesis)?;
+        let fs = ln.fs.ok_or(Error::Synthesis)?;
+        region.assign_fixed(ln.tag, row, Fr::from(FUNC_TAG_BASE + id as u64));
+        region.assign_fixed(fs, row, Fr::one());
+        let xc = region.assign_advice(ln.lc, row, x).cell();
+        let yc = region.assign_advice(ln.rv, row, y).cell();
+        Ok((xc, yc))
     }
 
     /// Lane rows a check of `bits` bits takes.

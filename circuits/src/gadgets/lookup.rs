@@ -1,10 +1,9 @@
-//! Function tables: one function-lane row per element, `(tag, x, y)` looked up in the table
-//! ([`crate::chips::func`]).
+//! Function tables: one range-lane row per element, `(32 + id, x, y)` looked up in the table
+//! ([`crate::chips::range`]).
 
 use halo2_proofs::plonk::Error;
 
 use super::{Layout, Planned, Rows, Src};
-use crate::chips::val;
 use crate::quant::QNode;
 
 /// The plan of a lookup of `n` elements in the table named `name`.
@@ -19,8 +18,7 @@ pub fn planned(n: usize, name: &str) -> Planned {
     }
 }
 
-/// One function-lane row per element.
-#[allow(clippy::needless_range_loop)]
+/// One function row per element, each in the least-filled range lane.
 pub(crate) fn assign(
     st: &mut Layout<'_, '_>,
     cells: &[Vec<Src>],
@@ -28,15 +26,11 @@ pub(crate) fn assign(
     node: &QNode,
     id: usize,
 ) -> Result<Vec<Src>, Error> {
-    let func = st.config.func.as_ref().ok_or(Error::Synthesis)?;
     let src = node.inputs[0];
-    let mut out = Vec::with_capacity(node.len());
-    for e in 0..node.len() {
-        let (x, y) = (st.value(src, e), st.value(ni, e));
-        let (xc, yc) = func.assign(st.region, st.frow, id, val(x), val(y))?;
-        st.frow += 1;
-        st.bind(xc, cells[src][e])?;
-        out.push(Src::Cell(yc));
-    }
-    Ok(out)
+    (0..node.len())
+        .map(|e| {
+            let (x, y) = (st.value(src, e), st.value(ni, e));
+            Ok(Src::Cell(st.function(id, cells[src][e], x, y)?))
+        })
+        .collect()
 }

@@ -37,9 +37,9 @@ pub(crate) enum Src {
 pub struct Rows {
     /// Main rows (the shared advice pool).
     pub main: usize,
-    /// Range-lane rows.
+    /// Range-lane rows of range checks.
     pub lane: usize,
-    /// Function-lane rows.
+    /// Range-lane rows of function lookups ([`crate::chips::range`]).
     pub func: usize,
 }
 
@@ -164,8 +164,9 @@ pub(crate) struct Layout<'a, 'r> {
     /// The integer execution (`None` for key generation).
     pub trace: Option<&'a Trace>,
     pub row: usize,
-    /// The next free row of each range lane.
+    /// The next free row of each range lane (checks and function rows).
     pub lanes: Vec<usize>,
+    /// Function rows laid out so far (they are lane rows too).
     pub frow: usize,
     /// Whether witness values are known (proving) or not (key generation).
     pub known: bool,
@@ -182,7 +183,7 @@ impl Layout<'_, '_> {
     pub fn at(&self) -> Rows {
         Rows {
             main: self.row,
-            lane: self.lanes.iter().sum(),
+            lane: self.lanes.iter().sum::<usize>() - self.frow,
             func: self.frow,
         }
     }
@@ -191,7 +192,7 @@ impl Layout<'_, '_> {
     pub fn since(&self, at: Rows) -> Rows {
         Rows {
             main: self.row - at.main,
-            lane: self.lanes.iter().sum::<usize>() - at.lane,
+            lane: self.lanes.iter().sum::<usize>() - self.frow - at.lane,
             func: self.frow - at.func,
         }
     }
@@ -261,6 +262,27 @@ impl Layout<'_, '_> {
             .range
             .check(self.region, l, row, cell, v, offset, bits)?;
         Ok(())
+    }
+
+    /// A function row in the least-filled lane: `y = f_id(x)`, `x` bound to `src`; returns the
+    /// output cell.
+    pub fn function(
+        &mut self,
+        id: usize,
+        src: Src,
+        x: Option<i128>,
+        y: Option<i128>,
+    ) -> Result<Cell, Error> {
+        let l = self.next_lane();
+        let row = *self.lanes.get(l).ok_or(Error::Synthesis)?;
+        let (xc, yc) = self
+            .config
+            .range
+            .function(self.region, l, row, id, val(x), val(y))?;
+        self.lanes[l] += 1;
+        self.frow += 1;
+        self.bind(xc, src)?;
+        Ok(yc)
     }
 
     /// A fresh lane cell holding `v`, checked to be a signed `bits`-bit integer.
