@@ -273,7 +273,12 @@ fn private_inputs_are_bounded_as_documented() {
 /// An element of node `ni` whose value occurs nowhere else in the trace (so rewriting the
 /// value moves exactly that element and its copies), with |value| > 64. Rewirings hold no
 /// cells of their own (their elements are copies), so their values are not counted.
-fn lone_element(q: &QGraph, trace: &Trace, ni: usize) -> Option<(usize, i64)> {
+fn lone_element(
+    q: &QGraph,
+    trace: &Trace,
+    ni: usize,
+    pick: impl Fn(usize) -> bool,
+) -> Option<(usize, i64)> {
     let mut count: HashMap<i64, usize> = HashMap::new();
     for (n, vals) in q.nodes.iter().zip(&trace.values) {
         if !matches!(n.op, QOp::Gather { .. }) {
@@ -285,7 +290,7 @@ fn lone_element(q: &QGraph, trace: &Trace, ni: usize) -> Option<(usize, i64)> {
     trace.values[ni]
         .iter()
         .enumerate()
-        .find(|(_, v)| v.unsigned_abs() > 64 && count[v] == 1)
+        .find(|&(e, v)| pick(e) && v.unsigned_abs() > 64 && count[v] == 1)
         .map(|(e, &v)| (e, v))
 }
 
@@ -296,6 +301,18 @@ fn lone_element(q: &QGraph, trace: &Trace, ni: usize) -> Option<(usize, i64)> {
 /// remainders can refuse those.
 #[test]
 fn a_lie_about_any_gadget_output_is_refused() {
+    // Two range lanes: the checks that refuse the equation-keeping lies alternate between them.
+    lie_about_every_gadget(pooled_in(2, 2), 1);
+}
+
+/// The same lies where a main row holds two rescaled elements side by side (6×6 packing: a
+/// twelve-column pool, so two five-column slots), lies in either slot.
+#[test]
+fn a_lie_about_a_rescale_in_any_slot_of_a_row_is_refused() {
+    lie_about_every_gadget(pooled(6), 2);
+}
+
+fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
     let samples: Vec<Vec<f32>> = (0..4).map(|s| rand_vec(60 + s, 6, 1.0)).collect();
     let c = compile(
         &common::onnx::every_primitive(),
@@ -303,90 +320,101 @@ fn a_lie_about_any_gadget_output_is_refused() {
         &samples,
         Visibility::default(),
     );
-    // Two range lanes: the checks that refuse the equation-keeping lies alternate between them.
-    let plan = plan_where(&c, pooled_in(2, 2));
+    let plan = plan_where(&c, pick);
+    assert_eq!(plan.shape.rescale_slots(), slots);
     let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
     let honest = honest_instances(&c.model, &plan, &trace);
     let out_start = honest.len() - c.model.output_node().len();
     let mut attacked = Vec::new();
     let mut compensated = Vec::new();
+    let mut rescale_slots_lied = std::collections::BTreeSet::new();
     for (ni, n) in c.model.nodes.iter().enumerate() {
         if matches!(n.op, QOp::Input | QOp::Gather { .. }) {
             continue;
         }
-        let Some((e, v)) = lone_element(&c.model, &trace, ni) else {
-            continue;
-        };
-        let mut lies = vec![vec![(fe(i128::from(v)), fe(i128::from(v) + 1))]];
-        if let QOp::Rescale {
-            shift,
-            relu: false,
-            mul,
-            add,
-            ..
-        } = &n.op
+        // A lone element in each slot of a row (element e of a rescale takes slot e % slots).
+        for (e, v) in
+            (0..slots).filter_map(|s| lone_element(&c.model, &trace, ni, |e| e % slots == s))
         {
-            // x·mul + add = q·2^s + r: (q + 1, r − 2^s) keeps the row's equation.
-            let x = i128::from(trace.values[n.inputs[0]][e]);
-            let r = x * i128::from(mul[e]) + i128::from(add[e]) - (i128::from(v) << shift);
-            lies.push(vec![
-                (fe(i128::from(v)), fe(i128::from(v) + 1)),
-                (fe(r), fe(r - (1i128 << shift))),
-            ]);
-        }
-        let val_of = |r: &QRef| -> i128 {
-            match *r {
-                QRef::In(s, i) => i128::from(trace.values[n.inputs[s as usize]][i as usize]),
-                QRef::Const(c) => i128::from(c),
-            }
-        };
-        let v128 = i128::from(v);
-        match &n.op {
-            QOp::Div {
-                num, den, shift, ..
-            } => {
-                // 2^(s+1)·n + d − 2·q·d = r and 2d − r − 1 = t: (q + 1, r − 2d, t + 2d).
-                let (nv, dv) = (val_of(&num[e]), val_of(&den[e]));
-                let r = (nv << (shift + 1)) + dv - 2 * v128 * dv;
-                let t = 2 * dv - r - 1;
-                lies.push(vec![
-                    (fe(v128), fe(v128 + 1)),
-                    (fe(r), fe(r - 2 * dv)),
-                    (fe(t), fe(t + 2 * dv)),
-                ]);
-                compensated.push("div");
-            }
-            QOp::Sqrt { exp, .. } => {
-                // 2^e·x − s² = r1 and 2s − r1 = r2: (s + 1, r1 − 2s − 1, r2 + 4s + 3).
+            let mut lies = vec![vec![(fe(i128::from(v)), fe(i128::from(v) + 1))]];
+            if let QOp::Rescale {
+                shift,
+                relu: false,
+                mul,
+                add,
+                ..
+            } = &n.op
+            {
+                // x·mul + add = q·2^s + r: (q + 1, r − 2^s) keeps the row's equation.
                 let x = i128::from(trace.values[n.inputs[0]][e]);
-                let r1 = (x << exp) - v128 * v128;
-                let r2 = 2 * v128 - r1;
+                let r = x * i128::from(mul[e]) + i128::from(add[e]) - (i128::from(v) << shift);
                 lies.push(vec![
-                    (fe(v128), fe(v128 + 1)),
-                    (fe(r1), fe(r1 - 2 * v128 - 1)),
-                    (fe(r2), fe(r2 + 4 * v128 + 3)),
+                    (fe(i128::from(v)), fe(i128::from(v) + 1)),
+                    (fe(r), fe(r - (1i128 << shift))),
                 ]);
-                compensated.push("sqrt");
             }
-            QOp::Rescale { relu: false, .. } => compensated.push("rescale"),
-            _ => {}
-        }
-        for subst in lies {
-            let mut inst = honest.clone();
-            if ni == c.model.output {
-                inst[out_start + e] = subst[0].1;
+            let val_of = |r: &QRef| -> i128 {
+                match *r {
+                    QRef::In(s, i) => i128::from(trace.values[n.inputs[s as usize]][i as usize]),
+                    QRef::Const(c) => i128::from(c),
+                }
+            };
+            let v128 = i128::from(v);
+            match &n.op {
+                QOp::Div {
+                    num, den, shift, ..
+                } => {
+                    // 2^(s+1)·n + d − 2·q·d = r and 2d − r − 1 = t: (q + 1, r − 2d, t + 2d).
+                    let (nv, dv) = (val_of(&num[e]), val_of(&den[e]));
+                    let r = (nv << (shift + 1)) + dv - 2 * v128 * dv;
+                    let t = 2 * dv - r - 1;
+                    lies.push(vec![
+                        (fe(v128), fe(v128 + 1)),
+                        (fe(r), fe(r - 2 * dv)),
+                        (fe(t), fe(t + 2 * dv)),
+                    ]);
+                    compensated.push("div");
+                }
+                QOp::Sqrt { exp, .. } => {
+                    // 2^e·x − s² = r1 and 2s − r1 = r2: (s + 1, r1 − 2s − 1, r2 + 4s + 3).
+                    let x = i128::from(trace.values[n.inputs[0]][e]);
+                    let r1 = (x << exp) - v128 * v128;
+                    let r2 = 2 * v128 - r1;
+                    lies.push(vec![
+                        (fe(v128), fe(v128 + 1)),
+                        (fe(r1), fe(r1 - 2 * v128 - 1)),
+                        (fe(r2), fe(r2 + 4 * v128 + 3)),
+                    ]);
+                    compensated.push("sqrt");
+                }
+                QOp::Rescale { relu: false, .. } => compensated.push("rescale"),
+                _ => {}
             }
-            let o = attack(&c.model, &plan, &trace, &subst, &inst);
-            assert!(o.rewritten >= 1, "'{}': the lie was told", n.name);
-            assert!(
-                !o.proof_verifies && !o.mock_satisfied,
-                "'{}' ({}): a lie about element {e} proves",
-                n.name,
-                n.op_type
-            );
+            for subst in lies {
+                let mut inst = honest.clone();
+                if ni == c.model.output {
+                    inst[out_start + e] = subst[0].1;
+                }
+                let o = attack(&c.model, &plan, &trace, &subst, &inst);
+                assert!(o.rewritten >= 1, "'{}': the lie was told", n.name);
+                assert!(
+                    !o.proof_verifies && !o.mock_satisfied,
+                    "'{}' ({}): a lie about element {e} proves",
+                    n.name,
+                    n.op_type
+                );
+            }
+            if let QOp::Rescale { relu: false, .. } = n.op {
+                rescale_slots_lied.insert(e % slots);
+            }
+            attacked.push(n.op_type.clone());
         }
-        attacked.push(n.op_type.clone());
     }
+    assert_eq!(
+        rescale_slots_lied.len(),
+        slots,
+        "equation-keeping rescale lies per slot"
+    );
     assert!(attacked.len() >= 6, "gadgets attacked: {attacked:?}");
     for g in ["rescale", "div", "sqrt"] {
         assert!(

@@ -1,9 +1,10 @@
 //! The planner's heuristics leave no speed on the table: on every shared model, the plan it
 //! chooses costs at most 10 % more (by its own cost model) than the best plan of an exhaustive
 //! search over a wider space than it tries — every packing `A × T` with `1 ≤ A, T ≤ 16` (the
-//! planner tries `A, T ∈ layout::PACKING_SIZES`), every lane count from 1 to 8 (it tries
-//! `layout::RANGE_LANES`), every limb width — and the lean layout's plans; among the plans
-//! whose verifying key fits a contract (`layout::deployable`), as the planner's do.
+//! planner tries `A, T ∈ layout::PACKING_SIZES`, today the same sizes), every lane count from 1
+//! to 8 (it tries `layout::RANGE_LANES`, which skips 7), every limb width — and the lean
+//! layout's plans; among the plans whose verifying key fits a contract (`layout::deployable`),
+//! as the planner's do.
 
 mod common;
 

@@ -11,7 +11,7 @@ use common::onnx::{model, node, rand_vec, tensor, Attr};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::gadgets::Rows;
 use zkonnx::circuits::layout::{candidates, LayoutPlan};
-use zkonnx::circuits::quant::QOp;
+use zkonnx::circuits::quant::{QOp, Trace};
 use zkonnx::{CompiledModel, Model, Objective, QuantSettings, Vis, Visibility};
 
 /// Two dense layers with a ReLU between: what the lean layout takes.
@@ -71,26 +71,42 @@ fn planned_rows(plan: &LayoutPlan) -> Vec<Rows> {
 fn compare_all(c: &CompiledModel, x: &[f32], keep: impl Fn(&LayoutPlan) -> bool) -> usize {
     let vis = c.plan.shape.visibility;
     let trace = Arc::new(c.witness(x).expect("witness"));
-    let mut compared = 0;
-    for plan in candidates(&c.model, vis).into_iter().filter(|p| keep(p)) {
-        let what = plan.shape.describe();
-        let circuit =
-            ModelCircuit::with_trace(c.model.clone(), Arc::new(plan.clone()), trace.clone());
-        let got = circuit
-            .synthesized_rows()
-            .unwrap_or_else(|e| panic!("{what} ({vis:?}): {e}"));
-        let want = planned_rows(&plan);
-        assert_eq!(got.len(), want.len(), "{what} ({vis:?}): layer count");
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(
-                g, w,
-                "{what} ({vis:?}): layer {i} ({} {}) synthesized {g:?}, planned {w:?}",
-                plan.layers[i].name, plan.layers[i].gadget
-            );
+    let plans: Vec<LayoutPlan> = candidates(&c.model, vis)
+        .into_iter()
+        .filter(|p| keep(p))
+        .collect();
+    // Hundreds of plans, each synthesized on its own: split over the machine's cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = plans.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        for part in plans.chunks(chunk) {
+            let trace = trace.clone();
+            s.spawn(move || {
+                for plan in part {
+                    compare_one(c, plan, &trace);
+                }
+            });
         }
-        compared += 1;
+    });
+    plans.len()
+}
+
+fn compare_one(c: &CompiledModel, plan: &LayoutPlan, trace: &Arc<Trace>) {
+    let vis = plan.shape.visibility;
+    let what = plan.shape.describe();
+    let circuit = ModelCircuit::with_trace(c.model.clone(), Arc::new(plan.clone()), trace.clone());
+    let got = circuit
+        .synthesized_rows()
+        .unwrap_or_else(|e| panic!("{what} ({vis:?}): {e}"));
+    let want = planned_rows(plan);
+    assert_eq!(got.len(), want.len(), "{what} ({vis:?}): layer count");
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(
+            g, w,
+            "{what} ({vis:?}): layer {i} ({} {}) synthesized {g:?}, planned {w:?}",
+            plan.layers[i].name, plan.layers[i].gadget
+        );
     }
-    compared
 }
 
 fn vis(input: Vis, params: Vis, output: Vis) -> Visibility {

@@ -548,14 +548,14 @@ fn pooled_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Arc<[Laye
 }
 
 /// Accumulators `A` and inputs `T` per row that the planner tries, each against every other
-/// ([`packings`]): powers of two and the sizes between them (3, 6, 12), so that a layer's
-/// channels and kernel sizes find a packing that leaves few weight cells empty. Measured
-/// against the former list of 10 (squares and six rectangles), same binary: mobilenet_block
-/// takes 4×3 instead of 4×4 (−4.5 %), dcgan_generator 3×12 instead of 6×8 (−6 %), lenet 2×6
-/// instead of 4×4 (−4.5 %; with the range table trimmed since, 6×6 at k = 14), and mlp_wide
-/// would take 8×12 at k = 13 (−26 %) but for its verifying key ([`deployable`]): the cost
-/// model's ranking held on every one.
-pub const PACKING_SIZES: &[usize] = &[1, 2, 3, 4, 6, 8, 12, 16];
+/// ([`packings`]): every size from 1 to 16. *History:* a list of 10 packings, then the sizes
+/// {1, 2, 3, 4, 6, 8, 12, 16} (stop 30: every pair the cost model ranked was measured and the
+/// ranking held); once rescale rows took several elements (`CircuitShape::rescale_slots`, which
+/// follows the pool's width `A + T`), the best plans fell between those sizes (mlp_wide 8×11
+/// at k = 13, lenet 4×7, mobilenet_block 3×9: 13–27 % cheaper by the model than the grid's
+/// best), so the planner searches them all (256 packings × 14 limb widths × 7 lane counts,
+/// ~0.5 s for the largest shared models).
+pub const PACKING_SIZES: &[usize] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 
 /// Every packing `(A, T)` the planner tries: [`PACKING_SIZES`] squared.
 pub fn packings() -> impl Iterator<Item = (usize, usize)> {
@@ -638,8 +638,8 @@ fn pooled_plans_with(
         .collect()
 }
 
-/// Range-lane counts the planner tries.
-pub const RANGE_LANES: &[usize] = &[1, 2, 3, 4, 6, 8];
+/// Range-lane counts the planner tries (5 since rescale slots made it mlp_digits' best).
+pub const RANGE_LANES: &[usize] = &[1, 2, 3, 4, 5, 6, 8];
 
 /// Rows the highest of `lanes` range lanes may reach when `total` lane rows of checks of at most
 /// `max_limbs` rows each go to the least-filled lane: the lane that takes the last check was

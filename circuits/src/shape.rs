@@ -132,6 +132,19 @@ impl CircuitShape {
         w
     }
 
+    /// Rescaled elements per main row ([`crate::chips::rescale`]): as many five-column slots as
+    /// the advice pool holds, each with its multiplier and addend in two more columns of the
+    /// fixed pool (beside the shared `2^shift`); one with private parameters, whose multiplier
+    /// and addend take advice columns 5 and 6.
+    pub fn rescale_slots(&self) -> usize {
+        if self.visibility.params_in_advice() {
+            return 1;
+        }
+        (self.width() / ELEMENT_COLUMNS)
+            .min((self.fixed_pool() - 1) / 2)
+            .max(1)
+    }
+
     /// Products per row of the private dot-product chip.
     pub fn dot_inputs(&self) -> usize {
         (self.width() - 1) / 2

@@ -90,8 +90,13 @@ impl ChipConfig {
             shape.accs_per_row,
         );
         let vis = shape.visibility;
-        let rescale =
-            rescale::RescaleConfig::configure(meta, &advice, &fixed, vis.params_in_advice());
+        let rescale = rescale::RescaleConfig::configure(
+            meta,
+            &advice,
+            &fixed,
+            vis.params_in_advice(),
+            shape.rescale_slots(),
+        );
         let range = range::RangeConfig::configure(
             meta,
             shape.limb_bits,
@@ -131,5 +136,7 @@ impl ChipConfig {
 mod function_tests;
 #[cfg(test)]
 mod poseidon_tests;
+#[cfg(test)]
+mod slot_tests;
 #[cfg(test)]
 mod tests;

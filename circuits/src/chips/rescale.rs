@@ -1,6 +1,15 @@
 //! Elementwise rescaling by a power of two, with an optional fused ReLU.
 //!
-//! Row layout over the advice pool: `x | q | r | out | d`.
+//! A row holds `R` elements of one node side by side (`CircuitShape::rescale_slots`: as many
+//! five-column slots as the advice pool holds). Slot `j` takes advice columns `5j..5j+5`, its
+//! multiplier and addend from fixed-pool columns `mul_j`, `add_j` (slot 0: columns 0 and 1;
+//! slot `j ≥ 1`: `1 + 2j` and `2 + 2j`), and shares `2^shift` (column 2) and the row's
+//! selectors, so every gate below holds for each slot. A slot the node does not fill (its last
+//! row) holds zeros, which satisfy every gate; its cells are copied nowhere. *Why:* with wide
+//! multiply-add packing the pool is 10–32 columns wide and a rescale row used five of them, so
+//! the rescales of a CNN took a third of its main rows.
+//!
+//! Slot layout over the advice pool: `x | q | r | out | d`.
 //! - rescale: `x·mul + add = q·2^shift + r` (`mul`, `add`, `2^shift` fixed); `r` is range-checked
 //!   to `[0, 2^shift)` by the range lane, so `q` is the floor quotient.
 //! - ReLU: `out·d = 0` and `d = out − q`, with `out` and `d` range-checked to `[0, 2^bits)`:
@@ -21,16 +30,23 @@ pub struct RescaleConfig {
     pub q_rescale: Selector,
     /// Enables the ReLU relation.
     pub q_relu: Selector,
+    /// The slots of a row, each `x | q | r | out | d` with its multiplier and addend.
+    pub slots: Vec<Slot>,
+    /// `2^shift` (shared by the slots of a row).
+    pub pow: Column<Fixed>,
+    /// Private parameters: a rescale relation whose multiplier and addend are advice cells.
+    pub private: Option<PrivateRescale>,
+}
+
+/// One element's columns in a rescale row.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
     /// `x | q | r | out | d`.
     pub cols: [Column<Advice>; 5],
     /// Multiplier.
     pub mul: Column<Fixed>,
     /// Addend.
     pub add: Column<Fixed>,
-    /// `2^shift`.
-    pub pow: Column<Fixed>,
-    /// Private parameters: a rescale relation whose multiplier and addend are advice cells.
-    pub private: Option<PrivateRescale>,
 }
 
 /// The rescale relation with `mul` and `add` in advice columns 5 and 6 (copies of parameter
@@ -59,29 +75,65 @@ pub struct RescaleCells {
 }
 
 impl RescaleConfig {
-    /// Creates the gates over the first five advice columns (seven with private parameters),
-    /// with the multiplier, addend and `2^shift` in the first three columns of the shared
-    /// fixed pool `fixed`.
+    /// Creates the gates of `slots` slots (the first five advice columns and seven with private
+    /// parameters, which take one slot), with `2^shift` in column 2 of the shared fixed pool
+    /// `fixed` and each slot's multiplier and addend in two more (see the module's doc).
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,
         advice: &[Column<Advice>],
         fixed: &[Column<Fixed>],
         private_params: bool,
+        slots: usize,
     ) -> Self {
-        let cols = [advice[0], advice[1], advice[2], advice[3], advice[4]];
+        // At most what the pool holds (the shape never asks for more: `rescale_slots`).
+        let slots = slots
+            .min(advice.len() / 5)
+            .min((fixed.len() - 1) / 2)
+            .max(1);
+        let slots: Vec<Slot> = (0..slots)
+            .map(|j| {
+                let c = &advice[5 * j..5 * j + 5];
+                let (mul, add) = if j == 0 {
+                    (0, 1)
+                } else {
+                    (1 + 2 * j, 2 + 2 * j)
+                };
+                Slot {
+                    cols: [c[0], c[1], c[2], c[3], c[4]],
+                    mul: fixed[mul],
+                    add: fixed[add],
+                }
+            })
+            .collect();
+        let cols = slots[0].cols;
         let q_rescale = meta.selector();
         let q_relu = meta.selector();
-        let [mul, add, pow] = [fixed[0], fixed[1], fixed[2]];
+        let pow = fixed[2];
         meta.create_gate("rescale", |vc| {
             let s = vc.query_selector(q_rescale);
-            let [x, q, r] = [0, 1, 2].map(|i| vc.query_advice(cols[i], Rotation::cur()));
-            let [m, a, p] = [mul, add, pow].map(|c| vc.query_fixed(c, Rotation::cur()));
-            vec![s * (x * m + a - q * p - r)]
+            let p = vc.query_fixed(pow, Rotation::cur());
+            slots
+                .iter()
+                .map(|sl| {
+                    let [x, q, r] = [0, 1, 2].map(|i| vc.query_advice(sl.cols[i], Rotation::cur()));
+                    let [m, a] = [sl.mul, sl.add].map(|c| vc.query_fixed(c, Rotation::cur()));
+                    s.clone() * (x * m + a - q * p.clone() - r)
+                })
+                .collect::<Vec<_>>()
         });
         meta.create_gate("relu", |vc| {
             let s = vc.query_selector(q_relu);
-            let [q, out, d] = [1, 3, 4].map(|i| vc.query_advice(cols[i], Rotation::cur()));
-            vec![s.clone() * out.clone() * d.clone(), s * (d - out + q)]
+            slots
+                .iter()
+                .flat_map(|sl| {
+                    let [q, out, d] =
+                        [1, 3, 4].map(|i| vc.query_advice(sl.cols[i], Rotation::cur()));
+                    [
+                        s.clone() * out.clone() * d.clone(),
+                        s.clone() * (d - out + q),
+                    ]
+                })
+                .collect::<Vec<_>>()
         });
         let private = private_params.then(|| {
             let q = meta.selector();
@@ -98,30 +150,33 @@ impl RescaleConfig {
         Self {
             q_rescale,
             q_relu,
-            cols,
-            mul,
-            add,
+            slots,
             pow,
             private,
         }
     }
 
-    /// Assigns one element at `row`. Values are `(x, q, r)` and, for ReLU rows, `(out, d)`.
+    /// Assigns one element at `row` in slot `slot` (slot 0 first: it enables the row's
+    /// selectors and sets its `2^shift`, which the other slots share). Values are `(x, q, r)`
+    /// and, for ReLU rows, `(out, d)`.
     #[allow(clippy::too_many_arguments)]
     pub fn assign(
         &self,
         region: &mut Region<Fr>,
-        row: usize,
+        (row, slot): (usize, usize),
         mul: i64,
         add: i64,
         shift: u32,
         relu: bool,
         v: [Value<Fr>; 5],
     ) -> Result<RescaleCells, Error> {
-        self.q_rescale.enable(region, row)?;
-        region.assign_fixed(self.mul, row, fe(i128::from(mul)));
-        region.assign_fixed(self.add, row, fe(i128::from(add)));
-        self.assign_common(region, row, shift, relu, v)
+        let sl = self.slots.get(slot).ok_or(Error::Synthesis)?;
+        if slot == 0 {
+            self.q_rescale.enable(region, row)?;
+        }
+        region.assign_fixed(sl.mul, row, fe(i128::from(mul)));
+        region.assign_fixed(sl.add, row, fe(i128::from(add)));
+        self.assign_common(region, (row, slot), shift, relu, v)
     }
 
     /// Assigns one element whose `mul` and `add` are private: returns the element's cells and
@@ -139,26 +194,34 @@ impl RescaleConfig {
         p.q.enable(region, row)?;
         let m = region.assign_advice(p.cols[0], row, mul_add[0]).cell();
         let a = region.assign_advice(p.cols[1], row, mul_add[1]).cell();
-        Ok((self.assign_common(region, row, shift, relu, v)?, [m, a]))
+        Ok((
+            self.assign_common(region, (row, 0), shift, relu, v)?,
+            [m, a],
+        ))
     }
 
     fn assign_common(
         &self,
         region: &mut Region<Fr>,
-        row: usize,
+        (row, slot): (usize, usize),
         shift: u32,
         relu: bool,
         v: [Value<Fr>; 5],
     ) -> Result<RescaleCells, Error> {
-        region.assign_fixed(self.pow, row, fe(1i128 << shift));
-        let x = region.assign_advice(self.cols[0], row, v[0]).cell();
-        let q = region.assign_advice(self.cols[1], row, v[1]).cell();
-        let r = region.assign_advice(self.cols[2], row, v[2]).cell();
+        let cols = self.slots.get(slot).ok_or(Error::Synthesis)?.cols;
+        if slot == 0 {
+            region.assign_fixed(self.pow, row, fe(1i128 << shift));
+        }
+        let x = region.assign_advice(cols[0], row, v[0]).cell();
+        let q = region.assign_advice(cols[1], row, v[1]).cell();
+        let r = region.assign_advice(cols[2], row, v[2]).cell();
         let (out, d) = if relu {
-            self.q_relu.enable(region, row)?;
+            if slot == 0 {
+                self.q_relu.enable(region, row)?;
+            }
             (
-                Some(region.assign_advice(self.cols[3], row, v[3]).cell()),
-                Some(region.assign_advice(self.cols[4], row, v[4]).cell()),
+                Some(region.assign_advice(cols[3], row, v[3]).cell()),
+                Some(region.assign_advice(cols[4], row, v[4]).cell()),
             )
         } else {
             (None, None)

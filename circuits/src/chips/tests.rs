@@ -109,7 +109,7 @@ impl Circuit<Fr> for ChipCircuit {
                     } => {
                         let cells = c.rescale.assign(
                             &mut region,
-                            0,
+                            (0, 0),
                             mul,
                             add,
                             shift,

@@ -1,6 +1,7 @@
-//! Rescale (with an optional ReLU): one element row `x·mul + add = q·2^s + r` per element
-//! ([`crate::chips::rescale`]); the remainder, and the output (`q`, or `max(q, 0)` and
-//! `max(q, 0) − q` with ReLU) are range-checked on the lane.
+//! Rescale (with an optional ReLU): `x·mul + add = q·2^s + r` per element, as many elements per
+//! main row as the row has slots ([`crate::chips::rescale`], `CircuitShape::rescale_slots`);
+//! the remainder, and the output (`q`, or `max(q, 0)` and `max(q, 0) − q` with ReLU) are
+//! range-checked on the lanes.
 
 use halo2_proofs::plonk::Error;
 
@@ -36,7 +37,7 @@ pub fn planned(n: usize, relu: bool, shift: u32, bits: u32, shape: &CircuitShape
     Planned {
         gadget: if relu { "rescale+relu" } else { "rescale" }.into(),
         rows: Rows {
-            main: n,
+            main: n.div_ceil(shape.rescale_slots()),
             lane: n * lane_rows(relu, shift, bits, shape),
             func: 0,
         },
@@ -61,8 +62,10 @@ pub(crate) fn assign(
     } = p;
     let src = node.inputs[0];
     let known = st.known;
+    let slots = st.shape.rescale_slots();
     let mut out = Vec::with_capacity(node.len());
     for e in 0..node.len() {
+        let slot = e % slots;
         let x = st.value(src, e);
         let qr = x.map(|x| rescale_one(x as i64, mul[e], add[e], shift));
         let qv = qr.map(|(q, _)| q);
@@ -71,10 +74,15 @@ pub(crate) fn assign(
         let dv = qv.map(|q| q.max(0) - q);
         let v = [val(x), val(qv), val(rv), val(ov), val(dv)];
         let c = match params {
-            None => st
-                .config
-                .rescale
-                .assign(st.region, st.row, mul[e], add[e], shift, relu, v)?,
+            None => st.config.rescale.assign(
+                st.region,
+                (st.row, slot),
+                mul[e],
+                add[e],
+                shift,
+                relu,
+                v,
+            )?,
             Some(off) => {
                 let ma = [mul[e], add[e]].map(|p| val(known.then_some(i128::from(p))));
                 let (c, [mc, ac]) = st
@@ -87,7 +95,9 @@ pub(crate) fn assign(
                 c
             }
         };
-        st.row += 1;
+        if slot + 1 == slots || e + 1 == node.len() {
+            st.row += 1;
+        }
         st.bind(c.x, cells[src][e])?;
         st.check(c.r, rv, 0, shift)?;
         match (c.out, c.d) {
