@@ -459,13 +459,14 @@ pub const LEAN_INPUTS_PER_ROW: &[usize] = &[1, 2, 4];
 
 /// The prover's cost of a shape: committed area (advice, lookup and permutation-product
 /// columns × rows), plus 0.4 of a committed column for every fixed and every copy-constrained
-/// column, counted in fifths of a committed column's rows (only ratios of costs matter). halo2-axiom brings each fixed polynomial and each permutation σ to the extended
+/// column, counted in fifths of a committed column's rows (only ratios of costs matter), each
+/// column `2^k +` [`COLUMN_ROWS_FIXED`] rows long. halo2-axiom brings each fixed polynomial and each permutation σ to the extended
 /// domain on every proof (`2^e` FFTs of 2^k), about 0.4 of what a committed column costs on
 /// this machine (its MSM, inverse FFT and extension; measured with `roofline`, stop 29, after
 /// commitments of small values became cheap); at 0.1 the planner over-packed weights into fixed
 /// columns (mlp_wide at 8×8: 73 fixed columns, where 6×8 proves ~12 % faster with 57).
 pub fn committed_area(shape: &CircuitShape) -> f64 {
-    let n = (1u64 << shape.k) as f64;
+    let n = ((1u64 << shape.k) + COLUMN_ROWS_FIXED) as f64;
     // Permutation products: degree d covers d − 2 columns each (the lean layout's degree is 4,
     // the pooled layout's 5; its count is an upper bound: every advice column, the instance
     // and constants columns).
@@ -479,6 +480,16 @@ pub fn committed_area(shape: &CircuitShape) -> f64 {
     n * (5 * (shape.advice_columns() + 3 * shape.lookups() + perm)
         + 2 * (shape.fixed_columns() + shape.equality_columns())) as f64
 }
+
+/// What a column costs the prover whatever its length, in rows of that column: [`committed_area`]
+/// counts every column as `2^k + COLUMN_ROWS_FIXED` rows. Fitted to mlp_digits' proofs at six
+/// plans (median of seven each, stop 32): at `k = 9` a fifth-of-a-column unit cost 5.2e-4 s, at
+/// `k = 7` 2.7e-4 s, not a quarter of it, so each column carries work its length does not set
+/// (the key's polynomials loaded and extended, an MSM's and an FFT's setup, its evaluations and
+/// openings) worth ~290 rows. Without it the planner chose mlp_digits' 21 advice and 53 fixed
+/// columns at `k = 7` (0.14 s) over 7 and 15 at `k = 9` (0.10 s); from `k ≥ 13` on it moves a
+/// plan's cost by 3 % or less.
+pub const COLUMN_ROWS_FIXED: u64 = 256;
 
 /// Every packing and limb width, each with the smallest `k` that fits, and the lean layout's
 /// plans when the model qualifies: every plan, deployable or not ([`plan`] and [`frontier`]
@@ -743,5 +754,40 @@ mod tests {
                 "{lanes} lanes, checks of up to {max_limbs} rows: {fill:?}"
             );
         }
+    }
+
+    /// A column costs the prover more than its rows: quartering `k`'s rows does not quarter a
+    /// plan's cost, so a plan of three times the columns at a quarter of the rows costs more
+    /// than the narrow one (mlp_digits measured 0.14 s against 0.10 s; without
+    /// `COLUMN_ROWS_FIXED` the planner ranked them the other way).
+    #[test]
+    fn many_columns_at_a_small_k_cost_more_than_few_at_a_larger_one() {
+        use super::{committed_area, COLUMN_ROWS_FIXED};
+        use crate::shape::CircuitShape;
+        let shape = |(a, t), lanes, k| CircuitShape {
+            inputs_per_row: t,
+            accs_per_row: a,
+            limb_bits: 7,
+            max_limbs: 3,
+            range_lanes: lanes,
+            k,
+            arith: true,
+            functions: false,
+            constants: false,
+            visibility: Default::default(),
+            lean: None,
+        };
+        let narrow = shape((2, 3), 1, 9);
+        let wide = shape((4, 7), 5, 7);
+        assert!(
+            wide.advice_columns() + wide.fixed_columns()
+                > 3 * (narrow.advice_columns() + narrow.fixed_columns())
+        );
+        assert!(committed_area(&wide) > committed_area(&narrow));
+        // The constant is a share of a column's cost, not all of it: at a large k rows rule.
+        let big = |k| committed_area(&shape((2, 3), 1, k));
+        assert!(big(17) > 1.9 * big(16));
+        assert!(big(8) < big(9) && 2.0 * big(8) > big(9));
+        assert!(COLUMN_ROWS_FIXED < 1 << 9);
     }
 }
