@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chips::poseidon::hash_group_rows;
 use crate::chips::range::RangeConfig;
-use crate::gadgets::planned;
+use crate::gadgets::{planned_with, Prepared};
 use crate::lean::LeanModel;
 use crate::quant::{QGraph, QOp};
 pub use crate::shape::{limbs, CircuitShape, LeanShape};
@@ -191,11 +191,12 @@ impl LayoutPlan {
     }
 }
 
-fn layers_for(q: &QGraph, shape: &CircuitShape) -> Vec<LayerPlan> {
+fn layers_for(q: &QGraph, nodes: &[Prepared], shape: &CircuitShape) -> Vec<LayerPlan> {
     q.nodes
         .iter()
-        .map(|n| {
-            let p = planned(q, n, shape);
+        .zip(nodes)
+        .map(|(n, prep)| {
+            let p = planned_with(q, n, prep, shape);
             LayerPlan {
                 name: n.name.clone(),
                 op_type: n.op_type.clone(),
@@ -270,6 +271,26 @@ impl Checks {
         self.bits
             .iter()
             .fold(1, |w, &b| w | RangeConfig::widths(b, limb))
+    }
+}
+
+/// What the planner reads of a model's nodes once per planning rather than per packing and
+/// limb width: each node's [`Prepared`] figures and which optional gates the model needs
+/// (`QGraph::uses_constants` reads every gathered element: seconds, at thousands of packings,
+/// for a model with millions of them).
+struct Reads {
+    nodes: Vec<Prepared>,
+    arith: bool,
+    functions: bool,
+    constants: bool,
+}
+
+fn prepare(q: &QGraph) -> Reads {
+    Reads {
+        nodes: q.nodes.iter().map(Prepared::of).collect(),
+        arith: q.uses_arith(),
+        functions: !q.tables.is_empty(),
+        constants: q.uses_constants(),
     }
 }
 
@@ -514,13 +535,14 @@ fn candidates_with(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
 fn candidates_any_size(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
     let mut out = lean_candidates(q, vis);
     let checks = Checks::of(q, vis);
+    let reads = prepare(q);
     // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows; the
     // compact verifier is one contract for every circuit, but the verifying key it reads grows
     // with the columns ([`deployable`]: the planner filters on it, this list does not).
     for (a, t) in packings() {
         for limb in LIMB_BITS {
             out.extend(
-                pooled_plans_with(q, vis, &checks, (a, t), limb, RANGE_LANES)
+                pooled_plans_with(q, vis, &checks, &reads, (a, t), limb, RANGE_LANES)
                     .into_iter()
                     .map(|mut p| {
                         if !layers {
@@ -541,19 +563,24 @@ fn with_layers(q: &QGraph, plan: LayoutPlan) -> LayoutPlan {
         return plan;
     }
     let checks = Checks::of(q, plan.shape.visibility);
-    let layers = pooled_layers(q, &plan.shape, &checks);
+    let layers = pooled_layers(q, &prepare(q), &plan.shape, &checks);
     LayoutPlan { layers, ..plan }
 }
 
 /// The per-layer figures of the pooled layout at `shape`'s packing and limb width: the nodes',
 /// then the visibility groups'.
-fn pooled_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Arc<[LayerPlan]> {
+fn pooled_layers(
+    q: &QGraph,
+    reads: &Reads,
+    shape: &CircuitShape,
+    checks: &Checks,
+) -> Arc<[LayerPlan]> {
     let base = CircuitShape {
         range_lanes: 1,
         k: 4,
         ..*shape
     };
-    let mut layers = layers_for(q, &base);
+    let mut layers = layers_for(q, &reads.nodes, &base);
     layers.extend(visibility_layers(q, &base, checks));
     layers.into()
 }
@@ -587,14 +614,24 @@ pub fn pooled_plans(
     limb: u32,
     lanes: &[usize],
 ) -> Vec<LayoutPlan> {
-    pooled_plans_with(q, vis, &Checks::of(q, vis), (a, t), limb, lanes)
+    pooled_plans_with(
+        q,
+        vis,
+        &Checks::of(q, vis),
+        &prepare(q),
+        (a, t),
+        limb,
+        lanes,
+    )
 }
 
-/// [`pooled_plans`] with the model's checks computed once for all packings and limb widths.
+/// [`pooled_plans`] with the model's checks and nodes read once for all packings and limb
+/// widths.
 fn pooled_plans_with(
     q: &QGraph,
     vis: Visibility,
     checks: &Checks,
+    reads: &Reads,
     (a, t): (usize, usize),
     limb: u32,
     lanes: &[usize],
@@ -607,13 +644,13 @@ fn pooled_plans_with(
         max_limbs,
         range_lanes: 1,
         k: 4,
-        arith: q.uses_arith(),
-        functions: !q.tables.is_empty(),
-        constants: q.uses_constants(),
+        arith: reads.arith,
+        functions: reads.functions,
+        constants: reads.constants,
         visibility: vis,
         lean: None,
     };
-    let layers = pooled_layers(q, &base, checks);
+    let layers = pooled_layers(q, reads, &base, checks);
     let main_rows: usize = layers.iter().map(|l| l.rows).sum();
     let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
     let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;

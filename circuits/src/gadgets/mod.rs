@@ -65,26 +65,61 @@ pub struct Planned {
     pub macs: usize,
 }
 
+/// What a node's plan depends on besides the shape, read once per planning ([`Prepared::of`])
+/// so that the planner's thousands of shapes do not each walk the node's maps and terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    /// A linear map's group sizes.
+    Linear(linear::Profile),
+    /// A product chain's plan (the same at every shape).
+    Bilinear(Planned),
+    /// Nothing beyond the node itself.
+    Node,
+}
+
+impl Prepared {
+    /// What the plan of `node` needs of it.
+    pub fn of(node: &QNode) -> Self {
+        match &node.op {
+            QOp::Linear { map } => Prepared::Linear(linear::Profile::of(map)),
+            QOp::Bilinear { terms } => Prepared::Bilinear(bilinear::planned(terms)),
+            _ => Prepared::Node,
+        }
+    }
+}
+
 /// The plan of node `node` of `q` on the pooled layout of `shape`.
 pub fn planned(q: &QGraph, node: &QNode, shape: &CircuitShape) -> Planned {
+    planned_with(q, node, &Prepared::of(node), shape)
+}
+
+/// [`planned`] with the node's [`Prepared`] figures read beforehand.
+pub fn planned_with(q: &QGraph, node: &QNode, prep: &Prepared, shape: &CircuitShape) -> Planned {
     let private = shape.visibility.params_in_advice();
     let none = |g: &str| Planned {
         gadget: g.to_string(),
         rows: Rows::default(),
         macs: 0,
     };
-    match &node.op {
-        QOp::Input => none("instance"),
-        QOp::Gather { .. } => none("rewire"),
-        QOp::Linear { map } if private => linear::planned_private(map, shape),
-        QOp::Linear { map } => linear::planned(map, shape),
-        QOp::Rescale {
-            relu, shift, bits, ..
-        } => rescale::planned(node.len(), *relu, *shift, *bits, shape),
-        QOp::Bilinear { terms } => bilinear::planned(terms),
-        QOp::Lookup { table } => lookup::planned(node.len(), q.tables[*table].f.name()),
-        QOp::Div { bits, rbits, .. } => div::planned(node.len(), *bits, *rbits, shape),
-        QOp::Sqrt { bits, .. } => sqrt::planned(node.len(), *bits, shape),
+    match (&node.op, prep) {
+        (QOp::Input, _) => none("instance"),
+        (QOp::Gather { .. }, _) => none("rewire"),
+        (QOp::Linear { .. }, Prepared::Linear(p)) if private => linear::planned_private(p, shape),
+        (QOp::Linear { .. }, Prepared::Linear(p)) => linear::planned(p, shape),
+        (QOp::Linear { map }, _) => {
+            planned_with(q, node, &Prepared::Linear(linear::Profile::of(map)), shape)
+        }
+        (
+            QOp::Rescale {
+                relu, shift, bits, ..
+            },
+            _,
+        ) => rescale::planned(node.len(), *relu, *shift, *bits, shape),
+        (QOp::Bilinear { .. }, Prepared::Bilinear(p)) => p.clone(),
+        (QOp::Bilinear { terms }, _) => bilinear::planned(terms),
+        (QOp::Lookup { table }, _) => lookup::planned(node.len(), q.tables[*table].f.name()),
+        (QOp::Div { bits, rbits, .. }, _) => div::planned(node.len(), *bits, *rbits, shape),
+        (QOp::Sqrt { bits, .. }, _) => sqrt::planned(node.len(), *bits, shape),
     }
 }
 
