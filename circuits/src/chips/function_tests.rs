@@ -1,11 +1,11 @@
 //! MockProver tests of function rows in the range lanes: a function row between two range
 //! checks of one lane, honest and malicious (`crate::chips::range`, "Function rows").
 
-use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
-use halo2_proofs::dev::MockProver;
+use halo2_proofs::circuit::{Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2_proofs::plonk::Error;
 
+use super::test_circuit::{satisfied, ChipCase};
 use super::{fe, val, ChipConfig};
 use crate::ir::Func;
 use crate::quant::Table;
@@ -69,63 +69,38 @@ impl Case {
     }
 }
 
-impl Circuit<Fr> for Case {
-    type Config = ChipConfig;
-    type FloorPlanner = SimpleFloorPlanner;
-    type Params = CircuitShape;
+impl ChipCase for Case {
+    const SHAPE: CircuitShape = SHAPE;
 
-    fn without_witnesses(&self) -> Self {
-        self.clone()
-    }
-    fn params(&self) -> CircuitShape {
-        SHAPE
-    }
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, p: CircuitShape) -> ChipConfig {
-        ChipConfig::configure(meta, p)
-    }
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> ChipConfig {
-        ChipConfig::configure(meta, SHAPE)
+    fn tables() -> Vec<Table> {
+        tables()
     }
 
-    fn synthesize(&self, c: ChipConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let widths = (1u64 << (c.range.limb_bits + 1)) - 1;
-        c.range.load_table(&mut layouter, &tables(), widths)?;
-        layouter.assign_region(
-            || "function row",
-            |mut region| {
-                let a = c.advice[0];
-                let vc = region.assign_advice(a, 0, val(Some(self.v))).cell();
-                let xc = region.assign_advice(a, 1, val(Some(self.x))).cell();
-                let wc = region.assign_advice(a, 2, val(Some(self.w))).cell();
-                let mut row = c
-                    .range
-                    .check(&mut region, self.lane, 0, vc, Some(self.v), 0, 6)?;
-                let (fx, fy) = c.range.function(
-                    &mut region,
-                    self.lane,
-                    row,
-                    self.id,
-                    val(Some(self.x)),
-                    val(Some(self.y)),
-                )?;
-                row += 1;
-                region.constrain_equal(fx, xc);
-                // The output is read elsewhere, as a later gadget would.
-                let yc = region.assign_advice(a, 3, Value::known(fe(self.y))).cell();
-                region.constrain_equal(fy, yc);
-                c.range
-                    .check(&mut region, self.lane, row, wc, Some(self.w), 0, 6)?;
-                Ok(())
-            },
-        )
+    fn lay(&self, c: &ChipConfig, region: &mut Region<'_, Fr>) -> Result<(), Error> {
+        let a = c.advice[0];
+        let vc = region.assign_advice(a, 0, val(Some(self.v))).cell();
+        let xc = region.assign_advice(a, 1, val(Some(self.x))).cell();
+        let wc = region.assign_advice(a, 2, val(Some(self.w))).cell();
+        let mut row = c
+            .range
+            .check(region, self.lane, 0, vc, Some(self.v), 0, 6)?;
+        let (fx, fy) = c.range.function(
+            region,
+            self.lane,
+            row,
+            self.id,
+            val(Some(self.x)),
+            val(Some(self.y)),
+        )?;
+        row += 1;
+        region.constrain_equal(fx, xc);
+        // The output is read elsewhere, as a later gadget would.
+        let yc = region.assign_advice(a, 3, Value::known(fe(self.y))).cell();
+        region.constrain_equal(fy, yc);
+        c.range
+            .check(region, self.lane, row, wc, Some(self.w), 0, 6)?;
+        Ok(())
     }
-}
-
-fn satisfied(case: Case) -> bool {
-    MockProver::run(SHAPE.k, &case, vec![vec![]])
-        .expect("synthesis")
-        .verify()
-        .is_ok()
 }
 
 #[test]

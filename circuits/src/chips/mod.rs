@@ -139,4 +139,6 @@ mod poseidon_tests;
 #[cfg(test)]
 mod slot_tests;
 #[cfg(test)]
+mod test_circuit;
+#[cfg(test)]
 mod tests;

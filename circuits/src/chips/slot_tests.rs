@@ -2,11 +2,11 @@
 //! two slots), honest and malicious: each slot's own gate, multiplier and addend, the shared
 //! `2^shift` and selectors, and range checks of either slot's remainder and output.
 
-use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
-use halo2_proofs::dev::MockProver;
+use halo2_proofs::circuit::Region;
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2_proofs::plonk::Error;
 
+use super::test_circuit::{satisfied, ChipCase};
 use super::{val, ChipConfig};
 use crate::shape::CircuitShape;
 
@@ -66,69 +66,32 @@ struct Row {
     els: Vec<El>,
 }
 
-impl Circuit<Fr> for Row {
-    type Config = ChipConfig;
-    type FloorPlanner = SimpleFloorPlanner;
-    type Params = CircuitShape;
+impl ChipCase for Row {
+    const SHAPE: CircuitShape = SHAPE;
 
-    fn without_witnesses(&self) -> Self {
-        self.clone()
-    }
-    fn params(&self) -> CircuitShape {
-        SHAPE
-    }
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, p: CircuitShape) -> ChipConfig {
-        ChipConfig::configure(meta, p)
-    }
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> ChipConfig {
-        ChipConfig::configure(meta, SHAPE)
-    }
-
-    fn synthesize(&self, c: ChipConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        c.range
-            .load_table(&mut layouter, &[], (1u64 << (c.range.limb_bits + 1)) - 1)?;
-        layouter.assign_region(
-            || "rescale row",
-            |mut region| {
-                let mut lane = 0;
-                for (slot, e) in self.els.iter().enumerate() {
-                    let v = [i128::from(e.x), e.q, e.r, e.out, e.d].map(|v| val(Some(v)));
-                    let cells = c.rescale.assign(
-                        &mut region,
-                        (0, slot),
-                        e.mul,
-                        e.add,
-                        SHIFT,
-                        self.relu,
-                        v,
-                    )?;
-                    let mut check = |cell, v, off, bits| {
-                        let n = c
-                            .range
-                            .check(&mut region, 0, lane, cell, Some(v), off, bits)?;
-                        lane += n;
-                        Ok::<_, Error>(())
-                    };
-                    check(cells.r, e.r, 0, SHIFT)?;
-                    match (cells.out, cells.d) {
-                        (Some(o), Some(d)) => {
-                            check(o, e.out, 0, BITS)?;
-                            check(d, e.d, 0, BITS)?;
-                        }
-                        _ => check(cells.q, e.q, 1i128 << BITS, BITS + 1)?,
-                    }
+    fn lay(&self, c: &ChipConfig, region: &mut Region<'_, Fr>) -> Result<(), Error> {
+        let mut lane = 0;
+        for (slot, e) in self.els.iter().enumerate() {
+            let v = [i128::from(e.x), e.q, e.r, e.out, e.d].map(|v| val(Some(v)));
+            let cells = c
+                .rescale
+                .assign(region, (0, slot), e.mul, e.add, SHIFT, self.relu, v)?;
+            let mut check = |cell, v, off, bits| {
+                let n = c.range.check(region, 0, lane, cell, Some(v), off, bits)?;
+                lane += n;
+                Ok::<_, Error>(())
+            };
+            check(cells.r, e.r, 0, SHIFT)?;
+            match (cells.out, cells.d) {
+                (Some(o), Some(d)) => {
+                    check(o, e.out, 0, BITS)?;
+                    check(d, e.d, 0, BITS)?;
                 }
-                Ok(())
-            },
-        )
+                _ => check(cells.q, e.q, 1i128 << BITS, BITS + 1)?,
+            }
+        }
+        Ok(())
     }
-}
-
-fn satisfied(row: Row) -> bool {
-    MockProver::run(SHAPE.k, &row, vec![vec![]])
-        .expect("synthesis")
-        .verify()
-        .is_ok()
 }
 
 fn pair(relu: bool) -> Row {

@@ -1,10 +1,10 @@
 //! MockProver tests of each chip, honest and malicious.
 
-use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
-use halo2_proofs::dev::MockProver;
+use halo2_proofs::circuit::{Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2_proofs::plonk::Error;
 
+use super::test_circuit::{satisfied, ChipCase};
 use super::{fe, val, ChipConfig};
 use crate::shape::CircuitShape;
 
@@ -52,128 +52,79 @@ enum Case {
     Range { v: i128, offset: i128, bits: u32 },
 }
 
-#[derive(Clone, Debug)]
-struct ChipCircuit(Case);
+impl ChipCase for Case {
+    const SHAPE: CircuitShape = SHAPE;
 
-impl Circuit<Fr> for ChipCircuit {
-    type Config = ChipConfig;
-    type FloorPlanner = SimpleFloorPlanner;
-    type Params = CircuitShape;
-
-    fn without_witnesses(&self) -> Self {
-        self.clone()
-    }
-    fn params(&self) -> CircuitShape {
-        SHAPE
-    }
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, p: CircuitShape) -> ChipConfig {
-        ChipConfig::configure(meta, p)
-    }
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> ChipConfig {
-        ChipConfig::configure(meta, SHAPE)
-    }
-
-    fn synthesize(&self, c: ChipConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        c.range
-            .load_table(&mut layouter, &[], (1u64 << (c.range.limb_bits + 1)) - 1)?;
-        layouter.assign_region(
-            || "case",
-            |mut region| {
-                match &self.0 {
-                    Case::Mac { w, x, acc } => {
-                        for row in 0..2 {
-                            let xv: Vec<Value<Fr>> =
-                                x[row].iter().map(|&v| val(Some(i128::from(v)))).collect();
-                            let wv: Vec<Vec<Fr>> = w[row]
-                                .iter()
-                                .map(|r| r.iter().map(|&v| fe(i128::from(v))).collect())
-                                .collect();
-                            let av: Vec<Value<Fr>> =
-                                acc[row].iter().map(|&v| val(Some(v))).collect();
-                            // Start at row 1 so that row 0 (the "previous" of the first) is unused.
-                            c.mac
-                                .assign_row(&mut region, row + 1, row == 0, &xv, &wv, &av)?;
-                        }
-                    }
-                    &Case::Rescale {
-                        x,
-                        mul,
-                        add,
-                        shift,
-                        relu,
-                        bits,
-                        q,
-                        r,
-                        out,
-                        d,
-                    } => {
-                        let cells = c.rescale.assign(
-                            &mut region,
-                            (0, 0),
-                            mul,
-                            add,
-                            shift,
-                            relu,
-                            [
-                                val(Some(i128::from(x))),
-                                val(Some(q)),
-                                val(Some(r)),
-                                val(Some(out)),
-                                val(Some(d)),
-                            ],
-                        )?;
-                        let mut lane =
-                            c.range
-                                .check(&mut region, 0, 0, cells.r, Some(r), 0, shift)?;
-                        if relu {
-                            lane += c.range.check(
-                                &mut region,
-                                0,
-                                lane,
-                                cells.out.expect("relu"),
-                                Some(out),
-                                0,
-                                bits,
-                            )?;
-                            c.range.check(
-                                &mut region,
-                                0,
-                                lane,
-                                cells.d.expect("relu"),
-                                Some(d),
-                                0,
-                                bits,
-                            )?;
-                        } else {
-                            c.range.check(
-                                &mut region,
-                                0,
-                                lane,
-                                cells.q,
-                                Some(q),
-                                1i128 << bits,
-                                bits + 1,
-                            )?;
-                        }
-                    }
-                    &Case::Range { v, offset, bits } => {
-                        let cell = region
-                            .assign_advice(c.advice[0], 0, Value::known(fe(v)))
-                            .cell();
-                        // In the second lane: its gate and lookup hold on their own.
-                        c.range
-                            .check(&mut region, 1, 0, cell, Some(v), offset, bits)?;
-                    }
+    fn lay(&self, c: &ChipConfig, region: &mut Region<'_, Fr>) -> Result<(), Error> {
+        match self {
+            Case::Mac { w, x, acc } => {
+                for row in 0..2 {
+                    let xv: Vec<Value<Fr>> =
+                        x[row].iter().map(|&v| val(Some(i128::from(v)))).collect();
+                    let wv: Vec<Vec<Fr>> = w[row]
+                        .iter()
+                        .map(|r| r.iter().map(|&v| fe(i128::from(v))).collect())
+                        .collect();
+                    let av: Vec<Value<Fr>> = acc[row].iter().map(|&v| val(Some(v))).collect();
+                    // Start at row 1 so that row 0 (the "previous" of the first) is unused.
+                    c.mac.assign_row(region, row + 1, row == 0, &xv, &wv, &av)?;
                 }
-                Ok(())
-            },
-        )
+            }
+            &Case::Rescale {
+                x,
+                mul,
+                add,
+                shift,
+                relu,
+                bits,
+                q,
+                r,
+                out,
+                d,
+            } => {
+                let cells = c.rescale.assign(
+                    region,
+                    (0, 0),
+                    mul,
+                    add,
+                    shift,
+                    relu,
+                    [
+                        val(Some(i128::from(x))),
+                        val(Some(q)),
+                        val(Some(r)),
+                        val(Some(out)),
+                        val(Some(d)),
+                    ],
+                )?;
+                let mut lane = c.range.check(region, 0, 0, cells.r, Some(r), 0, shift)?;
+                if relu {
+                    lane += c.range.check(
+                        region,
+                        0,
+                        lane,
+                        cells.out.expect("relu"),
+                        Some(out),
+                        0,
+                        bits,
+                    )?;
+                    c.range
+                        .check(region, 0, lane, cells.d.expect("relu"), Some(d), 0, bits)?;
+                } else {
+                    c.range
+                        .check(region, 0, lane, cells.q, Some(q), 1i128 << bits, bits + 1)?;
+                }
+            }
+            &Case::Range { v, offset, bits } => {
+                let cell = region
+                    .assign_advice(c.advice[0], 0, Value::known(fe(v)))
+                    .cell();
+                // In the second lane: its gate and lookup hold on their own.
+                c.range.check(region, 1, 0, cell, Some(v), offset, bits)?;
+            }
+        }
+        Ok(())
     }
-}
-
-fn satisfied(case: Case) -> bool {
-    let prover = MockProver::run(SHAPE.k, &ChipCircuit(case), vec![vec![]]).expect("synthesis");
-    prover.verify().is_ok()
 }
 
 fn mac_case(acc_delta: i128) -> Case {
