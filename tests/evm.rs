@@ -270,16 +270,8 @@ fn evm_verify_reports_gas_and_rejects_a_changed_output() {
 /// or proof byte.
 #[test]
 fn the_compact_verifier_checks_function_rows_in_the_range_lanes() {
-    let dir = common::temp_dir("evm-func");
-    let path = dir.join("every.onnx");
-    std::fs::write(&path, common::onnx::every_primitive()).expect("write");
-    let model = Model::load(&path).expect("import");
-    let samples: Vec<Vec<f32>> = (0..4)
-        .map(|s| common::onnx::rand_vec(60 + s, 6, 1.0))
-        .collect();
-    let compiled = model
-        .compile(&samples, QuantSettings::default())
-        .expect("compile");
+    let (_, samples, compiled) =
+        common::compile_built("every", common::onnx::every_primitive(), (60, 4, 6));
     assert!(compiled.plan.shape.functions && compiled.plan.func_rows > 0);
     let k = compiled.k();
     let prover = Prover::setup(compiled, dev_srs(k, 5)).expect("setup");

@@ -4,7 +4,7 @@ mod common;
 
 use zkonnx::evm::{generate_verifier, VerifierKind};
 use zkonnx::prover::srs::dev_srs;
-use zkonnx::{Model, QuantSettings};
+
 use zkonnx_evm::compact::contract::verify_calldata;
 use zkonnx_evm::consumer::{compile_consumer, consumer_deploy_code, submit_calldata};
 use zkonnx_evm::node::Node;
@@ -16,18 +16,9 @@ fn returns_true(out: Option<Vec<u8>>) -> bool {
 
 #[test]
 fn anvil_accepts_a_verified_prediction_and_rejects_a_tampered_one() {
-    let dir = common::temp_dir("node");
-    let path = dir.join("mixed.onnx");
-    std::fs::write(&path, common::onnx::mixed_model()).expect("write");
-    let model = Model::load(&path).expect("import");
-    let samples: Vec<Vec<f32>> = (0..4)
-        .map(|s| common::onnx::rand_vec(400 + s, 8, 1.0))
-        .collect();
-    let compiled = common::narrowed(
-        model
-            .compile(&samples, QuantSettings::default())
-            .expect("compile"),
-    );
+    let (_, samples, compiled) =
+        common::compile_built("mixed", common::onnx::mixed_model(), (400, 4, 8));
+    let compiled = common::narrowed(compiled);
     let k = compiled.k();
     let prover = zkonnx::Prover::setup(compiled, dev_srs(k, 5)).expect("setup");
     let settings = prover.compiled().settings.clone();

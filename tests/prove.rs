@@ -65,16 +65,8 @@ fn mlp_digits_circuit_equals_reference_executor() {
 
 #[test]
 fn every_milestone_operator_proves_and_matches_the_float_model() {
-    let dir = common::temp_dir("mixed");
-    let path = dir.join("mixed.onnx");
-    std::fs::write(&path, common::onnx::mixed_model()).expect("write");
-    let model = Model::load(&path).expect("import");
-    let samples: Vec<Vec<f32>> = (0..8)
-        .map(|s| common::onnx::rand_vec(100 + s, 8, 1.0))
-        .collect();
-    let compiled = model
-        .compile(&samples, QuantSettings::default())
-        .expect("compile");
+    let (path, samples, compiled) =
+        common::compile_built("mixed", common::onnx::mixed_model(), (100, 8, 8));
     let reference = FloatReference::load(&path, &compiled.settings.input_shape).expect("tract");
     for x in &samples {
         let t = compiled.witness(x).expect("witness");

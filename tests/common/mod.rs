@@ -50,6 +50,26 @@ pub fn write_mixed_case(dir: &std::path::Path, input_seed: u64) -> (PathBuf, Pat
     (model, input)
 }
 
+/// A model a test builds (`bytes`), written as `NAME.onnx` in a fresh temporary directory and
+/// compiled with the default settings, calibrated on `count` random inputs of `len` values
+/// (seeds `seed`, `seed + 1`, …): the model's path, the inputs and the compilation.
+pub fn compile_built(
+    name: &str,
+    bytes: Vec<u8>,
+    (seed, count, len): (u64, u64, usize),
+) -> (PathBuf, Vec<Vec<f32>>, zkonnx::CompiledModel) {
+    let path = temp_dir(name).join(format!("{name}.onnx"));
+    std::fs::write(&path, bytes).expect("write model");
+    let model = zkonnx::Model::load(&path).unwrap_or_else(|e| panic!("{name}: import: {e}"));
+    let samples: Vec<Vec<f32>> = (0..count)
+        .map(|s| onnx::rand_vec(seed + s, len, 1.0))
+        .collect();
+    let compiled = model
+        .compile(&samples, zkonnx::QuantSettings::default())
+        .unwrap_or_else(|e| panic!("{name}: compile: {e}"));
+    (path, samples, compiled)
+}
+
 /// `c` with the cheapest of its pooled candidate plans whose packing is at most 2×2, on one
 /// range lane: a layout whose snark-verifier verifier fits EIP-170 (it grows with the columns),
 /// for the tests that deploy it, whatever the planner's fastest plan is.
