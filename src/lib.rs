@@ -247,12 +247,26 @@ pub const SPEED_TABLE_BITS: &[u32] = &[14, 12, 11, 10];
 /// within this fraction of the largest float output (and the argmax agrees for classifiers).
 pub const SPEED_TOLERANCE: f64 = 0.01;
 
+/// With [`Target::Accuracy`], the scales tried beside the given ones: (activation, weight)
+/// fractional bits added.
+pub const ACCURACY_NEIGHBOURS: &[(i32, i32)] = &[(1, 0), (-1, 0), (0, 1), (0, -1)];
+
+/// How far a compiled model's outputs are from the float model's on calibration data.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+struct CalibrationError {
+    /// Inputs whose argmax differs from the float model's (classifiers).
+    argmax_misses: usize,
+    /// The largest error over the inputs, relative to each input's largest float output.
+    worst: f64,
+}
+
 impl Model {
     /// Calibrates and compiles for a target (with visibility `vis`, the layout planned for
-    /// `objective`): [`Target::Accuracy`] uses `base` as given;
-    /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit (by
-    /// `objective`) whose outputs on the calibration data stay within [`SPEED_TOLERANCE`] of
-    /// the float model.
+    /// `objective`): [`Target::Given`] uses `base` as given; [`Target::Accuracy`] also tries
+    /// [`ACCURACY_NEIGHBOURS`] of its scales and keeps the one closest to the float model on the
+    /// calibration data among those that cost no more (by `objective`) than `base`;
+    /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit whose
+    /// outputs on the calibration data stay within [`SPEED_TOLERANCE`] of the float model.
     pub fn compile_for_target(
         &self,
         calibration: &[Vec<f32>],
@@ -262,32 +276,76 @@ impl Model {
         objective: Objective,
     ) -> Result<CompiledModel> {
         let first = self.compile_planned(calibration, base, vis, objective)?;
-        if target == Target::Accuracy {
+        if target == Target::Given {
             return Ok(first);
         }
         let floats: Vec<Vec<f32>> = calibration
             .iter()
             .map(|x| zkonnx_circuits::ir::run_float(&self.graph, x).swap_remove(self.graph.output))
             .collect();
-        let within = |c: &CompiledModel| -> bool {
-            calibration.iter().zip(&floats).all(|(x, f)| {
-                let Ok(t) = c.witness(x) else { return false };
+        let error = |c: &CompiledModel| -> Option<CalibrationError> {
+            let mut e = CalibrationError {
+                argmax_misses: 0,
+                worst: 0.0,
+            };
+            for (x, f) in calibration.iter().zip(&floats) {
+                let t = c.witness(x).ok()?;
                 let out = c.model.dequantize_output(t.output(&c.model));
                 let fid = fidelity::compare(&out, f);
                 let scale = f
                     .iter()
                     .fold(0f64, |m, &v| m.max(f64::from(v).abs()))
                     .max(1e-6);
-                fid.max_abs_err <= SPEED_TOLERANCE * scale && (f.len() < 2 || fid.argmax_agrees)
-            })
+                e.worst = e.worst.max(fid.max_abs_err / scale);
+                e.argmax_misses += usize::from(f.len() >= 2 && !fid.argmax_agrees);
+            }
+            Some(e)
         };
-        let has_tables = !first.model.tables.is_empty();
+        let cost = |c: &CompiledModel| match objective {
+            Objective::Prove => c.plan.cost,
+            Objective::Gas | Objective::Balanced => c.plan.est_verify_gas as f64,
+        };
+        let mut best = first;
+        if target == Target::Accuracy {
+            let budget = cost(&best);
+            let mut best_err = error(&best);
+            for &(di, dp) in ACCURACY_NEIGHBOURS {
+                let (Some(i), Some(p)) = (
+                    base.input_scale.checked_add_signed(di),
+                    base.param_scale.checked_add_signed(dp),
+                ) else {
+                    continue;
+                };
+                let s = QuantSettings {
+                    input_scale: i,
+                    param_scale: p,
+                    ..base
+                };
+                let Ok(c) = self.compile_planned(calibration, s, vis, objective) else {
+                    continue;
+                };
+                let e = error(&c);
+                let closer = match (e, best_err) {
+                    (Some(e), Some(b)) => e < b,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if cost(&c) <= budget && closer {
+                    best = c;
+                    best_err = e;
+                }
+            }
+            return Ok(best);
+        }
+        let within = |c: &CompiledModel| -> bool {
+            error(c).is_some_and(|e| e.worst <= SPEED_TOLERANCE && e.argmax_misses == 0)
+        };
+        let has_tables = !best.model.tables.is_empty();
         let table_bits: &[u32] = if has_tables {
             SPEED_TABLE_BITS
         } else {
             &[base.table_bits]
         };
-        let mut best = first;
         for &scale in SPEED_SCALES {
             for &tb in table_bits {
                 let s = QuantSettings {
@@ -299,13 +357,7 @@ impl Model {
                 let Ok(c) = self.compile_planned(calibration, s, vis, objective) else {
                     continue;
                 };
-                let cheaper = match objective {
-                    Objective::Prove => c.plan.cost < best.plan.cost,
-                    Objective::Gas | Objective::Balanced => {
-                        c.plan.est_verify_gas < best.plan.est_verify_gas
-                    }
-                };
-                if cheaper && within(&c) {
+                if cost(&c) < cost(&best) && within(&c) {
                     best = c;
                 }
             }

@@ -17,11 +17,15 @@ pub const DEFAULT_TABLE_MARGIN: f64 = 2.0;
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
-    /// Fidelity first: the default scales and large tables.
+    /// Fidelity first: the given scales, or one fractional bit more or fewer of activations or
+    /// weights where that circuit costs no more and is closer to the float model on the
+    /// calibration data (EZKL's `calibrate_settings` likewise chooses by the calibration data).
     #[default]
     Accuracy,
     /// The smallest circuit whose outputs stay within tolerance of the float model.
     Speed,
+    /// The scales given, nothing else tried.
+    Given,
 }
 
 impl std::fmt::Display for Target {
@@ -29,6 +33,7 @@ impl std::fmt::Display for Target {
         f.write_str(match self {
             Target::Accuracy => "accuracy",
             Target::Speed => "speed",
+            Target::Given => "given",
         })
     }
 }

@@ -10,17 +10,22 @@ use crate::Fail;
 
 #[derive(Args, Clone)]
 pub struct QuantArgs {
-    /// Fractional bits of activations.
-    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_INPUT_SCALE)]
-    input_scale: u32,
-    /// Fractional bits of weights.
-    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_PARAM_SCALE)]
-    param_scale: u32,
+    /// Fractional bits of activations [default: 13; with `--target accuracy`, 12 or 14 where
+    /// that is as cheap and closer to the float model on the calibration data]. Given, it is
+    /// used as it is.
+    #[arg(long)]
+    input_scale: Option<u32>,
+    /// Fractional bits of weights [default: 13, chosen like `--input-scale`]. Given, it is used
+    /// as it is.
+    #[arg(long)]
+    param_scale: Option<u32>,
     /// Entries of each nonlinear function's lookup table, as a power of two.
     #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_TABLE_BITS)]
     table_bits: u32,
-    /// What calibration optimises: `accuracy` (the scales given) or `speed` (the cheapest
-    /// circuit whose outputs on the calibration data stay within 1 % of the float model).
+    /// What calibration optimises: `accuracy` (the default scales, or a neighbour one bit
+    /// finer or coarser that proves at no more cost and is closer to the float model on the
+    /// calibration data), `given` (the scales as given) or `speed` (the cheapest circuit whose
+    /// outputs on the calibration data stay within 1 % of the float model).
     #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
     target: TargetArg,
     /// Who sees the input: `public` (instances), `private` (only the prover) or `hashed`
@@ -81,6 +86,7 @@ impl From<VisArg> for Vis {
 pub enum TargetArg {
     Accuracy,
     Speed,
+    Given,
 }
 
 impl From<TargetArg> for zkonnx::Target {
@@ -88,6 +94,7 @@ impl From<TargetArg> for zkonnx::Target {
         match t {
             TargetArg::Accuracy => zkonnx::Target::Accuracy,
             TargetArg::Speed => zkonnx::Target::Speed,
+            TargetArg::Given => zkonnx::Target::Given,
         }
     }
 }
@@ -95,8 +102,12 @@ impl From<TargetArg> for zkonnx::Target {
 impl QuantArgs {
     fn settings(&self) -> QuantSettings {
         QuantSettings {
-            input_scale: self.input_scale,
-            param_scale: self.param_scale,
+            input_scale: self
+                .input_scale
+                .unwrap_or(zkonnx_circuits::quant::DEFAULT_INPUT_SCALE),
+            param_scale: self
+                .param_scale
+                .unwrap_or(zkonnx_circuits::quant::DEFAULT_PARAM_SCALE),
             table_bits: self.table_bits,
             ..QuantSettings::default()
         }
@@ -125,8 +136,13 @@ impl QuantArgs {
         self.objective.into()
     }
 
+    /// The target; `accuracy` with a scale given keeps the scales given.
     fn target(&self) -> zkonnx::Target {
-        self.target.into()
+        let given = self.input_scale.is_some() || self.param_scale.is_some();
+        match self.target {
+            TargetArg::Accuracy if given => zkonnx::Target::Given,
+            t => t.into(),
+        }
     }
 }
 

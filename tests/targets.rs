@@ -1,0 +1,105 @@
+//! What `--target` chooses: `given` keeps the scales, `accuracy` moves one of them by one bit
+//! only to a circuit that costs no more and is closer to the float model on the calibration
+//! data, `speed` only to a cheaper circuit within 1 % of it.
+
+mod common;
+
+use zkonnx::{fidelity, CompiledModel, Model, Objective, QuantSettings, Target, Visibility};
+
+/// The worst error of `c` over `inputs` against the float model, relative to each input's
+/// largest float output.
+fn worst_error(model: &Model, c: &CompiledModel, inputs: &[Vec<f32>]) -> f64 {
+    inputs
+        .iter()
+        .map(|x| {
+            let out = c
+                .model
+                .dequantize_output(c.witness(x).expect("witness").output(&c.model));
+            let (f, _) = model.float_outputs(x).expect("float run");
+            let scale = f
+                .iter()
+                .fold(0f64, |m, &v| m.max(f64::from(v).abs()))
+                .max(1e-6);
+            fidelity::compare(&out, &f).max_abs_err / scale
+        })
+        .fold(0.0, f64::max)
+}
+
+fn compile(model: &Model, inputs: &[Vec<f32>], target: Target) -> CompiledModel {
+    model
+        .compile_for_target(
+            inputs,
+            target,
+            QuantSettings::default(),
+            Visibility::default(),
+            Objective::Prove,
+        )
+        .unwrap_or_else(|e| panic!("{target}: {e}"))
+}
+
+#[test]
+fn each_target_keeps_its_promise() {
+    let dir = common::shared_models();
+    let (model, x) = common::load_with_input(&dir, "mlp_digits");
+    let inputs = vec![x];
+    let given = compile(&model, &inputs, Target::Given);
+    let d = QuantSettings::default();
+    assert_eq!(
+        (given.settings.input_scale, given.settings.param_scale),
+        (d.input_scale, d.param_scale)
+    );
+    let acc = compile(&model, &inputs, Target::Accuracy);
+    let moved = (
+        acc.settings.input_scale.abs_diff(d.input_scale),
+        acc.settings.param_scale.abs_diff(d.param_scale),
+    );
+    assert!(
+        matches!(moved, (0, 0) | (1, 0) | (0, 1)),
+        "accuracy moved the scales by {moved:?}"
+    );
+    assert!(acc.plan.cost <= given.plan.cost);
+    let (eg, ea) = (
+        worst_error(&model, &given, &inputs),
+        worst_error(&model, &acc, &inputs),
+    );
+    assert!(ea <= eg, "accuracy's error {ea} > the given scales' {eg}");
+    // On mlp_digits one more bit of weights costs nothing and is closer (max abs err 0.00059
+    // against 0.00076): the search must find it.
+    assert!(moved != (0, 0) && ea < eg, "{moved:?}: {ea} vs {eg}");
+    let speed = compile(&model, &inputs, Target::Speed);
+    assert!(speed.plan.cost <= given.plan.cost);
+    assert!(worst_error(&model, &speed, &inputs) <= zkonnx::SPEED_TOLERANCE);
+}
+
+/// On the command line a scale given is a scale kept: `--input-scale 12` compiles at 12 and the
+/// default weights' 13, whatever `accuracy` would have chosen; `--target given` keeps both
+/// defaults.
+#[test]
+fn a_scale_given_on_the_command_line_is_kept() {
+    let models = common::shared_models();
+    for (flags, want) in [
+        (&["--input-scale", "12"][..], (12, 13)),
+        (&["--target", "given"][..], (13, 13)),
+    ] {
+        let w = common::temp_dir("targets-cli");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_zkonnx"))
+            .arg("compile")
+            .arg(models.join("mlp_digits.onnx"))
+            .arg("--input")
+            .arg(models.join("mlp_digits.input.json"))
+            .arg("-o")
+            .arg(&w)
+            .args(flags)
+            .output()
+            .expect("run zkonnx");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(w.join("settings.json")).expect("settings.json"))
+                .expect("json");
+        assert_eq!(
+            (s["input_scale"].as_u64(), s["param_scale"].as_u64()),
+            (Some(want.0), Some(want.1)),
+            "{flags:?}"
+        );
+    }
+}
