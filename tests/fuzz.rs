@@ -306,13 +306,16 @@ fn every_flipped_vk_byte_is_refused_or_harmless() {
     let original = read_vk(&f.dir.join("vk.bin")).expect("vk");
     let vk_bytes = std::fs::read(f.dir.join("vk.bin")).expect("vk");
     let p = scratch("flip-vk.bin");
-    let (mut at_load, mut at_verify, mut same) = (0, 0, 0);
+    // The header: 8 bytes of magic, a u32 length, that much JSON; then the points and the key.
+    let header_len = 12 + u32::from_le_bytes(vk_bytes[8..12].try_into().expect("4 bytes")) as usize;
+    let (mut at_load, mut at_verify, mut same, mut body_at_load) = (0, 0, 0, 0);
     for i in 0..vk_bytes.len() {
         let mut b = vk_bytes.clone();
         b[i] ^= 1;
         std::fs::write(&p, &b).expect("write");
         let Ok(k) = read_vk(&p) else {
             at_load += 1;
+            body_at_load += usize::from(i >= header_len);
             continue;
         };
         assert!(
@@ -335,11 +338,17 @@ fn every_flipped_vk_byte_is_refused_or_harmless() {
         }
     }
     eprintln!(
-        "{} flips: {at_load} refused when read, {at_verify} refused by verify, {same} the same key",
-        vk_bytes.len()
+        "{} flips: {at_load} refused when read ({body_at_load} of the {} past the {header_len}-byte \
+         header), {at_verify} refused by verify, {same} the same key",
+        vk_bytes.len(),
+        vk_bytes.len() - header_len
     );
+    // The points and the key are checked as they are read (on their curves, in their fields):
+    // most flips there never make a key. (The header's share of the file grows as a plan has
+    // fewer columns, so the whole file's share is no measure of that.)
+    let body = vk_bytes.len() - header_len;
     assert!(
-        at_load > vk_bytes.len() * 9 / 10,
-        "most flips are caught when read"
+        body_at_load > body * 9 / 10,
+        "most flips past the header are caught when read: {body_at_load} of {body}"
     );
 }
