@@ -200,7 +200,7 @@ fn layers_for(q: &QGraph, nodes: &[Prepared], shape: &CircuitShape) -> Vec<Layer
             LayerPlan {
                 name: n.name.clone(),
                 op_type: n.op_type.clone(),
-                gadget: p.gadget,
+                gadget: p.gadget.into_owned(),
                 rows: p.rows.main,
                 lookup_rows: p.rows.lane + p.rows.func,
                 func_rows: p.rows.func,
@@ -274,19 +274,21 @@ impl Checks {
     }
 }
 
-/// What the planner reads of a model's nodes once per planning rather than per packing and
-/// limb width: each node's [`Prepared`] figures and which optional gates the model needs
-/// (`QGraph::uses_constants` reads every gathered element: seconds, at thousands of packings,
-/// for a model with millions of them).
+/// What the planner reads of a model once per planning rather than per packing and limb
+/// width: its range checks' widths, each node's [`Prepared`] figures and which optional gates
+/// the model needs (`QGraph::uses_constants` reads every gathered element: seconds, at
+/// thousands of packings, for a model with millions of them).
 struct Reads {
+    checks: Checks,
     nodes: Vec<Prepared>,
     arith: bool,
     functions: bool,
     constants: bool,
 }
 
-fn prepare(q: &QGraph) -> Reads {
+fn prepare(q: &QGraph, vis: Visibility) -> Reads {
     Reads {
+        checks: Checks::of(q, vis),
         nodes: q.nodes.iter().map(Prepared::of).collect(),
         arith: q.uses_arith(),
         functions: !q.tables.is_empty(),
@@ -534,23 +536,21 @@ fn candidates_with(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
 
 fn candidates_any_size(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
     let mut out = lean_candidates(q, vis);
-    let checks = Checks::of(q, vis);
-    let reads = prepare(q);
+    let reads = prepare(q, vis);
     // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows; the
     // compact verifier is one contract for every circuit, but the verifying key it reads grows
     // with the columns ([`deployable`]: the planner filters on it, this list does not).
     for (a, t) in packings() {
         for limb in LIMB_BITS {
-            out.extend(
-                pooled_plans_with(q, vis, &checks, &reads, (a, t), limb, RANGE_LANES)
-                    .into_iter()
-                    .map(|mut p| {
-                        if !layers {
-                            p.layers = Arc::new([]);
-                        }
-                        p
-                    }),
-            );
+            out.extend(pooled_plans_with(
+                q,
+                vis,
+                &reads,
+                (a, t),
+                limb,
+                RANGE_LANES,
+                layers,
+            ));
         }
     }
     out
@@ -562,27 +562,39 @@ fn with_layers(q: &QGraph, plan: LayoutPlan) -> LayoutPlan {
     if plan.shape.lean.is_some() || !plan.layers.is_empty() {
         return plan;
     }
-    let checks = Checks::of(q, plan.shape.visibility);
-    let layers = pooled_layers(q, &prepare(q), &plan.shape, &checks);
+    let layers = pooled_layers(q, &prepare(q, plan.shape.visibility), &plan.shape);
     LayoutPlan { layers, ..plan }
 }
 
 /// The per-layer figures of the pooled layout at `shape`'s packing and limb width: the nodes',
 /// then the visibility groups'.
-fn pooled_layers(
-    q: &QGraph,
-    reads: &Reads,
-    shape: &CircuitShape,
-    checks: &Checks,
-) -> Arc<[LayerPlan]> {
+fn pooled_layers(q: &QGraph, reads: &Reads, shape: &CircuitShape) -> Arc<[LayerPlan]> {
     let base = CircuitShape {
         range_lanes: 1,
         k: 4,
         ..*shape
     };
     let mut layers = layers_for(q, &reads.nodes, &base);
-    layers.extend(visibility_layers(q, &base, checks));
+    layers.extend(visibility_layers(q, &base, &reads.checks));
     layers.into()
+}
+
+/// The sums of [`pooled_layers`]' figures at `base` (main rows, range-lane rows, function rows
+/// among them), without building its per-layer records.
+fn pooled_totals(q: &QGraph, reads: &Reads, base: &CircuitShape) -> (usize, usize, usize) {
+    let (mut main, mut lane, mut func) = (0, 0, 0);
+    for (n, prep) in q.nodes.iter().zip(&reads.nodes) {
+        let p = planned_with(q, n, prep, base);
+        main += p.rows.main;
+        lane += p.rows.lane + p.rows.func;
+        func += p.rows.func;
+    }
+    for l in visibility_layers(q, base, &reads.checks) {
+        main += l.rows;
+        lane += l.lookup_rows;
+        func += l.func_rows;
+    }
+    (main, lane, func)
 }
 
 /// Accumulators `A` and inputs `T` per row that the planner tries, each against every other
@@ -614,28 +626,22 @@ pub fn pooled_plans(
     limb: u32,
     lanes: &[usize],
 ) -> Vec<LayoutPlan> {
-    pooled_plans_with(
-        q,
-        vis,
-        &Checks::of(q, vis),
-        &prepare(q),
-        (a, t),
-        limb,
-        lanes,
-    )
+    pooled_plans_with(q, vis, &prepare(q, vis), (a, t), limb, lanes, true)
 }
 
 /// [`pooled_plans`] with the model's checks and nodes read once for all packings and limb
-/// widths.
+/// widths; without `layers`, the plans carry totals only (no per-layer records: the planner
+/// ranks thousands of plans and fills in the chosen one's with [`with_layers`]).
 fn pooled_plans_with(
     q: &QGraph,
     vis: Visibility,
-    checks: &Checks,
     reads: &Reads,
     (a, t): (usize, usize),
     limb: u32,
     lanes: &[usize],
+    layers: bool,
 ) -> Vec<LayoutPlan> {
+    let checks = &reads.checks;
     let max_limbs = limbs(checks.max, limb);
     let base = CircuitShape {
         inputs_per_row: t,
@@ -650,10 +656,16 @@ fn pooled_plans_with(
         visibility: vis,
         lean: None,
     };
-    let layers = pooled_layers(q, reads, &base, checks);
-    let main_rows: usize = layers.iter().map(|l| l.rows).sum();
-    let func_rows: usize = layers.iter().map(|l| l.func_rows).sum();
-    let range_rows: usize = layers.iter().map(|l| l.lookup_rows).sum::<usize>() - func_rows;
+    let (layers, (main_rows, lane_rows, func_rows)) = if layers {
+        let layers = pooled_layers(q, reads, &base);
+        let totals = layers.iter().fold((0, 0, 0), |(m, l, f), p| {
+            (m + p.rows, l + p.lookup_rows, f + p.func_rows)
+        });
+        (layers, totals)
+    } else {
+        (Arc::from([]), pooled_totals(q, reads, &base))
+    };
+    let range_rows = lane_rows - func_rows;
     let table_rows = RangeConfig::table_rows(checks.widths(limb)) + q.table_entries();
     let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
     lanes

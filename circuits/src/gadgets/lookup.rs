@@ -9,7 +9,7 @@ use crate::quant::QNode;
 /// The plan of a lookup of `n` elements in the table named `name`.
 pub fn planned(n: usize, name: &str) -> Planned {
     Planned {
-        gadget: format!("lookup:{name}"),
+        gadget: format!("lookup:{name}").into(),
         rows: Rows {
             func: n,
             ..Rows::default()

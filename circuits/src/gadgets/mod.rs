@@ -57,8 +57,9 @@ impl std::ops::Add for Rows {
 /// What the planner records of one node: its gadget, rows and multiply-adds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
-    /// The gadget's name.
-    pub gadget: String,
+    /// The gadget's name (static but for a lookup's, which names its table: the planner asks
+    /// for thousands of plans per node).
+    pub gadget: std::borrow::Cow<'static, str>,
     /// Its rows.
     pub rows: Rows,
     /// Multiply-adds.
@@ -96,8 +97,8 @@ pub fn planned(q: &QGraph, node: &QNode, shape: &CircuitShape) -> Planned {
 /// [`planned`] with the node's [`Prepared`] figures read beforehand.
 pub fn planned_with(q: &QGraph, node: &QNode, prep: &Prepared, shape: &CircuitShape) -> Planned {
     let private = shape.visibility.params_in_advice();
-    let none = |g: &str| Planned {
-        gadget: g.to_string(),
+    let none = |g: &'static str| Planned {
+        gadget: g.into(),
         rows: Rows::default(),
         macs: 0,
     };
