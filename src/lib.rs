@@ -182,6 +182,19 @@ impl Model {
     ) -> Result<CompiledModel> {
         vis.validate()?;
         let cal = calibrate(&self.graph, calibration)?;
+        self.compile_calibrated(cal, quant, vis, objective)
+    }
+
+    /// Quantizes with calibrated ranges `cal` and plans the circuit: the part of
+    /// [`Model::compile_planned`] that depends on the settings (a target's candidates share one
+    /// calibration).
+    fn compile_calibrated(
+        &self,
+        cal: Calibration,
+        quant: QuantSettings,
+        vis: Visibility,
+        objective: Objective,
+    ) -> Result<CompiledModel> {
         let q = quantize_graph(&self.graph, &cal, quant)?;
         if vis.params_in_advice() {
             // The prover chooses private parameters: no choice of the compiled width may wrap.
@@ -279,6 +292,8 @@ impl Model {
         if target == Target::Given {
             return Ok(first);
         }
+        // Calibration does not depend on the scales: every candidate reuses the first's.
+        let first_cal = first.calibration.clone();
         let floats: Vec<Vec<f32>> = calibration
             .iter()
             .map(|x| zkonnx_circuits::ir::run_float(&self.graph, x).swap_remove(self.graph.output))
@@ -321,7 +336,7 @@ impl Model {
                     param_scale: p,
                     ..base
                 };
-                let Ok(c) = self.compile_planned(calibration, s, vis, objective) else {
+                let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective) else {
                     continue;
                 };
                 let e = error(&c);
@@ -354,7 +369,7 @@ impl Model {
                     table_bits: tb,
                     ..base
                 };
-                let Ok(c) = self.compile_planned(calibration, s, vis, objective) else {
+                let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective) else {
                     continue;
                 };
                 if cost(&c) < cost(&best) && within(&c) {
