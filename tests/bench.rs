@@ -86,6 +86,17 @@ fn bench_writes_json_markdown_and_svg_that_agree_with_run() {
 
     let md = std::fs::read_to_string(out.join("bench.md")).expect("md");
     assert!(md.contains("| tiny_mlp | zkonnx | "), "{md}");
+    // halo2-axiom's per-proof re-extension, beside the floor: its count is the constraint
+    // system's, and its row in bench.md agrees with bench.json.
+    let roof = &z["roofline"];
+    let rederived = roof["counts"]["rederived"].as_u64().expect("rederived");
+    assert!(rederived >= 4, "{roof}");
+    let re = roof["rederive_s"].as_f64().expect("rederive_s");
+    assert!(re > 0.0, "{roof}");
+    assert!(
+        md.contains(&format!("| tiny_mlp | {rederived} | {re:.2} | ")),
+        "{md}"
+    );
     let svg = std::fs::read_to_string(out.join("bench.svg")).expect("svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains("tiny_mlp") && svg.contains(">zkonnx<") && svg.contains(">EZKL<"));

@@ -13,7 +13,9 @@
 //! proof (its proving key holds them as coefficients; `evaluate_h` extends them part by part,
 //! `2^e` FFTs of size 2^k each). The floor leaves those out, as a prover that kept them
 //! extended in its key would; on layouts with many fixed columns (8×8 packing: 64 weight
-//! columns) they are most of the measured time above the floor.
+//! columns) they are most of the measured time above the floor. [`Roofline::rederive_s`]
+//! measures that work apart, so that a bench can say how much of a prover's time above the
+//! floor is this trade of halo2-axiom's (key memory for time) and how much is left.
 //!
 //! [`memory_bytes`] estimates the prover's peak memory the same way, from the column counts.
 
@@ -27,6 +29,7 @@ use halo2_proofs::plonk::{Circuit, ConstraintSystem};
 use halo2_proofs::poly::EvaluationDomain;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use zkonnx_circuits::circuit::ModelCircuit;
@@ -52,6 +55,12 @@ pub struct Counts {
     pub ffts: usize,
     /// FFTs of size 2^extended_k (polynomials the quotient reads, and the quotient).
     pub extended_ffts: usize,
+    /// Polynomials that do not depend on the witness but that halo2-axiom brings from
+    /// coefficients to each part of the extended domain on every proof (fixed columns,
+    /// selectors among them, permutation columns and three Lagrange polynomials): not in the
+    /// floor.
+    #[serde(default)]
+    pub rederived: usize,
 }
 
 /// This machine's times for one operation of each kind, at a circuit's sizes.
@@ -69,6 +78,14 @@ pub struct Roofline {
     pub extended_fft_s: f64,
     /// The floor: counts × times, seconds.
     pub floor_s: f64,
+    /// One polynomial brought to one part of the extended domain (`2^k` values), as
+    /// halo2-axiom's quotient does it: many polynomials at once, one per thread, seconds.
+    #[serde(default)]
+    pub rederive_part_s: f64,
+    /// halo2-axiom's re-extension of the [`Counts::rederived`] polynomials on every proof:
+    /// `rederived × 2^e × rederive_part_s`, seconds (beside the floor, not in it).
+    #[serde(default)]
+    pub rederive_s: f64,
 }
 
 /// The counts of the circuit of a shape.
@@ -86,6 +103,7 @@ pub fn counts(shape: CircuitShape) -> Counts {
         full_msms: 3 * c.lookups + c.perm_z + (c.degree - 1) + 2,
         ffts: committed + c.instance,
         extended_ffts: extended,
+        rederived: c.fixed + c.perm_cols + 3,
     }
 }
 
@@ -202,6 +220,20 @@ pub fn measure(shape: CircuitShape) -> Roofline {
     let fft_s = best_of(2, || domain.lagrange_to_coeff(lagrange.clone()));
     let coeff = domain.lagrange_to_coeff(lagrange.clone());
     let extended_fft_s = best_of(2, || domain.coeff_to_extended(&coeff));
+    // As `evaluate_h` does it: the polynomials side by side, each cloned and brought to one
+    // part; up to 64 of them, or fewer at large k (about 256 MB of copies, two per thread at
+    // least).
+    let batch = ((1usize << 23) >> c.k)
+        .clamp(2 * rayon::current_num_threads(), 64)
+        .min(c.rederived.max(1));
+    let omega = domain.get_extended_omega();
+    let rederive_part_s = best_of(2, || {
+        (0..batch)
+            .into_par_iter()
+            .map(|_| domain.coeff_to_extended_part(coeff.clone(), omega))
+            .collect::<Vec<_>>()
+    }) / batch as f64;
+    let rederive_s = (c.rederived << (c.extended_k - c.k)) as f64 * rederive_part_s;
     let floor_s = c.full_msms as f64 * msm_s
         + c.small_msms as f64 * small_msm_s
         + c.ffts as f64 * fft_s
@@ -213,6 +245,8 @@ pub fn measure(shape: CircuitShape) -> Roofline {
         fft_s,
         extended_fft_s,
         floor_s,
+        rederive_part_s,
+        rederive_s,
     }
 }
 
@@ -250,5 +284,16 @@ mod tests {
         );
         let r = measure(CircuitShape { k: 8, ..base });
         assert!(r.msm_s > 0.0 && r.fft_s > 0.0 && r.floor_s >= r.msm_s * r.counts.full_msms as f64);
+        // Every fixed column and selector is re-extended on each proof: a shape with more
+        // weight columns re-derives more, in the same measured unit.
+        let wide = counts(CircuitShape {
+            accs_per_row: base.accs_per_row + 2,
+            ..base
+        });
+        assert!(wide.rederived > plain.rederived, "{wide:?} vs {plain:?}");
+        assert!(r.rederive_part_s > 0.0);
+        let expect =
+            (r.counts.rederived << (r.counts.extended_k - r.counts.k)) as f64 * r.rederive_part_s;
+        assert!((r.rederive_s - expect).abs() <= 1e-12 * expect.max(1.0));
     }
 }

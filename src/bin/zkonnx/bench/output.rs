@@ -157,9 +157,46 @@ pub fn markdown(r: &BenchReport) -> String {
          the MSMs and FFTs the circuit needs (`benches/README.md`).\n",
         PHASES.join(", ")
     ));
+    rederive_rows(&mut out, r);
     device_rows(&mut out, r);
     split_rows(&mut out, r);
     out
+}
+
+/// How much of zkonnx's prove time above the floor is halo2-axiom re-extending the fixed
+/// and permutation polynomials on every proof (`roofline::Roofline::rederive_s`).
+fn rederive_rows(out: &mut String, r: &BenchReport) {
+    let rows: Vec<_> = r
+        .models
+        .iter()
+        .filter_map(|m| {
+            let roof = m.zkonnx.roofline?;
+            let prove = m.zkonnx.phases.get("prove")?.wall_median_s;
+            (roof.rederive_s > 0.0).then_some((m.model.as_str(), roof, prove))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "
+Beside the floor: halo2-axiom keeps fixed, selector and permutation polynomials as \
+         coefficients in its proving key and brings each to every part of the extended domain \
+         on every proof (a prover holding them extended would not, at the cost of key memory).\n\n\
+         | model | polynomials | re-extension s | floor + re-extension s | prove / (floor + re-extension) |\n\
+         |---|---|---|---|---|"
+    );
+    for (model, roof, prove) in rows {
+        let with = roof.floor_s + roof.rederive_s;
+        let _ = writeln!(
+            out,
+            "| {model} | {} | {:.2} | {with:.2} | {:.2}× |",
+            roof.counts.rederived,
+            roof.rederive_s,
+            prove / with
+        );
+    }
 }
 
 /// The split rows (`--split`): per model and segment count, every phase's seconds and peak,
