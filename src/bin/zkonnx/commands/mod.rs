@@ -163,7 +163,7 @@ pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), 
     use zkonnx_prover::roofline::{measure, MEASURED_OVERHEAD};
     let p = &c.plan;
     let roof = measure(p.shape);
-    let estimate = roof.floor_s * MEASURED_OVERHEAD;
+    let estimate = roof.estimate_s();
     let total: usize = p
         .layers
         .iter()
@@ -222,8 +222,11 @@ pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), 
         needs.join(", ")
     );
     let n = roof.counts;
+    let parts = 1usize << (n.extended_k - n.k);
     println!(
-        "floor: {} MSMs (+{} of small scalars) of 2^{} at {:.3}/{:.3} s, {} FFTs of 2^{} at {:.4} s, {} FFTs of 2^{} at {:.4} s = {:.2} s",
+        "floor: {} MSMs (+{} of small scalars) of 2^{} at {:.3}/{:.3} s, {} FFTs of 2^{} at {:.4} s, \
+         {} extensions to 2^{} at {:.4} s ({parts} parts of 2^{} side by side; one FFT of 2^{} \
+         takes {:.4} s) and the quotient's inverse: {:.2} s",
         n.full_msms,
         n.small_msms,
         n.k,
@@ -232,7 +235,10 @@ pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), 
         n.ffts,
         n.k,
         roof.fft_s,
-        n.extended_ffts,
+        n.extended_ffts.saturating_sub(1),
+        n.extended_k,
+        roof.extended_fft_s.min(parts as f64 * roof.part_s),
+        n.k,
         n.extended_k,
         roof.extended_fft_s,
         roof.floor_s
@@ -243,10 +249,10 @@ pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), 
         n.rederived,
         n.rederived << (n.extended_k - n.k),
         n.k,
-        roof.rederive_part_s,
+        roof.part_s,
         roof.rederive_s
     );
-    println!("estimated prove: {estimate:.2} s (floor × {MEASURED_OVERHEAD})");
+    println!("estimated prove: {estimate:.2} s ((floor + re-extension) × {MEASURED_OVERHEAD})");
     println!(
         "estimated prove memory: {:.0} MB (keys, witness, one quotient part, SRS; not the model or trace)",
         zkonnx_prover::roofline::memory_bytes(p.shape) as f64 / 1e6
@@ -404,7 +410,7 @@ pub fn inspect(a: InspectArgs) -> Result<(), Fail> {
 /// The prove-cost/gas frontier of the compiled model's plans, each plan's prove time estimated
 /// from this machine's MSM/FFT speed like the chosen plan's.
 fn print_frontier(c: &CompiledModel) {
-    use zkonnx_prover::roofline::{measure, MEASURED_OVERHEAD};
+    use zkonnx_prover::roofline::measure;
     let plans = zkonnx::circuits::layout::frontier(&c.model, c.plan.shape.visibility);
     let fastest = plans.first().map_or(1.0, |p| p.cost);
     println!("frontier (proving cost vs verify gas; no plan beats one of these on both):");
@@ -413,7 +419,7 @@ fn print_frontier(c: &CompiledModel) {
         "layout", "k", "cost ×", "est. s", "est. gas"
     );
     for p in &plans {
-        let est = measure(p.shape).floor_s * MEASURED_OVERHEAD;
+        let est = measure(p.shape).estimate_s();
         println!(
             "{:<48} {:>3} {:>9.2} {:>10.2} {:>13}",
             p.shape.describe(),
