@@ -79,3 +79,65 @@ fn the_chosen_plan_is_within_ten_percent_of_an_exhaustive_search() {
         );
     }
 }
+
+/// The planner keeps only the plans on the frontier of proving cost and gas while it searches;
+/// its choice for every objective must be the one a search holding every candidate makes: the
+/// least by the objective's key (proving cost then gas, or gas then cost among plans within
+/// the objective's slowdown of the fastest), among the deployable plans, the first of equals.
+#[test]
+fn each_objective_chooses_what_a_search_over_every_candidate_chooses() {
+    use zkonnx::circuits::layout::{candidates, frontier, plan};
+    let dir = common::shared_models();
+    for name in SHARED {
+        let (model, x) = common::load_with_input(&dir, name);
+        let vis = Visibility::default();
+        let c = model
+            .compile_planned(
+                std::slice::from_ref(&x),
+                QuantSettings::default(),
+                vis,
+                Objective::Prove,
+            )
+            .unwrap_or_else(|e| panic!("{name}: compile: {e}"));
+        let all = candidates(&c.model, vis);
+        let any_fits = all.iter().any(|p| deployable(&p.shape));
+        let pool: Vec<&LayoutPlan> = all
+            .iter()
+            .filter(|p| !any_fits || deployable(&p.shape))
+            .collect();
+        let fastest = pool.iter().map(|p| p.cost).fold(f64::INFINITY, f64::min);
+        for objective in [Objective::Prove, Objective::Gas, Objective::Balanced] {
+            let key = |p: &LayoutPlan| match objective {
+                Objective::Prove => (p.cost, p.est_verify_gas as f64),
+                Objective::Gas | Objective::Balanced => (p.est_verify_gas as f64, p.cost),
+            };
+            let want = pool
+                .iter()
+                .filter(|p| p.cost <= objective.max_slowdown() * fastest)
+                .copied()
+                .reduce(|b, p| if key(p) < key(b) { p } else { b })
+                .expect("a plan");
+            let got = plan(&c.model, vis, objective);
+            assert_eq!(
+                (got.shape, got.cost, got.est_verify_gas),
+                (want.shape, want.cost, want.est_verify_gas),
+                "{name} {objective}"
+            );
+        }
+        // The frontier: by rising cost, falling gas, and no candidate below it on both.
+        let f = frontier(&c.model, vis);
+        assert!(f
+            .windows(2)
+            .all(|w| w[0].cost < w[1].cost && w[0].est_verify_gas > w[1].est_verify_gas));
+        for p in &pool {
+            assert!(
+                f.iter()
+                    .any(|q| q.cost <= p.cost && q.est_verify_gas <= p.est_verify_gas),
+                "{name}: {} (cost {}, gas {}) lies below the frontier",
+                p.shape.describe(),
+                p.cost,
+                p.est_verify_gas
+            );
+        }
+    }
+}

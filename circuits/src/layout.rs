@@ -345,6 +345,8 @@ pub fn range_widths(q: &QGraph, vis: Visibility, limb: u32) -> u64 {
 
 /// Plans the circuit for a quantized graph with the given visibility, minimising `objective`.
 pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
+    // Every objective's choice is on the frontier of proving cost and gas: a plan another
+    // matches or beats on both is never the least of either key.
     let mut cands = candidates_with(q, vis);
     let fastest = cands.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min);
     if objective != Objective::Prove {
@@ -372,16 +374,7 @@ pub fn frontier(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
             .total_cmp(&b.cost)
             .then(a.est_verify_gas.cmp(&b.est_verify_gas))
     });
-    let mut out: Vec<LayoutPlan> = Vec::new();
-    for c in cands {
-        if out
-            .last()
-            .is_none_or(|l| c.est_verify_gas < l.est_verify_gas)
-        {
-            out.push(c);
-        }
-    }
-    out.into_iter().map(|p| with_layers(q, p)).collect()
+    cands.into_iter().map(|p| with_layers(q, p)).collect()
 }
 
 /// The lean layout's plans (one per number of inputs per row in [`LEAN_INPUTS_PER_ROW`]);
@@ -521,39 +514,68 @@ pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
     candidates_any_size(q, vis, true)
 }
 
-/// The plans the planner chooses from: [`candidates`] whose verifying key fits a contract
-/// ([`deployable`]; all of them, should none fit), the pooled ones without per-layer figures
-/// (the planner ranks thousands of plans by their totals and fills in the chosen ones' with
-/// [`with_layers`], rather than holding a copy of every layer per packing and limb width).
+/// The plans the planner chooses from: the frontier of proving cost and gas (in the order the
+/// plans were made) among [`candidates`] whose verifying key fits a contract ([`deployable`];
+/// among all of them, should none fit), the pooled ones without per-layer figures. The planner
+/// ranks tens of thousands of plans by their totals and fills in the chosen ones' layers with
+/// [`with_layers`]; it holds only the plans no other matches or beats on both cost and gas (a
+/// few dozen; holding every plan took 5 MB, most of a small model's compile).
 fn candidates_with(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
-    let all = candidates_any_size(q, vis, false);
-    if all.iter().any(|p| deployable(&p.shape)) {
-        all.into_iter().filter(|p| deployable(&p.shape)).collect()
+    let mut fits = Pareto::default();
+    let mut rest = Pareto::default();
+    each_candidate(q, vis, false, |p| {
+        if deployable(&p.shape) {
+            fits.add(p);
+        } else if fits.0.is_empty() {
+            rest.add(p);
+        }
+    });
+    if fits.0.is_empty() {
+        rest.0
     } else {
-        all
+        fits.0
+    }
+}
+
+/// Plans none of which another in the set matches or beats on both proving cost and gas, in
+/// the order they were added (of plans with equal cost and gas, the first).
+#[derive(Default)]
+struct Pareto(Vec<LayoutPlan>);
+
+impl Pareto {
+    fn add(&mut self, p: LayoutPlan) {
+        let covers = |a: &LayoutPlan, b: &LayoutPlan| {
+            a.cost <= b.cost && a.est_verify_gas <= b.est_verify_gas
+        };
+        if self.0.iter().any(|f| covers(f, &p)) {
+            return;
+        }
+        self.0.retain(|f| !covers(&p, f));
+        self.0.push(p);
     }
 }
 
 fn candidates_any_size(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
-    let mut out = lean_candidates(q, vis);
+    let mut out = Vec::new();
+    each_candidate(q, vis, layers, |p| out.push(p));
+    out
+}
+
+/// Calls `f` with every candidate plan: the lean layout's, then the pooled layout's at every
+/// packing, limb width and lane count.
+fn each_candidate(q: &QGraph, vis: Visibility, layers: bool, mut f: impl FnMut(LayoutPlan)) {
+    lean_candidates(q, vis).into_iter().for_each(&mut f);
     let reads = prepare(q, vis);
     // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows; the
     // compact verifier is one contract for every circuit, but the verifying key it reads grows
     // with the columns ([`deployable`]: the planner filters on it, this list does not).
     for (a, t) in packings() {
         for limb in LIMB_BITS {
-            out.extend(pooled_plans_with(
-                q,
-                vis,
-                &reads,
-                (a, t),
-                limb,
-                RANGE_LANES,
-                layers,
-            ));
+            pooled_plans_with(q, vis, &reads, (a, t), limb, RANGE_LANES, layers)
+                .into_iter()
+                .for_each(&mut f);
         }
     }
-    out
 }
 
 /// A pooled plan from [`candidates_with`] with its per-layer figures filled in (the same
