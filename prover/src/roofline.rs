@@ -105,6 +105,19 @@ impl Roofline {
     pub fn estimate_s(&self) -> f64 {
         (self.floor_s + self.rederive_s) * MEASURED_OVERHEAD
     }
+
+    /// The timings this floor was computed with (for other plans of the same size).
+    pub fn timings(&self) -> Timings {
+        Timings {
+            k: self.counts.k,
+            extended_k: self.counts.extended_k,
+            msm_s: self.msm_s,
+            small_msm_s: self.small_msm_s,
+            fft_s: self.fft_s,
+            extended_fft_s: self.extended_fft_s,
+            part_s: self.part_s,
+        }
+    }
 }
 
 /// The counts of the circuit of a shape.
@@ -222,69 +235,112 @@ const MAX_RUNS: usize = 10;
 /// Runs go on (up to [`MAX_RUNS`]) until they took this long together, seconds.
 const TIME_BUDGET_S: f64 = 0.5;
 
+/// This machine's time for each operation at one size: what a floor multiplies its counts by.
+/// It depends only on `k` and the extension, so plans of one size share it ([`Timings::at`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timings {
+    /// log2 of the rows.
+    pub k: u32,
+    /// log2 of the extended domain.
+    pub extended_k: u32,
+    /// One MSM of 2^k points with full-size scalars, seconds.
+    pub msm_s: f64,
+    /// One MSM of 2^k points with small signed scalars, seconds.
+    pub small_msm_s: f64,
+    /// One FFT of 2^k, seconds.
+    pub fft_s: f64,
+    /// One FFT of 2^extended_k, seconds.
+    pub extended_fft_s: f64,
+    /// One polynomial brought to one part of the extended domain, side by side, seconds.
+    pub part_s: f64,
+}
+
+impl Timings {
+    /// Times each operation at 2^k rows and an extended domain of 2^extended_k.
+    pub fn at(k: u32, extended_k: u32) -> Self {
+        let n = 1usize << k;
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let scalars: Vec<Fr> = (0..n).map(|_| Fr::random(&mut rng)).collect();
+        let bases = bases(n);
+        let msm_s = best_of(|| best_multiexp(&scalars, &bases));
+        // Witness values: signed, up to ~2^20 (inputs and activations of 8–16 bits,
+        // accumulators wider), committed as the prover commits them (`commit::msm_signed`).
+        let small: Vec<Fr> = (0..n)
+            .map(|_| {
+                let v = Fr::from(rng.next_u64() >> 44);
+                if rng.next_u32() % 2 == 0 {
+                    v
+                } else {
+                    -v
+                }
+            })
+            .collect();
+        let small_msm_s = best_of(|| {
+            crate::commit::msm_signed(&small, &bases)
+                .unwrap_or_else(|| best_multiexp(&small, &bases))
+        });
+        let degree = 1 + (1u32 << (extended_k - k)) + 1;
+        let domain = EvaluationDomain::<Fr>::new(degree, k);
+        let mut lagrange = domain.empty_lagrange();
+        for (v, s) in lagrange.iter_mut().zip(&scalars) {
+            *v = *s;
+        }
+        let fft_s = best_of(|| domain.lagrange_to_coeff(lagrange.clone()));
+        let coeff = domain.lagrange_to_coeff(lagrange.clone());
+        let extended_fft_s = best_of(|| domain.coeff_to_extended(&coeff));
+        // As `evaluate_h` does it: polynomials side by side, each cloned and brought to one
+        // part; PART_BATCH of them, or fewer at large k (about 256 MB of copies), two per
+        // thread at least.
+        let batch = ((1usize << 23) >> k).clamp(2 * rayon::current_num_threads(), PART_BATCH);
+        let omega = domain.get_extended_omega();
+        let part_s = best_of(|| {
+            (0..batch)
+                .into_par_iter()
+                .map(|_| domain.coeff_to_extended_part(coeff.clone(), omega))
+                .collect::<Vec<_>>()
+        }) / batch as f64;
+        Self {
+            k,
+            extended_k,
+            msm_s,
+            small_msm_s,
+            fft_s,
+            extended_fft_s,
+            part_s,
+        }
+    }
+
+    /// The floor of a circuit with these counts (of the same sizes).
+    pub fn roofline(&self, c: Counts) -> Roofline {
+        debug_assert_eq!((c.k, c.extended_k), (self.k, self.extended_k));
+        let parts = (1usize << (c.extended_k - c.k)) as f64;
+        let rederive_s = c.rederived as f64 * parts * self.part_s;
+        let extension_s = self.extended_fft_s.min(parts * self.part_s);
+        let floor_s = c.full_msms as f64 * self.msm_s
+            + c.small_msms as f64 * self.small_msm_s
+            + c.ffts as f64 * self.fft_s
+            + c.extended_ffts.saturating_sub(1) as f64 * extension_s
+            + self.extended_fft_s;
+        Roofline {
+            counts: c,
+            msm_s: self.msm_s,
+            small_msm_s: self.small_msm_s,
+            fft_s: self.fft_s,
+            extended_fft_s: self.extended_fft_s,
+            part_s: self.part_s,
+            floor_s,
+            rederive_s,
+        }
+    }
+}
+
+/// Polynomials brought to one part side by side when timing [`Timings::part_s`].
+const PART_BATCH: usize = 16;
+
 /// Measures one MSM and the FFTs at the circuit's sizes and returns the floor.
 pub fn measure(shape: CircuitShape) -> Roofline {
     let c = counts(shape);
-    let n = 1usize << c.k;
-    let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let scalars: Vec<Fr> = (0..n).map(|_| Fr::random(&mut rng)).collect();
-    let bases = bases(n);
-    let msm_s = best_of(|| best_multiexp(&scalars, &bases));
-    // Witness values: signed, up to ~2^20 (inputs and activations of 8–16 bits, accumulators
-    // wider), committed as the prover commits them (`commit::msm_signed`).
-    let small: Vec<Fr> = (0..n)
-        .map(|_| {
-            let v = Fr::from(rng.next_u64() >> 44);
-            if rng.next_u32() % 2 == 0 {
-                v
-            } else {
-                -v
-            }
-        })
-        .collect();
-    let small_msm_s = best_of(|| {
-        crate::commit::msm_signed(&small, &bases).unwrap_or_else(|| best_multiexp(&small, &bases))
-    });
-    let degree = 1 + (1u32 << (c.extended_k - c.k)) + 1;
-    let domain = EvaluationDomain::<Fr>::new(degree, c.k);
-    let mut lagrange = domain.empty_lagrange();
-    for (v, s) in lagrange.iter_mut().zip(&scalars) {
-        *v = *s;
-    }
-    let fft_s = best_of(|| domain.lagrange_to_coeff(lagrange.clone()));
-    let coeff = domain.lagrange_to_coeff(lagrange.clone());
-    let extended_fft_s = best_of(|| domain.coeff_to_extended(&coeff));
-    // As `evaluate_h` does it: the polynomials side by side, each cloned and brought to one
-    // part; up to 64 of them, or fewer at large k (about 256 MB of copies, two per thread at
-    // least).
-    let batch = ((1usize << 23) >> c.k)
-        .clamp(2 * rayon::current_num_threads(), 64)
-        .min(c.rederived.max(1));
-    let omega = domain.get_extended_omega();
-    let part_s = best_of(|| {
-        (0..batch)
-            .into_par_iter()
-            .map(|_| domain.coeff_to_extended_part(coeff.clone(), omega))
-            .collect::<Vec<_>>()
-    }) / batch as f64;
-    let parts = (1usize << (c.extended_k - c.k)) as f64;
-    let rederive_s = c.rederived as f64 * parts * part_s;
-    let extension_s = extended_fft_s.min(parts * part_s);
-    let floor_s = c.full_msms as f64 * msm_s
-        + c.small_msms as f64 * small_msm_s
-        + c.ffts as f64 * fft_s
-        + c.extended_ffts.saturating_sub(1) as f64 * extension_s
-        + extended_fft_s;
-    Roofline {
-        counts: c,
-        msm_s,
-        small_msm_s,
-        fft_s,
-        extended_fft_s,
-        part_s,
-        floor_s,
-        rederive_s,
-    }
+    Timings::at(c.k, c.extended_k).roofline(c)
 }
 
 #[cfg(test)]
@@ -341,5 +397,7 @@ mod tests {
             + r.extended_fft_s;
         assert!((r.floor_s - expect).abs() <= 1e-12 * expect.max(1.0));
         assert!(r.estimate_s() > r.floor_s + r.rederive_s);
+        // Another plan of the same size reuses the timings: the same floor from its counts.
+        assert_eq!(r.timings().roofline(r.counts), r);
     }
 }

@@ -158,8 +158,11 @@ pub fn print_plan(c: &CompiledModel) {
 }
 
 /// The plan with estimated times: the roofline floor times the prover's measured overhead,
-/// shared among layers by the rows and lookups they use.
-pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), Fail> {
+/// shared among layers by the rows and lookups they use. Returns the timings it measured.
+pub fn print_inspection(
+    c: &CompiledModel,
+    report: Option<&Path>,
+) -> Result<zkonnx_prover::roofline::Timings, Fail> {
     use zkonnx_prover::roofline::{measure, MEASURED_OVERHEAD};
     let p = &c.plan;
     let roof = measure(p.shape);
@@ -266,7 +269,7 @@ pub fn print_inspection(c: &CompiledModel, report: Option<&Path>) -> Result<(), 
             measured.prove_s / roof.floor_s
         );
     }
-    Ok(())
+    Ok(roof.timings())
 }
 
 pub fn file_len(p: &Path) -> u64 {
@@ -400,17 +403,19 @@ pub fn inspect(a: InspectArgs) -> Result<(), Fail> {
     let m = Model::load(&model)?;
     let cal = calibration_samples(&m, calibration.as_deref(), input.as_deref())?;
     let compiled = quant.compile(&m, &cal)?;
-    print_inspection(&compiled, report.as_deref())?;
+    let timings = print_inspection(&compiled, report.as_deref())?;
     if frontier {
-        print_frontier(&compiled);
+        print_frontier(&compiled, timings);
     }
     Ok(())
 }
 
 /// The prove-cost/gas frontier of the compiled model's plans, each plan's prove time estimated
-/// from this machine's MSM/FFT speed like the chosen plan's.
-fn print_frontier(c: &CompiledModel) {
-    use zkonnx_prover::roofline::measure;
+/// from this machine's MSM/FFT speed like the chosen plan's (`seed`: the chosen plan's timings,
+/// so that its row repeats its estimate).
+fn print_frontier(c: &CompiledModel, seed: zkonnx_prover::roofline::Timings) {
+    use zkonnx_prover::roofline::{counts, Timings};
+    let mut timings: Vec<Timings> = vec![seed];
     let plans = zkonnx::circuits::layout::frontier(&c.model, c.plan.shape.visibility);
     let fastest = plans.first().map_or(1.0, |p| p.cost);
     println!("frontier (proving cost vs verify gas; no plan beats one of these on both):");
@@ -419,7 +424,20 @@ fn print_frontier(c: &CompiledModel) {
         "layout", "k", "cost ×", "est. s", "est. gas"
     );
     for p in &plans {
-        let est = measure(p.shape).estimate_s();
+        // Plans of one size share its timings (each takes a few seconds at large k).
+        let c = counts(p.shape);
+        let t = match timings
+            .iter()
+            .find(|t| (t.k, t.extended_k) == (c.k, c.extended_k))
+        {
+            Some(t) => *t,
+            None => {
+                let t = Timings::at(c.k, c.extended_k);
+                timings.push(t);
+                t
+            }
+        };
+        let est = t.roofline(c).estimate_s();
         println!(
             "{:<48} {:>3} {:>9.2} {:>10.2} {:>13}",
             p.shape.describe(),
