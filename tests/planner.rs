@@ -23,6 +23,19 @@ const SHARED: &[&str] = &[
     "lgbm_credit",
 ];
 
+/// A shared model compiled on its input for proving speed, with visibility `vis`.
+fn compiled(dir: &std::path::Path, name: &str, vis: Visibility) -> zkonnx::CompiledModel {
+    let (model, x) = common::load_with_input(dir, name);
+    model
+        .compile_planned(
+            std::slice::from_ref(&x),
+            QuantSettings::default(),
+            vis,
+            Objective::Prove,
+        )
+        .unwrap_or_else(|e| panic!("{name}: compile: {e}"))
+}
+
 #[test]
 fn the_chosen_plan_is_within_ten_percent_of_an_exhaustive_search() {
     let dir = common::shared_models();
@@ -31,16 +44,8 @@ fn the_chosen_plan_is_within_ten_percent_of_an_exhaustive_search() {
         .collect();
     let lanes: Vec<usize> = (1..=8).collect();
     for name in SHARED {
-        let (model, x) = common::load_with_input(&dir, name);
         let vis = Visibility::default();
-        let c = model
-            .compile_planned(
-                std::slice::from_ref(&x),
-                QuantSettings::default(),
-                vis,
-                Objective::Prove,
-            )
-            .unwrap_or_else(|e| panic!("{name}: compile: {e}"));
+        let c = compiled(&dir, name, vis);
         // The cheapest plan, kept as the search goes (all of them at once would hold every
         // layer's figures 3,584 times over).
         let cheaper = |b: Option<LayoutPlan>, p: LayoutPlan| match b {
@@ -89,16 +94,8 @@ fn each_objective_chooses_what_a_search_over_every_candidate_chooses() {
     use zkonnx::circuits::layout::{candidates, frontier, plan};
     let dir = common::shared_models();
     for name in SHARED {
-        let (model, x) = common::load_with_input(&dir, name);
         let vis = Visibility::default();
-        let c = model
-            .compile_planned(
-                std::slice::from_ref(&x),
-                QuantSettings::default(),
-                vis,
-                Objective::Prove,
-            )
-            .unwrap_or_else(|e| panic!("{name}: compile: {e}"));
+        let c = compiled(&dir, name, vis);
         let all = candidates(&c.model, vis);
         let any_fits = all.iter().any(|p| deployable(&p.shape));
         let pool: Vec<&LayoutPlan> = all
