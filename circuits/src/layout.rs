@@ -347,7 +347,7 @@ pub fn range_widths(q: &QGraph, vis: Visibility, limb: u32) -> u64 {
 pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
     // Every objective's choice is on the frontier of proving cost and gas: a plan another
     // matches or beats on both is never the least of either key.
-    let mut cands = candidates_with(q, vis);
+    let (mut cands, reads) = candidates_with(q, vis);
     let fastest = cands.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min);
     if objective != Objective::Prove {
         cands.retain(|c| c.cost <= objective.max_slowdown() * fastest);
@@ -361,20 +361,23 @@ pub fn plan(q: &QGraph, vis: Visibility, objective: Objective) -> LayoutPlan {
         .reduce(|b, c| if key(&c) < key(&b) { c } else { b })
         .expect("at least one candidate");
     best.objective = objective;
-    with_layers(q, best)
+    with_layers(q, &reads, best)
 }
 
 /// The plans no other plan beats on both proving cost and verification gas, by proving cost
 /// (the first is [`Objective::Prove`]'s choice, the last [`Objective::Gas`]'s when within its
 /// slowdown): the trade-off the objectives choose along.
 pub fn frontier(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
-    let mut cands = candidates_with(q, vis);
+    let (mut cands, reads) = candidates_with(q, vis);
     cands.sort_by(|a, b| {
         a.cost
             .total_cmp(&b.cost)
             .then(a.est_verify_gas.cmp(&b.est_verify_gas))
     });
-    cands.into_iter().map(|p| with_layers(q, p)).collect()
+    cands
+        .into_iter()
+        .map(|p| with_layers(q, &reads, p))
+        .collect()
 }
 
 /// The lean layout's plans (one per number of inputs per row in [`LEAN_INPUTS_PER_ROW`]);
@@ -520,21 +523,20 @@ pub fn candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
 /// ranks tens of thousands of plans by their totals and fills in the chosen ones' layers with
 /// [`with_layers`]; it holds only the plans no other matches or beats on both cost and gas (a
 /// few dozen; holding every plan took 5 MB, most of a small model's compile).
-fn candidates_with(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
+/// Also returns the model's [`Reads`], for filling in the chosen plans' layers.
+fn candidates_with(q: &QGraph, vis: Visibility) -> (Vec<LayoutPlan>, Reads) {
+    let reads = prepare(q, vis);
     let mut fits = Pareto::default();
     let mut rest = Pareto::default();
-    each_candidate(q, vis, false, |p| {
+    each_candidate(q, vis, &reads, false, |p| {
         if deployable(&p.shape) {
             fits.add(p);
         } else if fits.0.is_empty() {
             rest.add(p);
         }
     });
-    if fits.0.is_empty() {
-        rest.0
-    } else {
-        fits.0
-    }
+    let plans = if fits.0.is_empty() { rest.0 } else { fits.0 };
+    (plans, reads)
 }
 
 /// Plans none of which another in the set matches or beats on both proving cost and gas, in
@@ -557,21 +559,26 @@ impl Pareto {
 
 fn candidates_any_size(q: &QGraph, vis: Visibility, layers: bool) -> Vec<LayoutPlan> {
     let mut out = Vec::new();
-    each_candidate(q, vis, layers, |p| out.push(p));
+    each_candidate(q, vis, &prepare(q, vis), layers, |p| out.push(p));
     out
 }
 
 /// Calls `f` with every candidate plan: the lean layout's, then the pooled layout's at every
 /// packing, limb width and lane count.
-fn each_candidate(q: &QGraph, vis: Visibility, layers: bool, mut f: impl FnMut(LayoutPlan)) {
+fn each_candidate(
+    q: &QGraph,
+    vis: Visibility,
+    reads: &Reads,
+    layers: bool,
+    mut f: impl FnMut(LayoutPlan),
+) {
     lean_candidates(q, vis).into_iter().for_each(&mut f);
-    let reads = prepare(q, vis);
     // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows; the
     // compact verifier is one contract for every circuit, but the verifying key it reads grows
     // with the columns ([`deployable`]: the planner filters on it, this list does not).
     for (a, t) in packings() {
         for limb in LIMB_BITS {
-            pooled_plans_with(q, vis, &reads, (a, t), limb, RANGE_LANES, layers)
+            pooled_plans_with(q, vis, reads, (a, t), limb, RANGE_LANES, layers)
                 .into_iter()
                 .for_each(&mut f);
         }
@@ -580,11 +587,11 @@ fn each_candidate(q: &QGraph, vis: Visibility, layers: bool, mut f: impl FnMut(L
 
 /// A pooled plan from [`candidates_with`] with its per-layer figures filled in (the same
 /// figures [`pooled_plans`] gives it: they depend on neither `k` nor the lane count).
-fn with_layers(q: &QGraph, plan: LayoutPlan) -> LayoutPlan {
+fn with_layers(q: &QGraph, reads: &Reads, plan: LayoutPlan) -> LayoutPlan {
     if plan.shape.lean.is_some() || !plan.layers.is_empty() {
         return plan;
     }
-    let layers = pooled_layers(q, &prepare(q, plan.shape.visibility), &plan.shape);
+    let layers = pooled_layers(q, reads, &plan.shape);
     LayoutPlan { layers, ..plan }
 }
 
