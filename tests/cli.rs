@@ -624,6 +624,7 @@ fn inconsistent_artifacts_are_refused() {
     // Key headers out of bounds, and a truncated proving key: typed errors, no panic.
     for (field, value) in [
         ("inputs_per_row", serde_json::json!(50_000_000)),
+        ("windows_per_row", serde_json::json!(0)),
         ("max_limbs", serde_json::json!(1_000_000_000u64)),
         ("k", serde_json::json!(40)),
     ] {

@@ -424,6 +424,90 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
     }
 }
 
+/// Convolution windows side by side (two per multiply-add row, both reading the row's weight
+/// columns): a lie about a running accumulator of either window is refused, on both maps (a
+/// padded Conv and a strided ConvTranspose). A running sum (after the first of several rows of
+/// an output) is copied nowhere and checked by nothing but the multiply-add gate of its window,
+/// so this is the lie a missing or miswired window gate would let through; a lie about a map's
+/// output is also refused by the rescale that reads it.
+#[test]
+fn a_lie_about_either_window_of_a_row_is_refused() {
+    use zkonnx::circuits::gadgets::linear::classes;
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(100 + s, 32, 1.0)).collect();
+    let c = compile(
+        &common::onnx::padded_convs(),
+        "mal-windows",
+        &samples,
+        Visibility::default(),
+    );
+    let t = 4;
+    let plan = plan_where(&c, |p| {
+        p.shape.lean.is_none()
+            && (
+                p.shape.accs_per_row,
+                p.shape.inputs_per_row,
+                p.shape.windows_per_row,
+            ) == (2, t, 2)
+            && p.shape.limb_bits == 8
+            && p.shape.range_lanes == 1
+    });
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let honest = honest_instances(&c.model, &plan, &trace);
+    assert!(attack(&c.model, &plan, &trace, &[], &honest).proof_verifies);
+    let mut lied = std::collections::BTreeSet::new();
+    for n in &c.model.nodes {
+        let QOp::Linear { map } = &n.op else {
+            continue;
+        };
+        // The groups of a class go two at a time, in order: group `class[i]` is window `i % 2`.
+        for class in classes(map) {
+            for (i, &gi) in class.iter().enumerate() {
+                let w = i % 2;
+                let g = &map.groups[gi];
+                let present: Vec<(usize, (u32, u32))> = g
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(col, e)| e.map(|e| (col, e)))
+                    .collect();
+                if lied.contains(&(n.name.clone(), w)) || present.len() <= t {
+                    continue;
+                }
+                // Output 0's sum after its first row (the first `t` present inputs).
+                let m = &map.mats[g.mat as usize];
+                let partial: i128 = present[..t]
+                    .iter()
+                    .map(|&(col, (s, e))| {
+                        i128::from(m.data[col])
+                            * i128::from(trace.values[n.inputs[s as usize]][e as usize])
+                    })
+                    .sum();
+                if partial.abs() < 1 << 20 {
+                    continue;
+                }
+                let o = attack(
+                    &c.model,
+                    &plan,
+                    &trace,
+                    &[(fe(partial), fe(partial + 1))],
+                    &honest,
+                );
+                if o.rewritten != 1 {
+                    // The value is in another cell too: not the lie this test tells.
+                    continue;
+                }
+                assert!(
+                    !o.proof_verifies && !o.mock_satisfied,
+                    "'{}': a lie about a running sum in window {w} proves",
+                    n.name
+                );
+                lied.insert((n.name.clone(), w));
+            }
+        }
+    }
+    assert_eq!(lied.len(), 4, "both windows of both maps: {lied:?}");
+}
+
 /// The lean layout's gadgets: a lie about a rescaled output (one higher, every copy moved, the
 /// output instance too) is refused at one and two inputs per row.
 #[test]

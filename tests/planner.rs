@@ -39,9 +39,8 @@ fn compiled(dir: &std::path::Path, name: &str, vis: Visibility) -> zkonnx::Compi
 #[test]
 fn the_chosen_plan_is_within_ten_percent_of_an_exhaustive_search() {
     let dir = common::shared_models();
-    let packings: Vec<(usize, usize)> = (1..=16)
-        .flat_map(|a| (1..=16).map(move |t| (a, t)))
-        .collect();
+    // Every packing of the planner's space, windows per row included.
+    let packings: Vec<(usize, usize, usize)> = zkonnx::circuits::layout::packings().collect();
     let lanes: Vec<usize> = (1..=8).collect();
     for name in SHARED {
         let vis = Visibility::default();
@@ -55,9 +54,9 @@ fn the_chosen_plan_is_within_ten_percent_of_an_exhaustive_search() {
         let mut best = lean_candidates(&c.model, vis)
             .into_iter()
             .fold(None, cheaper);
-        for &(a, t) in &packings {
+        for &packing in &packings {
             for limb in LIMB_BITS {
-                best = pooled_plans(&c.model, vis, (a, t), limb, &lanes)
+                best = pooled_plans(&c.model, vis, packing, limb, &lanes)
                     .into_iter()
                     .filter(|p| deployable(&p.shape))
                     .fold(best, cheaper);

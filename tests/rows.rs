@@ -184,6 +184,42 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
     );
 }
 
+/// Convolutions whose windows fall into classes of shared weights, laid out `P` windows per
+/// row: every packing with more than one window per row (and, beside them, one), so each class's
+/// last row of windows is part-empty somewhere.
+#[test]
+fn pooled_rows_match_with_windows_side_by_side() {
+    let (c, x) = compile(
+        &common::onnx::padded_convs(),
+        "rows-windows",
+        32,
+        Visibility::default(),
+    );
+    let classes: Vec<usize> = c
+        .model
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            QOp::Linear { map } => Some(zkonnx::circuits::gadgets::linear::classes(map).len()),
+            _ => None,
+        })
+        .collect();
+    // Several classes per map, and fewer than its windows (else nothing shares a row).
+    assert_eq!(classes.len(), 2, "two linear maps");
+    assert!(
+        classes.iter().all(|&n| n > 2),
+        "classes per map: {classes:?}"
+    );
+    let n = compare_all(&c, &x, |p| {
+        p.shape.lean.is_none() && p.shape.limb_bits == 9 && p.shape.range_lanes == 1
+    });
+    let windowed = zkonnx::circuits::layout::packings()
+        .filter(|&(_, _, p)| p > 1)
+        .count();
+    assert!(windowed > 100);
+    assert_eq!(n, zkonnx::circuits::layout::packings().count());
+}
+
 #[test]
 fn lean_and_pooled_rows_match_on_a_dense_model() {
     let mut lean = 0;

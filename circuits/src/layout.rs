@@ -152,7 +152,7 @@ pub fn estimate_vk_bytes(shape: &CircuitShape) -> usize {
         + 168 * shape.advice_columns()
         + 200 * shape.equality_columns()
         + 272 * shape.lookups()
-        + 5 * shape.accs_per_row * shape.inputs_per_row
+        + 5 * shape.accs_per_row * shape.inputs_per_row * shape.windows_per_row
         + 1_200 * usize::from(shape.visibility.any_hashed())
 }
 
@@ -393,6 +393,7 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
             let mut shape = CircuitShape {
                 inputs_per_row: t,
                 accs_per_row: 1,
+                windows_per_row: 1,
                 limb_bits: 0,
                 max_limbs: 1,
                 range_lanes: 1,
@@ -477,13 +478,15 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
 pub const LEAN_INPUTS_PER_ROW: &[usize] = &[1, 2, 4];
 
 /// The prover's cost of a shape: committed area (advice, lookup and permutation-product
-/// columns × rows), plus 0.4 of a committed column for every fixed and every copy-constrained
+/// columns × rows), plus 0.6 of a committed column for every fixed and every copy-constrained
 /// column, counted in fifths of a committed column's rows (only ratios of costs matter), each
-/// column `2^k +` [`COLUMN_ROWS_FIXED`] rows long. halo2-axiom brings each fixed polynomial and each permutation σ to the extended
-/// domain on every proof (`2^e` FFTs of 2^k), about 0.4 of what a committed column costs on
-/// this machine (its MSM, inverse FFT and extension; measured with `roofline`, stop 29, after
-/// commitments of small values became cheap); at 0.1 the planner over-packed weights into fixed
-/// columns (mlp_wide at 8×8: 73 fixed columns, where 6×8 proves ~12 % faster with 57).
+/// column `2^k +` [`COLUMN_ROWS_FIXED`] rows long. halo2-axiom brings each fixed polynomial and
+/// each permutation σ to the extended domain on every proof (`2^e` coset FFTs of 2^k), which the
+/// roofline times at 0.5–0.6 of what an advice column of small values costs (its commitment,
+/// inverse FFT and extension; stop 33's coset timing). *History:* 0.1 over-packed weights into
+/// fixed columns (mlp_wide at 8×8: 73 fixed columns, where 6×8 proves ~12 % faster with 57);
+/// 0.4 (stop 29 to 33) chose tiny_gpt's 1×4×2 at k = 17 where 0.6 chooses 3×4×4 at k = 16,
+/// 18.4–19.2 s against 17.5 s measured (stop 34; no other shared model's plan moved).
 pub fn committed_area(shape: &CircuitShape) -> f64 {
     let n = ((1u64 << shape.k) + COLUMN_ROWS_FIXED) as f64;
     // Permutation products: degree d covers d − 2 columns each (the lean layout's degree is 4,
@@ -497,7 +500,7 @@ pub fn committed_area(shape: &CircuitShape) -> f64 {
     // In fifths of a committed column's rows, so the cost is an integer: it is stored in
     // compiled.json, and a replanned plan must equal the stored one after the JSON round trip.
     n * (5 * (shape.advice_columns() + 3 * shape.lookups() + perm)
-        + 2 * (shape.fixed_columns() + shape.equality_columns())) as f64
+        + 3 * (shape.fixed_columns() + shape.equality_columns())) as f64
 }
 
 /// What a column costs the prover whatever its length, in rows of that column: [`committed_area`]
@@ -576,9 +579,9 @@ fn each_candidate(
     // 1×1 has the fewest columns (cheapest to verify on chain), 16×16 the fewest rows; the
     // compact verifier is one contract for every circuit, but the verifying key it reads grows
     // with the columns ([`deployable`]: the planner filters on it, this list does not).
-    for (a, t) in packings() {
+    for packing in packings() {
         for limb in LIMB_BITS {
-            pooled_plans_with(q, vis, reads, (a, t), limb, RANGE_LANES, layers)
+            pooled_plans_with(q, vis, reads, packing, limb, RANGE_LANES, layers)
                 .into_iter()
                 .for_each(&mut f);
         }
@@ -636,26 +639,38 @@ fn pooled_totals(q: &QGraph, reads: &Reads, base: &CircuitShape) -> (usize, usiz
 /// ~0.5 s for the largest shared models).
 pub const PACKING_SIZES: &[usize] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 
-/// Every packing `(A, T)` the planner tries: [`PACKING_SIZES`] squared.
-pub fn packings() -> impl Iterator<Item = (usize, usize)> {
-    PACKING_SIZES
-        .iter()
-        .flat_map(|&a| PACKING_SIZES.iter().map(move |&t| (a, t)))
+/// Windows per multiply-add row the planner tries (`CircuitShape::windows_per_row`).
+pub const WINDOW_COUNTS: &[usize] = &[1, 2, 3, 4, 6, 8];
+
+/// The widest advice pool a packing may make, `(A + T)·P` (16×16 at one window per row).
+pub const MAX_POOL_WIDTH: usize = 32;
+
+/// Every packing `(A, T, P)` the planner tries: [`PACKING_SIZES`] squared at one window per
+/// row, and at each of [`WINDOW_COUNTS`] the pairs whose pool stays within [`MAX_POOL_WIDTH`].
+pub fn packings() -> impl Iterator<Item = (usize, usize, usize)> {
+    WINDOW_COUNTS.iter().flat_map(|&p| {
+        PACKING_SIZES.iter().flat_map(move |&a| {
+            PACKING_SIZES
+                .iter()
+                .filter(move |&&t| (a + t) * p <= MAX_POOL_WIDTH)
+                .map(move |&t| (a, t, p))
+        })
+    })
 }
 
 /// Limb widths the planner tries.
 pub const LIMB_BITS: std::ops::RangeInclusive<u32> = 4..=17;
 
-/// The pooled layout's plans at packing `(A, T)` and `limb`-bit limbs, one per lane count in
+/// The pooled layout's plans at packing `(A, T, P)` and `limb`-bit limbs, one per lane count in
 /// `lanes`, each with the smallest `k` that fits.
 pub fn pooled_plans(
     q: &QGraph,
     vis: Visibility,
-    (a, t): (usize, usize),
+    packing: (usize, usize, usize),
     limb: u32,
     lanes: &[usize],
 ) -> Vec<LayoutPlan> {
-    pooled_plans_with(q, vis, &prepare(q, vis), (a, t), limb, lanes, true)
+    pooled_plans_with(q, vis, &prepare(q, vis), packing, limb, lanes, true)
 }
 
 /// [`pooled_plans`] with the model's checks and nodes read once for all packings and limb
@@ -665,7 +680,7 @@ fn pooled_plans_with(
     q: &QGraph,
     vis: Visibility,
     reads: &Reads,
-    (a, t): (usize, usize),
+    (a, t, p): (usize, usize, usize),
     limb: u32,
     lanes: &[usize],
     layers: bool,
@@ -675,6 +690,7 @@ fn pooled_plans_with(
     let base = CircuitShape {
         inputs_per_row: t,
         accs_per_row: a,
+        windows_per_row: p,
         limb_bits: limb,
         max_limbs,
         range_lanes: 1,
@@ -845,6 +861,7 @@ mod tests {
         let shape = |(a, t), lanes, k| CircuitShape {
             inputs_per_row: t,
             accs_per_row: a,
+            windows_per_row: 1,
             limb_bits: 7,
             max_limbs: 3,
             range_lanes: lanes,

@@ -11,6 +11,9 @@ use crate::visibility::{Vis, Visibility};
 /// Most range lanes a shape may have (the planner tries [`crate::layout::RANGE_LANES`]).
 pub const MAX_RANGE_LANES: usize = 16;
 
+/// Most windows per multiply-add row a shape may have ([`CircuitShape::windows_per_row`]).
+pub const MAX_WINDOWS_PER_ROW: usize = 8;
+
 /// The constraint degree of the pooled layout: its lookups make it 4, so the quotient lives on
 /// `4·2^k` rows; 5 keeps that domain and lets a permutation product cover three columns.
 pub const POOLED_DEGREE: usize = 5;
@@ -25,6 +28,14 @@ pub struct CircuitShape {
     pub inputs_per_row: usize,
     /// Accumulators `A` per matrix-vector row.
     pub accs_per_row: usize,
+    /// Windows `P` per matrix-vector row: groups of a linear map with the same weights (a
+    /// convolution's output positions) side by side, each its own `T` inputs and `A`
+    /// accumulators, all reading the row's `A·T` weight columns. A convolution's weights repeat
+    /// at every position, so `P` windows per row hold its products in `P` times fewer fixed
+    /// columns at the same advice width and rows: halo2-axiom brings every fixed column to the
+    /// extended domain on every proof.
+    #[serde(default = "one")]
+    pub windows_per_row: usize,
     /// Bits per range-check limb (the table holds `[0, 2^t)` for every `t ≤ limb_bits`).
     pub limb_bits: u32,
     /// Most limbs any range-checked value needs.
@@ -70,6 +81,7 @@ impl Default for CircuitShape {
         Self {
             inputs_per_row: 4,
             accs_per_row: 4,
+            windows_per_row: 1,
             limb_bits: 8,
             max_limbs: 1,
             range_lanes: 1,
@@ -102,27 +114,35 @@ impl CircuitShape {
         }
     }
 
-    /// The layout in words: `packing AxT, L-bit limbs`, or `lean, T input(s) per row, W-bit checks`.
+    /// The layout in words: `packing AxT, L-bit limbs` (`packing AxTxP` with `P` windows per
+    /// row), or `lean, T input(s) per row, W-bit checks`.
     pub fn describe(&self) -> String {
-        match self.lean {
-            Some(l) => format!(
+        if let Some(l) = self.lean {
+            return format!(
                 "lean, {} input(s) per row, {}-bit checks",
                 self.inputs_per_row, l.width
-            ),
-            None if self.range_lanes > 1 => format!(
-                "packing {}x{}, {}-bit limbs, {} range lanes",
-                self.accs_per_row, self.inputs_per_row, self.limb_bits, self.range_lanes
-            ),
-            None => format!(
-                "packing {}x{}, {}-bit limbs",
-                self.accs_per_row, self.inputs_per_row, self.limb_bits
-            ),
+            );
+        }
+        let mut s = format!("packing {}", self.packing());
+        s += &format!(", {}-bit limbs", self.limb_bits);
+        if self.range_lanes > 1 {
+            s += &format!(", {} range lanes", self.range_lanes);
+        }
+        s
+    }
+
+    /// The multiply-add packing in words: `AxT`, or `AxTxP` with `P > 1` windows per row.
+    pub fn packing(&self) -> String {
+        match self.windows_per_row {
+            0 | 1 => format!("{}x{}", self.accs_per_row, self.inputs_per_row),
+            p => format!("{}x{}x{p}", self.accs_per_row, self.inputs_per_row),
         }
     }
 
     /// Width of the shared advice pool (Poseidon needs six columns, private parameters seven).
     pub fn width(&self) -> usize {
-        let mut w = (self.inputs_per_row + self.accs_per_row).max(ELEMENT_COLUMNS);
+        let mut w = ((self.inputs_per_row + self.accs_per_row) * self.windows_per_row.max(1))
+            .max(ELEMENT_COLUMNS);
         if self.visibility.any_hashed() {
             w = w.max(6);
         }

@@ -149,6 +149,11 @@ pub fn check_shape(s: &CircuitShape) -> std::result::Result<(), String> {
     };
     bound("inputs_per_row", s.inputs_per_row, 64)?;
     bound("accs_per_row", s.accs_per_row, 64)?;
+    bound(
+        "windows_per_row",
+        s.windows_per_row,
+        zkonnx_circuits::shape::MAX_WINDOWS_PER_ROW,
+    )?;
     bound("max_limbs", s.max_limbs, 64)?;
     bound(
         "range_lanes",

@@ -340,3 +340,44 @@ pub fn every_primitive() -> Vec<u8> {
         ],
     )
 }
+
+/// Two convolutions whose windows fall into several classes of shared weights: a 3×3 Conv with
+/// padding (the interior windows read every input, each border its own subset) and a 3×3
+/// ConvTranspose of stride 2 (each output's taps depend on its position's parity), a ReLU
+/// between.
+pub fn padded_convs() -> Vec<u8> {
+    let ints = |v: &[i64]| Attr::Ints(v.to_vec());
+    let nodes = [
+        node(
+            "Conv",
+            &["x", "w1", "b1"],
+            "c",
+            vec![
+                ("kernel_shape", ints(&[3, 3])),
+                ("pads", ints(&[1, 1, 1, 1])),
+            ],
+        ),
+        node("Relu", &["c"], "r", vec![]),
+        node(
+            "ConvTranspose",
+            &["r", "w2", "b2"],
+            "y",
+            vec![
+                ("kernel_shape", ints(&[3, 3])),
+                ("strides", ints(&[2, 2])),
+                ("pads", ints(&[1, 1, 1, 1])),
+            ],
+        ),
+    ];
+    model(
+        ("x", &[1, 2, 4, 4]),
+        ("y", &[1, 2, 7, 7]),
+        &nodes,
+        vec![
+            tensor("w1", &[3, 2, 3, 3], rand_vec(11, 54, 0.5)),
+            tensor("b1", &[3], rand_vec(12, 3, 0.1)),
+            tensor("w2", &[3, 2, 3, 3], rand_vec(13, 54, 0.5)),
+            tensor("b2", &[2], rand_vec(14, 2, 0.1)),
+        ],
+    )
+}

@@ -86,8 +86,11 @@ impl ChipConfig {
             meta,
             &advice,
             &fixed,
-            shape.inputs_per_row,
-            shape.accs_per_row,
+            (
+                shape.inputs_per_row,
+                shape.accs_per_row,
+                shape.windows_per_row,
+            ),
         );
         let vis = shape.visibility;
         let rescale = rescale::RescaleConfig::configure(

@@ -13,6 +13,7 @@ use crate::shape::CircuitShape;
 const SHAPE: CircuitShape = CircuitShape {
     inputs_per_row: 6,
     accs_per_row: 6,
+    windows_per_row: 1,
     limb_bits: 4,
     max_limbs: 3,
     range_lanes: 1,

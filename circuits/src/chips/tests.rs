@@ -11,6 +11,7 @@ use crate::shape::CircuitShape;
 const SHAPE: CircuitShape = CircuitShape {
     inputs_per_row: 2,
     accs_per_row: 2,
+    windows_per_row: 1,
     limb_bits: 4,
     max_limbs: 3,
     range_lanes: 2,
@@ -67,7 +68,8 @@ impl ChipCase for Case {
                         .collect();
                     let av: Vec<Value<Fr>> = acc[row].iter().map(|&v| val(Some(v))).collect();
                     // Start at row 1 so that row 0 (the "previous" of the first) is unused.
-                    c.mac.assign_row(region, row + 1, row == 0, &xv, &wv, &av)?;
+                    c.mac
+                        .assign_row(region, row + 1, row == 0, &wv, &[(&xv, &av)])?;
                 }
             }
             &Case::Rescale {

@@ -4,7 +4,6 @@
 
 use halo2_proofs::circuit::Value;
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::Error;
 
 use super::{Layout, Planned, Rows, Src};
@@ -13,40 +12,107 @@ use crate::ir::{Elem, Group, Linear};
 use crate::quant::QNode;
 use crate::shape::CircuitShape;
 
-/// What a linear map's rows depend on, read once per planning: each group reduced to its
-/// sizes (outputs, gathered inputs, present inputs) with the number of groups of those sizes.
+/// A group's size: outputs, gathered inputs, present inputs.
+type Size = (usize, usize, usize);
+
+/// What a linear map's rows depend on, read once per planning: its groups reduced to their
+/// sizes (outputs, gathered inputs, present inputs) and, per size, how many windows each
+/// class of that size has ([`classes`]: groups that can share a multiply-add row's weights).
 /// A convolution's thousands of windows come to a handful of sizes (the padded borders'), so the
 /// planner's thousands of packings cost a handful of terms each rather than a pass over every
 /// gathered input (ONNX's dilated-pool tests: minutes per compile before).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
-    blocks: Vec<((usize, usize, usize), usize)>,
+    /// Per size, `(windows in a class, classes with that many)`.
+    blocks: Vec<(Size, Vec<(usize, usize)>)>,
     macs: usize,
 }
 
 impl Profile {
     /// The profile of `map`.
     pub fn of(map: &Linear<i64>) -> Self {
-        let mut blocks = std::collections::BTreeMap::new();
-        for g in &map.groups {
+        let mut blocks: std::collections::BTreeMap<_, std::collections::BTreeMap<usize, usize>> =
+            Default::default();
+        for class in classes(map) {
+            let g = &map.groups[class[0]];
             let used = g.inputs.iter().filter(|i| i.is_some()).count();
             *blocks
                 .entry((g.outputs.len(), g.inputs.len(), used))
+                .or_default()
+                .entry(class.len())
                 .or_insert(0) += 1;
         }
         Self {
-            blocks: blocks.into_iter().collect(),
+            blocks: blocks
+                .into_iter()
+                .map(|(size, counts)| (size, counts.into_iter().collect()))
+                .collect(),
             macs: map.macs(),
         }
     }
 
-    /// Main rows with `a` accumulators and `t` inputs per row.
-    pub fn rows(&self, a: usize, t: usize) -> usize {
+    /// Main rows with `a` accumulators, `t` inputs and `p` windows per row.
+    pub fn rows(&self, a: usize, t: usize, p: usize) -> usize {
+        let p = p.max(1);
         self.blocks
             .iter()
-            .map(|&((outputs, len, used), n)| n * outputs.div_ceil(a) * chunks(len, used, t))
+            .map(|&((outputs, len, used), ref classes)| {
+                let batches: usize = classes.iter().map(|&(w, n)| n * w.div_ceil(p)).sum();
+                batches * outputs.div_ceil(a) * chunks(len, used, t)
+            })
             .sum()
     }
+
+    /// Most windows of one class: the most windows a row could use (1 for a map whose groups
+    /// all have different weights, as a dense layer on one row has).
+    pub fn widest_class(&self) -> usize {
+        self.blocks
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|&(w, _)| w))
+            .max()
+            .unwrap_or(1)
+    }
+}
+
+/// The groups of `map` that can be windows of one multiply-add row, each class in the order of
+/// its first group and each class's groups in their order: the same weight block, the same
+/// number of outputs and the same present inputs (so every row's weights are the same for
+/// all of them).
+pub fn classes(map: &Linear<i64>) -> Vec<Vec<usize>> {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    let same = |a: &Group, b: &Group| {
+        a.mat == b.mat
+            && a.outputs.len() == b.outputs.len()
+            && a.inputs.len() == b.inputs.len()
+            && a.inputs
+                .iter()
+                .zip(&b.inputs)
+                .all(|(x, y)| x.is_some() == y.is_some())
+    };
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    // Classes by a hash of their key; equal hashes are compared exactly.
+    let mut by_key: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+    for (gi, g) in map.groups.iter().enumerate() {
+        let mut h = DefaultHasher::new();
+        (g.mat, g.outputs.len(), g.inputs.len()).hash(&mut h);
+        for i in &g.inputs {
+            i.is_some().hash(&mut h);
+        }
+        let ids = by_key.entry(h.finish()).or_default();
+        match ids
+            .iter()
+            .copied()
+            .find(|&c| same(&map.groups[out[c][0]], g))
+        {
+            Some(c) => out[c].push(gi),
+            None => {
+                ids.push(out.len());
+                out.push(vec![gi]);
+            }
+        }
+    }
+    out
 }
 
 /// Rows per block of a group with `len` gathered inputs of which `used` are present: the
@@ -74,7 +140,11 @@ pub fn planned(map: &Profile, shape: &CircuitShape) -> Planned {
     Planned {
         gadget: "packed-mac".into(),
         rows: Rows {
-            main: map.rows(shape.accs_per_row, shape.inputs_per_row),
+            main: map.rows(
+                shape.accs_per_row,
+                shape.inputs_per_row,
+                shape.windows_per_row,
+            ),
             ..Rows::default()
         },
         macs: map.macs,
@@ -86,78 +156,137 @@ pub fn planned_private(map: &Profile, shape: &CircuitShape) -> Planned {
     Planned {
         gadget: "private-dot".into(),
         rows: Rows {
-            main: map.rows(1, shape.dot_inputs()),
+            main: map.rows(1, shape.dot_inputs(), 1),
             ..Rows::default()
         },
         macs: map.macs,
     }
 }
 
-/// Packed multiply-add rows for a map with fixed weights.
+/// Packed multiply-add rows for a map with fixed weights: with `P` windows per row, the groups
+/// of each class ([`classes`]) `P` at a time, else every group alone in its order.
 pub(crate) fn assign(
     st: &mut Layout<'_, '_>,
     cells: &[Vec<Src>],
     node: &QNode,
     map: &Linear<i64>,
 ) -> Result<Vec<Src>, Error> {
+    let p = st.shape.windows_per_row;
+    let batches: Vec<Vec<usize>> = if p <= 1 {
+        (0..map.groups.len()).map(|g| vec![g]).collect()
+    } else {
+        classes(map)
+            .iter()
+            .flat_map(|c| c.chunks(p).map(<[usize]>::to_vec))
+            .collect()
+    };
+    let mut out = vec![Src::Const(0); node.len()];
+    for batch in &batches {
+        assign_batch(st, cells, node, map, batch, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The rows of groups `batch` of one class, side by side: window `i` of each row is group
+/// `batch[i]`; every row's weights are those of the class.
+fn assign_batch(
+    st: &mut Layout<'_, '_>,
+    cells: &[Vec<Src>],
+    node: &QNode,
+    map: &Linear<i64>,
+    batch: &[usize],
+    out: &mut [Src],
+) -> Result<(), Error> {
     let shape = st.shape;
     let (t_per, a_per) = (shape.inputs_per_row, shape.accs_per_row);
     let known = st.known;
-    let mut out = vec![Src::Const(0); node.len()];
-    for g in &map.groups {
-        let m = &map.mats[g.mat as usize];
-        let cols = present(g);
-        let k = cols.len();
-        let chunks = chunks(g.inputs.len(), k, t_per);
-        let xs: Vec<Option<i128>> = cols
-            .iter()
-            .map(|&(_, (s, e))| st.value(node.inputs[s as usize], e as usize))
-            .collect();
-        for blk in 0..g.outputs.len().div_ceil(a_per) {
-            let mut acc: Vec<Option<i128>> = vec![known.then_some(0); a_per];
-            for j in 0..chunks {
-                let mut xv = Vec::with_capacity(t_per);
-                let mut w = vec![vec![Fr::ZERO; t_per]; a_per];
-                for t in 0..t_per {
-                    let pos = j * t_per + t;
-                    let used = pos < k;
-                    let x = if used { xs[pos] } else { known.then_some(0) };
-                    for (a, wa) in w.iter_mut().enumerate() {
+    let zero = known.then_some(0);
+    let g0 = &map.groups[*batch.first().ok_or(Error::Synthesis)?];
+    let m = &map.mats[g0.mat as usize];
+    let cols = present(g0);
+    let k = cols.len();
+    let chunks = chunks(g0.inputs.len(), k, t_per);
+    // Each window's present inputs (the same columns in every group of a class).
+    let wins: Vec<Vec<Elem>> = batch
+        .iter()
+        .map(|&gi| {
+            present(&map.groups[gi])
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect()
+        })
+        .collect();
+    let xs: Vec<Vec<Option<i128>>> = wins
+        .iter()
+        .map(|w| {
+            w.iter()
+                .map(|&(s, e)| st.value(node.inputs[s as usize], e as usize))
+                .collect()
+        })
+        .collect();
+    for blk in 0..g0.outputs.len().div_ceil(a_per) {
+        let mut acc: Vec<Vec<Option<i128>>> = vec![vec![zero; a_per]; batch.len()];
+        for j in 0..chunks {
+            // The row's weights (0 past the block's outputs and inputs).
+            let mut wi = vec![vec![0i128; t_per]; a_per];
+            for (t, pos) in (j * t_per..(j + 1) * t_per).enumerate() {
+                if let Some(&(idx, _)) = cols.get(pos) {
+                    for (a, wa) in wi.iter_mut().enumerate() {
                         let r = blk * a_per + a;
-                        if r < g.outputs.len() && used {
-                            let idx = cols[pos].0;
-                            let wi = i128::from(m.data[r * m.cols + idx]);
-                            wa[t] = fe(wi);
-                            if let (Some(s), Some(xx)) = (acc[a].as_mut(), x) {
-                                *s += wi * xx;
-                            }
+                        if r < g0.outputs.len() {
+                            wa[t] = i128::from(m.data[r * m.cols + idx]);
                         }
                     }
-                    xv.push(val(x));
                 }
-                let av: Vec<Value<Fr>> = acc.iter().map(|&v| val(v)).collect();
-                let (xc, ac) = st
-                    .config
-                    .mac
-                    .assign_row(st.region, st.row, j == 0, &xv, &w, &av)?;
+            }
+            let mut vals = Vec::with_capacity(batch.len());
+            for (x, acc) in xs.iter().zip(acc.iter_mut()) {
+                let xv: Vec<Option<i128>> = (j * t_per..(j + 1) * t_per)
+                    .map(|pos| if pos < k { x[pos] } else { zero })
+                    .collect();
+                for (a, wa) in wi.iter().enumerate() {
+                    for (&w, &xx) in wa.iter().zip(&xv) {
+                        if let (Some(s), Some(xx)) = (acc[a].as_mut(), xx) {
+                            *s += w * xx;
+                        }
+                    }
+                }
+                vals.push((
+                    xv.iter().map(|&v| val(v)).collect::<Vec<Value<Fr>>>(),
+                    acc.iter().map(|&v| val(v)).collect::<Vec<Value<Fr>>>(),
+                ));
+            }
+            let w: Vec<Vec<Fr>> = wi
+                .iter()
+                .map(|wa| wa.iter().map(|&v| fe(v)).collect())
+                .collect();
+            let windows: Vec<crate::chips::mac::WindowValues<'_>> = vals
+                .iter()
+                .map(|(x, a)| (x.as_slice(), a.as_slice()))
+                .collect();
+            let row_cells = st
+                .config
+                .mac
+                .assign_row(st.region, st.row, j == 0, &w, &windows)?;
+            for ((xc, ac), (&gi, win)) in row_cells.into_iter().zip(batch.iter().zip(&wins)) {
                 for (t, c) in xc.into_iter().enumerate() {
-                    let pos = j * t_per + t;
-                    if let Some(&(_, (s, e))) = cols.get(pos) {
+                    if let Some(&(s, e)) = win.get(j * t_per + t) {
                         st.bind(c, cells[node.inputs[s as usize]][e as usize])?;
                     }
                 }
                 if j + 1 == chunks {
+                    let g = &map.groups[gi];
                     for (a, c) in ac.into_iter().enumerate() {
                         if let Some(&o) = g.outputs.get(blk * a_per + a) {
                             out[o as usize] = Src::Cell(c);
                         }
                     }
                 }
-                st.row += 1;
             }
+            st.row += 1;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A linear map with private weights: one dot product per output on `T`-wide rows, the
@@ -224,4 +353,67 @@ pub(crate) fn assign_private(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{classes, Profile};
+    use crate::ir::{Group, Linear, Mat};
+
+    /// Groups over two weight blocks: five full windows of block 0, two with input 1 absent,
+    /// one of block 1 (the same sizes as block 0's full ones), one of block 0 with an absent
+    /// input in another place.
+    fn map() -> Linear<i64> {
+        let g = |mat: u32, present: [bool; 3], base: u32| Group {
+            mat,
+            inputs: present
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| p.then_some((0, base + i as u32)))
+                .collect(),
+            outputs: vec![2 * base, 2 * base + 1],
+        };
+        let full = [true; 3];
+        let groups = vec![
+            g(0, full, 0),
+            g(0, [true, false, true], 1),
+            g(0, full, 2),
+            g(1, full, 3),
+            g(0, full, 4),
+            g(0, [true, false, true], 5),
+            g(0, full, 6),
+            g(0, [false, true, true], 7),
+            g(0, full, 8),
+        ];
+        let mat = Mat {
+            rows: 2,
+            cols: 3,
+            data: vec![1; 6],
+        };
+        Linear {
+            mats: vec![mat.clone(), mat],
+            groups,
+        }
+    }
+
+    #[test]
+    fn windows_share_a_row_only_with_the_same_weights_and_present_inputs() {
+        let m = map();
+        assert_eq!(
+            classes(&m),
+            vec![vec![0, 2, 4, 6, 8], vec![1, 5], vec![3], vec![7]]
+        );
+        let p = Profile::of(&m);
+        assert_eq!(p.widest_class(), 5);
+        // One window per row: every group alone. At (a, t) = (1, 1) each of the six groups of
+        // three inputs takes 2 blocks of 3 rows, each of the three of two inputs 2 of 2.
+        assert_eq!(p.rows(1, 1, 1), 6 * 2 * 3 + 3 * 2 * 2);
+        // a = 2, t = 3: one row per window batch.
+        assert_eq!(p.rows(2, 3, 1), 9);
+        assert_eq!(p.rows(2, 3, 2), 3 + 1 + 1 + 1);
+        assert_eq!(p.rows(2, 3, 4), 2 + 1 + 1 + 1);
+        assert_eq!(p.rows(2, 3, 8), 4);
+        // a = 1, t = 2: two blocks, each 2 chunks for 3 inputs, 1 for 2.
+        assert_eq!(p.rows(1, 2, 2), 3 * 2 * 2 + 2 + 2 * 2 + 2);
+    }
 }

@@ -355,7 +355,8 @@ impl Layout<'_, '_> {
             xv[..xs.len()].copy_from_slice(xs);
             let mut av = vec![Value::known(Fr::ZERO); a];
             av[0] = acc;
-            let (xc, ac) = mac.assign_row(region, at, first, &xv, &w, &av)?;
+            let mut cells = mac.assign_row(region, at, first, &w, &[(&xv, &av)])?;
+            let (xc, ac) = cells.pop().ok_or(Error::Synthesis)?;
             Ok((xc, ac[0]))
         };
         let (digest, rows) =
