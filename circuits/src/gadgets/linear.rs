@@ -62,16 +62,6 @@ impl Profile {
             })
             .sum()
     }
-
-    /// Most windows of one class: the most windows a row could use (1 for a map whose groups
-    /// all have different weights, as a dense layer on one row has).
-    pub fn widest_class(&self) -> usize {
-        self.blocks
-            .iter()
-            .flat_map(|(_, c)| c.iter().map(|&(w, _)| w))
-            .max()
-            .unwrap_or(1)
-    }
 }
 
 /// The groups of `map` that can be windows of one multiply-add row, each class in the order of
@@ -404,7 +394,6 @@ mod tests {
             vec![vec![0, 2, 4, 6, 8], vec![1, 5], vec![3], vec![7]]
         );
         let p = Profile::of(&m);
-        assert_eq!(p.widest_class(), 5);
         // One window per row: every group alone. At (a, t) = (1, 1) each of the six groups of
         // three inputs takes 2 blocks of 3 rows, each of the three of two inputs 2 of 2.
         assert_eq!(p.rows(1, 1, 1), 6 * 2 * 3 + 3 * 2 * 2);
