@@ -114,8 +114,8 @@ impl CircuitShape {
         }
     }
 
-    /// The layout in words: `packing AxT, L-bit limbs` (`packing AxTxP` with `P` windows per
-    /// row), or `lean, T input(s) per row, W-bit checks`.
+    /// The layout in words: `packing AxT, L-bit limbs` (`packing AxT, P windows per row, …`
+    /// with `P > 1`), or `lean, T input(s) per row, W-bit checks`.
     pub fn describe(&self) -> String {
         if let Some(l) = self.lean {
             return format!(
@@ -123,20 +123,15 @@ impl CircuitShape {
                 self.inputs_per_row, l.width
             );
         }
-        let mut s = format!("packing {}", self.packing());
+        let mut s = format!("packing {}x{}", self.accs_per_row, self.inputs_per_row);
+        if self.windows_per_row > 1 {
+            s += &format!(", {} windows per row", self.windows_per_row);
+        }
         s += &format!(", {}-bit limbs", self.limb_bits);
         if self.range_lanes > 1 {
             s += &format!(", {} range lanes", self.range_lanes);
         }
         s
-    }
-
-    /// The multiply-add packing in words: `AxT`, or `AxTxP` with `P > 1` windows per row.
-    pub fn packing(&self) -> String {
-        match self.windows_per_row {
-            0 | 1 => format!("{}x{}", self.accs_per_row, self.inputs_per_row),
-            p => format!("{}x{}x{p}", self.accs_per_row, self.inputs_per_row),
-        }
     }
 
     /// Width of the shared advice pool (Poseidon needs six columns, private parameters seven).
