@@ -69,35 +69,15 @@ impl Profile {
 /// number of outputs and the same present inputs (so every row's weights are the same for
 /// all of them).
 pub fn classes(map: &Linear<i64>) -> Vec<Vec<usize>> {
-    use std::collections::hash_map::DefaultHasher;
-    use std::hash::{Hash, Hasher};
-    let same = |a: &Group, b: &Group| {
-        a.mat == b.mat
-            && a.outputs.len() == b.outputs.len()
-            && a.inputs.len() == b.inputs.len()
-            && a.inputs
-                .iter()
-                .zip(&b.inputs)
-                .all(|(x, y)| x.is_some() == y.is_some())
-    };
+    use std::collections::hash_map::Entry;
     let mut out: Vec<Vec<usize>> = Vec::new();
-    // Classes by a hash of their key; equal hashes are compared exactly.
-    let mut by_key: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+    let mut index: std::collections::HashMap<(u32, usize, Vec<bool>), usize> = Default::default();
     for (gi, g) in map.groups.iter().enumerate() {
-        let mut h = DefaultHasher::new();
-        (g.mat, g.outputs.len(), g.inputs.len()).hash(&mut h);
-        for i in &g.inputs {
-            i.is_some().hash(&mut h);
-        }
-        let ids = by_key.entry(h.finish()).or_default();
-        match ids
-            .iter()
-            .copied()
-            .find(|&c| same(&map.groups[out[c][0]], g))
-        {
-            Some(c) => out[c].push(gi),
-            None => {
-                ids.push(out.len());
+        let present = g.inputs.iter().map(Option::is_some).collect();
+        match index.entry((g.mat, g.outputs.len(), present)) {
+            Entry::Occupied(e) => out[*e.get()].push(gi),
+            Entry::Vacant(e) => {
+                e.insert(out.len());
                 out.push(vec![gi]);
             }
         }
