@@ -28,11 +28,7 @@ pub type WindowValues<'a> = (&'a [Value<Fr>], &'a [Value<Fr>]);
 pub struct MacConfig {
     /// Enables the gate.
     pub q: Selector,
-    /// Inputs of window 0, `T` columns.
-    pub x: Vec<Column<Advice>>,
-    /// Accumulators of window 0, `A` columns.
-    pub acc: Vec<Column<Advice>>,
-    /// Every window's `(inputs, accumulators)`, window 0 first.
+    /// Every window's `(inputs, accumulators)` (`T` and `A` columns), window 0 first.
     pub windows: Vec<WindowColumns>,
     /// Weights `w[a][t]`.
     pub w: Vec<Vec<Column<Fixed>>>,
@@ -94,15 +90,7 @@ impl MacConfig {
             }
             constraints
         });
-        let (x, acc) = windows[0].clone();
-        Self {
-            q,
-            x,
-            acc,
-            windows,
-            w,
-            m,
-        }
+        Self { q, windows, w, m }
     }
 
     /// Assigns one row of the chip at `row`: weights `w[a][t]` and, per window, its inputs and

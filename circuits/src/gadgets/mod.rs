@@ -341,7 +341,8 @@ impl Layout<'_, '_> {
     pub fn hash_cells(&mut self, cells: &[(Cell, Option<i128>)], bits: u32) -> Result<Cell, Error> {
         let poseidon = self.config.poseidon.as_ref().ok_or(Error::Synthesis)?;
         let mac = &self.config.mac;
-        let (t, a) = (mac.x.len(), mac.acc.len());
+        let (x0, acc0) = mac.windows.first().ok_or(Error::Synthesis)?;
+        let (t, a) = (x0.len(), acc0.len());
         // Accumulator 0 packs; the others hold 0.
         let mut row = |region: &mut Region<Fr>,
                        at: usize,
