@@ -154,6 +154,12 @@ pub fn check_shape(s: &CircuitShape) -> std::result::Result<(), String> {
         s.windows_per_row,
         zkonnx_circuits::shape::MAX_WINDOWS_PER_ROW,
     )?;
+    // The multiply-add pool: at most what it could be before windows existed (64 + 64).
+    bound(
+        "(inputs_per_row + accs_per_row) × windows_per_row",
+        (s.inputs_per_row + s.accs_per_row) * s.windows_per_row,
+        128,
+    )?;
     bound("max_limbs", s.max_limbs, 64)?;
     bound(
         "range_lanes",
@@ -436,4 +442,30 @@ pub fn read_pk(path: &Path) -> Result<(ProvingKey<G1Affine>, CircuitShape, [u8; 
     .map_err(|_| fmt_err(path, "corrupt proving key"))?
     .map_err(|e| fmt_err(path, format!("corrupt proving key: {e}")))?;
     Ok((pk, shape, digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_shape;
+    use zkonnx_circuits::layout::CircuitShape;
+
+    /// A header's multiply-add pool is bounded as a whole, not only each factor: 64 + 64 inputs
+    /// and accumulators at 8 windows would configure 1,024 advice columns.
+    #[test]
+    fn the_pool_width_is_bounded_before_configuring() {
+        let s = |t, a, p| CircuitShape {
+            inputs_per_row: t,
+            accs_per_row: a,
+            windows_per_row: p,
+            ..CircuitShape::default()
+        };
+        assert!(check_shape(&s(16, 16, 4)).is_ok());
+        assert!(check_shape(&s(64, 64, 1)).is_ok());
+        let e = check_shape(&s(64, 64, 8)).expect_err("1,024 columns");
+        assert!(
+            e.contains("windows_per_row") && e.contains("out of range"),
+            "{e}"
+        );
+        assert!(check_shape(&s(4, 4, 9)).is_err());
+    }
 }
