@@ -271,8 +271,9 @@ fn private_inputs_are_bounded_as_documented() {
 }
 
 /// An element of node `ni` whose value occurs nowhere else in the trace (so rewriting the
-/// value moves exactly that element and its copies), with |value| > 64. Rewirings hold no
-/// cells of their own (their elements are copies), so their values are not counted.
+/// value moves exactly that element and its copies), with |value| > 64. Rewirings and identity
+/// rescales hold no cells of their own (their elements are copies), so their values are not
+/// counted.
 fn lone_element(
     q: &QGraph,
     trace: &Trace,
@@ -281,7 +282,7 @@ fn lone_element(
 ) -> Option<(usize, i64)> {
     let mut count: HashMap<i64, usize> = HashMap::new();
     for (n, vals) in q.nodes.iter().zip(&trace.values) {
-        if !matches!(n.op, QOp::Gather { .. }) {
+        if !matches!(n.op, QOp::Gather { .. }) && !n.op.is_identity() {
             for v in vals {
                 *count.entry(*v).or_default() += 1;
             }
@@ -328,8 +329,11 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
     let mut attacked = Vec::new();
     let mut compensated = Vec::new();
     let mut rescale_slots_lied = std::collections::BTreeSet::new();
+    let mut identity_read = false;
     for (ni, n) in c.model.nodes.iter().enumerate() {
-        if matches!(n.op, QOp::Input | QOp::Gather { .. }) {
+        // An identity rescale holds no cells either: its elements are its linear map's
+        // accumulators, attacked as that map's.
+        if matches!(n.op, QOp::Input | QOp::Gather { .. }) || n.op.is_identity() {
             continue;
         }
         // A lone element in each slot of a row (element e of a rescale takes slot e % slots).
@@ -407,6 +411,13 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
             if let QOp::Rescale { relu: false, .. } = n.op {
                 rescale_slots_lied.insert(e % slots);
             }
+            if c.model
+                .nodes
+                .iter()
+                .any(|m| m.op.is_identity() && m.inputs == [ni])
+            {
+                identity_read = true;
+            }
             attacked.push(n.op_type.clone());
         }
     }
@@ -416,6 +427,10 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
         "equation-keeping rescale lies per slot"
     );
     assert!(attacked.len() >= 6, "gadgets attacked: {attacked:?}");
+    assert!(
+        identity_read,
+        "no lie about a map whose rescale is the identity (its accumulators are its value)"
+    );
     for g in ["rescale", "div", "sqrt"] {
         assert!(
             compensated.contains(&g),

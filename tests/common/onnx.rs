@@ -297,7 +297,7 @@ pub fn mlp_seeded(seed: u64) -> Vec<u8> {
 }
 
 /// A model whose quantized graph holds every primitive: linear maps, rescales with and without
-/// ReLU, a product of two computed tensors, a function table, a division and a square root of
+/// ReLU and an identity one, a product of two computed tensors, a function table, a division and a square root of
 /// computed values, and rewiring.
 pub fn every_primitive() -> Vec<u8> {
     let nodes = [
@@ -310,9 +310,12 @@ pub fn every_primitive() -> Vec<u8> {
         node("Relu", &["h"], "r", vec![]),
         node("Sigmoid", &["h"], "s", vec![]),
         node("Mul", &["r", "s"], "p", vec![]),
+        // A sum of two computed tensors at one scale: an exact map whose rescale is the
+        // identity (no rows of its own on the pooled layout).
+        node("Add", &["p", "r"], "pr", vec![]),
         node("Sqrt", &["s"], "q", vec![]),
         node("Add", &["q", "one"], "q1", vec![]),
-        node("Div", &["p", "q1"], "d", vec![]),
+        node("Div", &["pr", "q1"], "d", vec![]),
         node(
             "Transpose",
             &["d"],

@@ -61,6 +61,11 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
                 }
                 worst
             }
+            // An identity with fixed parameters is not range-checked on the pooled layout
+            // (its value is its input's); the lean layout checks it. Either way this bounds it.
+            QOp::Rescale { bits, .. } if any_param.is_none() && n.op.is_identity() => {
+                slot(0).max(pow2(*bits))
+            }
             QOp::Rescale { bits, mul, add, .. } => {
                 let m = mul.iter().map(|&w| param(w)).fold(0.0, f64::max);
                 let a = add.iter().map(|&w| param(w)).fold(0.0, f64::max);

@@ -76,7 +76,9 @@ pub enum QOp {
     },
     /// Elementwise `q = floor((x·mul + add) / 2^shift)`, then `max(q, 0)` if `relu`.
     ///
-    /// `|q| < 2^bits` is enforced (range check), `add` already holds the rounding offset.
+    /// `|q| < 2^bits` is enforced (range check), `add` already holds the rounding offset;
+    /// an identity ([`QOp::is_identity`]) with fixed parameters is not laid out on the pooled
+    /// layout (its output is its input, bounded by its inputs' bounds instead).
     Rescale {
         /// Multiplier per element.
         mul: Vec<i64>,
@@ -141,6 +143,22 @@ pub struct QNode {
     pub shape: Vec<usize>,
     /// Fixed-point scale (fractional bits) of the output.
     pub scale: u32,
+}
+
+impl QOp {
+    /// Whether this is a rescale that leaves every element as it is (`mul = 1`, `add = 0`, no
+    /// shift, no ReLU): what an exact integer map (a sum, a difference, the second half of a
+    /// maximum) gets when its output is already at its scale.
+    ///
+    /// With fixed parameters the pooled layout lays none out: its output cells are its
+    /// input's, which the input's own gates determine, so a range check there would bound a
+    /// value nobody can choose; [`bounds`] bounds it by its input instead of by `bits`.
+    /// With parameters in advice the prover picks `mul` and `add`, so it is a rescale like any
+    /// other. The integer execution still refuses a value beyond `bits` (the calibrated range).
+    pub fn is_identity(&self) -> bool {
+        matches!(self, QOp::Rescale { mul, add, shift: 0, relu: false, .. }
+            if mul.iter().all(|&m| m == 1) && add.iter().all(|&a| a == 0))
+    }
 }
 
 impl QNode {
