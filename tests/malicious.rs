@@ -307,7 +307,9 @@ fn a_lie_about_any_gadget_output_is_refused() {
 }
 
 /// The same lies where a main row holds two rescaled elements side by side (6×6 packing: a
-/// twelve-column pool, so two five-column slots), lies in either slot.
+/// twelve-column pool, so two five-column slots), lies in either slot. At 6×6 the sum's
+/// groups (one output of two inputs) stack three to a window, so the lies about its elements
+/// 0 and 1 are about the accumulators of two groups on one row.
 #[test]
 fn a_lie_about_a_rescale_in_any_slot_of_a_row_is_refused() {
     lie_about_every_gadget(pooled(6), 2);
@@ -323,6 +325,25 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
     );
     let plan = plan_where(&c, pick);
     assert_eq!(plan.shape.rescale_slots(), slots);
+    // Groups stack on a row wherever the packing leaves room (one output of two inputs: the
+    // sum) and nowhere at 2×2.
+    let stacks = c.model.nodes.iter().any(|n| match &n.op {
+        QOp::Linear { map } => map.groups.iter().any(|g| {
+            let used = g.inputs.iter().flatten().count();
+            zkonnx::circuits::gadgets::linear::stacked(
+                g.outputs.len(),
+                used,
+                plan.shape.accs_per_row,
+                plan.shape.inputs_per_row,
+            ) > 1
+        }),
+        _ => false,
+    });
+    assert_eq!(
+        stacks,
+        plan.shape.accs_per_row > 2,
+        "stacked groups at this packing"
+    );
     let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
     let honest = honest_instances(&c.model, &plan, &trace);
     let out_start = honest.len() - c.model.output_node().len();

@@ -57,10 +57,26 @@ impl Profile {
         self.blocks
             .iter()
             .map(|&((outputs, len, used), ref classes)| {
-                let batches: usize = classes.iter().map(|&(w, n)| n * w.div_ceil(p)).sum();
+                let per_row = p * stacked(outputs, used, a, t);
+                let batches: usize = classes.iter().map(|&(w, n)| n * w.div_ceil(per_row)).sum();
                 batches * outputs.div_ceil(a) * chunks(len, used, t)
             })
             .sum()
+    }
+}
+
+/// How many groups of `outputs` outputs and `used` present inputs one window holds: a group
+/// that leaves most of a row empty (a sum's one output of two inputs, a small pooling window)
+/// shares its window with others of its class, block-diagonally — group `i` of the window
+/// on accumulators `i·outputs..` and inputs `i·used..`, the weights between them 0. Every group
+/// of a class has the same weights, so the row's fixed cells are the same for every window.
+/// *Why:* a 2×2 max-pool's pairwise sums took one accumulator and two inputs of a 4×4 row.
+/// 1 (a group per window) where the group takes more than one row or has nothing to stack.
+pub fn stacked(outputs: usize, used: usize, a: usize, t: usize) -> usize {
+    if outputs == 0 || used == 0 || outputs > a || used > t {
+        1
+    } else {
+        (a / outputs).min(t / used)
     }
 }
 
@@ -141,30 +157,75 @@ pub(crate) fn assign(
     node: &QNode,
     map: &Linear<i64>,
 ) -> Result<Vec<Src>, Error> {
-    let p = st.shape.windows_per_row;
-    let batches: Vec<Vec<usize>> = if p <= 1 {
-        (0..map.groups.len()).map(|g| vec![g]).collect()
-    } else {
-        classes(map)
+    let (a, t, p) = (
+        st.shape.accs_per_row,
+        st.shape.inputs_per_row,
+        st.shape.windows_per_row,
+    );
+    let stack = |g: &Group| stacked(g.outputs.len(), present(g).len(), a, t);
+    let classes = classes(map);
+    // A row per group in the map's order unless windows or stacks share rows (the layout of
+    // plans from before either existed).
+    let shared = p > 1 || classes.iter().any(|c| stack(&map.groups[c[0]]) > 1);
+    let batches: Vec<(Vec<usize>, usize)> = if shared {
+        classes
             .iter()
-            .flat_map(|c| c.chunks(p).map(<[usize]>::to_vec))
+            .flat_map(|c| {
+                let s = stack(&map.groups[c[0]]);
+                c.chunks(p * s).map(move |b| (b.to_vec(), s))
+            })
             .collect()
+    } else {
+        (0..map.groups.len()).map(|g| (vec![g], 1)).collect()
     };
     let mut out = vec![Src::Const(0); node.len()];
-    for batch in &batches {
-        assign_batch(st, cells, node, map, batch, &mut out)?;
+    for (batch, s) in &batches {
+        assign_batch(st, cells, node, map, batch, *s, &mut out)?;
     }
     Ok(out)
 }
 
-/// The rows of groups `batch` of one class, side by side: window `i` of each row is group
-/// `batch[i]`; every row's weights are those of the class.
+/// Where a row's accumulators and inputs come from when `s` groups stack in each window
+/// ([`stacked`]): accumulator `a` of block `blk` is (group of the window, output row), input
+/// `t` of chunk `j` is (group of the window, position among its present inputs).
+struct Placement {
+    s: usize,
+    outputs: usize,
+    used: usize,
+    a_per: usize,
+    t_per: usize,
+}
+
+impl Placement {
+    fn acc(&self, blk: usize, a: usize) -> Option<(usize, usize)> {
+        let (i, r) = if self.s > 1 {
+            (a / self.outputs, a % self.outputs)
+        } else {
+            (0, blk * self.a_per + a)
+        };
+        (i < self.s && r < self.outputs).then_some((i, r))
+    }
+
+    fn input(&self, j: usize, t: usize) -> Option<(usize, usize)> {
+        let (i, pos) = if self.s > 1 {
+            (t / self.used, t % self.used)
+        } else {
+            (0, j * self.t_per + t)
+        };
+        (i < self.s && pos < self.used).then_some((i, pos))
+    }
+}
+
+/// The rows of groups `batch` of one class, `s` stacked in each window ([`stacked`]) and the
+/// windows side by side: window `w` holds groups `batch[w·s..(w + 1)·s]`; every row's weights
+/// are those of the class (block-diagonal when `s > 1`).
 fn assign_batch(
     st: &mut Layout<'_, '_>,
     cells: &[Vec<Src>],
     node: &QNode,
     map: &Linear<i64>,
     batch: &[usize],
+    s: usize,
     out: &mut [Src],
 ) -> Result<(), Error> {
     let shape = st.shape;
@@ -176,43 +237,71 @@ fn assign_batch(
     let cols = present(g0);
     let k = cols.len();
     let chunks = chunks(g0.inputs.len(), k, t_per);
-    // Each window's present inputs (the same columns in every group of a class).
-    let wins: Vec<Vec<Elem>> = batch
-        .iter()
-        .map(|&gi| {
-            present(&map.groups[gi])
-                .into_iter()
-                .map(|(_, e)| e)
-                .collect()
-        })
-        .collect();
-    let xs: Vec<Vec<Option<i128>>> = wins
+    let place = Placement {
+        s,
+        outputs: g0.outputs.len(),
+        used: k,
+        a_per,
+        t_per,
+    };
+    let windows: Vec<&[usize]> = batch.chunks(s).collect();
+    // Per window, per stacked group: its present inputs (the same columns in every group of a
+    // class) and their values.
+    let wins: Vec<Vec<Vec<Elem>>> = windows
         .iter()
         .map(|w| {
             w.iter()
-                .map(|&(s, e)| st.value(node.inputs[s as usize], e as usize))
+                .map(|&gi| {
+                    present(&map.groups[gi])
+                        .into_iter()
+                        .map(|(_, e)| e)
+                        .collect()
+                })
                 .collect()
         })
         .collect();
-    for blk in 0..g0.outputs.len().div_ceil(a_per) {
-        let mut acc: Vec<Vec<Option<i128>>> = vec![vec![zero; a_per]; batch.len()];
+    let xs: Vec<Vec<Vec<Option<i128>>>> = wins
+        .iter()
+        .map(|w| {
+            w.iter()
+                .map(|g| {
+                    g.iter()
+                        .map(|&(sl, e)| st.value(node.inputs[sl as usize], e as usize))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let blocks = if s > 1 {
+        1
+    } else {
+        g0.outputs.len().div_ceil(a_per)
+    };
+    for blk in 0..blocks {
+        let mut acc: Vec<Vec<Option<i128>>> = vec![vec![zero; a_per]; wins.len()];
         for j in 0..chunks {
-            // The row's weights (0 past the block's outputs and inputs).
+            // The row's weights (0 past the block's outputs and inputs, and between stacked
+            // groups).
             let mut wi = vec![vec![0i128; t_per]; a_per];
-            for (t, pos) in (j * t_per..(j + 1) * t_per).enumerate() {
-                if let Some(&(idx, _)) = cols.get(pos) {
-                    for (a, wa) in wi.iter_mut().enumerate() {
-                        let r = blk * a_per + a;
-                        if r < g0.outputs.len() {
-                            wa[t] = i128::from(m.data[r * m.cols + idx]);
+            for (a, wa) in wi.iter_mut().enumerate() {
+                let Some((ia, r)) = place.acc(blk, a) else {
+                    continue;
+                };
+                for (t, w) in wa.iter_mut().enumerate() {
+                    if let Some((it, pos)) = place.input(j, t) {
+                        if it == ia {
+                            *w = i128::from(m.data[r * m.cols + cols[pos].0]);
                         }
                     }
                 }
             }
-            let mut vals = Vec::with_capacity(batch.len());
+            let mut vals = Vec::with_capacity(wins.len());
             for (x, acc) in xs.iter().zip(acc.iter_mut()) {
-                let xv: Vec<Option<i128>> = (j * t_per..(j + 1) * t_per)
-                    .map(|pos| if pos < k { x[pos] } else { zero })
+                let xv: Vec<Option<i128>> = (0..t_per)
+                    .map(|t| match place.input(j, t) {
+                        Some((i, pos)) => x.get(i).map_or(zero, |g| g[pos]),
+                        None => zero,
+                    })
                     .collect();
                 for (a, wa) in wi.iter().enumerate() {
                     for (&w, &xx) in wa.iter().zip(&xv) {
@@ -230,24 +319,29 @@ fn assign_batch(
                 .iter()
                 .map(|wa| wa.iter().map(|&v| fe(v)).collect())
                 .collect();
-            let windows: Vec<crate::chips::mac::WindowValues<'_>> = vals
+            let row_windows: Vec<crate::chips::mac::WindowValues<'_>> = vals
                 .iter()
                 .map(|(x, a)| (x.as_slice(), a.as_slice()))
                 .collect();
-            let row_cells = st
-                .config
-                .mac
-                .assign_row(st.region, st.row, j == 0, &w, &windows)?;
-            for ((xc, ac), (&gi, win)) in row_cells.into_iter().zip(batch.iter().zip(&wins)) {
+            let row_cells =
+                st.config
+                    .mac
+                    .assign_row(st.region, st.row, j == 0, &w, &row_windows)?;
+            for ((xc, ac), (win, gis)) in row_cells.into_iter().zip(wins.iter().zip(&windows)) {
                 for (t, c) in xc.into_iter().enumerate() {
-                    if let Some(&(s, e)) = win.get(j * t_per + t) {
-                        st.bind(c, cells[node.inputs[s as usize]][e as usize])?;
+                    if let Some(&(sl, e)) = place
+                        .input(j, t)
+                        .and_then(|(i, pos)| win.get(i).map(|g| &g[pos]))
+                    {
+                        st.bind(c, cells[node.inputs[sl as usize]][e as usize])?;
                     }
                 }
                 if j + 1 == chunks {
-                    let g = &map.groups[gi];
                     for (a, c) in ac.into_iter().enumerate() {
-                        if let Some(&o) = g.outputs.get(blk * a_per + a) {
+                        let o = place
+                            .acc(blk, a)
+                            .and_then(|(i, r)| gis.get(i).map(|&gi| map.groups[gi].outputs[r]));
+                        if let Some(o) = o {
                             out[o as usize] = Src::Cell(c);
                         }
                     }
@@ -327,7 +421,7 @@ pub(crate) fn assign_private(
 
 #[cfg(test)]
 mod tests {
-    use super::{classes, Profile};
+    use super::{classes, stacked, Profile};
     use crate::ir::{Group, Linear, Mat};
 
     /// Groups over two weight blocks: five full windows of block 0, two with input 1 absent,
@@ -384,5 +478,19 @@ mod tests {
         assert_eq!(p.rows(2, 3, 8), 4);
         // a = 1, t = 2: two blocks, each 2 chunks for 3 inputs, 1 for 2.
         assert_eq!(p.rows(1, 2, 2), 3 * 2 * 2 + 2 + 2 * 2 + 2);
+        // a = 4, t = 6: two groups stack in a window (2 outputs of 3 or 2 inputs each), so the
+        // five full windows take 3 rows, and 2 with two windows per row; a = 4, t = 3: a group
+        // fills the inputs, nothing stacks.
+        assert_eq!(stacked(2, 3, 4, 6), 2);
+        assert_eq!(stacked(2, 2, 4, 6), 2);
+        assert_eq!(p.rows(4, 6, 1), 3 + 1 + 1 + 1);
+        assert_eq!(p.rows(4, 6, 2), 2 + 1 + 1 + 1);
+        assert_eq!(stacked(2, 3, 4, 3), 1);
+        assert_eq!(p.rows(4, 3, 1), 9);
+        // A sum's groups (one output of two inputs) stack four to a 4×8 row; a group of more
+        // outputs than accumulators, or none, stacks with nothing.
+        assert_eq!(stacked(1, 2, 4, 8), 4);
+        assert_eq!(stacked(5, 2, 4, 8), 1);
+        assert_eq!(stacked(1, 0, 4, 8), 1);
     }
 }
