@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::onnx::{model, node, rand_vec, tensor, tensor_i64, Attr};
-use tamper::{with_subst, Tampered};
+use tamper::{with_subst_then, Tampered};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::field::fe;
 use zkonnx::circuits::layout::{candidates, LayoutPlan};
@@ -78,6 +78,19 @@ fn attack(
     subst: &[(Fr, Fr)],
     instances: &[Fr],
 ) -> Outcome {
+    attack_then(q, plan, trace, subst, None, instances)
+}
+
+/// [`attack`], also rewriting the cell assigned right after the first substituted one
+/// ([`tamper::with_subst_then`]).
+fn attack_then(
+    q: &Arc<QGraph>,
+    plan: &LayoutPlan,
+    trace: &Arc<Trace>,
+    subst: &[(Fr, Fr)],
+    then: Option<(Fr, Fr)>,
+    instances: &[Fr],
+) -> Outcome {
     let plan = Arc::new(plan.clone());
     let params = dev_srs(plan.shape.k, 7);
     let pk = keygen(&params, &ModelCircuit::new(q.clone(), plan.clone())).expect("keygen");
@@ -87,7 +100,7 @@ fn attack(
         trace.clone(),
     ));
     // MockProver may panic on a witness it cannot evaluate: that is a refusal too.
-    let (mock, hits) = with_subst(subst, || {
+    let (mock, hits) = with_subst_then(subst, then, || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             MockProver::run(plan.shape.k, &circuit, vec![instances.to_vec()])
                 .map(|p| p.verify().is_ok())
@@ -95,7 +108,7 @@ fn attack(
         }))
         .unwrap_or(false)
     });
-    let (bytes, _) = with_subst(subst, || {
+    let (bytes, _) = with_subst_then(subst, then, || {
         proof::prove(&params, &pk, circuit.clone(), instances)
     });
     let proof_verifies = match bytes {
@@ -361,8 +374,15 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
         for (e, v) in
             (0..slots).filter_map(|s| lone_element(&c.model, &trace, ni, |e| e % slots == s))
         {
-            let mut lies = vec![vec![(fe(i128::from(v)), fe(i128::from(v) + 1))]];
-            if let QOp::Rescale {
+            let mut lies = vec![(vec![(fe(i128::from(v)), fe(i128::from(v) + 1))], None)];
+            if n.op.is_unchecked_rescale() {
+                // x·mul + add = q + r: (q + 1, r − 1) keeps the row's equation; the remainder
+                // (0, like thousands of cells) is the cell assigned right after the quotient.
+                lies.push((
+                    vec![(fe(i128::from(v)), fe(i128::from(v) + 1))],
+                    Some((fe(0), fe(-1))),
+                ));
+            } else if let QOp::Rescale {
                 shift,
                 relu: false,
                 mul,
@@ -373,10 +393,13 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
                 // x·mul + add = q·2^s + r: (q + 1, r − 2^s) keeps the row's equation.
                 let x = i128::from(trace.values[n.inputs[0]][e]);
                 let r = x * i128::from(mul[e]) + i128::from(add[e]) - (i128::from(v) << shift);
-                lies.push(vec![
-                    (fe(i128::from(v)), fe(i128::from(v) + 1)),
-                    (fe(r), fe(r - (1i128 << shift))),
-                ]);
+                lies.push((
+                    vec![
+                        (fe(i128::from(v)), fe(i128::from(v) + 1)),
+                        (fe(r), fe(r - (1i128 << shift))),
+                    ],
+                    None,
+                ));
             }
             let val_of = |r: &QRef| -> i128 {
                 match *r {
@@ -393,11 +416,14 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
                     let (nv, dv) = (val_of(&num[e]), val_of(&den[e]));
                     let r = (nv << (shift + 1)) + dv - 2 * v128 * dv;
                     let t = 2 * dv - r - 1;
-                    lies.push(vec![
-                        (fe(v128), fe(v128 + 1)),
-                        (fe(r), fe(r - 2 * dv)),
-                        (fe(t), fe(t + 2 * dv)),
-                    ]);
+                    lies.push((
+                        vec![
+                            (fe(v128), fe(v128 + 1)),
+                            (fe(r), fe(r - 2 * dv)),
+                            (fe(t), fe(t + 2 * dv)),
+                        ],
+                        None,
+                    ));
                     compensated.push("div");
                 }
                 QOp::Sqrt { exp, .. } => {
@@ -405,23 +431,37 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
                     let x = i128::from(trace.values[n.inputs[0]][e]);
                     let r1 = (x << exp) - v128 * v128;
                     let r2 = 2 * v128 - r1;
-                    lies.push(vec![
-                        (fe(v128), fe(v128 + 1)),
-                        (fe(r1), fe(r1 - 2 * v128 - 1)),
-                        (fe(r2), fe(r2 + 4 * v128 + 3)),
-                    ]);
+                    lies.push((
+                        vec![
+                            (fe(v128), fe(v128 + 1)),
+                            (fe(r1), fe(r1 - 2 * v128 - 1)),
+                            (fe(r2), fe(r2 + 4 * v128 + 3)),
+                        ],
+                        None,
+                    ));
                     compensated.push("sqrt");
                 }
+                // Without a shift the equation-keeping lie moves the remainder to −1, which its
+                // copy of the constrained zero refuses (so do the gates that read the output
+                // here; `a_lie_about_an_exact_rescale_is_refused` tells it at the output).
+                _ if n.op.is_unchecked_rescale() => compensated.push("exact rescale"),
                 QOp::Rescale { relu: false, .. } => compensated.push("rescale"),
                 _ => {}
             }
-            for subst in lies {
+            for (subst, then) in lies {
                 let mut inst = honest.clone();
                 if ni == c.model.output {
                     inst[out_start + e] = subst[0].1;
                 }
-                let o = attack(&c.model, &plan, &trace, &subst, &inst);
+                let o = attack_then(&c.model, &plan, &trace, &subst, then, &inst);
                 assert!(o.rewritten >= 1, "'{}': the lie was told", n.name);
+                if then.is_some() {
+                    assert!(
+                        o.rewritten >= 2,
+                        "'{}': the remainder was rewritten",
+                        n.name
+                    );
+                }
                 assert!(
                     !o.proof_verifies && !o.mock_satisfied,
                     "'{}' ({}): a lie about element {e} proves",
@@ -452,7 +492,7 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
         identity_read,
         "no lie about a map whose rescale is the identity (its accumulators are its value)"
     );
-    for g in ["rescale", "div", "sqrt"] {
+    for g in ["rescale", "exact rescale", "div", "sqrt"] {
         assert!(
             compensated.contains(&g),
             "no equation-keeping lie about a {g}: {compensated:?}"
@@ -546,6 +586,64 @@ fn a_lie_about_either_window_of_a_row_is_refused() {
 
 /// The lean layout's gadgets: a lie about a rescaled output (one higher, every copy moved, the
 /// output instance too) is refused at one and two inputs per row.
+/// A negated ReLU at the output (`−relu(Gemm(x))`): the negation is an exact rescale
+/// (`q = −x`, no shift) whose output is not range-checked and whose remainder is a copy of the
+/// constrained zero. The lie keeps its equation — an output one higher, its remainder (the
+/// cell assigned right after it) −1, the output instance claimed one higher too — so only the
+/// remainder's copy of the zero refuses it (checked: with the copy dropped this test fails).
+#[test]
+fn a_lie_about_an_exact_rescale_is_refused() {
+    use common::onnx::{model, node, tensor};
+    let bytes = model(
+        ("x", &[1, 6]),
+        ("y", &[1, 4]),
+        &[
+            node(
+                "Gemm",
+                &["x", "w", "b"],
+                "h",
+                vec![("transB", common::onnx::Attr::I(1))],
+            ),
+            node("Relu", &["h"], "r", vec![]),
+            node("Neg", &["r"], "y", vec![]),
+        ],
+        vec![
+            tensor("w", &[4, 6], rand_vec(31, 24, 3.0)),
+            tensor("b", &[4], vec![2.0, 3.0, 4.0, 5.0]),
+        ],
+    );
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| rand_vec(70 + s, 6, 1.0)).collect();
+    let c = compile(&bytes, "mal-exact", &samples, Visibility::default());
+    let out = c.model.output_node();
+    assert!(
+        out.op.is_unchecked_rescale() && !out.op.is_identity(),
+        "the output is an exact rescale: {:?}",
+        out.op_type
+    );
+    let plan = plan_where(&c, pooled(2));
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let honest = honest_instances(&c.model, &plan, &trace);
+    assert!(attack(&c.model, &plan, &trace, &[], &honest).proof_verifies);
+    let out_start = honest.len() - out.len();
+    let (e, v) = lone_element(&c.model, &trace, c.model.output, |_| true).expect("a lone output");
+    let (v, v1) = (fe(i128::from(v)), fe(i128::from(v) + 1));
+    let mut inst = honest.clone();
+    inst[out_start + e] = v1;
+    let o = attack_then(
+        &c.model,
+        &plan,
+        &trace,
+        &[(v, v1)],
+        Some((fe(0), fe(-1))),
+        &inst,
+    );
+    assert!(o.rewritten >= 2, "the output and its remainder rewritten");
+    assert!(
+        !o.proof_verifies && !o.mock_satisfied,
+        "an exact rescale's output one higher, its remainder −1, proves"
+    );
+}
+
 #[test]
 fn a_lie_about_a_lean_rescale_is_refused() {
     let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(80 + s, 2, 0.9)).collect();

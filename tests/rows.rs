@@ -166,6 +166,15 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
     for k in all {
         assert!(kinds.contains(k), "the model lacks a {k} node: {kinds:?}");
     }
+    // Exact rescales (no shift) with and without a ReLU: remainders copied from the constrained zero.
+    for relu in [true, false] {
+        assert!(
+            c.model.nodes.iter().any(|n| n.op.is_exact_rescale()
+                && !n.op.is_identity()
+                && matches!(n.op, QOp::Rescale { relu: r, .. } if r == relu)),
+            "the model lacks an exact rescale with relu = {relu}"
+        );
+    }
     let mut n = compare_all(&c, &x, pooled_small);
     for v in [
         vis(Vis::Private, Vis::Fixed, Vis::Public),

@@ -179,6 +179,10 @@ impl ModelCircuit {
             }
             input_cells.push((cell, v));
         }
+        if crate::layout::exact_zero(q, vis) {
+            // The zero exact rescales' remainders are copies of (a 0-bit check: its value is 0).
+            st.zero = Some(st.fresh_signed(known.then_some(0), 0)?);
+        }
         let mut input_rows = st.since(at);
         let param_offsets = q.param_offsets();
         let mut param_values = Vec::new();

@@ -231,6 +231,9 @@ impl Checks {
         let output = (vis.output == Vis::Hashed).then(|| q.output_bits());
         let mut bits = std::collections::BTreeSet::from([q.input_bits]);
         bits.extend(params.iter().flat_map(|&b| [b, 0]));
+        if exact_zero(q, vis) {
+            bits.insert(0);
+        }
         bits.extend(output);
         let mut max = q.input_bits.max(1);
         for b in params.iter().chain(&output) {
@@ -240,6 +243,18 @@ impl Checks {
             match &n.op {
                 // Laid out with no rows and no checks ([`crate::gadgets::planned`]).
                 op @ QOp::Rescale { .. } if params.is_none() && op.is_identity() => {}
+                // An exact rescale's remainder is bound to 0, its output checked only for a
+                // ReLU ([`QOp::is_exact_rescale`]).
+                QOp::Rescale {
+                    bits: b,
+                    relu: true,
+                    shift: 0,
+                    ..
+                } if params.is_none() => {
+                    bits.insert(*b);
+                    max = max.max(*b);
+                }
+                QOp::Rescale { shift: 0, .. } if params.is_none() => {}
                 QOp::Rescale {
                     shift,
                     bits: b,
@@ -298,6 +313,13 @@ fn prepare(q: &QGraph, vis: Visibility) -> Reads {
     }
 }
 
+/// Whether the pooled layout of `q` with visibility `vis` holds the constrained zero that exact
+/// rescales' remainders are copies of ([`QOp::is_exact_rescale`]): with parameters in advice
+/// those remainders are range-checked (and the private dot products have a zero of their own).
+pub fn exact_zero(q: &QGraph, vis: Visibility) -> bool {
+    !vis.params_in_advice() && q.has_exact_rescales()
+}
+
 /// Rows the visibility settings add: range checks of private values, packing and hashing.
 fn visibility_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Vec<LayerPlan> {
     let vis = shape.visibility;
@@ -320,8 +342,10 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Vec<L
             macs: 0,
         });
     };
-    // Every input element is range-checked, a public one too (its instance is bound to it).
-    group("input", vis.input, q.input().len(), q.input_bits, 0);
+    // Every input element is range-checked, a public one too (its instance is bound to it);
+    // beside them the constrained zero that exact rescales' remainders are bound to.
+    let zero = usize::from(exact_zero(q, vis));
+    group("input", vis.input, q.input().len(), q.input_bits, zero);
     if let Some(bits) = checks.params {
         // One more check: the constrained zero that pads private dot products.
         group("params", vis.params, q.params().len(), bits, 1);

@@ -23,19 +23,32 @@ thread_local! {
     static SUBST: RefCell<Vec<(Fr, Fr)>> = const { RefCell::new(Vec::new()) };
     /// How many advice cells were rewritten.
     static HITS: RefCell<usize> = const { RefCell::new(0) };
+    /// A one-shot rewrite of the advice cell assigned right after the first substituted one:
+    /// `(a, b)` makes it `b` if it holds `a`, and whether it is due.
+    static THEN: RefCell<(Option<(Fr, Fr)>, bool)> = const { RefCell::new((None, false)) };
 }
 
 /// The honest model circuit, synthesized through [`TamperPlanner`] (with the substitutions
-/// [`with_subst`] sets).
+/// [`with_subst_then`] sets).
 #[derive(Clone)]
 pub struct Tampered(pub ModelCircuit);
 
 /// Runs `f` with the substitutions `subst` active; returns its result and the cells rewritten.
-pub fn with_subst<R>(subst: &[(Fr, Fr)], f: impl FnOnce() -> R) -> (R, usize) {
+/// With `then = Some((a, b))` the advice cell assigned right after the first substituted one
+/// also holds `b` if it holds `a` (once): a lie about one cell by position rather than by
+/// value, such as a rescale's remainder (assigned right after its quotient) when the
+/// remainder's value, 0, is in thousands of other cells.
+pub fn with_subst_then<R>(
+    subst: &[(Fr, Fr)],
+    then: Option<(Fr, Fr)>,
+    f: impl FnOnce() -> R,
+) -> (R, usize) {
     SUBST.with(|s| *s.borrow_mut() = subst.to_vec());
     HITS.with(|h| *h.borrow_mut() = 0);
+    THEN.with(|t| *t.borrow_mut() = (then, false));
     let r = f();
     SUBST.with(|s| s.borrow_mut().clear());
+    THEN.with(|t| *t.borrow_mut() = (None, false));
     (r, HITS.with(|h| *h.borrow()))
 }
 
@@ -85,7 +98,26 @@ fn rewrite<F: Field>(v: Assigned<F>) -> Assigned<F> {
     let Some(x) = (&v.evaluate() as &dyn Any).downcast_ref::<Fr>().copied() else {
         return v;
     };
-    let hit = SUBST.with(|s| s.borrow().iter().find(|(a, _)| *a == x).map(|&(_, b)| b));
+    let then = THEN.with(|t| {
+        let mut t = t.borrow_mut();
+        match *t {
+            (Some((a, b)), true) => {
+                *t = (None, false);
+                (a == x).then_some(b)
+            }
+            _ => None,
+        }
+    });
+    let hit = then.or_else(|| {
+        let b = SUBST.with(|s| s.borrow().iter().find(|(a, _)| *a == x).map(|&(_, b)| b))?;
+        THEN.with(|t| {
+            let mut t = t.borrow_mut();
+            if t.0.is_some() {
+                t.1 = true;
+            }
+        });
+        Some(b)
+    });
     match hit {
         Some(b) => {
             HITS.with(|h| *h.borrow_mut() += 1);

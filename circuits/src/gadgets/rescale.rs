@@ -21,15 +21,28 @@ pub(crate) struct Params<'a> {
 }
 
 /// Lane rows per element: the remainder (`shift` bits), and the output (`bits + 1` signed
-/// bits, or with ReLU its two halves of `bits` bits).
+/// bits, or with ReLU its two halves of `bits` bits). An exact rescale (no shift) with fixed
+/// parameters copies its remainder from the constrained zero ([`crate::layout::exact_zero`])
+/// and checks its output only for a ReLU
+/// ([`crate::quant::QOp::is_exact_rescale`]).
 pub fn lane_rows(relu: bool, shift: u32, bits: u32, shape: &CircuitShape) -> usize {
     let l = shape.limb_bits;
-    RangeConfig::rows(shift, l)
-        + if relu {
-            2 * RangeConfig::rows(bits, l)
-        } else {
-            RangeConfig::rows(bits + 1, l)
-        }
+    let exact = exact(shift, shape);
+    let r = if exact {
+        0
+    } else {
+        RangeConfig::rows(shift, l)
+    };
+    r + match (relu, exact) {
+        (true, _) => 2 * RangeConfig::rows(bits, l),
+        (false, true) => 0,
+        (false, false) => RangeConfig::rows(bits + 1, l),
+    }
+}
+
+/// Whether a rescale by `2^shift` is laid out as exact: no shift, fixed parameters.
+fn exact(shift: u32, shape: &CircuitShape) -> bool {
+    shift == 0 && !shape.visibility.params_in_advice()
 }
 
 /// The plan of a rescale of `n` elements.
@@ -63,6 +76,7 @@ pub(crate) fn assign(
     let src = node.inputs[0];
     let known = st.known;
     let slots = st.shape.rescale_slots();
+    let exact = exact(shift, &st.shape);
     let mut out = Vec::with_capacity(node.len());
     for e in 0..node.len() {
         let slot = e % slots;
@@ -99,7 +113,12 @@ pub(crate) fn assign(
             st.row += 1;
         }
         st.bind(c.x, cells[src][e])?;
-        st.check(c.r, rv, 0, shift)?;
+        if exact {
+            // `x·mul + add = q`: the remainder is 0, and `q` a function of `x`.
+            st.bind(c.r, Src::Cell(st.zero.ok_or(Error::Synthesis)?))?;
+        } else {
+            st.check(c.r, rv, 0, shift)?;
+        }
         match (c.out, c.d) {
             (Some(o), Some(d)) => {
                 st.check(o, ov, 0, bits)?;
@@ -107,7 +126,9 @@ pub(crate) fn assign(
                 out.push(Src::Cell(o));
             }
             _ => {
-                st.check(c.q, qv, 1i128 << bits, bits + 1)?;
+                if !exact {
+                    st.check(c.q, qv, 1i128 << bits, bits + 1)?;
+                }
                 out.push(Src::Cell(c.q));
             }
         }

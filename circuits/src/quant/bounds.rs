@@ -61,10 +61,18 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
                 }
                 worst
             }
-            // An identity with fixed parameters is not range-checked on the pooled layout
-            // (its value is its input's); the lean layout checks it. Either way this bounds it.
-            QOp::Rescale { bits, .. } if any_param.is_none() && n.op.is_identity() => {
-                slot(0).max(pow2(*bits))
+            // An exact rescale without a ReLU (the identity among them) is not range-checked
+            // on the pooled layout with fixed parameters (its value is `x·mul + add`); the lean
+            // layout checks it. Either way this bounds it.
+            QOp::Rescale { bits, mul, add, .. }
+                if any_param.is_none() && n.op.is_unchecked_rescale() =>
+            {
+                let m = mul.iter().map(|&w| param(w)).fold(0.0, f64::max);
+                let a = add.iter().map(|&w| param(w)).fold(0.0, f64::max);
+                if m * slot(0) + a >= LIMIT {
+                    return Err(overflow());
+                }
+                (m * slot(0) + a).max(pow2(*bits))
             }
             QOp::Rescale { bits, mul, add, .. } => {
                 let m = mul.iter().map(|&w| param(w)).fold(0.0, f64::max);

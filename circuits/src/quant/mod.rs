@@ -159,6 +159,29 @@ impl QOp {
         matches!(self, QOp::Rescale { mul, add, shift: 0, relu: false, .. }
             if mul.iter().all(|&m| m == 1) && add.iter().all(|&a| a == 0))
     }
+
+    /// Whether this is a rescale without a shift: `q = x·mul + add` exactly (no remainder),
+    /// what an exact map or affine step at its scale gets (a clip's `6 − r`, a standalone ReLU,
+    /// the ReLU of a sum). With fixed parameters the pooled layout copies its remainder from
+    /// the constrained zero (`layout::exact_zero`) rather than range-checking it, and checks
+    /// `q` only for a ReLU: without one `q` is a function of its input, bounded by
+    /// `|mul|·bound + |add|` ([`bounds`]).
+    pub fn is_exact_rescale(&self) -> bool {
+        matches!(self, QOp::Rescale { shift: 0, .. })
+    }
+
+    /// Whether the pooled layout leaves this rescale's output unchecked with fixed parameters:
+    /// an exact rescale ([`QOp::is_exact_rescale`]) without a ReLU.
+    pub fn is_unchecked_rescale(&self) -> bool {
+        matches!(
+            self,
+            QOp::Rescale {
+                shift: 0,
+                relu: false,
+                ..
+            }
+        )
+    }
 }
 
 impl QNode {
@@ -219,6 +242,13 @@ impl QGraph {
     pub fn dequantize_output(&self, values: &[i64]) -> Vec<f64> {
         let s = (self.output_node().scale as f64).exp2();
         values.iter().map(|&v| v as f64 / s).collect()
+    }
+
+    /// Whether a rescale is exact ([`QOp::is_exact_rescale`]) and not the identity.
+    pub fn has_exact_rescales(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| n.op.is_exact_rescale() && !n.op.is_identity())
     }
 
     /// Total multiply-adds of the linear layers and products.
