@@ -295,7 +295,7 @@ fn lone_element(
 ) -> Option<(usize, i64)> {
     let mut count: HashMap<i64, usize> = HashMap::new();
     for (n, vals) in q.nodes.iter().zip(&trace.values) {
-        if !matches!(n.op, QOp::Gather { .. }) && !n.op.is_identity() {
+        if !matches!(n.op, QOp::Gather { .. }) && !q.passes_through(n) {
             for v in vals {
                 *count.entry(*v).or_default() += 1;
             }
@@ -367,7 +367,7 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
     for (ni, n) in c.model.nodes.iter().enumerate() {
         // An identity rescale holds no cells either: its elements are its linear map's
         // accumulators, attacked as that map's.
-        if matches!(n.op, QOp::Input | QOp::Gather { .. }) || n.op.is_identity() {
+        if matches!(n.op, QOp::Input | QOp::Gather { .. }) || c.model.passes_through(n) {
             continue;
         }
         // A lone element in each slot of a row (element e of a rescale takes slot e % slots).
@@ -475,7 +475,7 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
             if c.model
                 .nodes
                 .iter()
-                .any(|m| m.op.is_identity() && m.inputs == [ni])
+                .any(|m| c.model.passes_through(m) && m.inputs == [ni])
             {
                 identity_read = true;
             }

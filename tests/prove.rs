@@ -57,6 +57,42 @@ fn assert_circuit_matches_executor(compiled: &CompiledModel, x: &[f32]) {
         .is_err());
 }
 
+/// An output holding constants beside computed values (a Concat with an initializer): import
+/// puts an identity on the rewired output, and the layout must give it cells of its own rather
+/// than pass the constants through (an identity rescale takes no rows only when it reads a
+/// linear map's accumulators). Proves, verifies, and its constant elements are bound: a changed
+/// constant output instance fails.
+#[test]
+fn an_output_holding_constants_proves() {
+    use common::onnx::{model, node, rand_vec, tensor, Attr};
+    let bytes = model(
+        ("x", &[1, 4]),
+        ("y", &[1, 9]),
+        &[
+            node("MatMul", &["x", "w"], "m", vec![]),
+            node("Relu", &["m"], "r", vec![]),
+            node("Concat", &["r", "c"], "y", vec![("axis", Attr::I(1))]),
+        ],
+        vec![
+            tensor("w", &[4, 3], rand_vec(5, 12, 0.7)),
+            tensor("c", &[1, 6], rand_vec(6, 6, 1.0)),
+        ],
+    );
+    let (_, samples, compiled) = common::compile_built("const-out", bytes, (40, 4, 4));
+    // The last output instance is a constant element: changing it must fail (checked inside).
+    assert_circuit_matches_executor(&compiled, &samples[0]);
+    let prover = Prover::setup(compiled.clone(), dev_srs(compiled.k(), 7)).expect("setup");
+    let proof = prover.prove(&samples[0]).expect("prove");
+    let path = std::path::Path::new("proof.json");
+    assert!(zkonnx::verify(
+        &prover.verifier_key(),
+        &compiled.settings,
+        &proof.to_file(),
+        path
+    )
+    .expect("verify"));
+}
+
 #[test]
 fn mlp_digits_circuit_equals_reference_executor() {
     let (_, compiled, x) = compile_shared("mlp_digits");

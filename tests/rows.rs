@@ -139,10 +139,10 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
         .nodes
         .iter()
         .map(|n| match &n.op {
+            _ if c.model.passes_through(n) => "identity",
             QOp::Input => "input",
             QOp::Gather { .. } => "gather",
             QOp::Linear { .. } => "linear",
-            op if op.is_identity() => "identity",
             QOp::Rescale { relu: true, .. } => "rescale+relu",
             QOp::Rescale { relu: false, .. } => "rescale",
             QOp::Bilinear { .. } => "bilinear",

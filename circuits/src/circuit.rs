@@ -205,6 +205,8 @@ impl ModelCircuit {
             let at = st.at();
             let out: Vec<Src> = match &node.op {
                 QOp::Input => input_cells.iter().map(|&(c, _)| Src::Cell(c)).collect(),
+                // Planned with no rows (`gadgets::planned`): the map's accumulator cells.
+                _ if private.is_none() && q.passes_through(node) => cells[node.inputs[0]].clone(),
                 _ => gadgets::assign(&mut st, &cells, ni, node, private)?,
             };
             if out.len() != node.len() {

@@ -241,8 +241,6 @@ impl Checks {
         }
         for n in &q.nodes {
             match &n.op {
-                // Laid out with no rows and no checks ([`crate::gadgets::planned`]).
-                op @ QOp::Rescale { .. } if params.is_none() && op.is_identity() => {}
                 // An exact rescale's remainder is bound to 0, its output checked only for a
                 // ReLU ([`QOp::is_exact_rescale`]).
                 QOp::Rescale {

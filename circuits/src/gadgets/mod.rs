@@ -110,7 +110,7 @@ pub fn planned_with(q: &QGraph, node: &QNode, prep: &Prepared, shape: &CircuitSh
         (QOp::Linear { map }, _) => {
             planned_with(q, node, &Prepared::Linear(linear::Profile::of(map)), shape)
         }
-        (op @ QOp::Rescale { .. }, _) if !private && op.is_identity() => none("identity"),
+        (QOp::Rescale { .. }, _) if !private && q.passes_through(node) => none("identity"),
         (
             QOp::Rescale {
                 relu, shift, bits, ..
@@ -141,10 +141,6 @@ pub(crate) fn assign(
             Some(off) => linear::assign_private(st, cells, node, map, off)?,
             None => linear::assign(st, cells, node, map)?,
         },
-        // Planned with no rows ([`planned_with`]): the output is the input's cells.
-        op @ QOp::Rescale { .. } if param_offset.is_none() && op.is_identity() => {
-            cells[node.inputs[0]].clone()
-        }
         QOp::Rescale {
             mul,
             add,

@@ -150,11 +150,12 @@ impl QOp {
     /// shift, no ReLU): what an exact integer map (a sum, a difference, the second half of a
     /// maximum) gets when its output is already at its scale.
     ///
-    /// With fixed parameters the pooled layout lays none out: its output cells are its
-    /// input's, which the input's own gates determine, so a range check there would bound a
-    /// value nobody can choose; [`bounds`] bounds it by its input instead of by `bits`.
-    /// With parameters in advice the prover picks `mul` and `add`, so it is a rescale like any
-    /// other. The integer execution still refuses a value beyond `bits` (the calibrated range).
+    /// When it reads a linear map, the pooled layout with fixed parameters lays none out
+    /// ([`QGraph::passes_through`]): its output cells are the map's accumulators, which the
+    /// multiply-add gate determines, so a range check there would bound a value nobody can
+    /// choose; [`bounds`] bounds it by its input instead of by `bits`. With parameters in advice
+    /// the prover picks `mul` and `add`, so it is a rescale like any other. The integer
+    /// execution still refuses a value beyond `bits` (the calibrated range).
     pub fn is_identity(&self) -> bool {
         matches!(self, QOp::Rescale { mul, add, shift: 0, relu: false, .. }
             if mul.iter().all(|&m| m == 1) && add.iter().all(|&a| a == 0))
@@ -244,11 +245,23 @@ impl QGraph {
         values.iter().map(|&v| v as f64 / s).collect()
     }
 
-    /// Whether a rescale is exact ([`QOp::is_exact_rescale`]) and not the identity.
+    /// Whether `node` is an identity rescale ([`QOp::is_identity`]) of a linear map's
+    /// accumulators: with fixed parameters the pooled layout gives it no rows, its output
+    /// being the map's cells. (An identity of rewired elements, such as the one import puts on
+    /// an output that only gathers inputs and constants, is laid out: the output must be cells.)
+    pub fn passes_through(&self, node: &QNode) -> bool {
+        node.op.is_identity()
+            && node
+                .inputs
+                .first()
+                .is_some_and(|&i| matches!(self.nodes[i].op, QOp::Linear { .. }))
+    }
+
+    /// Whether a rescale the pooled layout lays out is exact ([`QOp::is_exact_rescale`]).
     pub fn has_exact_rescales(&self) -> bool {
         self.nodes
             .iter()
-            .any(|n| n.op.is_exact_rescale() && !n.op.is_identity())
+            .any(|n| n.op.is_exact_rescale() && !self.passes_through(n))
     }
 
     /// Total multiply-adds of the linear layers and products.
