@@ -162,13 +162,12 @@ pub(crate) fn assign(
         st.shape.inputs_per_row,
         st.shape.windows_per_row,
     );
-    let stack = |g: &Group| stacked(g.outputs.len(), present(g).len(), a, t);
-    let classes = classes(map);
+    let stack = |g: &Group| stacked(g.outputs.len(), g.inputs.iter().flatten().count(), a, t);
     // A row per group in the map's order unless windows or stacks share rows (the layout of
-    // plans from before either existed).
-    let shared = p > 1 || classes.iter().any(|c| stack(&map.groups[c[0]]) > 1);
+    // plans from before either existed); only then are the classes needed.
+    let shared = p > 1 || map.groups.iter().any(|g| stack(g) > 1);
     let batches: Vec<(Vec<usize>, usize)> = if shared {
-        classes
+        classes(map)
             .iter()
             .flat_map(|c| {
                 let s = stack(&map.groups[c[0]]);

@@ -61,26 +61,20 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
                 }
                 worst
             }
-            // An exact rescale without a ReLU (the identity among them) is not range-checked
-            // on the pooled layout with fixed parameters (its value is `x·mul + add`); the lean
-            // layout checks it. Either way this bounds it.
-            QOp::Rescale { bits, mul, add, .. }
-                if any_param.is_none() && n.op.is_unchecked_rescale() =>
-            {
-                let m = mul.iter().map(|&w| param(w)).fold(0.0, f64::max);
-                let a = add.iter().map(|&w| param(w)).fold(0.0, f64::max);
-                if m * slot(0) + a >= LIMIT {
-                    return Err(overflow());
-                }
-                (m * slot(0) + a).max(pow2(*bits))
-            }
             QOp::Rescale { bits, mul, add, .. } => {
                 let m = mul.iter().map(|&w| param(w)).fold(0.0, f64::max);
                 let a = add.iter().map(|&w| param(w)).fold(0.0, f64::max);
                 if m * slot(0) + a >= LIMIT || *bits > 60 {
                     return Err(overflow());
                 }
-                pow2(*bits)
+                // An exact rescale without a ReLU (the identity among them) is not range-checked
+                // on the pooled layout with fixed parameters (its value is `x·mul + add`); the
+                // lean layout checks it. Either way this bounds it.
+                if any_param.is_none() && n.op.is_unchecked_rescale() {
+                    (m * slot(0) + a).max(pow2(*bits))
+                } else {
+                    pow2(*bits)
+                }
             }
             QOp::Gather { map } => map.iter().map(refb).fold(0.0, f64::max),
             QOp::Bilinear { terms } => {
