@@ -84,6 +84,26 @@ fn conv_and_pool_without_strides_or_pads_import_and_prove_like_the_explicit_vers
 }
 
 /// Runs MockProver on `trace` with instances taken from it.
+/// Compiles the model at `p` on `x`: its outputs are within `tol` of tract's, and MockProver
+/// accepts the honest witness.
+fn agrees_with_tract(p: &std::path::Path, shape: &[usize], x: &[f32], tol: f64) {
+    let reference = FloatReference::load(p, shape)
+        .expect("tract")
+        .run(x)
+        .expect("float");
+    let c = compile(p, x);
+    let t = c.witness(x).expect("witness");
+    for (o, r) in c
+        .model
+        .dequantize_output(t.output(&c.model))
+        .iter()
+        .zip(&reference)
+    {
+        assert!((o - f64::from(*r)).abs() < tol, "{o} vs {r}");
+    }
+    mock(&c, t).expect("honest witness");
+}
+
 fn mock(c: &CompiledModel, trace: Trace) -> Result<(), String> {
     let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &trace);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(trace));
@@ -291,6 +311,39 @@ fn a_value_outside_the_calibrated_table_domain_is_a_clear_error() {
     assert!(err.contains("'y'") && err.contains("calibrat"), "{err}");
 }
 
+/// An affine op read only by affine ops is folded into each of them (a LayerNorm's scale read
+/// by a GELU's two constant factors): one rescale per reader, the shared one dropped.
+#[test]
+fn affine_ops_read_only_by_affine_ops_are_folded_into_them() {
+    let p = write(
+        "affine-chain",
+        &model(
+            ("x", &[1, 6]),
+            ("y", &[1, 6]),
+            &[
+                node("Relu", &["x"], "r", vec![]),
+                node("Mul", &["r", "half"], "s", vec![]),
+                node("Mul", &["s", "three"], "u", vec![]),
+                node("Add", &["s", "one"], "v", vec![]),
+                node("Add", &["u", "v"], "y", vec![]),
+            ],
+            vec![
+                tensor("half", &[1], vec![0.5]),
+                tensor("three", &[1], vec![3.0]),
+                tensor("one", &[1], vec![1.0]),
+            ],
+        ),
+    );
+    let m = Model::load(&p).expect("import");
+    let types: Vec<&str> = m.graph.nodes.iter().map(|n| n.op_type.as_str()).collect();
+    assert_eq!(types.len(), 5, "the shared Mul is gone: {types:?}");
+    assert!(
+        types.contains(&"Mul+Mul") && types.contains(&"Mul+Add"),
+        "{types:?}"
+    );
+    agrees_with_tract(&p, &[1, 6], &rand_vec(23, 6, 1.0), 1e-3);
+}
+
 #[test]
 fn batch_norm_after_conv_is_folded_into_it() {
     let ints = |v: &[i64]| Attr::Ints(v.to_vec());
@@ -326,20 +379,5 @@ fn batch_norm_after_conv_is_folded_into_it() {
     let m = Model::load(&p).expect("import");
     assert_eq!(m.graph.nodes.len(), 2, "input and one folded linear op");
     assert_eq!(m.graph.nodes[1].op_type, "Conv+BatchNormalization");
-    let x = rand_vec(22, 50, 1.0);
-    let reference = FloatReference::load(&p, &[1, 2, 5, 5])
-        .expect("tract")
-        .run(&x)
-        .expect("float");
-    let c = compile(&p, &x);
-    let t = c.witness(&x).expect("witness");
-    for (o, r) in c
-        .model
-        .dequantize_output(t.output(&c.model))
-        .iter()
-        .zip(&reference)
-    {
-        assert!((o - f64::from(*r)).abs() < 2e-3, "{o} vs {r}");
-    }
-    mock(&c, t).expect("honest witness");
+    agrees_with_tract(&p, &[1, 2, 5, 5], &rand_vec(22, 50, 1.0), 2e-3);
 }

@@ -398,6 +398,48 @@ pub(crate) fn fold_affine(mut g: Graph) -> Graph {
     g
 }
 
+/// Folds an elementwise affine op into the affine ops that read it when only affine ops read
+/// it: `mul₂·(mul₁·x + add₁) + add₂` is one affine op of `x`, so the first no longer needs a
+/// rescale of its own (each reader gets one rounding instead of two). A LayerNorm's scale and
+/// shift read by a GELU's `·0.5` and `·1/√2` were three rescales of every element; they are
+/// two. The first op is dropped by [`prune`] once nothing reads it.
+pub(crate) fn fold_affine_chains(mut g: Graph) -> Graph {
+    for i in 0..g.nodes.len() {
+        let Op::Affine { .. } = &g.nodes[i].op else {
+            continue;
+        };
+        let j = g.nodes[i].inputs[0];
+        if j == 0 || g.output == j || g.nodes[i].wide || g.nodes[j].wide {
+            continue;
+        }
+        let Op::Affine { mul: m1, add: a1 } = &g.nodes[j].op else {
+            continue;
+        };
+        let affine_reader = |n: &crate::ir::Node| {
+            !n.inputs.contains(&j) || (matches!(n.op, Op::Affine { .. }) && !n.wide)
+        };
+        if !g.nodes.iter().all(affine_reader) {
+            continue;
+        }
+        let (m1, a1, x) = (m1.clone(), a1.clone(), g.nodes[j].inputs[0]);
+        let op_type = format!("{}+{}", g.nodes[j].op_type, g.nodes[i].op_type);
+        let node = &mut g.nodes[i];
+        let Op::Affine { mul, add } = &mut node.op else {
+            continue;
+        };
+        if mul.len() != m1.len() || add.len() != a1.len() || mul.len() != add.len() {
+            continue;
+        }
+        for k in 0..mul.len() {
+            add[k] += mul[k] * a1[k];
+            mul[k] *= m1[k];
+        }
+        node.inputs = vec![x];
+        node.op_type = op_type;
+    }
+    g
+}
+
 /// Drops nodes the output does not depend on and renumbers the rest.
 pub(crate) fn prune(g: Graph) -> Graph {
     let n = g.nodes.len();

@@ -299,12 +299,14 @@ impl Importer {
         } else {
             output
         };
-        Ok(build::prune(build::fold_affine(Graph {
-            nodes: self.nodes,
-            output,
-            inputs: specs,
-            outputs: out_specs,
-        })))
+        Ok(build::prune(build::fold_affine_chains(build::fold_affine(
+            Graph {
+                nodes: self.nodes,
+                output,
+                inputs: specs,
+                outputs: out_specs,
+            },
+        ))))
     }
 
     pub(crate) fn get(&self, name: &str) -> std::result::Result<&Value, String> {
