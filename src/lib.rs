@@ -27,7 +27,7 @@ use thiserror::Error;
 pub use zkonnx_circuits as circuits;
 pub use zkonnx_circuits::halo2_proofs;
 pub use zkonnx_circuits::layout::Objective;
-pub use zkonnx_circuits::quant::{QuantSettings, Target};
+pub use zkonnx_circuits::quant::{Interpolation, QuantSettings, Target};
 pub use zkonnx_circuits::visibility::{InstanceLayout, Vis, Visibility};
 pub use zkonnx_prover as prover;
 pub use zkonnx_prover::artifacts::{HashBits, ProofFile, Settings};
@@ -288,12 +288,34 @@ impl Model {
         vis: Visibility,
         objective: Objective,
     ) -> Result<CompiledModel> {
-        let first = self.compile_planned(calibration, base, vis, objective)?;
+        let mut first = self.compile_planned(calibration, base, vis, objective)?;
         if target == Target::Given {
             return Ok(first);
         }
         // Calibration does not depend on the scales: every candidate reuses the first's.
         let first_cal = first.calibration.clone();
+        let cost = |c: &CompiledModel| match objective {
+            Objective::Prove => c.plan.cost,
+            Objective::Gas | Objective::Balanced => c.plan.est_verify_gas as f64,
+        };
+        // Functions interpolated wherever their knots' tables are smaller than the direct ones
+        // (as accurate by construction, `quant::interp`): cheaper when the tables, not the
+        // elements' rows, set the circuit's size, which only the plan can tell.
+        if base.interpolation == Interpolation::Auto && !first.model.tables.is_empty() {
+            let s = QuantSettings {
+                interpolation: Interpolation::Prefer,
+                ..base
+            };
+            if let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective) {
+                if cost(&c) < cost(&first) {
+                    first = c;
+                }
+            }
+        }
+        let base = QuantSettings {
+            interpolation: first.model.settings.interpolation,
+            ..base
+        };
         let floats: Vec<Vec<f32>> = calibration
             .iter()
             .map(|x| zkonnx_circuits::ir::run_float(&self.graph, x).swap_remove(self.graph.output))
@@ -315,10 +337,6 @@ impl Model {
                 e.argmax_misses += usize::from(f.len() >= 2 && !fid.argmax_agrees);
             }
             Some(e)
-        };
-        let cost = |c: &CompiledModel| match objective {
-            Objective::Prove => c.plan.cost,
-            Objective::Gas | Objective::Balanced => c.plan.est_verify_gas as f64,
         };
         let mut best = first;
         if target == Target::Accuracy {

@@ -16,19 +16,29 @@ use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::field::fe;
 use zkonnx::circuits::layout::{candidates, LayoutPlan};
 use zkonnx::circuits::quant::{QGraph, QOp, QRef, Trace};
-use zkonnx::halo2_proofs::dev::MockProver;
+use zkonnx::halo2_proofs::dev::{MockProver, VerifyFailure};
 use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
 use zkonnx::halo2_proofs::halo2curves::ff::Field;
 use zkonnx::prover::{keys::keygen, proof, srs::dev_srs};
 use zkonnx::{CompiledModel, Model, Objective, QuantSettings, Vis, Visibility};
 
 fn compile(bytes: &[u8], name: &str, samples: &[Vec<f32>], vis: Visibility) -> CompiledModel {
+    compile_with(bytes, name, samples, vis, QuantSettings::default())
+}
+
+fn compile_with(
+    bytes: &[u8],
+    name: &str,
+    samples: &[Vec<f32>],
+    vis: Visibility,
+    settings: QuantSettings,
+) -> CompiledModel {
     let dir = common::temp_dir(name);
     let path = dir.join("model.onnx");
     std::fs::write(&path, bytes).expect("write model");
     Model::load(&path)
         .expect("import")
-        .compile_planned(samples, QuantSettings::default(), vis, Objective::Prove)
+        .compile_planned(samples, settings, vis, Objective::Prove)
         .expect("compile")
 }
 
@@ -67,6 +77,8 @@ struct Outcome {
     mock_satisfied: bool,
     /// Advice cells the attack rewrote (0 means the attack was not mounted at all).
     rewritten: usize,
+    /// Whether MockProver found a lookup failing.
+    lookup_fails: bool,
 }
 
 /// Proves `plan`'s circuit of `q` on `trace` with the honest proving key, rewriting advice
@@ -103,11 +115,20 @@ fn attack_then(
     let (mock, hits) = with_subst_then(subst, then, || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             MockProver::run(plan.shape.k, &circuit, vec![instances.to_vec()])
-                .map(|p| p.verify().is_ok())
-                .unwrap_or(false)
+                .map(|p| match p.verify() {
+                    Ok(()) => (true, false),
+                    Err(fails) => (
+                        false,
+                        fails
+                            .iter()
+                            .any(|f| matches!(f, VerifyFailure::Lookup { .. })),
+                    ),
+                })
+                .unwrap_or((false, false))
         }))
-        .unwrap_or(false)
+        .unwrap_or((false, false))
     });
+    let (mock, lookup_fails) = mock;
     let (bytes, _) = with_subst_then(subst, then, || {
         proof::prove(&params, &pk, circuit.clone(), instances)
     });
@@ -119,6 +140,7 @@ fn attack_then(
         proof_verifies,
         mock_satisfied: mock,
         rewritten: hits,
+        lookup_fails,
     }
 }
 
@@ -641,6 +663,86 @@ fn a_lie_about_an_exact_rescale_is_refused() {
     assert!(
         !o.proof_verifies && !o.mock_satisfied,
         "an exact rescale's output one higher, its remainder −1, proves"
+    );
+}
+
+/// The rescale before a direct function table, which only the lookup reads, has its output
+/// left unchecked (`QGraph::lookup_bounded`): the lookup holds it to the table's domain. The
+/// lie that keeps its equation with an output nobody range-checks — the remainder one higher
+/// and the output `2^−shift` lower in the field (a huge value), every copy of it moved — is
+/// refused by the function row's lookup, on real proofs.
+#[test]
+fn a_lie_about_a_rescale_only_a_lookup_reads_is_refused() {
+    let bytes = model(
+        ("x", &[1, 6]),
+        ("y", &[1, 4]),
+        &[
+            node("Gemm", &["x", "w", "b"], "h", vec![("transB", Attr::I(1))]),
+            node("Sigmoid", &["h"], "y", vec![]),
+        ],
+        vec![
+            tensor("w", &[4, 6], rand_vec(33, 24, 1.5)),
+            tensor("b", &[4], vec![0.2, -0.3, 0.1, 0.4]),
+        ],
+    );
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| rand_vec(75 + s, 6, 1.0)).collect();
+    let direct = QuantSettings {
+        interpolation: zkonnx::Interpolation::Never,
+        ..QuantSettings::default()
+    };
+    let c = compile_with(
+        &bytes,
+        "mal-lookup-bound",
+        &samples,
+        Visibility::default(),
+        direct,
+    );
+    let bound = c.model.lookup_bounded();
+    let ni = bound
+        .iter()
+        .position(|&b| b)
+        .expect("a rescale only a lookup reads");
+    let QOp::Rescale {
+        mul, add, shift, ..
+    } = &c.model.nodes[ni].op
+    else {
+        panic!("not a rescale");
+    };
+    let plan = plan_where(&c, pooled(2));
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let honest = honest_instances(&c.model, &plan, &trace);
+    assert!(attack(&c.model, &plan, &trace, &[], &honest).proof_verifies);
+    let (e, v) = lone_element(&c.model, &trace, ni, |_| true).expect("a lone element");
+    let x = i128::from(trace.values[c.model.nodes[ni].inputs[0]][e]);
+    let r = x * i128::from(mul[e]) + i128::from(add[e]) - (i128::from(v) << shift);
+    // x·mul + add = q·2^s + r holds for (q − 2^−s, r + 1) and for (q + 2^−s, r − 1).
+    let inv = Option::<Fr>::from(fe(1i128 << shift).invert()).expect("2^s is invertible");
+    let (q1, r1) = if r + 1 < (1i128 << shift) {
+        (fe(i128::from(v)) - inv, r + 1)
+    } else {
+        (fe(i128::from(v)) + inv, r - 1)
+    };
+    let o = attack_then(
+        &c.model,
+        &plan,
+        &trace,
+        &[(fe(i128::from(v)), q1)],
+        Some((fe(r), fe(r1))),
+        &honest,
+    );
+    assert!(
+        o.rewritten >= 3,
+        "the output, its lookup's copy and the remainder rewritten"
+    );
+    assert!(
+        !o.proof_verifies && !o.mock_satisfied,
+        "a rescale's output outside the table, its equation kept, proves"
+    );
+    // The rescale's gate holds; the function row's lookup refuses the output (the remainder's
+    // copy in its range lane is not moved by this harness, so that copy fails too).
+    assert!(
+        o.lookup_fails,
+        "the function row's lookup did not refuse the output"
     );
 }
 

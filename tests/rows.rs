@@ -45,13 +45,23 @@ fn mlp() -> Vec<u8> {
 }
 
 fn compile(bytes: &[u8], name: &str, n: usize, vis: Visibility) -> (CompiledModel, Vec<f32>) {
+    compile_with(bytes, name, n, vis, QuantSettings::default())
+}
+
+fn compile_with(
+    bytes: &[u8],
+    name: &str,
+    n: usize,
+    vis: Visibility,
+    settings: QuantSettings,
+) -> (CompiledModel, Vec<f32>) {
     let dir = common::temp_dir(name);
     let path = dir.join("model.onnx");
     std::fs::write(&path, bytes).expect("write model");
     let samples: Vec<Vec<f32>> = (0..4).map(|s| rand_vec(20 + s, n, 1.0)).collect();
     let c = Model::load(&path)
         .expect("import")
-        .compile_planned(&samples, QuantSettings::default(), vis, Objective::Prove)
+        .compile_planned(&samples, settings, vis, Objective::Prove)
         .expect("compile");
     (c, samples[0].clone())
 }
@@ -175,7 +185,32 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
             "the model lacks an exact rescale with relu = {relu}"
         );
     }
+    // Its sigmoid on few elements is interpolated between knots (a step table beside the knots').
+    assert!(
+        c.model.tables.iter().any(|t| t.step),
+        "the sigmoid is not interpolated"
+    );
     let mut n = compare_all(&c, &x, pooled_small);
+    // With direct tables: the rescale before the table, which only the lookup reads, has no
+    // output check.
+    let direct = QuantSettings {
+        interpolation: zkonnx::Interpolation::Never,
+        ..QuantSettings::default()
+    };
+    let (c, x) = compile_with(
+        &common::onnx::every_primitive(),
+        "rows-prims-direct",
+        6,
+        Visibility::default(),
+        direct,
+    );
+    assert!(
+        c.model.lookup_bounded().contains(&true) && c.model.tables.iter().all(|t| !t.step),
+        "no direct table, or no rescale only a lookup reads"
+    );
+    n += compare_all(&c, &x, |p| {
+        p.shape.lean.is_none() && p.shape.limb_bits == 6 && p.shape.range_lanes == 2
+    });
     for v in [
         vis(Vis::Private, Vis::Fixed, Vis::Public),
         vis(Vis::Hashed, Vis::Fixed, Vis::Hashed),
@@ -190,7 +225,7 @@ fn pooled_rows_match_for_every_primitive_and_visibility() {
     let packings = zkonnx::circuits::layout::packings().count();
     assert_eq!(
         n,
-        packings * 3 * 2 + packings * 4,
+        packings * 3 * 2 + packings * 5,
         "every packing, limb width and lane count compared"
     );
 }

@@ -200,6 +200,7 @@ impl ModelCircuit {
         }
         let mut cells: Vec<Vec<Src>> = Vec::with_capacity(q.nodes.len());
         let mut rows = Vec::with_capacity(q.nodes.len() + 3);
+        let lookup_bound = q.lookup_bounded();
         for (ni, node) in q.nodes.iter().enumerate() {
             let private = vis.params_in_advice().then_some(param_offsets[ni]);
             let at = st.at();
@@ -207,7 +208,7 @@ impl ModelCircuit {
                 QOp::Input => input_cells.iter().map(|&(c, _)| Src::Cell(c)).collect(),
                 // Planned with no rows (`gadgets::planned`): the map's accumulator cells.
                 _ if private.is_none() && q.passes_through(node) => cells[node.inputs[0]].clone(),
-                _ => gadgets::assign(&mut st, &cells, ni, node, private)?,
+                _ => gadgets::assign(&mut st, &cells, ni, node, private, lookup_bound[ni])?,
             };
             if out.len() != node.len() {
                 return Err(Error::Synthesis);

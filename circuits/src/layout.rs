@@ -239,8 +239,14 @@ impl Checks {
         for b in params.iter().chain(&output) {
             max = max.max(*b);
         }
-        for n in &q.nodes {
+        for (n, lookup_bound) in q.nodes.iter().zip(q.lookup_bounded()) {
             match &n.op {
+                // Only the remainder of a rescale that lookups bound
+                // ([`QGraph::lookup_bounded`]).
+                QOp::Rescale { shift, .. } if lookup_bound => {
+                    bits.insert(*shift);
+                    max = max.max(*shift);
+                }
                 // An exact rescale's remainder is bound to 0, its output checked only for a
                 // ReLU ([`QOp::is_exact_rescale`]).
                 QOp::Rescale {
@@ -304,7 +310,18 @@ struct Reads {
 fn prepare(q: &QGraph, vis: Visibility) -> Reads {
     Reads {
         checks: Checks::of(q, vis),
-        nodes: q.nodes.iter().map(Prepared::of).collect(),
+        nodes: q
+            .nodes
+            .iter()
+            .zip(q.lookup_bounded())
+            .map(|(n, b)| {
+                if b {
+                    Prepared::LookupBound
+                } else {
+                    Prepared::of(n)
+                }
+            })
+            .collect(),
         arith: q.uses_arith(),
         functions: !q.tables.is_empty(),
         constants: q.uses_constants(),

@@ -40,6 +40,7 @@ fn tables() -> Vec<Table> {
             out_scale: 4,
             lo: -32,
             size: 64,
+            step: false,
         })
         .collect()
 }

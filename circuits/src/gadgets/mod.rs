@@ -74,6 +74,9 @@ pub enum Prepared {
     Linear(linear::Profile),
     /// A product chain's plan (the same at every shape).
     Bilinear(Planned),
+    /// A rescale only lookups read: its output is not range-checked
+    /// ([`QGraph::lookup_bounded`]).
+    LookupBound,
     /// Nothing beyond the node itself.
     Node,
 }
@@ -116,10 +119,19 @@ pub fn planned_with(q: &QGraph, node: &QNode, prep: &Prepared, shape: &CircuitSh
                 relu, shift, bits, ..
             },
             _,
-        ) => rescale::planned(node.len(), *relu, *shift, *bits, shape),
+        ) => rescale::planned(
+            node.len(),
+            rescale::Checks {
+                relu: *relu,
+                shift: *shift,
+                bits: *bits,
+                output: !matches!(prep, Prepared::LookupBound),
+            },
+            shape,
+        ),
         (QOp::Bilinear { .. }, Prepared::Bilinear(p)) => p.clone(),
         (QOp::Bilinear { terms }, _) => bilinear::planned(terms),
-        (QOp::Lookup { table }, _) => lookup::planned(node.len(), q.tables[*table].f.name()),
+        (QOp::Lookup { table }, _) => lookup::planned(node.len(), &q.tables[*table].label()),
         (QOp::Div { bits, rbits, .. }, _) => div::planned(node.len(), *bits, *rbits, shape),
         (QOp::Sqrt { bits, .. }, _) => sqrt::planned(node.len(), *bits, shape),
     }
@@ -132,6 +144,7 @@ pub(crate) fn assign(
     ni: usize,
     node: &QNode,
     param_offset: Option<usize>,
+    lookup_bound: bool,
 ) -> Result<Vec<Src>, Error> {
     Ok(match &node.op {
         // The input's sources are the caller's (instance rows or range-checked cells).
@@ -157,6 +170,7 @@ pub(crate) fn assign(
                 shift: *shift,
                 relu: *relu,
                 bits: *bits,
+                check_output: !lookup_bound,
             },
             param_offset,
         )?,

@@ -18,25 +18,43 @@ pub(crate) struct Params<'a> {
     pub shift: u32,
     pub relu: bool,
     pub bits: u32,
+    /// Whether the output is range-checked (not when only lookups read it).
+    pub check_output: bool,
+}
+
+/// What a rescale range-checks, as the planner and the assignment both read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    /// A ReLU: the output's two halves are checked.
+    pub relu: bool,
+    /// The shift (the remainder's width).
+    pub shift: u32,
+    /// The output's calibrated width.
+    pub bits: u32,
+    /// Whether the output (without a ReLU) is checked: not when only lookups read it
+    /// ([`crate::quant::QGraph::lookup_bounded`]).
+    pub output: bool,
 }
 
 /// Lane rows per element: the remainder (`shift` bits), and the output (`bits + 1` signed
 /// bits, or with ReLU its two halves of `bits` bits). An exact rescale (no shift) with fixed
 /// parameters copies its remainder from the constrained zero ([`crate::layout::exact_zero`])
 /// and checks its output only for a ReLU
-/// ([`crate::quant::QOp::is_exact_rescale`]).
-pub fn lane_rows(relu: bool, shift: u32, bits: u32, shape: &CircuitShape) -> usize {
+/// ([`crate::quant::QOp::is_exact_rescale`]); one that only lookups read checks its remainder
+/// alone.
+pub fn lane_rows(c: Checks, shape: &CircuitShape) -> usize {
     let l = shape.limb_bits;
-    let exact = exact(shift, shape);
+    let exact = exact(c.shift, shape);
     let r = if exact {
         0
     } else {
-        RangeConfig::rows(shift, l)
+        RangeConfig::rows(c.shift, l)
     };
-    r + match (relu, exact) {
-        (true, _) => 2 * RangeConfig::rows(bits, l),
+    r + match (c.relu, exact) {
+        (true, _) => 2 * RangeConfig::rows(c.bits, l),
         (false, true) => 0,
-        (false, false) => RangeConfig::rows(bits + 1, l),
+        (false, false) if !c.output => 0,
+        (false, false) => RangeConfig::rows(c.bits + 1, l),
     }
 }
 
@@ -46,12 +64,12 @@ fn exact(shift: u32, shape: &CircuitShape) -> bool {
 }
 
 /// The plan of a rescale of `n` elements.
-pub fn planned(n: usize, relu: bool, shift: u32, bits: u32, shape: &CircuitShape) -> Planned {
+pub fn planned(n: usize, c: Checks, shape: &CircuitShape) -> Planned {
     Planned {
-        gadget: if relu { "rescale+relu" } else { "rescale" }.into(),
+        gadget: if c.relu { "rescale+relu" } else { "rescale" }.into(),
         rows: Rows {
             main: n.div_ceil(shape.rescale_slots()),
-            lane: n * lane_rows(relu, shift, bits, shape),
+            lane: n * lane_rows(c, shape),
             func: 0,
         },
         macs: 0,
@@ -72,6 +90,7 @@ pub(crate) fn assign(
         shift,
         relu,
         bits,
+        check_output,
     } = p;
     let src = node.inputs[0];
     let known = st.known;
@@ -126,7 +145,7 @@ pub(crate) fn assign(
                 out.push(Src::Cell(o));
             }
             _ => {
-                if !exact {
+                if !exact && check_output {
                     st.check(c.q, qv, 1i128 << bits, bits + 1)?;
                 }
                 out.push(Src::Cell(c.q));

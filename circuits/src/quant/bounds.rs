@@ -30,7 +30,8 @@ pub fn check_bounds_any_params(q: &QGraph) -> Result<()> {
 pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>> {
     let param = |w: i64| any_param.unwrap_or(w.unsigned_abs() as f64);
     let mut bound: Vec<f64> = Vec::with_capacity(q.nodes.len());
-    for n in &q.nodes {
+    let lookup_bounded = q.lookup_bounded();
+    for (ni, n) in q.nodes.iter().enumerate() {
         let slot = |s: u32| bound[n.inputs[s as usize]];
         let refb = |r: &QRef| match *r {
             QRef::In(s, _) => slot(s),
@@ -72,6 +73,14 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
                 // lean layout checks it. Either way this bounds it.
                 if any_param.is_none() && n.op.is_unchecked_rescale() {
                     (m * slot(0) + a).max(pow2(*bits))
+                } else if lookup_bounded[ni] {
+                    // Not range-checked on the pooled layout: a lookup holds it to the
+                    // table's domain (`QGraph::lookup_bounded`), whichever lookup reads it.
+                    let reader = q.nodes.iter().position(|m| m.inputs.contains(&ni));
+                    match reader.and_then(|r| q.lookup_domain_bound(r)) {
+                        Some(d) => (d as f64).max(pow2(*bits)),
+                        None => return Err(overflow()),
+                    }
                 } else {
                     pow2(*bits)
                 }

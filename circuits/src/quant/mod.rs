@@ -10,6 +10,7 @@
 mod bounds;
 mod calibrate;
 mod exec;
+pub mod interp;
 mod quantize;
 mod settings;
 mod table;
@@ -20,8 +21,8 @@ pub use calibrate::{calibrate, check_input, Calibration};
 pub use exec::{div_one, isqrt, quantize_input, rescale_one, run_quantized, Trace};
 pub use quantize::quantize_graph;
 pub use settings::{
-    QuantSettings, Target, DEFAULT_INPUT_SCALE, DEFAULT_PARAM_SCALE, DEFAULT_RANGE_MARGIN,
-    DEFAULT_TABLE_BITS, DEFAULT_TABLE_MARGIN,
+    Interpolation, QuantSettings, Target, DEFAULT_INPUT_SCALE, DEFAULT_PARAM_SCALE,
+    DEFAULT_RANGE_MARGIN, DEFAULT_TABLE_BITS, DEFAULT_TABLE_MARGIN,
 };
 pub use table::{Table, TABLE_VALUE_CAP};
 pub use validate::{MAX_BITS, MAX_NODE_ELEMENTS, MAX_TABLE_ENTRIES};
@@ -255,6 +256,48 @@ impl QGraph {
                 .inputs
                 .first()
                 .is_some_and(|&i| matches!(self.nodes[i].op, QOp::Linear { .. }))
+    }
+
+    /// For every node, whether it is a rescale with a shift and without a ReLU that only
+    /// lookups read (not the output): the one before a function table, which maps its input
+    /// into the table's domain. The pooled layout does not range-check its output `q`: every
+    /// element is copied into a function row whose lookup holds it to the table's domain
+    /// (a few thousand values, far below the `p/2^(shift+2)` that makes the remainder's check
+    /// pin `q` down), so a check of `bits + 1` bits would bound a value already bounded.
+    /// [`bounds`] takes the table's domain as its bound.
+    pub fn lookup_bounded(&self) -> Vec<bool> {
+        let mut read_by_lookups = vec![None::<bool>; self.nodes.len()];
+        for n in &self.nodes {
+            let lookup = matches!(n.op, QOp::Lookup { .. });
+            for &i in &n.inputs {
+                let r = &mut read_by_lookups[i];
+                *r = Some(r.unwrap_or(true) && lookup);
+            }
+        }
+        self.nodes
+            .iter()
+            .zip(read_by_lookups)
+            .enumerate()
+            .map(|(i, (n, r))| {
+                i != self.output
+                    && r == Some(true)
+                    && matches!(n.op, QOp::Rescale { shift, relu: false, .. } if shift > 0)
+            })
+            .collect()
+    }
+
+    /// The largest |input| the table of lookup node `ni` holds (its domain's widest end).
+    pub fn lookup_domain_bound(&self, ni: usize) -> Option<u64> {
+        match self.nodes.get(ni)?.op {
+            QOp::Lookup { table } => {
+                let t = self.tables.get(table)?;
+                let hi =
+                    t.lo.checked_add(i64::try_from(t.size).ok()?)?
+                        .checked_sub(1)?;
+                Some(t.lo.unsigned_abs().max(hi.unsigned_abs()))
+            }
+            _ => None,
+        }
     }
 
     /// Whether a rescale the pooled layout lays out is exact ([`QOp::is_exact_rescale`]).

@@ -1,9 +1,10 @@
 //! From the f32 Graph IR to the integer QGraph: scales, integer weights, range bounds, tables.
 
 use super::bounds::check_bounds;
+use super::interp;
 use super::{Calibration, QGraph, QNode, QOp, QRef, QuantSettings, Table};
 use crate::error::{CircuitsError, Result};
-use crate::ir::{Graph, Linear, Mat, Node, Op, Ref};
+use crate::ir::{Func, Graph, Linear, Mat, Node, Op, Ref};
 
 /// Weights that are small integers are used exactly, at scale 0.
 const EXACT_WEIGHT_LIMIT: f32 = (1 << 20) as f32;
@@ -143,12 +144,156 @@ impl Builder<'_> {
         )
     }
 
+    /// The index of a table holding `t`'s entries: one table per function, input resolution,
+    /// output scale and kind, its domain the union of the domains asked of it (an LSTM's gates
+    /// at every step share one table, whatever each step's calibrated range).
     fn table(&mut self, t: Table) -> usize {
-        if let Some(i) = self.tables.iter().position(|x| *x == t) {
+        let same = |x: &Table| {
+            x.f == t.f && x.frac == t.frac && x.out_scale == t.out_scale && x.step == t.step
+        };
+        if let Some(i) = self.tables.iter().position(same) {
+            let x = &mut self.tables[i];
+            let hi = (x.lo + x.size as i64).max(t.lo + t.size as i64);
+            x.lo = x.lo.min(t.lo);
+            x.size = (hi - x.lo) as u64;
             return i;
         }
         self.tables.push(t);
         self.tables.len() - 1
+    }
+
+    /// A nonlinear function: its direct table, or interpolation between knots where that is as
+    /// accurate and smaller ([`interp`]).
+    fn func(&mut self, i: usize, f: Func, x: usize, out_scale: u32) -> usize {
+        let graph = self.graph;
+        let node = &graph.nodes[i];
+        let n = node.len();
+        let s_in = self.nodes[x].scale as i32;
+        let b = self.settings.table_bits;
+        let pos = f.positive_domain();
+        let reach = if pos {
+            (1u64 << b) - 1
+        } else {
+            (1u64 << (b - 1)) - 1
+        } as f64;
+        let m_in = (self.cal.max_abs[node.inputs[0]] * self.settings.table_margin)
+            .max(f64::from(-s_in).exp2());
+        let frac = ((reach / m_in).log2().floor() as i32).clamp(-24, s_in + 8);
+        // The table holds the calibrated domain (with its margin) and no more: `frac` is a
+        // power of two, so `2^b` entries would cover between one and two times it. Inputs past
+        // the domain are refused by the integer execution and cannot satisfy the lookup; the
+        // domain is what it was, the table up to half smaller.
+        let reach_in = (m_in * f64::from(frac).exp2()).ceil().clamp(1.0, reach) as i64;
+        let direct = Table {
+            f,
+            frac,
+            out_scale,
+            lo: if pos { 0 } else { -reach_in },
+            size: if pos { reach_in + 1 } else { 2 * reach_in + 1 } as u64,
+            step: false,
+        };
+        let policy = self.settings.interpolation;
+        if let Some(k) = interp::choose(policy, f, n, s_in, m_in, frac, &direct, out_scale) {
+            return self.interpolated(node, x, f, k, out_scale);
+        }
+        let (mf, shift) = rescale_params(s_in, frac);
+        let bits = if pos { b } else { b - 1 };
+        let resc = self.rescale(
+            node,
+            x,
+            vec![mf; n],
+            vec![half(shift); n],
+            shift,
+            false,
+            bits,
+            frac.max(0) as u32,
+        );
+        let table = self.table(direct);
+        self.push(
+            node,
+            node.op_type.clone(),
+            QOp::Lookup { table },
+            vec![resc],
+            out_scale,
+        )
+    }
+
+    /// `f` of node `node`'s input `x` interpolated between `knots` ([`interp`]): the knot below
+    /// (a floor rescale), the position past it (`X − 2^s·k`), both tables, and
+    /// `round((2^s·F(k) + Δ(k)·r) / 2^s)`.
+    fn interpolated(
+        &mut self,
+        node: &Node,
+        x: usize,
+        f: Func,
+        knots: interp::Knots,
+        out_scale: u32,
+    ) -> usize {
+        let n = node.len();
+        let s_in = self.nodes[x].scale as i32;
+        let s = knots.shift(s_in);
+        let op = node.op_type.clone();
+        let width = |m: u64| 64 - m.leading_zeros();
+        // The knot below: |k| ≤ K < 2^bits.
+        let k = self.rescale(
+            node,
+            x,
+            vec![1; n],
+            vec![0; n],
+            s,
+            false,
+            width(knots.k as u64),
+            0,
+        );
+        let lin = QOp::Linear {
+            map: interp::pairwise(n, 1, -(1i64 << s)),
+        };
+        let rl = self.push(node, op.clone(), lin, vec![x, k], s);
+        // An identity: `r` is the map's accumulator, in [0, 2^s).
+        let r = self.rescale(node, rl, vec![1; n], vec![0; n], 0, false, s, s);
+        let base = knots.table(f, out_scale, false);
+        let top = width(base.max_abs().unsigned_abs());
+        let (tf, td) = (
+            self.table(base),
+            self.table(knots.table(f, out_scale, true)),
+        );
+        let y0 = self.push(
+            node,
+            op.clone(),
+            QOp::Lookup { table: tf },
+            vec![k],
+            out_scale,
+        );
+        let d = self.push(
+            node,
+            op.clone(),
+            QOp::Lookup { table: td },
+            vec![k],
+            out_scale,
+        );
+        let terms = (0..n as u32).map(|i| vec![(i, i)]).collect();
+        let t = self.push(
+            node,
+            op.clone(),
+            QOp::Bilinear { terms },
+            vec![d, r],
+            out_scale + s,
+        );
+        let lin = QOp::Linear {
+            map: interp::pairwise(n, 1i64 << s, 1),
+        };
+        let z = self.push(node, op, lin, vec![y0, t], out_scale + s);
+        // Between F(k) and F(k + 1): no larger than the largest knot value.
+        self.rescale(
+            node,
+            z,
+            vec![1; n],
+            vec![half(s); n],
+            s,
+            false,
+            top,
+            out_scale,
+        )
     }
 
     fn refs(&self, refs: &[Ref], scale: u32, node: &Node) -> Result<Vec<QRef>> {
@@ -292,45 +437,7 @@ impl Builder<'_> {
                     out_scale,
                 )
             }
-            Op::Func { f } => {
-                let s_in = self.nodes[ins[0]].scale as i32;
-                let b = self.settings.table_bits;
-                let pos = f.positive_domain();
-                let reach = if pos {
-                    (1u64 << b) - 1
-                } else {
-                    (1u64 << (b - 1)) - 1
-                } as f64;
-                let m_in = (self.cal.max_abs[node.inputs[0]] * self.settings.table_margin)
-                    .max(f64::from(-s_in).exp2());
-                let frac = ((reach / m_in).log2().floor() as i32).clamp(-24, s_in + 8);
-                let (mf, shift) = rescale_params(s_in, frac);
-                let bits = if pos { b } else { b - 1 };
-                let resc = self.rescale(
-                    node,
-                    ins[0],
-                    vec![mf; n],
-                    vec![half(shift); n],
-                    shift,
-                    false,
-                    bits,
-                    frac.max(0) as u32,
-                );
-                let table = self.table(Table {
-                    f: *f,
-                    frac,
-                    out_scale,
-                    lo: if pos { 0 } else { -(1i64 << (b - 1)) },
-                    size: 1u64 << b,
-                });
-                self.push(
-                    node,
-                    node.op_type.clone(),
-                    QOp::Lookup { table },
-                    vec![resc],
-                    out_scale,
-                )
-            }
+            Op::Func { f } => self.func(i, *f, ins[0], out_scale),
             Op::Div { num, den } => {
                 let slots_of = |refs: &[Ref]| -> Vec<u32> {
                     refs.iter()

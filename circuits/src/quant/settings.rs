@@ -47,12 +47,34 @@ pub struct QuantSettings {
     pub param_scale: u32,
     /// Calibrated ranges are multiplied by this factor before range-check widths are chosen.
     pub range_margin: f64,
-    /// Lookup tables of nonlinear functions have `2^table_bits` entries.
+    /// A nonlinear function's direct lookup table has at most `2^table_bits` entries (its
+    /// domain at the finest power-of-two resolution that fits).
     #[serde(default = "default_table_bits")]
     pub table_bits: u32,
     /// A table's domain covers the calibrated input range times this factor.
     #[serde(default = "default_table_margin")]
     pub table_margin: f64,
+    /// Where functions are interpolated between knots instead ([`crate::quant::interp`]).
+    #[serde(default)]
+    pub interpolation: Interpolation,
+}
+
+/// When a nonlinear function is interpolated between knots rather than tabulated at every
+/// input ([`crate::quant::interp`]); either way only where the knots are as accurate as the
+/// direct table over its whole domain.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interpolation {
+    /// Where the knots' two tables and the elements' extra rows
+    /// ([`crate::quant::interp::ROWS_PER_ELEMENT`] each) take fewer rows than the direct table.
+    #[default]
+    Auto,
+    /// Wherever the knots' tables are smaller than the direct table (when the table, not the
+    /// elements' rows, sets a small circuit's size; the compiler tries it beside `auto` and
+    /// keeps the cheaper plan).
+    Prefer,
+    /// Never: direct tables only.
+    Never,
 }
 
 fn default_table_bits() -> u32 {
@@ -71,6 +93,7 @@ impl Default for QuantSettings {
             range_margin: DEFAULT_RANGE_MARGIN,
             table_bits: DEFAULT_TABLE_BITS,
             table_margin: DEFAULT_TABLE_MARGIN,
+            interpolation: Interpolation::Auto,
         }
     }
 }

@@ -20,6 +20,10 @@ pub struct Table {
     pub lo: i64,
     /// Number of entries.
     pub size: u64,
+    /// A step table: `y(x + 1) − y(x)` of the table above, the slope a linear interpolation
+    /// between knots multiplies ([`crate::quant::interp`]).
+    #[serde(default)]
+    pub step: bool,
 }
 
 impl Table {
@@ -30,6 +34,13 @@ impl Table {
 
     /// The table's value at `x` (the caller checks the domain).
     pub fn value(&self, x: i64) -> i64 {
+        if self.step {
+            let base = Table {
+                step: false,
+                ..*self
+            };
+            return base.value(x.saturating_add(1)) - base.value(x);
+        }
         let x = if self.f.positive_domain() {
             x.max(1)
         } else {
@@ -50,6 +61,15 @@ impl Table {
             .map(|i| self.value(self.lo + i as i64).abs())
             .max()
             .unwrap_or(0)
+    }
+
+    /// The name plans show: the function's, with "step" for a step table.
+    pub fn label(&self) -> String {
+        if self.step {
+            format!("{} step", self.f.name())
+        } else {
+            self.f.name().to_string()
+        }
     }
 
     /// The domain's real interval, for messages.

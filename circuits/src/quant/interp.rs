@@ -1,0 +1,281 @@
+//! Nonlinear functions by linear interpolation between knots, where that is as accurate as
+//! the direct table and takes fewer rows.
+//!
+//! A direct table holds `f` at every value the rescale before it can produce: between 2^(b−1)
+//! and 2^b entries (`b` = `table_bits`, 12 by default), whatever the number of elements the
+//! function is applied to. A small model with one sigmoid on four outputs needed `k = 13` for
+//! its table alone (4,119 rows; EZKL proved it at `k = 15` in 4.3 s, we in 0.46 s at `k = 12`,
+//! 0.107×), one with four functions `k = 15`.
+//!
+//! Interpolation keeps knots every `2^−e`: with `X` the input at `s_in` fractional bits and
+//! `s = s_in − e`, `k = ⌊X / 2^s⌋` is the knot below and `r = X − 2^s·k ∈ [0, 2^s)` the position
+//! between it and the next, and
+//!
+//! `y = round((2^s·F(k) + Δ(k)·r) / 2^s)`, `F(k) = round(f(k·2^−e)·2^out)`, `Δ(k) = F(k+1) − F(k)`,
+//!
+//! two tables of `2K + 1` entries over `[−K, K]` ([`Table`] and its step table). It is made of
+//! the primitives every model uses, so it adds no gate and no new soundness argument: a floor
+//! rescale (`k`, its remainder checked), the linear map `X − 2^s·k` (`r`), two lookups, a product
+//! (`Δ·r`), the linear map `2^s·F + Δ·r` and the final rescale. Linear interpolation errs by at
+//! most `h²/8·max|f″|` between knots (`h = 2^−e`), where the direct table errs by about
+//! `max|f′|·2^−(frac+1)`, so a few hundred knots often match four thousand entries.
+//!
+//! The choice is made per function node ([`choose`]): the coarsest knots whose largest error over
+//! the table's domain (every rounding included, measured on a grid of inputs) is no larger
+//! than the direct table's, when their two tables and [`ROWS_PER_ELEMENT`] more rows for each
+//! element take fewer rows than the direct table. Functions of a positive domain (a logarithm,
+//! a fractional power: unbounded slopes near 0) keep the direct table.
+
+use super::exec::rescale_one;
+use super::{Interpolation, Table};
+use crate::ir::{Func, Group, Linear, Mat};
+
+/// Rows an element's interpolation takes beyond the direct table's (main and lane rows
+/// together, with a margin: the floor rescale's checks, the linear maps, the product, the
+/// final rescale's checks and a second function row).
+pub const ROWS_PER_ELEMENT: u64 = 16;
+
+/// Inputs the errors are measured on, evenly over the domain.
+const SAMPLES: i64 = 16_384;
+
+/// Coarsest knots tried: this many bits coarser than the direct table.
+const MAX_COARSER: i32 = 10;
+
+/// Knots of an interpolated function: every `2^−e`, over `[−k, k]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Knots {
+    /// Fractional bits of the knots.
+    pub e: i32,
+    /// The knot indices run over `[−k, k]`.
+    pub k: i64,
+}
+
+impl Knots {
+    /// The table of `f` at the knots (`step`: the differences of consecutive knots).
+    pub fn table(&self, f: Func, out_scale: u32, step: bool) -> Table {
+        Table {
+            f,
+            frac: self.e,
+            out_scale,
+            lo: -self.k,
+            size: (2 * self.k + 1) as u64,
+            step,
+        }
+    }
+
+    /// The shift from the input's scale to the knots' (`s = s_in − e`).
+    pub fn shift(&self, s_in: i32) -> u32 {
+        (s_in - self.e) as u32
+    }
+}
+
+/// The direct table's largest error over `[−m_in, m_in]`, every rounding included: the input
+/// at `s_in` bits, rescaled to `frac` bits (rounded), looked up.
+fn direct_error(f: Func, s_in: i32, frac: i32, table: &Table, m_in: f64) -> Option<f64> {
+    let (mul, shift) = if s_in >= frac {
+        (1, (s_in - frac) as u32)
+    } else {
+        (1i64 << (frac - s_in), 0)
+    };
+    let half = if shift > 0 { 1i64 << (shift - 1) } else { 0 };
+    worst(f, s_in, m_in, table.out_scale, |x| {
+        let (q, _) = rescale_one(x, mul, half, shift);
+        let q = i64::try_from(q).ok()?;
+        table.contains(q).then(|| table.value(q))
+    })
+}
+
+/// The interpolation's largest error over `[−m_in, m_in]` with `knots`, every rounding included.
+fn interp_error(f: Func, s_in: i32, knots: Knots, out_scale: u32, m_in: f64) -> Option<f64> {
+    let s = knots.shift(s_in);
+    let (base, step) = (
+        knots.table(f, out_scale, false),
+        knots.table(f, out_scale, true),
+    );
+    let half = if s > 0 { 1i128 << (s - 1) } else { 0 };
+    worst(f, s_in, m_in, out_scale, |x| {
+        let (k, r) = rescale_one(x, 1, 0, s);
+        let k = i64::try_from(k).ok()?;
+        if !base.contains(k) {
+            return None;
+        }
+        let z = (i128::from(base.value(k)) << s) + i128::from(step.value(k)) * r;
+        i64::try_from((z + half) >> s).ok()
+    })
+}
+
+/// The largest `|f(x) − y(X)/2^out|` over the sampled inputs `X` (at `s_in` bits) of
+/// `[−m_in, m_in]`; `None` if some input has no value (outside a table) or `f` is not finite.
+fn worst(
+    f: Func,
+    s_in: i32,
+    m_in: f64,
+    out_scale: u32,
+    y: impl Fn(i64) -> Option<i64>,
+) -> Option<f64> {
+    let unit = f64::from(s_in).exp2();
+    let top = (m_in * unit).floor() as i64;
+    let step = (2 * top / SAMPLES).max(1);
+    let out = f64::from(out_scale).exp2();
+    let mut worst = 0f64;
+    let mut x = -top;
+    while x <= top {
+        let want = f.eval(x as f64 / unit);
+        if !want.is_finite() {
+            return None;
+        }
+        worst = worst.max((want - y(x)? as f64 / out).abs());
+        x += step;
+    }
+    Some(worst)
+}
+
+/// The knots to interpolate `f` with on `n` elements, or `None` for the direct table (see the
+/// module's documentation; with [`Interpolation::Prefer`] wherever the knots' tables are smaller,
+/// whatever `n`): `s_in` the input's fractional bits, `m_in` the domain's half-width, `direct`
+/// the direct table (at `frac` bits).
+#[allow(clippy::too_many_arguments)]
+pub fn choose(
+    policy: Interpolation,
+    f: Func,
+    n: usize,
+    s_in: i32,
+    m_in: f64,
+    frac: i32,
+    direct: &Table,
+    out_scale: u32,
+) -> Option<Knots> {
+    let per_element = match policy {
+        Interpolation::Auto => ROWS_PER_ELEMENT,
+        Interpolation::Prefer => 0,
+        Interpolation::Never => return None,
+    };
+    if f.positive_domain() || direct.step {
+        return None;
+    }
+    let extra = (n as u64).saturating_mul(per_element);
+    if extra >= direct.size {
+        return None;
+    }
+    let direct_err = direct_error(f, s_in, frac, direct, m_in)?;
+    let top = frac.min(s_in) - 1;
+    (frac - MAX_COARSER..=top)
+        .map(|e| Knots {
+            e,
+            k: (m_in * f64::from(e).exp2()).ceil() as i64 + 1,
+        })
+        .filter(|k| 2 * (2 * k.k as u64 + 1) + extra < direct.size)
+        .find(|&k| interp_error(f, s_in, k, out_scale, m_in).is_some_and(|e| e <= direct_err))
+}
+
+/// The elementwise linear map `w0·a[i] + w1·b[i]` over two inputs of `n` elements.
+pub fn pairwise(n: usize, w0: i64, w1: i64) -> Linear<i64> {
+    Linear {
+        mats: vec![Mat {
+            rows: 1,
+            cols: 2,
+            data: vec![w0, w1],
+        }],
+        groups: (0..n as u32)
+            .map(|i| Group {
+                mat: 0,
+                inputs: vec![Some((0, i)), Some((1, i))],
+                outputs: vec![i],
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct(f: Func, frac: i32, m_in: f64, out: u32) -> Table {
+        let r = (m_in * f64::from(frac).exp2()).ceil() as i64;
+        Table {
+            f,
+            frac,
+            out_scale: out,
+            lo: -r,
+            size: (2 * r + 1) as u64,
+            step: false,
+        }
+    }
+
+    /// A sigmoid on [−6, 6] with a 4,097-entry direct table (frac 8): a few hundred knots are as
+    /// accurate on few elements, and no knots are chosen when the elements are many.
+    #[test]
+    fn sigmoid_interpolates_on_few_elements_only() {
+        let t = direct(Func::Sigmoid, 8, 6.0, 13);
+        let k = choose(Interpolation::Auto, Func::Sigmoid, 4, 13, 6.0, 8, &t, 13)
+            .expect("knots for 4 elements");
+        assert!(k.e < 8 && 2 * (2 * k.k + 1) < 1000, "{k:?}");
+        let d = direct_error(Func::Sigmoid, 13, 8, &t, 6.0).unwrap();
+        let i = interp_error(Func::Sigmoid, 13, k, 13, 6.0).unwrap();
+        assert!(i <= d && d < 1e-3, "interpolated {i} vs direct {d}");
+        // One knot coarser is less accurate than the direct table (the coarsest that is not).
+        let coarser = Knots {
+            e: k.e - 1,
+            k: (6.0 * f64::from(k.e - 1).exp2()).ceil() as i64 + 1,
+        };
+        assert!(interp_error(Func::Sigmoid, 13, coarser, 13, 6.0).unwrap() > d);
+        assert_eq!(
+            choose(Interpolation::Auto, Func::Sigmoid, 1000, 13, 6.0, 8, &t, 13),
+            None
+        );
+        // Preferred, the same knots whatever the elements; never, none.
+        assert_eq!(
+            choose(
+                Interpolation::Prefer,
+                Func::Sigmoid,
+                1000,
+                13,
+                6.0,
+                8,
+                &t,
+                13
+            ),
+            Some(k)
+        );
+        assert_eq!(
+            choose(Interpolation::Never, Func::Sigmoid, 4, 13, 6.0, 8, &t, 13),
+            None
+        );
+    }
+
+    /// A kink the knots cannot follow (HardSwish's at ±3) still gets knots only when they are
+    /// as accurate as the direct table; a logarithm never.
+    #[test]
+    fn knots_only_where_as_accurate() {
+        let t = direct(Func::HardSwish, 8, 6.0, 13);
+        if let Some(k) = choose(Interpolation::Auto, Func::HardSwish, 4, 13, 6.0, 8, &t, 13) {
+            let d = direct_error(Func::HardSwish, 13, 8, &t, 6.0).unwrap();
+            assert!(interp_error(Func::HardSwish, 13, k, 13, 6.0).unwrap() <= d);
+        }
+        let log = Table {
+            f: Func::Log,
+            frac: 8,
+            out_scale: 13,
+            lo: 0,
+            size: 4096,
+            step: false,
+        };
+        assert_eq!(
+            choose(Interpolation::Auto, Func::Log, 4, 13, 16.0, 8, &log, 13),
+            None
+        );
+    }
+
+    /// The step table is the difference of consecutive knots of the base table.
+    #[test]
+    fn step_table_is_the_knot_difference() {
+        let k = Knots { e: 3, k: 40 };
+        let (b, s) = (
+            k.table(Func::Tanh, 13, false),
+            k.table(Func::Tanh, 13, true),
+        );
+        for x in -40..40 {
+            assert_eq!(s.value(x), b.value(x + 1) - b.value(x));
+        }
+    }
+}
