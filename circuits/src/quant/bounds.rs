@@ -31,6 +31,8 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
     let param = |w: i64| any_param.unwrap_or(w.unsigned_abs() as f64);
     let mut bound: Vec<f64> = Vec::with_capacity(q.nodes.len());
     let lookup_bounded = q.lookup_bounded();
+    // Each table's largest value, computed once (many nodes share a table).
+    let table_max: Vec<f64> = q.tables.iter().map(|t| t.max_abs() as f64).collect();
     for (ni, n) in q.nodes.iter().enumerate() {
         let slot = |s: u32| bound[n.inputs[s as usize]];
         let refb = |r: &QRef| match *r {
@@ -90,7 +92,7 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
                 let t = terms.iter().map(Vec::len).max().unwrap_or(0) as f64;
                 t * slot(0) * slot(1)
             }
-            QOp::Lookup { table } => q.tables[*table].max_abs() as f64,
+            QOp::Lookup { table } => table_max.get(*table).copied().ok_or_else(overflow)?,
             QOp::Div {
                 num,
                 den,

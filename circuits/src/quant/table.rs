@@ -64,11 +64,11 @@ impl Table {
     }
 
     /// The name plans show: the function's, with "step" for a step table.
-    pub fn label(&self) -> String {
+    pub fn label(&self) -> std::borrow::Cow<'static, str> {
         if self.step {
-            format!("{} step", self.f.name())
+            format!("{} step", self.f.name()).into()
         } else {
-            self.f.name().to_string()
+            self.f.name().into()
         }
     }
 
