@@ -62,6 +62,8 @@ struct Builder<'a> {
     tables: Vec<Table>,
     /// IR node index → quantized node index.
     map: Vec<usize>,
+    /// Elements each function is applied to across the model (its nodes share one table).
+    func_elements: Vec<(Func, usize)>,
 }
 
 impl Builder<'_> {
@@ -193,7 +195,13 @@ impl Builder<'_> {
             step: false,
         };
         let policy = self.settings.interpolation;
-        if let Some(k) = interp::choose(policy, f, n, s_in, m_in, frac, &direct, out_scale) {
+        // The rows interpolation adds are every node's of this function (they share a table).
+        let total = self
+            .func_elements
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map_or(n, |&(_, t)| t.max(n));
+        if let Some(k) = interp::choose(policy, f, total, s_in, m_in, frac, &direct, out_scale) {
             return self.interpolated(node, x, f, k, out_scale);
         }
         let (mf, shift) = rescale_params(s_in, frac);
@@ -640,10 +648,20 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
             .position(|n| n.inputs.contains(&i))
             .filter(|&j| matches!(graph.nodes[j].op, Op::Relu))
     };
+    let mut func_elements: Vec<(Func, usize)> = Vec::new();
+    for n in &graph.nodes {
+        if let Op::Func { f } = n.op {
+            match func_elements.iter_mut().find(|(g, _)| *g == f) {
+                Some((_, total)) => *total += n.len(),
+                None => func_elements.push((f, n.len())),
+            }
+        }
+    }
     let mut b = Builder {
         graph,
         cal,
         settings,
+        func_elements,
         nodes: Vec::with_capacity(graph.nodes.len() * 2),
         tables: Vec::new(),
         map: vec![usize::MAX; graph.nodes.len()],
