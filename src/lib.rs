@@ -276,8 +276,9 @@ struct CalibrationError {
 impl Model {
     /// Calibrates and compiles for a target (with visibility `vis`, the layout planned for
     /// `objective`): [`Target::Given`] uses `base` as given; [`Target::Accuracy`] also tries
-    /// [`ACCURACY_NEIGHBOURS`] of its scales and keeps the one closest to the float model on the
-    /// calibration data among those that cost no more (by `objective`) than `base`;
+    /// [`ACCURACY_NEIGHBOURS`] of its scales and, for a model with functions and `base`'s
+    /// interpolation `auto`, [`Interpolation::Finer`], and keeps the one closest to the float
+    /// model on the calibration data among those that cost no more (by `objective`) than `base`;
     /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit whose
     /// outputs on the calibration data stay within [`SPEED_TOLERANCE`] of the float model.
     pub fn compile_for_target(
@@ -301,7 +302,8 @@ impl Model {
         // Functions interpolated wherever their knots' tables are smaller than the direct ones
         // (as accurate by construction, `quant::interp`): cheaper when the tables, not the
         // elements' rows, set the circuit's size, which only the plan can tell.
-        if base.interpolation == Interpolation::Auto && !first.model.tables.is_empty() {
+        let auto = base.interpolation == Interpolation::Auto;
+        if auto && !first.model.tables.is_empty() {
             let s = QuantSettings {
                 interpolation: Interpolation::Prefer,
                 ..base
@@ -338,22 +340,25 @@ impl Model {
             }
             Some(e)
         };
+        let has_tables = !first.model.tables.is_empty();
         let mut best = first;
         if target == Target::Accuracy {
             let budget = cost(&best);
             let mut best_err = error(&best);
-            for &(di, dp) in ACCURACY_NEIGHBOURS {
-                let (Some(i), Some(p)) = (
-                    base.input_scale.checked_add_signed(di),
-                    base.param_scale.checked_add_signed(dp),
-                ) else {
-                    continue;
-                };
-                let s = QuantSettings {
-                    input_scale: i,
-                    param_scale: p,
+            // The scales' neighbours, and functions interpolated finer than their direct
+            // tables (where a function is the model's least precise step).
+            let finer = (has_tables && auto).then_some(QuantSettings {
+                interpolation: Interpolation::Finer,
+                ..base
+            });
+            let neighbours = ACCURACY_NEIGHBOURS.iter().filter_map(|&(di, dp)| {
+                Some(QuantSettings {
+                    input_scale: base.input_scale.checked_add_signed(di)?,
+                    param_scale: base.param_scale.checked_add_signed(dp)?,
                     ..base
-                };
+                })
+            });
+            for s in neighbours.chain(finer) {
                 let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective) else {
                     continue;
                 };
@@ -373,7 +378,6 @@ impl Model {
         let within = |c: &CompiledModel| -> bool {
             error(c).is_some_and(|e| e.worst <= SPEED_TOLERANCE && e.argmax_misses == 0)
         };
-        let has_tables = !best.model.tables.is_empty();
         let table_bits: &[u32] = if has_tables {
             SPEED_TABLE_BITS
         } else {

@@ -175,7 +175,7 @@ pub fn choose(
 ) -> Option<Knots> {
     let per_element = match policy {
         Interpolation::Auto => ROWS_PER_ELEMENT,
-        Interpolation::Prefer => 0,
+        Interpolation::Prefer | Interpolation::Finer => 0,
         Interpolation::Never => return None,
     };
     if f.positive_domain() || direct.step {
@@ -186,14 +186,23 @@ pub fn choose(
         return None;
     }
     let direct_err = direct_error(f, s_in, frac, direct, m_in)?;
+    // `Finer` asks for a quarter of the direct table's error: the knots read the input at
+    // its own resolution, where the direct table rounds it to its entries' first.
+    let limit = if policy == Interpolation::Finer {
+        direct_err / 4.0
+    } else {
+        direct_err
+    };
     let top = frac.min(s_in) - 1;
     (frac - MAX_COARSER..=top)
         .map(|e| Knots {
             e,
             k: (m_in * f64::from(e).exp2()).ceil() as i64 + 1,
         })
-        .filter(|k| 2 * (2 * k.k as u64 + 1) + extra < direct.size)
-        .find(|&k| interp_error(f, s_in, k, out_scale, m_in, direct_err).is_some())
+        .filter(|k| {
+            policy == Interpolation::Finer || 2 * (2 * k.k as u64 + 1) + extra < direct.size
+        })
+        .find(|&k| interp_error(f, s_in, k, out_scale, m_in, limit).is_some())
 }
 
 /// The elementwise linear map `w0·a[i] + w1·b[i]` over two inputs of `n` elements.
@@ -270,6 +279,34 @@ mod tests {
             choose(Interpolation::Never, Func::Sigmoid, 4, 13, 6.0, 8, &t, 13),
             None
         );
+    }
+
+    /// `Finer` knots reach a quarter of the direct table's error, whatever the elements, and
+    /// are the coarsest that do; they are finer than `auto`'s.
+    #[test]
+    fn finer_knots_reach_a_quarter_of_the_direct_error() {
+        let t = direct(Func::Tanh, 9, 4.0, 13);
+        let d = direct_error(Func::Tanh, 13, 9, &t, 4.0).unwrap();
+        let k = choose(
+            Interpolation::Finer,
+            Func::Tanh,
+            100_000,
+            13,
+            4.0,
+            9,
+            &t,
+            13,
+        )
+        .expect("finer knots");
+        let i = interp_error(Func::Tanh, 13, k, 13, 4.0, f64::INFINITY).unwrap();
+        assert!(i <= d / 4.0, "finer {i} vs direct {d}");
+        let coarser = Knots {
+            e: k.e - 1,
+            k: (4.0 * f64::from(k.e - 1).exp2()).ceil() as i64 + 1,
+        };
+        assert!(interp_error(Func::Tanh, 13, coarser, 13, 4.0, f64::INFINITY).unwrap() > d / 4.0);
+        let auto = choose(Interpolation::Auto, Func::Tanh, 4, 13, 4.0, 9, &t, 13).unwrap();
+        assert!(auto.e < k.e, "auto {auto:?}, finer {k:?}");
     }
 
     /// A kink the knots cannot follow (HardSwish's at ±3) still gets knots only when they are

@@ -28,6 +28,13 @@ pub struct QuantArgs {
     /// outputs on the calibration data stay within 1 % of the float model).
     #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
     target: TargetArg,
+    /// How nonlinear functions are proved: `auto` (a direct lookup table, or interpolation
+    /// between knots where that is as accurate and takes fewer rows; with `--target accuracy`
+    /// also knots four times as accurate where that costs no more), `finer` (knots four times
+    /// as accurate as the direct table wherever they exist), `prefer` (knots wherever their
+    /// tables are smaller) or `never` (direct tables only).
+    #[arg(long, value_enum, default_value_t = InterpolationArg::Auto)]
+    interpolation: InterpolationArg,
     /// Who sees the input: `public` (instances), `private` (only the prover) or `hashed`
     /// (private, with its Poseidon hash public).
     #[arg(long, value_enum, default_value_t = VisArg::Public)]
@@ -59,6 +66,25 @@ impl From<ObjectiveArg> for zkonnx::Objective {
             ObjectiveArg::Prove => zkonnx::Objective::Prove,
             ObjectiveArg::Gas => zkonnx::Objective::Gas,
             ObjectiveArg::Balanced => zkonnx::Objective::Balanced,
+        }
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum InterpolationArg {
+    Auto,
+    Finer,
+    Prefer,
+    Never,
+}
+
+impl From<InterpolationArg> for zkonnx::Interpolation {
+    fn from(i: InterpolationArg) -> Self {
+        match i {
+            InterpolationArg::Auto => zkonnx::Interpolation::Auto,
+            InterpolationArg::Finer => zkonnx::Interpolation::Finer,
+            InterpolationArg::Prefer => zkonnx::Interpolation::Prefer,
+            InterpolationArg::Never => zkonnx::Interpolation::Never,
         }
     }
 }
@@ -109,6 +135,7 @@ impl QuantArgs {
                 .param_scale
                 .unwrap_or(zkonnx_circuits::quant::DEFAULT_PARAM_SCALE),
             table_bits: self.table_bits,
+            interpolation: self.interpolation.into(),
             ..QuantSettings::default()
         }
     }
