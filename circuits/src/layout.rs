@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chips::poseidon::hash_group_rows;
 use crate::chips::range::RangeConfig;
-use crate::gadgets::{planned_with, Prepared};
+use crate::gadgets::{planned_with, rescale, Prepared};
 use crate::lean::LeanModel;
 use crate::quant::{QGraph, QOp};
 pub use crate::shape::{limbs, CircuitShape, LeanShape};
@@ -226,7 +226,8 @@ struct Checks {
 }
 
 impl Checks {
-    fn of(q: &QGraph, vis: Visibility) -> Self {
+    /// `bounded`: [`QGraph::lookup_bounded`].
+    fn of(q: &QGraph, vis: Visibility, bounded: &[bool]) -> Self {
         let params = vis.params_in_advice().then(|| q.param_bits());
         let output = (vis.output == Vis::Hashed).then(|| q.output_bits());
         let mut bits = std::collections::BTreeSet::from([q.input_bits]);
@@ -239,34 +240,18 @@ impl Checks {
         for b in params.iter().chain(&output) {
             max = max.max(*b);
         }
-        for (n, lookup_bound) in q.nodes.iter().zip(q.lookup_bounded()) {
+        for (n, &lookup_bound) in q.nodes.iter().zip(bounded) {
             match &n.op {
-                // Only the remainder of a rescale that lookups bound
-                // ([`QGraph::lookup_bounded`]).
-                QOp::Rescale { shift, .. } if lookup_bound => {
-                    bits.insert(*shift);
-                    max = max.max(*shift);
-                }
-                // An exact rescale's remainder is bound to 0, its output checked only for a
-                // ReLU ([`QOp::is_exact_rescale`]).
-                QOp::Rescale {
-                    bits: b,
-                    relu: true,
-                    shift: 0,
-                    ..
-                } if params.is_none() => {
-                    bits.insert(*b);
-                    max = max.max(*b);
-                }
-                QOp::Rescale { shift: 0, .. } if params.is_none() => {}
-                QOp::Rescale {
-                    shift,
-                    bits: b,
-                    relu,
-                    ..
-                } => {
-                    bits.extend([*shift, if *relu { *b } else { *b + 1 }]);
-                    max = max.max((*shift).max(*b + 1));
+                // The widths the rescale gadget checks (its planner and assignment read the
+                // same `Checks`): an exact rescale checks only a ReLU's halves, one that only
+                // lookups read only its remainder.
+                QOp::Rescale { shift, .. } => {
+                    let exact = *shift == 0 && params.is_none();
+                    let c = rescale::Checks::of(&n.op, lookup_bound);
+                    for b in c.map(|c| c.widths(exact)).unwrap_or_default() {
+                        bits.insert(b);
+                        max = max.max(b);
+                    }
                 }
                 QOp::Div { bits: b, rbits, .. } => {
                     bits.extend([*rbits, *b + 1]);
@@ -308,13 +293,14 @@ struct Reads {
 }
 
 fn prepare(q: &QGraph, vis: Visibility) -> Reads {
+    let bounded = q.lookup_bounded();
     Reads {
-        checks: Checks::of(q, vis),
+        checks: Checks::of(q, vis, &bounded),
         nodes: q
             .nodes
             .iter()
-            .zip(q.lookup_bounded())
-            .map(|(n, b)| {
+            .zip(&bounded)
+            .map(|(n, &b)| {
                 if b {
                     Prepared::LookupBound
                 } else {
@@ -375,13 +361,13 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Vec<L
 /// the input (and private parameters, with the zero that pads private dot products, and a
 /// hashed output), and per node those of its gadget (`gadgets::rescale`, `div`, `sqrt`).
 pub fn check_bits(q: &QGraph, vis: Visibility) -> std::collections::BTreeSet<u32> {
-    Checks::of(q, vis).bits
+    Checks::of(q, vis, &q.lookup_bounded()).bits
 }
 
 /// The limb widths the range table holds for `q` at `limb`-bit limbs (a bit set,
 /// [`RangeConfig::widths`]): those its checks use, and 0 (unused lane rows hold `(0, 0)`).
 pub fn range_widths(q: &QGraph, vis: Visibility, limb: u32) -> u64 {
-    Checks::of(q, vis).widths(limb)
+    Checks::of(q, vis, &q.lookup_bounded()).widths(limb)
 }
 
 /// Plans the circuit for a quantized graph with the given visibility, minimising `objective`.

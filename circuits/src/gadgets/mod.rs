@@ -114,21 +114,13 @@ pub fn planned_with(q: &QGraph, node: &QNode, prep: &Prepared, shape: &CircuitSh
             planned_with(q, node, &Prepared::Linear(linear::Profile::of(map)), shape)
         }
         (QOp::Rescale { .. }, _) if !private && q.passes_through(node) => none("identity"),
-        (
-            QOp::Rescale {
-                relu, shift, bits, ..
-            },
-            _,
-        ) => rescale::planned(
-            node.len(),
-            rescale::Checks {
-                relu: *relu,
-                shift: *shift,
-                bits: *bits,
-                output: !matches!(prep, Prepared::LookupBound),
-            },
-            shape,
-        ),
+        (QOp::Rescale { .. }, _) => {
+            let bound = matches!(prep, Prepared::LookupBound);
+            match rescale::Checks::of(&node.op, bound) {
+                Some(c) => rescale::planned(node.len(), c, shape),
+                None => none("rescale"),
+            }
+        }
         (QOp::Bilinear { .. }, Prepared::Bilinear(p)) => p.clone(),
         (QOp::Bilinear { terms }, _) => bilinear::planned(terms),
         (QOp::Lookup { table }, _) => lookup::planned(node.len(), &q.tables[*table].label()),
@@ -154,26 +146,11 @@ pub(crate) fn assign(
             Some(off) => linear::assign_private(st, cells, node, map, off)?,
             None => linear::assign(st, cells, node, map)?,
         },
-        QOp::Rescale {
-            mul,
-            add,
-            shift,
-            relu,
-            bits,
-        } => rescale::assign(
-            st,
-            cells,
-            node,
-            rescale::Params {
-                mul,
-                add,
-                shift: *shift,
-                relu: *relu,
-                bits: *bits,
-                check_output: !lookup_bound,
-            },
-            param_offset,
-        )?,
+        QOp::Rescale { mul, add, .. } => {
+            let checks = rescale::Checks::of(&node.op, lookup_bound).ok_or(Error::Synthesis)?;
+            let p = rescale::Params { mul, add, checks };
+            rescale::assign(st, cells, node, p, param_offset)?
+        }
         QOp::Bilinear { terms } => bilinear::assign(st, cells, ni, node, terms)?,
         QOp::Lookup { table } => lookup::assign(st, cells, ni, node, *table)?,
         QOp::Div {

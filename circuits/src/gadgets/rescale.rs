@@ -8,18 +8,14 @@ use halo2_proofs::plonk::Error;
 use super::{Layout, Planned, Rows, Src};
 use crate::chips::range::RangeConfig;
 use crate::chips::val;
-use crate::quant::{rescale_one, QNode};
+use crate::quant::{rescale_one, QNode, QOp};
 use crate::shape::CircuitShape;
 
-/// A rescale's constants.
+/// A rescale's constants, and what it checks.
 pub(crate) struct Params<'a> {
     pub mul: &'a [i64],
     pub add: &'a [i64],
-    pub shift: u32,
-    pub relu: bool,
-    pub bits: u32,
-    /// Whether the output is range-checked (not when only lookups read it).
-    pub check_output: bool,
+    pub checks: Checks,
 }
 
 /// What a rescale range-checks, as the planner and the assignment both read it.
@@ -36,6 +32,40 @@ pub struct Checks {
     pub output: bool,
 }
 
+impl Checks {
+    /// What a rescale node checks (`lookup_bound`: only lookups read its output); `None` for
+    /// other operations. The planner and the assignment both read it from here.
+    pub fn of(op: &QOp, lookup_bound: bool) -> Option<Self> {
+        match *op {
+            QOp::Rescale {
+                relu, shift, bits, ..
+            } => Some(Self {
+                relu,
+                shift,
+                bits,
+                output: !lookup_bound,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The widths of the range checks made per element (`exact`: laid out as exact, see
+    /// [`lane_rows`]): the remainder's `shift` bits, then the output's `bits + 1` signed bits,
+    /// or with a ReLU its two halves of `bits` bits each.
+    pub fn widths(&self, exact: bool) -> Vec<u32> {
+        let mut w = Vec::with_capacity(3);
+        if !exact {
+            w.push(self.shift);
+        }
+        if self.relu {
+            w.extend([self.bits, self.bits]);
+        } else if !exact && self.output {
+            w.push(self.bits + 1);
+        }
+        w
+    }
+}
+
 /// Lane rows per element: the remainder (`shift` bits), and the output (`bits + 1` signed
 /// bits, or with ReLU its two halves of `bits` bits). An exact rescale (no shift) with fixed
 /// parameters copies its remainder from the constrained zero ([`crate::layout::exact_zero`])
@@ -43,19 +73,10 @@ pub struct Checks {
 /// ([`crate::quant::QOp::is_exact_rescale`]); one that only lookups read checks its remainder
 /// alone.
 pub fn lane_rows(c: Checks, shape: &CircuitShape) -> usize {
-    let l = shape.limb_bits;
-    let exact = exact(c.shift, shape);
-    let r = if exact {
-        0
-    } else {
-        RangeConfig::rows(c.shift, l)
-    };
-    r + match (c.relu, exact) {
-        (true, _) => 2 * RangeConfig::rows(c.bits, l),
-        (false, true) => 0,
-        (false, false) if !c.output => 0,
-        (false, false) => RangeConfig::rows(c.bits + 1, l),
-    }
+    c.widths(exact(c.shift, shape))
+        .into_iter()
+        .map(|b| RangeConfig::rows(b, shape.limb_bits))
+        .sum()
 }
 
 /// Whether a rescale by `2^shift` is laid out as exact: no shift, fixed parameters.
@@ -87,10 +108,13 @@ pub(crate) fn assign(
     let Params {
         mul,
         add,
-        shift,
-        relu,
-        bits,
-        check_output,
+        checks:
+            Checks {
+                relu,
+                shift,
+                bits,
+                output: check_output,
+            },
     } = p;
     let src = node.inputs[0];
     let known = st.known;

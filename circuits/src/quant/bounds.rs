@@ -31,6 +31,15 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
     let param = |w: i64| any_param.unwrap_or(w.unsigned_abs() as f64);
     let mut bound: Vec<f64> = Vec::with_capacity(q.nodes.len());
     let lookup_bounded = q.lookup_bounded();
+    // Each node's first reader, for the lookup that bounds a lookup-bounded rescale.
+    let mut first_reader = vec![None::<usize>; q.nodes.len()];
+    for (r, n) in q.nodes.iter().enumerate() {
+        for &i in &n.inputs {
+            if let Some(f) = first_reader.get_mut(i) {
+                f.get_or_insert(r);
+            }
+        }
+    }
     // Each table's largest value, computed once (many nodes share a table).
     let table_max: Vec<f64> = q.tables.iter().map(|t| t.max_abs() as f64).collect();
     for (ni, n) in q.nodes.iter().enumerate() {
@@ -78,8 +87,7 @@ pub(super) fn node_bounds(q: &QGraph, any_param: Option<f64>) -> Result<Vec<f64>
                 } else if lookup_bounded[ni] {
                     // Not range-checked on the pooled layout: a lookup holds it to the
                     // table's domain (`QGraph::lookup_bounded`), whichever lookup reads it.
-                    let reader = q.nodes.iter().position(|m| m.inputs.contains(&ni));
-                    match reader.and_then(|r| q.lookup_domain_bound(r)) {
+                    match first_reader[ni].and_then(|r| q.lookup_domain_bound(r)) {
                         Some(d) => (d as f64).max(pow2(*bits)),
                         None => return Err(overflow()),
                     }

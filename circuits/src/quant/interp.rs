@@ -71,20 +71,31 @@ impl Knots {
     }
 }
 
+/// The direct table and the rescale the quantizer lays out before it: `x·mul + add` shifted
+/// right by `shift` (rounded: `add` is the rounding offset), at `frac` fractional bits.
+#[derive(Debug, Clone, Copy)]
+pub struct Direct<'a> {
+    /// The table.
+    pub table: &'a Table,
+    /// Its input's fractional bits.
+    pub frac: i32,
+    /// The rescale's multiplier.
+    pub mul: i64,
+    /// The rescale's addend.
+    pub add: i64,
+    /// The rescale's shift.
+    pub shift: u32,
+}
+
 /// The direct table's largest error over `[−m_in, m_in]`, every rounding included: the input
-/// at `s_in` bits, rescaled to `frac` bits (rounded), looked up.
-fn direct_error(f: Func, s_in: i32, frac: i32, table: &Table, m_in: f64) -> Option<f64> {
-    let (mul, shift) = if s_in >= frac {
-        (1, (s_in - frac) as u32)
-    } else {
-        (1i64 << (frac - s_in), 0)
-    };
-    let half = if shift > 0 { 1i64 << (shift - 1) } else { 0 };
+/// at `s_in` bits, rescaled as the quantizer lays it out, looked up.
+fn direct_error(f: Func, s_in: i32, d: Direct<'_>, m_in: f64) -> Option<f64> {
+    let table = d.table;
     let values: Vec<i64> = (0..table.size)
         .map(|i| table.value(table.lo + i as i64))
         .collect();
     worst(f, s_in, m_in, table.out_scale, f64::INFINITY, |x| {
-        let (q, _) = rescale_one(x, mul, half, shift);
+        let (q, _) = rescale_one(x, d.mul, d.add, d.shift);
         let i = usize::try_from(i64::try_from(q).ok()?.checked_sub(table.lo)?).ok()?;
         values.get(i).copied()
     })
@@ -161,31 +172,29 @@ fn worst(
 /// saves against), or `None` for the direct table (see the
 /// module's documentation; with [`Interpolation::Prefer`] wherever the knots' tables are smaller,
 /// whatever `n`): `s_in` the input's fractional bits, `m_in` the domain's half-width, `direct`
-/// the direct table (at `frac` bits).
-#[allow(clippy::too_many_arguments)]
+/// the direct table with the rescale before it.
 pub fn choose(
     policy: Interpolation,
     f: Func,
     n: usize,
-    s_in: i32,
-    m_in: f64,
-    frac: i32,
-    direct: &Table,
+    (s_in, m_in): (i32, f64),
+    direct: Direct<'_>,
     out_scale: u32,
 ) -> Option<Knots> {
+    let frac = direct.frac;
     let per_element = match policy {
         Interpolation::Auto => ROWS_PER_ELEMENT,
         Interpolation::Prefer | Interpolation::Finer => 0,
         Interpolation::Never => return None,
     };
-    if f.positive_domain() || direct.step {
+    if f.positive_domain() || direct.table.step {
         return None;
     }
     let extra = (n as u64).saturating_mul(per_element);
-    if extra >= direct.size {
+    if extra >= direct.table.size {
         return None;
     }
-    let direct_err = direct_error(f, s_in, frac, direct, m_in)?;
+    let direct_err = direct_error(f, s_in, direct, m_in)?;
     // `Finer` asks for a quarter of the direct table's error: the knots read the input at
     // its own resolution, where the direct table rounds it to its entries' first.
     let limit = if policy == Interpolation::Finer {
@@ -200,7 +209,7 @@ pub fn choose(
             k: (m_in * f64::from(e).exp2()).ceil() as i64 + 1,
         })
         .filter(|k| {
-            policy == Interpolation::Finer || 2 * (2 * k.k as u64 + 1) + extra < direct.size
+            policy == Interpolation::Finer || 2 * (2 * k.k as u64 + 1) + extra < direct.table.size
         })
         .find(|&k| interp_error(f, s_in, k, out_scale, m_in, limit).is_some())
 }
@@ -227,6 +236,18 @@ pub fn pairwise(n: usize, w0: i64, w1: i64) -> Linear<i64> {
 mod tests {
     use super::*;
 
+    /// The direct table with the rescale the quantizer lays out before it (input at `s_in`).
+    fn pre(t: &Table, s_in: i32) -> Direct<'_> {
+        let shift = (s_in - t.frac) as u32;
+        Direct {
+            table: t,
+            frac: t.frac,
+            mul: 1,
+            add: if shift > 0 { 1 << (shift - 1) } else { 0 },
+            shift,
+        }
+    }
+
     fn direct(f: Func, frac: i32, m_in: f64, out: u32) -> Table {
         let r = (m_in * f64::from(frac).exp2()).ceil() as i64;
         Table {
@@ -244,10 +265,17 @@ mod tests {
     #[test]
     fn sigmoid_interpolates_on_few_elements_only() {
         let t = direct(Func::Sigmoid, 8, 6.0, 13);
-        let k = choose(Interpolation::Auto, Func::Sigmoid, 4, 13, 6.0, 8, &t, 13)
-            .expect("knots for 4 elements");
+        let k = choose(
+            Interpolation::Auto,
+            Func::Sigmoid,
+            4,
+            (13, 6.0),
+            pre(&t, 13),
+            13,
+        )
+        .expect("knots for 4 elements");
         assert!(k.e < 8 && 2 * (2 * k.k + 1) < 1000, "{k:?}");
-        let d = direct_error(Func::Sigmoid, 13, 8, &t, 6.0).unwrap();
+        let d = direct_error(Func::Sigmoid, 13, pre(&t, 13), 6.0).unwrap();
         let i = interp_error(Func::Sigmoid, 13, k, 13, 6.0, f64::INFINITY).unwrap();
         assert!(i <= d && d < 1e-3, "interpolated {i} vs direct {d}");
         // One knot coarser is less accurate than the direct table (the coarsest that is not).
@@ -258,7 +286,14 @@ mod tests {
         assert!(interp_error(Func::Sigmoid, 13, coarser, 13, 6.0, f64::INFINITY).unwrap() > d);
         assert_eq!(interp_error(Func::Sigmoid, 13, coarser, 13, 6.0, d), None);
         assert_eq!(
-            choose(Interpolation::Auto, Func::Sigmoid, 1000, 13, 6.0, 8, &t, 13),
+            choose(
+                Interpolation::Auto,
+                Func::Sigmoid,
+                1000,
+                (13, 6.0),
+                pre(&t, 13),
+                13
+            ),
             None
         );
         // Preferred, the same knots whatever the elements; never, none.
@@ -267,16 +302,21 @@ mod tests {
                 Interpolation::Prefer,
                 Func::Sigmoid,
                 1000,
-                13,
-                6.0,
-                8,
-                &t,
+                (13, 6.0),
+                pre(&t, 13),
                 13
             ),
             Some(k)
         );
         assert_eq!(
-            choose(Interpolation::Never, Func::Sigmoid, 4, 13, 6.0, 8, &t, 13),
+            choose(
+                Interpolation::Never,
+                Func::Sigmoid,
+                4,
+                (13, 6.0),
+                pre(&t, 13),
+                13
+            ),
             None
         );
     }
@@ -286,15 +326,13 @@ mod tests {
     #[test]
     fn finer_knots_reach_a_quarter_of_the_direct_error() {
         let t = direct(Func::Tanh, 9, 4.0, 13);
-        let d = direct_error(Func::Tanh, 13, 9, &t, 4.0).unwrap();
+        let d = direct_error(Func::Tanh, 13, pre(&t, 13), 4.0).unwrap();
         let k = choose(
             Interpolation::Finer,
             Func::Tanh,
             100_000,
-            13,
-            4.0,
-            9,
-            &t,
+            (13, 4.0),
+            pre(&t, 13),
             13,
         )
         .expect("finer knots");
@@ -305,7 +343,15 @@ mod tests {
             k: (4.0 * f64::from(k.e - 1).exp2()).ceil() as i64 + 1,
         };
         assert!(interp_error(Func::Tanh, 13, coarser, 13, 4.0, f64::INFINITY).unwrap() > d / 4.0);
-        let auto = choose(Interpolation::Auto, Func::Tanh, 4, 13, 4.0, 9, &t, 13).unwrap();
+        let auto = choose(
+            Interpolation::Auto,
+            Func::Tanh,
+            4,
+            (13, 4.0),
+            pre(&t, 13),
+            13,
+        )
+        .unwrap();
         assert!(auto.e < k.e, "auto {auto:?}, finer {k:?}");
     }
 
@@ -314,8 +360,15 @@ mod tests {
     #[test]
     fn knots_only_where_as_accurate() {
         let t = direct(Func::HardSwish, 8, 6.0, 13);
-        if let Some(k) = choose(Interpolation::Auto, Func::HardSwish, 4, 13, 6.0, 8, &t, 13) {
-            let d = direct_error(Func::HardSwish, 13, 8, &t, 6.0).unwrap();
+        if let Some(k) = choose(
+            Interpolation::Auto,
+            Func::HardSwish,
+            4,
+            (13, 6.0),
+            pre(&t, 13),
+            13,
+        ) {
+            let d = direct_error(Func::HardSwish, 13, pre(&t, 13), 6.0).unwrap();
             assert!(interp_error(Func::HardSwish, 13, k, 13, 6.0, d).is_some());
         }
         let log = Table {
@@ -327,7 +380,14 @@ mod tests {
             step: false,
         };
         assert_eq!(
-            choose(Interpolation::Auto, Func::Log, 4, 13, 16.0, 8, &log, 13),
+            choose(
+                Interpolation::Auto,
+                Func::Log,
+                4,
+                (13, 16.0),
+                pre(&log, 13),
+                13
+            ),
             None
         );
     }

@@ -201,10 +201,17 @@ impl Builder<'_> {
             .iter()
             .find(|(g, _)| *g == f)
             .map_or(n, |&(_, t)| t.max(n));
-        if let Some(k) = interp::choose(policy, f, total, s_in, m_in, frac, &direct, out_scale) {
+        let (mf, shift) = rescale_params(s_in, frac);
+        let pre = interp::Direct {
+            table: &direct,
+            frac,
+            mul: mf,
+            add: half(shift),
+            shift,
+        };
+        if let Some(k) = interp::choose(policy, f, total, (s_in, m_in), pre, out_scale) {
             return self.interpolated(node, x, f, k, out_scale);
         }
-        let (mf, shift) = rescale_params(s_in, frac);
         let bits = if pos { b } else { b - 1 };
         let resc = self.rescale(
             node,
