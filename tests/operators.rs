@@ -381,3 +381,110 @@ fn batch_norm_after_conv_is_folded_into_it() {
     assert_eq!(m.graph.nodes[1].op_type, "Conv+BatchNormalization");
     agrees_with_tract(&p, &[1, 2, 5, 5], &rand_vec(22, 50, 1.0), 2e-3);
 }
+
+/// `K(x, v)` of the ONNX-ML SVM kernels, `p` = `[γ, c₀, degree]`.
+fn kernel(kind: &str, p: [f32; 3], x: &[f32], v: &[f32]) -> f64 {
+    let dot: f64 = x.iter().zip(v).map(|(a, b)| f64::from(a * b)).sum();
+    let (g, c) = (f64::from(p[0]), f64::from(p[1]));
+    match kind {
+        "LINEAR" => dot,
+        "POLY" => (g * dot + c).powi(p[2] as i32),
+        "SIGMOID" => (g * dot + c).tanh(),
+        _ => {
+            let d: f64 = x.iter().zip(v).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+            (-g * d).exp()
+        }
+    }
+}
+
+/// SVMRegressor with every kernel: `Σ c_j·K(x, v_j) + ρ` as the formula gives it (computed
+/// here), and MockProver accepts the witness.
+#[test]
+fn svm_regressor_matches_the_kernel_formula_and_proves() {
+    let (n, feats) = (5, 3);
+    let sv = rand_vec(21, n * feats, 1.0);
+    let coef = rand_vec(22, n, 1.0);
+    let x = rand_vec(23, feats, 1.0);
+    for (kind, p) in [
+        ("LINEAR", [0.0, 0.0, 0.0]),
+        ("POLY", [0.5, 1.0, 3.0]),
+        ("RBF", [0.7, 0.0, 0.0]),
+        ("SIGMOID", [0.4, 0.2, 0.0]),
+    ] {
+        let m = model(
+            ("x", &[1, 3]),
+            ("y", &[1, 1]),
+            &[node(
+                "SVMRegressor",
+                &["x"],
+                "y",
+                vec![
+                    ("coefficients", Attr::Floats(coef.clone())),
+                    ("kernel_params", Attr::Floats(p.to_vec())),
+                    ("kernel_type", Attr::S(kind)),
+                    ("n_supports", Attr::I(n as i64)),
+                    ("rho", Attr::Floats(vec![0.3])),
+                    ("support_vectors", Attr::Floats(sv.clone())),
+                ],
+            )],
+            vec![],
+        );
+        let path = write(&format!("svr-{}", kind.to_lowercase()), &m);
+        let want: f64 = 0.3
+            + (0..n)
+                .map(|j| f64::from(coef[j]) * kernel(kind, p, &x, &sv[j * feats..(j + 1) * feats]))
+                .sum::<f64>();
+        let c = compile(&path, &x);
+        let t = c.witness(&x).expect("witness");
+        let got = c.model.dequantize_output(t.output(&c.model))[0];
+        assert!((got - want).abs() < 2e-3, "{kind}: {got} vs {want}");
+        mock(&c, t).unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+}
+
+/// SVMClassifier (three classes, one RBF support vector each, coefficients that vote for the
+/// nearest): the label is the first class with the most pairwise votes. Calibrated on an input
+/// of class 0 (label 0), inputs of the other classes still run and prove: the label's range
+/// follows from the comparisons, not from the one label calibration saw.
+#[test]
+fn svm_classifier_votes_and_a_label_calibration_did_not_see_proves() {
+    let centres = [[-1.0f32, -1.0], [1.0, 1.0], [1.0, -1.0]];
+    let labels = [0i64, 5, 9];
+    let m = model(
+        ("x", &[1, 2]),
+        ("label", &[1]),
+        &[node(
+            "SVMClassifier",
+            &["x"],
+            "label",
+            vec![
+                ("classlabels_ints", Attr::Ints(labels.to_vec())),
+                (
+                    "coefficients",
+                    Attr::Floats(vec![1.0, -1.0, -1.0, 1.0, 1.0, -1.0]),
+                ),
+                ("kernel_params", Attr::Floats(vec![0.5, 0.0, 3.0])),
+                ("kernel_type", Attr::S("RBF")),
+                ("rho", Attr::Floats(vec![0.0, 0.0, 0.0])),
+                ("support_vectors", Attr::Floats(centres.concat())),
+                ("vectors_per_class", Attr::Ints(vec![1, 1, 1])),
+            ],
+        )],
+        vec![],
+    );
+    let path = write("svc-rbf", &m);
+    let c = compile(&path, &[-0.9, -1.2]);
+    for (x, want) in [
+        ([-0.9f32, -1.2], 0.0),
+        ([0.8, 1.1], 5.0),
+        ([1.2, -0.7], 9.0),
+    ] {
+        let t = c.witness(&x).expect("a class calibration did not see runs");
+        assert_eq!(
+            c.model.dequantize_output(t.output(&c.model)),
+            vec![want],
+            "{x:?}"
+        );
+        mock(&c, t).expect("honest witness");
+    }
+}

@@ -8,6 +8,7 @@ pub enum Attr {
     F(f32),
     I(i64),
     Ints(Vec<i64>),
+    Floats(Vec<f32>),
     S(&'static str),
 }
 
@@ -115,6 +116,12 @@ pub fn model(
                         name: (*k).into(),
                         ints: v.clone(),
                         r#type: 7,
+                        ..Default::default()
+                    },
+                    Attr::Floats(v) => pb::AttributeProto {
+                        name: (*k).into(),
+                        floats: v.clone(),
+                        r#type: 6,
                         ..Default::default()
                     },
                     Attr::S(v) => pb::AttributeProto {

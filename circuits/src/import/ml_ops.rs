@@ -16,11 +16,11 @@ use crate::ir::{Func, Group, Linear, Mat, Op, Ref};
 
 type R<T> = Result<T, String>;
 
-fn ints(node: &pb::NodeProto, name: &str) -> Vec<i64> {
+pub(super) fn ints(node: &pb::NodeProto, name: &str) -> Vec<i64> {
     attr(node, name).map(|a| a.ints.clone()).unwrap_or_default()
 }
 
-fn floats(node: &pb::NodeProto, name: &str) -> R<Vec<f32>> {
+pub(super) fn floats(node: &pb::NodeProto, name: &str) -> R<Vec<f32>> {
     if let Some(a) = attr(node, name) {
         return Ok(a.floats.clone());
     }
@@ -201,6 +201,8 @@ impl Importer {
                 "TreeEnsembleClassifier" => self.tree_classifier(node)?,
                 "TreeEnsembleRegressor" => vec![self.tree_regressor(node)?],
                 "LinearClassifier" => self.linear_classifier(node)?,
+                "SVMRegressor" => vec![self.svm_regressor(node)?],
+                "SVMClassifier" => self.svm_classifier(node)?,
                 "LinearRegressor" => {
                     let x = self.req(node, 0)?;
                     let (xi, rows, feats) = self.rows_of(x)?;
@@ -295,7 +297,7 @@ impl Importer {
     }
 
     /// A computed 2-D (or 1-D) input as `(node, rows, features)`.
-    fn rows_of(&mut self, x: Value) -> R<(usize, usize, usize)> {
+    pub(super) fn rows_of(&mut self, x: Value) -> R<(usize, usize, usize)> {
         let xi = self.dyn_of(&x, "the input")?;
         let s = &self.nodes[xi].shape;
         let feats = *s.last().unwrap_or(&1);
@@ -304,7 +306,7 @@ impl Importer {
     }
 
     /// `y[r, t] = Σ_f W[t, f] · x[r, f] + b[t]`.
-    fn dense_rows(
+    pub(super) fn dense_rows(
         &mut self,
         xi: usize,
         rows: usize,
@@ -484,7 +486,7 @@ impl Importer {
         self.class_outputs(node, s, rows, &labels)
     }
 
-    fn class_labels(&self, node: &pb::NodeProto) -> R<Vec<f32>> {
+    pub(super) fn class_labels(&self, node: &pb::NodeProto) -> R<Vec<f32>> {
         let mut labels = ints(node, "classlabels_int64s");
         if labels.is_empty() {
             labels = ints(node, "classlabels_ints");
@@ -661,7 +663,7 @@ impl Importer {
         ))
     }
 
-    fn reshape_to(&mut self, x: usize, shape: Vec<usize>) -> usize {
+    pub(super) fn reshape_to(&mut self, x: usize, shape: Vec<usize>) -> usize {
         if self.nodes[x].shape == shape {
             return x;
         }

@@ -16,6 +16,7 @@ mod recurrent_ops;
 pub mod registry;
 mod shape_ops;
 mod spatial_ops;
+mod svm_ops;
 pub mod tensor;
 
 use std::collections::{HashMap, HashSet};

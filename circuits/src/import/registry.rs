@@ -131,6 +131,16 @@ pub(crate) const FAMILIES: &[Family] = &[
                 "dense map, argmax label; integer labels",
             ),
             ("LinearRegressor", ML, "dense map"),
+            (
+                "SVMRegressor",
+                ML,
+                "kernels (linear, poly, RBF, sigmoid) as a linear map and a function; one_class",
+            ),
+            (
+                "SVMClassifier",
+                ML,
+                "pairwise decisions, votes, first most-voted label; no probabilities",
+            ),
             ("Scaler", ML, "affine"),
             ("Normalizer", ML, "MAX, L1 or L2 norm and a division"),
             (

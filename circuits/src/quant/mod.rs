@@ -9,6 +9,7 @@
 
 mod bounds;
 mod calibrate;
+mod discrete;
 mod exec;
 pub mod interp;
 mod quantize;

@@ -1,6 +1,7 @@
 //! From the f32 Graph IR to the integer QGraph: scales, integer weights, range bounds, tables.
 
 use super::bounds::check_bounds;
+use super::discrete::discrete_bounds;
 use super::interp;
 use super::{Calibration, QGraph, QNode, QOp, QRef, QuantSettings, Table};
 use crate::error::{CircuitsError, Result};
@@ -64,6 +65,8 @@ struct Builder<'a> {
     map: Vec<usize>,
     /// Elements each function is applied to across the model (its nodes share one table).
     func_elements: Vec<(Func, usize)>,
+    /// Bounds of the values that follow from comparisons ([`discrete_bounds`]).
+    discrete: Vec<Option<f64>>,
 }
 
 impl Builder<'_> {
@@ -110,8 +113,14 @@ impl Builder<'_> {
         Ok(s)
     }
 
+    /// The width of node `i`'s range check at `scale`: its calibrated range with the margin,
+    /// or for a value that follows from comparisons the larger of that and its bound.
     fn bits(&self, i: usize, scale: u32) -> u32 {
-        bits_for(self.cal.max_abs[i], scale, self.settings.range_margin)
+        let cal = bits_for(self.cal.max_abs[i], scale, self.settings.range_margin);
+        match self.discrete.get(i).copied().flatten() {
+            Some(b) => cal.max(bits_for(b, scale, 1.0)),
+            None => cal,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -669,6 +678,7 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
         cal,
         settings,
         func_elements,
+        discrete: discrete_bounds(graph),
         nodes: Vec::with_capacity(graph.nodes.len() * 2),
         tables: Vec::new(),
         map: vec![usize::MAX; graph.nodes.len()],
