@@ -440,6 +440,27 @@ fn svm_regressor_matches_the_kernel_formula_and_proves() {
         assert!((got - want).abs() < 2e-3, "{kind}: {got} vs {want}");
         mock(&c, t).unwrap_or_else(|e| panic!("{kind}: {e}"));
     }
+    // Attributes that disagree are a clear error naming the node, not a panic.
+    let bad = model(
+        ("x", &[1, 3]),
+        ("y", &[1, 1]),
+        &[node(
+            "SVMRegressor",
+            &["x"],
+            "y",
+            vec![
+                ("coefficients", Attr::Floats(coef.clone())),
+                ("kernel_type", Attr::S("RBF")),
+                ("n_supports", Attr::I(i64::MAX)),
+                ("rho", Attr::Floats(vec![0.3])),
+                ("support_vectors", Attr::Floats(sv[1..].to_vec())),
+            ],
+        )],
+        vec![],
+    );
+    let e = Model::load(&write("svr-bad", &bad)).expect_err("inconsistent attributes");
+    let msg = e.to_string();
+    assert!(msg.contains("'y'") && msg.contains("support vector"), "{msg}");
 }
 
 /// SVMClassifier (three classes, one RBF support vector each, coefficients that vote for the
