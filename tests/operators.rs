@@ -460,7 +460,10 @@ fn svm_regressor_matches_the_kernel_formula_and_proves() {
     );
     let e = Model::load(&write("svr-bad", &bad)).expect_err("inconsistent attributes");
     let msg = e.to_string();
-    assert!(msg.contains("'y'") && msg.contains("support vector"), "{msg}");
+    assert!(
+        msg.contains("'y'") && msg.contains("support vector"),
+        "{msg}"
+    );
 }
 
 /// SVMClassifier (three classes, one RBF support vector each, coefficients that vote for the
@@ -508,4 +511,55 @@ fn svm_classifier_votes_and_a_label_calibration_did_not_see_proves() {
         );
         mock(&c, t).expect("honest witness");
     }
+}
+
+/// `ReduceProd` (pairwise products: a group of five, odd at two levels, and one of two) and a
+/// Gemm whose `C` is computed (k-means' squared norms added to the distances' product) agree
+/// with tract and prove.
+#[test]
+fn reduce_prod_and_gemm_with_a_computed_c_match_tract_and_prove() {
+    let x: Vec<f32> = rand_vec(30, 10, 0.5).iter().map(|v| 1.0 + v).collect();
+    for (axis, out) in [(1i64, 2i64), (0, 5)] {
+        let p = write(
+            &format!("reduce-prod-{axis}"),
+            &model(
+                ("x", &[2, 5]),
+                ("y", &[out]),
+                &[node(
+                    "ReduceProd",
+                    &["x", "a"],
+                    "y",
+                    vec![("keepdims", Attr::I(0))],
+                )],
+                vec![common::onnx::tensor_i64("a", vec![axis])],
+            ),
+        );
+        agrees_with_tract(&p, &[2, 5], &x, 2e-3);
+    }
+    let gemm = write(
+        "gemm-computed-c",
+        &model(
+            ("x", &[3, 4]),
+            ("y", &[3, 2]),
+            &[
+                node(
+                    "ReduceSumSquare",
+                    &["x", "a"],
+                    "n",
+                    vec![("keepdims", Attr::I(1))],
+                ),
+                node(
+                    "Gemm",
+                    &["x", "w", "n"],
+                    "y",
+                    vec![("transB", Attr::I(1)), ("beta", Attr::F(0.5))],
+                ),
+            ],
+            vec![
+                tensor("w", &[2, 4], rand_vec(31, 8, 1.0)),
+                common::onnx::tensor_i64("a", vec![1]),
+            ],
+        ),
+    );
+    agrees_with_tract(&gemm, &[3, 4], &rand_vec(32, 12, 1.0), 2e-3);
 }

@@ -286,6 +286,49 @@ impl Importer {
         }
     }
 
+    /// `Π x[g]` for every group `g` of element indices of `x` (pairwise products, as deep as
+    /// log₂ of the largest group), as a tensor of shape `shape` (one element per group).
+    pub(crate) fn product_groups(
+        &mut self,
+        x: usize,
+        groups: &[Vec<u32>],
+        shape: Vec<usize>,
+    ) -> Result<usize, String> {
+        if groups.iter().any(Vec::is_empty) {
+            return Err("a product over an empty axis".into());
+        }
+        let (mut cur, mut groups) = (x, groups.to_vec());
+        while groups.iter().any(|g| g.len() > 1) {
+            // The next level: each pair's product, an odd element carried as it is.
+            let (mut terms, mut picks) = (Vec::new(), Vec::new());
+            let mut next = Vec::with_capacity(groups.len());
+            for g in &groups {
+                let mut ng = Vec::with_capacity(g.len().div_ceil(2));
+                for pair in g.chunks(2) {
+                    ng.push(picks.len() as u32);
+                    match *pair {
+                        [a, b] => {
+                            picks.push(Pick::V(0, terms.len() as u32));
+                            terms.push(vec![(a, b)]);
+                        }
+                        [a] => picks.push(Pick::V(1, a)),
+                        _ => {}
+                    }
+                }
+                next.push(ng);
+            }
+            let n = terms.len();
+            let prod = self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![cur, cur], vec![n]);
+            let level = vec![picks.len()];
+            let v = self.rewire(&[Value::Dyn(prod), Value::Dyn(cur)], level, &picks);
+            cur = self.dyn_of(&v, "the products")?;
+            groups = next;
+        }
+        let picks: Vec<Pick> = groups.iter().map(|g| Pick::V(0, g[0])).collect();
+        let v = self.rewire(&[Value::Dyn(cur)], shape, &picks);
+        self.dyn_of(&v, "the product")
+    }
+
     /// `y[g] = w · Σ_{i ∈ groups[g]} x[i]`.
     pub(crate) fn sum_groups(
         &mut self,

@@ -192,7 +192,7 @@ impl Importer {
                 }
             }
             "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" | "ReduceSumSquare"
-            | "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" => {
+            | "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" | "ReduceProd" => {
                 self.reduce(node, op)?
             }
             "InstanceNormalization" => self.instance_norm(node)?,
@@ -292,16 +292,27 @@ impl Importer {
                 })?;
                 Some(map.iter().map(|&i| beta * c.data[i as usize]).collect())
             }
-            Some(Value::Dyn(_)) => return Err("C must be a constant".into()),
+            // A computed C (k-means' squared norms) is added after the map.
+            Some(Value::Dyn(_)) => None,
         };
-        Ok(Value::Dyn(self.emit(
+        let p = self.emit(
             Op::Linear {
                 map: Linear::dense(weight, n, k, m),
                 bias,
             },
             vec![ai],
             vec![m, n],
-        )))
+        );
+        self.plus_computed_c(node, p, beta)
+    }
+
+    /// `p + beta·C` where Gemm's `C` is computed (broadcast like any addition); `p` as it is
+    /// otherwise (a constant `C` is already the map's bias).
+    fn plus_computed_c(&mut self, node: &pb::NodeProto, p: usize, beta: f32) -> R<Value> {
+        match self.input(node, 2)? {
+            Some(c @ Value::Dyn(_)) => self.plus_beta_c(p, c, beta),
+            _ => Ok(Value::Dyn(p)),
+        }
     }
 
     /// `alpha·A·B + beta·C` with both operands computed: sums of products, then the bias.
@@ -340,15 +351,18 @@ impl Importer {
         );
         match self.input(node, 2)? {
             None => Ok(Value::Dyn(p)),
-            Some(c) => {
-                let beta_v = Value::Const(Const {
-                    shape: vec![],
-                    data: vec![beta],
-                });
-                let bc = self.binary(super::elementwise_ops::Bin::Mul, c, beta_v)?;
-                self.binary(super::elementwise_ops::Bin::Add, Value::Dyn(p), bc)
-            }
+            Some(c) => self.plus_beta_c(p, c, beta),
         }
+    }
+
+    /// `p + beta·c`, broadcast like any addition.
+    fn plus_beta_c(&mut self, p: usize, c: Value, beta: f32) -> R<Value> {
+        let beta_v = Value::Const(Const {
+            shape: vec![],
+            data: vec![beta],
+        });
+        let bc = self.binary(super::elementwise_ops::Bin::Mul, c, beta_v)?;
+        self.binary(super::elementwise_ops::Bin::Add, Value::Dyn(p), bc)
     }
 
     /// `alpha·A·B + beta·C` with a constant `A` (already transposed if `transA`) and a computed
@@ -385,7 +399,7 @@ impl Importer {
                         .collect(),
                 )
             }
-            Some(Value::Dyn(_)) => return Err("C must be a constant".into()),
+            Some(Value::Dyn(_)) => None,
         };
         let ct = self.emit(
             Op::Linear {
@@ -398,7 +412,9 @@ impl Importer {
         let back: Vec<Pick> = (0..m)
             .flat_map(|r| (0..n).map(move |j| Pick::V(0, (j * m + r) as u32)))
             .collect();
-        Ok(self.rewire(&[Value::Dyn(ct)], vec![m, n], &back))
+        let y = self.rewire(&[Value::Dyn(ct)], vec![m, n], &back);
+        let y = self.dyn_of(&y, "the product")?;
+        self.plus_computed_c(node, y, beta)
     }
 
     #[allow(clippy::needless_range_loop)]
@@ -858,6 +874,7 @@ impl Importer {
             "ReduceSum" => self.sum_groups(xi, &groups, 1.0, out),
             "ReduceMax" => self.reduce_max(xi, &groups, out)?,
             "ReduceSumSquare" => squares(self),
+            "ReduceProd" => self.product_groups(xi, &groups, out)?,
             "ReduceL2" => {
                 let sq = squares(self);
                 self.nodes[sq].wide = true;

@@ -230,6 +230,11 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("ReduceMax", "", "a tree of ReLU maxima"),
             ("ReduceMin", "", "a tree of ReLU maxima"),
             ("ReduceSumSquare", "", "products"),
+            (
+                "ReduceProd",
+                "",
+                "pairwise products, log₂ of the group deep",
+            ),
             ("ReduceL1", "", "|x| by a ReLU, then a sum"),
             ("ReduceL2", "", "products and an exact square root"),
             ("ReduceLogSum", "", "a sum and the log table"),
