@@ -458,7 +458,7 @@ fn svm_regressor_matches_the_kernel_formula_and_proves() {
         )],
         vec![],
     );
-    let e = Model::load(&write("svr-bad", &bad)).expect_err("inconsistent attributes");
+    let e = Model::load(write("svr-bad", &bad)).expect_err("inconsistent attributes");
     let msg = e.to_string();
     assert!(
         msg.contains("'y'") && msg.contains("support vector"),
