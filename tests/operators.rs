@@ -563,3 +563,37 @@ fn reduce_prod_and_gemm_with_a_computed_c_match_tract_and_prove() {
     );
     agrees_with_tract(&gemm, &[3, 4], &rand_vec(32, 12, 1.0), 2e-3);
 }
+
+/// LabelEncoder with integer keys and float values (an IsolationForest maps leaf ids to depths
+/// with it): each element's value, or the default for a key it does not hold, on an input
+/// calibration did not see as well.
+#[test]
+fn label_encoder_maps_numeric_keys_and_proves() {
+    let p = write(
+        "label-encoder",
+        &model(
+            ("x", &[4]),
+            ("y", &[4]),
+            &[node(
+                "LabelEncoder",
+                &["x"],
+                "y",
+                vec![
+                    ("keys_int64s", Attr::Ints(vec![2, 3, 5])),
+                    ("values_floats", Attr::Floats(vec![10.0, 20.0, 30.0])),
+                    ("default_float", Attr::F(-1.0)),
+                ],
+            )],
+            vec![],
+        ),
+    );
+    let c = compile(&p, &[3.0, 7.0, 5.0, 2.0]);
+    for (x, want) in [
+        ([3.0f32, 7.0, 5.0, 2.0], [20.0, -1.0, 30.0, 10.0]),
+        ([2.0, 2.0, 4.0, 5.0], [10.0, 10.0, -1.0, 30.0]),
+    ] {
+        let t = c.witness(&x).expect("witness");
+        assert_eq!(c.model.dequantize_output(t.output(&c.model)), want, "{x:?}");
+        mock(&c, t).expect("honest witness");
+    }
+}

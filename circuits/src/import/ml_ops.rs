@@ -277,6 +277,7 @@ impl Importer {
                     shape.push(idx.data.len());
                     vec![self.rewire(&[x], shape, &picks)]
                 }
+                "LabelEncoder" => vec![self.label_encoder(node)?],
                 "Binarizer" => {
                     let x = self.req(node, 0)?;
                     let t = super::attr_f(node, "threshold", 0.0);
@@ -661,6 +662,50 @@ impl Importer {
             vec![xi, den],
             s,
         ))
+    }
+
+    /// `LabelEncoder` with numeric keys and values: `default + Σ_k [x = key_k]·(value_k −
+    /// default)` per element (an equality per key, then a linear map of them).
+    fn label_encoder(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let keys: Vec<f32> = match ints(node, "keys_int64s") {
+            k if !k.is_empty() => k.iter().map(|&v| v as f32).collect(),
+            _ => floats(node, "keys_floats")?,
+        };
+        let (values, default): (Vec<f32>, f32) = match ints(node, "values_int64s") {
+            v if !v.is_empty() => (
+                v.iter().map(|&v| v as f32).collect(),
+                attr_i(node, "default_int64", -1) as f32,
+            ),
+            _ => (
+                floats(node, "values_floats")?,
+                super::attr_f(node, "default_float", 0.0),
+            ),
+        };
+        if keys.is_empty() || attr(node, "keys_strings").is_some() {
+            return Err("string or tensor keys cannot be proved: numeric keys only".into());
+        }
+        if values.len() != keys.len() {
+            return Err(format!("{} keys for {} values", keys.len(), values.len()));
+        }
+        let x = self.req(node, 0)?;
+        let xi = self.dyn_of(&x, "the input")?;
+        let shape = self.nodes[xi].shape.clone();
+        let (n, nk) = (numel(&shape), keys.len());
+        let total = n
+            .checked_mul(nk)
+            .filter(|&t| t <= super::MAX_ONE_HOT)
+            .ok_or_else(|| format!("{n} elements × {nk} keys is over {}", super::MAX_ONE_HOT))?;
+        let rep: Vec<u32> = (0..n as u32)
+            .flat_map(|j| std::iter::repeat_n(j, nk))
+            .collect();
+        let gathered = self.combine(&[(xi, &rep, 1.0)], vec![total]);
+        let offs: Vec<f32> = (0..total).map(|t| -keys[t % nk]).collect();
+        let d = self.affine(gathered, vec![1.0; total], offs);
+        let eq = self.test_sign("Equal", Value::Dyn(d))?;
+        let eq = self.dyn_of(&eq, "the comparisons")?;
+        let w: Vec<f32> = values.iter().map(|v| v - default).collect();
+        let y = self.dense_rows(eq, n, nk, &w, 1, &[default])?;
+        Ok(Value::Dyn(self.reshape_to(y, shape)))
     }
 
     pub(super) fn reshape_to(&mut self, x: usize, shape: Vec<usize>) -> usize {

@@ -149,6 +149,11 @@ pub(crate) const FAMILIES: &[Family] = &[
                 "constant indices: rewiring; computed: one-hot",
             ),
             ("Binarizer", ML, "a sign"),
+            (
+                "LabelEncoder",
+                ML,
+                "numeric keys and values: an equality per key, then a linear map",
+            ),
             ("Imputer", ML, "identity: quantized inputs are finite"),
             (
                 "ZipMap",
