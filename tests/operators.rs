@@ -597,3 +597,31 @@ fn label_encoder_maps_numeric_keys_and_proves() {
         mock(&c, t).expect("honest witness");
     }
 }
+
+/// ArgMin over distances whose maximum (of the negated values, `b + relu(a − b)`) rounds one
+/// ulp high in f32: the float reference still finds the minimum (it runs in f64) and agrees
+/// with tract, as the circuit does.
+#[test]
+fn arg_min_float_reference_agrees_with_tract() {
+    let p = write(
+        "argmin",
+        &model(
+            ("x", &[1, 4]),
+            ("y", &[1]),
+            &[node(
+                "ArgMin",
+                &["x"],
+                "y",
+                vec![("axis", Attr::I(1)), ("keepdims", Attr::I(0))],
+            )],
+            vec![],
+        ),
+    );
+    let x = [5.216_83_f32, 5.150_188_4, 2.016_679, 6.481_271_7];
+    let m = Model::load(&p).expect("import");
+    let (out, source) = m.float_outputs(&x).expect("float run");
+    assert_eq!((out, source), (vec![2.0], zkonnx::FloatReference::Tract));
+    let c = compile(&p, &x);
+    let t = c.witness(&x).expect("witness");
+    assert_eq!(c.model.dequantize_output(t.output(&c.model)), vec![2.0]);
+}
