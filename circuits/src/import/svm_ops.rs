@@ -106,7 +106,9 @@ impl Importer {
                 self.power(t, degree)
             }
             Kernel::Rbf { gamma } => {
-                // −γ·‖x‖² + 2γ·x·v − γ·‖v‖², one linear map of x and ‖x‖².
+                // −γ·‖x‖² + 2γ·x·v − γ·‖v‖², one linear map of x and −γ·‖x‖² (γ applied in
+                // the square's own rescale: a small ‖x‖² rounded first and then multiplied by
+                // a large γ lost most of its digits).
                 let terms = (0..rows)
                     .map(|r| {
                         (0..feats)
@@ -114,12 +116,19 @@ impl Importer {
                             .collect()
                     })
                     .collect();
-                let xx = self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![xi, xi], vec![rows]);
+                let xx = self.emit(
+                    Op::Bilinear {
+                        terms,
+                        scale: -gamma,
+                    },
+                    vec![xi, xi],
+                    vec![rows],
+                );
                 let mut data = Vec::with_capacity(n * (feats + 1));
                 let mut bias = Vec::with_capacity(n);
                 for v in sv.chunks(feats) {
                     data.extend(v.iter().map(|&w| 2.0 * gamma * w));
-                    data.push(-gamma);
+                    data.push(1.0);
                     bias.push(-gamma * v.iter().map(|w| w * w).sum::<f32>());
                 }
                 let map = Linear {
