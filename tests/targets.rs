@@ -1,6 +1,7 @@
 //! What `--target` chooses: `given` keeps the scales, `accuracy` moves one of them by one bit
-//! only to a circuit that costs no more and is closer to the float model on the calibration
-//! data, `speed` only to a cheaper circuit within 1 % of it.
+//! (or interpolates finer) only to a circuit that costs no more and is closer to the float
+//! model on the calibration data (up to twice the cost while it errs past 1 %), `speed` only
+//! to a cheaper circuit within 1 % of it.
 
 mod common;
 
@@ -145,4 +146,42 @@ fn interpolation_given_on_the_command_line_is_kept() {
     let c = CompiledModel::load(&w).expect("compiled.json");
     assert_eq!(c.model.settings.interpolation, Interpolation::Never);
     assert!(!c.model.tables.is_empty() && c.model.tables.iter().all(|t| !t.step));
+}
+
+/// A model whose output is a small difference of two functions scaled up (as an RBF SVR's
+/// decision is a small difference of large kernel sums) errs past the fidelity tolerance at
+/// the cheapest plan; `accuracy` then takes a closer plan that costs more, up to the cap.
+#[test]
+fn accuracy_pays_up_to_the_cap_for_a_model_past_the_tolerance() {
+    use common::onnx::{model, node, rand_vec, tensor};
+    let bytes = model(
+        ("x", &[1, 256]),
+        ("y", &[1, 256]),
+        &[
+            node("Sigmoid", &["x"], "a", vec![]),
+            node("Add", &["x", "c"], "xc", vec![]),
+            node("Sigmoid", &["xc"], "b", vec![]),
+            node("Sub", &["a", "b"], "d", vec![]),
+            node("Mul", &["d", "k"], "y", vec![]),
+        ],
+        vec![
+            tensor("c", &[1], vec![0.01]),
+            tensor("k", &[1], vec![100.0]),
+        ],
+    );
+    let dir = common::temp_dir("targets-cap");
+    let path = dir.join("difference.onnx");
+    std::fs::write(&path, bytes).expect("write model");
+    let model = Model::load(&path).expect("import");
+    let inputs = vec![rand_vec(41, 256, 3.0)];
+    let given = compile(&model, &inputs, Target::Given);
+    let acc = compile(&model, &inputs, Target::Accuracy);
+    let (eg, ea) = (
+        worst_error(&model, &given, &inputs),
+        worst_error(&model, &acc, &inputs),
+    );
+    assert!(eg > zkonnx::SPEED_TOLERANCE, "premise: {eg}");
+    assert!(ea < eg, "accuracy's error {ea} vs {eg}");
+    assert!(acc.plan.cost > given.plan.cost, "it paid for the accuracy");
+    assert!(acc.plan.cost <= zkonnx::ACCURACY_COST_CAP * given.plan.cost);
 }

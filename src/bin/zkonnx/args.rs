@@ -23,9 +23,10 @@ pub struct QuantArgs {
     #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_TABLE_BITS)]
     table_bits: u32,
     /// What calibration optimises: `accuracy` (the default scales, or a neighbour one bit
-    /// finer or coarser that proves at no more cost and is closer to the float model on the
-    /// calibration data), `given` (the scales as given) or `speed` (the cheapest circuit whose
-    /// outputs on the calibration data stay within 1 % of the float model).
+    /// finer or coarser, or finer knots, that proves at no more cost and is closer to the float
+    /// model on the calibration data; up to twice the cost while the closest plan errs more
+    /// than 1 %), `given` (the scales as given) or `speed` (the cheapest circuit whose outputs
+    /// on the calibration data stay within 1 % of the float model).
     #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
     target: TargetArg,
     /// How nonlinear functions are proved: `auto` (a direct lookup table, or interpolation
