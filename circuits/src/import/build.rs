@@ -241,49 +241,9 @@ impl Importer {
         if groups.iter().any(Vec::is_empty) {
             return Err("a maximum over an empty window".into());
         }
-        let mut cur = x;
-        let mut groups: Vec<Vec<u32>> = groups.to_vec();
-        while groups.iter().any(|g| g.len() > 1) {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for g in &groups {
-                for p in g.chunks(2) {
-                    if p.len() == 2 {
-                        a.push(p[0]);
-                        b.push(p[1]);
-                    }
-                }
-            }
-            let m = self.max_of(cur, &a, cur, &b, vec![a.len()]);
-            // Next level: the pair maxima and the unpaired leftovers, gathered into one tensor.
-            let mut picks = Vec::new();
-            let mut next = Vec::with_capacity(groups.len());
-            let mut k = 0u32;
-            for g in &groups {
-                let mut ng = Vec::new();
-                for p in g.chunks(2) {
-                    ng.push(picks.len() as u32);
-                    if p.len() == 2 {
-                        picks.push(Pick::V(0, k));
-                        k += 1;
-                    } else {
-                        picks.push(Pick::V(1, p[0]));
-                    }
-                }
-                next.push(ng);
-            }
-            let len = picks.len();
-            let v = self.rewire(&[Value::Dyn(m), Value::Dyn(cur)], vec![len], &picks);
-            cur = match v {
-                Value::Dyn(i) => i,
-                Value::Const(_) => return Err("internal: constant maximum".into()),
-            };
-            groups = next;
-        }
-        let picks: Vec<Pick> = groups.iter().map(|g| Pick::V(0, g[0])).collect();
-        match self.rewire(&[Value::Dyn(cur)], shape, &picks) {
-            Value::Dyn(i) => Ok(i),
-            Value::Const(_) => Err("internal: constant maximum".into()),
-        }
+        self.tree_reduce(x, groups, shape, |imp, cur, a, b| {
+            imp.max_of(cur, a, cur, b, vec![a.len()])
+        })
     }
 
     /// `Π x[g]` for every group `g` of element indices of `x` (pairwise products, as deep as
@@ -297,36 +257,56 @@ impl Importer {
         if groups.iter().any(Vec::is_empty) {
             return Err("a product over an empty axis".into());
         }
+        self.tree_reduce(x, groups, shape, |imp, cur, a, b| {
+            let terms = a.iter().zip(b).map(|(&i, &j)| vec![(i, j)]).collect();
+            imp.emit(
+                Op::Bilinear { terms, scale: 1.0 },
+                vec![cur, cur],
+                vec![a.len()],
+            )
+        })
+    }
+
+    /// Reduces every (non-empty) group of elements of `x` by a tree of pairwise operations:
+    /// at each level `pair(cur, a, b)` combines elements `a[i]` and `b[i]` of `cur` into a
+    /// tensor of `a.len()` elements, and an odd element is carried as it is. The result has
+    /// one element per group, shaped `shape`.
+    fn tree_reduce(
+        &mut self,
+        x: usize,
+        groups: &[Vec<u32>],
+        shape: Vec<usize>,
+        mut pair: impl FnMut(&mut Self, usize, &[u32], &[u32]) -> usize,
+    ) -> Result<usize, String> {
         let (mut cur, mut groups) = (x, groups.to_vec());
         while groups.iter().any(|g| g.len() > 1) {
-            // The next level: each pair's product, an odd element carried as it is.
-            let (mut terms, mut picks) = (Vec::new(), Vec::new());
-            let mut next = Vec::with_capacity(groups.len());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let (mut picks, mut next) = (Vec::new(), Vec::with_capacity(groups.len()));
             for g in &groups {
                 let mut ng = Vec::with_capacity(g.len().div_ceil(2));
-                for pair in g.chunks(2) {
+                for p in g.chunks(2) {
                     ng.push(picks.len() as u32);
-                    match *pair {
-                        [a, b] => {
-                            picks.push(Pick::V(0, terms.len() as u32));
-                            terms.push(vec![(a, b)]);
+                    match *p {
+                        [i, j] => {
+                            picks.push(Pick::V(0, a.len() as u32));
+                            a.push(i);
+                            b.push(j);
                         }
-                        [a] => picks.push(Pick::V(1, a)),
+                        [i] => picks.push(Pick::V(1, i)),
                         _ => {}
                     }
                 }
                 next.push(ng);
             }
-            let n = terms.len();
-            let prod = self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![cur, cur], vec![n]);
+            let m = pair(self, cur, &a, &b);
             let level = vec![picks.len()];
-            let v = self.rewire(&[Value::Dyn(prod), Value::Dyn(cur)], level, &picks);
-            cur = self.dyn_of(&v, "the products")?;
+            let v = self.rewire(&[Value::Dyn(m), Value::Dyn(cur)], level, &picks);
+            cur = self.dyn_of(&v, "a reduction level")?;
             groups = next;
         }
         let picks: Vec<Pick> = groups.iter().map(|g| Pick::V(0, g[0])).collect();
         let v = self.rewire(&[Value::Dyn(cur)], shape, &picks);
-        self.dyn_of(&v, "the product")
+        self.dyn_of(&v, "a reduction")
     }
 
     /// `y[g] = w · Σ_{i ∈ groups[g]} x[i]`.
