@@ -71,7 +71,7 @@ impl Importer {
     /// The support vectors of `node` (`n` of them, of `feats` features), flattened.
     fn support_vectors(&self, node: &pb::NodeProto, n: usize, feats: usize) -> R<Vec<f32>> {
         let sv = floats(node, "support_vectors")?;
-        if n == 0 || Some(sv.len()) != n.checked_mul(feats) {
+        if n == 0 || feats == 0 || Some(sv.len()) != n.checked_mul(feats) {
             return Err(format!(
                 "{} support vector values for {n} support vectors of {feats} features",
                 sv.len()
