@@ -13,6 +13,10 @@ pub struct Calibration {
     /// `min[i]` is the smallest value of node `i`'s output.
     #[serde(default)]
     pub min: Vec<f64>,
+    /// `max[i]` is the largest value of node `i`'s output (empty in files written before it
+    /// was recorded: then `max_abs` stands in).
+    #[serde(default)]
+    pub max: Vec<f64>,
     /// How many inputs were used.
     pub samples: usize,
 }
@@ -26,6 +30,7 @@ pub fn calibrate(graph: &Graph, inputs: &[Vec<f32>]) -> Result<Calibration> {
     }
     let mut max_abs = vec![0f64; graph.nodes.len()];
     let mut min = vec![f64::INFINITY; graph.nodes.len()];
+    let mut max = vec![f64::NEG_INFINITY; graph.nodes.len()];
     for input in inputs {
         check_input(graph, input)?;
         let vals = run_float(graph, input);
@@ -40,12 +45,14 @@ pub fn calibrate(graph: &Graph, inputs: &[Vec<f32>]) -> Result<Calibration> {
                 }
                 max_abs[i] = max_abs[i].max(x.abs());
                 min[i] = min[i].min(x);
+                max[i] = max[i].max(x);
             }
         }
     }
     Ok(Calibration {
         max_abs,
         min,
+        max,
         samples: inputs.len(),
     })
 }

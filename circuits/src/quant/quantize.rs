@@ -218,7 +218,14 @@ impl Builder<'_> {
             add: half(shift),
             shift,
         };
-        if let Some(k) = interp::choose(policy, f, total, (s_in, m_in), pre, out_scale) {
+        let inp = node.inputs[0];
+        let cal = self.cal;
+        let (lo, hi) = (
+            cal.min.get(inp).copied().unwrap_or(-cal.max_abs[inp]),
+            cal.max.get(inp).copied().unwrap_or(cal.max_abs[inp]),
+        );
+        let dom = interp::Domain::calibrated(m_in, lo, hi, self.settings.table_margin);
+        if let Some(k) = interp::choose(policy, f, total, (s_in, dom), pre, out_scale) {
             return self.interpolated(node, x, f, k, out_scale);
         }
         let bits = if pos { b } else { b - 1 };
