@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::onnx::{model, node as n, tensor, tensor_i64, Attr, N};
+use common::onnx::{body, model, node as n, rand_vec, tensor, tensor_i64, Attr, N};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::float_ref::FloatReference;
 use zkonnx::halo2_proofs::dev::MockProver;
@@ -268,4 +268,311 @@ fn an_additive_minus_infinity_mask_is_left_out_of_the_softmax() {
     std::fs::write(&p, bytes).expect("write");
     let e = Model::load(&p).expect_err("refused").to_string();
     assert!(e.contains("'y'") && e.contains("mask"), "{e}");
+}
+
+#[test]
+fn top_k_sorted_in_both_directions_on_any_axis() {
+    // Row 0 ties 0.6 at the third place: the lower index comes first (onnxruntime, tract).
+    let x = vec![
+        0.9, -0.4, 0.6, 1.7, -1.2, 0.6, 0.05, 0.6, -0.8, 0.3, 0.35, -0.1,
+    ];
+    let bytes = model(
+        ("x", &[2, 6]),
+        ("y", &[2, 10]),
+        &[
+            n("TopK", &["x", "k3"], "v,i", vec![("axis", Attr::I(1))]),
+            cast_f("i", "fi"),
+            n("TopK", &["x", "k2"], "w,j", vec![("largest", Attr::I(0))]),
+            cast_f("j", "fj"),
+            n(
+                "Concat",
+                &["v", "fi", "w", "fj"],
+                "y",
+                vec![("axis", Attr::I(1))],
+            ),
+        ],
+        vec![tensor_i64("k3", vec![3]), tensor_i64("k2", vec![2])],
+    );
+    check("topk", bytes, &[2, 6], x.clone(), 2e-3);
+    // Along the middle axis of a [2, 3, 2] tensor (groups strided by the inner axis).
+    let bytes = model(
+        ("x", &[2, 3, 2]),
+        ("y", &[2, 4, 2]),
+        &[
+            n("TopK", &["x", "k2"], "v,i", vec![("axis", Attr::I(1))]),
+            cast_f("i", "fi"),
+            n("Concat", &["v", "fi"], "y", vec![("axis", Attr::I(1))]),
+        ],
+        vec![tensor_i64("k2", vec![2])],
+    );
+    check("topk-mid", bytes, &[2, 3, 2], x, 2e-3);
+}
+
+/// skl2onnx's pairwise squared distances as a `Scan` body: the state `a` (the input rows) is
+/// passed on, each scanned row `p` of the constant gives `Σ (a − p)²`.
+fn distances() -> tract_onnx::pb::GraphProto {
+    body(
+        &[("a", &[1, 3]), ("p", &[3])],
+        &[("a2", &[1, 3]), ("so", &[1])],
+        &[
+            n("Identity", &["a"], "a2", vec![]),
+            n("Sub", &["a", "p"], "df", vec![]),
+            n(
+                "ReduceSumSquare",
+                &["df", "ax"],
+                "so",
+                vec![("keepdims", Attr::I(0))],
+            ),
+        ],
+        vec![tensor_i64("ax", vec![1])],
+    )
+}
+
+/// `Scan` with a state variable and a constant scan input (skl2onnx's pairwise distances):
+/// the body runs once per row of the constant, its outputs stacked; then the nearest two.
+#[test]
+fn scan_unrolls_its_body_over_the_scan_axis() {
+    let pts: Vec<f32> = (0..12).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.2).collect();
+    for (name, dirs, out_axis, transpose) in [("scan", 0, 0, true), ("scan-rev", 1, 1, false)] {
+        let mut nodes = vec![n(
+            "Scan",
+            &["x", "pts"],
+            "fin,d",
+            vec![
+                ("num_scan_inputs", Attr::I(1)),
+                ("body", Attr::G(distances())),
+                ("scan_input_directions", Attr::Ints(vec![dirs])),
+                ("scan_output_axes", Attr::Ints(vec![out_axis])),
+            ],
+        )];
+        if transpose {
+            nodes.push(n(
+                "Transpose",
+                &["d"],
+                "dt",
+                vec![("perm", Attr::Ints(vec![1, 0]))],
+            ));
+        } else {
+            nodes.push(n("Identity", &["d"], "dt", vec![]));
+        }
+        nodes.extend([
+            n("TopK", &["dt", "k2"], "v,i", vec![("largest", Attr::I(0))]),
+            cast_f("i", "fi"),
+            n(
+                "Concat",
+                &["dt", "v", "fi"],
+                "y",
+                vec![("axis", Attr::I(1))],
+            ),
+        ]);
+        let bytes = model(
+            ("x", &[1, 3]),
+            ("y", &[1, 8]),
+            &nodes,
+            vec![
+                tensor("pts", &[4, 3], pts.clone()),
+                tensor_i64("k2", vec![2]),
+            ],
+        );
+        check(name, bytes, &[1, 3], vec![0.3, -0.5, 0.8], 3e-3);
+    }
+}
+
+/// `Loop` with a constant trip count: `y ← y/2 + i` three times, every `y` also stacked as a
+/// scan output; checked against the formula (tract does not run `Loop`). A trip count over
+/// the unrolling budget is a clear error, not a hang.
+#[test]
+fn loop_with_a_constant_trip_count_unrolls() {
+    let lp = |trips: i64| {
+        let g = body(
+            &[("it", &[]), ("c", &[]), ("y", &[1, 4])],
+            &[("c2", &[]), ("y2", &[1, 4]), ("s", &[1, 4])],
+            &[
+                n("Identity", &["c"], "c2", vec![]),
+                n("Mul", &["y", "half"], "h", vec![]),
+                n("Cast", &["it"], "itf", vec![("to", Attr::I(1))]),
+                n("Add", &["h", "itf"], "y2", vec![]),
+                n("Identity", &["y2"], "s", vec![]),
+            ],
+            vec![tensor("half", &[], vec![0.5])],
+        );
+        model(
+            ("x", &[1, 4]),
+            ("all", &[3, 1, 4]),
+            &[n(
+                "Loop",
+                &["M", "T", "x"],
+                "fin,all",
+                vec![("body", Attr::G(g))],
+            )],
+            vec![tensor_i64("M", vec![trips]), tensor("T", &[], vec![1.0])],
+        )
+    };
+    let dir = common::temp_dir("loop");
+    let path = dir.join("loop.onnx");
+    std::fs::write(&path, lp(3)).expect("write");
+    let x = vec![0.8, -0.4, 1.6, 0.1];
+    let c = Model::load(&path)
+        .expect("import")
+        .compile(std::slice::from_ref(&x), QuantSettings::default())
+        .expect("compile");
+    let t = Arc::new(c.witness(&x).expect("witness"));
+    let out = c.model.dequantize_output(t.output(&c.model));
+    let mut y = x.clone();
+    let mut want = Vec::new();
+    for i in 0..3 {
+        y.iter_mut().for_each(|v| *v = *v / 2.0 + i as f32);
+        want.extend(y.iter().map(|&v| f64::from(v)));
+    }
+    assert_eq!(out.len(), want.len());
+    for (o, w) in out.iter().zip(&want) {
+        assert!((o - w).abs() < 2e-3, "{o} vs {w}");
+    }
+    let instances = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
+    let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), t);
+    MockProver::run(c.k(), &circuit, vec![instances])
+        .expect("synthesis")
+        .assert_satisfied();
+    std::fs::write(&path, lp(1 << 40)).expect("write");
+    let e = Model::load(&path).expect_err("over budget").to_string();
+    assert!(e.contains("Loop") && e.contains("budget"), "{e}");
+}
+
+/// `If` on a computed condition proves both branches and selects; each input takes its own.
+#[test]
+fn if_with_a_computed_condition_selects_its_branch() {
+    let then_g = body(
+        &[],
+        &[("t", &[1, 4])],
+        &[n("Mul", &["x", "two"], "t", vec![])],
+        vec![tensor("two", &[], vec![2.0])],
+    );
+    let else_g = body(
+        &[],
+        &[("e", &[1, 4])],
+        &[n("Sub", &["x", "one"], "e", vec![])],
+        vec![tensor("one", &[], vec![1.0])],
+    );
+    let bytes = model(
+        ("x", &[1, 4]),
+        ("y", &[1, 4]),
+        &[
+            n("ReduceSum", &["x"], "s", vec![("keepdims", Attr::I(0))]),
+            n("Greater", &["s", "zero"], "c", vec![]),
+            n(
+                "If",
+                &["c"],
+                "y",
+                vec![
+                    ("then_branch", Attr::G(then_g)),
+                    ("else_branch", Attr::G(else_g)),
+                ],
+            ),
+        ],
+        vec![tensor("zero", &[], vec![0.0])],
+    );
+    check(
+        "if-then",
+        bytes.clone(),
+        &[1, 4],
+        vec![0.8, -0.4, 1.6, 0.1],
+        2e-3,
+    );
+    check("if-else", bytes, &[1, 4], vec![-0.8, -0.4, 1.6, -0.9], 2e-3);
+}
+
+/// The nearest neighbours of a training point (one distance exactly 0; skl2onnx's KNN: a
+/// `Scan` of distances, `Sqrt`, `TopK` of the smallest). Zkonnx's float execution of the graph
+/// finds the same three as tract for every seed — each round's one-hot is a one-hot in f64
+/// too (comparing every element with a maximum computed as `b + relu(a − b)` found none where
+/// that maximum came out one rounding off the element, and the next round's ranges were
+/// calibrated on an empty selection) — and the circuit proves it.
+#[test]
+fn top_k_of_distances_from_a_training_point() {
+    for seed in 0..6u64 {
+        let pts = rand_vec(seed + 11, 40 * 3, 2.0);
+        let x = pts[21..24].to_vec();
+        let bytes = model(
+            ("x", &[1, 3]),
+            ("y", &[1, 6]),
+            &[
+                n(
+                    "Scan",
+                    &["x", "pts"],
+                    "fin,d",
+                    vec![
+                        ("num_scan_inputs", Attr::I(1)),
+                        ("body", Attr::G(distances())),
+                    ],
+                ),
+                n(
+                    "Transpose",
+                    &["d"],
+                    "dt",
+                    vec![("perm", Attr::Ints(vec![1, 0]))],
+                ),
+                n("Sqrt", &["dt"], "r", vec![]),
+                n("TopK", &["r", "k3"], "v,i", vec![("largest", Attr::I(0))]),
+                cast_f("i", "fi"),
+                n("Concat", &["v", "fi"], "y", vec![("axis", Attr::I(1))]),
+            ],
+            vec![tensor("pts", &[40, 3], pts), tensor_i64("k3", vec![3])],
+        );
+        let dir = common::temp_dir(&format!("knn-{seed}"));
+        let path = dir.join("knn.onnx");
+        std::fs::write(&path, &bytes).expect("write");
+        let m = Model::load(&path).expect("import");
+        let (out, source) = m.float_outputs(&x).expect("float");
+        assert_eq!(
+            source,
+            zkonnx::FloatReference::Tract,
+            "seed {seed}: {out:?}"
+        );
+        assert_eq!(out[3], 7.0, "seed {seed}: the point itself is nearest");
+        if seed == 0 {
+            check("knn", bytes, &[1, 3], x, 2e-3);
+        }
+    }
+}
+
+/// Nested bodies multiply: a `Scan` of 400 rows whose body scans 400 rows passes each node's
+/// own budget (400 lowerings each) and is still refused by the model's, with a clear error.
+#[test]
+fn nested_control_flow_is_bounded_over_the_whole_model() {
+    let inner = body(
+        &[("s", &[1]), ("q", &[1])],
+        &[("s2", &[1])],
+        &[n("Add", &["s", "q"], "s2", vec![])],
+        vec![],
+    );
+    let outer = body(
+        &[("a", &[1]), ("p", &[1])],
+        &[("a2", &[1])],
+        &[n(
+            "Scan",
+            &["a", "col"],
+            "a2",
+            vec![("num_scan_inputs", Attr::I(1)), ("body", Attr::G(inner))],
+        )],
+        vec![],
+    );
+    let bytes = model(
+        ("x", &[1]),
+        ("y", &[1]),
+        &[n(
+            "Scan",
+            &["x", "rows"],
+            "y",
+            vec![("num_scan_inputs", Attr::I(1)), ("body", Attr::G(outer))],
+        )],
+        vec![
+            tensor("rows", &[400, 1], vec![0.5; 400]),
+            tensor("col", &[400, 1], vec![0.25; 400]),
+        ],
+    );
+    let dir = common::temp_dir("nested-scan");
+    let p = dir.join("n.onnx");
+    std::fs::write(&p, bytes).expect("write");
+    let e = Model::load(&p).expect_err("over budget").to_string();
+    assert!(e.contains("Scan") && e.contains("node lowerings"), "{e}");
 }

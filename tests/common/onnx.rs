@@ -10,6 +10,8 @@ pub enum Attr {
     Ints(Vec<i64>),
     Floats(Vec<f32>),
     S(&'static str),
+    /// A subgraph (a control-flow body).
+    G(pb::GraphProto),
 }
 
 /// A node: op, inputs, output, attributes.
@@ -82,20 +84,16 @@ pub fn tensor_i64(name: &str, data: Vec<i64>) -> pb::TensorProto {
     }
 }
 
-/// Encodes a one-input, one-output model.
-pub fn model(
-    input: (&str, &[i64]),
-    output: (&str, &[i64]),
-    nodes: &[N<'_>],
-    inits: Vec<pb::TensorProto>,
-) -> Vec<u8> {
-    let node = nodes
+/// The protobuf nodes of `nodes`.
+fn nodes_pb(nodes: &[N<'_>]) -> Vec<pb::NodeProto> {
+    nodes
         .iter()
         .map(|n| pb::NodeProto {
             op_type: n.op.into(),
             name: n.name.into(),
             input: n.inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![n.output.into()],
+            // "a,b": a node with several outputs.
+            output: n.output.split(',').map(str::to_string).collect(),
             attribute: n
                 .attrs
                 .iter()
@@ -130,11 +128,44 @@ pub fn model(
                         r#type: 3,
                         ..Default::default()
                     },
+                    Attr::G(g) => pb::AttributeProto {
+                        name: (*k).into(),
+                        g: Some(g.clone()),
+                        r#type: 5,
+                        ..Default::default()
+                    },
                 })
                 .collect(),
             ..Default::default()
         })
-        .collect();
+        .collect()
+}
+
+/// A subgraph (a control-flow body) with float inputs and outputs.
+pub fn body(
+    inputs: &[(&str, &[i64])],
+    outputs: &[(&str, &[i64])],
+    nodes: &[N<'_>],
+    inits: Vec<pb::TensorProto>,
+) -> pb::GraphProto {
+    pb::GraphProto {
+        name: "body".into(),
+        node: nodes_pb(nodes),
+        initializer: inits,
+        input: inputs.iter().map(|(n, s)| value_info(n, s)).collect(),
+        output: outputs.iter().map(|(n, s)| value_info(n, s)).collect(),
+        ..Default::default()
+    }
+}
+
+/// Encodes a one-input, one-output model.
+pub fn model(
+    input: (&str, &[i64]),
+    output: (&str, &[i64]),
+    nodes: &[N<'_>],
+    inits: Vec<pb::TensorProto>,
+) -> Vec<u8> {
+    let node = nodes_pb(nodes);
     let m = pb::ModelProto {
         ir_version: 8,
         opset_import: vec![pb::OperatorSetIdProto {

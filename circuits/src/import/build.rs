@@ -38,13 +38,12 @@ impl Importer {
             return Value::Const(Const { shape, data });
         }
         let mut inputs: Vec<usize> = Vec::new();
+        let mut slots: std::collections::HashMap<usize, u32> = Default::default();
         let mut slot_of = |node: usize| -> u32 {
-            if let Some(s) = inputs.iter().position(|&n| n == node) {
-                s as u32
-            } else {
+            *slots.entry(node).or_insert_with(|| {
                 inputs.push(node);
                 (inputs.len() - 1) as u32
-            }
+            })
         };
         let mut mask = vec![false; picks.len()];
         let map: Vec<Ref> = picks

@@ -152,7 +152,7 @@ impl Importer {
                 self.gather_dyn(node, data, idx, true)?
             }
             "OneHot" => self.one_hot(node)?,
-            "TopK" => return self.top1(node).map(Some),
+            "TopK" => return self.top_k(node).map(Some),
             _ => return Ok(None),
         };
         Ok(Some(vec![out]))
@@ -283,7 +283,7 @@ impl Importer {
     }
 
     /// `Where(c, a, b) = b + c·(a − b)` with a computed 0/1 condition.
-    fn select(&mut self, c: Value, a: Value, b: Value) -> R<Value> {
+    pub(crate) fn select(&mut self, c: Value, a: Value, b: Value) -> R<Value> {
         let d = self.binary(Bin::Sub, a, b.clone())?;
         let cd = self.binary(Bin::Mul, c, d)?;
         self.binary(Bin::Add, cd, b)
@@ -292,85 +292,7 @@ impl Importer {
     /// For every group of `x`'s elements, the one-hot indicator of its first maximum, listed
     /// group after group (element `k` of the result is element `groups.flatten()[k]`).
     pub(crate) fn first_max(&mut self, x: usize, groups: &[Vec<u32>]) -> R<usize> {
-        let ng = groups.len();
-        let m = self.reduce_max(x, groups, vec![ng])?;
-        let flat: Vec<u32> = groups.iter().flatten().copied().collect();
-        let owner: Vec<u32> = groups
-            .iter()
-            .enumerate()
-            .flat_map(|(g, e)| std::iter::repeat_n(g as u32, e.len()))
-            .collect();
-        let len = flat.len();
-        // e = [x ≥ max] = 1 − [max − x > 0]
-        let gap = self.combine(&[(m, &owner, 1.0), (x, &flat, -1.0)], vec![len]);
-        let above = self.emit(Op::Step, vec![gap], vec![len]);
-        let is_max = self.affine(above, vec![-1.0; len], vec![1.0; len]);
-        // first = [e_i − Σ_{j before i in its group} e_j > 0]
-        let mut mats = Vec::new();
-        let mut gs = Vec::new();
-        let mut at = 0u32;
-        for g in groups {
-            for i in 0..g.len() {
-                let cols = i + 1;
-                let m_idx = match mats.iter().position(|m: &Mat<f32>| m.cols == cols) {
-                    Some(p) => p,
-                    None => {
-                        let mut data = vec![-1.0; cols];
-                        data[i] = 1.0;
-                        mats.push(Mat {
-                            rows: 1,
-                            cols,
-                            data,
-                        });
-                        mats.len() - 1
-                    }
-                };
-                gs.push(Group {
-                    mat: m_idx as u32,
-                    inputs: (0..cols as u32).map(|j| Some((0, at + j))).collect(),
-                    outputs: vec![at + i as u32],
-                });
-            }
-            at += g.len() as u32;
-        }
-        let lead = self.emit(
-            Op::Linear {
-                map: Linear { mats, groups: gs },
-                bias: None,
-            },
-            vec![is_max],
-            vec![len],
-        );
-        Ok(self.emit(Op::Step, vec![lead], vec![len]))
-    }
-
-    /// `TopK` with `K = 1`: the maximum (or minimum) and its first index along the axis.
-    fn top1(&mut self, node: &pb::NodeProto) -> R<Vec<Value>> {
-        let k = if self.opset >= 10 {
-            self.const_input(node, 1, "K")?
-                .and_then(|c| c.data.first().copied())
-                .unwrap_or(0.0) as i64
-        } else {
-            attr_i(node, "k", 0)
-        };
-        if k != 1 {
-            return Err(format!("TopK with K = {k} is not supported (only K = 1)"));
-        }
-        let x = self.req(node, 0)?;
-        let largest = attr_i(node, "largest", 1) != 0;
-        let x = if largest { x } else { self.neg(x)? };
-        let xi = self.dyn_of(&x, "the input")?;
-        let s = self.nodes[xi].shape.clone();
-        let axis = norm_axis(attr_i(node, "axis", -1), s.len())?;
-        let (groups, kept) = super::tensor::reduction_groups(&s, &[axis]);
-        let m = self.reduce_max(xi, &groups, kept.clone())?;
-        let m = if largest {
-            Value::Dyn(m)
-        } else {
-            self.neg(Value::Dyn(m))?
-        };
-        let idx = self.arg_max_axis(xi, axis, true, false)?;
-        Ok(vec![m, idx])
+        self.max_and_first(x, groups).map(|(_, first)| first)
     }
 
     fn arg_max(&mut self, node: &pb::NodeProto, x: Value) -> R<Value> {
@@ -383,7 +305,13 @@ impl Importer {
     }
 
     /// The index of the first (or last) maximum along `axis`.
-    fn arg_max_axis(&mut self, xi: usize, axis: usize, keep: bool, last: bool) -> R<Value> {
+    pub(crate) fn arg_max_axis(
+        &mut self,
+        xi: usize,
+        axis: usize,
+        keep: bool,
+        last: bool,
+    ) -> R<Value> {
         let s = self.nodes[xi].shape.clone();
         let (mut groups, kept) = super::tensor::reduction_groups(&s, &[axis]);
         if last {
@@ -404,6 +332,19 @@ impl Importer {
                 .map(|(_, &d)| d)
                 .collect()
         };
+        Ok(Value::Dyn(self.dot_groups(first, ng, pos, out_shape)))
+    }
+
+    /// `y[g] = Σ_i w_i · x[g·|w| + i]` for `ng` consecutive groups of `x`: a one-hot's
+    /// position when `w` lists the positions.
+    pub(crate) fn dot_groups(
+        &mut self,
+        first: usize,
+        ng: usize,
+        pos: Vec<f32>,
+        out_shape: Vec<usize>,
+    ) -> usize {
+        let dim = pos.len();
         let map = Linear {
             mats: vec![Mat {
                 rows: 1,
@@ -420,11 +361,7 @@ impl Importer {
                 })
                 .collect(),
         };
-        Ok(Value::Dyn(self.emit(
-            Op::Linear { map, bias: None },
-            vec![first],
-            out_shape,
-        )))
+        self.emit(Op::Linear { map, bias: None }, vec![first], out_shape)
     }
 
     /// The one-hot rows `[idx[j] == v]` for `v < depth` (a negative index counts from the

@@ -8,6 +8,7 @@
 //! Unsupported nodes are all collected and reported at once.
 
 mod build;
+mod control_ops;
 mod elementwise_ops;
 mod linear_ops;
 mod logic_ops;
@@ -18,6 +19,8 @@ mod shape_ops;
 mod spatial_ops;
 mod svm_ops;
 pub mod tensor;
+mod topk;
+mod tournament;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -92,6 +95,9 @@ pub(crate) struct Importer {
     pub cur_name: String,
     /// Its operator.
     pub cur_op: String,
+    /// Body nodes lowered by control flow so far (bounded by `control_ops::MAX_UNROLLED` over
+    /// the whole model, nested bodies included).
+    pub unrolled: usize,
 }
 
 /// Operators an additive −∞ mask may pass on its way to a softmax (they keep track of it).

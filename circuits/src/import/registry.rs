@@ -76,11 +76,15 @@ pub(crate) const FAMILIES: &[Family] = &[
             (
                 "ArgMax",
                 "",
-                "first maximum: a max tree, then one sign per element",
+                "first maximum: a max tree with a sign per pair, the one-hot down the tree",
             ),
             ("ArgMin", "", "ArgMax of −x"),
             ("Hardmax", "", "one-hot of the first maximum"),
-            ("TopK", "", "K = 1 only: maximum and its index"),
+            (
+                "TopK",
+                "",
+                "constant K: K rounds of a max tree and a first-max one-hot (sorted)",
+            ),
             (
                 "Gather",
                 "",
@@ -95,6 +99,27 @@ pub(crate) const FAMILIES: &[Family] = &[
                 "OneHot",
                 "",
                 "equalities with every position; constant depth and values",
+            ),
+        ],
+    },
+    Family {
+        name: "control flow",
+        lower: Importer::lower_control_op,
+        ops: &[
+            (
+                "Scan",
+                "",
+                "unrolled along the scan axis (opset ≥ 9); the body lowered per iteration",
+            ),
+            (
+                "Loop",
+                "",
+                "unrolled: a constant trip count, or a condition known at import time",
+            ),
+            (
+                "If",
+                "",
+                "constant condition: its branch; computed: both branches, selected",
             ),
         ],
     },

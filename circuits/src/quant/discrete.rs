@@ -3,15 +3,16 @@
 //! A value's range check is sized from the calibration data ([`super::QuantSettings`]'s
 //! `range_margin` over the largest value seen), and the integer execution refuses a value
 //! past it. That is right for activations, whose range the data shows, and wrong for values
-//! computed from comparisons ([`Op::Step`], 0 or 1) by constant linear maps, ReLUs and
-//! rewiring: a classifier's votes, its one-hot argmax and its label. One calibration input of
+//! computed from comparisons ([`Op::Step`], 0 or 1) by constant linear maps, ReLUs, products
+//! of such values and rewiring: a classifier's votes, its one-hot argmax and its label. One calibration input of
 //! class 0 saw a label of 0 and sized its check for `|label| < 2`, so every other class was
 //! refused. Their range follows from the graph instead: these bounds hold for every input.
 
 use crate::ir::{Graph, Op, Ref};
 
 /// For every node of `g`, a bound of `|value|` when its value follows from comparisons by
-/// constant linear maps, affine maps, ReLUs and rewiring only (`None` otherwise).
+/// constant linear maps, affine maps, ReLUs, products of such values and rewiring only (`None`
+/// otherwise).
 pub(super) fn discrete_bounds(g: &Graph) -> Vec<Option<f64>> {
     let mut b: Vec<Option<f64>> = Vec::with_capacity(g.nodes.len());
     for n in &g.nodes {
@@ -51,6 +52,10 @@ pub(super) fn discrete_bounds(g: &Graph) -> Vec<Option<f64>> {
                 }
                 out.into_iter().reduce(f64::max)
             }
+            (Op::Bilinear { terms, scale }, Some(x)) if x.len() == 2 => terms
+                .iter()
+                .map(|t| f64::from(scale.abs()) * t.len() as f64 * x[0] * x[1])
+                .reduce(f64::max),
             (Op::Gather { map }, Some(x)) => map
                 .iter()
                 .map(|r| match *r {
