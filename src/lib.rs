@@ -68,11 +68,18 @@ pub enum Error {
     /// Artifacts that do not belong together.
     #[error("{0}")]
     Mismatch(String),
+    /// The machine cannot hold what the model needs (memory), said before trying.
+    #[error("{0}")]
+    Resources(String),
     /// A fault of zkonnx itself, not of its input (a panicking prover thread, a thread pool
     /// that cannot start): a bug to report.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Bytes the compile holds per multiply-add of the model (the planner's layout of it; a lower
+/// bound of the 57–70 measured, so that only models that cannot fit are refused).
+pub const COMPILE_BYTES_PER_MAC: u64 = 48;
 
 /// Result alias of the façade.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -181,8 +188,33 @@ impl Model {
         objective: Objective,
     ) -> Result<CompiledModel> {
         vis.validate()?;
+        self.check_compile_memory(split::available_memory())?;
         let cal = calibrate(&self.graph, calibration)?;
         self.compile_calibrated(cal, quant, vis, objective)
+    }
+
+    /// Refuses, before anything large is built, a model whose compile would need more memory
+    /// than `available` bytes: the planner lays out every multiply-add
+    /// ([`COMPILE_BYTES_PER_MAC`] each, measured at 57–70 on the shared models) and the
+    /// calibration keeps every activation. A 224×224 SqueezeNet (ONNX's model zoo) was
+    /// killed by the kernel after 23 GB; it is now an error in a second naming what it needs.
+    pub fn check_compile_memory(&self, available: Option<u64>) -> Result<()> {
+        let macs = self.graph.macs();
+        let elements: u64 = self.graph.nodes.iter().map(|n| n.len() as u64).sum();
+        let need = macs
+            .saturating_mul(COMPILE_BYTES_PER_MAC)
+            .saturating_add(elements.saturating_mul(16));
+        match available {
+            Some(have) if need > have => Err(Error::Resources(format!(
+                "{}: compiling this model needs about {:.1} GB ({macs} multiply-adds laid out \
+                 row by row, {elements} activations calibrated) and {:.1} GB is available; \
+                 compile it on a machine with more memory",
+                self.path.display(),
+                need as f64 / 1e9,
+                have as f64 / 1e9
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Quantizes with calibrated ranges `cal` and plans the circuit: the part of

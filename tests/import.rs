@@ -178,3 +178,26 @@ fn missing_and_non_onnx_files_are_clear_errors() {
         Err(Error::Circuits(CircuitsError::NotOnnx { .. }))
     ));
 }
+
+/// A model whose compile cannot fit in the memory available is refused before calibration,
+/// with what it needs; the same model compiles where the memory is there.
+#[test]
+fn a_model_too_large_for_the_memory_is_refused_before_compiling() {
+    let dir = common::temp_dir("too-large");
+    let p = write(
+        &dir,
+        "g.onnx",
+        &gemm_model(vec![], rand_vec(3, 18, 1.0), &[6, 3]),
+    );
+    let m = Model::load(&p).expect("import");
+    // 18 multiply-adds, 9 activations: 18·48 + 9·16 bytes.
+    assert_eq!(m.graph.macs(), 18);
+    let e = m.check_compile_memory(Some(500)).expect_err("refused");
+    assert!(
+        matches!(e, Error::Resources(_)) && e.to_string().contains("18 multiply-adds"),
+        "{e}"
+    );
+    m.check_compile_memory(Some(2_000)).expect("fits");
+    m.check_compile_memory(None)
+        .expect("nothing known: no refusal");
+}

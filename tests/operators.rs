@@ -654,3 +654,31 @@ fn exp_of_a_non_positive_input_interpolates_where_its_values_are() {
     }
     mock(&c, t).expect("honest witness");
 }
+
+/// `LRN` over channel windows of odd and even size (ONNX: `floor((size−1)/2)` channels before,
+/// `ceil((size−1)/2)` after) matches tract and proves.
+#[test]
+fn local_response_normalization_matches_tract_and_proves() {
+    for size in [3, 2] {
+        let p = write(
+            &format!("lrn-{size}"),
+            &model(
+                ("x", &[1, 5, 2, 2]),
+                ("y", &[1, 5, 2, 2]),
+                &[node(
+                    "LRN",
+                    &["x"],
+                    "y",
+                    vec![
+                        ("size", Attr::I(size)),
+                        ("alpha", Attr::F(0.6)),
+                        ("beta", Attr::F(0.75)),
+                        ("bias", Attr::F(1.0)),
+                    ],
+                )],
+                vec![],
+            ),
+        );
+        agrees_with_tract(&p, &[1, 5, 2, 2], &rand_vec(5 + size as u64, 20, 2.0), 5e-3);
+    }
+}

@@ -196,6 +196,7 @@ impl Importer {
                 self.reduce(node, op)?
             }
             "InstanceNormalization" => self.instance_norm(node)?,
+            "LRN" => self.lrn(node)?,
             "BatchNormalization" => {
                 let x = self.req(node, 0)?;
                 let xi = self.dyn_of(&x, "the input")?;

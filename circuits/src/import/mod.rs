@@ -12,6 +12,7 @@ mod control_ops;
 mod elementwise_ops;
 mod linear_ops;
 mod logic_ops;
+mod lrn;
 mod ml_ops;
 mod recurrent_ops;
 pub mod registry;

@@ -272,6 +272,11 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("BatchNormalization", "", "folded into an affine map"),
             ("LayerNormalization", "", "exact division and square root"),
             (
+                "LRN",
+                "",
+                "squares summed over a channel window, a power table, a product",
+            ),
+            (
                 "InstanceNormalization",
                 "",
                 "exact division and square root",

@@ -268,6 +268,23 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// Multiply-adds of the graph's linear maps and products (what the planner lays out row by
+    /// row, and what the compile's memory grows with).
+    pub fn macs(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| match &n.op {
+                Op::Linear { map, .. } => map
+                    .groups
+                    .iter()
+                    .map(|g| (g.inputs.len() * g.outputs.len()) as u64)
+                    .sum(),
+                Op::Bilinear { terms, .. } => terms.iter().map(|t| t.len() as u64).sum(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// The input node.
     pub fn input(&self) -> &Node {
         &self.nodes[0]
