@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::onnx::{model, node, rand_vec, tensor, Attr};
+use common::onnx::{model, node, rand_vec, tensor, tensor_int, Attr};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::float_ref::FloatReference;
 use zkonnx::circuits::quant::{QOp, Trace};
@@ -681,4 +681,43 @@ fn local_response_normalization_matches_tract_and_proves() {
         );
         agrees_with_tract(&p, &[1, 5, 2, 2], &rand_vec(5 + size as u64, 20, 2.0), 5e-3);
     }
+}
+
+/// The QDQ format (onnxruntime's `quantize_static`): an activation quantized to uint8 and back
+/// (one input past the range, clipped to 255), int8 weights dequantized per output channel,
+/// a MatMul between. Inputs sit mid-step, so the fixed-point rounding agrees with tract's.
+#[test]
+fn quantize_and_dequantize_linear_match_tract_and_prove() {
+    let p = write(
+        "qdq",
+        &model(
+            ("x", &[1, 4]),
+            ("y", &[1, 3]),
+            &[
+                node("QuantizeLinear", &["x", "s", "z"], "q", vec![]),
+                node("DequantizeLinear", &["q", "s", "z"], "xd", vec![]),
+                node(
+                    "DequantizeLinear",
+                    &["w", "ws", "wz"],
+                    "wd",
+                    vec![("axis", Attr::I(1))],
+                ),
+                node("MatMul", &["xd", "wd"], "y", vec![]),
+            ],
+            vec![
+                tensor("s", &[], vec![0.05]),
+                tensor_int("z", &[], 2, vec![128]),
+                tensor_int(
+                    "w",
+                    &[4, 3],
+                    3,
+                    vec![12, -7, 100, -128, 5, 33, 64, -1, -90, 7, 127, 0],
+                ),
+                tensor("ws", &[3], vec![0.01, 0.02, 0.005]),
+                tensor_int("wz", &[3], 3, vec![0, 0, 0]),
+            ],
+        ),
+    );
+    // x/s = 8.4, −13.6 (rounds to −14), 3.4, 140.4 (clipped: 128 + 140 > 255).
+    agrees_with_tract(&p, &[1, 4], &[0.42, -0.68, 0.17, 7.02], 2e-3);
 }

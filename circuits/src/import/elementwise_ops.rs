@@ -268,7 +268,7 @@ impl Importer {
     }
 
     /// `min(max(x, lo), hi)` by two ReLUs: `lo + relu(x − lo)`, then `hi − relu(hi − ·)`.
-    fn clip(&mut self, x: usize, lo: Option<f32>, hi: Option<f32>) -> usize {
+    pub(crate) fn clip(&mut self, x: usize, lo: Option<f32>, hi: Option<f32>) -> usize {
         let n = numel(&self.nodes[x].shape);
         let mut y = x;
         let mut offset = 0.0; // y + offset is the running value

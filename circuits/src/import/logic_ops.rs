@@ -228,7 +228,7 @@ impl Importer {
         }
     }
 
-    fn floor(&mut self, x: Value) -> R<Value> {
+    pub(crate) fn floor(&mut self, x: Value) -> R<Value> {
         Ok(match x {
             Value::Const(c) => Value::Const(Const {
                 shape: c.shape,

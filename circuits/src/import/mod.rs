@@ -14,6 +14,7 @@ mod linear_ops;
 mod logic_ops;
 mod lrn;
 mod ml_ops;
+mod quant_ops;
 mod recurrent_ops;
 pub mod registry;
 mod shape_ops;
@@ -99,6 +100,9 @@ pub(crate) struct Importer {
     /// Body nodes lowered by control flow so far (bounded by `control_ops::MAX_UNROLLED` over
     /// the whole model, nested bodies included).
     pub unrolled: usize,
+    /// ONNX element type (`data_type`) of constants whose type matters (a zero point's sets
+    /// the range of a quantized value): initializers and `Constant` nodes.
+    pub dtypes: HashMap<String, i32>,
 }
 
 /// Operators an additive −∞ mask may pass on its way to a softmax (they keep track of it).
@@ -175,6 +179,7 @@ impl Importer {
                 CircuitsError::InvalidModel(format!("initializer '{}': {e}", init.name))
             })?;
             self.values.insert(init.name.clone(), Value::Const(c));
+            self.dtypes.insert(init.name.clone(), init.data_type);
         }
         let inputs: Vec<&pb::ValueInfoProto> = graph
             .input
@@ -230,6 +235,11 @@ impl Importer {
             };
             match result {
                 Ok(outs) => {
+                    if let Some(t) = attr(node, "value").and_then(|a| a.t.as_ref()) {
+                        if let Some(o) = node.output.first() {
+                            self.dtypes.insert(o.clone(), t.data_type);
+                        }
+                    }
                     for (name, v) in node.output.iter().zip(outs) {
                         if !name.is_empty() {
                             self.values.insert(name.clone(), v);

@@ -124,6 +124,22 @@ pub(crate) const FAMILIES: &[Family] = &[
         ],
     },
     Family {
+        name: "quantization",
+        lower: Importer::lower_quant_op,
+        ops: &[
+            (
+                "QuantizeLinear",
+                "",
+                "constant: folded; computed: round(x/scale) + zero point, clipped to its type",
+            ),
+            (
+                "DequantizeLinear",
+                "",
+                "constant: folded; computed: affine; per tensor or per axis",
+            ),
+        ],
+    },
+    Family {
         name: "recurrent",
         lower: Importer::lower_recurrent_op,
         ops: &[
