@@ -7,7 +7,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::onnx::{body, model, node as n, rand_vec, tensor, tensor_i64, Attr, N};
+use common::onnx::{
+    body, model, node as n, rand_vec, tensor, tensor_i64, tensor_i64_shaped, Attr, N,
+};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::float_ref::FloatReference;
 use zkonnx::halo2_proofs::dev::MockProver;
@@ -575,4 +577,42 @@ fn nested_control_flow_is_bounded_over_the_whole_model() {
     std::fs::write(&p, bytes).expect("write");
     let e = Model::load(&p).expect_err("over budget").to_string();
     assert!(e.contains("Scan") && e.contains("node lowerings"), "{e}");
+}
+
+/// Indexing by constant indices: ScatterElements along the last axis with computed updates,
+/// GatherND of index pairs, ScatterND of a row of constants added to the data.
+#[test]
+fn scatter_and_gather_nd_by_constant_indices() {
+    let bytes = model(
+        ("x", &[2, 3]),
+        ("y", &[14]),
+        &[
+            n("Mul", &["x", "two"], "u", vec![]),
+            n(
+                "ScatterElements",
+                &["x", "ie", "u"],
+                "se",
+                vec![("axis", Attr::I(1))],
+            ),
+            n("GatherND", &["x", "ig"], "g", vec![]),
+            n(
+                "ScatterND",
+                &["x", "is", "rows"],
+                "sn",
+                vec![("reduction", Attr::S("add"))],
+            ),
+            n("Reshape", &["se", "flat"], "a", vec![]),
+            n("Reshape", &["sn", "flat"], "b", vec![]),
+            n("Concat", &["a", "g", "b"], "y", vec![("axis", Attr::I(0))]),
+        ],
+        vec![
+            tensor("two", &[], vec![2.0]),
+            tensor_i64_shaped("ie", &[2, 3], vec![1, 0, 2, 0, 2, 1]),
+            tensor_i64_shaped("ig", &[2, 2], vec![0, 1, 1, 2]),
+            tensor_i64_shaped("is", &[1, 1], vec![1]),
+            tensor("rows", &[1, 3], vec![9.0, 8.0, -7.0]),
+            tensor_i64("flat", vec![-1]),
+        ],
+    );
+    check("scatter", bytes, &[2, 3], X8[..6].to_vec(), 2e-3);
 }

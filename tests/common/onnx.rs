@@ -158,6 +158,17 @@ pub fn body(
     }
 }
 
+/// An int64 initializer of any shape (index tensors).
+pub fn tensor_i64_shaped(name: &str, dims: &[i64], data: Vec<i64>) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 7,
+        int64_data: data,
+        ..Default::default()
+    }
+}
+
 /// An integer initializer of ONNX element type `data_type` (2 uint8, 3 int8, 6 int32, ...).
 pub fn tensor_int(name: &str, dims: &[i64], data_type: i32, data: Vec<i32>) -> pb::TensorProto {
     pb::TensorProto {

@@ -79,8 +79,8 @@ impl Importer {
                 self.floor(h)?
             }
             "Mod" => self.modulo(node)?,
-            "Cast" => {
-                let to = attr_i(node, "to", 1);
+            "Cast" | "CastLike" => {
+                let to = self.cast_target(node);
                 let x = self.req(node, 0)?;
                 match (&x, to) {
                     (Value::Dyn(_), t) if is_int_type(t) => self.trunc(x)?,

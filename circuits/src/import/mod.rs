@@ -17,6 +17,7 @@ mod ml_ops;
 mod quant_ops;
 mod recurrent_ops;
 pub mod registry;
+mod scatter_ops;
 mod shape_ops;
 mod spatial_ops;
 mod svm_ops;
@@ -195,6 +196,13 @@ impl Importer {
             .iter()
             .map(|vi| io_spec(vi, None))
             .collect::<Result<Vec<_>>>()?;
+        for vi in &inputs {
+            if let Some(pb::type_proto::Value::TensorType(t)) =
+                vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+            {
+                self.dtypes.insert(vi.name.clone(), t.elem_type);
+            }
+        }
         self.declare_inputs(&specs);
         for (i, node) in graph.node.iter().enumerate() {
             let known = registry::is_known(&node.op_type);
@@ -235,10 +243,14 @@ impl Importer {
             };
             match result {
                 Ok(outs) => {
-                    if let Some(t) = attr(node, "value").and_then(|a| a.t.as_ref()) {
-                        if let Some(o) = node.output.first() {
-                            self.dtypes.insert(o.clone(), t.data_type);
-                        }
+                    let dtype = match node.op_type.as_str() {
+                        "Cast" | "CastLike" => Some(self.cast_target(node) as i32),
+                        _ => attr(node, "value")
+                            .and_then(|a| a.t.as_ref())
+                            .map(|t| t.data_type),
+                    };
+                    if let (Some(t), Some(o)) = (dtype, node.output.first()) {
+                        self.dtypes.insert(o.clone(), t);
                     }
                     for (name, v) in node.output.iter().zip(outs) {
                         if !name.is_empty() {
@@ -325,6 +337,19 @@ impl Importer {
                 outputs: out_specs,
             },
         ))))
+    }
+
+    /// The ONNX element type a `Cast` (its `to`) or a `CastLike` (its second input's type,
+    /// float where it is not known: a computed value) converts to.
+    pub(crate) fn cast_target(&self, node: &pb::NodeProto) -> i64 {
+        if node.op_type == "CastLike" {
+            node.input
+                .get(1)
+                .and_then(|n| self.dtypes.get(n))
+                .map_or(1, |&t| i64::from(t))
+        } else {
+            attr_i(node, "to", 1)
+        }
     }
 
     pub(crate) fn get(&self, name: &str) -> std::result::Result<&Value, String> {

@@ -70,6 +70,11 @@ pub(crate) const FAMILIES: &[Family] = &[
                 "",
                 "to an integer type: truncation by floor; to bool: nonzero",
             ),
+            (
+                "CastLike",
+                "",
+                "as Cast, to the second input's type (float when computed)",
+            ),
             ("IsNaN", "", "always 0: quantized values are finite"),
             ("IsInf", "", "always 0: quantized values are finite"),
             ("Where", "", "computed condition: b + c·(a − b)"),
@@ -136,6 +141,24 @@ pub(crate) const FAMILIES: &[Family] = &[
                 "DequantizeLinear",
                 "",
                 "constant: folded; computed: affine; per tensor or per axis",
+            ),
+        ],
+    },
+    Family {
+        name: "indexing",
+        lower: Importer::lower_scatter_op,
+        ops: &[
+            ("GatherND", "", "constant indices: rewiring (batch_dims 0)"),
+            (
+                "ScatterElements",
+                "",
+                "constant indices: rewiring, or a linear map with reduction add",
+            ),
+            ("Scatter", "", "as ScatterElements"),
+            (
+                "ScatterND",
+                "",
+                "constant indices: rewiring, or a linear map with reduction add",
             ),
         ],
     },
@@ -233,6 +256,11 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("Identity", "", "rewiring"),
             ("Dropout", "", "identity (inference)"),
             ("Cast", "", "to a float type: identity; constants folded"),
+            (
+                "CastLike",
+                "",
+                "to a float type: identity; constants folded",
+            ),
             ("Shape", "", "folded"),
             ("Size", "", "folded"),
             ("ConstantOfShape", "", "folded"),

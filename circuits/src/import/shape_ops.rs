@@ -109,8 +109,8 @@ impl Importer {
                 Value::Const(c)
             }
             "Identity" | "Dropout" => self.req(node, 0)?,
-            "Cast" => {
-                let to = attr_i(node, "to", 1);
+            "Cast" | "CastLike" => {
+                let to = self.cast_target(node);
                 let v = self.req(node, 0)?;
                 // 1 float, 10 float16, 11 double, 16 bfloat16: values pass through.
                 match (to, v) {

@@ -170,7 +170,7 @@ impl Importer {
 
     /// A linear map where output `o` is `bias[o] + Σ w · inputs[slot][idx]` over
     /// `entries[o]`; outputs with the same weights share one block.
-    fn linear_entries(
+    pub(crate) fn linear_entries(
         &mut self,
         inputs: Vec<usize>,
         entries: &[Vec<(u32, u32, f32)>],

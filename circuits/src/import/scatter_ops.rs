@@ -1,0 +1,193 @@
+//! Indexing by constant index tensors: `GatherND`, `ScatterElements` (and the older
+//! `Scatter`) and `ScatterND`. With the indices known at import time every output element is
+//! an element of the data, of the updates, or (a scatter with `reduction = add`) their sum:
+//! a rewiring, or one linear map. Indices computed from the input are refused (a gather by a
+//! computed index is `Gather`'s one-hot lookup); negative indices count from the end.
+
+use tract_onnx::pb;
+
+use super::build::Pick;
+use super::tensor::{norm_axis, numel, strides};
+use super::{attr_i, attr_s, Const, Importer, Value};
+
+type R<T> = Result<T, String>;
+
+/// An index along an axis of `dim` elements (negative: from the end), checked.
+fn index(v: f32, dim: usize) -> R<usize> {
+    let i = v as i64;
+    let j = if i < 0 { i + dim as i64 } else { i };
+    if v.fract() != 0.0 || j < 0 || j >= dim as i64 {
+        return Err(format!("index {v} is out of range for an axis of {dim}"));
+    }
+    Ok(j as usize)
+}
+
+impl Importer {
+    pub(crate) fn lower_scatter_op(
+        &mut self,
+        node: &pb::NodeProto,
+        op: &str,
+    ) -> R<Option<Vec<Value>>> {
+        let data = self.req(node, 0)?;
+        let idx = self
+            .const_input(node, 1, "the indices")?
+            .ok_or("the indices are missing")?;
+        let ds = self.shape_of(&data);
+        let out = match op {
+            "GatherND" => self.gather_nd(node, data, &idx, &ds)?,
+            "ScatterElements" | "Scatter" | "ScatterND" => {
+                let upd = self.req(node, 2)?;
+                let us = self.shape_of(&upd);
+                let targets = if op == "ScatterND" {
+                    scatter_nd_targets(&idx, &ds, &us)?
+                } else {
+                    let axis = norm_axis(attr_i(node, "axis", 0), ds.len())?;
+                    scatter_elements_targets(&idx, &ds, &us, axis)?
+                };
+                self.scatter(node, data, upd, &targets)?
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(vec![out]))
+    }
+
+    fn gather_nd(
+        &mut self,
+        node: &pb::NodeProto,
+        data: Value,
+        idx: &Const,
+        ds: &[usize],
+    ) -> R<Value> {
+        if attr_i(node, "batch_dims", 0) != 0 {
+            return Err("GatherND with batch_dims > 0 is not supported".into());
+        }
+        let k = *idx.shape.last().ok_or("scalar indices")?;
+        if k == 0 || k > ds.len() {
+            return Err(format!("index tuples of {k} for data of rank {}", ds.len()));
+        }
+        let st = strides(ds);
+        let slice = numel(&ds[k..]);
+        let mut picks = Vec::with_capacity(idx.data.len() / k * slice);
+        for tuple in idx.data.chunks(k) {
+            let mut base = 0;
+            for (a, &v) in tuple.iter().enumerate() {
+                base += index(v, ds[a])? * st[a];
+            }
+            picks.extend((0..slice).map(|r| Pick::V(0, (base + r) as u32)));
+        }
+        let mut shape = idx.shape[..idx.shape.len() - 1].to_vec();
+        shape.extend_from_slice(&ds[k..]);
+        Ok(self.rewire(&[data], shape, &picks))
+    }
+
+    /// `data` with `updates[u]` written to (or, `reduction = add`, added at) `targets[u]`.
+    fn scatter(
+        &mut self,
+        node: &pb::NodeProto,
+        data: Value,
+        upd: Value,
+        targets: &[usize],
+    ) -> R<Value> {
+        let ds = self.shape_of(&data);
+        let n = numel(&ds);
+        match attr_s(node, "reduction", "none").as_str() {
+            "none" => {
+                let mut picks: Vec<Pick> = (0..n as u32).map(|i| Pick::V(0, i)).collect();
+                for (u, &t) in targets.iter().enumerate() {
+                    picks[t] = Pick::V(1, u as u32);
+                }
+                Ok(self.rewire(&[data, upd], ds, &picks))
+            }
+            "add" => {
+                // y = data + Σ updates at their targets: constants into the bias.
+                let mut entries: Vec<Vec<(u32, u32, f32)>> = vec![Vec::new(); n];
+                let mut bias = vec![0f32; n];
+                let mut inputs = Vec::new();
+                for (v, pos) in [(&data, None), (&upd, Some(targets))] {
+                    let at = |i: usize| pos.map_or(i, |p| p[i]);
+                    match v {
+                        Value::Const(c) => {
+                            for (i, &x) in c.data.iter().enumerate() {
+                                bias[at(i)] += x;
+                            }
+                        }
+                        Value::Dyn(d) => {
+                            let slot = inputs.len() as u32;
+                            inputs.push(*d);
+                            for i in 0..numel(&self.nodes[*d].shape) {
+                                entries[at(i)].push((slot, i as u32, 1.0));
+                            }
+                        }
+                    }
+                }
+                if inputs.is_empty() {
+                    return Ok(Value::Const(Const {
+                        shape: ds,
+                        data: bias,
+                    }));
+                }
+                for e in entries.iter_mut().filter(|e| e.is_empty()) {
+                    e.push((0, 0, 0.0));
+                }
+                Ok(Value::Dyn(self.linear_entries(inputs, &entries, bias, ds)))
+            }
+            r => Err(format!(
+                "reduction '{r}' is not supported (none and add are)"
+            )),
+        }
+    }
+}
+
+/// Flat targets in the data of every update element of `ScatterElements` along `axis`.
+fn scatter_elements_targets(idx: &Const, ds: &[usize], us: &[usize], axis: usize) -> R<Vec<usize>> {
+    if idx.shape != us || us.len() != ds.len() {
+        return Err(format!(
+            "indices {:?} and updates {us:?} must share a shape of the data's rank {}",
+            idx.shape,
+            ds.len()
+        ));
+    }
+    let (ust, dst) = (strides(us), strides(ds));
+    (0..idx.data.len())
+        .map(|u| {
+            let mut t = 0;
+            for a in 0..us.len() {
+                let c = (u / ust[a]) % us[a];
+                let c = if a == axis {
+                    index(idx.data[u], ds[a])?
+                } else {
+                    c
+                };
+                if c >= ds[a] {
+                    return Err(format!("update position {c} past the data's axis {a}"));
+                }
+                t += c * dst[a];
+            }
+            Ok(t)
+        })
+        .collect()
+}
+
+/// Flat targets of every update element of `ScatterND`.
+fn scatter_nd_targets(idx: &Const, ds: &[usize], us: &[usize]) -> R<Vec<usize>> {
+    let k = *idx.shape.last().ok_or("scalar indices")?;
+    if k == 0 || k > ds.len() {
+        return Err(format!("index tuples of {k} for data of rank {}", ds.len()));
+    }
+    let mut want = idx.shape[..idx.shape.len() - 1].to_vec();
+    want.extend_from_slice(&ds[k..]);
+    if us != want.as_slice() {
+        return Err(format!("updates of shape {us:?} where {want:?} is needed"));
+    }
+    let st = strides(ds);
+    let slice = numel(&ds[k..]);
+    let mut targets = Vec::with_capacity(numel(us));
+    for tuple in idx.data.chunks(k) {
+        let mut base = 0;
+        for (a, &v) in tuple.iter().enumerate() {
+            base += index(v, ds[a])? * st[a];
+        }
+        targets.extend((0..slice).map(|r| base + r));
+    }
+    Ok(targets)
+}
