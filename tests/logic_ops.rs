@@ -616,3 +616,59 @@ fn scatter_and_gather_nd_by_constant_indices() {
     );
     check("scatter", bytes, &[2, 3], X8[..6].to_vec(), 2e-3);
 }
+
+/// Discontinuous activations are exact at their jumps (a table, or knots, straddling the jump
+/// erred by the jump's height next to it); a training-mode dropout is refused, not proved as
+/// the identity; a linear downsample with aligned corners divides by the unrounded length.
+#[test]
+fn thresholds_dropout_and_aligned_downsampling() {
+    let bytes = model(
+        ("x", &[1, 8]),
+        ("y", &[1, 16]),
+        &[
+            n(
+                "ThresholdedRelu",
+                &["x"],
+                "t",
+                vec![("alpha", Attr::F(0.3))],
+            ),
+            n(
+                "Shrink",
+                &["x"],
+                "s",
+                vec![("lambd", Attr::F(0.6)), ("bias", Attr::F(0.25))],
+            ),
+            n("Concat", &["t", "s"], "y", vec![("axis", Attr::I(1))]),
+        ],
+        vec![],
+    );
+    // 0.3 and ±0.6 sit on the jumps.
+    let x = vec![0.3, 0.31, -0.6, 0.6, 0.61, -0.61, 1.7, -1.2];
+    check("thresholds", bytes, &[1, 8], x, 2e-3);
+    let bytes = model(
+        ("x", &[1, 1, 2, 4]),
+        ("y", &[1, 1, 1, 2]),
+        &[n(
+            "Resize",
+            &["x", "", "sc"],
+            "y",
+            vec![
+                ("mode", Attr::S("linear")),
+                ("coordinate_transformation_mode", Attr::S("align_corners")),
+            ],
+        )],
+        vec![tensor("sc", &[4], vec![1.0, 1.0, 0.6, 0.6])],
+    );
+    check("align-down", bytes, &[1, 1, 2, 4], X8.to_vec(), 2e-3);
+    let bytes = model(
+        ("x", &[1, 4]),
+        ("y", &[1, 4]),
+        &[n("Dropout", &["x", "r", "train"], "y", vec![])],
+        vec![tensor("r", &[], vec![0.5]), tensor("train", &[], vec![1.0])],
+    );
+    let dir = common::temp_dir("dropout-train");
+    let p = dir.join("d.onnx");
+    std::fs::write(&p, bytes).expect("write");
+    let e = Model::load(&p).expect_err("refused").to_string();
+    assert!(e.contains("training-mode dropout"), "{e}");
+}

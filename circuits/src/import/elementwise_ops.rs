@@ -91,6 +91,11 @@ impl Importer {
                 return Ok(Some(vec![Value::Dyn(self.func(pi, Func::Exp))]));
             }
         }
+        if let ("ThresholdedRelu" | "Shrink", Value::Dyn(xi)) = (op, self.req(node, 0)?) {
+            // Discontinuous: exact comparisons and products, not a table whose entries (or
+            // knots) straddle the jump.
+            return self.thresholded(node, op, xi).map(|v| Some(vec![v]));
+        }
         let x = match op {
             "Pow" | "Sqrt" | "Reciprocal" | "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Log" | "Erf"
             | "Gelu" | "Softplus" | "Softsign" | "Elu" | "Selu" | "LeakyRelu" | "PRelu"
@@ -265,6 +270,24 @@ impl Importer {
             vec![x],
             shape,
         )
+    }
+
+    /// `ThresholdedRelu`: `x·[x > α]`; `Shrink`: `(x − b)·[x > λ] + (x + b)·[x < −λ]`.
+    fn thresholded(&mut self, node: &pb::NodeProto, op: &str, xi: usize) -> R<Value> {
+        let x = Value::Dyn(xi);
+        if op == "ThresholdedRelu" {
+            let on = self.step_shifted(x.clone(), -attr_f(node, "alpha", 1.0))?;
+            return self.binary(Bin::Mul, x, on);
+        }
+        let (lambd, bias) = (attr_f(node, "lambd", 0.5), attr_f(node, "bias", 0.0));
+        let above = self.step_shifted(x.clone(), -lambd)?;
+        let neg = self.neg(x.clone())?;
+        let below = self.step_shifted(neg, -lambd)?;
+        let hi = self.add_const(x.clone(), -bias)?;
+        let lo = self.add_const(x, bias)?;
+        let a = self.binary(Bin::Mul, hi, above)?;
+        let b = self.binary(Bin::Mul, lo, below)?;
+        self.binary(Bin::Add, a, b)
     }
 
     /// `min(max(x, lo), hi)` by two ReLUs: `lo + relu(x − lo)`, then `hi − relu(hi − ·)`.

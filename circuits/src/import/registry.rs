@@ -233,7 +233,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             (
                 "Resize",
                 "",
-                "nearest (rewiring) or linear (constant weights); constant scales or sizes",
+                "nearest (rewiring) or linear (constant weights); constant scales or sizes; no antialiased downsampling",
             ),
             ("Upsample", "", "nearest or linear"),
             ("Trilu", "", "rewiring with zeros; constant k"),
@@ -254,7 +254,7 @@ pub(crate) const FAMILIES: &[Family] = &[
         ops: &[
             ("Constant", "", "folded"),
             ("Identity", "", "rewiring"),
-            ("Dropout", "", "identity (inference)"),
+            ("Dropout", "", "identity (inference); training mode refused"),
             ("Cast", "", "to a float type: identity; constants folded"),
             (
                 "CastLike",
@@ -376,8 +376,8 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("Celu", "", "lookup table"),
             ("HardSwish", "", "lookup table"),
             ("Mish", "", "lookup table"),
-            ("ThresholdedRelu", "", "lookup table"),
-            ("Shrink", "", "lookup table"),
+            ("ThresholdedRelu", "", "a comparison and a product (exact at the jump)"),
+            ("Shrink", "", "two comparisons and products (exact at the jumps)"),
             ("Sin", "", "lookup table"),
             ("Cos", "", "lookup table"),
             ("Tan", "", "lookup table"),

@@ -108,7 +108,27 @@ impl Importer {
                 };
                 Value::Const(c)
             }
-            "Identity" | "Dropout" => self.req(node, 0)?,
+            "Identity" => self.req(node, 0)?,
+            "Dropout" => {
+                // Inference is the identity; a training-mode dropout is random.
+                let training = match self.input(node, 2)? {
+                    Some(Value::Const(c)) => c.data.iter().any(|&v| v != 0.0),
+                    Some(Value::Dyn(_)) => true,
+                    None => false,
+                };
+                let ratio = self
+                    .const_input(node, 1, "the ratio")?
+                    .and_then(|c| c.data.first().copied())
+                    .unwrap_or(0.5);
+                if training && ratio > 0.0 {
+                    return Err(
+                        "a training-mode dropout drops random elements, which cannot be proved \
+                         (export the model in eval mode)"
+                            .into(),
+                    );
+                }
+                self.req(node, 0)?
+            }
             "Cast" | "CastLike" => {
                 let to = self.cast_target(node);
                 let v = self.req(node, 0)?;

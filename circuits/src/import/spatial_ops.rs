@@ -38,10 +38,13 @@ fn axis_taps(
                     }
                 }
                 "align_corners" => {
-                    if out_len == 1 {
+                    // ONNX divides by the resized length before rounding (`in · scale`): a
+                    // 4 → 2.4 downsample reads x = 1 at 3/1.4, not 3/1.
+                    let resized = in_len as f64 * scale;
+                    if resized <= 1.0 {
                         0.0
                     } else {
-                        xf * last / (out_len - 1) as f64
+                        xf * last / (resized - 1.0)
                     }
                 }
                 "asymmetric" => xf / scale,
@@ -166,6 +169,17 @@ impl Importer {
         };
         if super::attr(node, "axes").is_some() {
             return Err("the axes attribute is not supported".into());
+        }
+        if attr_i(node, "antialias", 0) != 0 && mode != "nearest" {
+            let shrinks = scales
+                .as_ref()
+                .is_some_and(|sc| sc.iter().any(|&f| f < 1.0))
+                || sizes
+                    .as_ref()
+                    .is_some_and(|sz| sz.iter().zip(&s).any(|(&o, &i)| (o as usize) < i));
+            if shrinks {
+                return Err("antialiased downsampling (antialias = 1) is not supported".into());
+            }
         }
         let coord = if upsample || self.opset < 11 {
             "asymmetric".to_string()
