@@ -64,6 +64,16 @@ fn check(name: &str, bytes: Vec<u8>, in_shape: &[usize], x: Vec<f32>, tol: f64) 
     );
 }
 
+/// The import error of a model that must be refused.
+fn refused(name: &str, bytes: Vec<u8>) -> String {
+    let dir = common::temp_dir(name);
+    let p = dir.join(format!("{name}.onnx"));
+    std::fs::write(&p, bytes).expect("write");
+    Model::load(&p)
+        .expect_err("the model must be refused")
+        .to_string()
+}
+
 const X8: [f32; 8] = [0.9, -0.4, 0.3, 1.7, -1.2, 0.05, 0.6, -0.8];
 
 #[test]
@@ -265,10 +275,7 @@ fn an_additive_minus_infinity_mask_is_left_out_of_the_softmax() {
             vec![0.0, f32::MIN, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
         )],
     );
-    let dir = common::temp_dir("mask-bad");
-    let p = dir.join("m.onnx");
-    std::fs::write(&p, bytes).expect("write");
-    let e = Model::load(&p).expect_err("refused").to_string();
+    let e = refused("mask-bad", bytes);
     assert!(e.contains("'y'") && e.contains("mask"), "{e}");
 }
 
@@ -572,10 +579,7 @@ fn nested_control_flow_is_bounded_over_the_whole_model() {
             tensor("col", &[400, 1], vec![0.25; 400]),
         ],
     );
-    let dir = common::temp_dir("nested-scan");
-    let p = dir.join("n.onnx");
-    std::fs::write(&p, bytes).expect("write");
-    let e = Model::load(&p).expect_err("over budget").to_string();
+    let e = refused("nested-scan", bytes);
     assert!(e.contains("Scan") && e.contains("node lowerings"), "{e}");
 }
 
@@ -666,9 +670,6 @@ fn thresholds_dropout_and_aligned_downsampling() {
         &[n("Dropout", &["x", "r", "train"], "y", vec![])],
         vec![tensor("r", &[], vec![0.5]), tensor("train", &[], vec![1.0])],
     );
-    let dir = common::temp_dir("dropout-train");
-    let p = dir.join("d.onnx");
-    std::fs::write(&p, bytes).expect("write");
-    let e = Model::load(&p).expect_err("refused").to_string();
+    let e = refused("dropout-train", bytes);
     assert!(e.contains("training-mode dropout"), "{e}");
 }

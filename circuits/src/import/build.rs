@@ -139,24 +139,40 @@ impl Importer {
         bias: Option<Vec<f32>>,
         shape: Vec<usize>,
     ) -> usize {
+        let entries: Vec<Vec<(u32, u32, f32)>> = entries
+            .iter()
+            .map(|e| e.iter().map(|&(i, w)| (0, i, w)).collect())
+            .collect();
+        self.linear_entries(vec![x], &entries, bias, shape)
+    }
+
+    /// A linear map where output `o` is `bias[o] + Σ w · inputs[slot][idx]` over
+    /// `entries[o]`; outputs with the same weights share one block.
+    pub(crate) fn linear_entries(
+        &mut self,
+        inputs: Vec<usize>,
+        entries: &[Vec<(u32, u32, f32)>],
+        bias: Option<Vec<f32>>,
+        shape: Vec<usize>,
+    ) -> usize {
         let mut mats: Vec<Mat<f32>> = Vec::new();
         let mut seen: std::collections::HashMap<Vec<u32>, u32> = Default::default();
         let groups = entries
             .iter()
             .enumerate()
             .map(|(o, e)| {
-                let key: Vec<u32> = e.iter().map(|&(_, w)| w.to_bits()).collect();
+                let key: Vec<u32> = e.iter().map(|&(_, _, w)| w.to_bits()).collect();
                 let m = *seen.entry(key).or_insert_with(|| {
                     mats.push(Mat {
                         rows: 1,
                         cols: e.len(),
-                        data: e.iter().map(|&(_, w)| w).collect(),
+                        data: e.iter().map(|&(_, _, w)| w).collect(),
                     });
                     (mats.len() - 1) as u32
                 });
                 Group {
                     mat: m,
-                    inputs: e.iter().map(|&(i, _)| Some((0, i))).collect(),
+                    inputs: e.iter().map(|&(s, i, _)| Some((s, i))).collect(),
                     outputs: vec![o as u32],
                 }
             })
@@ -166,7 +182,7 @@ impl Importer {
                 map: Linear { mats, groups },
                 bias,
             },
-            vec![x],
+            inputs,
             shape,
         )
     }

@@ -129,6 +129,7 @@ impl Importer {
                 for e in entries.iter_mut().filter(|e| e.is_empty()) {
                     e.push((0, 0, 0.0));
                 }
+                let bias = bias.iter().any(|&b| b != 0.0).then_some(bias);
                 Ok(Value::Dyn(self.linear_entries(inputs, &entries, bias, ds)))
             }
             r => Err(format!(

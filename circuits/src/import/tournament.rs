@@ -17,7 +17,7 @@
 
 use super::build::{iota, Pick};
 use super::{Importer, Value};
-use crate::ir::{Group, Linear, Mat, Op};
+use crate::ir::Op;
 
 type R<T> = Result<T, String>;
 
@@ -159,6 +159,7 @@ impl Importer {
                 Some(e) => vec![left, e],
                 None => vec![left],
             };
+            let bias = bias.iter().any(|&b| b != 0.0).then_some(bias);
             e = Some(self.linear_entries(inputs, &entries, bias, vec![lv.below]));
         }
         match e {
@@ -166,47 +167,5 @@ impl Importer {
             // Every group holds one element: each is its group's maximum.
             None => self.affine(top, vec![0.0; ng], vec![1.0; ng]),
         }
-    }
-
-    /// A linear map where output `o` is `bias[o] + Σ w · inputs[slot][idx]` over
-    /// `entries[o]`; outputs with the same weights share one block.
-    pub(crate) fn linear_entries(
-        &mut self,
-        inputs: Vec<usize>,
-        entries: &[Vec<(u32, u32, f32)>],
-        bias: Vec<f32>,
-        shape: Vec<usize>,
-    ) -> usize {
-        let mut mats: Vec<Mat<f32>> = Vec::new();
-        let mut seen: std::collections::HashMap<Vec<u32>, u32> = Default::default();
-        let groups = entries
-            .iter()
-            .enumerate()
-            .map(|(o, e)| {
-                let key: Vec<u32> = e.iter().map(|&(_, _, w)| w.to_bits()).collect();
-                let m = *seen.entry(key).or_insert_with(|| {
-                    mats.push(Mat {
-                        rows: 1,
-                        cols: e.len(),
-                        data: e.iter().map(|&(_, _, w)| w).collect(),
-                    });
-                    (mats.len() - 1) as u32
-                });
-                Group {
-                    mat: m,
-                    inputs: e.iter().map(|&(s, i, _)| Some((s, i))).collect(),
-                    outputs: vec![o as u32],
-                }
-            })
-            .collect();
-        let bias = bias.iter().any(|&b| b != 0.0).then_some(bias);
-        self.emit(
-            Op::Linear {
-                map: Linear { mats, groups },
-                bias,
-            },
-            inputs,
-            shape,
-        )
     }
 }
