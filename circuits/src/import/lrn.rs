@@ -9,7 +9,7 @@
 use tract_onnx::pb;
 
 use super::elementwise_ops::Bin;
-use super::tensor::{numel, strides};
+use super::tensor::{numel, strides, MAX_ELEMENTS};
 use super::{attr_f, attr_i, Importer, Value};
 use crate::ir::Func;
 
@@ -43,6 +43,13 @@ impl Importer {
         let n = numel(&s);
         let w = size as usize - 1;
         let (before, after) = (w / 2, w.div_ceil(2));
+        let window = (before + after + 1).min(c);
+        if n.saturating_mul(window) > MAX_ELEMENTS {
+            return Err(format!(
+                "a window of {window} channels over {n} elements is over the importer's budget \
+                 of {MAX_ELEMENTS} terms"
+            ));
+        }
         let sq = self.binary(Bin::Mul, Value::Dyn(xi), Value::Dyn(xi))?;
         let sq = self.dyn_of(&sq, "the squares")?;
         let mut entries = Vec::with_capacity(n);

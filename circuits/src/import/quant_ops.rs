@@ -99,8 +99,11 @@ impl Importer {
         let zero = self.const_input(node, 2, "the zero point")?;
         let zero_type = match node.input.get(2) {
             Some(name) if !name.is_empty() => *self.dtypes.get(name).unwrap_or(&2),
-            // Without a zero point: the output_dtype attribute, or uint8.
-            _ => attr_i(node, "output_dtype", 2) as i32,
+            // Without a zero point: the output_dtype attribute (0: unset), or uint8.
+            _ => match attr_i(node, "output_dtype", 0) {
+                0 => 2,
+                t => t as i32,
+            },
         };
         let range = int_range(zero_type)?;
         if let Some(bad) = scale.data.iter().find(|s| !(s.is_finite() && **s > 0.0)) {

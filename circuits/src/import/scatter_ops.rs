@@ -65,9 +65,13 @@ impl Importer {
         if k == 0 || k > ds.len() {
             return Err(format!("index tuples of {k} for data of rank {}", ds.len()));
         }
+        let mut shape = idx.shape[..idx.shape.len() - 1].to_vec();
+        shape.extend_from_slice(&ds[k..]);
+        // The output's size is checked against the importer's budget before it is built.
+        let total = numel(&shape);
         let st = strides(ds);
         let slice = numel(&ds[k..]);
-        let mut picks = Vec::with_capacity(idx.data.len() / k * slice);
+        let mut picks = Vec::with_capacity(total);
         for tuple in idx.data.chunks(k) {
             let mut base = 0;
             for (a, &v) in tuple.iter().enumerate() {
@@ -75,8 +79,6 @@ impl Importer {
             }
             picks.extend((0..slice).map(|r| Pick::V(0, (base + r) as u32)));
         }
-        let mut shape = idx.shape[..idx.shape.len() - 1].to_vec();
-        shape.extend_from_slice(&ds[k..]);
         Ok(self.rewire(&[data], shape, &picks))
     }
 

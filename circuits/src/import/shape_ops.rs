@@ -116,10 +116,12 @@ impl Importer {
                     Some(Value::Dyn(_)) => true,
                     None => false,
                 };
-                let ratio = self
-                    .const_input(node, 1, "the ratio")?
-                    .and_then(|c| c.data.first().copied())
-                    .unwrap_or(0.5);
+                // A computed ratio counts as positive.
+                let ratio = match self.input(node, 1)? {
+                    Some(Value::Const(c)) => c.data.first().copied().unwrap_or(0.5),
+                    Some(Value::Dyn(_)) => 1.0,
+                    None => 0.5,
+                };
                 if training && ratio > 0.0 {
                     return Err(
                         "a training-mode dropout drops random elements, which cannot be proved \
