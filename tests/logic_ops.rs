@@ -673,3 +673,17 @@ fn thresholds_dropout_and_aligned_downsampling() {
     let e = refused("dropout-train", bytes);
     assert!(e.contains("training-mode dropout"), "{e}");
 }
+
+/// Round takes ties to the even neighbour, as ONNX (and tract): 0.5 → 0, 1.5 → 2, 2.5 → 2,
+/// −0.5 → 0, −1.5 → −2, −2.5 → −2; other values to the nearest.
+#[test]
+fn round_takes_ties_to_even() {
+    let bytes = model(
+        ("x", &[1, 8]),
+        ("y", &[1, 8]),
+        &[n("Round", &["x"], "y", vec![])],
+        vec![],
+    );
+    let x = vec![0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.3, -1.7];
+    check("round", bytes, &[1, 8], x, 1e-6);
+}

@@ -73,10 +73,34 @@ impl Importer {
                 self.neg(f)?
             }
             "Round" => {
-                // floor(x + 1/2): exact ties round up (ONNX rounds them to the even neighbour).
+                // Ties to even, as ONNX: f = floor(x + 1/2), less 1 where x + 1/2 is a whole
+                // number (a tie) and f is odd.
                 let x = self.req(node, 0)?;
                 let h = self.add_const(x, 0.5)?;
-                self.floor(h)?
+                let f = self.floor(h.clone())?;
+                let frac = self.binary(Bin::Sub, h, f.clone())?;
+                let inexact = self.step_shifted(frac, 0.0)?;
+                let tie = self.not(inexact)?;
+                let half = self.binary(
+                    Bin::Mul,
+                    f.clone(),
+                    Value::Const(Const {
+                        shape: vec![],
+                        data: vec![0.5],
+                    }),
+                )?;
+                let fh = self.floor(half)?;
+                let twice = self.binary(
+                    Bin::Mul,
+                    fh,
+                    Value::Const(Const {
+                        shape: vec![],
+                        data: vec![2.0],
+                    }),
+                )?;
+                let odd = self.binary(Bin::Sub, f.clone(), twice)?;
+                let down = self.binary(Bin::Mul, tie, odd)?;
+                self.binary(Bin::Sub, f, down)?
             }
             "Mod" => self.modulo(node)?,
             "Cast" | "CastLike" => {

@@ -62,7 +62,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             (
                 "Round",
                 "",
-                "floor(x + 1/2): exact ties round up (ONNX: to even)",
+                "floor(x + 1/2), less 1 on an odd tie (ties to even, as ONNX)",
             ),
             ("Mod", "", "by a constant divisor: a − b·floor(a/b)"),
             (
