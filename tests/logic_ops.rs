@@ -28,6 +28,21 @@ fn cast_f(input: &'static str, output: &'static str) -> N<'static> {
 /// Compiles `bytes` on `x`, checks the outputs against tract within `tol` (absolute), and the
 /// circuit with MockProver; a changed output instance must fail.
 fn check(name: &str, bytes: Vec<u8>, in_shape: &[usize], x: Vec<f32>, tol: f64) {
+    check_against(name, bytes, x.clone(), tol, |path| {
+        FloatReference::load(path, in_shape)
+            .and_then(|r| r.run(&x))
+            .unwrap_or_else(|e| panic!("{name}: tract: {e}"))
+    });
+}
+
+/// As [`check`], against the outputs `reference` gives for the written model's path.
+fn check_against(
+    name: &str,
+    bytes: Vec<u8>,
+    x: Vec<f32>,
+    tol: f64,
+    reference: impl FnOnce(&std::path::Path) -> Vec<f32>,
+) {
     let dir = common::temp_dir(name);
     let path = dir.join(format!("{name}.onnx"));
     std::fs::write(&path, bytes).expect("write");
@@ -35,9 +50,7 @@ fn check(name: &str, bytes: Vec<u8>, in_shape: &[usize], x: Vec<f32>, tol: f64) 
     let c = m
         .compile(std::slice::from_ref(&x), QuantSettings::default())
         .unwrap_or_else(|e| panic!("{name}: compile: {e}"));
-    let reference = FloatReference::load(&path, in_shape)
-        .and_then(|r| r.run(&x))
-        .unwrap_or_else(|e| panic!("{name}: tract: {e}"));
+    let reference = reference(&path);
     let t = Arc::new(c.witness(&x).expect("witness"));
     let out = c.model.dequantize_output(t.output(&c.model));
     assert_eq!(out.len(), reference.len(), "{name}");
@@ -686,4 +699,161 @@ fn round_takes_ties_to_even() {
     );
     let x = vec![0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.3, -1.7];
     check("round", bytes, &[1, 8], x, 1e-6);
+}
+
+/// Resize's other modes, against ONNX's reference evaluator (onnx 1.17; onnxruntime agrees
+/// within 2e-7): cubic with `cubic_coeff_a` and `exclude_outside` on one named axis, linear
+/// and cubic antialiased downsampling, and `tf_crop_and_resize` on two named axes with a
+/// region reaching past the input (the extrapolation value there). Each was refused before.
+#[test]
+fn resize_cubic_antialiased_and_cropped() {
+    let x16: Vec<f32> = X8
+        .iter()
+        .chain(X8.iter())
+        .enumerate()
+        .map(|(i, &v)| if i < 8 { v } else { v * 0.5 })
+        .collect();
+    // (name, input shape, node, initializers, input, expected output)
+    type Case<'a> = (
+        &'a str,
+        &'a [i64],
+        N<'a>,
+        Vec<tract_onnx::pb::TensorProto>,
+        Vec<f32>,
+        Vec<f32>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "cubic",
+            &[1, 1, 2, 4],
+            n(
+                "Resize",
+                &["x", "", "sc"],
+                "y",
+                vec![
+                    ("mode", Attr::S("cubic")),
+                    ("cubic_coeff_a", Attr::F(-0.5)),
+                    ("exclude_outside", Attr::I(1)),
+                    ("axes", Attr::Ints(vec![3])),
+                ],
+            ),
+            vec![tensor("sc", &[1], vec![2.0])],
+            X8.to_vec(),
+            vec![
+                1.014706, 0.637956, -0.160305, -0.382031, 0.028906, 0.658015, 1.449635, 1.823529,
+                -1.310294, -0.974818, -0.264504, 0.282422, 0.616016, 0.327863, -0.522263,
+                -0.923529,
+            ],
+        ),
+        (
+            "linear-aa",
+            &[1, 1, 1, 8],
+            n(
+                "Resize",
+                &["x", "", "", "sz"],
+                "y",
+                vec![
+                    ("mode", Attr::S("linear")),
+                    ("antialias", Attr::I(1)),
+                    ("axes", Attr::Ints(vec![3])),
+                ],
+            ),
+            vec![tensor_i64("sz", vec![3])],
+            X8.to_vec(),
+            vec![0.376744, 0.217857, -0.161628],
+        ),
+        (
+            "crop",
+            &[1, 1, 2, 4],
+            n(
+                "Resize",
+                &["x", "roi", "", "sz"],
+                "y",
+                vec![
+                    ("mode", Attr::S("linear")),
+                    (
+                        "coordinate_transformation_mode",
+                        Attr::S("tf_crop_and_resize"),
+                    ),
+                    ("extrapolation_value", Attr::F(10.0)),
+                    ("axes", Attr::Ints(vec![2, 3])),
+                ],
+            ),
+            vec![
+                tensor("roi", &[4], vec![0.0, 0.3, 1.0, 1.5]),
+                tensor_i64("sz", vec![3, 3]),
+            ],
+            X8.to_vec(),
+            vec![-0.27, 1.28, 10.0, -0.1725, 0.45, 10.0, -0.075, -0.38, 10.0],
+        ),
+        (
+            "cubic-aa",
+            &[1, 1, 1, 16],
+            n(
+                "Resize",
+                &["x", "", "sc"],
+                "y",
+                vec![("mode", Attr::S("cubic")), ("antialias", Attr::I(1))],
+            ),
+            vec![tensor("sc", &[4], vec![1.0, 1.0, 1.0, 0.4])],
+            x16,
+            vec![
+                0.385625, 0.287630, -0.124595, -0.017198, 0.226713, -0.032022,
+            ],
+        ),
+    ];
+    for (name, shape, node, inits, x, expected) in cases {
+        let mut out_shape = shape.to_vec();
+        out_shape[2] = if name == "crop" { 3 } else { shape[2] };
+        out_shape[3] = expected.len() as i64 / out_shape[2];
+        let bytes = model(("x", shape), ("y", &out_shape), &[node], inits);
+        check_against(name, bytes, x, 2e-3, |_| expected);
+    }
+}
+
+/// Einsum against tract: two computed operands with a batch label, an ellipsis against a
+/// constant matrix, a diagonal, a sum to one label, a chain of three operands (two constant),
+/// an outer product and an implicit output; each flattened and concatenated.
+#[test]
+fn einsum_equations_match_tract() {
+    let eq = |s: &'static str| vec![("equation", Attr::S(s))];
+    let flat = |i: &'static str, o: &'static str| {
+        n("Reshape", Box::leak(Box::new([i, "flat"])), o, vec![])
+    };
+    let w = rand_vec(5, 3 * 2, 1.0);
+    let v = rand_vec(6, 2 * 4, 1.0);
+    let bytes = model(
+        ("x", &[2, 3, 3]),
+        ("y", &[1, 82]),
+        &[
+            n("Einsum", &["x", "x"], "e1", eq("bij,bkj->bik")),
+            n("Einsum", &["x", "w"], "e2", eq("...ij,jk->...ik")),
+            n("Einsum", &["x"], "e3", eq("bii->bi")),
+            n("Einsum", &["x"], "e4", eq("bij->j")),
+            n("Einsum", &["x", "w", "v"], "e5", eq("bij,jk,kl->bil")),
+            n("Einsum", &["e3", "e4"], "e6", eq("bi,j->bij")),
+            n("Einsum", &["e4", "e4"], "e7", eq("i,i")),
+            flat("e1", "f1"),
+            flat("e2", "f2"),
+            flat("e3", "f3"),
+            flat("e4", "f4"),
+            flat("e5", "f5"),
+            flat("e6", "f6"),
+            n("Reshape", &["e7", "one"], "f7", vec![]),
+            n(
+                "Concat",
+                &["f1", "f2", "f3", "f4", "f5", "f6", "f7"],
+                "y",
+                vec![("axis", Attr::I(1))],
+            ),
+        ],
+        vec![
+            tensor("w", &[3, 2], w),
+            tensor("v", &[2, 4], v),
+            tensor_i64_shaped("flat", &[2], vec![1, -1]),
+            tensor_i64_shaped("one", &[2], vec![1, 1]),
+        ],
+    );
+    let x: Vec<f32> = rand_vec(4, 18, 1.0);
+    check("einsum", bytes, &[2, 3, 3], x, 5e-3);
 }

@@ -175,6 +175,7 @@ impl Importer {
         let v = match op {
             "Gemm" => self.gemm(node)?,
             "MatMul" => self.matmul(node)?,
+            "Einsum" => self.einsum(node)?,
             "Conv" => self.conv(node)?,
             "ConvTranspose" => self.conv_transpose(node)?,
             "AveragePool" | "MaxPool" => self.pool(node, op == "MaxPool")?,
@@ -421,6 +422,11 @@ impl Importer {
     #[allow(clippy::needless_range_loop)]
     fn matmul(&mut self, node: &pb::NodeProto) -> R<Value> {
         let (a, b) = (self.req(node, 0)?, self.req(node, 1)?);
+        self.matmul_values(a, b)
+    }
+
+    /// `a × b` as ONNX's `MatMul` (NumPy's `matmul`: batch dimensions broadcast).
+    pub(crate) fn matmul_values(&mut self, a: Value, b: Value) -> R<Value> {
         let (sa0, sb0) = (self.shape_of(&a), self.shape_of(&b));
         if sa0.is_empty() || sb0.is_empty() {
             return Err("scalar operands are not supported".into());
@@ -484,10 +490,10 @@ impl Importer {
                     })
                     .collect();
                 let mut groups = Vec::with_capacity(nb * m);
-                for bt in 0..nb {
+                for (bt, &q) in ib.iter().enumerate().take(nb) {
                     for i in 0..m {
                         groups.push(Group {
-                            mat: ib[bt],
+                            mat: q,
                             inputs: (0..k).map(|kk| Some((0, a_at(bt, i, kk) as u32))).collect(),
                             outputs: (0..n).map(|j| o_at(bt, i, j)).collect(),
                         });
@@ -512,10 +518,10 @@ impl Importer {
                     })
                     .collect();
                 let mut groups = Vec::with_capacity(nb * n);
-                for bt in 0..nb {
+                for (bt, &q) in ia.iter().enumerate().take(nb) {
                     for j in 0..n {
                         groups.push(Group {
-                            mat: ia[bt],
+                            mat: q,
                             inputs: (0..k).map(|kk| Some((0, b_at(bt, kk, j) as u32))).collect(),
                             outputs: (0..m).map(|i| o_at(bt, i, j)).collect(),
                         });

@@ -9,6 +9,7 @@
 
 mod build;
 mod control_ops;
+mod einsum;
 mod elementwise_ops;
 mod linear_ops;
 mod logic_ops;
@@ -17,6 +18,7 @@ mod ml_ops;
 mod quant_ops;
 mod recurrent_ops;
 pub mod registry;
+mod resize;
 mod scatter_ops;
 mod shape_ops;
 mod spatial_ops;

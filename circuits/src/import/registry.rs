@@ -293,6 +293,11 @@ pub(crate) const FAMILIES: &[Family] = &[
                 "",
                 "constant weights, or two computed operands (products)",
             ),
+            (
+                "Einsum",
+                "",
+                "any equation: rewiring, sums and batched MatMuls (constant or computed operands)",
+            ),
             ("Conv", "", "constant weights"),
             ("ConvTranspose", "", "constant weights"),
             ("AveragePool", "", "constant weights"),

@@ -1,8 +1,8 @@
-//! Resampling and rearranging: `Resize`/`Upsample` (nearest and linear), `Trilu`,
+//! Rearranging: `Resize`/`Upsample` (dispatched to `resize.rs`), `Trilu`,
 //! `DepthToSpace`/`SpaceToDepth`, `CumSum`, constant `NonZero` and `Range`.
 //!
-//! Nearest resampling, the triangular mask and the depth/space shuffles are pure rewiring;
-//! linear resampling and the running sum are linear maps with constant weights.
+//! The triangular mask and the depth/space shuffles are pure rewiring; the running sum is a
+//! linear map with constant weights.
 
 use tract_onnx::pb;
 
@@ -12,75 +12,8 @@ use super::{attr_i, attr_s, Const, Importer, Value};
 
 type R<T> = Result<T, String>;
 
-/// Largest output a resampling may build.
+/// Largest output a range may build.
 const MAX_OUT: usize = 1 << 24;
-
-/// Where output coordinate `x` of an axis reads from: `(source index, weight)` pairs.
-fn axis_taps(
-    out_len: usize,
-    in_len: usize,
-    scale: f64,
-    coord: &str,
-    mode: &str,
-    nearest: &str,
-) -> R<Vec<Vec<(usize, f32)>>> {
-    let last = in_len.saturating_sub(1) as f64;
-    (0..out_len)
-        .map(|x| {
-            let xf = x as f64;
-            let orig = match coord {
-                "half_pixel" => (xf + 0.5) / scale - 0.5,
-                "pytorch_half_pixel" => {
-                    if out_len > 1 {
-                        (xf + 0.5) / scale - 0.5
-                    } else {
-                        0.0
-                    }
-                }
-                "align_corners" => {
-                    // ONNX divides by the resized length before rounding (`in · scale`): a
-                    // 4 → 2.4 downsample reads x = 1 at 3/1.4, not 3/1.
-                    let resized = in_len as f64 * scale;
-                    if resized <= 1.0 {
-                        0.0
-                    } else {
-                        xf * last / (resized - 1.0)
-                    }
-                }
-                "asymmetric" => xf / scale,
-                "tf_half_pixel_for_nearest" => (xf + 0.5) / scale,
-                c => return Err(format!("coordinate transformation '{c}' is not supported")),
-            };
-            Ok(match mode {
-                "nearest" => {
-                    let fr = orig - orig.floor();
-                    let i = match nearest {
-                        "round_prefer_floor" if fr == 0.5 => orig.floor(),
-                        "round_prefer_ceil" if fr == 0.5 => orig.ceil(),
-                        "round_prefer_floor" | "round_prefer_ceil" => orig.round(),
-                        "floor" => orig.floor(),
-                        "ceil" => orig.ceil(),
-                        m => return Err(format!("nearest mode '{m}' is not supported")),
-                    };
-                    vec![(i.clamp(0.0, last) as usize, 1.0)]
-                }
-                "linear" => {
-                    let o = orig.clamp(0.0, last);
-                    let i0 = o.floor();
-                    let w = o - i0;
-                    let i0u = i0 as usize;
-                    let i1 = (i0u + 1).min(in_len - 1);
-                    if w == 0.0 || i1 == i0u {
-                        vec![(i0u, 1.0)]
-                    } else {
-                        vec![(i0u, (1.0 - w) as f32), (i1, w as f32)]
-                    }
-                }
-                m => return Err(format!("resize mode '{m}' is not supported")),
-            })
-        })
-        .collect()
-}
 
 impl Importer {
     pub(crate) fn lower_spatial_op(
@@ -140,117 +73,6 @@ impl Importer {
             _ => return Ok(None),
         };
         Ok(Some(vec![out]))
-    }
-
-    fn resize(&mut self, node: &pb::NodeProto, upsample: bool) -> R<Value> {
-        let x = self.req(node, 0)?;
-        let s = self.shape_of(&x);
-        let rank = s.len();
-        let mode = attr_s(node, "mode", "nearest");
-        let (scales, sizes) = if upsample {
-            let sc = if self.opset >= 9 {
-                self.const_input(node, 1, "scales")?.map(|c| c.data)
-            } else {
-                super::attr(node, "scales").map(|a| a.floats.clone())
-            };
-            (sc, None)
-        } else if self.opset < 11 {
-            (self.const_input(node, 1, "scales")?.map(|c| c.data), None)
-        } else {
-            let sc = self
-                .const_input(node, 2, "scales")?
-                .map(|c| c.data)
-                .filter(|d| !d.is_empty());
-            let sz = self
-                .const_input(node, 3, "sizes")?
-                .map(|c| c.data)
-                .filter(|d| !d.is_empty());
-            (sc, sz)
-        };
-        if super::attr(node, "axes").is_some() {
-            return Err("the axes attribute is not supported".into());
-        }
-        if attr_i(node, "antialias", 0) != 0 && mode != "nearest" {
-            let shrinks = scales
-                .as_ref()
-                .is_some_and(|sc| sc.iter().any(|&f| f < 1.0))
-                || sizes
-                    .as_ref()
-                    .is_some_and(|sz| sz.iter().zip(&s).any(|(&o, &i)| (o as usize) < i));
-            if shrinks {
-                return Err("antialiased downsampling (antialias = 1) is not supported".into());
-            }
-        }
-        let coord = if upsample || self.opset < 11 {
-            "asymmetric".to_string()
-        } else {
-            attr_s(node, "coordinate_transformation_mode", "half_pixel")
-        };
-        let nearest = if upsample || self.opset < 11 {
-            "floor".to_string()
-        } else {
-            attr_s(node, "nearest_mode", "round_prefer_floor")
-        };
-        let mode = match mode.as_str() {
-            "bilinear" | "linear" | "trilinear" => "linear",
-            "nearest" => "nearest",
-            m => return Err(format!("resize mode '{m}' is not supported")),
-        };
-        let (out, scale): (Vec<usize>, Vec<f64>) = match (sizes, scales) {
-            (Some(sz), _) if sz.len() == rank => {
-                let out: Vec<usize> = sz.iter().map(|&v| v.max(0.0) as usize).collect();
-                let sc = out
-                    .iter()
-                    .zip(&s)
-                    .map(|(&o, &i)| o as f64 / i.max(1) as f64)
-                    .collect();
-                (out, sc)
-            }
-            (_, Some(sc)) if sc.len() == rank => (
-                s.iter()
-                    .zip(&sc)
-                    .map(|(&i, &f)| (i as f64 * f64::from(f)).floor().max(0.0) as usize)
-                    .collect(),
-                sc.iter().map(|&f| f64::from(f)).collect(),
-            ),
-            _ => return Err("scales or sizes must be constant, one per axis".into()),
-        };
-        if out.contains(&0)
-            || out
-                .iter()
-                .try_fold(1usize, |a, &d| a.checked_mul(d))
-                .is_none_or(|n| n > MAX_OUT)
-        {
-            return Err(format!("an output of shape {out:?}"));
-        }
-        if scale.iter().any(|&f| f <= 0.0 || !f.is_finite()) {
-            return Err(format!("scales {scale:?} must be positive"));
-        }
-        let taps: Vec<Vec<Vec<(usize, f32)>>> = (0..rank)
-            .map(|a| axis_taps(out[a], s[a], scale[a], &coord, mode, &nearest))
-            .collect::<R<_>>()?;
-        let st = strides(&s);
-        // Every output element: its weighted sources (the product over axes).
-        let mut entries: Vec<Vec<(u32, f32)>> = Vec::with_capacity(numel(&out));
-        for_each_index(&out, |_, m| {
-            let mut acc: Vec<(usize, f32)> = vec![(0, 1.0)];
-            for a in 0..rank {
-                let mut next = Vec::with_capacity(acc.len() * 2);
-                for &(off, w) in &acc {
-                    for &(i, wi) in &taps[a][m[a]] {
-                        next.push((off + i * st[a], w * wi));
-                    }
-                }
-                acc = next;
-            }
-            entries.push(acc.into_iter().map(|(o, w)| (o as u32, w)).collect());
-        });
-        if entries.iter().all(|e| e.len() == 1) {
-            let picks: Vec<Pick> = entries.iter().map(|e| Pick::V(0, e[0].0)).collect();
-            return Ok(self.rewire(&[x], out, &picks));
-        }
-        let xi = self.dyn_of(&x, "the input")?;
-        Ok(Value::Dyn(self.weighted(xi, &entries, None, out)))
     }
 
     fn trilu(&mut self, node: &pb::NodeProto) -> R<Value> {
