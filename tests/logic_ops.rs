@@ -687,6 +687,35 @@ fn thresholds_dropout_and_aligned_downsampling() {
     assert!(e.contains("training-mode dropout"), "{e}");
 }
 
+/// Round's parity and fractional part are bounded by construction, not by calibration: a
+/// model calibrated on values that all round to even numbers proves an input that rounds to
+/// an odd one (its parity's range check was sized from calibration's zeros and refused it).
+#[test]
+fn round_proves_a_parity_calibration_did_not_see() {
+    let bytes = model(
+        ("x", &[1, 4]),
+        ("y", &[1, 4]),
+        &[n("Round", &["x"], "y", vec![])],
+        vec![],
+    );
+    let dir = common::temp_dir("round-parity");
+    let path = dir.join("round.onnx");
+    std::fs::write(&path, bytes).expect("write");
+    let m = Model::load(&path).expect("import");
+    let c = m
+        .compile(&[vec![0.3, -1.7, 2.2, -0.1]], QuantSettings::default())
+        .expect("compile");
+    let x = vec![1.2, -0.8, 2.6, 0.9];
+    let t = Arc::new(c.witness(&x).expect("a parity calibration did not see"));
+    let out = c.model.dequantize_output(t.output(&c.model));
+    assert_eq!(out, vec![1.0, -1.0, 3.0, 1.0]);
+    let instances = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
+    let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), t);
+    MockProver::run(c.k(), &circuit, vec![instances])
+        .expect("synthesis")
+        .assert_satisfied();
+}
+
 /// Round takes ties to the even neighbour, as ONNX (and tract): 0.5 → 0, 1.5 → 2, 2.5 → 2,
 /// −0.5 → 0, −1.5 → −2, −2.5 → −2; other values to the nearest.
 #[test]

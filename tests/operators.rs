@@ -721,3 +721,199 @@ fn quantize_and_dequantize_linear_match_tract_and_prove() {
     // x/s = 8.4, −13.6 (rounds to −14), 3.4, 140.4 (clipped: 128 + 140 > 255).
     agrees_with_tract(&p, &[1, 4], &[0.42, -0.68, 0.17, 7.02], 2e-3);
 }
+
+/// onnxruntime's dynamic quantization (`quantize_dynamic`): an activation's scale and zero
+/// point from its own range, `MatMulInteger` / `ConvInteger` on the shifted integers, a `Cast`
+/// and a `Mul` by the product of scales. Against tract. The product of scales (≈ 5e-5) is
+/// below the activations' resolution: it keeps its significant bits (a finer scale), and the
+/// scale itself double precision, or the output erred by its whole size.
+#[test]
+fn dynamic_quantization_matches_tract_and_proves() {
+    // Range [−1, 2]: scale 3/255, zero point 85; the other elements sit mid-step.
+    let x: Vec<f32> = [-85.0, 170.0, 10.25, -30.3, 77.7, 0.6]
+        .iter()
+        .map(|v| v / 85.0)
+        .collect();
+    let dq = || node("DynamicQuantizeLinear", &["x"], "q,s,z", vec![]);
+    let tail = |int: &'static str| {
+        vec![
+            node(
+                "Cast",
+                Box::leak(Box::new([int])),
+                "f",
+                vec![("to", Attr::I(1))],
+            ),
+            node("Mul", &["s", "ws"], "sw", vec![]),
+            node("Mul", &["f", "sw"], "y", vec![]),
+        ]
+    };
+    let mut nodes = vec![dq()];
+    nodes.push(node("MatMulInteger", &["q", "w", "z", "wz"], "i", vec![]));
+    nodes.extend(tail("i"));
+    let p = write(
+        "dyn-matmul",
+        &model(
+            ("x", &[1, 6]),
+            ("y", &[1, 2]),
+            &nodes,
+            vec![
+                tensor_int(
+                    "w",
+                    &[6, 2],
+                    3,
+                    vec![12, -7, 100, -128, 5, 33, 64, -1, -90, 7, 127, 0],
+                ),
+                tensor_int("wz", &[2], 3, vec![0, 3]),
+                tensor("ws", &[], vec![0.004]),
+            ],
+        ),
+    );
+    agrees_with_tract(&p, &[1, 6], &x, 2e-3);
+    let mut nodes = vec![dq()];
+    nodes.push(node(
+        "ConvInteger",
+        &["q", "w", "z"],
+        "i",
+        vec![("kernel_shape", Attr::Ints(vec![1, 2]))],
+    ));
+    nodes.extend(tail("i"));
+    let p = write(
+        "dyn-conv",
+        &model(
+            ("x", &[1, 1, 2, 3]),
+            ("y", &[1, 2, 2, 2]),
+            &nodes,
+            vec![
+                tensor_int("w", &[2, 1, 1, 2], 3, vec![12, -7, 100, -128]),
+                tensor("ws", &[], vec![0.004]),
+            ],
+        ),
+    );
+    agrees_with_tract(&p, &[1, 1, 2, 3], &x, 2e-3);
+}
+
+/// onnxruntime's QOperator format: each operator its float operator between
+/// `DequantizeLinear` and `QuantizeLinear`. `QLinearMatMul` and `QLinearConv` (with an int32
+/// bias) against tract; onnxruntime's `com.microsoft` `QLinearAdd`, `QLinearSigmoid`,
+/// `QLinearConcat` and `QGemm` against onnxruntime 1.20's outputs for the same graph.
+#[test]
+fn qoperator_format_matches_tract_and_onnxruntime_and_proves() {
+    let u8s = |n: &str, v: Vec<i32>| tensor_int(n, &[], 2, v);
+    let p = write(
+        "qop-std",
+        &model(
+            ("x", &[1, 1, 2, 2]),
+            ("y", &[1, 2, 2, 2]),
+            &[
+                node("QuantizeLinear", &["x", "sx", "zx"], "q", vec![]),
+                node(
+                    "QLinearConv",
+                    &["q", "sx", "zx", "w", "sw", "zw", "sc", "zc", "b"],
+                    "c",
+                    vec![("kernel_shape", Attr::Ints(vec![1, 1]))],
+                ),
+                node(
+                    "QLinearMatMul",
+                    &["c", "sc", "zc", "m", "sm", "zm", "sy", "zy"],
+                    "mm",
+                    vec![],
+                ),
+                node("DequantizeLinear", &["mm", "sy", "zy"], "y", vec![]),
+            ],
+            vec![
+                tensor("sx", &[], vec![0.02]),
+                u8s("zx", vec![128]),
+                tensor_int("w", &[2, 1, 1, 1], 3, vec![90, -60]),
+                tensor("sw", &[2], vec![0.01, 0.02]),
+                tensor_int("zw", &[2], 3, vec![0, 0]),
+                tensor("sc", &[], vec![0.03]),
+                u8s("zc", vec![100]),
+                tensor_int("b", &[2], 6, vec![500, -300]),
+                tensor_int("m", &[2, 2], 3, vec![50, -20, 7, 90]),
+                tensor("sm", &[], vec![0.01]),
+                tensor_int("zm", &[], 3, vec![0]),
+                tensor("sy", &[], vec![0.005]),
+                u8s("zy", vec![120]),
+            ],
+        ),
+    );
+    // x/0.02 mid-step: 45.3, −20.3, 15.3, 85.3.
+    agrees_with_tract(&p, &[1, 1, 2, 2], &[0.906, -0.406, 0.306, 1.706], 0.0051);
+    let p = write(
+        "qop-ms",
+        &model(
+            ("x", &[1, 4]),
+            ("y", &[1, 11]),
+            &[
+                node("QuantizeLinear", &["x", "s_x", "z_x"], "q", vec![]),
+                node(
+                    "QLinearAdd",
+                    &["q", "s_x", "z_x", "cq", "s_c", "z_c", "s_a", "z_a"],
+                    "a",
+                    vec![],
+                ),
+                node(
+                    "QLinearSigmoid",
+                    &["a", "s_a", "z_a", "s_s", "z_s"],
+                    "s",
+                    vec![],
+                ),
+                node(
+                    "QLinearConcat",
+                    &["s_y", "z_y", "s", "s_s", "z_s", "a", "s_a", "z_a"],
+                    "cc",
+                    vec![("axis", Attr::I(1))],
+                ),
+                node(
+                    "QGemm",
+                    &["s", "s_s", "z_s", "wq", "s_w", "z_w", "bq", "s_g", "z_g"],
+                    "g",
+                    vec![],
+                ),
+                node("DequantizeLinear", &["cc", "s_y", "z_y"], "y1", vec![]),
+                node("DequantizeLinear", &["g", "s_g", "z_g"], "y2", vec![]),
+                node("Concat", &["y1", "y2"], "y", vec![("axis", Attr::I(1))]),
+            ],
+            vec![
+                tensor("s_x", &[], vec![0.02]),
+                u8s("z_x", vec![128]),
+                tensor_int("cq", &[4], 2, vec![10, 200, 90, 150]),
+                tensor("s_c", &[], vec![0.01]),
+                u8s("z_c", vec![100]),
+                tensor("s_a", &[], vec![0.03]),
+                u8s("z_a", vec![120]),
+                tensor("s_s", &[], vec![1.0 / 256.0]),
+                u8s("z_s", vec![0]),
+                tensor("s_y", &[], vec![0.015]),
+                u8s("z_y", vec![5]),
+                tensor_int(
+                    "wq",
+                    &[4, 3],
+                    3,
+                    vec![3, -7, 12, -100, 5, 9, 60, -2, -30, 8, 77, -1],
+                ),
+                tensor("s_w", &[], vec![0.004]),
+                tensor_int("z_w", &[], 3, vec![0]),
+                tensor_int("bq", &[3], 6, vec![100, -50, 7]),
+                tensor("s_g", &[], vec![0.01]),
+                u8s("z_g", vec![128]),
+            ],
+        ),
+    );
+    let x = [0.9, -0.4, 0.3, 1.7];
+    let c = compile(&p, &x);
+    let t = c.witness(&x).expect("witness");
+    // onnxruntime 1.20 on the same graph (com.microsoft domain).
+    let ort = [
+        0.495, 0.645, 0.555, 0.9, 0.0, 0.6, 0.21, 2.19, -0.09, 0.27, -0.02,
+    ];
+    for (o, r) in c
+        .model
+        .dequantize_output(t.output(&c.model))
+        .iter()
+        .zip(ort)
+    {
+        assert!((o - r).abs() < 1e-4, "{o} vs onnxruntime's {r}");
+    }
+    mock(&c, t).expect("honest witness");
+}

@@ -79,6 +79,7 @@ impl Importer {
                 let h = self.add_const(x, 0.5)?;
                 let f = self.floor(h.clone())?;
                 let frac = self.binary(Bin::Sub, h, f.clone())?;
+                self.state_bound(&frac, 1.0);
                 let inexact = self.step_shifted(frac, 0.0)?;
                 let tie = self.not(inexact)?;
                 let half = self.binary(
@@ -89,16 +90,13 @@ impl Importer {
                         data: vec![0.5],
                     }),
                 )?;
-                let fh = self.floor(half)?;
-                let twice = self.binary(
-                    Bin::Mul,
-                    fh,
-                    Value::Const(Const {
-                        shape: vec![],
-                        data: vec![2.0],
-                    }),
-                )?;
-                let odd = self.binary(Bin::Sub, f.clone(), twice)?;
+                let fh = self.floor(half.clone())?;
+                // f odd: f/2 − floor(f/2) is 1/2, else 0. As a sign it is 0 or 1 whatever
+                // the data (a difference would take its range from calibration, where a
+                // proof's rounding may meet the other parity).
+                let r = self.binary(Bin::Sub, half, fh)?;
+                self.state_bound(&r, 0.5);
+                let odd = self.step_shifted(r, 0.0)?;
                 let down = self.binary(Bin::Mul, tie, odd)?;
                 self.binary(Bin::Sub, f, down)?
             }
@@ -212,6 +210,14 @@ impl Importer {
                 Value::Dyn(self.emit(Op::Step, vec![i], shape))
             }
         })
+    }
+
+    /// States that every value of `v` (if computed) is bounded by `b` in absolute value
+    /// whatever the input ([`crate::ir::Node::bound`]).
+    pub(crate) fn state_bound(&mut self, v: &Value, b: f32) {
+        if let Value::Dyn(i) = v {
+            self.nodes[*i].bound = Some(b);
+        }
     }
 
     /// `1 − x`.

@@ -15,6 +15,7 @@ mod linear_ops;
 mod logic_ops;
 mod lrn;
 mod ml_ops;
+mod qlinear;
 mod quant_ops;
 mod recurrent_ops;
 pub mod registry;
@@ -354,6 +355,16 @@ impl Importer {
         }
     }
 
+    /// Binds `name` to `v` (a lowering's scratch name: see `lower_as`).
+    pub(crate) fn bind(&mut self, name: &str, v: Value) {
+        self.values.insert(name.to_string(), v);
+    }
+
+    /// Removes a binding made by [`Importer::bind`].
+    pub(crate) fn unbind(&mut self, name: &str) {
+        self.values.remove(name);
+    }
+
     pub(crate) fn get(&self, name: &str) -> std::result::Result<&Value, String> {
         self.values
             .get(name)
@@ -410,6 +421,7 @@ impl Importer {
             inputs,
             shape,
             wide: false,
+            bound: None,
         });
         self.nodes.len() - 1
     }
@@ -515,6 +527,7 @@ impl Importer {
             inputs: vec![],
             shape,
             wide: false,
+            bound: None,
         });
         if specs.len() == 1 {
             self.values.insert(specs[0].name.clone(), Value::Dyn(0));

@@ -36,6 +36,7 @@ pub(crate) struct Family {
 }
 
 const ML: &str = "ai.onnx.ml";
+const MS: &str = "com.microsoft";
 
 /// Every family, in dispatch order.
 pub(crate) const FAMILIES: &[Family] = &[
@@ -142,6 +143,34 @@ pub(crate) const FAMILIES: &[Family] = &[
                 "",
                 "constant: folded; computed: affine; per tensor or per axis",
             ),
+        ],
+    },
+    Family {
+        name: "qlinear",
+        lower: Importer::lower_qlinear_op,
+        ops: &[
+            (
+                "DynamicQuantizeLinear",
+                "",
+                "scale and zero point from the tensor's maxima, a division, Round, Clip",
+            ),
+            ("MatMulInteger", "", "zero-point shifts, then MatMul"),
+            ("ConvInteger", "", "zero-point shifts, then Conv"),
+            ("QLinearConv", "", "Conv between DequantizeLinear and QuantizeLinear"),
+            ("QLinearMatMul", "", "MatMul between DequantizeLinear and QuantizeLinear"),
+            ("QGemm", MS, "Gemm between DequantizeLinear and QuantizeLinear"),
+            ("QLinearAdd", MS, "Add between DequantizeLinear and QuantizeLinear"),
+            ("QLinearMul", MS, "Mul between DequantizeLinear and QuantizeLinear"),
+            ("QLinearSigmoid", MS, "Sigmoid between DequantizeLinear and QuantizeLinear"),
+            ("QLinearLeakyRelu", MS, "LeakyRelu between DequantizeLinear and QuantizeLinear"),
+            ("QLinearSoftmax", MS, "Softmax between DequantizeLinear and QuantizeLinear"),
+            ("QLinearAveragePool", MS, "AveragePool between DequantizeLinear and QuantizeLinear"),
+            (
+                "QLinearGlobalAveragePool",
+                MS,
+                "GlobalAveragePool between DequantizeLinear and QuantizeLinear",
+            ),
+            ("QLinearConcat", MS, "Concat of dequantized inputs, quantized"),
         ],
     },
     Family {
@@ -439,6 +468,60 @@ fn quiet_budget_unwinds() {
             }
         }));
     });
+}
+
+impl Importer {
+    /// Lowers operator `op` (with `attrs`) on values already computed, as a node of the graph
+    /// holding them would be: a composite operator (a quantized or fused one) is its parts,
+    /// each lowered by the registry. Its inputs' names (and element types, `types[k]` for
+    /// input `k` where known: a zero point's sets its range) are bound for the call only.
+    pub(crate) fn lower_as(
+        &mut self,
+        op: &str,
+        inputs: Vec<Option<Value>>,
+        types: &[Option<i32>],
+        attrs: Vec<pb::AttributeProto>,
+    ) -> Result<Vec<Value>, String> {
+        let names: Vec<String> = inputs
+            .iter()
+            .enumerate()
+            .map(|(k, v)| match v {
+                Some(_) => format!("\u{1}{op}#{}#{k}", self.nodes.len()),
+                None => String::new(),
+            })
+            .collect();
+        for (k, (n, v)) in names.iter().zip(inputs).enumerate() {
+            if let Some(v) = v {
+                self.bind(n, v);
+                if let Some(&Some(t)) = types.get(k) {
+                    self.dtypes.insert(n.clone(), t);
+                }
+            }
+        }
+        let node = pb::NodeProto {
+            op_type: op.into(),
+            input: names.clone(),
+            output: vec![format!("\u{1}{op}#out")],
+            attribute: attrs,
+            ..Default::default()
+        };
+        let r = dispatch(self, &node);
+        for n in names.iter().filter(|n| !n.is_empty()) {
+            self.unbind(n);
+            self.dtypes.remove(n);
+        }
+        r
+    }
+}
+
+/// An integer attribute.
+pub(crate) fn int_attr(name: &str, v: i64) -> pb::AttributeProto {
+    pb::AttributeProto {
+        name: name.into(),
+        i: v,
+        r#type: pb::attribute_proto::AttributeType::Int as i32,
+        ..Default::default()
+    }
 }
 
 fn dispatch(imp: &mut Importer, node: &pb::NodeProto) -> Result<Vec<Value>, String> {

@@ -234,6 +234,11 @@ pub struct Node {
     /// Keep this tensor at double precision (it feeds a square root).
     #[serde(default)]
     pub wide: bool,
+    /// A bound of `|value|` that holds for every input by construction (a fractional part
+    /// `x − floor(x)` is below 1), where calibration would size the range check from the
+    /// values it saw: a proof's rounding may meet a value calibration did not.
+    #[serde(default)]
+    pub bound: Option<f32>,
 }
 
 impl Node {

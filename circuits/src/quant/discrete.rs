@@ -11,13 +11,14 @@
 use crate::ir::{Graph, Op, Ref};
 
 /// For every node of `g`, a bound of `|value|` when its value follows from comparisons by
-/// constant linear maps, affine maps, ReLUs, products of such values and rewiring only (`None`
-/// otherwise).
+/// constant linear maps, affine maps, ReLUs, products of such values and rewiring only, or
+/// when the importer stated one ([`crate::ir::Node::bound`]); `None` otherwise.
 pub(super) fn discrete_bounds(g: &Graph) -> Vec<Option<f64>> {
     let mut b: Vec<Option<f64>> = Vec::with_capacity(g.nodes.len());
     for n in &g.nodes {
         let ins: Option<Vec<f64>> = n.inputs.iter().map(|&i| b[i]).collect();
         let bound = match (&n.op, ins) {
+            _ if n.bound.is_some() => n.bound.map(f64::from),
             (Op::Step, _) => Some(1.0),
             (Op::Relu, Some(x)) => x.first().copied(),
             (Op::Affine { mul, add }, Some(x)) => {
@@ -83,6 +84,7 @@ mod tests {
             inputs,
             shape: vec![n],
             wide: false,
+            bound: None,
         }
     }
 

@@ -111,28 +111,113 @@ impl Builder<'_> {
         self.nodes.len() - 1
     }
 
-    /// The common scale of a node's inputs (slots listed), or an error naming the node.
+    /// The common scale of a node's inputs (slots listed): the coarsest of theirs, finer
+    /// inputs brought to it by a rounding rescale (`ins` then names the rescaled nodes).
     fn common_scale(
-        &self,
+        &mut self,
         node: &Node,
-        ins: &[usize],
+        ins: &mut [usize],
         slots: impl Iterator<Item = u32>,
     ) -> Result<Option<u32>> {
-        let mut s = None;
-        for slot in slots {
-            let sc = self.nodes[ins[slot as usize]].scale;
-            match s {
-                None => s = Some(sc),
-                Some(x) if x != sc => {
-                    return Err(CircuitsError::InvalidModel(format!(
-                        "node '{}' ({}) combines tensors of different scales ({x} and {sc} fractional bits)",
-                        node.name, node.op_type
-                    )))
+        let slots: Vec<usize> = slots.map(|s| s as usize).collect();
+        let Some(s) = slots.iter().map(|&k| self.nodes[ins[k]].scale).min() else {
+            return Ok(None);
+        };
+        for &k in &slots {
+            let q = ins[k];
+            let d = self.nodes[q].scale - s;
+            if d == 0 {
+                continue;
+            }
+            let n = self.nodes[q].len();
+            let bits = self.bits(node.inputs[k], s);
+            self.nodes.push(QNode {
+                name: node.name.clone(),
+                op_type: format!("{}(align)", node.op_type),
+                op: QOp::Rescale {
+                    mul: vec![1; n],
+                    add: vec![half(d); n],
+                    shift: d,
+                    relu: false,
+                    bits,
+                },
+                inputs: vec![q],
+                shape: self.nodes[q].shape.clone(),
+                scale: s,
+            });
+            let aligned = self.nodes.len() - 1;
+            for &j in &slots {
+                if ins[j] == q {
+                    ins[j] = aligned;
                 }
-                _ => {}
             }
         }
-        Ok(s)
+        Ok(Some(s))
+    }
+
+    /// The output scale of node `i`: twice the activations' for a tensor that feeds a
+    /// square root; for a linear, affine, bilinear or quotient node whose calibrated values
+    /// all lie below `2^-7` (fewer than 64 steps at the activations' scale: a quantization
+    /// scale, a product of scales, a tiny weight's image) by the size of its factors rather
+    /// than by cancellation, as many significant bits as a unit activation has (`scale − 1`),
+    /// up to twice the activations' scale. Its consumers align to the coarsest scale they
+    /// combine.
+    fn out_scale(&self, i: usize) -> u32 {
+        let sa = self.settings.input_scale;
+        let node = &self.graph.nodes[i];
+        if node.wide {
+            return 2 * sa;
+        }
+        let m = self.cal.max_abs[i];
+        let small =
+            m > 0.0 && m < 2f64.powi(-7) && self.discrete.get(i).copied().flatten().is_none();
+        // Small because its factors are (not by cancellation: a difference of two close
+        // activations is as coarse as they are, and finer steps would only size its range
+        // check from values a proof's rounding does not keep).
+        match self.natural_magnitude(i) {
+            Some(nat) if small && m * 8.0 >= nat => {
+                ((f64::from(sa) - 1.0 - m.log2()).ceil() as u32).clamp(sa, 2 * sa)
+            }
+            _ => sa,
+        }
+    }
+
+    /// The largest `|value|` node `i`'s operation could give on its inputs' calibrated
+    /// ranges without cancellation (`Σ |w|·max|x|`): `None` for other operations.
+    fn natural_magnitude(&self, i: usize) -> Option<f64> {
+        let node = &self.graph.nodes[i];
+        let m_in = |slot: usize| node.inputs.get(slot).map_or(0.0, |&j| self.cal.max_abs[j]);
+        Some(match &node.op {
+            Op::Affine { mul, add } => mul
+                .iter()
+                .zip(add)
+                .map(|(w, a)| f64::from(w.abs()) * m_in(0) + f64::from(a.abs()))
+                .fold(0.0, f64::max),
+            Op::Linear { map, bias } => {
+                let rows = map.groups.iter().flat_map(|g| {
+                    let mat = &map.mats[g.mat as usize];
+                    (0..g.outputs.len()).map(move |r| {
+                        mat.data[r * mat.cols..(r + 1) * mat.cols]
+                            .iter()
+                            .zip(&g.inputs)
+                            .filter_map(|(w, e)| {
+                                e.map(|(s, _)| f64::from(w.abs()) * m_in(s as usize))
+                            })
+                            .sum::<f64>()
+                    })
+                });
+                let b = bias.as_ref().map_or(0.0, |b| {
+                    b.iter().fold(0f64, |a, &v| a.max(f64::from(v.abs())))
+                });
+                rows.fold(0.0, f64::max) + b
+            }
+            Op::Bilinear { terms, scale } => {
+                let t = terms.iter().map(Vec::len).max().unwrap_or(0) as f64;
+                f64::from(scale.abs()) * t * m_in(0) * m_in(1)
+            }
+            Op::Div { .. } => self.cal.max_abs[i],
+            _ => return None,
+        })
     }
 
     /// The width of node `i`'s range check at `scale`: its calibrated range with the margin,
@@ -376,14 +461,14 @@ impl Builder<'_> {
         let node = &graph.nodes[i];
         let sa = self.settings.input_scale;
         let sp = self.settings.param_scale as i32;
-        let ins: Vec<usize> = node.inputs.iter().map(|&j| self.map[j]).collect();
-        let out_scale = if node.wide { 2 * sa } else { sa };
+        let mut ins: Vec<usize> = node.inputs.iter().map(|&j| self.map[j]).collect();
+        let out_scale = self.out_scale(i);
         let n = node.len();
         let idx = match &node.op {
             Op::Input => self.push(node, node.op_type.clone(), QOp::Input, vec![], sa),
             Op::Linear { map, bias } => {
                 let slots = 0..ins.len() as u32;
-                let s_in = self.common_scale(node, &ins, slots)?.unwrap_or(sa);
+                let s_in = self.common_scale(node, &mut ins, slots)?.unwrap_or(sa);
                 let ws = if map.mats.iter().all(|m| exact(&m.data)) {
                     0
                 } else {
@@ -465,7 +550,7 @@ impl Builder<'_> {
                     Ref::In(s, _) => Some(*s),
                     Ref::Const(_) => None,
                 });
-                let s = self.common_scale(node, &ins, slots)?.unwrap_or(sa);
+                let s = self.common_scale(node, &mut ins, slots)?.unwrap_or(sa);
                 let q = self.refs(map, s, node)?;
                 self.push(node, node.op_type.clone(), QOp::Gather { map: q }, ins, s)
             }
@@ -506,10 +591,10 @@ impl Builder<'_> {
                         .collect()
                 };
                 let ns = self
-                    .common_scale(node, &ins, slots_of(num).into_iter())?
+                    .common_scale(node, &mut ins, slots_of(num).into_iter())?
                     .unwrap_or(sa);
                 let ds = self
-                    .common_scale(node, &ins, slots_of(den).into_iter())?
+                    .common_scale(node, &mut ins, slots_of(den).into_iter())?
                     .unwrap_or(sa);
                 let shift = out_scale as i32 + ds as i32 - ns as i32;
                 if shift < 0 {
