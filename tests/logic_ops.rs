@@ -886,3 +886,51 @@ fn einsum_equations_match_tract() {
     let x: Vec<f32> = rand_vec(4, 18, 1.0);
     check("einsum", bytes, &[2, 3, 3], x, 5e-3);
 }
+
+/// BitShift by constant amounts on integers (a product; the floor of a quotient) and Pow with
+/// a constant exponent tensor of several values (each element its own power), against tract.
+#[test]
+fn bit_shifts_and_exponent_tensors_match_tract() {
+    let cast = |i: &'static str, o: &'static str, to: i64| {
+        n(
+            "Cast",
+            Box::leak(Box::new([i])),
+            o,
+            vec![("to", Attr::I(to))],
+        )
+    };
+    let bytes = model(
+        ("x", &[1, 4]),
+        ("y", &[1, 12]),
+        &[
+            cast("x", "xi", 2),
+            n(
+                "BitShift",
+                &["xi", "r"],
+                "ri",
+                vec![("direction", Attr::S("RIGHT"))],
+            ),
+            n(
+                "BitShift",
+                &["xi", "l"],
+                "li",
+                vec![("direction", Attr::S("LEFT"))],
+            ),
+            cast("ri", "rf", 1),
+            cast("li", "lf", 1),
+            n("Pow", &["x", "e"], "p", vec![]),
+            n(
+                "Concat",
+                &["rf", "lf", "p"],
+                "y",
+                vec![("axis", Attr::I(1))],
+            ),
+        ],
+        vec![
+            common::onnx::tensor_int("r", &[4], 2, vec![1, 2, 0, 3]),
+            common::onnx::tensor_int("l", &[], 2, vec![2]),
+            tensor("e", &[4], vec![2.0, 3.0, 0.5, 2.0]),
+        ],
+    );
+    check("shifts", bytes, &[1, 4], vec![5.0, 12.0, 7.0, 20.0], 2e-3);
+}

@@ -9,6 +9,10 @@ use crate::ir::{Func, Op, Ref, Trig};
 
 type R<T> = Result<T, String>;
 
+/// Most distinct values a constant exponent tensor may hold (each is a power of the whole
+/// input).
+const MAX_DISTINCT_EXPONENTS: usize = 8;
+
 /// A binary elementwise operator.
 #[derive(Clone, Copy, PartialEq)]
 pub(crate) enum Bin {
@@ -231,26 +235,103 @@ impl Importer {
                 self.clip(xi, lo, hi)
             }
             "Pow" => {
-                let e = match self.req(node, 1)? {
-                    Value::Const(c) if c.data.len() == 1 => c.data[0],
-                    _ => return Err("the exponent must be a constant scalar".into()),
+                let Value::Const(e) = self.req(node, 1)? else {
+                    return Err("the exponent must be a constant".into());
                 };
-                match e {
-                    1.0 => return Ok(Some(vec![Value::Dyn(xi)])),
-                    2.0 => self.square(xi),
-                    3.0 => {
-                        let sq = self.square(xi);
-                        let terms = (0..n as u32).map(|i| vec![(i, i)]).collect();
-                        self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![sq, xi], shape)
-                    }
-                    0.5 => self.emit(Op::Sqrt, vec![xi], shape),
-                    -1.0 => self.reciprocal(xi),
-                    p => self.func(xi, Func::Pow { p }),
+                match e.data.as_slice() {
+                    [p] => self.pow_const(xi, *p),
+                    [p, rest @ ..] if rest.iter().all(|q| q == p) => self.pow_const(xi, *p),
+                    _ => return self.powers(xi, e).map(|v| Some(vec![v])),
                 }
             }
             _ => return Ok(None),
         };
         Ok(Some(vec![Value::Dyn(y)]))
+    }
+
+    /// `x^p` for a constant `p`: products for 2 and 3, a square root, a reciprocal, or a
+    /// table.
+    fn pow_const(&mut self, xi: usize, p: f32) -> usize {
+        let shape = self.nodes[xi].shape.clone();
+        match p {
+            1.0 => xi,
+            2.0 => self.square(xi),
+            3.0 => {
+                let sq = self.square(xi);
+                let terms = (0..numel(&shape) as u32).map(|i| vec![(i, i)]).collect();
+                self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![sq, xi], shape)
+            }
+            0.5 => self.emit(Op::Sqrt, vec![xi], shape),
+            -1.0 => self.reciprocal(xi),
+            // Whole powers by products (squarings): exact where a table over x^p's range
+            // would be coarse at its small values.
+            p if p.fract() == 0.0 && (4.0..=8.0).contains(&p) => {
+                let n = numel(&shape) as u32;
+                let mul = |imp: &mut Self, a: usize, b: usize| {
+                    let terms = (0..n).map(|i| vec![(i, i)]).collect();
+                    imp.emit(
+                        Op::Bilinear { terms, scale: 1.0 },
+                        vec![a, b],
+                        shape.clone(),
+                    )
+                };
+                let (mut acc, mut base, mut e) = (None, xi, p as u32);
+                while e > 0 {
+                    if e & 1 == 1 {
+                        acc = Some(match acc {
+                            None => base,
+                            Some(a) => mul(self, a, base),
+                        });
+                    }
+                    e >>= 1;
+                    if e > 0 {
+                        base = mul(self, base, base);
+                    }
+                }
+                acc.unwrap_or(xi)
+            }
+            p => self.func(xi, Func::Pow { p }),
+        }
+    }
+
+    /// `x^e` for a constant exponent tensor of a few distinct values (broadcast with `x`):
+    /// each distinct power of the broadcast input, every element picked from its own.
+    fn powers(&mut self, xi: usize, e: Const) -> R<Value> {
+        let sx = self.nodes[xi].shape.clone();
+        let out = broadcast_shape(&sx, &e.shape)
+            .ok_or_else(|| format!("shapes {sx:?} and {:?} do not broadcast", e.shape))?;
+        let ie = broadcast_index(&e.shape, &out).ok_or("shapes do not broadcast")?;
+        let mut distinct: Vec<f32> = Vec::new();
+        for &i in &ie {
+            let p = e.data[i as usize];
+            if !distinct.contains(&p) {
+                distinct.push(p);
+            }
+        }
+        if distinct.len() > MAX_DISTINCT_EXPONENTS {
+            return Err(format!(
+                "an exponent tensor of {} distinct values (at most {MAX_DISTINCT_EXPONENTS})",
+                distinct.len()
+            ));
+        }
+        let xb = self.broadcast_to(Value::Dyn(xi), &out)?;
+        let xb = self.dyn_of(&xb, "the base")?;
+        let vals: Vec<Value> = distinct
+            .iter()
+            .map(|&p| Value::Dyn(self.pow_const(xb, p)))
+            .collect();
+        let picks: Vec<Pick> = ie
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let d = distinct
+                    .iter()
+                    .position(|&p| p == e.data[i as usize])
+                    .unwrap_or(0);
+                Pick::V(d, k as u32)
+            })
+            .collect();
+        Ok(self.rewire(&vals, out, &picks))
     }
 
     fn square(&mut self, x: usize) -> usize {
@@ -259,7 +340,7 @@ impl Importer {
         self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![x, x], shape)
     }
 
-    fn reciprocal(&mut self, x: usize) -> usize {
+    pub(crate) fn reciprocal(&mut self, x: usize) -> usize {
         let shape = self.nodes[x].shape.clone();
         let n = numel(&shape);
         self.emit(

@@ -228,7 +228,7 @@ impl Importer {
                 }
                 Value::Dyn(self.affine(xi, mul, add))
             }
-            "LayerNormalization" => self.layer_norm(node)?,
+            "LayerNormalization" => return self.layer_norm(node).map(Some),
             "Softmax" | "LogSoftmax" => self.softmax(node, op == "LogSoftmax")?,
             _ => return Ok(None),
         };
@@ -837,7 +837,6 @@ impl Importer {
 
     fn reduce(&mut self, node: &pb::NodeProto, op: &str) -> R<Value> {
         let x = self.req(node, 0)?;
-        let xi = self.dyn_of(&x, "the input")?;
         let s = self.shape_of(&x);
         let axes = match attr_ints(node, "axes") {
             Some(a) => Some(a),
@@ -863,6 +862,30 @@ impl Importer {
                 .collect()
         };
         let n = groups.first().map_or(1, Vec::len);
+        if let Value::Const(c) = &x {
+            // Folded in f64 (a function body's sum of constant weights, say).
+            let f = |g: &Vec<u32>| -> f32 {
+                let v = g.iter().map(|&i| f64::from(c.data[i as usize]));
+                let r = match op {
+                    "ReduceSum" => v.sum(),
+                    "ReduceMean" => v.sum::<f64>() / n as f64,
+                    "ReduceMax" => v.fold(f64::NEG_INFINITY, f64::max),
+                    "ReduceMin" => v.fold(f64::INFINITY, f64::min),
+                    "ReduceProd" => v.product(),
+                    "ReduceSumSquare" => v.map(|a| a * a).sum(),
+                    "ReduceL1" => v.map(f64::abs).sum(),
+                    "ReduceL2" => v.map(|a| a * a).sum::<f64>().sqrt(),
+                    "ReduceLogSum" => v.sum::<f64>().ln(),
+                    _ => v.map(f64::exp).sum::<f64>().ln(),
+                };
+                r as f32
+            };
+            return Ok(Value::Const(Const {
+                shape: out,
+                data: groups.iter().map(f).collect(),
+            }));
+        }
+        let xi = self.dyn_of(&x, "the input")?;
         let len = numel(&s);
         let id = iota(len);
         let squares = |imp: &mut Self| {
@@ -950,6 +973,17 @@ impl Importer {
 
     /// `(x − mean) / sqrt(var + eps)` over `axes` (the variance kept at double precision).
     fn normalized(&mut self, xi: usize, axes: &[usize], eps: f32) -> R<usize> {
+        self.normalized_parts(xi, axes, eps).map(|(y, _, _)| y)
+    }
+
+    /// As [`Importer::normalized`], with the mean and the standard deviation (shaped as the
+    /// input with the normalised axes of size 1).
+    fn normalized_parts(
+        &mut self,
+        xi: usize,
+        axes: &[usize],
+        eps: f32,
+    ) -> R<(usize, usize, usize)> {
         let s = self.nodes[xi].shape.clone();
         let (groups, kept) = reduction_groups(&s, axes);
         let n = numel(&s);
@@ -975,24 +1009,27 @@ impl Importer {
         let var_eps = self.affine(var, vec![1.0; k], vec![eps; k]);
         self.nodes[var_eps].wide = true;
         let std = self.emit(Op::Sqrt, vec![var_eps], kept);
-        Ok(self.emit(
+        let y = self.emit(
             Op::Div {
                 num: id.iter().map(|&i| Ref::In(0, i)).collect(),
                 den: gof.iter().map(|&g| Ref::In(1, g)).collect(),
             },
             vec![d, std],
             s,
-        ))
+        );
+        Ok((y, mu, std))
     }
 
-    fn layer_norm(&mut self, node: &pb::NodeProto) -> R<Value> {
+    /// `LayerNormalization`: the normalised, scaled and shifted input, and (where the node
+    /// asks for them) the mean and the inverse standard deviation.
+    fn layer_norm(&mut self, node: &pb::NodeProto) -> R<Vec<Value>> {
         let x = self.req(node, 0)?;
         let xi = self.dyn_of(&x, "the input")?;
         let s = self.shape_of(&x);
         let axis = norm_axis(attr_i(node, "axis", -1), s.len())?;
         let eps = attr_f(node, "epsilon", 1e-5);
         let axes: Vec<usize> = (axis..s.len()).collect();
-        let norm = self.normalized(xi, &axes, eps)?;
+        let (norm, mu, std) = self.normalized_parts(xi, &axes, eps)?;
         let n = numel(&s);
         let scale = self
             .input(node, 1)?
@@ -1018,7 +1055,15 @@ impl Importer {
             }
         };
         let (mul, add) = (expand(&scale, 1.0)?, expand(&bias, 0.0)?);
-        Ok(Value::Dyn(self.affine(norm, mul, add)))
+        let mut out = vec![Value::Dyn(self.affine(norm, mul, add))];
+        let wants = |k: usize| node.output.get(k).is_some_and(|o| !o.is_empty());
+        if wants(1) || wants(2) {
+            out.push(Value::Dyn(mu));
+        }
+        if wants(2) {
+            out.push(Value::Dyn(self.reciprocal(std)));
+        }
+        Ok(out)
     }
 
     fn softmax(&mut self, node: &pb::NodeProto, log: bool) -> R<Value> {

@@ -8,6 +8,7 @@
 //! Unsupported nodes are all collected and reported at once.
 
 mod build;
+mod composite_ops;
 mod control_ops;
 mod einsum;
 mod elementwise_ops;

@@ -146,6 +146,31 @@ pub(crate) const FAMILIES: &[Family] = &[
         ],
     },
     Family {
+        name: "composite",
+        lower: Importer::lower_composite_op,
+        ops: &[
+            ("CenterCropPad", "", "Slice and Pad (rewiring)"),
+            ("LpPool", "", "|x|^p, AveragePool, times the window, ^(1/p)"),
+            (
+                "GroupNormalization",
+                "",
+                "InstanceNormalization of the [N, G, −1] view, per-channel or per-group affine",
+            ),
+            ("BitShift", "", "constant shifts: a product, or the floor of a quotient"),
+            ("EyeLike", "", "a constant"),
+            (
+                "NegativeLogLikelihoodLoss",
+                "",
+                "GatherElements at the target, class weights, ignore_index, sum or weighted mean",
+            ),
+            (
+                "SoftmaxCrossEntropyLoss",
+                "",
+                "LogSoftmax over the classes, then NegativeLogLikelihoodLoss",
+            ),
+        ],
+    },
+    Family {
         name: "qlinear",
         lower: Importer::lower_qlinear_op,
         ops: &[
@@ -482,11 +507,15 @@ impl Importer {
         types: &[Option<i32>],
         attrs: Vec<pb::AttributeProto>,
     ) -> Result<Vec<Value>, String> {
+        // Unique over the process: a composite lowered inside another cannot unbind its
+        // caller's names.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let names: Vec<String> = inputs
             .iter()
             .enumerate()
             .map(|(k, v)| match v {
-                Some(_) => format!("\u{1}{op}#{}#{k}", self.nodes.len()),
+                Some(_) => format!("\u{1}{op}#{call}#{k}"),
                 None => String::new(),
             })
             .collect();

@@ -245,7 +245,14 @@ impl Importer {
         } else if self.opset < 11 {
             (f64s(self.const_input(node, 1, "scales")?), None, None)
         } else {
-            let roi = f64s(self.const_input(node, 1, "roi")?);
+            // The region of interest matters to tf_crop_and_resize only (exporters pass an
+            // empty or unused one otherwise).
+            let crop = attr_s(node, "coordinate_transformation_mode", "") == "tf_crop_and_resize";
+            let roi = if crop {
+                f64s(self.const_input(node, 1, "roi")?)
+            } else {
+                None
+            };
             (
                 f64s(self.const_input(node, 2, "scales")?),
                 f64s(self.const_input(node, 3, "sizes")?),
