@@ -934,3 +934,25 @@ fn bit_shifts_and_exponent_tensors_match_tract() {
     );
     check("shifts", bytes, &[1, 4], vec![5.0, 12.0, 7.0, 20.0], 2e-3);
 }
+
+/// A product of two computed tensors whose broadcast batch makes over 2^28 multiply-adds
+/// (here 2^30) is refused at import with the budget named, before its terms are built.
+#[test]
+fn a_product_over_the_budget_is_refused_before_it_is_built() {
+    let bytes = model(
+        ("x", &[16, 1024, 64]),
+        ("y", &[16, 1024, 1024]),
+        &[
+            n(
+                "Transpose",
+                &["x"],
+                "xt",
+                vec![("perm", Attr::Ints(vec![0, 2, 1]))],
+            ),
+            n("MatMul", &["x", "xt"], "y", vec![]),
+        ],
+        vec![],
+    );
+    let e = refused("matmul-budget", bytes);
+    assert!(e.contains("budget"), "{e}");
+}

@@ -5,6 +5,7 @@ use tract_onnx::pb;
 use super::build::{iota, Pick};
 use super::tensor::{
     broadcast_index, broadcast_shape, for_each_index, norm_axis, numel, reduction_groups, strides,
+    MAX_ELEMENTS,
 };
 use super::{attr_f, attr_i, attr_ints, attr_s, Const, Importer, Value};
 use crate::ir::{Func, Group, Linear, Mat, Op, Ref};
@@ -452,6 +453,27 @@ impl Importer {
         let ia = broadcast_index(ba, &batch).ok_or("batch dimensions do not broadcast")?;
         let ib = broadcast_index(bb, &batch).ok_or("batch dimensions do not broadcast")?;
         let nb = numel(&batch);
+        // The products it lays out (checked before anything is built: broadcast batches
+        // multiply operands that are each within the budget).
+        let work = match (&a, &b) {
+            (Value::Dyn(_), Value::Dyn(_)) => [nb, m, n, k]
+                .iter()
+                .try_fold(1usize, |p, &d| p.checked_mul(d)),
+            (Value::Dyn(_), Value::Const(_)) => {
+                [nb, m, k].iter().try_fold(1usize, |p, &d| p.checked_mul(d))
+            }
+            (Value::Const(_), Value::Dyn(_)) => {
+                [nb, n, k].iter().try_fold(1usize, |p, &d| p.checked_mul(d))
+            }
+            _ => [nb, m, n, k]
+                .iter()
+                .try_fold(1usize, |p, &d| p.checked_mul(d)),
+        };
+        if work.is_none_or(|w| w > MAX_ELEMENTS) {
+            return Err(format!(
+                "a product of {sa0:?} and {sb0:?} over the importer's budget of {MAX_ELEMENTS} terms"
+            ));
+        }
         let mut out: Vec<usize> = batch.clone();
         if sa0.len() > 1 {
             out.push(m);
