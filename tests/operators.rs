@@ -104,6 +104,19 @@ fn agrees_with_tract(p: &std::path::Path, shape: &[usize], x: &[f32], tol: f64) 
     mock(&c, t).expect("honest witness");
 }
 
+/// Compiles `p` on `x`, checks every output against `reference` (values another runtime gave)
+/// within `tol`, and the circuit with MockProver.
+fn matches_reference(p: &std::path::Path, x: &[f32], reference: &[f64], tol: f64) {
+    let c = compile(p, x);
+    let t = c.witness(x).expect("witness");
+    let out = c.model.dequantize_output(t.output(&c.model));
+    assert_eq!(out.len(), reference.len());
+    for (i, (o, r)) in out.iter().zip(reference).enumerate() {
+        assert!((o - r).abs() < tol, "output {i}: {o} vs {r}");
+    }
+    mock(&c, t).expect("honest witness");
+}
+
 fn mock(c: &CompiledModel, trace: Trace) -> Result<(), String> {
     let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &trace);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(trace));
@@ -901,21 +914,11 @@ fn qoperator_format_matches_tract_and_onnxruntime_and_proves() {
         ),
     );
     let x = [0.9, -0.4, 0.3, 1.7];
-    let c = compile(&p, &x);
-    let t = c.witness(&x).expect("witness");
     // onnxruntime 1.20 on the same graph (com.microsoft domain).
     let ort = [
         0.495, 0.645, 0.555, 0.9, 0.0, 0.6, 0.21, 2.19, -0.09, 0.27, -0.02,
     ];
-    for (o, r) in c
-        .model
-        .dequantize_output(t.output(&c.model))
-        .iter()
-        .zip(ort)
-    {
-        assert!((o - r).abs() < 1e-4, "{o} vs onnxruntime's {r}");
-    }
-    mock(&c, t).expect("honest witness");
+    matches_reference(&p, &x, &ort, 1e-4);
 }
 
 /// Operators ONNX defines as compositions, against ONNX's reference evaluator (onnx 1.17;
@@ -1010,14 +1013,7 @@ fn composite_operators_match_the_reference_and_prove() {
         -1.200000, 0.050000, 1.600000, -0.800000, 0.550000, -0.100000, 0.250000, 1.950000,
         -0.500000, 0.125000, 0.400000, -0.300000,
     ];
-    let c = compile(&p, &x);
-    let t = c.witness(&x).expect("witness");
-    let out = c.model.dequantize_output(t.output(&c.model));
-    assert_eq!(out.len(), reference.len());
-    for (i, (o, r)) in out.iter().zip(reference).enumerate() {
-        assert!((o - r).abs() < 5e-3, "output {i}: {o} vs {r}");
-    }
-    mock(&c, t).expect("honest witness");
+    matches_reference(&p, &x, &reference, 5e-3);
 }
 
 /// Evaluation losses against ONNX's reference evaluator (onnxruntime agrees within 3e-7):
@@ -1086,14 +1082,7 @@ fn losses_match_the_reference_and_prove() {
         -0.664157, -2.413790, -1.064157, -0.513790, -1.964157, -1.163790, -0.900000, -1.700000,
         -0.600000, -1.100000,
     ];
-    let c = compile(&p, &x);
-    let t = c.witness(&x).expect("witness");
-    let out = c.model.dequantize_output(t.output(&c.model));
-    assert_eq!(out.len(), reference.len());
-    for (i, (o, r)) in out.iter().zip(reference).enumerate() {
-        assert!((o - r).abs() < 5e-3, "output {i}: {o} vs {r}");
-    }
-    mock(&c, t).expect("honest witness");
+    matches_reference(&p, &x, &reference, 5e-3);
 }
 
 /// A mean over 2,304 elements weighs each by 1/2304, which at the parameter scale (13 bits)
