@@ -11,6 +11,29 @@ pub(crate) enum Pick {
     C(f32),
 }
 
+/// A constant scalar.
+pub(crate) fn scalar(v: f32) -> Value {
+    Value::Const(Const {
+        shape: vec![],
+        data: vec![v],
+    })
+}
+
+/// A constant tensor of whole numbers (shapes, indices, pads) of shape `shape`.
+pub(crate) fn ints(shape: Vec<usize>, v: Vec<i64>) -> Value {
+    Value::Const(Const {
+        shape,
+        data: v.into_iter().map(|x| x as f32).collect(),
+    })
+}
+
+/// The single output of a lowering ([`Importer::lower_as`]).
+pub(crate) fn one(v: Vec<Value>) -> Result<Value, String> {
+    v.into_iter()
+        .next()
+        .ok_or_else(|| "a lowering gave no output".to_string())
+}
+
 /// Identity index list `0..n`.
 pub(crate) fn iota(n: usize) -> Vec<u32> {
     (0..n as u32).collect()

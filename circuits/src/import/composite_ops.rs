@@ -19,32 +19,13 @@
 
 use tract_onnx::pb;
 
+use super::build::{ints, one, scalar};
 use super::elementwise_ops::Bin;
 use super::registry::int_attr;
 use super::tensor::{norm_axis, numel};
 use super::{attr_f, attr_i, attr_ints, attr_s, Const, Importer, Value};
 
 type R<T> = Result<T, String>;
-
-fn one(v: Vec<Value>) -> R<Value> {
-    v.into_iter()
-        .next()
-        .ok_or_else(|| "a lowering gave no output".to_string())
-}
-
-fn ints(shape: Vec<usize>, v: Vec<i64>) -> Value {
-    Value::Const(Const {
-        shape,
-        data: v.into_iter().map(|x| x as f32).collect(),
-    })
-}
-
-fn scalar(v: f32) -> Value {
-    Value::Const(Const {
-        shape: vec![],
-        data: vec![v],
-    })
-}
 
 impl Importer {
     pub(crate) fn lower_composite_op(

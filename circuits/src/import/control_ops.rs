@@ -9,7 +9,7 @@
 
 use tract_onnx::pb;
 
-use super::build::Pick;
+use super::build::{scalar, Pick};
 use super::tensor::{norm_axis, numel};
 use super::{attr, attr_i, attr_ints, load_const, registry, Const, Importer, Value};
 
@@ -72,13 +72,6 @@ fn const_scalar(v: &Value) -> Option<f32> {
         Value::Const(c) if c.data.len() == 1 => Some(c.data[0]),
         _ => None,
     }
-}
-
-fn scalar(x: f32) -> Value {
-    Value::Const(Const {
-        shape: vec![],
-        data: vec![x],
-    })
 }
 
 impl Importer {

@@ -19,6 +19,7 @@
 
 use tract_onnx::pb;
 
+use super::build::{one, scalar};
 use super::elementwise_ops::Bin;
 use super::registry::int_attr;
 use super::{attr, attr_i, Const, Importer, Value};
@@ -60,19 +61,6 @@ fn qform(op: &str) -> Option<QForm> {
         "QLinearGlobalAveragePool" => f("GlobalAveragePool", one, None, Some((3, 4))),
         _ => None,
     }
-}
-
-fn one(v: Vec<Value>) -> R<Value> {
-    v.into_iter()
-        .next()
-        .ok_or_else(|| "a lowering gave no output".to_string())
-}
-
-fn scalar(v: f32) -> Value {
-    Value::Const(Const {
-        shape: vec![],
-        data: vec![v],
-    })
 }
 
 impl Importer {

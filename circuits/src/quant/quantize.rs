@@ -55,8 +55,22 @@ fn exact(ws: &[f32]) -> bool {
         .all(|w| w.fract() == 0.0 && w.abs() <= EXACT_WEIGHT_LIMIT)
 }
 
-/// Most bits an affine map's multipliers take beyond the parameter scale.
-const AFFINE_EXTRA_BITS: i32 = 16;
+/// Most bits constant weights take beyond the parameter scale.
+const WEIGHT_EXTRA_BITS: i32 = 16;
+
+/// The fewest fractional bits, from the parameter scale `sp` up to [`WEIGHT_EXTRA_BITS`] more,
+/// at which no weight of `ws` rounds by more than `limit`.
+fn fewest_weight_bits<'w>(ws: impl Iterator<Item = &'w f32> + Clone, sp: i32, limit: f64) -> i32 {
+    let err = |s: i32| {
+        let u = f64::from(s).exp2();
+        ws.clone()
+            .map(|&w| (f64::from(w) - (f64::from(w) * u).round() / u).abs())
+            .fold(0f64, f64::max)
+    };
+    (sp..sp + WEIGHT_EXTRA_BITS)
+        .find(|&s| err(s) <= limit)
+        .unwrap_or(sp + WEIGHT_EXTRA_BITS)
+}
 
 /// Fractional bits for an affine map's multipliers `mul` applied to inputs up to `m_in`: the
 /// parameter scale `sp`, or more where the multipliers' rounding at `sp` would move the largest
@@ -64,22 +78,11 @@ const AFFINE_EXTRA_BITS: i32 = 16;
 /// `(q − zero)·0.05` of `q` up to 255 erred by 0.006 at 13 bits (0.05 is 409.6/2^13), fifty
 /// output steps; an affine map of normalised activations (|x| ≲ 4) keeps `sp`.
 fn affine_weight_bits(mul: &[f32], m_in: f64, sp: i32, out: u32) -> i32 {
-    let limit = 2.0 * f64::from(out).exp2().recip();
-    let err = |s: i32| {
-        let u = f64::from(s).exp2();
-        mul.iter()
-            .map(|&m| (f64::from(m) - (f64::from(m) * u).round() / u).abs())
-            .fold(0f64, f64::max)
-            * m_in
-    };
-    (sp..sp + AFFINE_EXTRA_BITS)
-        .find(|&s| err(s) <= limit)
-        .unwrap_or(sp + AFFINE_EXTRA_BITS)
+    if m_in <= 0.0 {
+        return sp;
+    }
+    fewest_weight_bits(mul.iter(), sp, 2.0 * f64::from(out).exp2().recip() / m_in)
 }
-
-/// Most bits a linear map's weights (or a product's constant factor) take beyond the
-/// parameter scale.
-const LINEAR_EXTRA_BITS: i32 = 16;
 
 /// Fractional bits for constant weights `ws`: the parameter scale `sp`, or more where their
 /// rounding at `sp` errs by more than 2^-9 of the largest (a mean over 2,400 elements, weights
@@ -90,15 +93,7 @@ fn linear_weight_bits<'w>(ws: impl Iterator<Item = &'w f32> + Clone, sp: i32) ->
     if top == 0.0 {
         return sp;
     }
-    let err = |s: i32| {
-        let u = f64::from(s).exp2();
-        ws.clone()
-            .map(|&w| (f64::from(w) - (f64::from(w) * u).round() / u).abs())
-            .fold(0f64, f64::max)
-    };
-    (sp..sp + LINEAR_EXTRA_BITS)
-        .find(|&s| err(s) <= top * 2f64.powi(-9))
-        .unwrap_or(sp + LINEAR_EXTRA_BITS)
+    fewest_weight_bits(ws, sp, top * 2f64.powi(-9))
 }
 
 struct Builder<'a> {
@@ -198,8 +193,11 @@ impl Builder<'_> {
         // Small because its factors are (not by cancellation: a difference of two close
         // activations is as coarse as they are, and finer steps would only size its range
         // check from values a proof's rounding does not keep).
+        if !small {
+            return sa;
+        }
         match self.natural_magnitude(i) {
-            Some(nat) if small && m * 8.0 >= nat => {
+            Some(nat) if m * 8.0 >= nat => {
                 ((f64::from(sa) - 1.0 - m.log2()).ceil() as u32).clamp(sa, 2 * sa)
             }
             _ => sa,
