@@ -292,9 +292,24 @@ pub const SPEED_TABLE_BITS: &[u32] = &[14, 12, 11, 10];
 /// within this fraction of the largest float output (and the argmax agrees for classifiers).
 pub const SPEED_TOLERANCE: f64 = 0.01;
 
-/// With [`Target::Accuracy`], the scales tried beside the given ones: (activation, weight)
-/// fractional bits added.
-pub const ACCURACY_NEIGHBOURS: &[(i32, i32)] = &[(1, 0), (-1, 0), (0, 1), (0, -1)];
+/// With [`Target::Accuracy`], the steps tried from the plan kept so far (activation fractional
+/// bits, weight fractional bits, table bits added), again and again until none is kept: a
+/// step is kept when its plan costs no more and is closer to the float model, so the plan
+/// chosen is one that no step improves. The search stays within [`ACCURACY_REACH`] of the
+/// given settings.
+///
+/// Weight bits are the cheapest precision: a product's remainder widens, its output does not,
+/// and where the range lanes' limbs are wider than the remainder the plan is the same size —
+/// a ViT's 48-input patch convolution erred 4.1e-4 at 13 bits and 1.7e-4 at 15, its output
+/// 2.0e-4 and 5.8e-5, at the same cost. A direct table of `2^b` entries reads its input at
+/// `2^(b−1)/m` steps over `[−m, m]`: at 12 bits an erf on `[−2, 2]` errs 1.1e-3, sixteen times
+/// the activations' own rounding; at `k ≥ 15` a table of 2^14 entries costs no more rows.
+pub const ACCURACY_STEPS: &[(i32, i32, i32)] =
+    &[(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 2)];
+
+/// How far [`Target::Accuracy`] moves from the given settings: activation bits within ±1,
+/// weight bits from −1 to +2, table bits from 0 to +4.
+pub const ACCURACY_REACH: [(i32, i32); 3] = [(-1, 1), (-1, 2), (0, 4)];
 
 /// With [`Target::Accuracy`], a plan whose outputs on the calibration data are further than
 /// [`SPEED_TOLERANCE`] from the float model gives way to a closer candidate costing up to this
@@ -313,11 +328,11 @@ struct CalibrationError {
 impl Model {
     /// Calibrates and compiles for a target (with visibility `vis`, the layout planned for
     /// `objective`): [`Target::Given`] uses `base` as given; [`Target::Accuracy`] also tries
-    /// [`ACCURACY_NEIGHBOURS`] of its scales and, for a model with functions and `base`'s
-    /// interpolation `auto`, [`Interpolation::Finer`], and keeps the one closest to the float
-    /// model on the calibration data among those that cost no more (by `objective`) than `base`
-    /// (up to [`ACCURACY_COST_CAP`] times more while the closest so far errs past
-    /// [`SPEED_TOLERANCE`]);
+    /// the [`ACCURACY_STEPS`] from the settings kept so far and, for a model with functions and
+    /// `base`'s interpolation `auto`, [`Interpolation::Finer`], keeping a step's plan when it is
+    /// closer to the float model on the calibration data and costs no more (by `objective`)
+    /// than `base`'s (up to [`ACCURACY_COST_CAP`] times more while the closest so far errs past
+    /// [`SPEED_TOLERANCE`]), until no step is kept;
     /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit whose
     /// outputs on the calibration data stay within [`SPEED_TOLERANCE`] of the float model.
     pub fn compile_for_target(
@@ -384,37 +399,77 @@ impl Model {
         if target == Target::Accuracy {
             let budget = cost(&best);
             let mut best_err = error(&best);
-            // The scales' neighbours, and functions interpolated finer than their direct
-            // tables (where a function is the model's least precise step).
-            let finer = (has_tables && auto).then_some(QuantSettings {
-                interpolation: Interpolation::Finer,
-                ..base
-            });
-            let neighbours = ACCURACY_NEIGHBOURS.iter().filter_map(|&(di, dp)| {
-                Some(QuantSettings {
-                    input_scale: base.input_scale.checked_add_signed(di)?,
-                    param_scale: base.param_scale.checked_add_signed(dp)?,
-                    ..base
-                })
-            });
-            for s in neighbours.chain(finer) {
-                let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective) else {
-                    continue;
-                };
-                let e = error(&c);
-                let closer = match (e, best_err) {
-                    (Some(e), Some(b)) => e < b,
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                };
-                // Past the fidelity tolerance a closer plan may cost more, up to a cap: a
-                // decision that is a small difference of large kernel sums (an RBF SVR) erred
-                // 90 % at the cheapest plan and 10 % with finer knots at 1.3× its cost.
-                let unfaithful = best_err.is_none_or(|b| b.worst > SPEED_TOLERANCE);
-                let cap = if unfaithful { ACCURACY_COST_CAP } else { 1.0 };
-                if cost(&c) <= cap * budget && closer {
-                    best = c;
-                    best_err = e;
+            let given = best.model.settings;
+            let mut tried = vec![given];
+            let within_reach = |s: &QuantSettings| {
+                let moved = [
+                    i64::from(s.input_scale) - i64::from(given.input_scale),
+                    i64::from(s.param_scale) - i64::from(given.param_scale),
+                    i64::from(s.table_bits) - i64::from(given.table_bits),
+                ];
+                moved
+                    .iter()
+                    .zip(ACCURACY_REACH)
+                    .all(|(&m, (lo, hi))| (i64::from(lo)..=i64::from(hi)).contains(&m))
+            };
+            // The steps from the settings kept so far, then functions interpolated finer than
+            // their direct tables (where a function is the model's least precise step), until
+            // no step is kept.
+            let mut kept_one = true;
+            while kept_one {
+                kept_one = false;
+                for step in 0..=ACCURACY_STEPS.len() {
+                    let at = best.model.settings;
+                    let s = match ACCURACY_STEPS.get(step) {
+                        Some(&(di, dp, dt)) => {
+                            let (Some(input_scale), Some(param_scale), Some(table_bits)) = (
+                                at.input_scale.checked_add_signed(di),
+                                at.param_scale.checked_add_signed(dp),
+                                at.table_bits.checked_add_signed(dt),
+                            ) else {
+                                continue;
+                            };
+                            if dt > 0 && !has_tables {
+                                continue;
+                            }
+                            QuantSettings {
+                                input_scale,
+                                param_scale,
+                                table_bits,
+                                ..at
+                            }
+                        }
+                        None if has_tables && auto => QuantSettings {
+                            interpolation: Interpolation::Finer,
+                            ..at
+                        },
+                        None => continue,
+                    };
+                    if tried.contains(&s) || !within_reach(&s) {
+                        continue;
+                    }
+                    tried.push(s);
+                    let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective)
+                    else {
+                        continue;
+                    };
+                    let e = error(&c);
+                    let closer = match (e, best_err) {
+                        (Some(e), Some(b)) => e < b,
+                        (Some(_), None) => true,
+                        (None, _) => false,
+                    };
+                    // Past the fidelity tolerance a closer plan may cost more, up to a cap: a
+                    // decision that is a small difference of large kernel sums (an RBF SVR)
+                    // erred 90 % at the cheapest plan and 10 % with finer knots at 1.3× its
+                    // cost.
+                    let unfaithful = best_err.is_none_or(|b| b.worst > SPEED_TOLERANCE);
+                    let cap = if unfaithful { ACCURACY_COST_CAP } else { 1.0 };
+                    if cost(&c) <= cap * budget && closer {
+                        best = c;
+                        best_err = e;
+                        kept_one = true;
+                    }
                 }
             }
             return Ok(best);

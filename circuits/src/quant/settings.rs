@@ -17,9 +17,9 @@ pub const DEFAULT_TABLE_MARGIN: f64 = 2.0;
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
-    /// Fidelity first: the given scales, or one fractional bit more or fewer of activations or
-    /// weights where that circuit costs no more and is closer to the float model on the
-    /// calibration data (EZKL's `calibrate_settings` likewise chooses by the calibration data).
+    /// Fidelity first: from the given scales, steps of activation, weight and table bits kept
+    /// while the circuit costs no more and is closer to the float model on the calibration
+    /// data (EZKL's `calibrate_settings` likewise chooses by the calibration data).
     #[default]
     Accuracy,
     /// The smallest circuit whose outputs stay within tolerance of the float model.

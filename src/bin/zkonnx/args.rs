@@ -15,17 +15,19 @@ pub struct QuantArgs {
     /// used as it is.
     #[arg(long)]
     input_scale: Option<u32>,
-    /// Fractional bits of weights [default: 13, chosen like `--input-scale`]. Given, it is used
-    /// as it is.
+    /// Fractional bits of weights [default: 13; with `--target accuracy`, 12 to 15 where that
+    /// is as cheap and closer]. Given, it is used as it is.
     #[arg(long)]
     param_scale: Option<u32>,
-    /// Entries of each nonlinear function's lookup table, as a power of two.
-    #[arg(long, default_value_t = zkonnx_circuits::quant::DEFAULT_TABLE_BITS)]
-    table_bits: u32,
-    /// What calibration optimises: `accuracy` (the default scales, or a neighbour one bit
-    /// finer or coarser, or finer knots, that proves at no more cost and is closer to the float
-    /// model on the calibration data; up to twice the cost while the closest plan errs more
-    /// than 1 %), `given` (the scales as given) or `speed` (the cheapest circuit whose outputs
+    /// Entries of each nonlinear function's lookup table, as a power of two [default: 12; with
+    /// `--target accuracy`, up to 16 where that is as cheap and closer]. Given, it is used as
+    /// it is.
+    #[arg(long)]
+    table_bits: Option<u32>,
+    /// What calibration optimises: `accuracy` (from the default scales, steps of one bit of
+    /// activations or weights, two of table bits, or finer knots, each kept while it proves
+    /// at no more cost and is closer to the float model on the calibration data; up to twice
+    /// the cost while the closest plan errs more than 1 %), `given` (the scales as given) or `speed` (the cheapest circuit whose outputs
     /// on the calibration data stay within 1 % of the float model).
     #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
     target: TargetArg,
@@ -135,7 +137,9 @@ impl QuantArgs {
             param_scale: self
                 .param_scale
                 .unwrap_or(zkonnx_circuits::quant::DEFAULT_PARAM_SCALE),
-            table_bits: self.table_bits,
+            table_bits: self
+                .table_bits
+                .unwrap_or(zkonnx_circuits::quant::DEFAULT_TABLE_BITS),
             interpolation: self.interpolation.into(),
             ..QuantSettings::default()
         }
@@ -164,9 +168,10 @@ impl QuantArgs {
         self.objective.into()
     }
 
-    /// The target; `accuracy` with a scale given keeps the scales given.
+    /// The target; `accuracy` with a scale or table size given keeps the settings given.
     fn target(&self) -> zkonnx::Target {
-        let given = self.input_scale.is_some() || self.param_scale.is_some();
+        let given =
+            self.input_scale.is_some() || self.param_scale.is_some() || self.table_bits.is_some();
         match self.target {
             TargetArg::Accuracy if given => zkonnx::Target::Given,
             t => t.into(),
