@@ -1112,3 +1112,84 @@ fn means_over_many_elements_and_whole_powers_match_tract() {
     let x: Vec<f32> = rand_vec(7, 48 * 48, 1.0).iter().map(|v| v + 0.5).collect();
     agrees_with_tract(&p, &[1, 1, 48, 48], &x, 2e-3);
 }
+
+/// tf2onnx's patterns for Keras layers: a LayerNormalization written as a BatchNormalization
+/// whose mean and variance are computed (ReduceMean of the input and of its square), a
+/// recurrence's first Gemm and Conv of constants (its zero initial state times the recurrent
+/// weights: SimpleRNN, ConvLSTM2D) and ReverseSequence (a backwards LSTM). Each was refused.
+#[test]
+fn tf2onnx_patterns_match_tract_and_prove() {
+    let axes = common::onnx::tensor_i64_shaped("axes", &[2], vec![0, 2]);
+    let lens = common::onnx::tensor_i64_shaped("lens", &[1], vec![3]);
+    let keep0 = || vec![("keepdims", Attr::I(0))];
+    let p = write(
+        "tf2onnx-patterns",
+        &model(
+            ("x", &[1, 3, 4]),
+            ("y", &[1, 3, 4]),
+            &[
+                node("ReduceMean", &["x", "axes"], "m", keep0()),
+                node("Mul", &["x", "x"], "sq", vec![]),
+                node("ReduceMean", &["sq", "axes"], "ms", keep0()),
+                node("Mul", &["m", "m"], "m2", vec![]),
+                node("Sub", &["ms", "m2"], "var", vec![]),
+                node(
+                    "BatchNormalization",
+                    &["x", "gamma", "beta", "m", "var"],
+                    "bn",
+                    vec![("epsilon", Attr::F(1e-3))],
+                ),
+                node("Gemm", &["h0", "wr"], "g", vec![("transB", Attr::I(1))]),
+                node("Conv", &["c0", "wc", "bc"], "cv", vec![]),
+                node("Add", &["bn", "g"], "s1", vec![]),
+                node("Add", &["s1", "cv"], "s2", vec![]),
+                node(
+                    "ReverseSequence",
+                    &["s2", "lens"],
+                    "y",
+                    vec![("batch_axis", Attr::I(0)), ("time_axis", Attr::I(1))],
+                ),
+            ],
+            vec![
+                axes,
+                lens,
+                tensor("gamma", &[3], vec![1.0, 0.5, 2.0]),
+                tensor("beta", &[3], vec![0.0, 0.1, -0.2]),
+                tensor("h0", &[1, 2], vec![0.5, -0.25]),
+                tensor("wr", &[4, 2], rand_vec(11, 8, 1.0)),
+                tensor("c0", &[1, 3, 4], rand_vec(12, 12, 1.0)),
+                tensor("wc", &[3, 3, 1], rand_vec(13, 9, 0.5)),
+                tensor("bc", &[3], vec![0.2, 0.0, -0.1]),
+            ],
+        ),
+    );
+    let x = rand_vec(14, 12, 1.0);
+    // tract refuses a BatchNormalization of computed statistics: the reference by hand.
+    let f = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let (xs, wr, c0, wc) = (
+        f(&x),
+        f(&rand_vec(11, 8, 1.0)),
+        f(&rand_vec(12, 12, 1.0)),
+        f(&rand_vec(13, 9, 0.5)),
+    );
+    let (gamma, beta, h0, bc) = (
+        [1.0, 0.5, 2.0],
+        [0.0, 0.1, -0.2],
+        [0.5, -0.25],
+        [0.2, 0.0, -0.1],
+    );
+    let mut s2 = [0f64; 12];
+    for c in 0..3 {
+        let row = &xs[c * 4..c * 4 + 4];
+        let m = row.iter().sum::<f64>() / 4.0;
+        let var = row.iter().map(|v| v * v).sum::<f64>() / 4.0 - m * m;
+        for l in 0..4 {
+            let bn = gamma[c] * (row[l] - m) / (var + 1e-3).sqrt() + beta[c];
+            let g: f64 = (0..2).map(|k| h0[k] * wr[l * 2 + k]).sum();
+            let cv: f64 = bc[c] + (0..3).map(|i| wc[c * 3 + i] * c0[i * 4 + l]).sum::<f64>();
+            s2[c * 4 + l] = bn + g + cv;
+        }
+    }
+    let reference: Vec<f64> = (0..12).map(|i| s2[(2 - i / 4) * 4 + i % 4]).collect();
+    matches_reference(&p, &x, &reference, 5e-3);
+}

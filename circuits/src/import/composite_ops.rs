@@ -362,6 +362,47 @@ impl Importer {
         self.binary(Bin::Add, y, bias)
     }
 
+    /// `BatchNormalization` whose statistics (or scale, or bias) are computed: tf2onnx writes
+    /// Keras's LayerNormalization as one over a reshaped input, its mean a ReduceMean and its
+    /// variance a mean of squared differences. `scale·(x − mean)/sqrt(var + ε) + bias`, each
+    /// parameter per channel as `[C, 1, …, 1]`: an exact square root and an exact division.
+    pub(crate) fn batch_norm_computed(&mut self, node: &pb::NodeProto) -> R<Value> {
+        if attr_i(node, "training_mode", 0) != 0 {
+            return Err("training mode (statistics of the batch) is not supported".into());
+        }
+        let x = self.req(node, 0)?;
+        let s = self.shape_of(&x);
+        if s.len() < 2 {
+            return Err(format!("an input of shape {s:?} has no channel axis"));
+        }
+        let c = s[1];
+        let mut shape = vec![c as i64];
+        shape.extend(std::iter::repeat_n(1, s.len() - 2));
+        let mut per_channel = |i: usize, what: &str| -> R<Value> {
+            let v = self.req(node, i)?;
+            let vs = self.shape_of(&v);
+            if numel(&vs) != c {
+                return Err(format!(
+                    "a {what} of shape {vs:?} for the {c} channels of an input {s:?}"
+                ));
+            }
+            let view = ints(vec![shape.len()], shape.clone());
+            one(self.lower_as("Reshape", vec![Some(v), Some(view)], &[], vec![])?)
+        };
+        let (g, b, m, var) = (
+            per_channel(1, "scale")?,
+            per_channel(2, "bias")?,
+            per_channel(3, "mean")?,
+            per_channel(4, "variance")?,
+        );
+        let d = self.binary(Bin::Sub, x, m)?;
+        let var = self.binary(Bin::Add, var, scalar(attr_f(node, "epsilon", 1e-5)))?;
+        let sd = one(self.lower_as("Sqrt", vec![Some(var)], &[], vec![])?)?;
+        let y = self.binary(Bin::Div, d, sd)?;
+        let y = self.binary(Bin::Mul, y, g)?;
+        self.binary(Bin::Add, y, b)
+    }
+
     fn bit_shift(&mut self, node: &pb::NodeProto) -> R<Value> {
         let x = self.req(node, 0)?;
         let Some(sh) = self.const_input(node, 1, "the shift")? else {

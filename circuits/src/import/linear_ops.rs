@@ -2,7 +2,8 @@
 
 use tract_onnx::pb;
 
-use super::build::{iota, Pick};
+use super::build::{iota, one, scalar, Pick};
+use super::elementwise_ops::Bin;
 use super::tensor::{
     broadcast_index, broadcast_shape, for_each_index, norm_axis, numel, reduction_groups, strides,
     MAX_ELEMENTS,
@@ -201,6 +202,11 @@ impl Importer {
             "LRN" => self.lrn(node)?,
             "BatchNormalization" => {
                 let x = self.req(node, 0)?;
+                let computed =
+                    (1..5).any(|i| matches!(self.input(node, i), Ok(Some(Value::Dyn(_)))));
+                if computed {
+                    return self.batch_norm_computed(node).map(|v| Some(vec![v]));
+                }
                 let xi = self.dyn_of(&x, "the input")?;
                 let s = self.shape_of(&x);
                 let get = |i: usize, w: &str| -> R<Const> { const_req(self.req(node, i)?, w) };
@@ -253,6 +259,9 @@ impl Importer {
         }
         let ai = match a {
             Value::Dyn(i) => i,
+            Value::Const(ca) if matches!(self.req(node, 1)?, Value::Const(_)) => {
+                return self.gemm_of_constants(node, Value::Const(ca), alpha, beta);
+            }
             Value::Const(ca) => return self.gemm_const_a(node, ca, alpha, beta),
         };
         let b = match self.req(node, 1)? {
@@ -371,6 +380,31 @@ impl Importer {
     /// `alpha·A·B + beta·C` with a constant `A` (already transposed if `transA`) and a computed
     /// `B`: every column of `B` goes through the dense map `A`, and the result is transposed
     /// back, `(A·B)ᵀ = Bᵀ·Aᵀ`.
+    /// A Gemm of constant A and B (a recurrence's first step multiplies its constant initial
+    /// state; tf2onnx writes a Keras SimpleRNN so): `alpha·A·B + beta·C` folded, or added to a
+    /// computed C.
+    fn gemm_of_constants(
+        &mut self,
+        node: &pb::NodeProto,
+        a: Value,
+        alpha: f32,
+        beta: f32,
+    ) -> R<Value> {
+        let mut b = self.req(node, 1)?;
+        if attr_i(node, "transB", 0) != 0 {
+            b = one(self.lower_as("Transpose", vec![Some(b)], &[], vec![])?)?;
+        }
+        let y = self.matmul_values(a, b)?;
+        let y = self.binary(Bin::Mul, y, scalar(alpha))?;
+        match self.input(node, 2)? {
+            None => Ok(y),
+            Some(c) => {
+                let c = self.binary(Bin::Mul, c, scalar(beta))?;
+                self.binary(Bin::Add, y, c)
+            }
+        }
+    }
+
     fn gemm_const_a(&mut self, node: &pb::NodeProto, a: Const, alpha: f32, beta: f32) -> R<Value> {
         let b = self.req(node, 1)?;
         let bi = self.dyn_of(&b, "B")?;
@@ -582,7 +616,6 @@ impl Importer {
 
     fn conv(&mut self, node: &pb::NodeProto) -> R<Value> {
         let x = self.req(node, 0)?;
-        let xi = self.dyn_of(&x, "the input")?;
         let s = self.shape_of(&x);
         let w = const_req(self.req(node, 1)?, "the weight")?;
         if s.len() < 3 || w.shape.len() != s.len() {
@@ -651,14 +684,28 @@ impl Importer {
                 )
             }
         };
-        Ok(Value::Dyn(self.emit(
-            Op::Linear {
-                map: Linear { mats, groups },
-                bias,
-            },
-            vec![xi],
-            out,
-        )))
+        let map = Linear { mats, groups };
+        match x {
+            Value::Dyn(xi) => Ok(Value::Dyn(self.emit(
+                Op::Linear { map, bias },
+                vec![xi],
+                out,
+            ))),
+            // A constant input (a recurrence's first step convolves its initial state:
+            // tf2onnx's ConvLSTM2D) is folded.
+            Value::Const(cx) => {
+                let mut data = map.eval(
+                    numel(&out),
+                    0f32,
+                    |(_, i)| cx.data[i as usize],
+                    |a, w, x| a + w * x,
+                );
+                if let Some(b) = bias {
+                    data.iter_mut().zip(b).for_each(|(y, b)| *y += b);
+                }
+                Ok(Value::Const(Const { shape: out, data }))
+            }
+        }
     }
 
     fn conv_transpose(&mut self, node: &pb::NodeProto) -> R<Value> {

@@ -287,7 +287,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             (
                 "Resize",
                 "",
-                "nearest (rewiring) or linear (constant weights); constant scales or sizes; no antialiased downsampling",
+                "nearest (rewiring); linear and cubic, antialiased or cropped (constant weights); constant scales or sizes",
             ),
             ("Upsample", "", "nearest or linear"),
             ("Trilu", "", "rewiring with zeros; constant k"),
@@ -323,6 +323,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("Squeeze", "", "rewiring"),
             ("Unsqueeze", "", "rewiring"),
             ("Transpose", "", "rewiring"),
+            ("ReverseSequence", "", "rewiring; constant lengths"),
             ("Concat", "", "rewiring"),
             ("Split", "", "rewiring"),
             ("Slice", "", "rewiring"),
@@ -372,7 +373,11 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("ReduceL2", "", "products and an exact square root"),
             ("ReduceLogSum", "", "a sum and the log table"),
             ("ReduceLogSumExp", "", "max + log Σ exp(x − max)"),
-            ("BatchNormalization", "", "folded into an affine map"),
+            (
+                "BatchNormalization",
+                "",
+                "constant statistics: folded into an affine map; computed: exact square root and division",
+            ),
             ("LayerNormalization", "", "exact division and square root"),
             (
                 "LRN",

@@ -265,6 +265,7 @@ impl Importer {
                 });
                 self.rewire(&[v], out, &picks)
             }
+            "ReverseSequence" => self.reverse_sequence(node)?,
             "Concat" => {
                 let vals: Vec<Value> = (0..node.input.len())
                     .filter_map(|i| self.input(node, i).transpose())
@@ -622,4 +623,51 @@ impl Importer {
 fn norm_clamp(x: i64, rank: i64) -> usize {
     let v = if x < 0 { x + rank } else { x };
     v.clamp(0, rank) as usize
+}
+
+impl Importer {
+    /// `ReverseSequence`: along `time_axis`, the first `sequence_lens[b]` elements of each
+    /// batch `b` (along `batch_axis`) in reverse order, the rest as they are (tf2onnx writes a
+    /// Keras recurrent layer's `go_backwards` so).
+    fn reverse_sequence(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let v = self.req(node, 0)?;
+        let s = self.shape_of(&v);
+        let lens = match self.req(node, 1)? {
+            Value::Const(c) => c.data,
+            Value::Dyn(_) => return Err("the sequence lengths must be constants".into()),
+        };
+        let (ba, ta) = (
+            attr_i(node, "batch_axis", 1) as usize,
+            attr_i(node, "time_axis", 0) as usize,
+        );
+        if s.len() < 2 || ba > 1 || ta > 1 || ba == ta || lens.len() != s[ba] {
+            return Err(format!(
+                "batch axis {ba}, time axis {ta} and {} lengths for an input of shape {s:?}",
+                lens.len()
+            ));
+        }
+        if let Some(l) = lens
+            .iter()
+            .find(|&&l| l.fract() != 0.0 || l < 0.0 || l > s[ta] as f32)
+        {
+            return Err(format!(
+                "a sequence length {l} outside 0..={} (the time axis)",
+                s[ta]
+            ));
+        }
+        let st = strides(&s);
+        let mut picks = Vec::with_capacity(numel(&s));
+        for_each_index(&s, |_, idx| {
+            let (b, t) = (idx[ba], idx[ta]);
+            let len = lens[b] as usize;
+            let src = if t < len { len - 1 - t } else { t };
+            let off: usize = idx
+                .iter()
+                .enumerate()
+                .map(|(d, &i)| if d == ta { src } else { i } * st[d])
+                .sum();
+            picks.push(Pick::V(0, off as u32));
+        });
+        Ok(self.rewire(&[v], s, &picks))
+    }
 }
