@@ -40,6 +40,22 @@ fn compile(model: &Model, inputs: &[Vec<f32>], target: Target) -> CompiledModel 
         .unwrap_or_else(|e| panic!("{target}: {e}"))
 }
 
+/// How far `s` is from the default settings (activation, weight and table bits), and whether
+/// that is within `accuracy`'s reach.
+fn moved_from_default(s: &QuantSettings) -> ([i64; 3], bool) {
+    let d = QuantSettings::default();
+    let moved = [
+        i64::from(s.input_scale) - i64::from(d.input_scale),
+        i64::from(s.param_scale) - i64::from(d.param_scale),
+        i64::from(s.table_bits) - i64::from(d.table_bits),
+    ];
+    let within = moved
+        .iter()
+        .zip(zkonnx::ACCURACY_REACH)
+        .all(|(&m, (lo, hi))| (i64::from(lo)..=i64::from(hi)).contains(&m));
+    (moved, within)
+}
+
 #[test]
 fn each_target_keeps_its_promise() {
     let dir = common::shared_models();
@@ -52,18 +68,11 @@ fn each_target_keeps_its_promise() {
         (d.input_scale, d.param_scale)
     );
     let acc = compile(&model, &inputs, Target::Accuracy);
-    let moved = [
-        i64::from(acc.settings.input_scale) - i64::from(d.input_scale),
-        i64::from(acc.settings.param_scale) - i64::from(d.param_scale),
-        i64::from(acc.model.settings.table_bits) - i64::from(d.table_bits),
-    ];
-    let reach = zkonnx::ACCURACY_REACH;
+    let (moved, within) = moved_from_default(&acc.model.settings);
     assert!(
-        moved
-            .iter()
-            .zip(reach)
-            .all(|(&m, (lo, hi))| (i64::from(lo)..=i64::from(hi)).contains(&m)),
-        "accuracy moved the settings by {moved:?}, past {reach:?}"
+        within,
+        "accuracy moved the settings by {moved:?}, past {:?}",
+        zkonnx::ACCURACY_REACH
     );
     assert!(acc.plan.cost <= given.plan.cost);
     let (eg, ea) = (
@@ -90,7 +99,6 @@ fn accuracy_ends_where_no_step_improves() {
     let acc = compile(&model, &inputs, Target::Accuracy);
     let ea = worst_error(&model, &acc, &inputs);
     let at = acc.model.settings;
-    let d = QuantSettings::default();
     let mut tried = 0;
     for &(di, dp, dt) in zkonnx::ACCURACY_STEPS {
         let s = QuantSettings {
@@ -99,15 +107,7 @@ fn accuracy_ends_where_no_step_improves() {
             table_bits: at.table_bits.saturating_add_signed(dt),
             ..at
         };
-        let moved = [
-            i64::from(s.input_scale) - i64::from(d.input_scale),
-            i64::from(s.param_scale) - i64::from(d.param_scale),
-            i64::from(s.table_bits) - i64::from(d.table_bits),
-        ];
-        let within = moved
-            .iter()
-            .zip(zkonnx::ACCURACY_REACH)
-            .all(|(&m, (lo, hi))| (i64::from(lo)..=i64::from(hi)).contains(&m));
+        let (_, within) = moved_from_default(&s);
         if !within || s == at {
             continue;
         }
