@@ -180,7 +180,10 @@ impl Importer {
                 let r = self.relu(neg);
                 self.combine(&[(xi, &id, 1.0), (r, &id, 2.0)], shape)
             }
-            "Sqrt" => self.emit(Op::Sqrt, vec![xi], shape),
+            "Sqrt" => {
+                self.widen_radicand(xi);
+                self.emit(Op::Sqrt, vec![xi], shape)
+            }
             "Reciprocal" => self.reciprocal(xi),
             "LeakyRelu" => {
                 let a = attr_f(node, "alpha", 0.01);
@@ -544,6 +547,37 @@ impl Importer {
                     }
                 }))
             }
+        }
+    }
+}
+
+impl Importer {
+    /// The square root of a mean (or sum) of products — a variance or a mean square, as
+    /// exporters write LayerNorm and RMSNorm unfused (`Pow`, `ReduceMean`, `Add`, `Sqrt`) —
+    /// keeps its radicand at twice the activations' precision, as the fused
+    /// LayerNormalization does: the products are exact there, where at the activations'
+    /// scale a variance of 0.001 is 8 steps (a ViT's class-token row: an unfused export erred
+    /// 4× the fused one). The chain marked is the products and the sums or affine maps of one
+    /// input between them and the root (at most four); any other radicand is left as it is.
+    fn widen_radicand(&mut self, xi: usize) {
+        let mut chain = Vec::new();
+        let mut at = xi;
+        loop {
+            let n = &self.nodes[at];
+            match n.op {
+                Op::Bilinear { .. } => {
+                    chain.push(at);
+                    break;
+                }
+                Op::Affine { .. } | Op::Linear { .. } if n.inputs.len() == 1 && chain.len() < 4 => {
+                    chain.push(at);
+                    at = n.inputs[0];
+                }
+                _ => return,
+            }
+        }
+        for i in chain {
+            self.nodes[i].wide = true;
         }
     }
 }
