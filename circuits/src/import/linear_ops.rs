@@ -377,9 +377,6 @@ impl Importer {
         self.binary(super::elementwise_ops::Bin::Add, Value::Dyn(p), bc)
     }
 
-    /// `alpha·A·B + beta·C` with a constant `A` (already transposed if `transA`) and a computed
-    /// `B`: every column of `B` goes through the dense map `A`, and the result is transposed
-    /// back, `(A·B)ᵀ = Bᵀ·Aᵀ`.
     /// A Gemm of constant A and B (a recurrence's first step multiplies its constant initial
     /// state; tf2onnx writes a Keras SimpleRNN so): `alpha·A·B + beta·C` folded, or added to a
     /// computed C.
@@ -405,6 +402,9 @@ impl Importer {
         }
     }
 
+    /// `alpha·A·B + beta·C` with a constant `A` (already transposed if `transA`) and a computed
+    /// `B`: every column of `B` goes through the dense map `A`, and the result is transposed
+    /// back, `(A·B)ᵀ = Bᵀ·Aᵀ`.
     fn gemm_const_a(&mut self, node: &pb::NodeProto, a: Const, alpha: f32, beta: f32) -> R<Value> {
         let b = self.req(node, 1)?;
         let bi = self.dyn_of(&b, "B")?;
