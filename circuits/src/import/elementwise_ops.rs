@@ -3,6 +3,7 @@
 use tract_onnx::pb;
 
 use super::build::{iota, Pick};
+use super::logic_ops::is_int_type;
 use super::tensor::{broadcast_index, broadcast_shape, numel};
 use super::{attr, attr_f, attr_s, Const, Importer, Value};
 use crate::ir::{Func, Op, Ref, Trig};
@@ -60,6 +61,20 @@ impl Importer {
             let mut acc = it.next().ok_or("no inputs")?;
             for v in it {
                 acc = self.binary(b, acc, v)?;
+            }
+            if b == Bin::Div
+                && self
+                    .output_dtype(node)
+                    .is_some_and(|t| is_int_type(t.into()))
+            {
+                // Integer division truncates toward zero (C's, and onnxruntime's).
+                acc = match acc {
+                    Value::Const(c) => Value::Const(Const {
+                        shape: c.shape,
+                        data: c.data.iter().map(|v| v.trunc()).collect(),
+                    }),
+                    d => self.trunc(d)?,
+                };
             }
             return Ok(Some(vec![acc]));
         }

@@ -19,7 +19,6 @@ struct Window {
     strides: Vec<usize>,
     dilations: Vec<usize>,
     pad_begin: Vec<i64>,
-    pad_end: Vec<i64>,
     out: Vec<usize>,
 }
 
@@ -103,36 +102,29 @@ impl Window {
             strides,
             dilations,
             pad_begin: pb,
-            pad_end: pe,
             out,
         })
     }
 
     /// For output position `p`: every kernel offset's input position (flat over the spatial
-    /// axes), `None` in padding; and how many offsets fall inside the padded input.
-    fn taps(&self, spatial: &[usize], p: &[usize]) -> (Vec<Option<usize>>, usize) {
+    /// axes), `None` in padding or past the input's end.
+    fn taps(&self, spatial: &[usize], p: &[usize]) -> Vec<Option<usize>> {
         let sst = strides(spatial);
         let mut taps = Vec::with_capacity(numel(&self.kernel));
-        let mut in_padded = 0;
         for_each_index(&self.kernel, |_, kk| {
             let mut off = 0usize;
             let mut valid = true;
-            let mut padded = true;
             for a in 0..spatial.len() {
                 let pos =
                     (p[a] * self.strides[a] + kk[a] * self.dilations[a]) as i64 - self.pad_begin[a];
                 if pos < 0 || pos >= spatial[a] as i64 {
                     valid = false;
                 }
-                if pos < -self.pad_begin[a] || pos >= spatial[a] as i64 + self.pad_end[a] {
-                    padded = false;
-                }
                 off += pos.max(0) as usize * sst[a];
             }
-            in_padded += usize::from(padded);
             taps.push(valid.then_some(off));
         });
-        (taps, in_padded)
+        taps
     }
 }
 
@@ -652,7 +644,7 @@ impl Importer {
         for n in 0..nbatch {
             for g in 0..group {
                 for_each_index(&win.out, |pflat, p| {
-                    let (taps, _) = win.taps(spatial, p);
+                    let taps = win.taps(spatial, p);
                     let inputs = (0..cg)
                         .flat_map(|ci| {
                             taps.iter().map(move |t| {
@@ -854,9 +846,12 @@ impl Importer {
         let mut counts = Vec::with_capacity(nc * sp_out);
         for ch in 0..nc {
             for_each_index(&win.out, |_, p| {
-                let (taps, padded) = win.taps(spatial, p);
+                let taps = win.taps(spatial, p);
+                // ONNX (its reference and onnxruntime) divides by the whole kernel when
+                // padding counts, a ceil-mode window reaching past the end padding included
+                // (PyTorch and tract clip such a window to the padded input).
                 let valid = taps.iter().filter(|t| t.is_some()).count();
-                counts.push(if include_pad { padded } else { valid });
+                counts.push(if include_pad { taps.len() } else { valid });
                 windows.push(
                     taps.iter()
                         .map(|t| t.map(|off| (ch * sp_in + off) as u32))

@@ -23,7 +23,7 @@ use crate::ir::{Group, Linear, Mat, Op};
 type R<T> = Result<T, String>;
 
 /// ONNX element types that a `Cast` turns into integers.
-fn is_int_type(to: i64) -> bool {
+pub(crate) fn is_int_type(to: i64) -> bool {
     matches!(to, 2..=7 | 12 | 13)
 }
 
@@ -272,7 +272,7 @@ impl Importer {
     }
 
     /// Rounding toward zero: `floor(relu(x)) − floor(relu(−x))`.
-    fn trunc(&mut self, x: Value) -> R<Value> {
+    pub(crate) fn trunc(&mut self, x: Value) -> R<Value> {
         let xi = self.dyn_of(&x, "the operand")?;
         let pos = self.relu(xi);
         let n = self.neg(x)?;

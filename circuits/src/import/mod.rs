@@ -247,14 +247,16 @@ impl Importer {
             };
             match result {
                 Ok(outs) => {
-                    let dtype = match node.op_type.as_str() {
-                        "Cast" | "CastLike" => Some(self.cast_target(node) as i32),
-                        _ => attr(node, "value")
-                            .and_then(|a| a.t.as_ref())
-                            .map(|t| t.data_type),
-                    };
-                    if let (Some(t), Some(o)) = (dtype, node.output.first()) {
-                        self.dtypes.insert(o.clone(), t);
+                    if let Some(t) = self.output_dtype(node) {
+                        // Split's outputs all keep the type; others type their first.
+                        let n = if node.op_type == "Split" {
+                            node.output.len()
+                        } else {
+                            1
+                        };
+                        for o in node.output.iter().take(n).filter(|o| !o.is_empty()) {
+                            self.dtypes.insert(o.clone(), t);
+                        }
                     }
                     for (name, v) in node.output.iter().zip(outs) {
                         if !name.is_empty() {
@@ -353,6 +355,39 @@ impl Importer {
                 .map_or(1, |&t| i64::from(t))
         } else {
             attr_i(node, "to", 1)
+        }
+    }
+
+    /// The ONNX element type of a node's outputs where it follows from the node (its `to`,
+    /// its constant, an index or truth value) or from its data input's type (an arithmetic or
+    /// data-movement operator keeps it): integer division truncates, so `Div` must know when
+    /// its operands are integers, shape arithmetic included.
+    pub(crate) fn output_dtype(&self, node: &pb::NodeProto) -> Option<i32> {
+        let input = |k: usize| {
+            node.input
+                .get(k)
+                .filter(|n| !n.is_empty())
+                .and_then(|n| self.dtypes.get(n))
+                .copied()
+        };
+        match node.op_type.as_str() {
+            "Cast" | "CastLike" => Some(self.cast_target(node) as i32),
+            "Constant" => attr(node, "value")
+                .and_then(|a| a.t.as_ref())
+                .map(|t| t.data_type),
+            "Shape" | "Size" | "ArgMax" | "ArgMin" | "NonZero" => Some(7),
+            "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "Not" | "And"
+            | "Or" | "Xor" | "IsNaN" | "IsInf" => Some(9),
+            "Where" => input(1).or(input(2)),
+            // Every input of the output's type.
+            "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Max" | "Min" | "Sum" | "Concat" | "MatMul"
+            | "Einsum" | "Range" => (0..node.input.len()).find_map(input),
+            // The data input first, then indices, axes, shapes or bounds.
+            "Neg" | "Abs" | "Sign" | "Slice" | "Gather" | "GatherElements" | "GatherND"
+            | "Reshape" | "Squeeze" | "Unsqueeze" | "Transpose" | "Pad" | "Expand" | "Tile"
+            | "Identity" | "Flatten" | "ReduceSum" | "ReduceMin" | "ReduceMax" | "ReduceProd"
+            | "Split" | "CumSum" | "Clip" | "ScatterND" | "ScatterElements" | "TopK" => input(0),
+            _ => None,
         }
     }
 
