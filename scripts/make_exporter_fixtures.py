@@ -520,6 +520,45 @@ def fx_hb_random_forest():
     )
 
 
+def fx_kws_stft():
+    """A keyword-spotting model on raw audio: torch.stft (Hann window) -> power -> mel
+    filterbank -> log -> Conv1d -> mean -> Linear (the dynamo exporter writes an STFT node)."""
+    import torch
+    from torch import nn
+
+    class Kws(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("window", torch.hann_window(64))
+            # A triangular mel-like filterbank over the 33 one-sided bins.
+            fb = torch.zeros(33, 12)
+            for m in range(12):
+                lo, mid, hi = 1 + 2 * m, 2 + 2 * m + m // 3, 4 + 2 * m + m // 2
+                for k in range(lo, min(hi, 33)):
+                    fb[k, m] = (k - lo) / max(mid - lo, 1) if k <= mid else (hi - k) / max(hi - mid, 1)
+            self.register_buffer("mel", fb)
+            self.conv = nn.Conv1d(12, 8, 3)
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, audio):
+            spec = torch.stft(
+                audio, n_fft=64, hop_length=32, window=self.window, center=False, return_complex=True
+            )
+            power = torch.view_as_real(spec).pow(2).sum(-1)
+            mel = torch.matmul(power.transpose(1, 2), self.mel)
+            feats = torch.log(mel + 1e-2).transpose(1, 2)
+            return self.fc(torch.relu(self.conv(feats)).mean(-1))
+
+    seed_everything()
+    model = Kws()
+    t = np.arange(512, dtype=np.float64) / 8000.0
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 1250 * t)
+    audio = rounded((tone + 0.05 * randn(512)).reshape(1, 512))
+    return torch_fixture(
+        model, [audio], dynamo=True, opset=18, input_names=["audio"], output_names=["logits"]
+    )
+
+
 FIXTURES = {
     "torchscript_encoder": fx_torchscript_encoder,
     "dynamo_encoder": fx_dynamo_encoder,
@@ -531,6 +570,7 @@ FIXTURES = {
     "hb_random_forest": fx_hb_random_forest,
     "two_input": fx_two_input,
     "two_output": fx_two_output,
+    "kws_stft": fx_kws_stft,
 }
 
 # Ops the fixture must contain (a check that the exporter did what the fixture is for).
@@ -538,6 +578,7 @@ REQUIRED_OPS = {
     "lstm": {"LSTM"},
     "gru": {"GRU"},
     "lgbm_classifier": {"ai.onnx.ml:TreeEnsembleClassifier"},
+    "kws_stft": {"STFT"},
 }
 
 

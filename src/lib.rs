@@ -91,7 +91,8 @@ pub struct Model {
     pub path: PathBuf,
     /// Its Graph IR.
     pub graph: Graph,
-    /// Keccak-256 of the file, hex.
+    /// Keccak-256 of the file followed by its external data files (where its weights are
+    /// kept apart), hex.
     pub hash: String,
 }
 
@@ -99,12 +100,24 @@ impl Model {
     /// Imports an ONNX file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let graph = zkonnx_circuits::import::import_onnx(&path)?;
-        let bytes = std::fs::read(&path).map_err(|e| Error::Data {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let hash = hex::encode(Keccak256::digest(&bytes));
+        let (graph, external) = zkonnx_circuits::import::import_onnx_with_data(&path)?;
+        let mut hasher = Keccak256::new();
+        for file in std::iter::once(&path).chain(&external) {
+            let data = |e: std::io::Error| Error::Data {
+                path: file.display().to_string(),
+                reason: e.to_string(),
+            };
+            let mut f = std::fs::File::open(file).map_err(data)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = std::io::Read::read(&mut f, &mut buf).map_err(data)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+        }
+        let hash = hex::encode(hasher.finalize());
         Ok(Self { path, graph, hash })
     }
 

@@ -113,6 +113,12 @@ fn dynamo_encoder_layer() {
     fixture("dynamo_encoder", &[]);
 }
 
+/// Raw audio through torch.stft, a mel filterbank and a log (the dynamo exporter's `STFT`).
+#[test]
+fn stft_keyword_spotter_from_torch() {
+    fixture("kws_stft", &[]);
+}
+
 #[test]
 fn lstm_from_torch() {
     fixture("lstm", &[]);

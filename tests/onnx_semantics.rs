@@ -158,3 +158,154 @@ fn average_pool_counting_padding_divides_by_the_whole_kernel() {
     }
     matches_reference(&p, &x, &reference, 2e-3);
 }
+
+/// A transposed convolution's `output_shape` and `auto_pad` give its pads as ONNX defines
+/// them: 10×8 from a 3×3 input at strides 3×2 is one more row and column than the natural
+/// 9×7 (as `output_padding` 1, 1 would give), and `SAME_UPPER` pads the odd unit at the end.
+#[test]
+fn transposed_convolution_pads_from_output_shape_and_auto_pad() {
+    let ints = |v: &[i64]| Attr::Ints(v.to_vec());
+    let w = common::onnx::tensor("w", &[1, 2, 3, 3], rand_vec(33, 18, 0.5));
+    let build = |name: &str, out: &[i64], attrs: Vec<(&'static str, Attr)>| {
+        let mut a = vec![("strides", ints(&[3, 2]))];
+        a.extend(attrs);
+        write(
+            name,
+            &model(
+                ("x", &[1, 1, 3, 3]),
+                ("y", out),
+                &[node("ConvTranspose", &["x", "w"], "y", a)],
+                vec![w.clone()],
+            ),
+        )
+    };
+    let x = rand_vec(34, 9, 1.0);
+    let run = |p: &std::path::Path| {
+        let c = Model::load(p)
+            .expect("import")
+            .compile(&[x.clone()], QuantSettings::default())
+            .expect("compile");
+        let t = c.witness(&x).expect("witness");
+        c.model.dequantize_output(t.output(&c.model))
+    };
+    let shaped = build(
+        "convt-output-shape",
+        &[1, 2, 10, 8],
+        vec![("output_shape", ints(&[10, 8]))],
+    );
+    let padded = build(
+        "convt-output-padding",
+        &[1, 2, 10, 8],
+        vec![("output_padding", ints(&[1, 1]))],
+    );
+    assert_eq!(run(&shaped).len(), 160);
+    assert_eq!(run(&shaped), run(&padded));
+    let same = build(
+        "convt-same-upper",
+        &[1, 2, 9, 6],
+        vec![("auto_pad", Attr::S("SAME_UPPER"))],
+    );
+    let explicit = build(
+        "convt-explicit",
+        &[1, 2, 9, 6],
+        vec![("pads", ints(&[0, 0, 0, 1]))],
+    );
+    assert_eq!(run(&same).len(), 108);
+    assert_eq!(run(&same), run(&explicit));
+}
+
+/// The quantized output of a one-node model on `x` (checked under MockProver).
+fn one_node(
+    name: &str,
+    x: &[f32],
+    shapes: (&[i64], &[i64]),
+    n: common::onnx::N<'_>,
+    inits: Vec<pb::TensorProto>,
+) -> Vec<f64> {
+    let p = write(name, &model(("x", shapes.0), ("y", shapes.1), &[n], inits));
+    let c = Model::load(&p)
+        .expect("import")
+        .compile(&[x.to_vec()], QuantSettings::default())
+        .expect("compile");
+    let t = c.witness(x).expect("witness");
+    let out = c.model.dequantize_output(t.output(&c.model));
+    let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
+    let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(t));
+    MockProver::run(c.k(), &circuit, vec![inst])
+        .expect("mock")
+        .verify()
+        .expect("honest witness");
+    out
+}
+
+/// `Compress` by a constant condition along an axis and over the flattened input (a shorter
+/// condition drops the rest); `Pad` in `wrap` mode (the tensor a torus).
+#[test]
+fn compress_and_wrap_pad_rewire() {
+    // Multiples of 1/8: exact at any scale, so the rewired values compare exactly.
+    let x: Vec<f32> = rand_vec(35, 12, 8.0).iter().map(|v| v.round() / 8.0).collect();
+    let v = |i: usize| f64::from(x[i]);
+    let cond = |v: Vec<i32>| tensor_int("c", &[v.len() as i64], 9, v);
+    let rows = one_node(
+        "compress-axis",
+        &x,
+        (&[3, 4], &[2, 4]),
+        node("Compress", &["x", "c"], "y", vec![("axis", Attr::I(0))]),
+        vec![cond(vec![1, 0, 1])],
+    );
+    let want: Vec<f64> = [0, 1, 2, 3, 8, 9, 10, 11].iter().map(|&i| v(i)).collect();
+    assert_eq!(rows, want);
+    let flat = one_node(
+        "compress-flat",
+        &x,
+        (&[3, 4], &[3]),
+        node("Compress", &["x", "c"], "y", vec![]),
+        vec![cond(vec![0, 1, 1, 0, 0, 1, 0])],
+    );
+    assert_eq!(flat, [v(1), v(2), v(5)]);
+    let wrapped = one_node(
+        "pad-wrap",
+        &x,
+        (&[3, 4], &[3, 7]),
+        node("Pad", &["x", "pads"], "y", vec![("mode", Attr::S("wrap"))]),
+        vec![tensor_i64_shaped("pads", &[4], vec![0, 1, 0, 2])],
+    );
+    let want: Vec<f64> = (0..3)
+        .flat_map(|r| [3, 0, 1, 2, 3, 0, 1].map(|c| r * 4 + c))
+        .map(v)
+        .collect();
+    assert_eq!(wrapped, want);
+}
+
+/// `MeanVarianceNormalization` over its default axes (N, H, W): each channel to mean 0 and
+/// variance 1.
+#[test]
+fn mean_variance_normalization_per_channel() {
+    let x: Vec<f32> = rand_vec(36, 24, 1.0)
+        .iter()
+        .map(|v| v * 2.0 + 0.5)
+        .collect();
+    let y = one_node(
+        "mvn",
+        &x,
+        (&[1, 2, 3, 4], &[1, 2, 3, 4]),
+        node("MeanVarianceNormalization", &["x"], "y", vec![]),
+        vec![],
+    );
+    for ch in 0..2 {
+        let xs: Vec<f64> = x[ch * 12..ch * 12 + 12]
+            .iter()
+            .map(|&a| f64::from(a))
+            .collect();
+        let m = xs.iter().sum::<f64>() / 12.0;
+        let sd = (xs.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / 12.0).sqrt();
+        for (k, a) in xs.iter().enumerate() {
+            let want = (a - m) / sd;
+            assert!(
+                (y[ch * 12 + k] - want).abs() < 5e-3,
+                "{ch} {k}: {} vs {want}",
+                y[ch * 12 + k]
+            );
+        }
+    }
+}

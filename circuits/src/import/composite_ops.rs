@@ -37,6 +37,7 @@ impl Importer {
             "CenterCropPad" => self.center_crop_pad(node)?,
             "LpPool" => self.lp_pool(node)?,
             "GroupNormalization" => self.group_norm(node)?,
+            "MeanVarianceNormalization" => self.mvn(node)?,
             "BitShift" => self.bit_shift(node)?,
             "NegativeLogLikelihoodLoss" => {
                 let (x, target, w) = (self.req(node, 0)?, self.req(node, 1)?, self.input(node, 2)?);
@@ -301,6 +302,29 @@ impl Importer {
                 vec![],
             )?),
         }
+    }
+
+    /// `MeanVarianceNormalization`: `(x − mean) / std` over `axes` (default N, H, W), the
+    /// variance a mean of squared deviations (so its square root keeps double precision, as
+    /// a LayerNorm's).
+    fn mvn(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let x = self.req(node, 0)?;
+        let axes = attr_ints(node, "axes").unwrap_or(vec![0, 2, 3]);
+        let attrs = vec![
+            int_attr("keepdims", 1),
+            pb::AttributeProto {
+                name: "axes".into(),
+                ints: axes,
+                r#type: pb::attribute_proto::AttributeType::Ints as i32,
+                ..Default::default()
+            },
+        ];
+        let m = one(self.lower_as("ReduceMean", vec![Some(x.clone())], &[], attrs.clone())?)?;
+        let d = self.binary(Bin::Sub, x, m)?;
+        let sq = self.binary(Bin::Mul, d.clone(), d.clone())?;
+        let var = one(self.lower_as("ReduceMean", vec![Some(sq)], &[], attrs)?)?;
+        let sd = one(self.lower_as("Sqrt", vec![Some(var)], &[], vec![])?)?;
+        self.binary(Bin::Div, d, sd)
     }
 
     fn group_norm(&mut self, node: &pb::NodeProto) -> R<Value> {

@@ -128,6 +128,55 @@ impl Window {
     }
 }
 
+/// A transposed convolution's pads: given, or from `output_shape` or `auto_pad` (`SAME_*`: the
+/// input's size times the stride) as ONNX defines them: the total padding is the natural
+/// output's size less the asked one, split evenly with the odd unit at the end for
+/// `SAME_UPPER`, at the beginning otherwise. A total below zero (an output larger than the
+/// natural one) pads with zeros past the end.
+fn transposed_pads(
+    node: &pb::NodeProto,
+    spatial: &[usize],
+    kernel: &[usize],
+    st: &[usize],
+    dil: &[usize],
+    opad: &[usize],
+) -> R<Vec<i64>> {
+    let r = spatial.len();
+    let auto = attr_s(node, "auto_pad", "NOTSET");
+    let asked: Option<Vec<i64>> = match (attr_ints(node, "output_shape"), auto.as_str()) {
+        (Some(o), _) if o.len() >= r => Some(o[o.len() - r..].to_vec()),
+        (Some(o), _) => return Err(format!("output_shape {o:?} does not fit {r} spatial axes")),
+        (None, "SAME_UPPER" | "SAME_LOWER") => {
+            Some((0..r).map(|a| (spatial[a] * st[a]) as i64).collect())
+        }
+        (None, "VALID") => return Ok(vec![0; 2 * r]),
+        (None, "NOTSET") => {
+            let p = attr_ints(node, "pads").unwrap_or(vec![0; 2 * r]);
+            if p.len() != 2 * r {
+                return Err(format!("pads {p:?} do not fit {r} spatial axes"));
+            }
+            return Ok(p);
+        }
+        (None, other) => return Err(format!("auto_pad '{other}' is not supported")),
+    };
+    let asked = asked.unwrap_or_default();
+    let mut pads = vec![0i64; 2 * r];
+    for a in 0..r {
+        let natural = ((spatial[a] - 1) * st[a] + (kernel[a] - 1) * dil[a] + 1 + opad[a]) as i64;
+        if asked[a] < 1 {
+            return Err(format!("output_shape {asked:?} is not positive"));
+        }
+        let total = natural - asked[a];
+        let (small, big) = (total.div_euclid(2), total - total.div_euclid(2));
+        (pads[a], pads[a + r]) = if auto == "SAME_UPPER" {
+            (small, big)
+        } else {
+            (big, small)
+        };
+    }
+    Ok(pads)
+}
+
 /// Gemm's B operand of shape `sb` against an `m×k` A: `(transB, n)`.
 fn gemm_b(node: &pb::NodeProto, sb: &[usize], m: usize, k: usize) -> R<(bool, usize)> {
     let trans_b = attr_i(node, "transB", 0) != 0;
@@ -733,12 +782,7 @@ impl Importer {
             .map_or(vec![1; r], |v| v.iter().map(|&x| x as usize).collect());
         let opad: Vec<usize> = attr_ints(node, "output_padding")
             .map_or(vec![0; r], |v| v.iter().map(|&x| x as usize).collect());
-        let pads: Vec<i64> = attr_ints(node, "pads").unwrap_or(vec![0; 2 * r]);
-        if attr_s(node, "auto_pad", "NOTSET") != "NOTSET"
-            || attr_ints(node, "output_shape").is_some()
-        {
-            return Err("auto_pad and output_shape are not supported; give pads".into());
-        }
+        let pads = transposed_pads(node, &spatial, &kernel, &st, &dil, &opad)?;
         let out_sp: Vec<usize> = (0..r)
             .map(|a| {
                 ((spatial[a] - 1) * st[a] + (kernel[a] - 1) * dil[a] + 1 + opad[a]) as i64

@@ -12,6 +12,7 @@ mod composite_ops;
 mod control_ops;
 mod einsum;
 mod elementwise_ops;
+mod external;
 mod linear_ops;
 mod logic_ops;
 mod lrn;
@@ -23,6 +24,7 @@ pub mod registry;
 mod resize;
 mod scatter_ops;
 mod shape_ops;
+mod signal_ops;
 mod spatial_ops;
 mod svm_ops;
 pub mod tensor;
@@ -54,17 +56,28 @@ pub(crate) enum Value {
 
 /// Loads an ONNX file and lowers it to the Graph IR.
 pub fn import_onnx(path: &Path) -> Result<Graph> {
+    import_onnx_with_data(path).map(|(g, _)| g)
+}
+
+/// Loads an ONNX file and lowers it to the Graph IR; also returns the external data files its
+/// initializers were read from (beside the model, in the order first referenced).
+pub fn import_onnx_with_data(path: &Path) -> Result<(Graph, Vec<std::path::PathBuf>)> {
     let p = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| CircuitsError::Io {
         path: p.clone(),
         source,
     })?;
-    let proto = tract_onnx::onnx()
+    let mut proto = tract_onnx::onnx()
         .proto_model_for_read(&mut bytes.as_slice())
         .map_err(|e| CircuitsError::NotOnnx {
             path: p.clone(),
             reason: format!("{e:#}"),
         })?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let files = match proto.graph.as_mut() {
+        Some(g) => external::inline_external(g, dir.unwrap_or(Path::new(".")))?,
+        None => Vec::new(),
+    };
     let graph = proto.graph.as_ref().ok_or_else(|| CircuitsError::NotOnnx {
         path: p.clone(),
         reason: "the file has no graph".into(),
@@ -80,11 +93,12 @@ pub fn import_onnx(path: &Path) -> Result<Graph> {
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
         .map_or(13, |o| o.version);
-    Importer {
+    let g = Importer {
         opset,
         ..Importer::default()
     }
-    .run(graph)
+    .run(graph)?;
+    Ok((g, files))
 }
 
 #[derive(Default)]
@@ -386,7 +400,8 @@ impl Importer {
             "Neg" | "Abs" | "Sign" | "Slice" | "Gather" | "GatherElements" | "GatherND"
             | "Reshape" | "Squeeze" | "Unsqueeze" | "Transpose" | "Pad" | "Expand" | "Tile"
             | "Identity" | "Flatten" | "ReduceSum" | "ReduceMin" | "ReduceMax" | "ReduceProd"
-            | "Split" | "CumSum" | "Clip" | "ScatterND" | "ScatterElements" | "TopK" => input(0),
+            | "Split" | "CumSum" | "Clip" | "ScatterND" | "ScatterElements" | "TopK"
+            | "Compress" => input(0),
             _ => None,
         }
     }

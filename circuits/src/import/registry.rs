@@ -149,6 +149,11 @@ pub(crate) const FAMILIES: &[Family] = &[
         name: "composite",
         lower: Importer::lower_composite_op,
         ops: &[
+            (
+                "MeanVarianceNormalization",
+                "",
+                "(x − mean) / sqrt(mean of squared deviations), the variance at double precision",
+            ),
             ("CenterCropPad", "", "Slice and Pad (rewiring)"),
             ("LpPool", "", "|x|^p, AveragePool, times the window, ^(1/p)"),
             (
@@ -303,6 +308,22 @@ pub(crate) const FAMILIES: &[Family] = &[
         ],
     },
     Family {
+        name: "signal",
+        lower: Importer::lower_signal_op,
+        ops: &[
+            (
+                "DFT",
+                "",
+                "constant length and axis: cosines and sines as constant weights; onesided, inverse, complex",
+            ),
+            (
+                "STFT",
+                "",
+                "constant frame step, length and window: a DFT of every windowed frame",
+            ),
+        ],
+    },
+    Family {
         name: "shape",
         lower: Importer::lower_shape_op,
         ops: &[
@@ -328,7 +349,8 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("Split", "", "rewiring"),
             ("Slice", "", "rewiring"),
             ("Gather", "", "constant indices: rewiring"),
-            ("Pad", "", "rewiring (constant, edge, reflect)"),
+            ("Pad", "", "rewiring (constant, edge, reflect, wrap)"),
+            ("Compress", "", "constant condition: rewiring"),
             ("Expand", "", "rewiring"),
             ("Tile", "", "rewiring"),
             ("Where", "", "constant condition: rewiring"),

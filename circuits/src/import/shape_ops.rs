@@ -534,6 +534,7 @@ impl Importer {
                                     }
                                 }
                                 "edge" => i = i.clamp(0, d - 1),
+                                "wrap" => i = i.rem_euclid(d.max(1)),
                                 "constant" => pad = true,
                                 other => err = Some(other.to_string()),
                             }
@@ -551,6 +552,7 @@ impl Importer {
                 }
                 self.rewire(&[v], out, &picks)
             }
+            "Compress" => self.compress(node)?,
             "Expand" => {
                 let v = self.req(node, 0)?;
                 let s = self.shape_of(&v);
@@ -669,5 +671,52 @@ impl Importer {
             picks.push(Pick::V(0, off as u32));
         });
         Ok(self.rewire(&[v], s, &picks))
+    }
+}
+
+impl Importer {
+    /// `Compress` by a constant condition: the slices along `axis` (of the flattened input
+    /// without one) where the condition is nonzero, a rewiring. The condition may be shorter
+    /// than the axis (the rest is dropped); a longer one is refused, as ONNX does.
+    fn compress(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let v = self.req(node, 0)?;
+        let cond = self
+            .const_input(node, 1, "the condition")?
+            .ok_or("Compress needs a condition")?;
+        let s = self.shape_of(&v);
+        let (v, s, axis) = match attr(node, "axis") {
+            Some(a) => (v, s.clone(), norm_axis(a.i, s.len())?),
+            None => {
+                let flat = vec![numel(&s)];
+                let picks = (0..numel(&s) as u32)
+                    .map(|i| Pick::V(0, i))
+                    .collect::<Vec<_>>();
+                (self.rewire(&[v], flat.clone(), &picks), flat, 0)
+            }
+        };
+        if cond.data.len() > s[axis] {
+            return Err(format!(
+                "a condition of {} values for an axis of {}",
+                cond.data.len(),
+                s[axis]
+            ));
+        }
+        let keep: Vec<usize> = (0..cond.data.len())
+            .filter(|&i| cond.data[i] != 0.0)
+            .collect();
+        if keep.is_empty() {
+            return Err("the condition selects nothing (an empty output)".into());
+        }
+        let mut out = s.clone();
+        out[axis] = keep.len();
+        let st = strides(&s);
+        let mut picks = Vec::with_capacity(numel(&out));
+        for_each_index(&out, |_, idx| {
+            let off: usize = (0..s.len())
+                .map(|a| if a == axis { keep[idx[a]] } else { idx[a] } * st[a])
+                .sum();
+            picks.push(Pick::V(0, off as u32));
+        });
+        Ok(self.rewire(&[v], out, &picks))
     }
 }
