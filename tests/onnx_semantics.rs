@@ -183,7 +183,7 @@ fn transposed_convolution_pads_from_output_shape_and_auto_pad() {
     let run = |p: &std::path::Path| {
         let c = Model::load(p)
             .expect("import")
-            .compile(&[x.clone()], QuantSettings::default())
+            .compile(std::slice::from_ref(&x), QuantSettings::default())
             .expect("compile");
         let t = c.witness(&x).expect("witness");
         c.model.dequantize_output(t.output(&c.model))
@@ -243,7 +243,10 @@ fn one_node(
 #[test]
 fn compress_and_wrap_pad_rewire() {
     // Multiples of 1/8: exact at any scale, so the rewired values compare exactly.
-    let x: Vec<f32> = rand_vec(35, 12, 8.0).iter().map(|v| v.round() / 8.0).collect();
+    let x: Vec<f32> = rand_vec(35, 12, 8.0)
+        .iter()
+        .map(|v| v.round() / 8.0)
+        .collect();
     let v = |i: usize| f64::from(x[i]);
     let cond = |v: Vec<i32>| tensor_int("c", &[v.len() as i64], 9, v);
     let rows = one_node(

@@ -187,7 +187,7 @@ impl Importer {
             ));
         }
         let (len, step) = (len as usize, step as usize);
-        let onesided = attr(node, "onesided").map_or(true, |a| a.i != 0);
+        let onesided = attr(node, "onesided").is_none_or(|a| a.i != 0);
         if onesided && complex {
             return Err("onesided needs a real signal".into());
         }
