@@ -351,3 +351,70 @@ fn a_value_calibrated_near_zero_keeps_room_for_rounding() {
     );
     assert!(y.iter().all(|v| v.abs() < 0.01), "{y:?}");
 }
+
+/// A GridSample case: name, attribute and its value, grid, expected output.
+type GridCase = (&'static str, &'static str, &'static str, Vec<f32>, [f64; 8]);
+
+/// `GridSample` on a constant grid, against ONNX's published examples (its operator
+/// documentation): a 3×2 image sampled at grid points inside and far outside [−1, 1], in
+/// cubic and nearest mode and with border and reflection padding.
+#[test]
+fn grid_sample_on_a_constant_grid_matches_onnx_examples() {
+    let x = [0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0];
+    let inside = vec![
+        -1.0, -1.0, -0.5, -0.5, -0.2, -0.2, 0.0, 0.0, 0.0, 0.0, -0.2, -0.2, 0.5, 0.5, 1.0, 1.0,
+    ];
+    let far = vec![
+        -10.0, -10.0, -5.0, -5.0, -0.2, -0.2, 10.0, 10.0, 10.0, 10.0, -0.2, -0.2, 5.0, 5.0, 10.0,
+        10.0,
+    ];
+    let cases: [GridCase; 4] = [
+        (
+            "gs-bicubic",
+            "mode",
+            "bicubic",
+            inside.clone(),
+            [
+                -0.1406, 0.3828, 1.7556, 2.9688, 2.9688, 1.7556, 5.1445, 1.3906,
+            ],
+        ),
+        (
+            "gs-nearest",
+            "mode",
+            "nearest",
+            inside,
+            [0.0, 0.0, 2.0, 2.0, 2.0, 2.0, 5.0, 0.0],
+        ),
+        (
+            "gs-border",
+            "padding_mode",
+            "border",
+            far.clone(),
+            [0.0, 0.0, 1.7, 5.0, 5.0, 1.7, 5.0, 5.0],
+        ),
+        (
+            "gs-reflection",
+            "padding_mode",
+            "reflection",
+            far,
+            [2.5, 0.0, 1.7, 2.5, 2.5, 1.7, 5.0, 2.5],
+        ),
+    ];
+    for (name, attr, value, grid, want) in cases {
+        let y = one_node(
+            name,
+            &x,
+            (&[1, 1, 3, 2], &[1, 1, 2, 4]),
+            node(
+                "GridSample",
+                &["x", "grid"],
+                "y",
+                vec![(attr, Attr::S(value))],
+            ),
+            vec![common::onnx::tensor("grid", &[1, 2, 4, 2], grid)],
+        );
+        for (i, (o, w)) in y.iter().zip(want).enumerate() {
+            assert!((o - w).abs() < 2e-3, "{name} output {i}: {o} vs {w}");
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod control_ops;
 mod einsum;
 mod elementwise_ops;
 mod external;
+mod grid_sample;
 mod linear_ops;
 mod logic_ops;
 mod lrn;

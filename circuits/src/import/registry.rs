@@ -295,6 +295,11 @@ pub(crate) const FAMILIES: &[Family] = &[
                 "nearest (rewiring); linear and cubic, antialiased or cropped (constant weights); constant scales or sizes",
             ),
             ("Upsample", "", "nearest or linear"),
+            (
+                "GridSample",
+                "",
+                "constant grid: nearest (rewiring weights), linear and cubic as constant weights; zeros, border, reflection; 2-D and 3-D",
+            ),
             ("Trilu", "", "rewiring with zeros; constant k"),
             ("DepthToSpace", "", "rewiring (DCR and CRD)"),
             ("SpaceToDepth", "", "rewiring"),

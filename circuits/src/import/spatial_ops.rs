@@ -23,6 +23,7 @@ impl Importer {
     ) -> R<Option<Vec<Value>>> {
         let out = match op {
             "Resize" | "Upsample" => self.resize(node, op == "Upsample")?,
+            "GridSample" => self.grid_sample(node)?,
             "Trilu" => self.trilu(node)?,
             "DepthToSpace" | "SpaceToDepth" => self.depth_space(node, op == "DepthToSpace")?,
             "CumSum" => self.cumsum(node)?,
