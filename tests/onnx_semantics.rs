@@ -5,14 +5,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::onnx::{model, node, rand_vec, tensor_i64_shaped, tensor_int, Attr};
 use prost::Message;
 use tract_onnx::pb;
-use zkonnx::circuits::circuit::ModelCircuit;
-use zkonnx::halo2_proofs::dev::MockProver;
-use zkonnx::{Model, QuantSettings};
 
 fn write(name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let dir = common::temp_dir(name);
@@ -31,27 +26,6 @@ fn typed_input(bytes: Vec<u8>, elem_type: i32) -> Vec<u8> {
         t.elem_type = elem_type;
     }
     m.encode_to_vec()
-}
-
-/// Compiles on `x`, compares the quantized output with `reference` (within `tol`) and checks
-/// the honest witness under MockProver.
-fn matches_reference(p: &std::path::Path, x: &[f32], reference: &[f64], tol: f64) {
-    let c = Model::load(p)
-        .expect("import")
-        .compile(&[x.to_vec()], QuantSettings::default())
-        .expect("compile");
-    let t = c.witness(x).expect("witness");
-    let out = c.model.dequantize_output(t.output(&c.model));
-    assert_eq!(out.len(), reference.len(), "output size");
-    for (i, (o, r)) in out.iter().zip(reference).enumerate() {
-        assert!((o - r).abs() < tol, "output {i}: {o} vs {r}");
-    }
-    let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
-    let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(t));
-    MockProver::run(c.k(), &circuit, vec![inst])
-        .expect("mock")
-        .verify()
-        .expect("honest witness");
 }
 
 /// A centre pad written as shape arithmetic (onnx's `CenterCropPad` function): the padding
@@ -91,7 +65,7 @@ fn integer_division_truncates_in_shape_arithmetic() {
             reference[(r + 1) * 9 + c + 2] = f64::from(x[r * 4 + c]);
         }
     }
-    matches_reference(&p, &x, &reference, 1e-3);
+    common::matches_under_mock(&p, &x, &reference, 1e-3);
 }
 
 /// `Div` of int8 tensors truncates toward zero (−7 / 2 = −3, 127 / 5 = 25): the quotient of
@@ -110,7 +84,7 @@ fn integer_division_of_a_computed_tensor_truncates_toward_zero() {
     let reference: Vec<f64> = x.iter().zip(d).map(|(a, b)| (a / b).trunc()).collect();
     assert_eq!(reference, [-3.0, 3.0, -42.0, 25.0, 0.0, 0.0, -3.0, 11.0]);
     let x: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-    matches_reference(&p, &x, &reference, 1e-9);
+    common::matches_under_mock(&p, &x, &reference, 1e-9);
 }
 
 /// AveragePool with `count_include_pad = 1` divides every window by the kernel's size, a
@@ -156,7 +130,7 @@ fn average_pool_counting_padding_divides_by_the_whole_kernel() {
             reference.push(sum / 9.0);
         }
     }
-    matches_reference(&p, &x, &reference, 2e-3);
+    common::matches_under_mock(&p, &x, &reference, 2e-3);
 }
 
 /// A transposed convolution's `output_shape` and `auto_pad` give its pads as ONNX defines
@@ -180,14 +154,7 @@ fn transposed_convolution_pads_from_output_shape_and_auto_pad() {
         )
     };
     let x = rand_vec(34, 9, 1.0);
-    let run = |p: &std::path::Path| {
-        let c = Model::load(p)
-            .expect("import")
-            .compile(std::slice::from_ref(&x), QuantSettings::default())
-            .expect("compile");
-        let t = c.witness(&x).expect("witness");
-        c.model.dequantize_output(t.output(&c.model))
-    };
+    let run = |p: &std::path::Path| common::output_under_mock(p, &x);
     let shaped = build(
         "convt-output-shape",
         &[1, 2, 10, 8],
@@ -223,19 +190,7 @@ fn run_graph(
     inits: Vec<pb::TensorProto>,
 ) -> Vec<f64> {
     let p = write(name, &model(("x", shapes.0), ("y", shapes.1), nodes, inits));
-    let c = Model::load(&p)
-        .expect("import")
-        .compile(&[x.to_vec()], QuantSettings::default())
-        .expect("compile");
-    let t = c.witness(x).expect("witness");
-    let out = c.model.dequantize_output(t.output(&c.model));
-    let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
-    let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(t));
-    MockProver::run(c.k(), &circuit, vec![inst])
-        .expect("mock")
-        .verify()
-        .expect("honest witness");
-    out
+    common::output_under_mock(&p, x)
 }
 
 /// [`run_graph`] of one node.

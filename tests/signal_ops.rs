@@ -4,36 +4,13 @@
 mod common;
 
 use std::f64::consts::PI;
-use std::sync::Arc;
 
 use common::onnx::{model, node, rand_vec, tensor, tensor_i64_shaped, Attr};
-use zkonnx::circuits::circuit::ModelCircuit;
-use zkonnx::halo2_proofs::dev::MockProver;
-use zkonnx::{Model, QuantSettings};
 
 fn write(name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let p = common::temp_dir(name).join(format!("{name}.onnx"));
     std::fs::write(&p, bytes).expect("write model");
     p
-}
-
-fn matches_reference(p: &std::path::Path, x: &[f32], reference: &[f64], tol: f64) {
-    let c = Model::load(p)
-        .expect("import")
-        .compile(&[x.to_vec()], QuantSettings::default())
-        .expect("compile");
-    let t = c.witness(x).expect("witness");
-    let out = c.model.dequantize_output(t.output(&c.model));
-    assert_eq!(out.len(), reference.len(), "output size");
-    for (i, (o, r)) in out.iter().zip(reference).enumerate() {
-        assert!((o - r).abs() < tol, "output {i}: {o} vs {r}");
-    }
-    let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
-    let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(t));
-    MockProver::run(c.k(), &circuit, vec![inst])
-        .expect("mock")
-        .verify()
-        .expect("honest witness");
 }
 
 /// Bins `0..bins` of the transform of `(re, im)` taps (`sign` −1 forward, +1 inverse), each
@@ -76,7 +53,7 @@ fn onesided_dft_of_a_real_signal() {
         let re: Vec<f64> = x[b * 8..b * 8 + 8].iter().map(|&v| f64::from(v)).collect();
         reference.extend(naive(&re, &[0.0; 8], 5, -1.0, 1.0));
     }
-    matches_reference(&p, &x, &reference, 3e-3);
+    common::matches_under_mock(&p, &x, &reference, 3e-3);
 }
 
 /// A complex signal's inverse DFT (`1/N` scaled), `[1, 6, 2]`.
@@ -95,7 +72,7 @@ fn inverse_dft_of_a_complex_signal() {
     let re: Vec<f64> = x.iter().step_by(2).map(|&v| f64::from(v)).collect();
     let im: Vec<f64> = x.iter().skip(1).step_by(2).map(|&v| f64::from(v)).collect();
     let reference = naive(&re, &im, 6, 1.0, 6.0);
-    matches_reference(&p, &x, &reference, 2e-3);
+    common::matches_under_mock(&p, &x, &reference, 2e-3);
 }
 
 /// STFT of a `[1, 32, 1]` signal: frames of 16 every 8 (3 frames), a Hann window, 9 bins.
@@ -124,5 +101,5 @@ fn windowed_stft_frames_and_transforms() {
             .collect();
         reference.extend(naive(&re, &[0.0; 16], 9, -1.0, 1.0));
     }
-    matches_reference(&p, &x, &reference, 3e-3);
+    common::matches_under_mock(&p, &x, &reference, 3e-3);
 }

@@ -87,3 +87,32 @@ pub fn narrowed(mut c: zkonnx::CompiledModel) -> zkonnx::CompiledModel {
     c.plan = std::sync::Arc::new(p);
     c
 }
+
+/// Compiles the model at `path` on `x` with the default settings and returns its quantized
+/// output (dequantized), after checking that the honest witness satisfies the circuit under
+/// MockProver.
+pub fn output_under_mock(path: &std::path::Path, x: &[f32]) -> Vec<f64> {
+    use zkonnx::circuits::circuit::ModelCircuit;
+    let c = zkonnx::Model::load(path)
+        .expect("import")
+        .compile(&[x.to_vec()], zkonnx::QuantSettings::default())
+        .expect("compile");
+    let t = c.witness(x).expect("witness");
+    let out = c.model.dequantize_output(t.output(&c.model));
+    let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
+    let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), std::sync::Arc::new(t));
+    zkonnx::halo2_proofs::dev::MockProver::run(c.k(), &circuit, vec![inst])
+        .expect("mock")
+        .verify()
+        .expect("honest witness");
+    out
+}
+
+/// [`output_under_mock`], each output within `tol` of `reference`.
+pub fn matches_under_mock(path: &std::path::Path, x: &[f32], reference: &[f64], tol: f64) {
+    let out = output_under_mock(path, x);
+    assert_eq!(out.len(), reference.len(), "output size");
+    for (i, (o, r)) in out.iter().zip(reference).enumerate() {
+        assert!((o - r).abs() < tol, "output {i}: {o} vs {r}");
+    }
+}
