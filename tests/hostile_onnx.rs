@@ -129,6 +129,29 @@ fn huge_shapes_are_refused_before_allocating() {
                 vec![tensor_i64("pads", vec![0, 0, 1 << 40, 1 << 40])],
             ),
         ),
+        (
+            "dft-length",
+            model(
+                ("x", &[1, 4, 1]),
+                ("y", &[1, 4, 2]),
+                &[node("DFT", &["x", "len"], "y", vec![])],
+                vec![common::onnx::tensor_i64_shaped("len", &[], vec![1 << 40])],
+            ),
+        ),
+        (
+            "conv-transpose-output-shape",
+            model(
+                ("x", &[1, 1, 2, 2]),
+                ("y", &[1, 1, 4, 4]),
+                &[node(
+                    "ConvTranspose",
+                    &["x", "w"],
+                    "y",
+                    vec![("output_shape", Attr::Ints(vec![1 << 30, 1 << 30]))],
+                )],
+                vec![tensor("w", &[1, 1, 2, 2], vec![1.0; 4])],
+            ),
+        ),
     ];
     for (name, bytes) in cases {
         let e = import(name, bytes);

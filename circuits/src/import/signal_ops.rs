@@ -66,6 +66,24 @@ impl Spectrum {
     }
 }
 
+/// Refuses `frames` transforms of `len` taps to `bins` bins past the importer's budget of
+/// terms, before their weights or taps are allocated (`dft_length` is the model's word).
+fn check_budget(frames: usize, len: usize, bins: usize, complex: bool) -> R<()> {
+    let cols = if complex {
+        2 * len as u128
+    } else {
+        len as u128
+    };
+    let terms = (frames as u128 + 1) * 2 * bins as u128 * cols;
+    if terms > MAX_ELEMENTS as u128 {
+        return Err(format!(
+            "{frames} transforms of {len} taps to {bins} bins are over the importer's budget \
+             of {MAX_ELEMENTS} terms"
+        ));
+    }
+    Ok(())
+}
+
 impl Importer {
     pub(crate) fn lower_signal_op(
         &mut self,
@@ -126,6 +144,8 @@ impl Importer {
             return Err("onesided needs a real signal".into());
         }
         let bins = if onesided { len / 2 + 1 } else { len };
+        let frames = numel(&s) / s[axis].max(1) / s[rank - 1];
+        check_budget(frames, len, bins, complex)?;
         let spec = Spectrum {
             len,
             bins,
@@ -193,6 +213,7 @@ impl Importer {
         }
         let bins = if onesided { len / 2 + 1 } else { len };
         let nframes = (s[1] - len) / step + 1;
+        check_budget(s[0] * nframes, len, bins, complex)?;
         let out = vec![s[0], nframes, bins, 2];
         let c = s[2];
         let mut frames = Vec::with_capacity(s[0] * nframes);
@@ -229,16 +250,6 @@ impl Importer {
         out: Vec<usize>,
     ) -> R<Value> {
         let mat = spec.mat(window);
-        let terms = frames.len().saturating_mul(mat.rows * mat.cols);
-        if terms > MAX_ELEMENTS {
-            return Err(format!(
-                "{} transforms of {} taps to {} bins are over the importer's budget of \
-                 {MAX_ELEMENTS} terms",
-                frames.len(),
-                spec.len,
-                spec.bins
-            ));
-        }
         let groups = frames
             .into_iter()
             .map(|(taps, outs)| Group {
