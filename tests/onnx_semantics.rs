@@ -373,3 +373,49 @@ fn grid_sample_on_a_constant_grid_matches_onnx_examples() {
         }
     }
 }
+
+/// `ScatterElements` with `reduction = max | min | mul` (torch's `scatter_reduce`, a graph
+/// network's aggregation over fixed edges): each element of the data reduced with every
+/// update that lands on it, several landing on the same element.
+#[test]
+fn scatter_with_max_min_and_product_reductions() {
+    let idx: Vec<i64> = vec![1, 0, 1, 1, 2, 3, 0, 0, 0, 3, 3, 2];
+    let x = rand_vec(38, 12, 1.0);
+    for r in ["max", "min", "mul"] {
+        let y = run_graph(
+            &format!("scatter-{r}"),
+            &x,
+            (&[4, 3], &[4, 3]),
+            &[
+                node("Mul", &["x", "two"], "u", vec![]),
+                node(
+                    "ScatterElements",
+                    &["x", "idx", "u"],
+                    "y",
+                    vec![("axis", Attr::I(0)), ("reduction", Attr::S(r))],
+                ),
+            ],
+            vec![
+                common::onnx::tensor("two", &[], vec![2.0]),
+                tensor_i64_shaped("idx", &[4, 3], idx.clone()),
+            ],
+        );
+        let mut want: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        for i in 0..4 {
+            for j in 0..3 {
+                let (t, u) = (
+                    idx[i * 3 + j] as usize * 3 + j,
+                    2.0 * f64::from(x[i * 3 + j]),
+                );
+                want[t] = match r {
+                    "max" => want[t].max(u),
+                    "min" => want[t].min(u),
+                    _ => want[t] * u,
+                };
+            }
+        }
+        for (k, (o, w)) in y.iter().zip(&want).enumerate() {
+            assert!((o - w).abs() < 2e-3, "{r} {k}: {o} vs {w}");
+        }
+    }
+}

@@ -211,13 +211,13 @@ pub(crate) const FAMILIES: &[Family] = &[
             (
                 "ScatterElements",
                 "",
-                "constant indices: rewiring, or a linear map with reduction add",
+                "constant indices: rewiring; reduction add a linear map, max/min a max tree, mul a product tree",
             ),
             ("Scatter", "", "as ScatterElements"),
             (
                 "ScatterND",
                 "",
-                "constant indices: rewiring, or a linear map with reduction add",
+                "constant indices: rewiring; reduction add a linear map, max/min a max tree, mul a product tree",
             ),
         ],
     },

@@ -1,7 +1,8 @@
 //! Indexing by constant index tensors: `GatherND`, `ScatterElements` (and the older
 //! `Scatter`) and `ScatterND`. With the indices known at import time every output element is
 //! an element of the data, of the updates, or (a scatter with `reduction = add`) their sum:
-//! a rewiring, or one linear map. Indices computed from the input are refused (a gather by a
+//! a rewiring, or one linear map; with `max`, `min` or `mul` (torch's `scatter_reduce`: a graph
+//! network's max aggregation over fixed edges) the max or product tree of each element's group. Indices computed from the input are refused (a gather by a
 //! computed index is `Gather`'s one-hot lookup); negative indices count from the end.
 
 use tract_onnx::pb;
@@ -134,10 +135,55 @@ impl Importer {
                 let bias = bias.iter().any(|&b| b != 0.0).then_some(bias);
                 Ok(Value::Dyn(self.linear_entries(inputs, &entries, bias, ds)))
             }
-            r => Err(format!(
-                "reduction '{r}' is not supported (none and add are)"
-            )),
+            r @ ("max" | "min" | "mul") => self.scatter_reduce(r, data, upd, targets),
+            r => Err(format!("reduction '{r}' is not supported")),
         }
+    }
+}
+
+impl Importer {
+    /// A scatter with `reduction = max | min | mul`: every data element reduced with the
+    /// updates that land on it (ONNX applies them one by one, which is the same), by the max
+    /// tree or the product tree over one tensor of the data followed by the updates.
+    fn scatter_reduce(&mut self, r: &str, data: Value, upd: Value, targets: &[usize]) -> R<Value> {
+        let ds = self.shape_of(&data);
+        let (n, nu) = (numel(&ds), targets.len());
+        let picks: Vec<Pick> = (0..n as u32)
+            .map(|i| Pick::V(0, i))
+            .chain((0..nu as u32).map(|u| Pick::V(1, u)))
+            .collect();
+        let cat = self.rewire(&[data, upd], vec![n + nu], &picks);
+        let mut groups: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
+        for (u, &t) in targets.iter().enumerate() {
+            groups[t].push((n + u) as u32);
+        }
+        let ci = match cat {
+            Value::Const(c) => {
+                let fold = |g: &Vec<u32>| {
+                    let v = g.iter().map(|&i| c.data[i as usize]);
+                    match r {
+                        "max" => v.fold(f32::NEG_INFINITY, f32::max),
+                        "min" => v.fold(f32::INFINITY, f32::min),
+                        _ => v.product(),
+                    }
+                };
+                return Ok(Value::Const(Const {
+                    shape: ds,
+                    data: groups.iter().map(fold).collect(),
+                }));
+            }
+            Value::Dyn(ci) => ci,
+        };
+        Ok(Value::Dyn(match r {
+            "max" => self.reduce_max(ci, &groups, ds)?,
+            "min" => {
+                let neg = self.neg(Value::Dyn(ci))?;
+                let ni = self.dyn_of(&neg, "the negated values")?;
+                let m = self.reduce_max(ni, &groups, ds)?;
+                return self.neg(Value::Dyn(m));
+            }
+            _ => self.product_groups(ci, &groups, ds)?,
+        }))
     }
 }
 
