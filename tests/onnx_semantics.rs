@@ -419,3 +419,32 @@ fn scatter_with_max_min_and_product_reductions() {
         }
     }
 }
+
+/// `GatherND` with `batch_dims = 1` (tf2onnx's `tf.gather(..., batch_dims=1)`): each batch
+/// element's index tuples read its own part of the data.
+#[test]
+fn gather_nd_with_a_batch_axis() {
+    let x: Vec<f32> = rand_vec(39, 12, 8.0)
+        .iter()
+        .map(|v| v.round() / 8.0)
+        .collect();
+    let y = one_node(
+        "gathernd-batch",
+        &x,
+        (&[2, 3, 2], &[2, 2, 2]),
+        node(
+            "GatherND",
+            &["x", "idx"],
+            "y",
+            vec![("batch_dims", Attr::I(1))],
+        ),
+        vec![tensor_i64_shaped("idx", &[2, 2, 1], vec![2, 0, 1, 1])],
+    );
+    let row = |b: usize, r: usize| [x[(b * 3 + r) * 2], x[(b * 3 + r) * 2 + 1]];
+    let want: Vec<f64> = [row(0, 2), row(0, 0), row(1, 1), row(1, 1)]
+        .iter()
+        .flatten()
+        .map(|&v| f64::from(v))
+        .collect();
+    assert_eq!(y, want);
+}

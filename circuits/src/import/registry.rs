@@ -207,7 +207,7 @@ pub(crate) const FAMILIES: &[Family] = &[
         name: "indexing",
         lower: Importer::lower_scatter_op,
         ops: &[
-            ("GatherND", "", "constant indices: rewiring (batch_dims 0)"),
+            ("GatherND", "", "constant indices: rewiring (batch_dims included)"),
             (
                 "ScatterElements",
                 "",

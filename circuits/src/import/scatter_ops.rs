@@ -52,6 +52,9 @@ impl Importer {
         Ok(Some(vec![out]))
     }
 
+    /// `GatherND`: every index tuple's slice of the data; with `batch_dims = b`, the first `b`
+    /// axes of the data and the indices are batch axes and each batch element's tuples index
+    /// its own part of the data.
     fn gather_nd(
         &mut self,
         node: &pb::NodeProto,
@@ -59,24 +62,34 @@ impl Importer {
         idx: &Const,
         ds: &[usize],
     ) -> R<Value> {
-        if attr_i(node, "batch_dims", 0) != 0 {
-            return Err("GatherND with batch_dims > 0 is not supported".into());
-        }
+        let b = usize::try_from(attr_i(node, "batch_dims", 0))
+            .map_err(|_| "batch_dims is negative".to_string())?;
         let k = *idx.shape.last().ok_or("scalar indices")?;
-        if k == 0 || k > ds.len() {
-            return Err(format!("index tuples of {k} for data of rank {}", ds.len()));
+        if b >= idx.shape.len() || b >= ds.len() || idx.shape[..b] != ds[..b] {
+            return Err(format!(
+                "batch_dims {b} does not fit indices {:?} and data {ds:?}",
+                idx.shape
+            ));
+        }
+        if k == 0 || b + k > ds.len() {
+            return Err(format!(
+                "index tuples of {k} for data of rank {} after {b} batch axes",
+                ds.len()
+            ));
         }
         let mut shape = idx.shape[..idx.shape.len() - 1].to_vec();
-        shape.extend_from_slice(&ds[k..]);
+        shape.extend_from_slice(&ds[b + k..]);
         // The output's size is checked against the importer's budget before it is built.
         let total = numel(&shape);
         let st = strides(ds);
-        let slice = numel(&ds[k..]);
+        let slice = numel(&ds[b + k..]);
+        let per_batch = numel(&ds[b..]);
+        let tuples_per_batch = numel(&idx.shape[b..idx.shape.len() - 1]);
         let mut picks = Vec::with_capacity(total);
-        for tuple in idx.data.chunks(k) {
-            let mut base = 0;
+        for (t, tuple) in idx.data.chunks(k).enumerate() {
+            let mut base = t / tuples_per_batch.max(1) * per_batch;
             for (a, &v) in tuple.iter().enumerate() {
-                base += index(v, ds[a])? * st[a];
+                base += index(v, ds[b + a])? * st[b + a];
             }
             picks.extend((0..slice).map(|r| Pick::V(0, (base + r) as u32)));
         }
