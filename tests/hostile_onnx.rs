@@ -86,6 +86,27 @@ fn malformed_operands_are_errors() {
     }
 }
 
+/// A GridSample grid holding a non-finite coordinate is a typed error naming it.
+#[test]
+fn a_non_finite_grid_value_is_refused() {
+    for (name, v) in [
+        ("grid-inf", f32::INFINITY),
+        ("grid-nan", f32::NAN),
+        ("grid-huge", 1e30),
+    ] {
+        let e = import(
+            name,
+            model(
+                ("x", &[1, 1, 2, 2]),
+                ("y", &[1, 1, 1, 2]),
+                &[node("GridSample", &["x", "g"], "y", vec![])],
+                vec![tensor("g", &[1, 1, 2, 2], vec![0.0, 0.0, v, 0.5])],
+            ),
+        );
+        assert!(e.contains("is not a finite coordinate"), "{name}: {e}");
+    }
+}
+
 #[test]
 fn huge_shapes_are_refused_before_allocating() {
     let huge = vec![1i64 << 20, 1 << 20, 1 << 10];

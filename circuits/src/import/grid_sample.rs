@@ -17,6 +17,9 @@ use crate::ir::{Group, Linear, Mat, Op};
 
 type R<T> = Result<T, String>;
 
+/// Largest |grid value| (normalised: ±1 spans the input; past it padding decides).
+const MAX_GRID: f32 = 1e6;
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Nearest,
@@ -165,6 +168,17 @@ impl Importer {
             "reflection" => Padding::Reflection,
             p => return Err(format!("padding_mode '{p}' is not supported")),
         };
+        // Grid values are the model's: a non-finite or huge one would index nowhere (its
+        // integer position wraps), so it is refused by name.
+        if let Some(g) = grid
+            .data
+            .iter()
+            .find(|g| !g.is_finite() || g.abs() > MAX_GRID)
+        {
+            return Err(format!(
+                "grid value {g} is not a finite coordinate within ±{MAX_GRID}"
+            ));
+        }
         let align = attr_i(node, "align_corners", 0) != 0;
         let axes: Vec<Axis> = s[2..].iter().map(|&l| Axis::new(l, align)).collect();
         let (nb, c) = (s[0], s[1]);
