@@ -192,6 +192,80 @@ fn gather_and_one_hot_by_computed_index() {
     check("gather", bytes, &[1, 4], vec![3.2, 0.1, 4.7, -1.5], 2e-3);
 }
 
+/// Constant data read at computed indices by lookups in a table of its entries (an embedding
+/// of computed ids, a tree traversal's node arrays): Gather on axis 0 with negative indices,
+/// a second Gather of the same tensor (one shared table), GatherElements on the last axis. The
+/// lookups must be what proves them (a data table in the plan, no one-hot rows), and an index
+/// past the data is a typed error naming the node.
+#[test]
+fn constant_data_at_computed_indices_is_read_by_lookup() {
+    let emb: Vec<f32> = (0..24).map(|i| (i as f32 * 0.53).cos()).collect();
+    let bytes = model(
+        ("x", &[1, 8]),
+        ("y", &[1, 8, 9]),
+        &[
+            n("Floor", &["x"], "f", vec![]),
+            n("Cast", &["f"], "i", vec![("to", Attr::I(7))]),
+            n("Gather", &["e", "i"], "g", vec![("axis", Attr::I(0))]),
+            n("Sub", &["i", "six"], "neg", vec![]),
+            n("Gather", &["e", "neg"], "h", vec![("axis", Attr::I(0))]),
+            n("Reshape", &["i", "shape"], "ic", vec![]),
+            n(
+                "GatherElements",
+                &["e8", "ic"],
+                "k",
+                vec![("axis", Attr::I(2))],
+            ),
+            n("Concat", &["g", "h", "k"], "y", vec![("axis", Attr::I(2))]),
+        ],
+        vec![
+            tensor("e", &[6, 4], emb.clone()),
+            tensor(
+                "e8",
+                &[1, 8, 6],
+                (0..48).map(|i| (i as f32 * 0.29).sin()).collect(),
+            ),
+            tensor_i64("six", vec![6]),
+            tensor_i64_shaped("shape", &[3], vec![1, 8, 1]),
+        ],
+    );
+    let x = vec![0.2, 5.9, 3.5, 1.1, 4.0, 2.7, 0.9, 5.0];
+    let dir = common::temp_dir("data-table");
+    let path = dir.join("data-table.onnx");
+    std::fs::write(&path, &bytes).expect("write");
+    let c = Model::load(&path)
+        .expect("import")
+        .compile(std::slice::from_ref(&x), QuantSettings::default())
+        .expect("compile");
+    let data: Vec<_> = c.model.tables.iter().filter(|t| t.is_data()).collect();
+    assert_eq!(data.len(), 2, "one table per constant tensor read");
+    let t = c.witness(&x).expect("witness");
+    let out = c.model.dequantize_output(t.output(&c.model));
+    for (r, &xi) in x.iter().enumerate() {
+        let i = xi.floor() as usize;
+        let row = &out[r * 9..(r + 1) * 9];
+        for j in 0..4 {
+            let want = f64::from(emb[i * 4 + j]);
+            assert!((row[j] - want).abs() < 2e-4, "Gather {r},{j}");
+            assert!(
+                (row[4 + j] - want).abs() < 2e-4,
+                "Gather (negative) {r},{j}"
+            );
+        }
+        let want = f64::from((((r * 6 + i) as f32) * 0.29).sin());
+        assert!((row[8] - want).abs() < 2e-4, "GatherElements {r}");
+    }
+    check("data-table", bytes.clone(), &[1, 8], x.clone(), 2e-4);
+    // Index 6 of six rows: past the data.
+    let mut past = x;
+    past[3] = 6.5;
+    let e = c
+        .witness(&past)
+        .expect_err("an index past the data")
+        .to_string();
+    assert!(e.contains("is not an index of the constant tensor"), "{e}");
+}
+
 #[test]
 fn resize_trilu_cumsum_and_depth_to_space() {
     let bytes = model(

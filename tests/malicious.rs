@@ -801,3 +801,46 @@ fn a_lie_about_a_hash_is_refused() {
         }
     }
 }
+
+/// Constant data read at a computed index is a lookup in a table of its entries
+/// ([`zkonnx::circuits::ir::Op::Select`]): an entry claimed one higher than the data's, every
+/// copy of it moved, is refused by the lookup, on real proofs.
+#[test]
+fn a_lie_about_an_entry_read_at_a_computed_index_is_refused() {
+    let bytes = model(
+        ("x", &[1, 8]),
+        ("y", &[1, 8, 4]),
+        &[
+            node("Floor", &["x"], "f", vec![]),
+            node("Cast", &["f"], "i", vec![("to", Attr::I(7))]),
+            node("Gather", &["e", "i"], "y", vec![("axis", Attr::I(0))]),
+        ],
+        vec![tensor("e", &[6, 4], rand_vec(91, 24, 2.0))],
+    );
+    let samples = vec![vec![0.2, 5.9, 3.5, 1.1, 4.0, 2.7, 0.9, 5.0]];
+    let c = compile(&bytes, "mal-data-table", &samples, Visibility::default());
+    let ni = c
+        .model
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::Lookup { table } if c.model.tables[table].is_data()))
+        .expect("a lookup in a data table");
+    let plan = (*c.plan).clone();
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let honest = honest_instances(&c.model, &plan, &trace);
+    assert!(attack(&c.model, &plan, &trace, &[], &honest).proof_verifies);
+    let (_, v) = lone_element(&c.model, &trace, ni, |_| true).expect("a lone element");
+    let o = attack(
+        &c.model,
+        &plan,
+        &trace,
+        &[(fe(i128::from(v)), fe(i128::from(v) + 1))],
+        &honest,
+    );
+    assert!(o.rewritten >= 1, "the entry was rewritten");
+    assert!(
+        !o.proof_verifies && !o.mock_satisfied,
+        "an entry the data does not hold proves"
+    );
+    assert!(o.lookup_fails, "the lookup did not refuse the entry");
+}

@@ -41,6 +41,7 @@ fn tables() -> Vec<Table> {
             lo: -32,
             size: 64,
             step: false,
+            values: Vec::new(),
         })
         .collect()
 }

@@ -20,6 +20,15 @@ use super::tensor::{for_each_index, norm_axis, numel, strides};
 use super::{attr_i, Const, Importer, Value};
 use crate::ir::{Group, Linear, Mat, Op};
 
+/// Rows a comparison of an index with one position takes in the one-hot form, main and
+/// range-lane rows together (two sign tests, each a range-checked division, and the
+/// arithmetic between them: tiny_gpt's embedding measured 6 main and 8 lane rows), for
+/// choosing it or a table ([`Importer::gather_by_table`]).
+const ONE_HOT_ROWS: usize = 8;
+
+/// The largest table of constant data a computed index reads by lookup (entries).
+const MAX_DATA_TABLE: u64 = 1 << 22;
+
 type R<T> = Result<T, String>;
 
 /// ONNX element types that a `Cast` turns into integers.
@@ -488,6 +497,64 @@ impl Importer {
         self.gather_dyn_axis(data, idx, axis, elements)
     }
 
+    /// Computed indices into constant data as lookups ([`Op::Select`]) where that takes
+    /// fewer rows than one-hot rows: output `o` reads index `idx[j]` of the slice of `data` at
+    /// offset `base` (`entries[o] = (j, base)`, positions `base + v·stride`). Every distinct
+    /// slice is a table over the indices `−dim .. dim` (negative ones count from the end, as
+    /// ONNX's). `None` where the one-hot form is smaller or the table too large.
+    fn gather_by_table(
+        &mut self,
+        data: &Const,
+        idx: usize,
+        entries: &[(usize, usize)],
+        dim: usize,
+        stride: usize,
+        out: &[usize],
+    ) -> Option<Value> {
+        let mut slices: Vec<usize> = entries.iter().map(|e| e.1).collect();
+        slices.sort_unstable();
+        slices.dedup();
+        let size = slices.len().saturating_mul(2 * dim);
+        let n = entries.len();
+        let ni = numel(&self.nodes[idx].shape);
+        // Rows of either form: the table's entries and a few rows an element (the index's
+        // rescale, the key's, the lookup), against a comparison of each index with every
+        // position and the dot products.
+        let table_rows = size.saturating_add(4 * n);
+        let one_hot_rows = ni
+            .saturating_mul(dim)
+            .saturating_mul(ONE_HOT_ROWS)
+            .saturating_add(n.saturating_mul(dim) / 16);
+        if table_rows >= one_hot_rows || size as u64 > MAX_DATA_TABLE {
+            return None;
+        }
+        let mut values = Vec::with_capacity(size);
+        for t in 0..2 * dim {
+            let v = if t < dim { t } else { t - dim };
+            for &b in &slices {
+                values.push(data.data[b + v * stride]);
+            }
+        }
+        let mut picks = Vec::with_capacity(n);
+        let mut slice = Vec::with_capacity(n);
+        for &(j, b) in entries {
+            picks.push(Pick::V(0, j as u32));
+            slice.push(slices.binary_search(&b).ok()? as u32);
+        }
+        let at = self.rewire(&[Value::Dyn(idx)], out.to_vec(), &picks);
+        let at = self.dyn_of(&at, "the indices").ok()?;
+        Some(Value::Dyn(self.emit(
+            Op::Select {
+                values,
+                offset: dim as u32,
+                groups: slices.len() as u32,
+                slice,
+            },
+            vec![at],
+            out.to_vec(),
+        )))
+    }
+
     /// [`Importer::gather_dyn`] along a given axis.
     pub(crate) fn gather_dyn_axis(
         &mut self,
@@ -520,13 +587,6 @@ impl Importer {
                 .collect()
         };
         let ni = numel(&is);
-        if ni.saturating_mul(dim) > super::MAX_ONE_HOT {
-            return Err(format!(
-                "a lookup of {ni} computed indices into {dim} entries is larger than zkonnx \
-                 proves ({} comparisons)",
-                super::MAX_ONE_HOT
-            ));
-        }
         if let Value::Const(c) = &idx {
             // Constant indices of GatherElements: a rewiring.
             let dst = strides(&ds);
@@ -552,7 +612,6 @@ impl Importer {
             return Ok(self.rewire(&[data], out, &picks));
         }
         let ii = self.dyn_of(&idx, "the indices")?;
-        let rows = self.one_hot_rows(ii, dim)?; // [ni, dim] flat
         let dst = strides(&ds);
         let ist = strides(&is);
         // For every output element: its one-hot row and the data positions it dots with.
@@ -579,6 +638,19 @@ impl Importer {
         };
         let mut entries = Vec::with_capacity(numel(&out));
         for_each_index(&out, |_, m| entries.push(row_and_base(m)));
+        if let Value::Const(c) = &data {
+            if let Some(v) = self.gather_by_table(c, ii, &entries, dim, dst[axis], &out) {
+                return Ok(v);
+            }
+        }
+        if ni.saturating_mul(dim) > super::MAX_ONE_HOT {
+            return Err(format!(
+                "a lookup of {ni} computed indices into {dim} entries is larger than zkonnx \
+                 proves ({} comparisons)",
+                super::MAX_ONE_HOT
+            ));
+        }
+        let rows = self.one_hot_rows(ii, dim)?; // [ni, dim] flat
         match data {
             Value::Const(c) => {
                 // A linear map over the one-hot rows with the table as weights; outputs that

@@ -94,12 +94,12 @@ pub(crate) const FAMILIES: &[Family] = &[
             (
                 "Gather",
                 "",
-                "computed indices: one-hot rows (equalities) dotted with the data",
+                "computed indices: constant data by lookup in a table of its entries, or one-hot rows (equalities) dotted with the data, whichever is smaller",
             ),
             (
                 "GatherElements",
                 "",
-                "constant indices: rewiring; computed: one-hot rows",
+                "constant indices: rewiring; computed: constant data by lookup, or one-hot rows",
             ),
             (
                 "OneHot",

@@ -59,6 +59,23 @@ fn run_f64(graph: &Graph, input: &[f32]) -> Vec<Vec<f64>> {
                     .collect()
             }
             Op::Func { f } => arg(0).iter().map(|&x| f.eval(x)).collect(),
+            Op::Select {
+                values: v,
+                offset,
+                groups,
+                slice,
+            } => arg(0)
+                .iter()
+                .zip(slice)
+                .map(|(&x, &g)| {
+                    let i = (x.round() + f64::from(*offset)) * f64::from(*groups) + f64::from(g);
+                    if i >= 0.0 && i < v.len() as f64 && g < *groups {
+                        f64::from(v[i as usize])
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect(),
             Op::Div { num, den } => num.iter().zip(den).map(|(n, d)| get(n) / get(d)).collect(),
             Op::Sqrt => arg(0).iter().map(|x| x.max(0.0).sqrt()).collect(),
             Op::Step => arg(0)

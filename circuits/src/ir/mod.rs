@@ -9,6 +9,9 @@
 //! - [`Op::Gather`]: pure rewiring (reshape, transpose, slice, concat, pad, broadcast);
 //! - [`Op::Bilinear`]: sums of products of two computed tensors (MatMul of activations, Mul);
 //! - [`Op::Func`]: an elementwise nonlinear function proven by a lookup table;
+//! - [`Op::Select`]: an entry of a constant tensor at a computed index, proven by a lookup in
+//!   a table of the tensor's entries (Gather and GatherElements of constant data: embeddings
+//!   of computed token ids, tree traversals);
 //! - [`Op::Div`] and [`Op::Sqrt`]: exact integer division and square root (witness + check);
 //! - [`Op::Step`] and [`Op::Floor`]: a comparison with zero and rounding down, each one
 //!   range-checked division in the circuit (comparisons, logic, `Cast` to an integer type,
@@ -166,6 +169,20 @@ pub enum Op {
     Func {
         /// The function.
         f: Func,
+    },
+    /// `y[i] = values[(x[i] + offset)·groups + slice[i]]`, `x` whole numbers in
+    /// `[−offset, len/groups − offset)` and `slice[i] < groups`: `groups` interleaved tables
+    /// of one index each (a lookup in a table of the values keyed by `groups·x + slice`, which
+    /// no index outside that range reaches: it cannot be proved).
+    Select {
+        /// The tables' entries, index-major.
+        values: Vec<f32>,
+        /// The first index is `−offset`.
+        offset: u32,
+        /// Number of interleaved tables.
+        groups: u32,
+        /// Each element's table.
+        slice: Vec<u32>,
     },
     /// `y[i] = num[i] / den[i]`, the denominator positive.
     Div {

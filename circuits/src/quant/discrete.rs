@@ -20,6 +20,10 @@ pub(super) fn discrete_bounds(g: &Graph) -> Vec<Option<f64>> {
         let bound = match (&n.op, ins) {
             _ if n.bound.is_some() => n.bound.map(f64::from),
             (Op::Step, _) => Some(1.0),
+            // Whatever the index, an entry of the table.
+            (Op::Select { values, .. }, _) => {
+                Some(values.iter().fold(0f64, |m, v| m.max(f64::from(v.abs()))))
+            }
             (Op::Relu, Some(x)) => x.first().copied(),
             (Op::Affine { mul, add }, Some(x)) => {
                 let x = x.first().copied().unwrap_or(0.0);

@@ -143,6 +143,17 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
                 let x = &values[node.inputs[0]];
                 let mut y = Vec::with_capacity(x.len());
                 for (index, &v) in x.iter().enumerate() {
+                    if !t.contains(v) && t.is_data() {
+                        return Err(CircuitsError::OutOfDomain {
+                            node: node.name.clone(),
+                            index,
+                            value: i128::from(v),
+                            reason: format!(
+                                "is not an index of the constant tensor it reads (0 to {})",
+                                t.size - 1
+                            ),
+                        });
+                    }
                     if !t.contains(v) {
                         let (lo, hi) = t.real_domain();
                         return Err(CircuitsError::OutOfDomain {

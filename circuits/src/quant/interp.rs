@@ -62,6 +62,7 @@ impl Knots {
             lo: -self.k,
             size: (2 * self.k + 1) as u64,
             step,
+            values: Vec::new(),
         }
     }
 
@@ -296,6 +297,7 @@ mod tests {
             lo: -r,
             size: (2 * r + 1) as u64,
             step: false,
+            values: Vec::new(),
         }
     }
 
@@ -450,6 +452,7 @@ mod tests {
             lo: 0,
             size: 4096,
             step: false,
+            values: Vec::new(),
         };
         assert_eq!(
             choose(

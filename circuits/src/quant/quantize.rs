@@ -296,8 +296,20 @@ impl Builder<'_> {
     /// output scale and kind, its domain the union of the domains asked of it (an LSTM's gates
     /// at every step share one table, whatever each step's calibrated range).
     fn table(&mut self, t: Table) -> usize {
+        if t.is_data() {
+            // A data table is shared only with an equal one (two reads of one tensor).
+            if let Some(i) = self.tables.iter().position(|x| *x == t) {
+                return i;
+            }
+            self.tables.push(t);
+            return self.tables.len() - 1;
+        }
         let same = |x: &Table| {
-            x.f == t.f && x.frac == t.frac && x.out_scale == t.out_scale && x.step == t.step
+            !x.is_data()
+                && x.f == t.f
+                && x.frac == t.frac
+                && x.out_scale == t.out_scale
+                && x.step == t.step
         };
         if let Some(i) = self.tables.iter().position(same) {
             let x = &mut self.tables[i];
@@ -339,6 +351,7 @@ impl Builder<'_> {
             lo: if pos { 0 } else { -reach_in },
             size: if pos { reach_in + 1 } else { 2 * reach_in + 1 } as u64,
             step: false,
+            values: Vec::new(),
         };
         let policy = self.settings.interpolation;
         // The rows interpolation adds are every node's of this function (they share a table).
@@ -693,6 +706,12 @@ impl Builder<'_> {
                 )
             }
             Op::Step => self.step(i, ins[0]),
+            Op::Select {
+                values,
+                offset,
+                groups,
+                slice,
+            } => self.select(i, ins[0], values, (*offset, *groups, slice), out_scale)?,
             Op::Floor => {
                 let s_in = self.nodes[ins[0]].scale;
                 let int_bits = self.bits(i, 0);
@@ -723,6 +742,92 @@ impl Builder<'_> {
             }
         };
         Ok(idx)
+    }
+
+    /// `values[(x + offset)·groups + slice]` ([`Op::Select`]): the index at scale 0 (exact
+    /// for the whole numbers an index is; the rounding rescale's remainder is range-checked),
+    /// with several tables the key `groups·x + slice` (a rescale by `groups` with no shift),
+    /// then one lookup per element in a table of the values at `out_scale` over the keys
+    /// `−offset·groups ..`. The key is a bijection of (index, slice) onto the integers, so an
+    /// index outside the table's range finds no entry instead of another table's.
+    fn select(
+        &mut self,
+        i: usize,
+        x: usize,
+        values: &[f32],
+        (offset, groups, slice): (u32, u32, &[u32]),
+        out_scale: u32,
+    ) -> Result<usize> {
+        let node = &self.graph.nodes[i];
+        let n = node.len();
+        let s_in = self.nodes[x].scale;
+        let overflow = || CircuitsError::Overflow {
+            node: node.name.clone(),
+        };
+        if groups == 0 || slice.iter().any(|&g| g >= groups) || slice.len() != n {
+            return Err(overflow());
+        }
+        let entries = values
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| {
+                let q = quantize(v, out_scale as i32, &node.name, k)?;
+                if q.abs() > super::table::TABLE_VALUE_CAP {
+                    return Err(overflow());
+                }
+                Ok(q)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let idx_bits = self.bits(node.inputs[0], 0);
+        let mut key = x;
+        if s_in > 0 {
+            key = self.push(
+                node,
+                format!("{}(index)", node.op_type),
+                QOp::Rescale {
+                    mul: vec![1; n],
+                    add: vec![half(s_in); n],
+                    shift: s_in,
+                    relu: false,
+                    bits: idx_bits,
+                },
+                vec![key],
+                0,
+            );
+        }
+        if groups > 1 {
+            let width = 64 - u64::from(groups).leading_zeros();
+            key = self.push(
+                node,
+                format!("{}(key)", node.op_type),
+                QOp::Rescale {
+                    mul: vec![i64::from(groups); n],
+                    add: slice.iter().map(|&g| i64::from(g)).collect(),
+                    shift: 0,
+                    relu: false,
+                    bits: idx_bits + width + 1,
+                },
+                vec![key],
+                0,
+            );
+        }
+        let table = self.table(Table {
+            // Unused: the entries are given.
+            f: Func::Exp,
+            frac: 0,
+            out_scale,
+            lo: -i64::from(offset) * i64::from(groups),
+            size: values.len() as u64,
+            step: false,
+            values: entries,
+        });
+        Ok(self.push(
+            node,
+            node.op_type.clone(),
+            QOp::Lookup { table },
+            vec![key],
+            out_scale,
+        ))
     }
 
     /// `[x ≥ 1]` on the integer grid as one division by `2^b` with `|x| < 2^(b−1)` proven by

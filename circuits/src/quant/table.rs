@@ -7,8 +7,10 @@ use crate::ir::Func;
 /// Entries of a table are capped at this magnitude (saturation far outside calibrated ranges).
 pub const TABLE_VALUE_CAP: i64 = (1 << 40) - 1;
 
-/// A function table: `y = round(f(x · 2^-frac) · 2^out_scale)` for `x` in `[lo, lo + size)`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+/// A function table: `y = round(f(x · 2^-frac) · 2^out_scale)` for `x` in `[lo, lo + size)`;
+/// or a data table (`values` not empty): `y = values[x − lo]`, the entries of a constant
+/// tensor a computed index reads ([`crate::ir::Op::Select`]), `f` then unused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Table {
     /// The function.
     pub f: Func,
@@ -24,6 +26,10 @@ pub struct Table {
     /// between knots multiplies ([`crate::quant::interp`]).
     #[serde(default)]
     pub step: bool,
+    /// A data table's entries at the output scale, one per input of the domain (empty for a
+    /// function table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<i64>,
 }
 
 impl Table {
@@ -34,9 +40,20 @@ impl Table {
 
     /// The table's value at `x` (the caller checks the domain).
     pub fn value(&self, x: i64) -> i64 {
+        if self.is_data() {
+            let at = |x: i64| {
+                x.checked_sub(self.lo)
+                    .and_then(|i| usize::try_from(i).ok())
+                    .and_then(|i| self.values.get(i))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            return at(x);
+        }
         if self.step {
             let base = Table {
                 step: false,
+                values: Vec::new(),
                 ..*self
             };
             return base.value(x.saturating_add(1)) - base.value(x);
@@ -63,9 +80,17 @@ impl Table {
             .unwrap_or(0)
     }
 
-    /// The name plans show: the function's, with "step" for a step table.
+    /// Whether this is a data table (entries given, not a function's values).
+    pub fn is_data(&self) -> bool {
+        !self.values.is_empty()
+    }
+
+    /// The name plans show: the function's, with "step" for a step table; "constant data"
+    /// for a data table.
     pub fn label(&self) -> std::borrow::Cow<'static, str> {
-        if self.step {
+        if self.is_data() {
+            "constant data".into()
+        } else if self.step {
             format!("{} step", self.f.name()).into()
         } else {
             self.f.name().into()

@@ -32,6 +32,16 @@ impl QGraph {
             if t.size == 0 || t.size > MAX_TABLE_ENTRIES {
                 return Err(format!("a function table of {} entries", t.size));
             }
+            if t.is_data() && t.values.len() as u64 != t.size {
+                return Err(format!(
+                    "a data table of {} entries holds {} values",
+                    t.size,
+                    t.values.len()
+                ));
+            }
+            if t.values.iter().any(|v| v.abs() > super::TABLE_VALUE_CAP) {
+                return Err("a data table's entry is larger than a table holds".into());
+            }
             // Its domain `lo .. lo + size` must not wrap (the table is loaded entry by entry).
             if t.lo.checked_add(t.size as i64).is_none() {
                 return Err(format!(

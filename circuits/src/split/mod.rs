@@ -293,7 +293,7 @@ fn segment(q: &QGraph, of: SegmentOf, input_bits: u32) -> Result<QGraph> {
         if let QOp::Lookup { table } = &mut n.op {
             if table_index[*table] == NONE {
                 table_index[*table] = tables.len();
-                tables.push(q.tables[*table]);
+                tables.push(q.tables[*table].clone());
             }
             *table = table_index[*table];
         }
