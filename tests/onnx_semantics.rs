@@ -448,3 +448,26 @@ fn gather_nd_with_a_batch_axis() {
         .collect();
     assert_eq!(y, want);
 }
+
+/// `Pow` of two constants (torch writes a bit shift's `2 ** k` so) folds, broadcast: here
+/// `x · 2^[3, 1, 4]`.
+#[test]
+fn pow_of_constants_folds() {
+    let p = write(
+        "pow-consts",
+        &model(
+            ("x", &[3]),
+            ("y", &[3]),
+            &[
+                node("Pow", &["two", "k"], "p", vec![]),
+                node("Mul", &["x", "p"], "y", vec![]),
+            ],
+            vec![
+                common::onnx::tensor("two", &[], vec![2.0]),
+                common::onnx::tensor("k", &[3], vec![3.0, 1.0, 4.0]),
+            ],
+        ),
+    );
+    let x = vec![0.25, -0.5, 0.125];
+    common::matches_under_mock(&p, &x, &[2.0, -1.0, 2.0], 1e-3);
+}

@@ -92,6 +92,22 @@ impl Importer {
             return Ok(Some(vec![self.binary(Bin::Mul, acc, c)?]));
         }
         if op == "Pow" {
+            if let (Value::Const(b), Value::Const(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
+                // Both constant (torch writes `2 ** k` of a bit shift so): folded, broadcast.
+                use super::tensor::{broadcast_index, broadcast_shape};
+                let shape = broadcast_shape(&b.shape, &e.shape).ok_or_else(|| {
+                    format!("shapes {:?} and {:?} do not broadcast", b.shape, e.shape)
+                })?;
+                let (ib, ie) = broadcast_index(&b.shape, &shape)
+                    .zip(broadcast_index(&e.shape, &shape))
+                    .ok_or("the operands do not broadcast")?;
+                let data = ib
+                    .iter()
+                    .zip(&ie)
+                    .map(|(&i, &j)| b.data[i as usize].powf(e.data[j as usize]))
+                    .collect();
+                return Ok(Some(vec![Value::Const(Const { shape, data })]));
+            }
             if let (Value::Const(base), Value::Dyn(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
                 // a^x = e^(x·ln a) for a constant positive scalar base.
                 let a = match base.data.as_slice() {
