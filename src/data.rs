@@ -127,6 +127,15 @@ pub fn read_input(path: &Path) -> Result<Vec<f32>> {
         .collect())
 }
 
+/// The lengths of an input file's lists (flattened), as [`read_input`] reads them.
+pub fn input_list_lengths(path: &Path) -> Result<Vec<usize>> {
+    let v = read(path)?;
+    Ok(lists(path, "input_data", field(path, &v, "input_data")?)?
+        .iter()
+        .map(Vec::len)
+        .collect())
+}
+
 /// As [`read_input`], checking the file's lists against the model's inputs (`(name, len)` in
 /// order).
 pub fn read_input_for(path: &Path, inputs: &[(String, usize)]) -> Result<Vec<f32>> {
@@ -195,6 +204,10 @@ pub fn split_samples(
     let total: usize = want.iter().sum();
     if !ls.is_empty() && got.iter().all(|&g| g == total) {
         return Ok(ls.to_vec());
+    }
+    // A one-input model's values in several lists (a nested tensor: its rows).
+    if want.len() == 1 && ls.len() > 1 && got.iter().sum::<usize>() == total {
+        return Ok(vec![ls.concat()]);
     }
     Err(format!(
         "input_data holds {} list(s) of {} values; the model's inputs are {} (give one list \

@@ -14,6 +14,7 @@ pub mod report;
 mod sched;
 pub mod split;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ pub use zkonnx_prover::keys::VerifierKey;
 pub use zkonnx_prover::proof::Transcript;
 
 use zkonnx_circuits::circuit::ModelCircuit;
-use zkonnx_circuits::ir::Graph;
+use zkonnx_circuits::ir::{Graph, IoSpec};
 use zkonnx_circuits::layout::{plan, LayoutPlan};
 use zkonnx_circuits::quant::{
     calibrate, quantize_graph, quantize_input, run_quantized, Calibration, QGraph, Trace,
@@ -96,11 +97,59 @@ pub struct Model {
     pub hash: String,
 }
 
+/// Values of the symbolic dimensions that make graph inputs `specs` (read with every symbolic
+/// dimension 1) as long as `lens`, the lengths of an input file's lists: one per input, or,
+/// for a one-input model, its values in several lists (a nested tensor; rows). `None` where
+/// the lengths already fit, or where no single value per name fits them (a name on several
+/// axes of one input, a length that is not a whole multiple). An input whose dynamic batch
+/// was taken as 1 but that holds three rows binds it to 3.
+pub fn dims_for_lengths(specs: &[IoSpec], lens: &[usize]) -> Option<BTreeMap<String, usize>> {
+    let total: usize = lens.iter().sum();
+    let lens = if specs.len() == 1 && lens.len() > 1 {
+        std::slice::from_ref(&total)
+    } else {
+        lens
+    };
+    if lens.len() != specs.len() || specs.iter().zip(lens).all(|(i, &l)| i.len() == l) {
+        return None;
+    }
+    let mut dims: BTreeMap<String, usize> = BTreeMap::new();
+    for (spec, &len) in specs.iter().zip(lens) {
+        let n = spec.len();
+        if len == n {
+            continue;
+        }
+        // One symbolic axis, at its unbound value 1, and a whole multiple of the rest.
+        let named: Vec<&String> = spec.dim_params.iter().flatten().collect();
+        let [name] = named.as_slice() else {
+            return None;
+        };
+        let axis = spec
+            .dim_params
+            .iter()
+            .position(|d| d.as_ref() == Some(*name))?;
+        if spec.shape.get(axis) != Some(&1) || n == 0 || len % n != 0 {
+            return None;
+        }
+        let v = len / n;
+        if *dims.entry((*name).clone()).or_insert(v) != v {
+            return None;
+        }
+    }
+    (!dims.is_empty()).then_some(dims)
+}
+
 impl Model {
-    /// Imports an ONNX file.
+    /// Imports an ONNX file (every symbolic dimension 1).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Self::load_with_dims(path, &BTreeMap::new())
+    }
+
+    /// Imports an ONNX file with values for its inputs' symbolic dimensions, by name (a
+    /// dynamic batch of 3: `{"batch_size": 3}`); a symbolic dimension not named is 1.
+    pub fn load_with_dims(path: impl AsRef<Path>, dims: &BTreeMap<String, usize>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let (graph, external) = zkonnx_circuits::import::import_onnx_with_data(&path)?;
+        let (graph, external) = zkonnx_circuits::import::import_onnx_with_dims(&path, dims)?;
         let mut hasher = Keccak256::new();
         for file in std::iter::once(&path).chain(&external) {
             let data = |e: std::io::Error| Error::Data {
@@ -119,6 +168,12 @@ impl Model {
         }
         let hash = hex::encode(hasher.finalize());
         Ok(Self { path, graph, hash })
+    }
+
+    /// Values of the symbolic dimensions that make the model's inputs as long as `lens`
+    /// ([`dims_for_lengths`]).
+    pub fn dims_for_lengths(&self, lens: &[usize]) -> Option<BTreeMap<String, usize>> {
+        dims_for_lengths(&self.graph.inputs, lens)
     }
 
     /// The model's inputs as `(name, number of values)`, in the order their values are

@@ -699,3 +699,108 @@ fn device_auto_falls_back_and_device_cuda_is_refused() {
     assert!(stderr(&o).contains("error: device: "), "{}", stderr(&o));
     assert!(!cuda.exists(), "no proof is written");
 }
+
+/// A model exported with a dynamic batch (`dynamic_axes`) whose graph only makes sense at the
+/// batch its input holds: `[batch, 2]` reshaped to `[6]`. Unbound (batch 1) it cannot import;
+/// `run` binds `batch = 3` from an input of three rows (said so), `--dim batch=3` binds it from
+/// the command line, and the proof's outputs are the model's at that batch.
+#[test]
+fn a_dynamic_batch_is_bound_from_the_input_or_by_dim() {
+    use common::onnx::{model, node, tensor, tensor_i64};
+    use prost::Message;
+    use tract_onnx::pb;
+    let w: Vec<f32> = (0..12).map(|i| (i as f32 * 0.7).sin()).collect();
+    let bytes = model(
+        ("x", &[1, 2]),
+        ("y", &[2]),
+        &[
+            node("Reshape", &["x", "six"], "r", vec![]),
+            node("Unsqueeze", &["r", "zero"], "r2", vec![]),
+            node("MatMul", &["r2", "w"], "y2", vec![]),
+            node("Squeeze", &["y2", "zero"], "y", vec![]),
+        ],
+        vec![
+            tensor_i64("six", vec![6]),
+            tensor_i64("zero", vec![0]),
+            tensor("w", &[6, 2], w.clone()),
+        ],
+    );
+    let mut m = pb::ModelProto::decode(bytes.as_slice()).expect("decode");
+    let g = m.graph.as_mut().expect("graph");
+    if let Some(pb::type_proto::Value::TensorType(t)) =
+        g.input[0].r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        let d = &mut t.shape.as_mut().expect("shape").dim[0];
+        d.value = Some(pb::tensor_shape_proto::dimension::Value::DimParam(
+            "batch".into(),
+        ));
+    }
+    let dir = common::temp_dir("cli-dims");
+    let path = dir.join("dyn.onnx");
+    std::fs::write(&path, m.encode_to_vec()).expect("write");
+    let x = [0.5f32, -0.25, 0.75, 0.125, -0.5, 1.0];
+    let want: Vec<f64> = (0..2)
+        .map(|j| (0..6).map(|i| f64::from(x[i] * w[i * 2 + j])).sum())
+        .collect();
+    let rows = dir.join("rows.json");
+    std::fs::write(
+        &rows,
+        format!(
+            r#"{{"input_data": [[{}, {}], [{}, {}], [{}, {}]]}}"#,
+            x[0], x[1], x[2], x[3], x[4], x[5]
+        ),
+    )
+    .expect("write");
+    let wd = dir.join("w");
+    let o = zkonnx(&["run", s(&path), "--input", s(&rows), "--workdir", s(&wd)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("batch=3"), "{}", stderr(&o));
+    let out: Vec<f64> = report(&wd)["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
+    assert_eq!(out.len(), 2);
+    for (o, r) in out.iter().zip(&want) {
+        assert!((o - r).abs() < 2e-3, "{o} vs {r}");
+    }
+    // The same values as one flat list: bound by --dim.
+    let flat = dir.join("flat.json");
+    let list: Vec<String> = x.iter().map(|v| v.to_string()).collect();
+    std::fs::write(
+        &flat,
+        format!(r#"{{"input_data": [[{}]]}}"#, list.join(", ")),
+    )
+    .expect("write");
+    let out = dir.join("c");
+    let o = zkonnx(&[
+        "compile",
+        s(&path),
+        "--input",
+        s(&flat),
+        "--dim",
+        "batch=3",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = zkonnx(&[
+        "compile",
+        s(&path),
+        "--input",
+        s(&flat),
+        "--dim",
+        "batch",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("expected NAME=N"), "{}", stderr(&o));
+    // Unbound and with one row's values, the reshape is refused, naming the node.
+    let one = dir.join("one.json");
+    std::fs::write(&one, r#"{"input_data": [[0.1, 0.2]]}"#).expect("write");
+    let o = zkonnx(&["compile", s(&path), "--input", s(&one), "--out", s(&out)]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("Reshape"), "{}", stderr(&o));
+}

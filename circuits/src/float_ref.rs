@@ -34,6 +34,7 @@ impl FloatReference {
                 name: String::new(),
                 shape: input_shape.to_vec(),
                 kind: ElemKind::Float,
+                dim_params: Vec::new(),
             }],
         )
     }

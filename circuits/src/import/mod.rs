@@ -32,7 +32,7 @@ pub mod tensor;
 mod topk;
 mod tournament;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use tract_onnx::pb;
@@ -63,6 +63,52 @@ pub fn import_onnx(path: &Path) -> Result<Graph> {
 /// Loads an ONNX file and lowers it to the Graph IR; also returns the external data files its
 /// initializers were read from (beside the model, in the order first referenced).
 pub fn import_onnx_with_data(path: &Path) -> Result<(Graph, Vec<std::path::PathBuf>)> {
+    import_onnx_with_dims(path, &BTreeMap::new())
+}
+
+/// The graph inputs of the ONNX file at `path` as [`import_onnx`] reads them (every symbolic
+/// dimension 1, its name kept), without lowering the graph: what binding symbolic dimensions
+/// from an input file needs where the unbound graph does not import (a reshape to the bound
+/// batch's size).
+pub fn input_specs(path: &Path) -> Result<Vec<IoSpec>> {
+    let p = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| CircuitsError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    let proto = tract_onnx::onnx()
+        .proto_model_for_read(&mut bytes.as_slice())
+        .map_err(|e| CircuitsError::NotOnnx {
+            path: p.clone(),
+            reason: format!("{e:#}"),
+        })?;
+    let graph = proto.graph.as_ref().ok_or_else(|| CircuitsError::NotOnnx {
+        path: p,
+        reason: "the file has no graph".into(),
+    })?;
+    let inits: HashSet<&str> = graph.initializer.iter().map(|i| i.name.as_str()).collect();
+    graph
+        .input
+        .iter()
+        .filter(|i| !inits.contains(i.name.as_str()))
+        .map(|vi| io_spec(vi, None, &BTreeMap::new()))
+        .collect()
+}
+
+/// [`import_onnx_with_data`] with values for the graph inputs' symbolic dimensions, by name (a
+/// dynamic batch of 3: `{"batch_size": 3}`); a symbolic dimension not named is 1.
+pub fn import_onnx_with_dims(
+    path: &Path,
+    dims: &BTreeMap<String, usize>,
+) -> Result<(Graph, Vec<std::path::PathBuf>)> {
+    if let Some((name, &v)) = dims
+        .iter()
+        .find(|(_, &v)| v == 0 || v as i64 > MAX_INPUT_DIM)
+    {
+        return Err(CircuitsError::InvalidInput(format!(
+            "dimension '{name}' = {v} is outside 1..={MAX_INPUT_DIM}"
+        )));
+    }
     let p = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| CircuitsError::Io {
         path: p.clone(),
@@ -96,6 +142,7 @@ pub fn import_onnx_with_data(path: &Path) -> Result<(Graph, Vec<std::path::PathB
         .map_or(13, |o| o.version);
     let g = Importer {
         opset,
+        dims: dims.clone(),
         ..Importer::default()
     }
     .run(graph)?;
@@ -120,6 +167,8 @@ pub(crate) struct Importer {
     /// Body nodes lowered by control flow so far (bounded by `control_ops::MAX_UNROLLED` over
     /// the whole model, nested bodies included).
     pub unrolled: usize,
+    /// Values of the graph inputs' symbolic dimensions, by name (unnamed: 1).
+    pub dims: BTreeMap<String, usize>,
     /// ONNX element type (`data_type`) of constants whose type matters (a zero point's sets
     /// the range of a quantized value): initializers and `Constant` nodes.
     pub dtypes: HashMap<String, i32>,
@@ -213,7 +262,7 @@ impl Importer {
         }
         let specs = inputs
             .iter()
-            .map(|vi| io_spec(vi, None))
+            .map(|vi| io_spec(vi, None, &self.dims))
             .collect::<Result<Vec<_>>>()?;
         for vi in &inputs {
             if let Some(pb::type_proto::Value::TensorType(t)) =
@@ -321,7 +370,7 @@ impl Importer {
                     )))
                 }
             };
-            out_specs.push(io_spec(vi, Some(&self.nodes[idx].shape))?);
+            out_specs.push(io_spec(vi, Some(&self.nodes[idx].shape), &self.dims)?);
             outs.push(idx);
         }
         if let Some(&o) = outs.iter().find(|o| self.masked.contains_key(o)) {
@@ -485,7 +534,11 @@ impl Importer {
 
 /// An ONNX graph input or output: its name, shape and element type. A symbolic (batch)
 /// dimension proves one item at a time; `known` is the computed shape of an output.
-fn io_spec(vi: &pb::ValueInfoProto, known: Option<&[usize]>) -> Result<IoSpec> {
+fn io_spec(
+    vi: &pb::ValueInfoProto,
+    known: Option<&[usize]>,
+    dims: &BTreeMap<String, usize>,
+) -> Result<IoSpec> {
     use pb::tensor_shape_proto::dimension::Value as D;
     use pb::type_proto::Value as T;
     let t = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
@@ -495,6 +548,7 @@ fn io_spec(vi: &pb::ValueInfoProto, known: Option<&[usize]>) -> Result<IoSpec> {
                 name: vi.name.clone(),
                 shape: known.unwrap_or_default().to_vec(),
                 kind: ElemKind::Float,
+                dim_params: Vec::new(),
             })
         }
         _ => {
@@ -517,21 +571,31 @@ fn io_spec(vi: &pb::ValueInfoProto, known: Option<&[usize]>) -> Result<IoSpec> {
             )))
         }
     };
+    let axes = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
+    let dim_params = match known {
+        Some(_) => Vec::new(),
+        None => axes
+            .iter()
+            .map(|d| match &d.value {
+                Some(D::DimParam(p)) if !p.is_empty() => Some(p.clone()),
+                _ => None,
+            })
+            .collect(),
+    };
     let shape = match known {
         Some(s) => s.to_vec(),
-        None => {
-            let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
-            dims.iter()
-                .map(|d| match &d.value {
-                    Some(D::DimValue(v)) if *v > 0 && *v <= MAX_INPUT_DIM => Ok(*v as usize),
-                    Some(D::DimParam(_)) | None => Ok(1),
-                    Some(D::DimValue(v)) => Err(CircuitsError::InvalidModel(format!(
-                        "input '{}' has an invalid dimension {v}",
-                        vi.name
-                    ))),
-                })
-                .collect::<Result<Vec<_>>>()?
-        }
+        None => axes
+            .iter()
+            .map(|d| match &d.value {
+                Some(D::DimValue(v)) if *v > 0 && *v <= MAX_INPUT_DIM => Ok(*v as usize),
+                Some(D::DimParam(p)) => Ok(dims.get(p).copied().unwrap_or(1)),
+                None => Ok(1),
+                Some(D::DimValue(v)) => Err(CircuitsError::InvalidModel(format!(
+                    "input '{}' has an invalid dimension {v}",
+                    vi.name
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()?,
     };
     if known.is_none()
         && shape
@@ -548,6 +612,7 @@ fn io_spec(vi: &pb::ValueInfoProto, known: Option<&[usize]>) -> Result<IoSpec> {
         name: vi.name.clone(),
         shape,
         kind,
+        dim_params,
     })
 }
 

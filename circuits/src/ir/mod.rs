@@ -216,11 +216,15 @@ pub enum ElemKind {
 pub struct IoSpec {
     /// Its ONNX name.
     pub name: String,
-    /// Its shape (symbolic dimensions taken as 1).
+    /// Its shape (a symbolic dimension is the value bound to its name at import, else 1).
     pub shape: Vec<usize>,
     /// Its element type.
     #[serde(default)]
     pub kind: ElemKind,
+    /// The name of every symbolic dimension of a graph input, by axis (`None`: a number, or
+    /// an unnamed dimension); empty for outputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dim_params: Vec<Option<String>>,
 }
 
 impl IoSpec {

@@ -324,6 +324,7 @@ fn segment(q: &QGraph, of: SegmentOf, input_bits: u32) -> Result<QGraph> {
             name,
             shape: vec![len],
             kind: ElemKind::Int,
+            dim_params: Vec::new(),
         };
         (nodes.len() - 1, vec![spec])
     };
@@ -340,6 +341,7 @@ fn segment(q: &QGraph, of: SegmentOf, input_bits: u32) -> Result<QGraph> {
             name: nodes[0].name.clone(),
             shape: nodes[0].shape.clone(),
             kind: ElemKind::Int,
+            dim_params: Vec::new(),
         }]
     };
     let g = QGraph {

@@ -54,6 +54,11 @@ pub struct QuantArgs {
     /// cost) or `balanced` (the least gas within 2× the fastest plan's proving cost).
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Prove)]
     objective: ObjectiveArg,
+    /// The value of a symbolic input dimension, `NAME=N` (repeatable; a dynamic batch of 3:
+    /// `--dim batch_size=3`). Unnamed symbolic dimensions are 1, or read from the input file
+    /// where its lists are whole multiples of the inputs.
+    #[arg(long = "dim", value_name = "NAME=N")]
+    dims: Vec<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +159,46 @@ impl QuantArgs {
     }
 
     /// Calibrates on `cal` and compiles with every option given.
+    /// The model at `path` with its symbolic dimensions bound: by `--dim`, or else from the
+    /// lengths of `input`'s lists where they are whole multiples of the inputs (said so).
+    pub fn load_model(
+        &self,
+        path: &std::path::Path,
+        input: Option<&std::path::Path>,
+    ) -> Result<Model, Fail> {
+        let mut given = std::collections::BTreeMap::new();
+        for d in &self.dims {
+            let (name, v) = d
+                .split_once('=')
+                .and_then(|(n, v)| Some((n.trim(), v.trim().parse::<usize>().ok()?)))
+                .filter(|(n, _)| !n.is_empty())
+                .ok_or_else(|| Fail::Bad(format!("--dim {d}: expected NAME=N")))?;
+            given.insert(name.to_string(), v);
+        }
+        let m = Model::load_with_dims(path, &given);
+        let Some(input) = input.filter(|_| given.is_empty()) else {
+            return Ok(m?);
+        };
+        // The inputs as declared, read apart from the graph: an unbound graph may not import
+        // (a reshape to the batch's size).
+        let found = zkonnx::data::input_list_lengths(input)
+            .ok()
+            .zip(zkonnx::circuits::import::input_specs(path).ok())
+            .and_then(|(lens, specs)| zkonnx::dims_for_lengths(&specs, &lens));
+        match found {
+            Some(dims) => {
+                let said: Vec<String> = dims.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                eprintln!(
+                    "symbolic dimensions from {}: {} (set them with --dim)",
+                    input.display(),
+                    said.join(", ")
+                );
+                Ok(Model::load_with_dims(path, &dims)?)
+            }
+            None => Ok(m?),
+        }
+    }
+
     pub fn compile(&self, m: &Model, cal: &[Vec<f32>]) -> Result<CompiledModel, Fail> {
         Ok(m.compile_for_target(
             cal,

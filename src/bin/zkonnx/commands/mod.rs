@@ -285,7 +285,7 @@ pub fn compile(a: CompileArgs) -> Result<(), Fail> {
         out,
         quant,
     } = a;
-    let m = Model::load(&model)?;
+    let m = quant.load_model(&model, input.as_deref())?;
     let cal = calibration_samples(&m, calibration.as_deref(), input.as_deref())?;
     let (compiled, _) = step("compile", || -> Result<CompiledModel, Fail> {
         quant.compile(&m, &cal)
@@ -400,7 +400,7 @@ pub fn inspect(a: InspectArgs) -> Result<(), Fail> {
         frontier,
         quant,
     } = a;
-    let m = Model::load(&model)?;
+    let m = quant.load_model(&model, input.as_deref())?;
     let cal = calibration_samples(&m, calibration.as_deref(), input.as_deref())?;
     let compiled = quant.compile(&m, &cal)?;
     let timings = print_inspection(&compiled, report.as_deref())?;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use zkonnx::report::{EvmFigures, Report, Timings};
-use zkonnx::{data, files, CompiledModel, Model, Prover, Settings};
+use zkonnx::{data, files, CompiledModel, Prover, Settings};
 use zkonnx_prover::artifacts::{write_json, ProofFile};
 use zkonnx_prover::srs::{dev_srs, write_srs, DEV_SRS_WARNING};
 
@@ -28,7 +28,7 @@ pub fn run_all(a: RunArgs) -> Result<(), Fail> {
     } = a;
     std::fs::create_dir_all(&workdir)
         .map_err(|e| Fail::Bad(format!("{}: {e}", workdir.display())))?;
-    let m = Model::load(&model)?;
+    let m = quant.load_model(&model, Some(&input))?;
     let x = data::read_input_for(&input, &m.input_parts())?;
     let cal = calibration_samples(&m, calibration.as_deref(), Some(&input))?;
     let (compiled, compile_s) = step("compile", || -> Result<CompiledModel, Fail> {

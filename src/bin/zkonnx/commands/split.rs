@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use zkonnx::data;
 use zkonnx::split::{self, ChainVerdict, SplitBy};
-use zkonnx::{data, Model};
 use zkonnx_prover::srs::read_srs;
 
 use super::{calibration_samples, step};
@@ -26,7 +26,7 @@ pub fn split(a: SplitArgs) -> Result<(), Fail> {
             ))
         }
     };
-    let m = Model::load(&a.model)?;
+    let m = a.quant.load_model(&a.model, a.input.as_deref())?;
     let cal = calibration_samples(&m, a.calibration.as_deref(), a.input.as_deref())?;
     let (compiled, _) = step("compile", || a.quant.compile(&m, &cal));
     let compiled = compiled?;
