@@ -173,6 +173,20 @@ fn huge_shapes_are_refused_before_allocating() {
                 vec![tensor("w", &[1, 1, 2, 2], vec![1.0; 4])],
             ),
         ),
+        (
+            // Updates applied in order: 1024 steps over 1024 × 2048 elements.
+            "scatter-computed-indices",
+            model(
+                ("x", &[1024, 2048]),
+                ("y", &[1024, 2048]),
+                &[
+                    node("Slice", &["x", "zero", "one", "one"], "s", vec![]),
+                    node("Cast", &["s"], "i", vec![("to", Attr::I(7))]),
+                    node("ScatterElements", &["x", "i", "s"], "y", vec![]),
+                ],
+                vec![tensor_i64("zero", vec![0]), tensor_i64("one", vec![1])],
+            ),
+        ),
     ];
     for (name, bytes) in cases {
         let e = import(name, bytes);

@@ -266,6 +266,56 @@ fn constant_data_at_computed_indices_is_read_by_lookup() {
     assert!(e.contains("is not an index of the constant tensor"), "{e}");
 }
 
+/// ScatterElements with computed indices (a graph network's scatter by an edge list the input
+/// carries): each row's maximum replaced by twice itself (`none`, computed updates), a
+/// constant added at the same positions (`add`), and two updates of one position (the later
+/// wins), against tract.
+#[test]
+fn scatter_elements_by_computed_indices() {
+    let bytes = model(
+        ("x", &[1, 4, 6]),
+        ("y", &[1, 4, 18]),
+        &[
+            n("ArgMax", &["x"], "i", vec![("axis", Attr::I(2))]),
+            n("ReduceMax", &["x", "two"], "m", vec![]),
+            n("Add", &["m", "m"], "u", vec![]),
+            n(
+                "ScatterElements",
+                &["x", "i", "u"],
+                "s",
+                vec![("axis", Attr::I(2))],
+            ),
+            n(
+                "ScatterElements",
+                &["x", "i", "c"],
+                "t",
+                vec![("axis", Attr::I(2)), ("reduction", Attr::S("add"))],
+            ),
+            // The same index twice in a row: the later update wins, as in onnxruntime.
+            n("Concat", &["i", "i"], "ii", vec![("axis", Attr::I(2))]),
+            n("Concat", &["m", "u"], "mu", vec![("axis", Attr::I(2))]),
+            n(
+                "ScatterElements",
+                &["x", "ii", "mu"],
+                "d",
+                vec![("axis", Attr::I(2))],
+            ),
+            n("Concat", &["s", "t", "d"], "y", vec![("axis", Attr::I(2))]),
+        ],
+        vec![
+            tensor_i64("two", vec![2]),
+            tensor("c", &[1, 4, 1], vec![0.5, -0.25, 1.0, 0.125]),
+        ],
+    );
+    check(
+        "scatter-dyn",
+        bytes,
+        &[1, 4, 6],
+        rand_vec(17, 24, 1.0),
+        2e-3,
+    );
+}
+
 #[test]
 fn resize_trilu_cumsum_and_depth_to_space() {
     let bytes = model(

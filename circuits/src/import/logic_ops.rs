@@ -405,7 +405,7 @@ impl Importer {
 
     /// The one-hot rows `[idx[j] == v]` for `v < depth` (a negative index counts from the
     /// end), shaped `idx.shape + [depth]`.
-    fn one_hot_rows(&mut self, idx: usize, depth: usize) -> R<usize> {
+    pub(crate) fn one_hot_rows(&mut self, idx: usize, depth: usize) -> R<usize> {
         let ishape = self.nodes[idx].shape.clone();
         let ni = numel(&ishape);
         // idx' = idx + depth·[idx < 0]

@@ -211,7 +211,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             (
                 "ScatterElements",
                 "",
-                "constant indices: rewiring; reduction add a linear map, max/min a max tree, mul a product tree",
+                "constant indices: rewiring; reduction add a linear map, max/min a max tree, mul a product tree; computed indices (none, add): one-hot rows, updates applied in order",
             ),
             ("Scatter", "", "as ScatterElements"),
             (

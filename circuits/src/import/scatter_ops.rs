@@ -2,8 +2,10 @@
 //! `Scatter`) and `ScatterND`. With the indices known at import time every output element is
 //! an element of the data, of the updates, or (a scatter with `reduction = add`) their sum:
 //! a rewiring, or one linear map; with `max`, `min` or `mul` (torch's `scatter_reduce`: a graph
-//! network's max aggregation over fixed edges) the max or product tree of each element's group. Indices computed from the input are refused (a gather by a
-//! computed index is `Gather`'s one-hot lookup); negative indices count from the end.
+//! network's max aggregation over fixed edges) the max or product tree of each element's group.
+//! `ScatterElements` with computed indices (`none` or `add`) compares every index with every
+//! position along its axis (one-hot rows, as a `Gather` by a computed index does); other
+//! computed indices are refused. Negative indices count from the end.
 
 use tract_onnx::pb;
 
@@ -30,10 +32,18 @@ impl Importer {
         op: &str,
     ) -> R<Option<Vec<Value>>> {
         let data = self.req(node, 0)?;
+        let ds = self.shape_of(&data);
+        if let ("ScatterElements" | "Scatter", Value::Dyn(ii)) = (op, self.req(node, 1)?) {
+            let upd = self.req(node, 2)?;
+            let axis = norm_axis(attr_i(node, "axis", 0), ds.len())?;
+            let r = attr_s(node, "reduction", "none");
+            return self
+                .scatter_elements_dyn(&r, data, ii, upd, axis)
+                .map(|v| Some(vec![v]));
+        }
         let idx = self
             .const_input(node, 1, "the indices")?
             .ok_or("the indices are missing")?;
-        let ds = self.shape_of(&data);
         let out = match op {
             "GatherND" => self.gather_nd(node, data, &idx, &ds)?,
             "ScatterElements" | "Scatter" | "ScatterND" => {
@@ -197,6 +207,129 @@ impl Importer {
             }
             _ => self.product_groups(ci, &groups, ds)?,
         }))
+    }
+}
+
+impl Importer {
+    /// `ScatterElements` with computed indices (reduction `none` or `add`): every index compared
+    /// with every position along the axis (the one-hot rows `Gather` uses). `add`: each data
+    /// element plus `Σ_u [idx_u = its position]·upd_u` over the updates in its line. `none`:
+    /// the updates applied in order, as onnxruntime and torch do (ONNX leaves duplicates
+    /// undefined; the last one wins there), `y ← y + [idx_u = its position]·(upd_u − y)` for the
+    /// `k`-th update of every line at step `k`. An index outside the axis hits nothing.
+    fn scatter_elements_dyn(
+        &mut self,
+        r: &str,
+        data: Value,
+        idx: usize,
+        upd: Value,
+        axis: usize,
+    ) -> R<Value> {
+        use super::elementwise_ops::Bin;
+        if r != "none" && r != "add" {
+            return Err(format!(
+                "reduction '{r}' with computed indices is not supported (constant indices: any)"
+            ));
+        }
+        let ds = self.shape_of(&data);
+        let us = self.nodes[idx].shape.clone();
+        if self.shape_of(&upd) != us || us.len() != ds.len() {
+            return Err(format!(
+                "indices {us:?} and updates {:?} must share a shape of the data's rank {}",
+                self.shape_of(&upd),
+                ds.len()
+            ));
+        }
+        if us
+            .iter()
+            .zip(&ds)
+            .enumerate()
+            .any(|(a, (u, d))| a != axis && u > d)
+        {
+            return Err(format!("updates {us:?} are larger than the data {ds:?}"));
+        }
+        let dim = ds[axis];
+        let nu = numel(&us);
+        if nu.saturating_mul(dim) > super::MAX_ONE_HOT {
+            return Err(format!(
+                "a scatter of {nu} computed indices into {dim} positions is larger than zkonnx \
+                 proves ({} comparisons)",
+                super::MAX_ONE_HOT
+            ));
+        }
+        let n = numel(&ds);
+        // `none` applies the updates in `us[axis]` steps over the whole data.
+        if r == "none" && us[axis].saturating_mul(n) > super::tensor::MAX_ELEMENTS {
+            return Err(format!(
+                "a scatter of {} updates per line into {n} elements is over the importer's \
+                 budget of {} terms",
+                us[axis],
+                super::tensor::MAX_ELEMENTS
+            ));
+        }
+        let rows = self.one_hot_rows(idx, dim)?; // [nu, dim]
+        let (ust, dst) = (strides(&us), strides(&ds));
+        // Update u's line in the data: its offset there, and its step (coordinate on the axis).
+        let line = |u: usize| -> (usize, usize) {
+            let mut base = 0;
+            for a in 0..us.len() {
+                if a != axis {
+                    base += (u / ust[a]) % us[a] * dst[a];
+                }
+            }
+            (base, (u / ust[axis]) % us[axis])
+        };
+        let steps = if r == "add" { 1 } else { us[axis] };
+        let mut acc = data;
+        let mut sum: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        for k in 0..steps {
+            let mut pe = vec![Pick::C(0.0); n];
+            let mut pu = vec![Pick::C(0.0); n];
+            for u in 0..nu {
+                let (base, step) = line(u);
+                for v in 0..dim {
+                    let p = base + v * dst[axis];
+                    if r == "add" {
+                        sum[p].push(((u * dim + v) as u32, u as u32));
+                    } else if step == k {
+                        pe[p] = Pick::V(0, (u * dim + v) as u32);
+                        pu[p] = Pick::V(0, u as u32);
+                    }
+                }
+            }
+            if r == "add" {
+                break;
+            }
+            let eq = self.rewire(&[Value::Dyn(rows)], ds.clone(), &pe);
+            let up = self.rewire(std::slice::from_ref(&upd), ds.clone(), &pu);
+            let diff = self.binary(Bin::Sub, up, acc.clone())?;
+            let change = self.binary(Bin::Mul, eq, diff)?;
+            acc = self.binary(Bin::Add, acc, change)?;
+        }
+        if r == "none" {
+            return Ok(acc);
+        }
+        let contrib = match &upd {
+            Value::Const(c) => {
+                let w: Vec<Vec<(u32, u32, f32)>> = sum
+                    .iter()
+                    .map(|l| match l.as_slice() {
+                        [] => vec![(0, 0, 0.0)],
+                        l => l.iter().map(|&(e, u)| (0, e, c.data[u as usize])).collect(),
+                    })
+                    .collect();
+                self.linear_entries(vec![rows], &w, None, ds.clone())
+            }
+            Value::Dyn(d) => self.emit(
+                crate::ir::Op::Bilinear {
+                    terms: sum,
+                    scale: 1.0,
+                },
+                vec![rows, *d],
+                ds.clone(),
+            ),
+        };
+        self.binary(Bin::Add, acc, Value::Dyn(contrib))
     }
 }
 

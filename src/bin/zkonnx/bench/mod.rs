@@ -389,7 +389,13 @@ fn float_reference(model: &Path, input: &Path, x: &[f32]) -> Result<(Vec<f32>, S
     if beside.is_file() {
         return Ok((data::read_output(&beside)?, "output.json".into()));
     }
-    let (y, by) = zkonnx::Model::load(model)?.float_outputs(x)?;
+    // Its symbolic dimensions bound as `zkonnx compile --input` binds them.
+    let dims = data::input_list_lengths(input)
+        .ok()
+        .zip(zkonnx::circuits::import::input_specs(model).ok())
+        .and_then(|(lens, specs)| zkonnx::dims_for_lengths(&specs, &lens))
+        .unwrap_or_default();
+    let (y, by) = zkonnx::Model::load_with_dims(model, &dims)?.float_outputs(x)?;
     if by == zkonnx::FloatReference::TractDisagrees {
         eprintln!(
             "bench: {}: tract's float run and zkonnx's f32 execution disagree; both systems \
