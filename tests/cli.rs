@@ -797,6 +797,22 @@ fn a_dynamic_batch_is_bound_from_the_input_or_by_dim() {
     ]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("expected NAME=N"), "{}", stderr(&o));
+    let o = zkonnx(&[
+        "compile",
+        s(&path),
+        "--input",
+        s(&flat),
+        "--dim",
+        "btach=3",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("btach") && stderr(&o).contains("they have: batch"),
+        "{}",
+        stderr(&o)
+    );
     // Unbound and with one row's values, the reshape is refused, naming the node.
     let one = dir.join("one.json");
     std::fs::write(&one, r#"{"input_data": [[0.1, 0.2]]}"#).expect("write");

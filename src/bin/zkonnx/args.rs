@@ -175,6 +175,26 @@ impl QuantArgs {
                 .ok_or_else(|| Fail::Bad(format!("--dim {d}: expected NAME=N")))?;
             given.insert(name.to_string(), v);
         }
+        if !given.is_empty() {
+            // A name the model does not declare would be ignored: say which it has.
+            let specs = zkonnx::circuits::import::input_specs(path)?;
+            let known: Vec<&str> = specs
+                .iter()
+                .flat_map(|i| i.dim_params.iter().flatten())
+                .map(String::as_str)
+                .collect();
+            if let Some(name) = given.keys().find(|n| !known.contains(&n.as_str())) {
+                let have = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                };
+                return Err(Fail::Bad(format!(
+                    "--dim {name}: the model's inputs have no symbolic dimension of that name \
+                     (they have: {have})"
+                )));
+            }
+        }
         let m = Model::load_with_dims(path, &given);
         let Some(input) = input.filter(|_| given.is_empty()) else {
             return Ok(m?);
