@@ -778,7 +778,11 @@ impl Builder<'_> {
                 Ok(q)
             })
             .collect::<Result<Vec<_>>>()?;
-        let idx_bits = self.bits(node.inputs[0], 0);
+        // Every index the table holds passes the checks, whatever calibration saw (a token id
+        // the calibration input did not use): `|index| ≤ offset < 2^width(offset)`.
+        let idx_bits = self
+            .bits(node.inputs[0], 0)
+            .max(64 - u64::from(offset).leading_zeros());
         let mut key = x;
         if s_in > 0 {
             key = self.push(
