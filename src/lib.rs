@@ -139,6 +139,16 @@ pub fn dims_for_lengths(specs: &[IoSpec], lens: &[usize]) -> Option<BTreeMap<Str
     (!dims.is_empty()).then_some(dims)
 }
 
+/// The symbolic dimensions the input file at `input` binds for the model at `model`
+/// ([`dims_for_lengths`] of its lists against the declared inputs, read apart from the graph:
+/// an unbound graph may not import, a reshape to the batch's size); `None` where the file does
+/// not bind any or cannot be read.
+pub fn dims_from_input(model: &Path, input: &Path) -> Option<BTreeMap<String, usize>> {
+    let lens = data::input_list_lengths(input).ok()?;
+    let specs = zkonnx_circuits::import::input_specs(model).ok()?;
+    dims_for_lengths(&specs, &lens)
+}
+
 impl Model {
     /// Imports an ONNX file (every symbolic dimension 1).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {

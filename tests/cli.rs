@@ -774,39 +774,19 @@ fn a_dynamic_batch_is_bound_from_the_input_or_by_dim() {
     )
     .expect("write");
     let out = dir.join("c");
-    let o = zkonnx(&[
-        "compile",
-        s(&path),
-        "--input",
-        s(&flat),
-        "--dim",
-        "batch=3",
-        "--out",
-        s(&out),
-    ]);
+    let compile = |input: &Path, dim: &str| {
+        let mut args = vec!["compile", s(&path), "--input", s(input), "--out", s(&out)];
+        if !dim.is_empty() {
+            args.extend(["--dim", dim]);
+        }
+        zkonnx(&args)
+    };
+    let o = compile(&flat, "batch=3");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = zkonnx(&[
-        "compile",
-        s(&path),
-        "--input",
-        s(&flat),
-        "--dim",
-        "batch",
-        "--out",
-        s(&out),
-    ]);
+    let o = compile(&flat, "batch");
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("expected NAME=N"), "{}", stderr(&o));
-    let o = zkonnx(&[
-        "compile",
-        s(&path),
-        "--input",
-        s(&flat),
-        "--dim",
-        "btach=3",
-        "--out",
-        s(&out),
-    ]);
+    let o = compile(&flat, "btach=3");
     assert_eq!(code(&o), 2);
     assert!(
         stderr(&o).contains("btach") && stderr(&o).contains("they have: batch"),
@@ -816,7 +796,7 @@ fn a_dynamic_batch_is_bound_from_the_input_or_by_dim() {
     // Unbound and with one row's values, the reshape is refused, naming the node.
     let one = dir.join("one.json");
     std::fs::write(&one, r#"{"input_data": [[0.1, 0.2]]}"#).expect("write");
-    let o = zkonnx(&["compile", s(&path), "--input", s(&one), "--out", s(&out)]);
+    let o = compile(&one, "");
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("Reshape"), "{}", stderr(&o));
 }

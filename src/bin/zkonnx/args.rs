@@ -158,7 +158,6 @@ impl QuantArgs {
         }
     }
 
-    /// Calibrates on `cal` and compiles with every option given.
     /// The model at `path` with its symbolic dimensions bound: by `--dim`, or else from the
     /// lengths of `input`'s lists where they are whole multiples of the inputs (said so).
     pub fn load_model(
@@ -195,30 +194,23 @@ impl QuantArgs {
                 )));
             }
         }
-        let m = Model::load_with_dims(path, &given);
-        let Some(input) = input.filter(|_| given.is_empty()) else {
-            return Ok(m?);
-        };
-        // The inputs as declared, read apart from the graph: an unbound graph may not import
-        // (a reshape to the batch's size).
-        let found = zkonnx::data::input_list_lengths(input)
-            .ok()
-            .zip(zkonnx::circuits::import::input_specs(path).ok())
-            .and_then(|(lens, specs)| zkonnx::dims_for_lengths(&specs, &lens));
-        match found {
-            Some(dims) => {
-                let said: Vec<String> = dims.iter().map(|(n, v)| format!("{n}={v}")).collect();
-                eprintln!(
-                    "symbolic dimensions from {}: {} (set them with --dim)",
-                    input.display(),
-                    said.join(", ")
-                );
-                Ok(Model::load_with_dims(path, &dims)?)
-            }
-            None => Ok(m?),
+        // Given none, the input's size binds them (one import either way).
+        let found = input
+            .filter(|_| given.is_empty())
+            .and_then(|i| Some((i, zkonnx::dims_from_input(path, i)?)));
+        if let Some((input, dims)) = &found {
+            let said: Vec<String> = dims.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            eprintln!(
+                "symbolic dimensions from {}: {} (set them with --dim)",
+                input.display(),
+                said.join(", ")
+            );
         }
+        let dims = found.map_or(given, |(_, d)| d);
+        Ok(Model::load_with_dims(path, &dims)?)
     }
 
+    /// Calibrates on `cal` and compiles with every option given.
     pub fn compile(&self, m: &Model, cal: &[Vec<f32>]) -> Result<CompiledModel, Fail> {
         Ok(m.compile_for_target(
             cal,

@@ -390,11 +390,7 @@ fn float_reference(model: &Path, input: &Path, x: &[f32]) -> Result<(Vec<f32>, S
         return Ok((data::read_output(&beside)?, "output.json".into()));
     }
     // Its symbolic dimensions bound as `zkonnx compile --input` binds them.
-    let dims = data::input_list_lengths(input)
-        .ok()
-        .zip(zkonnx::circuits::import::input_specs(model).ok())
-        .and_then(|(lens, specs)| zkonnx::dims_for_lengths(&specs, &lens))
-        .unwrap_or_default();
+    let dims = zkonnx::dims_from_input(model, input).unwrap_or_default();
     let (y, by) = zkonnx::Model::load_with_dims(model, &dims)?.float_outputs(x)?;
     if by == zkonnx::FloatReference::TractDisagrees {
         eprintln!(
