@@ -1,7 +1,8 @@
 //! What `--target` chooses: `given` keeps the scales, `accuracy` steps the scales and tables
-//! (or interpolates finer) only to a circuit that costs no more and is closer to the float
-//! model on the calibration data (up to twice the cost while it errs past 1 %) until no step
-//! is, `speed` only to a cheaper circuit within 1 % of it.
+//! (or interpolates finer) only to a circuit that costs no more than the given scales' (within
+//! the estimate's slack, `ACCURACY_COST_SLACK`) and is closer to the float model on the
+//! calibration data (up to twice the cost while it errs past 1 %) until no step is, `speed`
+//! only to a cheaper circuit within 1 % of it.
 
 mod common;
 
@@ -74,7 +75,7 @@ fn each_target_keeps_its_promise() {
         "accuracy moved the settings by {moved:?}, past {:?}",
         zkonnx::ACCURACY_REACH
     );
-    assert!(acc.plan.cost <= given.plan.cost);
+    assert!(acc.plan.cost <= zkonnx::ACCURACY_COST_SLACK * given.plan.cost);
     let (eg, ea) = (
         worst_error(&model, &given, &inputs),
         worst_error(&model, &acc, &inputs),
@@ -88,7 +89,8 @@ fn each_target_keeps_its_promise() {
 }
 
 /// `accuracy`'s plan is one no step improves: every step from its settings (within reach)
-/// costs more or is no closer on the calibration data. A search that tried each step once
+/// costs more than the search allows (the given scales' plan's, with the slack) or is no
+/// closer on the calibration data. A search that tried each step once
 /// from the given scales stopped at one more bit of weights on mlp_digits (error 6.9e-5
 /// relative) where the next bit costs the same and errs half as much (3.5e-5).
 #[test]
@@ -97,6 +99,7 @@ fn accuracy_ends_where_no_step_improves() {
     let (model, x) = common::load_with_input(&dir, "mlp_digits");
     let inputs = vec![x];
     let acc = compile(&model, &inputs, Target::Accuracy);
+    let budget = zkonnx::ACCURACY_COST_SLACK * compile(&model, &inputs, Target::Given).plan.cost;
     let ea = worst_error(&model, &acc, &inputs);
     let at = acc.model.settings;
     let mut tried = 0;
@@ -121,13 +124,13 @@ fn accuracy_ends_where_no_step_improves() {
             )
             .expect("a step's plan");
         tried += 1;
-        if c.plan.cost <= acc.plan.cost {
+        if c.plan.cost <= budget {
             // tract's float run (this test's reference) and zkonnx's own (the search's) may
             // differ in the last bits: a step must not be closer by more than that.
             let e = worst_error(&model, &c, &inputs);
             assert!(
                 e >= 0.95 * ea,
-                "step {:?} from {:?}: error {e} < the chosen plan's {ea} at no more cost",
+                "step {:?} from {:?}: error {e} < the chosen plan's {ea} within the budget",
                 (di, dp, dt),
                 (at.input_scale, at.param_scale, at.table_bits)
             );
@@ -171,8 +174,9 @@ fn a_scale_given_on_the_command_line_is_kept() {
 }
 
 /// Functions interpolated finer than their direct tables are one more candidate of `accuracy`,
-/// kept only where they cost no more and are closer: on tiny_transformer (a GELU's erf and a
-/// softmax's exp) they cost the same and its calibration error falls 2.6× (1.3e-3 to 5.0e-4).
+/// kept only where they cost no more (within the slack) and are closer: on tiny_transformer (a
+/// GELU's erf and a softmax's exp) they cost at most 6 % more and its calibration error falls
+/// 2.6× (1.3e-3 to 5.0e-4).
 #[test]
 fn accuracy_interpolates_finer_where_that_costs_nothing() {
     let dir = common::shared_models();
@@ -181,7 +185,7 @@ fn accuracy_interpolates_finer_where_that_costs_nothing() {
     let given = compile(&model, &inputs, Target::Given);
     let acc = compile(&model, &inputs, Target::Accuracy);
     assert_eq!(acc.model.settings.interpolation, Interpolation::Finer);
-    assert!(acc.plan.cost <= given.plan.cost);
+    assert!(acc.plan.cost <= zkonnx::ACCURACY_COST_SLACK * given.plan.cost);
     let (eg, ea) = (
         worst_error(&model, &given, &inputs),
         worst_error(&model, &acc, &inputs),
