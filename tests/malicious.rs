@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::onnx::{model, node, rand_vec, tensor, tensor_i64, Attr};
-use tamper::{with_subst_then, Tampered};
+use tamper::{with_cells, with_subst_then, Tampered};
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::field::fe;
 use zkonnx::circuits::layout::{candidates, LayoutPlan};
@@ -79,6 +79,28 @@ struct Outcome {
     rewritten: usize,
     /// Whether MockProver found a lookup failing.
     lookup_fails: bool,
+    /// Whether MockProver found a gate's constraint unsatisfied.
+    gate_fails: bool,
+    /// Whether MockProver found a copy constraint broken.
+    copy_fails: bool,
+}
+
+/// How an attack rewrites the honest witness.
+enum Lies<'a> {
+    /// By value, and the cell assigned right after the first rewritten one
+    /// ([`tamper::with_subst_then`]).
+    Values(&'a [(Fr, Fr)], Option<(Fr, Fr)>),
+    /// By position `(advice column, row, value)`, and by value ([`tamper::with_cells`]).
+    Cells(&'a [(usize, usize, Fr)], &'a [(Fr, Fr)]),
+}
+
+impl Lies<'_> {
+    fn run<R>(&self, f: impl FnOnce() -> R) -> (R, usize) {
+        match *self {
+            Lies::Values(subst, then) => with_subst_then(subst, then, f),
+            Lies::Cells(at, subst) => with_cells(at, subst, f),
+        }
+    }
 }
 
 /// Proves `plan`'s circuit of `q` on `trace` with the honest proving key, rewriting advice
@@ -103,6 +125,18 @@ fn attack_then(
     then: Option<(Fr, Fr)>,
     instances: &[Fr],
 ) -> Outcome {
+    attack_with(q, plan, trace, Lies::Values(subst, then), instances)
+}
+
+/// Proves `plan`'s circuit of `q` on `trace` with the honest proving key, rewriting the
+/// witness by `lies`, and verifies the proof against `instances`.
+fn attack_with(
+    q: &Arc<QGraph>,
+    plan: &LayoutPlan,
+    trace: &Arc<Trace>,
+    lies: Lies<'_>,
+    instances: &[Fr],
+) -> Outcome {
     let plan = Arc::new(plan.clone());
     let params = dev_srs(plan.shape.k, 7);
     let pk = keygen(&params, &ModelCircuit::new(q.clone(), plan.clone())).expect("keygen");
@@ -112,35 +146,30 @@ fn attack_then(
         trace.clone(),
     ));
     // MockProver may panic on a witness it cannot evaluate: that is a refusal too.
-    let (mock, hits) = with_subst_then(subst, then, || {
+    let (mock, hits) = lies.run(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             MockProver::run(plan.shape.k, &circuit, vec![instances.to_vec()])
-                .map(|p| match p.verify() {
-                    Ok(()) => (true, false),
-                    Err(fails) => (
-                        false,
-                        fails
-                            .iter()
-                            .any(|f| matches!(f, VerifyFailure::Lookup { .. })),
-                    ),
-                })
-                .unwrap_or((false, false))
+                .map(|p| p.verify().err().unwrap_or_default())
+                .ok()
         }))
-        .unwrap_or((false, false))
+        .ok()
+        .flatten()
     });
-    let (mock, lookup_fails) = mock;
-    let (bytes, _) = with_subst_then(subst, then, || {
-        proof::prove(&params, &pk, circuit.clone(), instances)
-    });
+    let mock_satisfied = mock.as_ref().is_some_and(Vec::is_empty);
+    let fails = mock.unwrap_or_default();
+    let any = |f: fn(&VerifyFailure) -> bool| fails.iter().any(f);
+    let (bytes, _) = lies.run(|| proof::prove(&params, &pk, circuit.clone(), instances));
     let proof_verifies = match bytes {
         Ok(b) => proof::verify(&params, pk.get_vk(), instances, &b),
         Err(_) => false,
     };
     Outcome {
         proof_verifies,
-        mock_satisfied: mock,
+        mock_satisfied,
         rewritten: hits,
-        lookup_fails,
+        lookup_fails: any(|f| matches!(f, VerifyFailure::Lookup { .. })),
+        gate_fails: any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { .. })),
+        copy_fails: any(|f| matches!(f, VerifyFailure::Permutation { .. })),
     }
 }
 
@@ -510,6 +539,11 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
         "equation-keeping rescale lies per slot"
     );
     assert!(attacked.len() >= 6, "gadgets attacked: {attacked:?}");
+    // The dot product of two activations (a sum of five products on dot-product rows).
+    assert!(
+        attacked.iter().any(|o| o == "MatMul"),
+        "no lie about a sum of products: {attacked:?}"
+    );
     assert!(
         identity_read,
         "no lie about a map whose rescale is the identity (its accumulators are its value)"
@@ -843,4 +877,94 @@ fn a_lie_about_an_entry_read_at_a_computed_index_is_refused() {
         "an entry the data does not hold proves"
     );
     assert!(o.lookup_fails, "the lookup did not refuse the entry");
+}
+
+/// Products of two computed tensors packed `T` to a dot-product row (a MatMul of activations,
+/// `h·hᵀ`), on real proofs: a lie about an output (every copy moved) and about a running sum
+/// (copied nowhere) are refused by the dot gate; a padding slot of a short last row holding 1
+/// where its copy of the constrained zero holds 0 satisfies every gate (its other factor is 0)
+/// and is refused by the copy alone. Without that copy, a padding product could add anything to
+/// the sum.
+#[test]
+fn a_lie_about_a_packed_product_is_refused() {
+    let bytes = model(
+        ("x", &[2, 4]),
+        ("y", &[2, 2]),
+        &[
+            node("MatMul", &["x", "w"], "h", vec![]),
+            node(
+                "Transpose",
+                &["h"],
+                "ht",
+                vec![("perm", Attr::Ints(vec![1, 0]))],
+            ),
+            node("MatMul", &["h", "ht"], "y", vec![]),
+        ],
+        vec![tensor("w", &[4, 4], rand_vec(95, 16, 0.8))],
+    );
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(96 + s, 8, 1.0)).collect();
+    let c = compile(&bytes, "mal-products", &samples, Visibility::default());
+    // 4×4: an eight-column pool, three products a dot row, so each element's four products take
+    // a full row, then a row of one product and two padding slots.
+    let plan = plan_where(&c, pooled(4));
+    assert!(plan.shape.dot_products && plan.shape.dot_inputs() == 3);
+    let ni = c
+        .model
+        .nodes
+        .iter()
+        .position(|n| matches!(&n.op, QOp::Bilinear { terms } if terms[0].len() == 4))
+        .expect("the product of h and its transpose");
+    assert_eq!(plan.layers[ni].gadget, "dot-products");
+    assert_eq!(plan.layers[ni].rows, 4 * 2, "two rows per element");
+    // Main rows follow the nodes' order; element 0's rows are the node's first two.
+    let first: usize = plan.layers[..ni].iter().map(|l| l.rows).sum();
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let honest = honest_instances(&c.model, &plan, &trace);
+    let run = |at: &[(usize, usize, Fr)], subst: &[(Fr, Fr)], inst: &[Fr]| {
+        attack_with(&c.model, &plan, &trace, Lies::Cells(at, subst), inst)
+    };
+    let o = run(&[], &[], &honest);
+    assert!(o.proof_verifies && o.mock_satisfied, "the honest proof");
+    // Padding: slot 1's factor x (column 1) of element 0's second row.
+    let o = run(&[(1, first + 1, Fr::ONE)], &[], &honest);
+    assert_eq!(o.rewritten, 1);
+    assert!(!o.proof_verifies && !o.mock_satisfied, "a padding 1 proves");
+    assert!(
+        o.copy_fails && !o.gate_fails,
+        "the padding cell is refused by its copy of the zero, not by a gate"
+    );
+    // The running sum of element 0's first row (the accumulator, column 2T = 6), one higher.
+    let node = &c.model.nodes[ni];
+    let QOp::Bilinear { terms } = &node.op else {
+        unreachable!("found above")
+    };
+    let factor = |s: usize, i: u32| i128::from(trace.values[node.inputs[s]][i as usize]);
+    let sum: i128 = terms[0][..3]
+        .iter()
+        .map(|&(i, j)| factor(0, i) * factor(1, j))
+        .sum();
+    let o = run(&[(6, first, fe(sum))], &[], &honest);
+    assert!(
+        o.rewritten == 1 && o.proof_verifies,
+        "the cell holds the running sum"
+    );
+    let o = run(&[(6, first, fe(sum + 1))], &[], &honest);
+    assert_eq!(o.rewritten, 1);
+    assert!(
+        !o.proof_verifies && o.gate_fails,
+        "a running sum's lie proves"
+    );
+    // An output, every copy of it moved (the output instance too).
+    let (e, v) = lone_element(&c.model, &trace, ni, |_| true).expect("a lone element");
+    let mut inst = honest.clone();
+    if ni == c.model.output {
+        let out_start = honest.len() - c.model.output_node().len();
+        inst[out_start + e] = fe(i128::from(v) + 1);
+    }
+    let o = run(&[], &[(fe(i128::from(v)), fe(i128::from(v) + 1))], &inst);
+    assert!(o.rewritten >= 1, "the output was rewritten");
+    assert!(
+        !o.proof_verifies && !o.mock_satisfied,
+        "a product's lie proves"
+    );
 }

@@ -179,8 +179,9 @@ impl ModelCircuit {
             }
             input_cells.push((cell, v));
         }
-        if crate::layout::exact_zero(q, vis) {
-            // The zero exact rescales' remainders are copies of (a 0-bit check: its value is 0).
+        if crate::layout::input_zero(q, vis, shape.dot_products) {
+            // The zero that exact rescales' remainders and packed products' padding are copies
+            // of (a 0-bit check: its value is 0).
             st.zero = Some(st.fresh_signed(known.then_some(0), 0)?);
         }
         let mut input_rows = st.since(at);
@@ -353,7 +354,7 @@ impl Circuit<Fr> for ModelCircuit {
             }
         };
         let shape = self.plan.shape;
-        let widths = crate::layout::range_widths(&self.model, shape.visibility, shape.limb_bits);
+        let widths = crate::layout::range_widths(&self.model, &shape);
         config
             .range
             .load_table(&mut layouter, &self.model.tables, widths)?;

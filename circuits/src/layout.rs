@@ -226,13 +226,14 @@ struct Checks {
 }
 
 impl Checks {
-    /// `bounded`: [`QGraph::lookup_bounded`].
-    fn of(q: &QGraph, vis: Visibility, bounded: &[bool]) -> Self {
+    /// `bounded`: [`QGraph::lookup_bounded`]; `dot_products`: whether the layout packs products
+    /// of computed tensors ([`CircuitShape::dot_products`]).
+    fn of(q: &QGraph, vis: Visibility, bounded: &[bool], dot_products: bool) -> Self {
         let params = vis.params_in_advice().then(|| q.param_bits());
         let output = (vis.output == Vis::Hashed).then(|| q.output_bits());
         let mut bits = std::collections::BTreeSet::from([q.input_bits]);
         bits.extend(params.iter().flat_map(|&b| [b, 0]));
-        if exact_zero(q, vis) {
+        if input_zero(q, vis, dot_products) {
             bits.insert(0);
         }
         bits.extend(output);
@@ -290,12 +291,14 @@ struct Reads {
     arith: bool,
     functions: bool,
     constants: bool,
+    dot_products: bool,
 }
 
 fn prepare(q: &QGraph, vis: Visibility) -> Reads {
     let bounded = q.lookup_bounded();
+    let dot_products = q.has_product_sums();
     Reads {
-        checks: Checks::of(q, vis, &bounded),
+        checks: Checks::of(q, vis, &bounded, dot_products),
         nodes: q
             .nodes
             .iter()
@@ -311,14 +314,18 @@ fn prepare(q: &QGraph, vis: Visibility) -> Reads {
         arith: q.uses_arith(),
         functions: !q.tables.is_empty(),
         constants: q.uses_constants(),
+        dot_products,
     }
 }
 
-/// Whether the pooled layout of `q` with visibility `vis` holds the constrained zero that exact
-/// rescales' remainders are copies of ([`QOp::is_exact_rescale`]): with parameters in advice
-/// those remainders are range-checked (and the private dot products have a zero of their own).
-pub fn exact_zero(q: &QGraph, vis: Visibility) -> bool {
-    !vis.params_in_advice() && q.has_exact_rescales()
+/// Whether the pooled layout of `q` with visibility `vis` holds a constrained zero beside its
+/// input checks: the cell that exact rescales' remainders are copies of
+/// ([`QOp::is_exact_rescale`]) and that the padding of packed products is bound to
+/// (`dot_products`, [`crate::gadgets::bilinear`]). With parameters in advice those remainders
+/// are range-checked and the zero sits with the parameters, where private dot products pad
+/// with it too.
+pub fn input_zero(q: &QGraph, vis: Visibility, dot_products: bool) -> bool {
+    !vis.params_in_advice() && (dot_products || q.has_exact_rescales())
 }
 
 /// Rows the visibility settings add: range checks of private values, packing and hashing.
@@ -344,8 +351,9 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Vec<L
         });
     };
     // Every input element is range-checked, a public one too (its instance is bound to it);
-    // beside them the constrained zero that exact rescales' remainders are bound to.
-    let zero = usize::from(exact_zero(q, vis));
+    // beside them the constrained zero that exact rescales' remainders and the padding of
+    // packed products are bound to.
+    let zero = usize::from(input_zero(q, vis, shape.dot_products));
     group("input", vis.input, q.input().len(), q.input_bits, zero);
     if let Some(bits) = checks.params {
         // One more check: the constrained zero that pads private dot products.
@@ -360,14 +368,14 @@ fn visibility_layers(q: &QGraph, shape: &CircuitShape, checks: &Checks) -> Vec<L
 /// The widths in bits of every range check the pooled layout makes for `q` (each width once):
 /// the input (and private parameters, with the zero that pads private dot products, and a
 /// hashed output), and per node those of its gadget (`gadgets::rescale`, `div`, `sqrt`).
-pub fn check_bits(q: &QGraph, vis: Visibility) -> std::collections::BTreeSet<u32> {
-    Checks::of(q, vis, &q.lookup_bounded()).bits
+pub fn check_bits(q: &QGraph, shape: &CircuitShape) -> std::collections::BTreeSet<u32> {
+    Checks::of(q, shape.visibility, &q.lookup_bounded(), shape.dot_products).bits
 }
 
 /// The limb widths the range table holds for `q` at `limb`-bit limbs (a bit set,
 /// [`RangeConfig::widths`]): those its checks use, and 0 (unused lane rows hold `(0, 0)`).
-pub fn range_widths(q: &QGraph, vis: Visibility, limb: u32) -> u64 {
-    Checks::of(q, vis, &q.lookup_bounded()).widths(limb)
+pub fn range_widths(q: &QGraph, shape: &CircuitShape) -> u64 {
+    Checks::of(q, shape.visibility, &q.lookup_bounded(), shape.dot_products).widths(shape.limb_bits)
 }
 
 /// Plans the circuit for a quantized graph with the given visibility, minimising `objective`.
@@ -428,6 +436,7 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 arith: false,
                 functions: false,
                 constants: false,
+                dot_products: false,
                 visibility: vis,
                 lean: Some(LeanShape { width: lean.width }),
             };
@@ -725,6 +734,7 @@ fn pooled_plans_with(
         arith: reads.arith,
         functions: reads.functions,
         constants: reads.constants,
+        dot_products: reads.dot_products,
         visibility: vis,
         lean: None,
     };
@@ -896,6 +906,7 @@ mod tests {
             arith: true,
             functions: false,
             constants: false,
+            dot_products: false,
             visibility: Default::default(),
             lean: None,
         };

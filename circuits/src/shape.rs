@@ -56,6 +56,11 @@ pub struct CircuitShape {
     /// Whether a column of constants exists.
     #[serde(default)]
     pub constants: bool,
+    /// Whether the dot-product chip ([`crate::chips::dot`]) packs sums of products of two
+    /// computed tensors, [`CircuitShape::dot_inputs`] products per row
+    /// ([`crate::gadgets::bilinear`]); with parameters in advice the chip exists anyway.
+    #[serde(default)]
+    pub dot_products: bool,
     /// Visibility of the input, the parameters and the output.
     #[serde(default)]
     pub visibility: Visibility,
@@ -89,6 +94,7 @@ impl Default for CircuitShape {
             arith: false,
             functions: false,
             constants: false,
+            dot_products: false,
             visibility: Visibility {
                 input: Vis::Public,
                 params: Vis::Fixed,
@@ -160,7 +166,13 @@ impl CircuitShape {
             .max(1)
     }
 
-    /// Products per row of the private dot-product chip.
+    /// Whether the dot-product chip exists: for private parameters or for products of two
+    /// computed tensors ([`CircuitShape::dot_products`]).
+    pub fn has_dot(&self) -> bool {
+        self.visibility.params_in_advice() || self.dot_products
+    }
+
+    /// Products per row of the dot-product chip.
     pub fn dot_inputs(&self) -> usize {
         (self.width() - 1) / 2
     }
@@ -233,7 +245,7 @@ impl CircuitShape {
             + (self.range_lanes + 1) * usize::from(self.functions)
             + usize::from(self.constants)
             + 3 * usize::from(self.visibility.any_hashed())
-            + usize::from(self.visibility.params_in_advice())
+            + usize::from(self.has_dot())
     }
 }
 

@@ -357,7 +357,8 @@ pub fn mlp_seeded(seed: u64) -> Vec<u8> {
 }
 
 /// A model whose quantized graph holds every primitive: linear maps, rescales with and without
-/// ReLU and an identity one, a product of two computed tensors, a function table, a division and a square root of
+/// ReLU and an identity one, products of two computed tensors (elementwise, and a sum of five:
+/// the dot product of two activations), a function table, a division and a square root of
 /// computed values, and rewiring.
 pub fn every_primitive() -> Vec<u8> {
     let nodes = [
@@ -386,9 +387,17 @@ pub fn every_primitive() -> Vec<u8> {
         node(
             "Gemm",
             &["df", "w2", "b2"],
-            "y",
+            "g",
             vec![("transB", Attr::I(1))],
         ),
+        node(
+            "Transpose",
+            &["s"],
+            "st",
+            vec![("perm", Attr::Ints(vec![1, 0]))],
+        ),
+        node("MatMul", &["r", "st"], "rs", vec![]),
+        node("Add", &["g", "rs"], "y", vec![]),
     ];
     model(
         ("x", &[1, 6]),

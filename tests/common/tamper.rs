@@ -2,7 +2,9 @@
 //! chosen advice values as they are assigned. The rewrite is by value (every advice cell that
 //! would hold `a` holds `b` instead), so every copy of a value moves together and a
 //! copy constraint alone cannot catch the change: only a gate, a lookup or a bound instance
-//! can. The same wrapper drives halo2's MockProver and the real `create_proof`.
+//! can. A rewrite by position (one cell of one column) moves that cell alone, for lies about a
+//! cell whose value thousands of others share (a padding zero). The same wrapper drives
+//! halo2's MockProver and the real `create_proof`.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -26,6 +28,8 @@ thread_local! {
     /// A one-shot rewrite of the advice cell assigned right after the first substituted one:
     /// `(a, b)` makes it `b` if it holds `a`, and whether it is due.
     static THEN: RefCell<(Option<(Fr, Fr)>, bool)> = const { RefCell::new((None, false)) };
+    /// Rewrites by position: `(advice column index, row, value)`.
+    static AT: RefCell<Vec<(usize, usize, Fr)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The honest model circuit, synthesized through [`TamperPlanner`] (with the substitutions
@@ -50,6 +54,37 @@ pub fn with_subst_then<R>(
     SUBST.with(|s| s.borrow_mut().clear());
     THEN.with(|t| *t.borrow_mut() = (None, false));
     (r, HITS.with(|h| *h.borrow()))
+}
+
+/// [`with_subst_then`] with rewrites by position as well: `(column, row, value)` makes the cell
+/// of the advice column of that index at that (absolute) row hold `value`.
+pub fn with_cells<R>(
+    at: &[(usize, usize, Fr)],
+    subst: &[(Fr, Fr)],
+    f: impl FnOnce() -> R,
+) -> (R, usize) {
+    AT.with(|a| *a.borrow_mut() = at.to_vec());
+    let r = with_subst_then(subst, None, f);
+    AT.with(|a| a.borrow_mut().clear());
+    r
+}
+
+/// The positional rewrite of the advice cell at (`column`, `row`), if one is set.
+fn rewrite_at<F: Field>(column: usize, row: usize, v: Assigned<F>) -> Assigned<F> {
+    let hit = AT.with(|a| {
+        a.borrow()
+            .iter()
+            .find(|&&(c, r, _)| c == column && r == row)
+            .map(|&(_, _, b)| b)
+    });
+    match hit {
+        Some(b) => {
+            HITS.with(|h| *h.borrow_mut() += 1);
+            let b: &dyn Any = &b;
+            Assigned::from(*b.downcast_ref::<F>().expect("the field is Fr"))
+        }
+        None => rewrite(v),
+    }
 }
 
 impl Circuit<Fr> for Tampered {
@@ -155,7 +190,8 @@ impl<F: Field, CS: Assignment<F>> Assignment<F> for Rewrite<'_, CS> {
         row: usize,
         to: Value<Assigned<F>>,
     ) -> Value<&'v Assigned<F>> {
-        self.0.assign_advice(c, row, to.map(rewrite))
+        self.0
+            .assign_advice(c, row, to.map(|v| rewrite_at(c.index(), row, v)))
     }
     fn assign_fixed(&mut self, c: Column<Fixed>, row: usize, to: Assigned<F>) {
         self.0.assign_fixed(c, row, to)

@@ -1,8 +1,12 @@
-//! Dot products with private weights (parameters in advice, `--param-visibility private|hashed`).
+//! Dot products of two advice vectors: a linear map's private weights (parameters in advice,
+//! `--param-visibility private|hashed`) and sums of products of two computed tensors (a
+//! MatMul of activations, [`crate::gadgets::bilinear`]).
 //!
 //! A row holds `T` inputs `x_t`, `T` weights `w_t` and one accumulator:
 //! `acc[cur] = m[cur]·acc[prev] + Σ_t w_t·x_t`, with the fixed `m` 0 on the first row of an
-//! output and 1 on the others. Weight cells are copies of the range-checked parameter cells.
+//! output and 1 on the others. Every `x` and `w` cell is a copy: of a computed cell, of a
+//! range-checked parameter cell, or, in the slots a short last row leaves, of the constrained
+//! zero (so a padding product is 0 whatever its other factor holds).
 
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;

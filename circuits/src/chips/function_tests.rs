@@ -22,6 +22,7 @@ const SHAPE: CircuitShape = CircuitShape {
     arith: false,
     functions: true,
     constants: false,
+    dot_products: false,
     visibility: crate::visibility::Visibility {
         input: crate::visibility::Vis::Public,
         params: crate::visibility::Vis::Fixed,

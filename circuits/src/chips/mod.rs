@@ -63,7 +63,8 @@ pub struct ChipConfig {
     pub arith: Option<arith::ArithConfig>,
     /// Column of constants (padding values, constant operands), if the model has any.
     pub constant: Option<Column<Fixed>>,
-    /// Dot products with private weights, if the parameters are private or hashed.
+    /// Dot products: with private weights, if the parameters are private or hashed, and of two
+    /// computed tensors, if the shape packs them (`CircuitShape::dot_products`).
     pub dot: Option<dot::DotConfig>,
     /// Poseidon, if any group is hashed.
     pub poseidon: Option<poseidon::PoseidonConfig>,
@@ -115,8 +116,8 @@ impl ChipConfig {
             meta.enable_constant(c);
             c
         });
-        let dot = vis
-            .params_in_advice()
+        let dot = shape
+            .has_dot()
             .then(|| dot::DotConfig::configure(meta, &advice, &fixed, shape.dot_inputs()));
         let poseidon = vis
             .any_hashed()

@@ -72,8 +72,8 @@ pub struct Planned {
 pub enum Prepared {
     /// A linear map's group sizes.
     Linear(linear::Profile),
-    /// A product chain's plan (the same at every shape).
-    Bilinear(Planned),
+    /// A product node's numbers of products per element.
+    Bilinear(bilinear::Profile),
     /// A rescale only lookups read: its output is not range-checked
     /// ([`QGraph::lookup_bounded`]).
     LookupBound,
@@ -86,7 +86,7 @@ impl Prepared {
     pub fn of(node: &QNode) -> Self {
         match &node.op {
             QOp::Linear { map } => Prepared::Linear(linear::Profile::of(map)),
-            QOp::Bilinear { terms } => Prepared::Bilinear(bilinear::planned(terms)),
+            QOp::Bilinear { terms } => Prepared::Bilinear(bilinear::Profile::of(terms)),
             _ => Prepared::Node,
         }
     }
@@ -121,8 +121,8 @@ pub fn planned_with(q: &QGraph, node: &QNode, prep: &Prepared, shape: &CircuitSh
                 None => none("rescale"),
             }
         }
-        (QOp::Bilinear { .. }, Prepared::Bilinear(p)) => p.clone(),
-        (QOp::Bilinear { terms }, _) => bilinear::planned(terms),
+        (QOp::Bilinear { .. }, Prepared::Bilinear(p)) => bilinear::planned(p, shape),
+        (QOp::Bilinear { terms }, _) => bilinear::planned(&bilinear::Profile::of(terms), shape),
         (QOp::Lookup { table }, _) => lookup::planned(node.len(), &q.tables[*table].label()),
         (QOp::Div { bits, rbits, .. }, _) => div::planned(node.len(), *bits, *rbits, shape),
         (QOp::Sqrt { bits, .. }, _) => sqrt::planned(node.len(), *bits, shape),
@@ -200,7 +200,7 @@ pub(crate) struct Layout<'a, 'r> {
     pub known: bool,
     /// Range-checked parameter cells (private or hashed parameters), in `QGraph::params` order.
     pub params: Vec<Cell>,
-    /// A cell constrained to 0 (pads private dot products).
+    /// A cell constrained to 0 (pads dot products; exact rescales' remainders copy it).
     pub zero: Option<Cell>,
     /// The limb widths the range table holds ([`crate::layout::range_widths`]).
     pub table_widths: u64,

@@ -68,7 +68,7 @@ impl Checks {
 
 /// Lane rows per element: the remainder (`shift` bits), and the output (`bits + 1` signed
 /// bits, or with ReLU its two halves of `bits` bits). An exact rescale (no shift) with fixed
-/// parameters copies its remainder from the constrained zero ([`crate::layout::exact_zero`])
+/// parameters copies its remainder from the constrained zero ([`crate::layout::input_zero`])
 /// and checks its output only for a ReLU
 /// ([`crate::quant::QOp::is_exact_rescale`]); one that only lookups read checks its remainder
 /// alone.

@@ -166,7 +166,7 @@ impl QOp {
     /// Whether this is a rescale without a shift: `q = x·mul + add` exactly (no remainder),
     /// what an exact map or affine step at its scale gets (a clip's `6 − r`, a standalone ReLU,
     /// the ReLU of a sum). With fixed parameters the pooled layout copies its remainder from
-    /// the constrained zero (`layout::exact_zero`) rather than range-checking it, and checks
+    /// the constrained zero (`layout::input_zero`) rather than range-checking it, and checks
     /// `q` only for a ReLU: without one `q` is a function of its input, bounded by
     /// `|mul|·bound + |add|` ([`bounds`]).
     pub fn is_exact_rescale(&self) -> bool {
@@ -306,6 +306,16 @@ impl QGraph {
         self.nodes
             .iter()
             .any(|n| n.op.is_exact_rescale() && !self.passes_through(n))
+    }
+
+    /// Whether a product node sums two or more products for some element (a MatMul of two
+    /// computed tensors): what the pooled layout packs on dot-product rows
+    /// ([`crate::shape::CircuitShape::dot_products`]).
+    pub fn has_product_sums(&self) -> bool {
+        self.nodes.iter().any(|n| match &n.op {
+            QOp::Bilinear { terms } => terms.iter().any(|t| t.len() >= 2),
+            _ => false,
+        })
     }
 
     /// Total multiply-adds of the linear layers and products.
