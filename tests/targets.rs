@@ -1,7 +1,7 @@
 //! What `--target` chooses: `given` keeps the scales, `accuracy` steps the scales and tables
-//! (or interpolates finer) only to a circuit that costs no more than the given scales' (within
-//! the estimate's slack, `ACCURACY_COST_SLACK`) and is closer to the float model on the
-//! calibration data (up to twice the cost while it errs past 1 %) until no step is, `speed`
+//! (or interpolates finer) only to a circuit that costs no more than the given scales' or the
+//! plan kept (the estimate's slack more, `ACCURACY_COST_SLACK`, for a step that halves the
+//! given scales' error) and is closer to the float model on the calibration data (up to twice the cost while it errs past 1 %) until no step is, `speed`
 //! only to a cheaper circuit within 1 % of it.
 
 mod common;
@@ -89,8 +89,8 @@ fn each_target_keeps_its_promise() {
 }
 
 /// `accuracy`'s plan is one no step improves: every step from its settings (within reach)
-/// costs more than the search allows (the given scales' plan's, with the slack) or is no
-/// closer on the calibration data. A search that tried each step once
+/// costs more than the search allows (the given scales' plan's or its own; with the slack, for
+/// a step that halves the given scales' error) or is no closer on the calibration data. A search that tried each step once
 /// from the given scales stopped at one more bit of weights on mlp_digits (error 6.9e-5
 /// relative) where the next bit costs the same and errs half as much (3.5e-5).
 #[test]
@@ -99,7 +99,9 @@ fn accuracy_ends_where_no_step_improves() {
     let (model, x) = common::load_with_input(&dir, "mlp_digits");
     let inputs = vec![x];
     let acc = compile(&model, &inputs, Target::Accuracy);
-    let budget = zkonnx::ACCURACY_COST_SLACK * compile(&model, &inputs, Target::Given).plan.cost;
+    let given = compile(&model, &inputs, Target::Given);
+    let eg = worst_error(&model, &given, &inputs);
+    let given = given.plan.cost;
     let ea = worst_error(&model, &acc, &inputs);
     let at = acc.model.settings;
     let mut tried = 0;
@@ -124,15 +126,19 @@ fn accuracy_ends_where_no_step_improves() {
             )
             .expect("a step's plan");
         tried += 1;
-        if c.plan.cost <= budget {
-            // tract's float run (this test's reference) and zkonnx's own (the search's) may
-            // differ in the last bits: a step must not be closer by more than that.
-            let e = worst_error(&model, &c, &inputs);
+        // tract's float run (this test's reference) and zkonnx's own (the search's) may
+        // differ in the last bits: a step must not be closer by more than that.
+        let e = worst_error(&model, &c, &inputs);
+        let step = (
+            (di, dp, dt),
+            (at.input_scale, at.param_scale, at.table_bits),
+        );
+        let allowed = c.plan.cost <= given.max(acc.plan.cost)
+            || (c.plan.cost <= zkonnx::ACCURACY_COST_SLACK * given && 2.0 * e <= eg);
+        if allowed {
             assert!(
                 e >= 0.95 * ea,
-                "step {:?} from {:?}: error {e} < the chosen plan's {ea} within the budget",
-                (di, dp, dt),
-                (at.input_scale, at.param_scale, at.table_bits)
+                "{step:?}: error {e} < {ea} at a cost the search allows"
             );
         }
     }

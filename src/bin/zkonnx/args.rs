@@ -26,8 +26,8 @@ pub struct QuantArgs {
     table_bits: Option<u32>,
     /// What calibration optimises: `accuracy` (from the default scales, steps of one bit of
     /// activations or weights, two of table bits, or finer knots, each kept while it proves
-    /// at no more cost (within the cost estimate's 10 %) and is closer to the float model on
-    /// the calibration data; up to twice
+    /// at no more cost (10 % more for a step that halves the given scales' error: the estimate's
+    /// resolution) and is closer to the float model on the calibration data; up to twice
     /// the cost while the closest plan errs more than 1 %), `given` (the scales as given) or `speed` (the cheapest circuit whose outputs
     /// on the calibration data stay within 1 % of the float model).
     #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
