@@ -290,9 +290,15 @@ mod tests {
 
     #[test]
     fn extra_fields_booleans_and_nesting_are_read() {
-        let dir = std::env::temp_dir().join(format!("zkonnx-data-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let p = dir.join("in.json");
+        let p = std::env::temp_dir().join(format!("zkonnx-data-{}.json", std::process::id()));
+        // Removed when the test ends, pass or fail.
+        struct Remove<'a>(&'a std::path::Path);
+        impl Drop for Remove<'_> {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(self.0);
+            }
+        }
+        let _remove = Remove(&p);
         std::fs::write(
             &p,
             r#"{"input_data": [[[1, 2.5], [true, false]]], "input_shapes": [[2, 2]], "output_data": [[0]]}"#,
@@ -310,6 +316,5 @@ mod tests {
             std::fs::write(&p, bad).expect("write");
             assert!(read_input(&p).is_err(), "{bad} must be refused");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

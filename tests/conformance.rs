@@ -117,14 +117,24 @@ fn run_case(dir: &Path) -> Outcome {
         detail: first_line(&d),
     };
     let folded = std::env::var_os("ZKONNX_CONFORMANCE_CONST_INPUTS").is_some();
-    let path = if folded {
+    // The folded model is a temporary file, removed when the case ends (whatever its outcome).
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let temp = if folded {
         match const_inputs(dir) {
-            Ok(p) => p,
+            Ok(p) => Some(Remove(p)),
             Err(e) => return fail(format!("const inputs: {e}")),
         }
     } else {
-        dir.join("model.onnx")
+        None
     };
+    let path = temp
+        .as_ref()
+        .map_or_else(|| dir.join("model.onnx"), |t| t.0.clone());
     let model = match Model::load(&path) {
         Ok(m) => m,
         Err(e) => return fail(format!("import: {e}")),

@@ -145,6 +145,23 @@ mod tests {
         assert!(PhaseFigures::of(&[]).is_none());
     }
 
+    /// A scratch directory of this test process, removed when dropped (pass or fail).
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let d = std::env::temp_dir().join(format!("zkonnx-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&d).expect("dir");
+            Self(d)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     /// A child started after this process used much memory does not report that memory as
     /// its own peak (it would with `posix_spawn`, which shares the parent's memory until exec).
     #[test]
@@ -155,8 +172,8 @@ mod tests {
             300 * 256
         );
         drop(big);
-        let dir = std::env::temp_dir().join(format!("zkonnx-hwm-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let scratch = Scratch::new("hwm");
+        let dir = &scratch.0;
         let mut c = Command::new("sh");
         c.args(["-c", "true"]);
         let s = run_child(c, "true", &dir.join("true.log")).expect("runs");
@@ -166,8 +183,8 @@ mod tests {
     /// A child that reports its own peak (as a zkonnx phase does) is taken at its word.
     #[test]
     fn a_child_reports_its_own_peak_through_the_peak_file() {
-        let dir = std::env::temp_dir().join(format!("zkonnx-peak-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let scratch = Scratch::new("peak");
+        let dir = &scratch.0;
         let mut c = Command::new("sh");
         c.args([
             "-c",
@@ -179,8 +196,8 @@ mod tests {
 
     #[test]
     fn a_child_is_measured_on_its_own_and_a_failure_names_its_log() {
-        let dir = std::env::temp_dir().join(format!("zkonnx-measure-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let scratch = Scratch::new("measure");
+        let dir = &scratch.0;
         let mut ok = Command::new("sh");
         ok.args(["-c", "sleep 0.2"]);
         let s = run_child(ok, "sleep", &dir.join("ok.log")).expect("runs");
