@@ -372,8 +372,9 @@ pub const SPEED_TOLERANCE: f64 = 0.01;
 
 /// With [`Target::Accuracy`], the steps tried from the plan kept so far (activation fractional
 /// bits, weight fractional bits, table bits added), again and again until none is kept: a
-/// step is kept when its plan costs no more than the given settings' (within
-/// [`ACCURACY_COST_SLACK`]) and is closer to the float model, so the plan chosen is one that no
+/// step is kept when it is closer to the float model and its plan costs no more than the
+/// given settings' or the plan kept so far (up to [`ACCURACY_COST_SLACK`] times the given
+/// settings' where it errs at most half as much as they do), so the plan chosen is one that no
 /// step improves. The search stays within [`ACCURACY_REACH`] of the given settings.
 ///
 /// Weight bits are the cheapest precision: a product's remainder widens, its output does not,
@@ -396,8 +397,8 @@ pub const ACCURACY_COST_CAP: f64 = 2.0;
 
 /// With [`Target::Accuracy`] and outputs within [`SPEED_TOLERANCE`], how much more than the
 /// given settings' plan a step that errs at most half as much as they do may cost: the
-/// resolution of the planner's cost estimate (its plans prove at 1.2–1.7× their roofline floor, stop 42); other
-/// steps may cost no more than the plan kept so far. *Why:* with no slack, a 6 % difference in
+/// resolution of the planner's cost estimate (its plans prove at 1.2–1.7× their roofline
+/// floor, stop 42); other steps may cost no more than the plan kept so far. *Why:* with no slack, a 6 % difference in
 /// the estimate decided between tiny_transformer's tables of 2^12 entries and knots four times
 /// as accurate (error 6.1e-3 against 9.5e-4), and which way it fell moved with unrelated layout
 /// work (stop 43's dot-product rows made the given settings' plan 6 % cheaper). A slack for
@@ -419,9 +420,10 @@ impl Model {
     /// `objective`): [`Target::Given`] uses `base` as given; [`Target::Accuracy`] also tries
     /// the [`ACCURACY_STEPS`] from the settings kept so far and, for a model with functions and
     /// `base`'s interpolation `auto`, [`Interpolation::Finer`], keeping a step's plan when it is
-    /// closer to the float model on the calibration data and costs at most
-    /// [`ACCURACY_COST_SLACK`] times `base`'s (by `objective`; up to [`ACCURACY_COST_CAP`] times
-    /// while the closest so far errs past [`SPEED_TOLERANCE`]), until no step is kept;
+    /// closer to the float model on the calibration data and costs no more (by `objective`)
+    /// than `base`'s or the plan kept so far ([`ACCURACY_COST_SLACK`] times `base`'s for a step
+    /// that halves `base`'s error; up to [`ACCURACY_COST_CAP`] times while the closest so far
+    /// errs past [`SPEED_TOLERANCE`]), until no step is kept;
     /// [`Target::Speed`] tries smaller scales and tables and keeps the cheapest circuit whose
     /// outputs on the calibration data stay within [`SPEED_TOLERANCE`] of the float model.
     pub fn compile_for_target(
