@@ -968,3 +968,79 @@ fn a_lie_about_a_packed_product_is_refused() {
         "a product's lie proves"
     );
 }
+
+/// A clamp (a ReLU6: `Clip(0, C)` applied by its map's rescale) that lies about an element above
+/// `C`, on real proofs. Passing the quotient through (`out = q`, `e = C − q`, `f = q`, the output
+/// instance moved) satisfies every gate: both products are zero and `3·out + e − f − C` is still
+/// the quotient. Only the range checks of `e` and `f`, which bind the cells by copy, refuse it;
+/// an output moved by one without its parts is refused by the gates.
+#[test]
+fn a_lie_about_a_clamp_is_refused() {
+    let bytes = model(
+        ("x", &[1, 8]),
+        ("y", &[1, 6]),
+        &[
+            node("MatMul", &["x", "w"], "h", vec![]),
+            node("Clip", &["h", "zero", "hi"], "y", vec![]),
+        ],
+        vec![
+            tensor("w", &[8, 6], rand_vec(97, 48, 0.8)),
+            tensor("zero", &[], vec![0.0]),
+            tensor("hi", &[], vec![0.5]),
+        ],
+    );
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(100 + s, 8, 1.0)).collect();
+    let c = compile(&bytes, "mal-clamp", &samples, Visibility::default());
+    let plan = plan_where(&c, pooled(2));
+    assert!(plan.shape.clamps && plan.shape.rescale_slots() == 1);
+    let ni = c.model.output;
+    let QOp::Rescale {
+        mul,
+        add,
+        shift,
+        clamp: Some(hi),
+        ..
+    } = &c.model.nodes[ni].op
+    else {
+        panic!("the output is not a clamp: {:?}", c.model.nodes[ni].op)
+    };
+    assert_eq!(plan.layers[ni].gadget, "rescale+clamp");
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let x = &trace.values[c.model.nodes[ni].inputs[0]];
+    let q = |e: usize| zkonnx::circuits::quant::rescale_one(x[e], mul[e], add[e], *shift).0;
+    let e = (0..6)
+        .find(|&e| q(e) > i128::from(*hi))
+        .expect("an element above C");
+    assert!((0..6).any(|e| q(e) < 0), "an element below 0 too");
+    assert_eq!(i128::from(trace.values[ni][e]), i128::from(*hi));
+    // One element a row (slot 0: columns x | e | r | out | f), in the node's order.
+    let row: usize = plan.layers[..ni].iter().map(|l| l.rows).sum::<usize>() + e;
+    let honest = honest_instances(&c.model, &plan, &trace);
+    let out_at = honest.len() - 6 + e;
+    let run = |at: &[(usize, usize, Fr)], inst: &[Fr]| {
+        attack_with(&c.model, &plan, &trace, Lies::Cells(at, &[]), inst)
+    };
+    let o = run(&[], &honest);
+    assert!(o.proof_verifies && o.mock_satisfied, "the honest proof");
+    let (c_, qe) = (i128::from(*hi), q(e));
+    let mut inst = honest.clone();
+    inst[out_at] = fe(qe);
+    let o = run(
+        &[(1, row, fe(c_ - qe)), (3, row, fe(qe)), (4, row, fe(qe))],
+        &inst,
+    );
+    assert_eq!(o.rewritten, 3);
+    assert!(
+        !o.proof_verifies && !o.mock_satisfied,
+        "an unclamped output proves"
+    );
+    assert!(
+        o.copy_fails && !o.gate_fails,
+        "the gates hold for the lie; the checks' copies refuse it"
+    );
+    // The output one lower (C − 1) with its instance: the gates refuse it.
+    inst[out_at] = fe(c_ - 1);
+    let o = run(&[(3, row, fe(c_ - 1))], &inst);
+    assert_eq!(o.rewritten, 1);
+    assert!(!o.proof_verifies && o.gate_fails, "C − 1 proves");
+}

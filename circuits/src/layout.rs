@@ -292,6 +292,7 @@ struct Reads {
     functions: bool,
     constants: bool,
     dot_products: bool,
+    clamps: bool,
 }
 
 fn prepare(q: &QGraph, vis: Visibility) -> Reads {
@@ -315,6 +316,7 @@ fn prepare(q: &QGraph, vis: Visibility) -> Reads {
         functions: !q.tables.is_empty(),
         constants: q.uses_constants(),
         dot_products,
+        clamps: q.has_clamps(),
     }
 }
 
@@ -437,6 +439,7 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 functions: false,
                 constants: false,
                 dot_products: false,
+                clamps: false,
                 visibility: vis,
                 lean: Some(LeanShape { width: lean.width }),
             };
@@ -735,6 +738,7 @@ fn pooled_plans_with(
         functions: reads.functions,
         constants: reads.constants,
         dot_products: reads.dot_products,
+        clamps: reads.clamps,
         visibility: vis,
         lean: None,
     };
@@ -907,6 +911,7 @@ mod tests {
             functions: false,
             constants: false,
             dot_products: false,
+            clamps: false,
             visibility: Default::default(),
             lean: None,
         };

@@ -61,6 +61,10 @@ pub struct CircuitShape {
     /// ([`crate::gadgets::bilinear`]); with parameters in advice the chip exists anyway.
     #[serde(default)]
     pub dot_products: bool,
+    /// Whether the rescale chip has the clamp relation ([`crate::chips::rescale`]): some
+    /// rescale clamps its output (a ReLU6, a clip).
+    #[serde(default)]
+    pub clamps: bool,
     /// Visibility of the input, the parameters and the output.
     #[serde(default)]
     pub visibility: Visibility,
@@ -95,6 +99,7 @@ impl Default for CircuitShape {
             functions: false,
             constants: false,
             dot_products: false,
+            clamps: false,
             visibility: Visibility {
                 input: Vis::Public,
                 params: Vis::Fixed,

@@ -359,7 +359,7 @@ pub fn mlp_seeded(seed: u64) -> Vec<u8> {
 /// A model whose quantized graph holds every primitive: linear maps, rescales with and without
 /// ReLU and an identity one, products of two computed tensors (elementwise, and a sum of five:
 /// the dot product of two activations), a function table, a division and a square root of
-/// computed values, and rewiring.
+/// computed values, clips (one a ReLU6 its map's rescale applies, one shifted), and rewiring.
 pub fn every_primitive() -> Vec<u8> {
     let nodes = [
         node(
@@ -390,14 +390,18 @@ pub fn every_primitive() -> Vec<u8> {
             "g",
             vec![("transB", Attr::I(1))],
         ),
+        // A clip of a map's output (a ReLU6: applied by the map's rescale) and one of a
+        // function's, shifted (`lo + clamp(s − lo)`, an exact rescale of its own).
+        node("Clip", &["g", "zero", "six"], "gc", vec![]),
+        node("Clip", &["s", "lo", "hi"], "sc", vec![]),
         node(
             "Transpose",
-            &["s"],
+            &["sc"],
             "st",
             vec![("perm", Attr::Ints(vec![1, 0]))],
         ),
         node("MatMul", &["r", "st"], "rs", vec![]),
-        node("Add", &["g", "rs"], "y", vec![]),
+        node("Add", &["gc", "rs"], "y", vec![]),
     ];
     model(
         ("x", &[1, 6]),
@@ -409,6 +413,10 @@ pub fn every_primitive() -> Vec<u8> {
             tensor("one", &[1], vec![1.0]),
             tensor("w2", &[3, 5], rand_vec(3, 15, 0.6)),
             tensor("b2", &[3], rand_vec(4, 3, 0.2)),
+            tensor("zero", &[], vec![0.0]),
+            tensor("six", &[], vec![0.4]),
+            tensor("lo", &[], vec![0.45]),
+            tensor("hi", &[], vec![0.6]),
         ],
     )
 }

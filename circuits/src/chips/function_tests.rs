@@ -23,6 +23,7 @@ const SHAPE: CircuitShape = CircuitShape {
     functions: true,
     constants: false,
     dot_products: false,
+    clamps: false,
     visibility: crate::visibility::Visibility {
         input: crate::visibility::Vis::Public,
         params: crate::visibility::Vis::Fixed,

@@ -100,6 +100,7 @@ impl ChipConfig {
             &fixed,
             vis.params_in_advice(),
             shape.rescale_slots(),
+            shape.clamps,
         );
         let range = range::RangeConfig::configure(
             meta,
@@ -136,6 +137,8 @@ impl ChipConfig {
     }
 }
 
+#[cfg(test)]
+mod clamp_tests;
 #[cfg(test)]
 mod function_tests;
 #[cfg(test)]

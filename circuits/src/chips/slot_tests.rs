@@ -6,6 +6,7 @@ use halo2_proofs::circuit::Region;
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::Error;
 
+use super::rescale::Act;
 use super::test_circuit::{satisfied, ChipCase};
 use super::{val, ChipConfig};
 use crate::shape::CircuitShape;
@@ -22,6 +23,7 @@ const SHAPE: CircuitShape = CircuitShape {
     functions: false,
     constants: false,
     dot_products: false,
+    clamps: false,
     visibility: crate::visibility::Visibility {
         input: crate::visibility::Vis::Public,
         params: crate::visibility::Vis::Fixed,
@@ -75,9 +77,9 @@ impl ChipCase for Row {
         let mut lane = 0;
         for (slot, e) in self.els.iter().enumerate() {
             let v = [i128::from(e.x), e.q, e.r, e.out, e.d].map(|v| val(Some(v)));
-            let cells = c
-                .rescale
-                .assign(region, (0, slot), e.mul, e.add, SHIFT, self.relu, v)?;
+            let cells =
+                c.rescale
+                    .assign(region, (0, slot), e.mul, e.add, SHIFT, act(self.relu), v)?;
             let mut check = |cell, v, off, bits| {
                 let n = c.range.check(region, 0, lane, cell, Some(v), off, bits)?;
                 lane += n;
@@ -93,6 +95,14 @@ impl ChipCase for Row {
             }
         }
         Ok(())
+    }
+}
+
+fn act(relu: bool) -> Act {
+    if relu {
+        Act::Relu
+    } else {
+        Act::Plain
     }
 }
 

@@ -20,6 +20,7 @@ const SHAPE: CircuitShape = CircuitShape {
     functions: false,
     constants: false,
     dot_products: false,
+    clamps: false,
     visibility: crate::visibility::Visibility {
         input: crate::visibility::Vis::Public,
         params: crate::visibility::Vis::Fixed,
@@ -91,7 +92,11 @@ impl ChipCase for Case {
                     mul,
                     add,
                     shift,
-                    relu,
+                    if relu {
+                        super::rescale::Act::Relu
+                    } else {
+                        super::rescale::Act::Plain
+                    },
                     [
                         val(Some(i128::from(x))),
                         val(Some(q)),

@@ -1,12 +1,13 @@
 //! Rescale (with an optional ReLU): `x·mul + add = q·2^s + r` per element, as many elements per
 //! main row as the row has slots ([`crate::chips::rescale`], `CircuitShape::rescale_slots`);
-//! the remainder, and the output (`q`, or `max(q, 0)` and `max(q, 0) − q` with ReLU) are
-//! range-checked on the lanes.
+//! the remainder, and the output (`q`, or `max(q, 0)` and `max(q, 0) − q` with ReLU, or a
+//! clamp's `e` and `f`) are range-checked on the lanes.
 
 use halo2_proofs::plonk::Error;
 
 use super::{Layout, Planned, Rows, Src};
 use crate::chips::range::RangeConfig;
+use crate::chips::rescale::Act;
 use crate::chips::val;
 use crate::quant::{rescale_one, QNode, QOp};
 use crate::shape::CircuitShape;
@@ -23,6 +24,8 @@ pub(crate) struct Params<'a> {
 pub struct Checks {
     /// A ReLU: the output's two halves are checked.
     pub relu: bool,
+    /// A clamp's bound `C` (with `relu`): its `e` and `f` are checked instead.
+    pub clamp: Option<i64>,
     /// The shift (the remainder's width).
     pub shift: u32,
     /// The output's calibrated width.
@@ -38,9 +41,14 @@ impl Checks {
     pub fn of(op: &QOp, lookup_bound: bool) -> Option<Self> {
         match *op {
             QOp::Rescale {
-                relu, shift, bits, ..
+                relu,
+                clamp,
+                shift,
+                bits,
+                ..
             } => Some(Self {
                 relu,
+                clamp: clamp.filter(|_| relu),
                 shift,
                 bits,
                 output: !lookup_bound,
@@ -51,7 +59,7 @@ impl Checks {
 
     /// The widths of the range checks made per element (`exact`: laid out as exact, see
     /// [`lane_rows`]): the remainder's `shift` bits, then the output's `bits + 1` signed bits,
-    /// or with a ReLU its two halves of `bits` bits each.
+    /// or with a ReLU its two halves of `bits` bits each (a clamp's `e` and `f` alike).
     pub fn widths(&self, exact: bool) -> Vec<u32> {
         let mut w = Vec::with_capacity(3);
         if !exact {
@@ -87,7 +95,12 @@ fn exact(shift: u32, shape: &CircuitShape) -> bool {
 /// The plan of a rescale of `n` elements.
 pub fn planned(n: usize, c: Checks, shape: &CircuitShape) -> Planned {
     Planned {
-        gadget: if c.relu { "rescale+relu" } else { "rescale" }.into(),
+        gadget: match (c.relu, c.clamp) {
+            (true, Some(_)) => "rescale+clamp",
+            (true, None) => "rescale+relu",
+            (false, _) => "rescale",
+        }
+        .into(),
         rows: Rows {
             main: n.div_ceil(shape.rescale_slots()),
             lane: n * lane_rows(c, shape),
@@ -111,11 +124,17 @@ pub(crate) fn assign(
         checks:
             Checks {
                 relu,
+                clamp,
                 shift,
                 bits,
                 output: check_output,
             },
     } = p;
+    let act = match (relu, clamp) {
+        (true, Some(c)) => Act::Clamp(c),
+        (true, None) => Act::Relu,
+        (false, _) => Act::Plain,
+    };
     let src = node.inputs[0];
     let known = st.known;
     let slots = st.shape.rescale_slots();
@@ -127,8 +146,20 @@ pub(crate) fn assign(
         let qr = x.map(|x| rescale_one(x as i64, mul[e], add[e], shift));
         let qv = qr.map(|(q, _)| q);
         let rv = qr.map(|(_, r)| r);
-        let ov = qv.map(|q| q.max(0));
-        let dv = qv.map(|q| q.max(0) - q);
+        // Cells 1, 3 and 4: `q`, `max(q, 0)`, `max(q, 0) − q`; for a clamp to `[0, C]`:
+        // `e = C − out + max(q − C, 0)`, `out`, `f = out + max(−q, 0)` (`chips::rescale`).
+        let (qv, ov, dv) = match act {
+            Act::Clamp(c) => {
+                let c = i128::from(c);
+                let ov = qv.map(|q| q.clamp(0, c));
+                (
+                    qv.map(|q| c - q.clamp(0, c) + (q - c).max(0)),
+                    ov,
+                    qv.map(|q| q.clamp(0, c) + (-q).max(0)),
+                )
+            }
+            _ => (qv, qv.map(|q| q.max(0)), qv.map(|q| q.max(0) - q)),
+        };
         let v = [val(x), val(qv), val(rv), val(ov), val(dv)];
         let c = match params {
             None => st.config.rescale.assign(
@@ -137,7 +168,7 @@ pub(crate) fn assign(
                 mul[e],
                 add[e],
                 shift,
-                relu,
+                act,
                 v,
             )?,
             Some(off) => {
@@ -145,13 +176,18 @@ pub(crate) fn assign(
                 let (c, [mc, ac]) = st
                     .config
                     .rescale
-                    .assign_private(st.region, st.row, shift, relu, v, ma)?;
+                    .assign_private(st.region, st.row, shift, act, v, ma)?;
                 st.region.constrain_equal(mc, st.params[off + e]);
                 st.region
                     .constrain_equal(ac, st.params[off + mul.len() + e]);
                 c
             }
         };
+        if let (Act::Clamp(c), true) = (act, e + 1 == node.len()) {
+            st.config
+                .rescale
+                .pad_clamp(st.region, st.row, slot + 1, c)?;
+        }
         if slot + 1 == slots || e + 1 == node.len() {
             st.row += 1;
         }
@@ -163,6 +199,11 @@ pub(crate) fn assign(
             st.check(c.r, rv, 0, shift)?;
         }
         match (c.out, c.d) {
+            (Some(o), Some(d)) if clamp.is_some() => {
+                st.check(c.q, qv, 0, bits)?;
+                st.check(d, dv, 0, bits)?;
+                out.push(Src::Cell(o));
+            }
             (Some(o), Some(d)) => {
                 st.check(o, ov, 0, bits)?;
                 st.check(d, dv, 0, bits)?;

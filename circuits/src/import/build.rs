@@ -215,6 +215,12 @@ impl Importer {
         self.emit(Op::Relu, vec![x], shape)
     }
 
+    /// `min(max(x, 0), hi)` for `hi > 0`.
+    pub(crate) fn clamp(&mut self, x: usize, hi: f32) -> usize {
+        let shape = self.nodes[x].shape.clone();
+        self.emit(Op::Clamp { hi }, vec![x], shape)
+    }
+
     pub(crate) fn affine(&mut self, x: usize, mul: Vec<f32>, add: Vec<f32>) -> usize {
         let shape = self.nodes[x].shape.clone();
         self.emit(Op::Affine { mul, add }, vec![x], shape)

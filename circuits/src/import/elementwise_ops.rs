@@ -405,9 +405,27 @@ impl Importer {
         self.binary(Bin::Add, a, b)
     }
 
-    /// `min(max(x, lo), hi)` by two ReLUs: `lo + relu(x − lo)`, then `hi − relu(hi − ·)`.
+    /// `min(max(x, lo), hi)`: with both bounds (`lo < hi`) `lo + clamp(x − lo, hi − lo)`
+    /// ([`Op::Clamp`]); with one, or `hi ≤ lo`, by ReLUs: `lo + relu(x − lo)`, then
+    /// `hi − relu(hi − ·)`.
     pub(crate) fn clip(&mut self, x: usize, lo: Option<f32>, hi: Option<f32>) -> usize {
         let n = numel(&self.nodes[x].shape);
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            // Both bounds: one clamp of `x − lo` to `[0, hi − lo]`, shifted back.
+            if hi > lo && (hi - lo).is_finite() {
+                let d = if lo == 0.0 {
+                    x
+                } else {
+                    self.affine(x, vec![1.0; n], vec![-lo; n])
+                };
+                let c = self.clamp(d, hi - lo);
+                return if lo == 0.0 {
+                    c
+                } else {
+                    self.affine(c, vec![1.0; n], vec![lo; n])
+                };
+            }
+        }
         let mut y = x;
         let mut offset = 0.0; // y + offset is the running value
         if let Some(lo) = lo {

@@ -450,7 +450,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("Relu", "", "sign of the quotient"),
             ("LeakyRelu", "", "ReLU and linear"),
             ("PRelu", "", "ReLU and linear; constant slope"),
-            ("Clip", "", "two ReLUs"),
+            ("Clip", "", "a clamp (both bounds), or ReLUs"),
             ("Abs", "", "ReLU and linear"),
             ("Neg", "", "linear"),
             ("HardSigmoid", "", "affine and two ReLUs"),

@@ -47,6 +47,10 @@ fn run_f64(graph: &Graph, input: &[f32]) -> Vec<Vec<f64>> {
                 .map(|(x, (m, a))| x * f64::from(*m) + f64::from(*a))
                 .collect(),
             Op::Relu => arg(0).iter().map(|x| x.max(0.0)).collect(),
+            Op::Clamp { hi } => arg(0)
+                .iter()
+                .map(|x| x.max(0.0).min(f64::from(*hi)))
+                .collect(),
             Op::Gather { map } => map.iter().map(get).collect(),
             Op::Bilinear { terms, scale } => {
                 let (a, b) = (arg(0), arg(1));

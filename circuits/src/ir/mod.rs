@@ -5,7 +5,7 @@
 //! - [`Op::Linear`]: a sparse linear map with constant weights over elements gathered from one
 //!   or more inputs (Gemm, MatMul by a constant, Conv, ConvTranspose, pooling averages,
 //!   reductions, sums and differences of tensors);
-//! - [`Op::Affine`] and [`Op::Relu`] (elementwise);
+//! - [`Op::Affine`], [`Op::Relu`] and [`Op::Clamp`] (elementwise);
 //! - [`Op::Gather`]: pure rewiring (reshape, transpose, slice, concat, pad, broadcast);
 //! - [`Op::Bilinear`]: sums of products of two computed tensors (MatMul of activations, Mul);
 //! - [`Op::Func`]: an elementwise nonlinear function proven by a lookup table;
@@ -153,6 +153,12 @@ pub enum Op {
     },
     /// Elementwise `max(x, 0)`.
     Relu,
+    /// Elementwise `min(max(x, 0), hi)`, `hi > 0`: a ReLU6, a clip to `[lo, hi]` shifted by
+    /// `lo` (one range-checked element in the circuit, where two ReLUs took three).
+    Clamp {
+        /// The upper bound.
+        hi: f32,
+    },
     /// `y[i] = map[i]`: elements of the inputs or constants (no arithmetic).
     Gather {
         /// Source of every output element.

@@ -153,6 +153,12 @@ impl LeanModel {
                     }
                     Vec::new()
                 }
+                QOp::Rescale { clamp: Some(_), .. } => {
+                    return Err(format!(
+                        "'{}' ({}) clamps its output, which the lean layout cannot",
+                        n.name, n.op_type
+                    ));
+                }
                 QOp::Rescale {
                     mul,
                     add,

@@ -25,6 +25,7 @@ pub(super) fn discrete_bounds(g: &Graph) -> Vec<Option<f64>> {
                 Some(values.iter().fold(0f64, |m, v| m.max(f64::from(v.abs()))))
             }
             (Op::Relu, Some(x)) => x.first().copied(),
+            (Op::Clamp { hi }, Some(x)) => x.first().map(|&x| x.min(f64::from(*hi))),
             (Op::Affine { mul, add }, Some(x)) => {
                 let x = x.first().copied().unwrap_or(0.0);
                 mul.iter()

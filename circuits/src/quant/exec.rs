@@ -222,6 +222,7 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
                 add,
                 shift,
                 relu,
+                clamp,
                 bits,
             } => {
                 let x = &values[node.inputs[0]];
@@ -229,7 +230,11 @@ pub fn run_quantized(q: &QGraph, input: &[i64]) -> Result<Trace> {
                 for (index, (&xv, (&m, &a))) in x.iter().zip(mul.iter().zip(add)).enumerate() {
                     let (qv, _) = rescale_one(xv, m, a, *shift);
                     let qv = bounded(qv, *bits, &node.name, index)?;
-                    y.push(if *relu { qv.max(0) } else { qv });
+                    y.push(match (*relu, *clamp) {
+                        (true, Some(c)) => qv.clamp(0, c.max(0)),
+                        (true, None) => qv.max(0),
+                        (false, _) => qv,
+                    });
                 }
                 y
             }

@@ -76,7 +76,8 @@ pub enum QOp {
         /// The map with integer weights.
         map: Linear<i64>,
     },
-    /// Elementwise `q = floor((x·mul + add) / 2^shift)`, then `max(q, 0)` if `relu`.
+    /// Elementwise `q = floor((x·mul + add) / 2^shift)`, then `max(q, 0)` if `relu`, and
+    /// `min(max(q, 0), clamp)` with a clamp (`relu` is then set too).
     ///
     /// `|q| < 2^bits` is enforced (range check), `add` already holds the rounding offset;
     /// an identity ([`QOp::is_identity`]) with fixed parameters is not laid out on the pooled
@@ -90,6 +91,9 @@ pub enum QOp {
         shift: u32,
         /// Whether a ReLU follows.
         relu: bool,
+        /// The clamp's upper bound `C` (`0 ≤ C < 2^bits`), with `relu`: a ReLU6 or a clip.
+        #[serde(default)]
+        clamp: Option<i64>,
         /// Bound on the quotient: `|q| < 2^bits`.
         bits: u32,
     },
@@ -316,6 +320,14 @@ impl QGraph {
             QOp::Bilinear { terms } => terms.iter().any(|t| t.len() >= 2),
             _ => false,
         })
+    }
+
+    /// Whether a rescale clamps its output: what the rescale chip's clamp relation serves
+    /// ([`crate::shape::CircuitShape::clamps`]).
+    pub fn has_clamps(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| matches!(n.op, QOp::Rescale { clamp: Some(_), .. }))
     }
 
     /// Total multiply-adds of the linear layers and products.

@@ -53,6 +53,33 @@ fn half(shift: u32) -> i64 {
     }
 }
 
+/// What a rescale applies after rounding.
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    /// Nothing.
+    Plain,
+    /// `max(q, 0)`.
+    Relu,
+    /// `min(max(q, 0), C)` with `C` the bound (a float) at the output's scale.
+    Clamp(f32),
+}
+
+/// The integer bound `C` of a clamp to `[0, hi]` at `scale` fractional bits, at most
+/// `2^bits − 1`: the quotient is below `2^bits` (the range check, and the integer execution
+/// refuses more), so a larger bound never binds, and the circuit's checks of `C − q` stay
+/// within `bits` (`chips::rescale`).
+fn clamp_bound(hi: f32, scale: u32, bits: u32) -> i64 {
+    let c = (f64::from(hi) * 2f64.powi(scale as i32)).round();
+    let top = (1i64 << bits.min(62)) - 1;
+    if c.is_nan() || c <= 0.0 {
+        0
+    } else if c >= top as f64 {
+        top
+    } else {
+        c as i64
+    }
+}
+
 /// Whether constant weights are exact small integers (then used at scale 0).
 fn exact(ws: &[f32]) -> bool {
     ws.iter()
@@ -162,6 +189,7 @@ impl Builder<'_> {
                     add: vec![half(d); n],
                     shift: d,
                     relu: false,
+                    clamp: None,
                     bits,
                 },
                 inputs: vec![q],
@@ -268,14 +296,19 @@ impl Builder<'_> {
         mul: Vec<i64>,
         add: Vec<i64>,
         shift: u32,
-        relu: bool,
+        act: Act,
         bits: u32,
         scale: u32,
     ) -> usize {
-        let op_type = if relu {
-            format!("{}+Relu", node.op_type)
-        } else {
-            node.op_type.clone()
+        let (relu, clamp) = match act {
+            Act::Plain => (false, None),
+            Act::Relu => (true, None),
+            Act::Clamp(hi) => (true, Some(clamp_bound(hi, scale, bits))),
+        };
+        let op_type = match act {
+            Act::Plain => node.op_type.clone(),
+            Act::Relu => format!("{}+Relu", node.op_type),
+            Act::Clamp(_) => format!("{}+Clip", node.op_type),
         };
         self.push(
             node,
@@ -285,6 +318,7 @@ impl Builder<'_> {
                 add,
                 shift,
                 relu,
+                clamp,
                 bits,
             },
             vec![input],
@@ -385,7 +419,7 @@ impl Builder<'_> {
             vec![mf; n],
             vec![half(shift); n],
             shift,
-            false,
+            Act::Plain,
             bits,
             frac.max(0) as u32,
         );
@@ -422,7 +456,7 @@ impl Builder<'_> {
             vec![1; n],
             vec![0; n],
             s,
-            false,
+            Act::Plain,
             width(knots.k as u64),
             0,
         );
@@ -431,7 +465,7 @@ impl Builder<'_> {
         };
         let rl = self.push(node, op.clone(), lin, vec![x, k], s);
         // An identity: `r` is the map's accumulator, in [0, 2^s).
-        let r = self.rescale(node, rl, vec![1; n], vec![0; n], 0, false, s, s);
+        let r = self.rescale(node, rl, vec![1; n], vec![0; n], 0, Act::Plain, s, s);
         let base = knots.table(f, out_scale, false);
         let top = width(base.max_abs().unsigned_abs());
         let (tf, td) = (
@@ -471,7 +505,7 @@ impl Builder<'_> {
             vec![1; n],
             vec![half(s); n],
             s,
-            false,
+            Act::Plain,
             top,
             out_scale,
         )
@@ -499,7 +533,7 @@ impl Builder<'_> {
             .fold(0.0, f64::max)
     }
 
-    fn lower(&mut self, i: usize, relu: bool) -> Result<usize> {
+    fn lower(&mut self, i: usize, act: Act) -> Result<usize> {
         let graph = self.graph;
         let node = &graph.nodes[i];
         let sa = self.settings.input_scale;
@@ -557,7 +591,7 @@ impl Builder<'_> {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let bits = self.bits(i, out_scale);
-                self.rescale(node, lin, vec![mf; n], add, shift, relu, bits, out_scale)
+                self.rescale(node, lin, vec![mf; n], add, shift, act, bits, out_scale)
             }
             Op::Affine { mul, add } => {
                 let s_in = self.nodes[ins[0]].scale as i32;
@@ -580,13 +614,29 @@ impl Builder<'_> {
                     .map(|(k, &x)| Ok(quantize(x, acc, &node.name, k)? * mf + half(shift)))
                     .collect::<Result<Vec<_>>>()?;
                 let bits = self.bits(i, out_scale);
-                self.rescale(node, ins[0], m, a, shift, relu, bits, out_scale)
+                self.rescale(node, ins[0], m, a, shift, act, bits, out_scale)
             }
             Op::Relu => {
                 // A standalone ReLU: bound its input's range.
                 let in_scale = self.nodes[ins[0]].scale;
                 let b = self.bits(node.inputs[0], in_scale);
-                self.rescale(node, ins[0], vec![1; n], vec![0; n], 0, true, b, in_scale)
+                self.rescale(
+                    node,
+                    ins[0],
+                    vec![1; n],
+                    vec![0; n],
+                    0,
+                    Act::Relu,
+                    b,
+                    in_scale,
+                )
+            }
+            Op::Clamp { hi } => {
+                // A clamp its producer could not take: bound its input's range.
+                let in_scale = self.nodes[ins[0]].scale;
+                let b = self.bits(node.inputs[0], in_scale);
+                let a = Act::Clamp(*hi);
+                self.rescale(node, ins[0], vec![1; n], vec![0; n], 0, a, b, in_scale)
             }
             Op::Gather { map } => {
                 let slots = map.iter().filter_map(|r| match r {
@@ -622,7 +672,7 @@ impl Builder<'_> {
                     vec![m * mf; n],
                     vec![half(shift); n],
                     shift,
-                    relu,
+                    act,
                     bits,
                     out_scale,
                 )
@@ -723,6 +773,7 @@ impl Builder<'_> {
                         add: vec![0; n],
                         shift: s_in,
                         relu: false,
+                        clamp: None,
                         bits: int_bits,
                     },
                     vec![ins[0]],
@@ -735,7 +786,7 @@ impl Builder<'_> {
                     vec![1i64 << out_scale; n],
                     vec![0; n],
                     0,
-                    false,
+                    Act::Plain,
                     bits,
                     out_scale,
                 )
@@ -793,6 +844,7 @@ impl Builder<'_> {
                     add: vec![half(s_in); n],
                     shift: s_in,
                     relu: false,
+                    clamp: None,
                     bits: idx_bits,
                 },
                 vec![key],
@@ -809,6 +861,7 @@ impl Builder<'_> {
                     add: slice.iter().map(|&g| i64::from(g)).collect(),
                     shift: 0,
                     relu: false,
+                    clamp: None,
                     bits: idx_bits + width + 1,
                 },
                 vec![key],
@@ -855,6 +908,7 @@ impl Builder<'_> {
                         add: vec![0; n],
                         shift: 0,
                         relu: false,
+                        clamp: None,
                         bits: b,
                     },
                     vec![x],
@@ -871,6 +925,7 @@ impl Builder<'_> {
                 add: vec![-1; n],
                 shift: xbits + 1,
                 relu: false,
+                clamp: None,
                 bits: 1,
             },
             vec![x],
@@ -883,7 +938,7 @@ impl Builder<'_> {
             vec![one; n],
             vec![one; n],
             0,
-            false,
+            Act::Plain,
             out_scale + 1,
             out_scale,
         )
@@ -910,7 +965,8 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
             "the calibration does not belong to this model".into(),
         ));
     }
-    let fused_relu = |i: usize| -> Option<usize> {
+    // A ReLU or clamp that alone reads a map or product is applied by its rescale.
+    let fused_relu = |i: usize| -> Option<(usize, Act)> {
         if i == graph.output || graph.consumers(i) != 1 {
             return None;
         }
@@ -924,7 +980,11 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
             .nodes
             .iter()
             .position(|n| n.inputs.contains(&i))
-            .filter(|&j| matches!(graph.nodes[j].op, Op::Relu))
+            .and_then(|j| match graph.nodes[j].op {
+                Op::Relu => Some((j, Act::Relu)),
+                Op::Clamp { hi } => Some((j, Act::Clamp(hi))),
+                _ => None,
+            })
     };
     let mut func_elements: Vec<(Func, usize)> = Vec::new();
     for n in &graph.nodes {
@@ -949,10 +1009,10 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
         if b.map[i] != usize::MAX {
             continue; // a ReLU fused into its producer
         }
-        let relu = fused_relu(i);
-        let idx = b.lower(i, relu.is_some())?;
+        let fused = fused_relu(i);
+        let idx = b.lower(i, fused.map_or(Act::Plain, |(_, a)| a))?;
         b.map[i] = idx;
-        if let Some(j) = relu {
+        if let Some((j, _)) = fused {
             b.map[j] = idx;
         }
     }
