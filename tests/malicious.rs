@@ -1044,3 +1044,71 @@ fn a_lie_about_a_clamp_is_refused() {
     assert_eq!(o.rewritten, 1);
     assert!(!o.proof_verifies && o.gate_fails, "C − 1 proves");
 }
+
+/// Elementwise products packed several a row (`d = a·b` per slot of the product chip), on real
+/// proofs: a product one higher is refused by its slot's gate, an operand other than its
+/// operand's cell by the copy, and an output one higher with every copy moved by the gate.
+#[test]
+fn a_lie_about_a_packed_elementwise_product_is_refused() {
+    let bytes = model(
+        ("x", &[1, 8]),
+        ("y", &[1, 6]),
+        &[
+            node("MatMul", &["x", "w"], "h", vec![]),
+            node("Sigmoid", &["h"], "s", vec![]),
+            node("Mul", &["h", "s"], "y", vec![]),
+        ],
+        vec![tensor("w", &[8, 6], rand_vec(98, 48, 0.8))],
+    );
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(110 + s, 8, 1.0)).collect();
+    let c = compile(&bytes, "mal-elementwise", &samples, Visibility::default());
+    // 6×6: a twelve-column pool, four products a row: the six take two rows.
+    let plan = plan_where(&c, pooled(6));
+    assert!(plan.shape.packed_products && plan.shape.products_per_row() == 4);
+    let ni = c
+        .model
+        .nodes
+        .iter()
+        .position(|n| matches!(&n.op, QOp::Bilinear { terms } if terms.len() == 6))
+        .expect("the product h·s");
+    assert_eq!(plan.layers[ni].gadget, "packed-products");
+    assert_eq!(plan.layers[ni].rows, 2, "two rows for six products");
+    let first: usize = plan.layers[..ni].iter().map(|l| l.rows).sum();
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let honest = honest_instances(&c.model, &plan, &trace);
+    let run = |at: &[(usize, usize, Fr)], subst: &[(Fr, Fr)], inst: &[Fr]| {
+        attack_with(&c.model, &plan, &trace, Lies::Cells(at, subst), inst)
+    };
+    let o = run(&[], &[], &honest);
+    assert!(o.proof_verifies && o.mock_satisfied, "the honest proof");
+    // Element 5: row 2, slot 1 (columns 3, 4, 5 hold a, b, d).
+    let d5 = i128::from(trace.values[ni][5]);
+    let o = run(&[(5, first + 1, fe(d5))], &[], &honest);
+    assert!(
+        o.rewritten == 1 && o.proof_verifies,
+        "the cell holds the product"
+    );
+    let o = run(&[(5, first + 1, fe(d5 + 1))], &[], &honest);
+    assert!(
+        !o.proof_verifies && o.gate_fails,
+        "a product one higher proves"
+    );
+    // Its operand `a` doubled and `d` with it (the gate holds): the copy of h refuses it.
+    let QOp::Bilinear { terms } = &c.model.nodes[ni].op else {
+        unreachable!("found above")
+    };
+    let (i, j) = terms[5][0];
+    let a = i128::from(trace.values[c.model.nodes[ni].inputs[0]][i as usize]);
+    let b = i128::from(trace.values[c.model.nodes[ni].inputs[1]][j as usize]);
+    assert_eq!(a * b, d5);
+    let o = run(
+        &[(3, first + 1, fe(2 * a)), (5, first + 1, fe(2 * d5))],
+        &[],
+        &honest,
+    );
+    assert_eq!(o.rewritten, 2);
+    assert!(
+        !o.proof_verifies && o.copy_fails && !o.gate_fails,
+        "a factor that is not its operand's cell proves"
+    );
+}

@@ -453,7 +453,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             ("Clip", "", "a clamp (both bounds), or ReLUs"),
             ("Abs", "", "ReLU and linear"),
             ("Neg", "", "linear"),
-            ("HardSigmoid", "", "affine and two ReLUs"),
+            ("HardSigmoid", "", "affine and a clamp"),
             ("Sigmoid", "", "lookup table"),
             ("Tanh", "", "lookup table"),
             ("Exp", "", "lookup table"),
