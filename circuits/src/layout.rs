@@ -293,7 +293,6 @@ struct Reads {
     constants: bool,
     dot_products: bool,
     clamps: bool,
-    packed_products: bool,
 }
 
 fn prepare(q: &QGraph, vis: Visibility) -> Reads {
@@ -318,7 +317,6 @@ fn prepare(q: &QGraph, vis: Visibility) -> Reads {
         constants: q.uses_constants(),
         dot_products,
         clamps: q.has_clamps(),
-        packed_products: q.has_single_products(),
     }
 }
 
@@ -442,7 +440,6 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 constants: false,
                 dot_products: false,
                 clamps: false,
-                packed_products: false,
                 visibility: vis,
                 lean: Some(LeanShape { width: lean.width }),
             };
@@ -742,7 +739,6 @@ fn pooled_plans_with(
         constants: reads.constants,
         dot_products: reads.dot_products,
         clamps: reads.clamps,
-        packed_products: reads.packed_products,
         visibility: vis,
         lean: None,
     };
@@ -916,7 +912,6 @@ mod tests {
             constants: false,
             dot_products: false,
             clamps: false,
-            packed_products: false,
             visibility: Default::default(),
             lean: None,
         };

@@ -65,10 +65,6 @@ pub struct CircuitShape {
     /// rescale clamps its output (a ReLU6, a clip).
     #[serde(default)]
     pub clamps: bool,
-    /// Whether the product chip ([`crate::chips::product`]) packs elementwise products of two
-    /// computed tensors, [`CircuitShape::products_per_row`] a row.
-    #[serde(default)]
-    pub packed_products: bool,
     /// Visibility of the input, the parameters and the output.
     #[serde(default)]
     pub visibility: Visibility,
@@ -104,7 +100,6 @@ impl Default for CircuitShape {
             constants: false,
             dot_products: false,
             clamps: false,
-            packed_products: false,
             visibility: Visibility {
                 input: Vis::Public,
                 params: Vis::Fixed,
@@ -180,11 +175,6 @@ impl CircuitShape {
     /// computed tensors ([`CircuitShape::dot_products`]).
     pub fn has_dot(&self) -> bool {
         self.visibility.params_in_advice() || self.dot_products
-    }
-
-    /// Elementwise products per row of the product chip (three advice columns each).
-    pub fn products_per_row(&self) -> usize {
-        (self.width() / 3).max(1)
     }
 
     /// Products per row of the dot-product chip.

@@ -14,7 +14,6 @@ pub mod arith;
 pub mod dot;
 pub mod mac;
 pub mod poseidon;
-pub mod product;
 pub mod range;
 pub mod rescale;
 
@@ -67,9 +66,6 @@ pub struct ChipConfig {
     /// Dot products: with private weights, if the parameters are private or hashed, and of two
     /// computed tensors, if the shape packs them (`CircuitShape::dot_products`).
     pub dot: Option<dot::DotConfig>,
-    /// Elementwise products several a row, if the shape packs them
-    /// (`CircuitShape::packed_products`).
-    pub product: Option<product::ProductConfig>,
     /// Poseidon, if any group is hashed.
     pub poseidon: Option<poseidon::PoseidonConfig>,
 }
@@ -124,15 +120,11 @@ impl ChipConfig {
         let dot = shape
             .has_dot()
             .then(|| dot::DotConfig::configure(meta, &advice, &fixed, shape.dot_inputs()));
-        let product = shape
-            .packed_products
-            .then(|| product::ProductConfig::configure(meta, &advice, shape.products_per_row()));
         let poseidon = vis
             .any_hashed()
             .then(|| poseidon::PoseidonConfig::configure(meta, &advice, &fixed));
         Self {
             dot,
-            product,
             poseidon,
             advice,
             instance,

@@ -21,7 +21,6 @@ const SHAPE: CircuitShape = CircuitShape {
     constants: false,
     dot_products: false,
     clamps: false,
-    packed_products: false,
     visibility: crate::visibility::Visibility {
         input: crate::visibility::Vis::Public,
         params: crate::visibility::Vis::Fixed,

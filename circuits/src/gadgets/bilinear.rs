@@ -1,12 +1,8 @@
 //! Products of two computed tensors: `acc[i] = Σ_t a[..]·b[..]` (elementwise `Mul`, a MatMul
 //! of activations such as attention's `QKᵀ` and `AV`).
 //!
-//! Elements of exactly one product (an elementwise `Mul`) take slots of the product chip
-//! ([`crate::chips::product`]) where the shape packs them
-//! ([`CircuitShape::packed_products`]): `S` a row ([`CircuitShape::products_per_row`]), the
-//! node's first rows; otherwise, and for an element of none, one arithmetic row
-//! `d = c + a·b` (`c` = 0) each. An element that sums several takes rows of the dot-product
-//! chip ([`crate::chips::dot`]) where
+//! An element of one product, or of none, is one arithmetic row `d = c + a·b` (`c` = 0). An
+//! element that sums several takes rows of the dot-product chip ([`crate::chips::dot`]) where
 //! the shape has it ([`CircuitShape::has_dot`]): `T` products per row
 //! ([`CircuitShape::dot_inputs`]), so `⌈n/T⌉` rows for `n` products, each factor a copy of its
 //! operand's cell and the slots a short last row leaves copies of the constrained zero. A shape
@@ -20,7 +16,6 @@ use halo2_proofs::plonk::Error;
 
 use super::{Layout, Planned, Rows, Src};
 use crate::chips::dot::DotConfig;
-use crate::chips::product::ProductConfig;
 use crate::chips::val;
 use crate::quant::QNode;
 use crate::shape::CircuitShape;
@@ -62,37 +57,19 @@ fn element_rows(n: usize, t: Option<usize>) -> usize {
     }
 }
 
-/// Products per row of the product chip, where the shape packs elementwise products.
-fn slots(shape: &CircuitShape) -> Option<usize> {
-    shape.packed_products.then(|| shape.products_per_row())
-}
-
 /// The plan of a product node at `shape`.
 pub fn planned(p: &Profile, shape: &CircuitShape) -> Planned {
     let t = dot_width(shape);
-    let s = slots(shape);
-    let dots = t.is_some() && p.lens.iter().any(|&(n, _)| n >= 2);
-    let singles = p.lens.iter().find(|&&(n, _)| n == 1).map_or(0, |&(_, c)| c);
-    let (packed, rest): (usize, usize) = match s {
-        Some(s) => (
-            singles.div_ceil(s),
-            p.lens
-                .iter()
-                .filter(|&&(n, _)| n != 1)
-                .map(|&(n, c)| c * element_rows(n, t))
-                .sum(),
-        ),
-        None => (0, p.lens.iter().map(|&(n, c)| c * element_rows(n, t)).sum()),
-    };
+    let packed = t.is_some() && p.lens.iter().any(|&(n, _)| n >= 2);
     Planned {
-        gadget: match (dots, packed > 0) {
-            (true, _) => "dot-products",
-            (false, true) => "packed-products",
-            (false, false) => "product-chain",
+        gadget: if packed {
+            "dot-products"
+        } else {
+            "product-chain"
         }
         .into(),
         rows: Rows {
-            main: packed + rest,
+            main: p.lens.iter().map(|&(n, c)| c * element_rows(n, t)).sum(),
             ..Rows::default()
         },
         macs: p.macs,
@@ -107,58 +84,22 @@ pub(crate) fn assign(
     node: &QNode,
     terms: &[Vec<(u32, u32)>],
 ) -> Result<Vec<Src>, Error> {
-    let config = st.config;
     let dot = match dot_width(&st.shape) {
         Some(_) => Some((
-            config.dot.as_ref().ok_or(Error::Synthesis)?,
+            st.config.dot.clone().ok_or(Error::Synthesis)?,
             st.zero.ok_or(Error::Synthesis)?,
         )),
         None => None,
     };
-    let mut out: Vec<Option<Src>> = vec![None; terms.len()];
-    if slots(&st.shape).is_some() {
-        let product = config.product.as_ref().ok_or(Error::Synthesis)?;
-        packed(st, cells, (ni, node), terms, product, &mut out)?;
-    }
+    let mut out = Vec::with_capacity(terms.len());
     for (e, t) in terms.iter().enumerate() {
-        if out[e].is_some() {
-            continue;
-        }
-        let cell = match dot {
-            Some((dot, zero)) if t.len() >= 2 => dot_rows(st, cells, (ni, node), e, t, dot, zero)?,
+        let cell = match &dot {
+            Some((dot, zero)) if t.len() >= 2 => dot_rows(st, cells, (ni, node), e, t, dot, *zero)?,
             _ => chain(st, cells, (ni, node), e, t)?,
         };
-        out[e] = Some(Src::Cell(cell));
+        out.push(Src::Cell(cell));
     }
-    out.into_iter().map(|c| c.ok_or(Error::Synthesis)).collect()
-}
-
-/// The elements of exactly one product on rows of the product chip, `S` a row in the node's
-/// order: `a`, `b` copies of the operands' cells, `d` the claimed output (the trace's).
-fn packed(
-    st: &mut Layout<'_, '_>,
-    cells: &[Vec<Src>],
-    (ni, node): (usize, &QNode),
-    terms: &[Vec<(u32, u32)>],
-    product: &ProductConfig,
-    out: &mut [Option<Src>],
-) -> Result<(), Error> {
-    let (na, nb) = (node.inputs[0], node.inputs[1]);
-    let per_row = product.slots.len();
-    let singles: Vec<usize> = (0..terms.len()).filter(|&e| terms[e].len() == 1).collect();
-    for (k, &e) in singles.iter().enumerate() {
-        let (i, j) = (terms[e][0].0 as usize, terms[e][0].1 as usize);
-        let v = [st.value(na, i), st.value(nb, j), st.value(ni, e)].map(val);
-        let slot = k % per_row;
-        let [ca, cb, cd] = product.assign(st.region, (st.row, slot), v)?;
-        if slot + 1 == per_row || k + 1 == singles.len() {
-            st.row += 1;
-        }
-        st.bind(ca, cells[na][i])?;
-        st.bind(cb, cells[nb][j])?;
-        out[e] = Some(Src::Cell(cd));
-    }
-    Ok(())
+    Ok(out)
 }
 
 /// Element `e` of `n` on dot rows: `acc = m·acc[prev] + Σ_s x_s·w_s`, `T` products a row.

@@ -322,16 +322,6 @@ impl QGraph {
         })
     }
 
-    /// Whether a product node has an element of exactly one product (an elementwise `Mul` of
-    /// two computed tensors): what the product chip packs several a row
-    /// ([`crate::shape::CircuitShape::packed_products`]).
-    pub fn has_single_products(&self) -> bool {
-        self.nodes.iter().any(|n| match &n.op {
-            QOp::Bilinear { terms } => terms.iter().any(|t| t.len() == 1),
-            _ => false,
-        })
-    }
-
     /// Whether a rescale clamps its output: what the rescale chip's clamp relation serves
     /// ([`crate::shape::CircuitShape::clamps`]).
     pub fn has_clamps(&self) -> bool {
