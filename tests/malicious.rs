@@ -976,7 +976,14 @@ fn a_lie_about_a_packed_product_is_refused() {
 /// an output moved by one without its parts is refused by the gates.
 #[test]
 fn a_lie_about_a_clamp_is_refused() {
-    let bytes = model(
+    let bytes = clamp_model();
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(100 + s, 8, 1.0)).collect();
+    clamp_lies(&bytes, &samples);
+}
+
+/// `Clip(x·w, 0, 0.5)`: a ReLU6-like clamp that binds above and below on the samples below.
+fn clamp_model() -> Vec<u8> {
+    model(
         ("x", &[1, 8]),
         ("y", &[1, 6]),
         &[
@@ -988,9 +995,11 @@ fn a_lie_about_a_clamp_is_refused() {
             tensor("zero", &[], vec![0.0]),
             tensor("hi", &[], vec![0.5]),
         ],
-    );
-    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(100 + s, 8, 1.0)).collect();
-    let c = compile(&bytes, "mal-clamp", &samples, Visibility::default());
+    )
+}
+
+fn clamp_lies(bytes: &[u8], samples: &[Vec<f32>]) {
+    let c = compile(bytes, "mal-clamp", samples, Visibility::default());
     let plan = plan_where(&c, pooled(2));
     assert!(plan.shape.clamps && plan.shape.rescale_slots() == 1);
     let ni = c.model.output;
@@ -1043,4 +1052,39 @@ fn a_lie_about_a_clamp_is_refused() {
     let o = run(&[(3, row, fe(c_ - 1))], &inst);
     assert_eq!(o.rewritten, 1);
     assert!(!o.proof_verifies && o.gate_fails, "C − 1 proves");
+}
+
+/// With private parameters (the rescale's multiplier and addend in advice, its quotient the
+/// clamp's `3·out + e − f − C` all the same) a clamp proves, and an output moved by one (every
+/// copy and its instance) is refused.
+#[test]
+fn a_clamp_with_private_parameters_proves_and_refuses_a_lie() {
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(100 + s, 8, 1.0)).collect();
+    let vis = Visibility {
+        params: Vis::Private,
+        ..Visibility::default()
+    };
+    let c = compile(&clamp_model(), "mal-clamp-private", &samples, vis);
+    let plan = plan_where(&c, |p| p.shape.lean.is_none() && p.shape.limb_bits == 8);
+    assert!(plan.shape.clamps && plan.shape.visibility.params_in_advice());
+    let ni = c.model.output;
+    assert!(matches!(
+        c.model.nodes[ni].op,
+        QOp::Rescale { clamp: Some(_), .. }
+    ));
+    let trace = Arc::new(c.witness(&samples[0]).expect("witness"));
+    let honest = honest_instances(&c.model, &plan, &trace);
+    let o = attack_with(&c.model, &plan, &trace, Lies::Values(&[], None), &honest);
+    assert!(o.proof_verifies && o.mock_satisfied, "the honest proof");
+    let (e, v) = lone_element(&c.model, &trace, ni, |_| true).expect("a lone element");
+    let mut inst = honest.clone();
+    let out_start = honest.len() - c.model.output_node().len();
+    inst[out_start + e] = fe(i128::from(v) + 1);
+    let lie = [(fe(i128::from(v)), fe(i128::from(v) + 1))];
+    let o = attack_with(&c.model, &plan, &trace, Lies::Values(&lie, None), &inst);
+    assert!(o.rewritten >= 1, "the output was rewritten");
+    assert!(
+        !o.proof_verifies && !o.mock_satisfied,
+        "a clamp's lie proves"
+    );
 }
