@@ -1088,3 +1088,46 @@ fn a_clamp_with_private_parameters_proves_and_refuses_a_lie() {
         "a clamp's lie proves"
     );
 }
+
+/// A compiled graph whose clamp bound the circuit's argument does not cover (negative, at or
+/// past `2^bits`, or without its ReLU) is refused when the graph is validated (as a
+/// `compiled.json` is on load), before any witness is computed from it.
+#[test]
+fn a_clamp_bound_outside_its_range_is_refused_by_validation() {
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| rand_vec(100 + s, 8, 1.0)).collect();
+    let c = compile(
+        &clamp_model(),
+        "mal-clamp-bound",
+        &samples,
+        Visibility::default(),
+    );
+    c.model.validate().expect("the honest graph");
+    let ni = c.model.output;
+    let QOp::Rescale { bits, .. } = c.model.nodes[ni].op else {
+        panic!("the output is not a rescale")
+    };
+    let edited = |f: &dyn Fn(&mut QOp)| {
+        let mut g = (*c.model).clone();
+        f(&mut g.nodes[ni].op);
+        g.validate()
+    };
+    let set = |v: i64| {
+        move |op: &mut QOp| {
+            if let QOp::Rescale { clamp, .. } = op {
+                *clamp = Some(v);
+            }
+        }
+    };
+    assert!(edited(&set(-1)).is_err(), "a negative bound");
+    assert!(edited(&set(1i64 << bits)).is_err(), "a bound of 2^bits");
+    assert!(
+        edited(&set((1i64 << bits) - 1)).is_ok(),
+        "the largest bound"
+    );
+    let no_relu = |op: &mut QOp| {
+        if let QOp::Rescale { relu, .. } = op {
+            *relu = false;
+        }
+    };
+    assert!(edited(&no_relu).is_err(), "a clamp without its ReLU");
+}

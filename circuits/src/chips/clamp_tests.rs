@@ -11,25 +11,10 @@ use super::test_circuit::{satisfied, ChipCase};
 use super::{val, ChipConfig};
 use crate::shape::CircuitShape;
 
+/// The slot tests' two-slot shape, with the clamp relation.
 const SHAPE: CircuitShape = CircuitShape {
-    inputs_per_row: 6,
-    accs_per_row: 6,
-    windows_per_row: 1,
-    limb_bits: 4,
-    max_limbs: 3,
-    range_lanes: 1,
-    k: 8,
-    arith: false,
-    functions: false,
-    constants: false,
-    dot_products: false,
     clamps: true,
-    visibility: crate::visibility::Visibility {
-        input: crate::visibility::Vis::Public,
-        params: crate::visibility::Vis::Fixed,
-        output: crate::visibility::Vis::Public,
-    },
-    lean: None,
+    ..super::slot_tests::SHAPE
 };
 
 const SHIFT: u32 = 4;

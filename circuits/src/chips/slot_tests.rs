@@ -11,7 +11,8 @@ use super::test_circuit::{satisfied, ChipCase};
 use super::{val, ChipConfig};
 use crate::shape::CircuitShape;
 
-const SHAPE: CircuitShape = CircuitShape {
+/// Two slots a row (shared with the clamp tests).
+pub(super) const SHAPE: CircuitShape = CircuitShape {
     inputs_per_row: 6,
     accs_per_row: 6,
     windows_per_row: 1,

@@ -199,13 +199,10 @@ pub(crate) fn assign(
             st.check(c.r, rv, 0, shift)?;
         }
         match (c.out, c.d) {
-            (Some(o), Some(d)) if clamp.is_some() => {
-                st.check(c.q, qv, 0, bits)?;
-                st.check(d, dv, 0, bits)?;
-                out.push(Src::Cell(o));
-            }
             (Some(o), Some(d)) => {
-                st.check(o, ov, 0, bits)?;
+                // A ReLU checks its two halves `out` and `d`; a clamp its `e` (cell 1) and `f`.
+                let (first, fv) = if clamp.is_some() { (c.q, qv) } else { (o, ov) };
+                st.check(first, fv, 0, bits)?;
                 st.check(d, dv, 0, bits)?;
                 out.push(Src::Cell(o));
             }

@@ -142,8 +142,9 @@ impl QGraph {
                     mul,
                     add,
                     shift,
+                    relu,
+                    clamp,
                     bits: b,
-                    ..
                 } => {
                     arity(1)?;
                     same_len("mul", mul.len())?;
@@ -151,6 +152,14 @@ impl QGraph {
                     same_len("the input", lens[n.inputs[0]])?;
                     bits("shift", *shift)?;
                     bits("bits", *b)?;
+                    // The clamp relation's argument needs `0 ≤ C < 2^bits` and a ReLU's sign.
+                    if let Some(c) = *clamp {
+                        if !*relu || c < 0 || i128::from(c) >= 1i128 << *b {
+                            return Err(bad(format!(
+                                "clamp bound {c} is outside [0, 2^{b}) or lacks its ReLU"
+                            )));
+                        }
+                    }
                 }
                 QOp::Gather { map } => {
                     same_len("the map", map.len())?;
