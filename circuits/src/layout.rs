@@ -3,8 +3,8 @@
 //! The circuit has one pool of `width` advice columns shared by the gadgets (matrix-vector
 //! blocks use `T + A` of them, elementwise rows use five), plus range-check lanes of two
 //! advice columns each that run alongside the main rows. The planner chooses the packing
-//! `(A, T)`, the limb width of range checks, the number of range lanes and `k` by a simple
-//! committed-area cost model, so that neither the main rows nor the range checks set `k` alone
+//! `(A, T)`, the limb width of range checks, the number of range lanes and `k` by the prover's
+//! work at reference timings ([`crate::cost`]), so that neither the main rows nor the range checks set `k` alone
 //! when another balance is cheaper.
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chips::poseidon::hash_group_rows;
 use crate::chips::range::RangeConfig;
+use crate::cost::prove_cost;
 use crate::gadgets::{planned_with, rescale, Prepared};
 use crate::lean::LeanModel;
 use crate::quant::{QGraph, QOp};
@@ -55,7 +56,8 @@ pub struct LayoutPlan {
     pub table_rows: usize,
     /// Per-layer figures (shared by the candidates that differ only in lane count).
     pub layers: Arc<[LayerPlan]>,
-    /// Estimated committed area (columns × rows): the prover's cost.
+    /// The prover's estimated work, microseconds at reference timings
+    /// ([`crate::cost::prove_cost`]): the proving cost plans are ranked by.
     pub cost: f64,
     /// Estimated gas of one verification by the compact Solidity verifier
     /// ([`estimate_verify_gas`]).
@@ -91,7 +93,7 @@ impl std::fmt::Display for Objective {
     }
 }
 
-/// With [`Objective::Gas`], how much more proving cost (committed area) than the fastest plan
+/// With [`Objective::Gas`], how much more proving cost ([`crate::cost`]) than the fastest plan
 /// the planner accepts for a cheaper verification.
 pub const GAS_PLAN_MAX_SLOWDOWN: f64 = 16.0;
 
@@ -500,7 +502,7 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
             }
             LayoutPlan {
                 est_verify_gas: estimate_verify_gas(&shape, instances),
-                cost: committed_area(&shape),
+                cost: prove_cost(&shape),
                 shape,
                 main_rows,
                 range_rows: 0,
@@ -515,42 +517,6 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
 
 /// Inputs per multiply-add row the planner tries for the lean layout.
 pub const LEAN_INPUTS_PER_ROW: &[usize] = &[1, 2, 4];
-
-/// The prover's cost of a shape: committed area (advice, lookup and permutation-product
-/// columns × rows), plus 0.6 of a committed column for every fixed and every copy-constrained
-/// column, counted in fifths of a committed column's rows (only ratios of costs matter), each
-/// column `2^k +` [`COLUMN_ROWS_FIXED`] rows long. halo2-axiom brings each fixed polynomial and
-/// each permutation σ to the extended domain on every proof (`2^e` coset FFTs of 2^k), which the
-/// roofline times at 0.5–0.6 of what an advice column of small values costs (its commitment,
-/// inverse FFT and extension; stop 33's coset timing). *History:* 0.1 over-packed weights into
-/// fixed columns (mlp_wide at 8×8: 73 fixed columns, where 6×8 proves ~12 % faster with 57);
-/// 0.4 (stop 29 to 33) chose tiny_gpt's 1×4×2 at k = 17 where 0.6 chooses 3×4×4 at k = 16,
-/// 18.4–19.2 s against 17.5 s measured (stop 34; no other shared model's plan moved).
-pub fn committed_area(shape: &CircuitShape) -> f64 {
-    let n = ((1u64 << shape.k) + COLUMN_ROWS_FIXED) as f64;
-    // Permutation products: degree d covers d − 2 columns each (the lean layout's degree is 4,
-    // the pooled layout's 5; its count is an upper bound: every advice column, the instance
-    // and constants columns).
-    let perm = match shape.lean {
-        Some(_) => shape.equality_columns().div_ceil(2),
-        None => (shape.advice_columns() + 1 + usize::from(shape.constants))
-            .div_ceil(crate::shape::POOLED_DEGREE - 2),
-    };
-    // In fifths of a committed column's rows, so the cost is an integer: it is stored in
-    // compiled.json, and a replanned plan must equal the stored one after the JSON round trip.
-    n * (5 * (shape.advice_columns() + 3 * shape.lookups() + perm)
-        + 3 * (shape.fixed_columns() + shape.equality_columns())) as f64
-}
-
-/// What a column costs the prover whatever its length, in rows of that column: [`committed_area`]
-/// counts every column as `2^k + COLUMN_ROWS_FIXED` rows. Fitted to mlp_digits' proofs at six
-/// plans (median of seven each, stop 32): at `k = 9` a fifth-of-a-column unit cost 5.2e-4 s, at
-/// `k = 7` 2.7e-4 s, not a quarter of it, so each column carries work its length does not set
-/// (the key's polynomials loaded and extended, an MSM's and an FFT's setup, its evaluations and
-/// openings) worth ~290 rows. Without it the planner chose mlp_digits' 21 advice and 53 fixed
-/// columns at `k = 7` (0.14 s) over 7 and 15 at `k = 9` (0.10 s); from `k ≥ 13` on it moves a
-/// plan's cost by 3 % or less.
-pub const COLUMN_ROWS_FIXED: u64 = 256;
 
 /// Every packing and limb width, each with the smallest `k` that fits, and the lean layout's
 /// plans when the model qualifies: every plan, deployable or not ([`plan`] and [`frontier`]
@@ -771,7 +737,7 @@ fn pooled_plans_with(
             }
             LayoutPlan {
                 est_verify_gas: estimate_verify_gas(&shape, instances),
-                cost: committed_area(&shape),
+                cost: prove_cost(&shape),
                 shape,
                 main_rows,
                 range_rows,
@@ -889,42 +855,5 @@ mod tests {
                 "{lanes} lanes, checks of up to {max_limbs} rows: {fill:?}"
             );
         }
-    }
-
-    /// A column costs the prover more than its rows: quartering `k`'s rows does not quarter a
-    /// plan's cost, so a plan of three times the columns at a quarter of the rows costs more
-    /// than the narrow one (mlp_digits measured 0.14 s against 0.10 s; without
-    /// `COLUMN_ROWS_FIXED` the planner ranked them the other way).
-    #[test]
-    fn many_columns_at_a_small_k_cost_more_than_few_at_a_larger_one() {
-        use super::committed_area;
-        use crate::shape::CircuitShape;
-        let shape = |(a, t), lanes, k| CircuitShape {
-            inputs_per_row: t,
-            accs_per_row: a,
-            windows_per_row: 1,
-            limb_bits: 7,
-            max_limbs: 3,
-            range_lanes: lanes,
-            k,
-            arith: true,
-            functions: false,
-            constants: false,
-            dot_products: false,
-            clamps: false,
-            visibility: Default::default(),
-            lean: None,
-        };
-        let narrow = shape((2, 3), 1, 9);
-        let wide = shape((4, 7), 5, 7);
-        assert!(
-            wide.advice_columns() + wide.fixed_columns()
-                > 3 * (narrow.advice_columns() + narrow.fixed_columns())
-        );
-        assert!(committed_area(&wide) > committed_area(&narrow));
-        // The constant is a share of a column's cost, not all of it: at a large k rows rule.
-        let big = |k| committed_area(&shape((2, 3), 1, k));
-        assert!(big(17) > 1.9 * big(16));
-        assert!(big(8) < big(9) && 2.0 * big(8) > big(9));
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod chips;
 pub mod circuit;
+pub mod cost;
 pub mod error;
 pub mod field;
 pub mod float_ref;

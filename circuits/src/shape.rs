@@ -18,6 +18,10 @@ pub const MAX_WINDOWS_PER_ROW: usize = 8;
 /// `4·2^k` rows; 5 keeps that domain and lets a permutation product cover three columns.
 pub const POOLED_DEGREE: usize = 5;
 
+/// The constraint degree of the lean layout (its kind selectors are degree 2 in one fixed
+/// column, `crate::lean`).
+pub const LEAN_DEGREE: usize = 4;
+
 /// Advice columns of an elementwise row (rescale, arithmetic).
 pub const ELEMENT_COLUMNS: usize = 5;
 

@@ -41,6 +41,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use zkonnx_circuits::circuit::ModelCircuit;
+pub use zkonnx_circuits::cost::Columns;
 use zkonnx_circuits::layout::CircuitShape;
 
 /// Measured prove time over the floor and halo2-axiom's re-extension
@@ -120,55 +121,33 @@ impl Roofline {
     }
 }
 
-/// The counts of the circuit of a shape.
+/// The counts of the circuit of a shape: the planner's ([`zkonnx_circuits::cost::Columns::work`])
+/// from the column counts of its configured constraint system.
 pub fn counts(shape: CircuitShape) -> Counts {
-    let c = Columns::of(shape);
-    let committed = c.advice + 3 * c.lookups + c.perm_z;
-    // The prover extends what it commits, the instance column and the quotient; the fixed and
-    // permutation columns it also extends are left out (see the module's documentation).
-    let extended = committed + c.instance + 1;
+    let w = columns(shape).work(shape.k);
     Counts {
-        k: shape.k,
-        extended_k: shape.k + c.extension_bits,
-        small_msms: c.advice,
-        // The openings (SHPLONK) cost about two more MSMs.
-        full_msms: 3 * c.lookups + c.perm_z + (c.degree - 1) + 2,
-        ffts: committed + c.instance,
-        extended_ffts: extended,
-        rederived: c.fixed + c.perm_cols + 3,
+        k: w.k,
+        extended_k: w.k + w.extension_bits,
+        small_msms: w.small_msms,
+        full_msms: w.full_msms,
+        ffts: w.ffts,
+        extended_ffts: w.extended,
+        rederived: w.rederived,
     }
 }
 
-/// The column counts of a shape's constraint system that the prover's work follows.
-struct Columns {
-    degree: usize,
-    fixed: usize,
-    advice: usize,
-    instance: usize,
-    lookups: usize,
-    perm_cols: usize,
-    /// Permutation grand products (`degree − 2` columns each).
-    perm_z: usize,
-    /// log2 of the extended domain over the rows: `⌈log2(degree − 1)⌉`.
-    extension_bits: u32,
-}
-
-impl Columns {
-    fn of(shape: CircuitShape) -> Self {
-        let mut cs = ConstraintSystem::<Fr>::default();
-        let _ = ModelCircuit::configure_with_params(&mut cs, shape);
-        let degree = cs.degree().max(3);
-        let perm_cols = cs.permutation().get_columns().len();
-        Self {
-            degree,
-            fixed: cs.num_fixed_columns() + cs.num_selectors(),
-            advice: cs.num_advice_columns(),
-            instance: cs.num_instance_columns(),
-            lookups: cs.lookups().len(),
-            perm_cols,
-            perm_z: perm_cols.div_ceil(degree - 2),
-            extension_bits: usize::BITS - (degree - 2).leading_zeros(),
-        }
+/// The column counts of a shape's configured constraint system, which the prover's work
+/// follows (the planner counts them from the shape alone; a test below checks they agree).
+pub fn columns(shape: CircuitShape) -> Columns {
+    let mut cs = ConstraintSystem::<Fr>::default();
+    let _ = ModelCircuit::configure_with_params(&mut cs, shape);
+    Columns {
+        degree: cs.degree().max(3),
+        fixed: cs.num_fixed_columns() + cs.num_selectors(),
+        advice: cs.num_advice_columns(),
+        instance: cs.num_instance_columns(),
+        lookups: cs.lookups().len(),
+        perm_cols: cs.permutation().get_columns().len(),
     }
 }
 
@@ -183,12 +162,12 @@ impl Columns {
 /// 66–107 % (mobilenet_block 864 vs 854 MB, dcgan_generator 847 vs 841 MB, lenet 185 vs
 /// 228 MB); circuits under ~50 MB are dominated by the process's own memory.
 pub fn memory_bytes(shape: CircuitShape) -> u64 {
-    let c = Columns::of(shape);
-    let committed = c.advice + c.instance + 3 * c.lookups + c.perm_z;
+    let c = columns(shape);
+    let committed = c.advice + c.instance + 3 * c.lookups + c.perm_products();
     let key = 2 * c.fixed + 2 * c.perm_cols + 3;
     let witness = 2 * committed;
     let quotient_part = c.fixed + c.perm_cols + committed + 3;
-    let parts = 1usize << c.extension_bits;
+    let parts = 1usize << c.extension_bits();
     let srs_points = 2 * 2; // G1 points of 64 bytes, monomial and Lagrange
     let elems = key + witness + quotient_part + parts + srs_points;
     (elems as u64) << shape.k << 5
@@ -399,5 +378,93 @@ mod tests {
         assert!(r.estimate_s() > r.floor_s + r.rederive_s);
         // Another plan of the same size reuses the timings: the same floor from its counts.
         assert_eq!(r.timings().roofline(r.counts), r);
+    }
+
+    /// The planner counts each shape's columns from the shape alone; the prover reads them
+    /// from the configured constraint system. They must agree, or the planner ranks plans by
+    /// work the circuit does not do.
+    #[test]
+    fn the_planner_counts_the_columns_the_circuit_configures() {
+        use zkonnx_circuits::layout::LeanShape;
+        use zkonnx_circuits::visibility::{Vis, Visibility};
+        let visibilities = [
+            Visibility::default(),
+            Visibility {
+                input: Vis::Hashed,
+                params: Vis::Fixed,
+                output: Vis::Hashed,
+            },
+            Visibility {
+                input: Vis::Private,
+                params: Vis::Private,
+                output: Vis::Public,
+            },
+        ];
+        let mut checked = 0;
+        for vis in visibilities {
+            for (a, t, p) in [
+                (1, 1, 1),
+                (2, 3, 1),
+                (4, 4, 2),
+                (8, 8, 1),
+                (16, 16, 1),
+                (3, 2, 4),
+            ] {
+                for lanes in [1, 3, 8] {
+                    for flags in 0..32u32 {
+                        let bit = |i: u32| flags >> i & 1 == 1;
+                        let shape = CircuitShape {
+                            inputs_per_row: t,
+                            accs_per_row: a,
+                            windows_per_row: p,
+                            limb_bits: 8,
+                            max_limbs: 3,
+                            range_lanes: lanes,
+                            k: 12,
+                            arith: bit(0),
+                            functions: bit(1),
+                            constants: bit(2),
+                            dot_products: bit(3),
+                            clamps: bit(4),
+                            visibility: vis,
+                            lean: None,
+                        };
+                        let planned = Columns::of(&shape);
+                        assert_eq!(planned, columns(shape), "{shape:?}");
+                        checked += 1;
+                    }
+                }
+            }
+            for t in [1, 2, 4] {
+                let shape = CircuitShape {
+                    inputs_per_row: t,
+                    accs_per_row: 1,
+                    lean: Some(LeanShape { width: 16 }),
+                    visibility: vis,
+                    k: 12,
+                    ..CircuitShape::default()
+                };
+                if vis.params_in_advice() {
+                    continue;
+                }
+                assert_eq!(Columns::of(&shape), columns(shape), "{shape:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    /// Prints [`zkonnx_circuits::cost::REFERENCE`]'s rows measured on this machine (run on a
+    /// quiet machine and paste: the planner's reference timings).
+    #[test]
+    #[ignore]
+    fn reference_timings() {
+        for k in 4..=18 {
+            let t = Timings::at(k, k + 2);
+            println!(
+                "    Reference {{ k: {k}, msm_s: {:.4e}, small_msm_s: {:.4e}, fft_s: {:.4e}, part_s: {:.4e}, extended_fft_s: {:.4e} }},",
+                t.msm_s, t.small_msm_s, t.fft_s, t.part_s, t.extended_fft_s
+            );
+        }
     }
 }
