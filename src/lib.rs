@@ -14,6 +14,7 @@ pub mod report;
 mod sched;
 pub mod split;
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -375,7 +376,9 @@ pub const SPEED_TOLERANCE: f64 = 0.01;
 /// step is kept when it is closer to the float model and its plan costs no more than the
 /// given settings' or the plan kept so far (up to [`ACCURACY_COST_SLACK`] times the given
 /// settings' where it errs at most half as much as they do), so the plan chosen is one that no
-/// step improves. The search stays within [`ACCURACY_REACH`] of the given settings.
+/// step improves; when none is kept, the search also steps from up to [`ACCURACY_BRIDGES`]
+/// settings that were closer but over the limit. It stays within [`ACCURACY_REACH`] of the
+/// given settings.
 ///
 /// Weight bits are the cheapest precision: a product's remainder widens, its output does not,
 /// and where the range lanes' limbs are wider than the remainder the plan is the same size —
@@ -386,9 +389,45 @@ pub const SPEED_TOLERANCE: f64 = 0.01;
 pub const ACCURACY_STEPS: &[(i32, i32, i32)] =
     &[(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 2)];
 
+/// With [`Target::Accuracy`], how many settings that were closer but over the cost limit the
+/// search steps on from (the closest first) when no step from the settings kept is kept: the
+/// cost is not monotone in the settings (lstm_forecaster, stop 45: activations at 14 bits grew
+/// the plan to `k = 15`, 17 % over the given settings' cost; finer knots from there brought it
+/// back to `k = 14` within the limit, with 7× less error). Each costs up to six compilations.
+pub const ACCURACY_BRIDGES: usize = 2;
+
 /// How far [`Target::Accuracy`] moves from the given settings: activation bits within ±1,
 /// weight bits from −1 to +2, table bits from 0 to +4.
 pub const ACCURACY_REACH: [(i32, i32); 3] = [(-1, 1), (-1, 2), (0, 4)];
+
+/// The settings [`ACCURACY_STEPS`]`[step]` moves `at` to, or for `step` one past them functions
+/// interpolated finer than their direct tables (with automatic interpolation); `None` where
+/// the step does not apply (a scale out of range, table bits without tables).
+fn accuracy_step(
+    at: QuantSettings,
+    step: usize,
+    has_tables: bool,
+    auto: bool,
+) -> Option<QuantSettings> {
+    match ACCURACY_STEPS.get(step) {
+        Some(&(di, dp, dt)) => {
+            if dt > 0 && !has_tables {
+                return None;
+            }
+            Some(QuantSettings {
+                input_scale: at.input_scale.checked_add_signed(di)?,
+                param_scale: at.param_scale.checked_add_signed(dp)?,
+                table_bits: at.table_bits.checked_add_signed(dt)?,
+                ..at
+            })
+        }
+        None if has_tables && auto => Some(QuantSettings {
+            interpolation: Interpolation::Finer,
+            ..at
+        }),
+        None => None,
+    }
+}
 
 /// With [`Target::Accuracy`], a plan whose outputs on the calibration data are further than
 /// [`SPEED_TOLERANCE`] from the float model gives way to a closer candidate costing up to this
@@ -506,76 +545,82 @@ impl Model {
             };
             // The steps from the settings kept so far, then functions interpolated finer than
             // their direct tables (where a function is the model's least precise step), until
-            // no step is kept.
+            // no step is kept. A step that is closer but over the cost limit is a bridge: when
+            // no single step is kept, the steps from each bridge are tried once (the cost is not
+            // monotone in the settings: finer knots can shrink the tables a finer scale grew).
             let mut kept_one = true;
-            while kept_one {
+            let mut bridges: Vec<(QuantSettings, Option<CalibrationError>)> = Vec::new();
+            let mut crossed: Vec<QuantSettings> = Vec::new();
+            loop {
+                let froms: Vec<QuantSettings> = if kept_one {
+                    vec![best.model.settings]
+                } else if crossed.len() < ACCURACY_BRIDGES {
+                    // The closest bridge not crossed yet.
+                    bridges.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal));
+                    let next = bridges
+                        .iter()
+                        .find(|b| !crossed.contains(&b.0))
+                        .map(|b| b.0);
+                    crossed.extend(next);
+                    next.into_iter().collect()
+                } else {
+                    Vec::new()
+                };
+                if froms.is_empty() {
+                    break;
+                }
+                let from_best = kept_one;
                 kept_one = false;
-                for step in 0..=ACCURACY_STEPS.len() {
-                    let at = best.model.settings;
-                    let s = match ACCURACY_STEPS.get(step) {
-                        Some(&(di, dp, dt)) => {
-                            let (Some(input_scale), Some(param_scale), Some(table_bits)) = (
-                                at.input_scale.checked_add_signed(di),
-                                at.param_scale.checked_add_signed(dp),
-                                at.table_bits.checked_add_signed(dt),
-                            ) else {
-                                continue;
-                            };
-                            if dt > 0 && !has_tables {
-                                continue;
-                            }
-                            QuantSettings {
-                                input_scale,
-                                param_scale,
-                                table_bits,
-                                ..at
-                            }
+                for from in froms {
+                    for step in 0..=ACCURACY_STEPS.len() {
+                        let at = if from_best { best.model.settings } else { from };
+                        let Some(s) = accuracy_step(at, step, has_tables, auto) else {
+                            continue;
+                        };
+                        if tried.contains(&s) || !within_reach(&s) {
+                            continue;
                         }
-                        None if has_tables && auto => QuantSettings {
-                            interpolation: Interpolation::Finer,
-                            ..at
-                        },
-                        None => continue,
-                    };
-                    if tried.contains(&s) || !within_reach(&s) {
-                        continue;
+                        tried.push(s);
+                        let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective)
+                        else {
+                            continue;
+                        };
+                        let e = error(&c);
+                        let closer = match (e, best_err) {
+                            (Some(e), Some(b)) => e < b,
+                            (Some(_), None) => true,
+                            (None, _) => false,
+                        };
+                        // Past the fidelity tolerance a closer plan may cost more, up to a cap:
+                        // a decision that is a small difference of large kernel sums (an RBF
+                        // SVR) erred 90 % at the cheapest plan and 10 % with finer knots at
+                        // 1.3× its cost. Within it, a step that errs at most half as much as
+                        // the given settings may cost up to the estimate's slack more; any
+                        // other only what the plan kept already costs.
+                        let unfaithful = best_err.is_none_or(|b| b.worst > SPEED_TOLERANCE);
+                        let halves = match (e, given_err) {
+                            (Some(e), Some(b)) => {
+                                e.argmax_misses <= b.argmax_misses && 2.0 * e.worst <= b.worst
+                            }
+                            _ => false,
+                        };
+                        let limit = if unfaithful {
+                            ACCURACY_COST_CAP * budget
+                        } else if halves {
+                            ACCURACY_COST_SLACK * budget
+                        } else {
+                            budget.max(cost(&best))
+                        };
+                        if closer && cost(&c) <= limit {
+                            best = c;
+                            best_err = e;
+                            kept_one = true;
+                        } else if closer && from_best {
+                            bridges.push((s, e));
+                        }
                     }
-                    tried.push(s);
-                    let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective)
-                    else {
-                        continue;
-                    };
-                    let e = error(&c);
-                    let closer = match (e, best_err) {
-                        (Some(e), Some(b)) => e < b,
-                        (Some(_), None) => true,
-                        (None, _) => false,
-                    };
-                    // Past the fidelity tolerance a closer plan may cost more, up to a cap: a
-                    // decision that is a small difference of large kernel sums (an RBF SVR)
-                    // erred 90 % at the cheapest plan and 10 % with finer knots at 1.3× its
-                    // cost.
-                    // Within it, a step that errs at most half as much as the given settings
-                    // may cost up to the estimate's slack more; any other only what the plan
-                    // kept already costs.
-                    let unfaithful = best_err.is_none_or(|b| b.worst > SPEED_TOLERANCE);
-                    let halves = match (e, given_err) {
-                        (Some(e), Some(b)) => {
-                            e.argmax_misses <= b.argmax_misses && 2.0 * e.worst <= b.worst
-                        }
-                        _ => false,
-                    };
-                    let limit = if unfaithful {
-                        ACCURACY_COST_CAP * budget
-                    } else if halves {
-                        ACCURACY_COST_SLACK * budget
-                    } else {
-                        budget.max(cost(&best))
-                    };
-                    if cost(&c) <= limit && closer {
-                        best = c;
-                        best_err = e;
-                        kept_one = true;
+                    if kept_one && !from_best {
+                        break;
                     }
                 }
             }

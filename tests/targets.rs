@@ -258,3 +258,80 @@ fn accuracy_pays_up_to_the_cap_for_a_model_past_the_tolerance() {
     assert!(acc.plan.cost > given.plan.cost, "it paid for the accuracy");
     assert!(acc.plan.cost <= zkonnx::ACCURACY_COST_CAP * given.plan.cost);
 }
+
+/// The cost is not monotone in the settings, so `accuracy` also steps on from a setting that
+/// was closer but over the limit: on lstm_forecaster, activations at 14 bits grow the plan a
+/// `k`, and finer knots from there bring it back within the limit, 7× closer (stop 45). The
+/// chosen plan is at least as close as every plan two steps from the search's start, through
+/// a closer first step, that costs what the search allows.
+#[test]
+fn accuracy_steps_on_from_a_closer_setting_over_the_limit() {
+    let dir = common::shared_models();
+    let (model, x) = common::load_with_input(&dir, "lstm_forecaster");
+    let inputs = vec![x];
+    let at = |s: QuantSettings| {
+        model
+            .compile_for_target(
+                &inputs,
+                Target::Given,
+                s,
+                Visibility::default(),
+                Objective::Prove,
+            )
+            .expect("a step's plan")
+    };
+    let acc = compile(&model, &inputs, Target::Accuracy);
+    let ea = worst_error(&model, &acc, &inputs);
+    // The search starts from the default settings, with functions interpolated wherever that
+    // is cheaper.
+    let given = at(QuantSettings::default());
+    let prefer = at(QuantSettings {
+        interpolation: Interpolation::Prefer,
+        ..QuantSettings::default()
+    });
+    let start = if prefer.plan.cost < given.plan.cost {
+        prefer
+    } else {
+        given
+    };
+    let (budget, eg) = (start.plan.cost, worst_error(&model, &start, &inputs));
+    let steps = |s: QuantSettings| {
+        let mut out: Vec<QuantSettings> = zkonnx::ACCURACY_STEPS
+            .iter()
+            .map(|&(di, dp, dt)| QuantSettings {
+                input_scale: s.input_scale.saturating_add_signed(di),
+                param_scale: s.param_scale.saturating_add_signed(dp),
+                table_bits: s.table_bits.saturating_add_signed(dt),
+                ..s
+            })
+            .collect();
+        out.push(QuantSettings {
+            interpolation: Interpolation::Finer,
+            ..s
+        });
+        out.retain(|t| *t != s && moved_from_default(t).1);
+        out
+    };
+    let mut two_steps = 0;
+    for first in steps(start.model.settings) {
+        let c = at(first);
+        if worst_error(&model, &c, &inputs) >= eg {
+            continue;
+        }
+        for second in steps(first) {
+            let c = at(second);
+            let e = worst_error(&model, &c, &inputs);
+            two_steps += 1;
+            let allowed = c.plan.cost <= budget
+                || (c.plan.cost <= zkonnx::ACCURACY_COST_SLACK * budget && 2.0 * e <= eg);
+            if allowed {
+                assert!(
+                    ea <= 1.05 * e,
+                    "{first:?} then {second:?}: error {e} < the chosen {ea} at a cost the \
+                     search allows"
+                );
+            }
+        }
+    }
+    assert!(two_steps >= 4, "only {two_steps} two-step settings");
+}
