@@ -429,6 +429,32 @@ fn accuracy_step(
     }
 }
 
+/// The most a closer step's plan (error `e`) may cost in [`Target::Accuracy`]'s search, given
+/// the error kept so far, the given settings' error and cost (`budget`) and the kept plan's
+/// cost. Past the fidelity tolerance a closer plan may cost more, up to a cap: a decision that
+/// is a small difference of large kernel sums (an RBF SVR) erred 90 % at the cheapest plan and
+/// 10 % with finer knots at 1.3× its cost. Within it, a step that errs at most half as much as
+/// the given settings may cost up to the estimate's slack more; any other only what the plan
+/// kept already costs.
+fn accuracy_limit(
+    e: CalibrationError,
+    kept: Option<CalibrationError>,
+    given: Option<CalibrationError>,
+    budget: f64,
+    kept_cost: f64,
+) -> f64 {
+    let unfaithful = kept.is_none_or(|b| b.worst > SPEED_TOLERANCE);
+    let halves =
+        given.is_some_and(|b| e.argmax_misses <= b.argmax_misses && 2.0 * e.worst <= b.worst);
+    if unfaithful {
+        ACCURACY_COST_CAP * budget
+    } else if halves {
+        ACCURACY_COST_SLACK * budget
+    } else {
+        budget.max(kept_cost)
+    }
+}
+
 /// With [`Target::Accuracy`], a plan whose outputs on the calibration data are further than
 /// [`SPEED_TOLERANCE`] from the float model gives way to a closer candidate costing up to this
 /// many times as much (within the tolerance, only to one that costs no more).
@@ -546,83 +572,58 @@ impl Model {
             // The steps from the settings kept so far, then functions interpolated finer than
             // their direct tables (where a function is the model's least precise step), until
             // no step is kept. A step that is closer but over the cost limit is a bridge: when
-            // no single step is kept, the steps from each bridge are tried once (the cost is not
-            // monotone in the settings: finer knots can shrink the tables a finer scale grew).
-            let mut kept_one = true;
-            let mut bridges: Vec<(QuantSettings, Option<CalibrationError>)> = Vec::new();
-            let mut crossed: Vec<QuantSettings> = Vec::new();
+            // no step is kept, the steps from the closest bridge not crossed yet are tried (the
+            // cost is not monotone in the settings: finer knots can shrink the tables a finer
+            // scale grew), up to ACCURACY_BRIDGES of them.
+            let mut bridges: Vec<(CalibrationError, QuantSettings)> = Vec::new();
+            let mut crossed = 0;
+            let mut from_best = true;
             loop {
-                let froms: Vec<QuantSettings> = if kept_one {
-                    vec![best.model.settings]
-                } else if crossed.len() < ACCURACY_BRIDGES {
-                    // The closest bridge not crossed yet.
-                    bridges.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal));
-                    let next = bridges
-                        .iter()
-                        .find(|b| !crossed.contains(&b.0))
-                        .map(|b| b.0);
-                    crossed.extend(next);
-                    next.into_iter().collect()
+                let from = if from_best {
+                    best.model.settings
+                } else if crossed < ACCURACY_BRIDGES && !bridges.is_empty() {
+                    // The closest last.
+                    bridges.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal));
+                    crossed += 1;
+                    match bridges.pop() {
+                        Some((_, s)) => s,
+                        None => break,
+                    }
                 } else {
-                    Vec::new()
-                };
-                if froms.is_empty() {
                     break;
-                }
-                let from_best = kept_one;
-                kept_one = false;
-                for from in froms {
-                    for step in 0..=ACCURACY_STEPS.len() {
-                        let at = if from_best { best.model.settings } else { from };
-                        let Some(s) = accuracy_step(at, step, has_tables, auto) else {
-                            continue;
-                        };
-                        if tried.contains(&s) || !within_reach(&s) {
-                            continue;
-                        }
-                        tried.push(s);
-                        let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective)
-                        else {
-                            continue;
-                        };
-                        let e = error(&c);
-                        let closer = match (e, best_err) {
-                            (Some(e), Some(b)) => e < b,
-                            (Some(_), None) => true,
-                            (None, _) => false,
-                        };
-                        // Past the fidelity tolerance a closer plan may cost more, up to a cap:
-                        // a decision that is a small difference of large kernel sums (an RBF
-                        // SVR) erred 90 % at the cheapest plan and 10 % with finer knots at
-                        // 1.3× its cost. Within it, a step that errs at most half as much as
-                        // the given settings may cost up to the estimate's slack more; any
-                        // other only what the plan kept already costs.
-                        let unfaithful = best_err.is_none_or(|b| b.worst > SPEED_TOLERANCE);
-                        let halves = match (e, given_err) {
-                            (Some(e), Some(b)) => {
-                                e.argmax_misses <= b.argmax_misses && 2.0 * e.worst <= b.worst
-                            }
-                            _ => false,
-                        };
-                        let limit = if unfaithful {
-                            ACCURACY_COST_CAP * budget
-                        } else if halves {
-                            ACCURACY_COST_SLACK * budget
-                        } else {
-                            budget.max(cost(&best))
-                        };
-                        if closer && cost(&c) <= limit {
-                            best = c;
-                            best_err = e;
-                            kept_one = true;
-                        } else if closer && from_best {
-                            bridges.push((s, e));
-                        }
+                };
+                let mut kept_one = false;
+                for step in 0..=ACCURACY_STEPS.len() {
+                    let at = if from_best { best.model.settings } else { from };
+                    let Some(s) = accuracy_step(at, step, has_tables, auto) else {
+                        continue;
+                    };
+                    if tried.contains(&s) || !within_reach(&s) {
+                        continue;
                     }
-                    if kept_one && !from_best {
-                        break;
+                    tried.push(s);
+                    let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective)
+                    else {
+                        continue;
+                    };
+                    let Some(e) = error(&c) else {
+                        continue;
+                    };
+                    if best_err.is_some_and(|b| e.partial_cmp(&b) != Some(Ordering::Less)) {
+                        continue;
+                    }
+                    if cost(&c) <= accuracy_limit(e, best_err, given_err, budget, cost(&best)) {
+                        best = c;
+                        best_err = Some(e);
+                        kept_one = true;
+                        if !from_best {
+                            break;
+                        }
+                    } else if from_best {
+                        bridges.push((e, s));
                     }
                 }
+                from_best = kept_one;
             }
             return Ok(best);
         }
