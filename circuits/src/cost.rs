@@ -34,7 +34,7 @@ pub struct Work {
     /// FFTs of `2^k` (committed columns and instances to coefficients).
     pub ffts: usize,
     /// Polynomials brought to the extended domain, `2^e` parts each (committed columns and
-    /// instances), the quotient's own inverse not counted.
+    /// instances), and the quotient brought back from it (one FFT of the extended domain).
     pub extended: usize,
     /// Fixed and permutation polynomials (and three Lagrange ones) halo2-axiom re-extends on
     /// every proof.
