@@ -770,8 +770,10 @@ impl CompiledModel {
 
     /// Checks a compilation read from a file before anything runs on it: the graph's
     /// structure ([`QGraph::validate`]), the settings against the graph and the plan, and
-    /// the plan against the one the planner makes for this graph (so synthesis cannot run
-    /// out of rows or meet a shape it was not planned for).
+    /// the plan against the one the planner makes for this graph at the plan's own packing,
+    /// limb width and lane count ([`zkonnx_circuits::layout::plan_at`]), so synthesis cannot
+    /// run out of rows or meet a shape it was not planned for. Which layout is fastest is the
+    /// compiler's choice and is not searched again on every load.
     pub fn check(&self) -> std::result::Result<(), String> {
         self.model.validate()?;
         self.settings.validate()?;
@@ -785,11 +787,11 @@ impl CompiledModel {
         {
             return Err("the settings' input or output count is not the model's".into());
         }
-        let replanned = plan(&self.model, shape.visibility, self.plan.objective);
-        if replanned != *self.plan {
+        let replanned = zkonnx_circuits::layout::plan_at(&self.model, &self.plan);
+        if replanned.as_ref() != Some(&*self.plan) {
             return Err(
-                "the plan is not the planner's plan for this model (edited, or compiled by \
-                         another zkonnx version: compile it again)"
+                "the plan is not the planner's plan for this model at its layout (edited, or \
+                 compiled by another zkonnx version: compile it again)"
                     .into(),
             );
         }

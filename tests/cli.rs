@@ -639,7 +639,7 @@ fn inconsistent_artifacts_are_refused() {
     let compiled_path = w.join("compiled.json");
     let compiled = std::fs::read_to_string(&compiled_path).expect("compiled");
     type Edit = fn(&mut serde_json::Value);
-    let edits: [(&str, Edit); 3] = [
+    let edits: [(&str, Edit); 5] = [
         ("does not come before", |c| {
             c["model"]["nodes"][1]["inputs"] = serde_json::json!([7])
         }),
@@ -647,6 +647,18 @@ fn inconsistent_artifacts_are_refused() {
             c["model"]["output"] = serde_json::json!(999)
         }),
         ("plan", |c| c["plan"]["main_rows"] = serde_json::json!(1)),
+        // A lane count the planner never tries, in the plan and the settings alike.
+        ("plan", |c| {
+            c["plan"]["shape"]["range_lanes"] = serde_json::json!(7);
+            c["settings"]["shape"]["range_lanes"] = serde_json::json!(7);
+        }),
+        // A layout the planner tries, but whose rows and k are not the ones written.
+        ("plan", |c| {
+            let t = c["plan"]["shape"]["inputs_per_row"].as_u64().expect("T");
+            let other = serde_json::json!(if t == 1 { 2 } else { t - 1 });
+            c["plan"]["shape"]["inputs_per_row"] = other.clone();
+            c["settings"]["shape"]["inputs_per_row"] = other;
+        }),
     ];
     for (want, f) in edits {
         let mut c: serde_json::Value = serde_json::from_str(&compiled).expect("json");

@@ -90,7 +90,7 @@ fn the_chosen_plan_is_within_ten_percent_of_an_exhaustive_search() {
 /// the objective's slowdown of the fastest), among the deployable plans, the first of equals.
 #[test]
 fn each_objective_chooses_what_a_search_over_every_candidate_chooses() {
-    use zkonnx::circuits::layout::{candidates, frontier, plan};
+    use zkonnx::circuits::layout::{candidates, frontier, plan, plan_at};
     let dir = common::shared_models();
     for name in SHARED {
         let vis = Visibility::default();
@@ -119,12 +119,26 @@ fn each_objective_chooses_what_a_search_over_every_candidate_chooses() {
                 (want.shape, want.cost, want.est_verify_gas),
                 "{name} {objective}"
             );
+            // What a compiled plan is checked against on load: the same plan, layers included.
+            assert_eq!(
+                plan_at(&c.model, &got).as_ref(),
+                Some(&got),
+                "{name} {objective}"
+            );
         }
         // The frontier: by rising cost, falling gas, and no candidate below it on both.
         let f = frontier(&c.model, vis);
         assert!(f
             .windows(2)
             .all(|w| w[0].cost < w[1].cost && w[0].est_verify_gas > w[1].est_verify_gas));
+        for q in &f {
+            assert_eq!(
+                plan_at(&c.model, q).as_ref(),
+                Some(q),
+                "{name}: {}",
+                q.shape.describe()
+            );
+        }
         for p in &pool {
             assert!(
                 f.iter()

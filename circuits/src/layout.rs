@@ -419,6 +419,35 @@ pub fn frontier(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
         .collect()
 }
 
+/// The planner's plan for `q` at `plan`'s own layout — its packing, limb width and lane count,
+/// or its lean inputs per row — with `plan`'s objective: rows, `k`, cost, gas and per-layer
+/// figures recomputed from the graph. `None` where the planner makes no plan of that layout (a
+/// packing, limb width or lane count it does not try; a lean layout the model does not
+/// qualify for). A compiled plan equal to it fits its graph (synthesis cannot run out of rows
+/// or meet a shape it was not planned for); checking that costs one plan's figures where
+/// [`plan`] ranks every candidate (0.3 s of lstm_forecaster's 3.5 s proof, stop 46).
+pub fn plan_at(q: &QGraph, plan: &LayoutPlan) -> Option<LayoutPlan> {
+    let s = plan.shape;
+    let found = if s.lean.is_some() {
+        lean_candidates(q, s.visibility)
+            .into_iter()
+            .find(|c| c.shape == s)
+    } else {
+        let packing = (s.accs_per_row, s.inputs_per_row, s.windows_per_row);
+        let tried = packings().any(|p| p == packing)
+            && LIMB_BITS.contains(&s.limb_bits)
+            && RANGE_LANES.contains(&s.range_lanes);
+        if !tried {
+            return None;
+        }
+        pooled_plans(q, s.visibility, packing, s.limb_bits, &[s.range_lanes]).pop()
+    };
+    found.map(|p| LayoutPlan {
+        objective: plan.objective,
+        ..p
+    })
+}
+
 /// The lean layout's plans (one per number of inputs per row in [`LEAN_INPUTS_PER_ROW`]);
 /// empty if the model does not qualify ([`LeanModel::new`] says why).
 pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
