@@ -220,6 +220,58 @@ fn function_lookup_is_constrained() {
     );
 }
 
+/// A function's direct table is never finer than its input: a sigmoid of inputs within ±0.01
+/// at 13 fractional bits is read only at multiples of 2^−13, so a table of 2^12 entries at
+/// 14 or more bits (what the table's bits alone allow over so small a domain) would hold
+/// entries between them that no input reads. It holds the values the input can take, once
+/// each, and still matches the float model.
+#[test]
+fn a_function_table_is_no_finer_than_its_input() {
+    let p = write(
+        "sigmoid-small",
+        &model(
+            ("x", &[1, 8]),
+            ("y", &[1, 8]),
+            &[node("Sigmoid", &["x"], "y", vec![])],
+            vec![],
+        ),
+    );
+    let x = rand_vec(7, 8, 0.01);
+    let direct = QuantSettings {
+        interpolation: zkonnx::Interpolation::Never,
+        ..QuantSettings::default()
+    };
+    let c = Model::load(&p)
+        .expect("import")
+        .compile(std::slice::from_ref(&x), direct)
+        .expect("compile");
+    let s_in = c.model.input().scale as i32;
+    let t = c
+        .model
+        .tables
+        .iter()
+        .find(|t| !t.is_data())
+        .expect("the sigmoid's table");
+    assert_eq!(
+        t.frac, s_in,
+        "table at {} bits for inputs at {s_in}",
+        t.frac
+    );
+    let m = x.iter().fold(0f64, |m, &v| m.max(f64::from(v).abs()));
+    let reach = (m * QuantSettings::default().table_margin * f64::from(s_in).exp2()).ceil();
+    assert_eq!(t.size, 2 * reach as u64 + 1, "{t:?}");
+    let out = c
+        .model
+        .dequantize_output(c.witness(&x).expect("witness").output(&c.model));
+    for (got, v) in out.iter().zip(&x) {
+        let want = 1.0 / (1.0 + (-f64::from(*v)).exp());
+        assert!(
+            (got - want).abs() < 2e-4,
+            "sigmoid({v}) = {got}, want {want}"
+        );
+    }
+}
+
 #[test]
 fn products_of_computed_tensors_are_constrained() {
     // y = (x · x^T) for x of shape [1, 3, 4]: a product chain of two activations.
