@@ -201,17 +201,22 @@ fn square_root_is_constrained() {
     );
 }
 
-#[test]
-fn function_lookup_is_constrained() {
-    let p = write(
-        "sigmoid",
+/// A sigmoid of `n` inputs, written as `name`.
+fn sigmoid_model(name: &str, n: i64) -> std::path::PathBuf {
+    write(
+        name,
         &model(
-            ("x", &[1, 6]),
-            ("y", &[1, 6]),
+            ("x", &[1, n]),
+            ("y", &[1, n]),
             &[node("Sigmoid", &["x"], "y", vec![])],
             vec![],
         ),
-    );
+    )
+}
+
+#[test]
+fn function_lookup_is_constrained() {
+    let p = sigmoid_model("sigmoid", 6);
     assert_gadget_sound(
         &p,
         &rand_vec(6, 6, 2.0),
@@ -227,15 +232,7 @@ fn function_lookup_is_constrained() {
 /// each, and still matches the float model.
 #[test]
 fn a_function_table_is_no_finer_than_its_input() {
-    let p = write(
-        "sigmoid-small",
-        &model(
-            ("x", &[1, 8]),
-            ("y", &[1, 8]),
-            &[node("Sigmoid", &["x"], "y", vec![])],
-            vec![],
-        ),
-    );
+    let p = sigmoid_model("sigmoid-small", 8);
     let x = rand_vec(7, 8, 0.01);
     let direct = QuantSettings {
         interpolation: zkonnx::Interpolation::Never,
