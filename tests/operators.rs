@@ -269,6 +269,125 @@ fn a_function_table_is_no_finer_than_its_input() {
     }
 }
 
+/// A sigmoid of three inputs within ±0.25: its direct table would be read at the input's own
+/// resolution (over 4,000 entries for three elements, `k = 12`), so it is interpolated between
+/// knots held at guard bits past the output's scale. Its outputs stay within an eighth of an
+/// output unit of the best rounding, and a changed knot read or product fails the circuit.
+#[test]
+fn few_narrow_sigmoid_inputs_interpolate_between_guarded_knots() {
+    let p = sigmoid_model("sigmoid-few", 3);
+    let x = vec![-0.22f32, 0.21, 0.12];
+    let c = compile(&p, &x);
+    let out = c.model.output_node().scale;
+    let tables: Vec<_> = c.model.tables.iter().filter(|t| !t.is_data()).collect();
+    assert!(
+        tables.len() == 2
+            && tables
+                .iter()
+                .all(|t| t.out_scale == out + 3 && t.size < 512),
+        "{tables:?}"
+    );
+    assert!(c.k() <= 8, "k = {}", c.k());
+    let e = worst_error(&c, &x, |v| 1.0 / (1.0 + (-v).exp()));
+    // The input's rounding (slope ≤ 1/4) and 5/8 of the output's unit.
+    let unit = (-f64::from(out)).exp2();
+    let input = (-f64::from(c.model.input().scale)).exp2();
+    assert!(e <= 0.625 * unit + 0.125 * input, "{e}");
+    let prover = Prover::setup(c.clone(), dev_srs(c.k(), 7)).expect("setup");
+    let proof = prover.prove(&x).expect("prove");
+    let vk = prover.verifier_key();
+    assert!(zkonnx::verify(&vk, &c.settings, &proof.to_file(), &p).expect("verify"));
+    assert_gadget_sound(&p, &x, |op| matches!(op, QOp::Lookup { .. }), &[1, -1]);
+    assert_gadget_sound(&p, &x, |op| matches!(op, QOp::Bilinear { .. }), &[1, -1]);
+}
+
+/// The largest distance between a compiled model's outputs on `x` and `f` of each input.
+fn worst_error(c: &CompiledModel, x: &[f32], f: impl Fn(f64) -> f64) -> f64 {
+    let out = c
+        .model
+        .dequantize_output(c.witness(x).expect("witness").output(&c.model));
+    out.iter()
+        .zip(x)
+        .fold(0f64, |m, (got, &v)| m.max((got - f(f64::from(v))).abs()))
+}
+
+/// A logarithm of inputs away from 0 (a function of a positive domain) is interpolated
+/// between knots from 0: its two tables together are smaller than the direct table, its
+/// outputs at least as close to the float model, and a changed table read fails the circuit.
+#[test]
+fn a_logarithm_away_from_zero_is_interpolated_and_sound() {
+    let p = write(
+        "log",
+        &model(
+            ("x", &[1, 8]),
+            ("y", &[1, 8]),
+            &[node("Log", &["x"], "y", vec![])],
+            vec![],
+        ),
+    );
+    let x = vec![0.16f32, 0.4, 0.9, 1.3, 1.7, 2.2, 2.6, 3.0];
+    let direct = Model::load(&p)
+        .expect("import")
+        .compile(
+            std::slice::from_ref(&x),
+            QuantSettings {
+                interpolation: zkonnx::Interpolation::Never,
+                ..QuantSettings::default()
+            },
+        )
+        .expect("compile");
+    let knots = compile(&p, &x);
+    let rows = |c: &CompiledModel| c.model.tables.iter().map(|t| t.size).sum::<u64>();
+    assert!(
+        knots.model.tables.iter().all(|t| t.lo == 0) && knots.model.tables.iter().any(|t| t.step),
+        "{:?}",
+        knots.model.tables
+    );
+    assert!(
+        rows(&knots) < rows(&direct),
+        "{} vs {}",
+        rows(&knots),
+        rows(&direct)
+    );
+    let (ek, ed) = (
+        worst_error(&knots, &x, f64::ln),
+        worst_error(&direct, &x, f64::ln),
+    );
+    assert!(ek <= ed && ek < 2e-3, "knots {ek}, direct {ed}");
+    assert_gadget_sound(&p, &x, |op| matches!(op, QOp::Lookup { .. }), &[1, -1]);
+}
+
+/// A fractional power of 0 is 0, from its direct table as from knots (the table used to read
+/// `2^−frac` there: 0.1 for `x^0.3` at 11 bits).
+#[test]
+fn a_fractional_power_of_zero_is_zero() {
+    let p = write(
+        "pow-frac",
+        &model(
+            ("x", &[1, 6]),
+            ("y", &[1, 6]),
+            &[node("Pow", &["x", "p"], "y", vec![])],
+            vec![tensor("p", &[], vec![0.3])],
+        ),
+    );
+    let x = vec![0.0f32, 0.2, 0.35, 0.5, 0.7, 0.9];
+    for interpolation in [zkonnx::Interpolation::Never, zkonnx::Interpolation::Prefer] {
+        let c = Model::load(&p)
+            .expect("import")
+            .compile(
+                std::slice::from_ref(&x),
+                QuantSettings {
+                    interpolation,
+                    ..QuantSettings::default()
+                },
+            )
+            .expect("compile");
+        let e = worst_error(&c, &x, |v| v.powf(0.3));
+        assert!(e < 2e-3, "{interpolation:?}: {e}");
+        mock(&c, c.witness(&x).expect("witness")).expect("honest witness");
+    }
+}
+
 #[test]
 fn products_of_computed_tensors_are_constrained() {
     // y = (x · x^T) for x of shape [1, 3, 4]: a product chain of two activations.

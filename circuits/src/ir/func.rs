@@ -212,7 +212,7 @@ impl Func {
         }
     }
 
-    /// Whether the function is only defined for positive inputs (its table starts above 0).
+    /// Whether the function is only defined for inputs ≥ 0 (its tables start at 0).
     pub fn positive_domain(self) -> bool {
         matches!(self, Func::Log) || matches!(self, Func::Pow { p } if p.fract() != 0.0)
     }

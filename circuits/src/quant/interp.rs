@@ -25,8 +25,14 @@
 //! than the direct table's, when their two tables and [`ROWS_PER_ELEMENT`] more rows for each
 //! element the function is applied to across the model take fewer rows than the direct table
 //! (interpolating an LSTM's gates at every step filled 2,856 more rows of every column at the
-//! same `k`, for a table that `k` held anyway). Functions of a positive domain (a logarithm,
-//! a fractional power: unbounded slopes near 0) keep the direct table.
+//! same `k`, for a table that `k` held anyway).
+//!
+//! A function of a positive domain (a logarithm, a fractional power) has its knots over
+//! `[0, K]`. Its slope is steepest near 0, where a uniform table rounds its input most: a
+//! logarithm of inputs in `[0.15, 3]` (measured from 0.12) from a 12-bit table at 10 fractional
+//! bits (3,841 entries) errs 4.0e-3 at the bottom; knots 1/64 apart (two tables of 242 entries)
+//! err 1.9e-3, knots 1/128 apart 5.4e-4. Where the interval measured reaches 0 and `f(0)` is not
+//! finite (a logarithm), no error is finite and the direct table stays.
 
 use super::exec::rescale_one;
 use super::{Interpolation, Table};
@@ -37,30 +43,52 @@ use crate::ir::{Func, Group, Linear, Mat};
 /// final rescale's checks and a second function row).
 pub const ROWS_PER_ELEMENT: u64 = 16;
 
+/// With guard bits, knots may err this much (in units of the output's last bit) where the
+/// direct table errs less: half a unit, the output's own rounding, and an eighth.
+pub const GUARD_TOLERANCE: f64 = 0.625;
+
 /// Inputs the errors are measured on, evenly over the domain.
 const SAMPLES: i64 = 16_384;
 
 /// Coarsest knots tried: this many bits coarser than the direct table.
 const MAX_COARSER: i32 = 10;
 
-/// Knots of an interpolated function: every `2^−e`, over `[−k, k]`.
+/// Guard bits of knots that need them: their values are held this many bits finer than the
+/// output, so that their rounding errs an eighth of what the output's does (`2^−(out+g+1)`).
+pub const GUARD_BITS: u32 = 3;
+
+/// Knots of an interpolated function: every `2^−e`, over `[lo, k]` (`lo` is `−k`, or 0 for a
+/// function of a positive domain), their values at `g` guard bits past the output's scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Knots {
     /// Fractional bits of the knots.
     pub e: i32,
-    /// The knot indices run over `[−k, k]`.
+    /// The lowest knot index.
+    pub lo: i64,
+    /// The highest knot index.
     pub k: i64,
+    /// Guard bits of the knots' values (0 or [`GUARD_BITS`]).
+    pub g: u32,
 }
 
 impl Knots {
-    /// The table of `f` at the knots (`step`: the differences of consecutive knots).
+    /// Knots every `2^−e` over `m`: `[−m, m]`, or `[0, m]` where `f` has a positive domain,
+    /// with one more knot at the top (the interpolation reads the knot above the last input).
+    pub fn over(f: Func, e: i32, m: f64) -> Self {
+        let k = (m * f64::from(e).exp2()).ceil() as i64 + 1;
+        let lo = if f.positive_domain() { 0 } else { -k };
+        Knots { e, lo, k, g: 0 }
+    }
+
+    /// The table of `f` at the knots for an output at `out_scale` (its values at `out_scale + g`;
+    /// `step`: the differences of consecutive knots).
     pub fn table(&self, f: Func, out_scale: u32, step: bool) -> Table {
         Table {
             f,
             frac: self.e,
-            out_scale,
-            lo: -self.k,
-            size: (2 * self.k + 1) as u64,
+            out_scale: out_scale + self.g,
+            lo: self.lo,
+            size: (self.k - self.lo + 1) as u64,
             step,
             values: Vec::new(),
         }
@@ -150,17 +178,18 @@ fn interp_error(
 ) -> Option<f64> {
     let s = knots.shift(s_in);
     let base = knots.table(f, out_scale, false);
-    // The knots' values, k = −K ..= K + 1 (the step table's differences of them).
+    // The knots' values, k = lo ..= K + 1 (the step table's differences of them).
     let values: Vec<i128> = (base.lo..=base.lo + base.size as i64)
         .map(|k| i128::from(base.value(k)))
         .collect();
-    let half = if s > 0 { 1i128 << (s - 1) } else { 0 };
+    let down = s + knots.g;
+    let half = if down > 0 { 1i128 << (down - 1) } else { 0 };
     worst(f, s_in, dom, out_scale, limit, |x| {
         let (k, r) = rescale_one(x, 1, 0, s);
         let i = usize::try_from(i64::try_from(k).ok()? - base.lo).ok()?;
         let (y0, y1) = (*values.get(i)?, *values.get(i + 1)?);
         let z = (y0 << s) + (y1 - y0) * r;
-        i64::try_from((z + half) >> s).ok()
+        i64::try_from((z + half) >> down).ok()
     })
 }
 
@@ -227,7 +256,7 @@ pub fn choose(
         Interpolation::Prefer | Interpolation::Finer => 0,
         Interpolation::Never => return None,
     };
-    if f.positive_domain() || direct.table.step {
+    if direct.table.step {
         return None;
     }
     let extra = (n as u64).saturating_mul(per_element);
@@ -243,14 +272,26 @@ pub fn choose(
         direct_err
     };
     let top = frac.min(s_in) - 1;
+    let fits = |k: &Knots| {
+        policy == Interpolation::Finer || 2 * (k.k - k.lo + 1) as u64 + extra < direct.table.size
+    };
+    let plain = (frac - MAX_COARSER..=top)
+        .map(|e| Knots::over(f, e, dom.m))
+        .filter(fits)
+        .find(|&k| interp_error(f, s_in, k, out_scale, dom, limit).is_some());
+    if plain.is_some() || policy == Interpolation::Finer {
+        return plain;
+    }
+    // A direct table read at (nearly) its input's own resolution errs by little more than the
+    // output's rounding, `2^−(out+1)`, which knots that round twice cannot match: with guard
+    // bits they come within an eighth of an output unit of it (`GUARD_TOLERANCE`).
+    let limit = limit.max(GUARD_TOLERANCE * (-f64::from(out_scale)).exp2());
     (frac - MAX_COARSER..=top)
         .map(|e| Knots {
-            e,
-            k: (dom.m * f64::from(e).exp2()).ceil() as i64 + 1,
+            g: GUARD_BITS,
+            ..Knots::over(f, e, dom.m)
         })
-        .filter(|k| {
-            policy == Interpolation::Finer || 2 * (2 * k.k as u64 + 1) + extra < direct.table.size
-        })
+        .filter(fits)
         .find(|&k| interp_error(f, s_in, k, out_scale, dom, limit).is_some())
 }
 
@@ -328,10 +369,7 @@ mod tests {
         .unwrap();
         assert!(i <= d && d < 1e-3, "interpolated {i} vs direct {d}");
         // One knot coarser is less accurate than the direct table (the coarsest that is not).
-        let coarser = Knots {
-            e: k.e - 1,
-            k: (6.0 * f64::from(k.e - 1).exp2()).ceil() as i64 + 1,
-        };
+        let coarser = Knots::over(Func::Sigmoid, k.e - 1, 6.0);
         assert!(
             interp_error(
                 Func::Sigmoid,
@@ -401,10 +439,7 @@ mod tests {
         .expect("finer knots");
         let i = interp_error(Func::Tanh, 13, k, 13, Domain::symmetric(4.0), f64::INFINITY).unwrap();
         assert!(i <= d / 4.0, "finer {i} vs direct {d}");
-        let coarser = Knots {
-            e: k.e - 1,
-            k: (4.0 * f64::from(k.e - 1).exp2()).ceil() as i64 + 1,
-        };
+        let coarser = Knots::over(Func::Tanh, k.e - 1, 4.0);
         assert!(
             interp_error(
                 Func::Tanh,
@@ -430,7 +465,7 @@ mod tests {
     }
 
     /// A kink the knots cannot follow (HardSwish's at ±3) still gets knots only when they are
-    /// as accurate as the direct table; a logarithm never.
+    /// as accurate as the direct table; a logarithm none where its inputs reach 0 (or below).
     #[test]
     fn knots_only_where_as_accurate() {
         let t = direct(Func::HardSwish, 8, 6.0, 13);
@@ -467,10 +502,121 @@ mod tests {
         );
     }
 
+    /// A logarithm of inputs in `[0.15, 3]`: its knots start at 0 and are as accurate as the
+    /// direct table (12 bits: 10 fractional), which errs most at the bottom of the interval;
+    /// finer knots err far less than it, with tables no larger.
+    #[test]
+    fn a_logarithm_away_from_zero_interpolates_from_zero() {
+        let m = 3.0 * 1.25;
+        let r = (m * 1024.0f64).ceil() as i64;
+        let t = Table {
+            f: Func::Log,
+            frac: 10,
+            out_scale: 13,
+            lo: 0,
+            size: r as u64 + 1,
+            step: false,
+            values: Vec::new(),
+        };
+        let dom = Domain::calibrated(m, 0.15, 3.0, 1.25);
+        let d = direct_error(Func::Log, 13, pre(&t, 13), dom).unwrap();
+        assert!(d > 2e-3, "direct {d}");
+        let k = choose(
+            Interpolation::Auto,
+            Func::Log,
+            8,
+            (13, dom),
+            pre(&t, 13),
+            13,
+        )
+        .expect("knots for a logarithm away from 0");
+        assert_eq!(k.lo, 0);
+        assert!(interp_error(Func::Log, 13, k, 13, dom, d).is_some());
+        let finer = choose(
+            Interpolation::Finer,
+            Func::Log,
+            8,
+            (13, dom),
+            pre(&t, 13),
+            13,
+        )
+        .expect("finer knots");
+        let fe = interp_error(Func::Log, 13, finer, 13, dom, f64::INFINITY).unwrap();
+        assert!(fe <= d / 4.0, "finer {fe} vs direct {d}");
+        assert!(2 * (finer.k - finer.lo + 1) as u64 <= t.size, "{finer:?}");
+    }
+
+    /// A sigmoid of inputs within ±0.28 has its direct table at its input's resolution (13
+    /// bits, 4,589 entries): it errs by the output's rounding alone, which knots rounding twice
+    /// cannot match. With guard bits they come within an eighth of an output unit of it, from
+    /// tables a fraction of its size; none are chosen where the elements' rows would outgrow it.
+    #[test]
+    fn guard_bits_bring_knots_near_a_table_at_the_inputs_resolution() {
+        let t = direct(Func::Sigmoid, 13, 0.28, 13);
+        let dom = Domain::symmetric(0.28);
+        let d = direct_error(Func::Sigmoid, 13, pre(&t, 13), dom).unwrap();
+        let unit = (-13f64).exp2();
+        assert!(d <= 0.5 * unit + 1e-12, "direct {d}");
+        // Without guard bits no knots are as accurate, however fine.
+        for e in 0..13 {
+            let plain = Knots::over(Func::Sigmoid, e, 0.28);
+            assert_eq!(
+                interp_error(Func::Sigmoid, 13, plain, 13, dom, d),
+                None,
+                "{e}"
+            );
+        }
+        let k = choose(
+            Interpolation::Auto,
+            Func::Sigmoid,
+            3,
+            (13, dom),
+            pre(&t, 13),
+            13,
+        )
+        .expect("guarded knots");
+        assert_eq!(k.g, GUARD_BITS);
+        let i = interp_error(Func::Sigmoid, 13, k, 13, dom, f64::INFINITY).unwrap();
+        assert!(
+            i <= GUARD_TOLERANCE * unit,
+            "guarded {i} vs {}",
+            GUARD_TOLERANCE * unit
+        );
+        assert!(2 * (k.k - k.lo + 1) < t.size as i64 / 8, "{k:?}");
+        assert_eq!(
+            choose(
+                Interpolation::Auto,
+                Func::Sigmoid,
+                300,
+                (13, dom),
+                pre(&t, 13),
+                13
+            ),
+            None
+        );
+        // Finer knots are asked for a quarter of the direct error: none can be.
+        assert_eq!(
+            choose(
+                Interpolation::Finer,
+                Func::Sigmoid,
+                3,
+                (13, dom),
+                pre(&t, 13),
+                13
+            ),
+            None
+        );
+    }
+
     /// The step table is the difference of consecutive knots of the base table.
     #[test]
     fn step_table_is_the_knot_difference() {
-        let k = Knots { e: 3, k: 40 };
+        let k = Knots {
+            e: 3,
+            lo: -40,
+            k: 40,
+            g: 0,
+        };
         let (b, s) = (
             k.table(Func::Tanh, 13, false),
             k.table(Func::Tanh, 13, true),

@@ -438,7 +438,7 @@ impl Builder<'_> {
 
     /// `f` of node `node`'s input `x` interpolated between `knots` ([`interp`]): the knot below
     /// (a floor rescale), the position past it (`X − 2^s·k`), both tables, and
-    /// `round((2^s·F(k) + Δ(k)·r) / 2^s)`.
+    /// `round((2^s·F(k) + Δ(k)·r) / 2^(s+g))` (`F`, `Δ` at `g` guard bits).
     fn interpolated(
         &mut self,
         node: &Node,
@@ -470,44 +470,34 @@ impl Builder<'_> {
         // An identity: `r` is the map's accumulator, in [0, 2^s).
         let r = self.rescale(node, rl, vec![1; n], vec![0; n], 0, Act::Plain, s, s);
         let base = knots.table(f, out_scale, false);
-        let top = width(base.max_abs().unsigned_abs());
+        // The knots' values and their products at `g` guard bits past the output's scale.
+        let (g, vs) = (knots.g, base.out_scale);
+        let top = width(base.max_abs().unsigned_abs().div_ceil(1 << g));
         let (tf, td) = (
             self.table(base),
             self.table(knots.table(f, out_scale, true)),
         );
-        let y0 = self.push(
-            node,
-            op.clone(),
-            QOp::Lookup { table: tf },
-            vec![k],
-            out_scale,
-        );
-        let d = self.push(
-            node,
-            op.clone(),
-            QOp::Lookup { table: td },
-            vec![k],
-            out_scale,
-        );
+        let y0 = self.push(node, op.clone(), QOp::Lookup { table: tf }, vec![k], vs);
+        let d = self.push(node, op.clone(), QOp::Lookup { table: td }, vec![k], vs);
         let terms = (0..n as u32).map(|i| vec![(i, i)]).collect();
         let t = self.push(
             node,
             op.clone(),
             QOp::Bilinear { terms },
             vec![d, r],
-            out_scale + s,
+            vs + s,
         );
         let lin = QOp::Linear {
             map: interp::pairwise(n, 1i64 << s, 1),
         };
-        let z = self.push(node, op, lin, vec![y0, t], out_scale + s);
+        let z = self.push(node, op, lin, vec![y0, t], vs + s);
         // Between F(k) and F(k + 1): no larger than the largest knot value.
         self.rescale(
             node,
             z,
             vec![1; n],
-            vec![half(s); n],
-            s,
+            vec![half(s + g); n],
+            s + g,
             Act::Plain,
             top,
             out_scale,

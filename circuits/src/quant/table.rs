@@ -58,10 +58,15 @@ impl Table {
             };
             return base.value(x.saturating_add(1)) - base.value(x);
         }
-        let x = if self.f.positive_domain() {
-            x.max(1)
-        } else {
+        // Below 0 a function of a positive domain takes its value at 0, or where that is not
+        // finite (a logarithm, a negative power) at the smallest positive input: a square
+        // root's table reads 0 at 0, not √(2^−frac) (0.022 at 11 bits).
+        let x = if !self.f.positive_domain() || x > 0 {
             x
+        } else if self.f.eval(0.0).is_finite() {
+            0
+        } else {
+            1
         };
         let xr = x as f64 * (-f64::from(self.frac)).exp2();
         let y = self.f.eval(xr) * f64::from(self.out_scale).exp2();
