@@ -31,8 +31,10 @@
 //! `[0, K]`. Its slope is steepest near 0, where a uniform table rounds its input most: a
 //! logarithm of inputs in `[0.15, 3]` (measured from 0.12) from a 12-bit table at 10 fractional
 //! bits (3,841 entries) errs 4.0e-3 at the bottom; knots 1/64 apart (two tables of 242 entries)
-//! err 1.9e-3, knots 1/128 apart 5.4e-4. Where the interval measured reaches 0 and `f(0)` is not
-//! finite (a logarithm), no error is finite and the direct table stays.
+//! err 1.9e-3, knots 1/128 apart 5.4e-4. Such knots must also match the direct table's mean
+//! error over the interval, since its worst case, at the bottom, says little of the rest. Where
+//! the interval measured reaches 0 and `f(0)` is not finite (a logarithm), no error is finite
+//! and the direct table stays.
 
 use super::exec::rescale_one;
 use super::{Interpolation, Table};
@@ -152,9 +154,18 @@ pub struct Direct<'a> {
     pub shift: u32,
 }
 
-/// The direct table's largest error over the domain's `[lo, hi]`, every rounding included: the
+/// Errors of a function's values over the sampled inputs of a domain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Errors {
+    /// The largest.
+    worst: f64,
+    /// The mean.
+    mean: f64,
+}
+
+/// The direct table's errors over the domain's `[lo, hi]`, every rounding included: the
 /// input at `s_in` bits, rescaled as the quantizer lays it out, looked up.
-fn direct_error(f: Func, s_in: i32, d: Direct<'_>, dom: Domain) -> Option<f64> {
+fn direct_error(f: Func, s_in: i32, d: Direct<'_>, dom: Domain) -> Option<Errors> {
     let table = d.table;
     let values: Vec<i64> = (0..table.size)
         .map(|i| table.value(table.lo + i as i64))
@@ -166,8 +177,8 @@ fn direct_error(f: Func, s_in: i32, d: Direct<'_>, dom: Domain) -> Option<f64> {
     })
 }
 
-/// The interpolation's largest error over the domain's `[lo, hi]` with `knots`, every rounding
-/// included (`None` past `limit`).
+/// The interpolation's errors over the domain's `[lo, hi]` with `knots`, every rounding
+/// included (`None` where one is past `limit`).
 fn interp_error(
     f: Func,
     s_in: i32,
@@ -175,7 +186,7 @@ fn interp_error(
     out_scale: u32,
     dom: Domain,
     limit: f64,
-) -> Option<f64> {
+) -> Option<Errors> {
     let s = knots.shift(s_in);
     let base = knots.table(f, out_scale, false);
     // The knots' values, k = lo ..= K + 1 (the step table's differences of them).
@@ -193,8 +204,8 @@ fn interp_error(
     })
 }
 
-/// The largest `|f(x) − y(X)/2^out|` over the sampled inputs `X` (at `s_in` bits) of
-/// `[lo, hi]`; `None` if some input has no value (outside a table), `f` is not finite, or
+/// The largest and the mean `|f(x) − y(X)/2^out|` over the sampled inputs `X` (at `s_in` bits)
+/// of `[lo, hi]`; `None` if some input has no value (outside a table), `f` is not finite, or
 /// an error exceeds `limit` (the search stops at the first knots that cannot match the direct
 /// table).
 fn worst(
@@ -204,7 +215,7 @@ fn worst(
     out_scale: u32,
     limit: f64,
     y: impl Fn(i64) -> Option<i64>,
-) -> Option<f64> {
+) -> Option<Errors> {
     let unit = f64::from(s_in).exp2();
     let (bottom, top) = (
         (dom.lo * unit).ceil() as i64,
@@ -212,7 +223,7 @@ fn worst(
     );
     let step = ((top - bottom) / SAMPLES).max(1);
     let out = f64::from(out_scale).exp2();
-    let mut worst = 0f64;
+    let (mut worst, mut sum, mut count) = (0f64, 0f64, 0u64);
     // Every 16th input first, then the rest: knots too coarse show it early.
     for (start, stride) in [(0, 16), (1, 1)] {
         let mut i = start;
@@ -226,14 +237,20 @@ fn worst(
             if !want.is_finite() {
                 return None;
             }
-            worst = worst.max((want - y(x)? as f64 / out).abs());
+            let err = (want - y(x)? as f64 / out).abs();
+            worst = worst.max(err);
+            sum += err;
+            count += 1;
             if worst > limit {
                 return None;
             }
             i += stride;
         }
     }
-    Some(worst)
+    Some(Errors {
+        worst,
+        mean: sum / count.max(1) as f64,
+    })
 }
 
 /// The knots to interpolate `f` with on `n` elements (every element the function is applied to
@@ -267,9 +284,17 @@ pub fn choose(
     // `Finer` asks for a quarter of the direct table's error: the knots read the input at
     // its own resolution, where the direct table rounds it to its entries' first.
     let limit = if policy == Interpolation::Finer {
-        direct_err / 4.0
+        direct_err.worst / 4.0
     } else {
-        direct_err
+        direct_err.worst
+    };
+    // A function of a positive domain is steepest at 0, where the direct table's worst error
+    // lies; that says little of the rest of the interval (`x^−0.1` of inputs in (0, 1): knots
+    // within it erred twice as much on the inputs). Its knots must match the mean error too.
+    let mean = if f.positive_domain() {
+        direct_err.mean
+    } else {
+        f64::INFINITY
     };
     let top = frac.min(s_in) - 1;
     let fits = |k: &Knots| {
@@ -278,21 +303,23 @@ pub fn choose(
     let plain = (frac - MAX_COARSER..=top)
         .map(|e| Knots::over(f, e, dom.m))
         .filter(fits)
-        .find(|&k| interp_error(f, s_in, k, out_scale, dom, limit).is_some());
+        .find(|&k| interp_error(f, s_in, k, out_scale, dom, limit).is_some_and(|e| e.mean <= mean));
     if plain.is_some() || policy == Interpolation::Finer {
         return plain;
     }
     // A direct table read at (nearly) its input's own resolution errs by little more than the
     // output's rounding, `2^−(out+1)`, which knots that round twice cannot match: with guard
     // bits they come within an eighth of an output unit of it (`GUARD_TOLERANCE`).
-    let limit = limit.max(GUARD_TOLERANCE * (-f64::from(out_scale)).exp2());
+    let unit = (-f64::from(out_scale)).exp2();
+    let limit = limit.max(GUARD_TOLERANCE * unit);
+    let mean = mean + (GUARD_TOLERANCE - 0.5) * unit;
     (frac - MAX_COARSER..=top)
         .map(|e| Knots {
             g: GUARD_BITS,
             ..Knots::over(f, e, dom.m)
         })
         .filter(fits)
-        .find(|&k| interp_error(f, s_in, k, out_scale, dom, limit).is_some())
+        .find(|&k| interp_error(f, s_in, k, out_scale, dom, limit).is_some_and(|e| e.mean <= mean))
 }
 
 /// The elementwise linear map `w0·a[i] + w1·b[i]` over two inputs of `n` elements.
@@ -357,7 +384,9 @@ mod tests {
         )
         .expect("knots for 4 elements");
         assert!(k.e < 8 && 2 * (2 * k.k + 1) < 1000, "{k:?}");
-        let d = direct_error(Func::Sigmoid, 13, pre(&t, 13), Domain::symmetric(6.0)).unwrap();
+        let d = direct_error(Func::Sigmoid, 13, pre(&t, 13), Domain::symmetric(6.0))
+            .unwrap()
+            .worst;
         let i = interp_error(
             Func::Sigmoid,
             13,
@@ -366,7 +395,8 @@ mod tests {
             Domain::symmetric(6.0),
             f64::INFINITY,
         )
-        .unwrap();
+        .unwrap()
+        .worst;
         assert!(i <= d && d < 1e-3, "interpolated {i} vs direct {d}");
         // One knot coarser is less accurate than the direct table (the coarsest that is not).
         let coarser = Knots::over(Func::Sigmoid, k.e - 1, 6.0);
@@ -380,6 +410,7 @@ mod tests {
                 f64::INFINITY
             )
             .unwrap()
+            .worst
                 > d
         );
         assert_eq!(
@@ -427,7 +458,9 @@ mod tests {
     #[test]
     fn finer_knots_reach_a_quarter_of_the_direct_error() {
         let t = direct(Func::Tanh, 9, 4.0, 13);
-        let d = direct_error(Func::Tanh, 13, pre(&t, 13), Domain::symmetric(4.0)).unwrap();
+        let d = direct_error(Func::Tanh, 13, pre(&t, 13), Domain::symmetric(4.0))
+            .unwrap()
+            .worst;
         let k = choose(
             Interpolation::Finer,
             Func::Tanh,
@@ -437,7 +470,9 @@ mod tests {
             13,
         )
         .expect("finer knots");
-        let i = interp_error(Func::Tanh, 13, k, 13, Domain::symmetric(4.0), f64::INFINITY).unwrap();
+        let i = interp_error(Func::Tanh, 13, k, 13, Domain::symmetric(4.0), f64::INFINITY)
+            .unwrap()
+            .worst;
         assert!(i <= d / 4.0, "finer {i} vs direct {d}");
         let coarser = Knots::over(Func::Tanh, k.e - 1, 4.0);
         assert!(
@@ -450,6 +485,7 @@ mod tests {
                 f64::INFINITY
             )
             .unwrap()
+            .worst
                 > d / 4.0
         );
         let auto = choose(
@@ -477,7 +513,9 @@ mod tests {
             pre(&t, 13),
             13,
         ) {
-            let d = direct_error(Func::HardSwish, 13, pre(&t, 13), Domain::symmetric(6.0)).unwrap();
+            let d = direct_error(Func::HardSwish, 13, pre(&t, 13), Domain::symmetric(6.0))
+                .unwrap()
+                .worst;
             assert!(interp_error(Func::HardSwish, 13, k, 13, Domain::symmetric(6.0), d).is_some());
         }
         let log = Table {
@@ -519,7 +557,7 @@ mod tests {
             values: Vec::new(),
         };
         let dom = Domain::calibrated(m, 0.15, 3.0, 1.25);
-        let d = direct_error(Func::Log, 13, pre(&t, 13), dom).unwrap();
+        let d = direct_error(Func::Log, 13, pre(&t, 13), dom).unwrap().worst;
         assert!(d > 2e-3, "direct {d}");
         let k = choose(
             Interpolation::Auto,
@@ -531,7 +569,9 @@ mod tests {
         )
         .expect("knots for a logarithm away from 0");
         assert_eq!(k.lo, 0);
-        assert!(interp_error(Func::Log, 13, k, 13, dom, d).is_some());
+        let dm = direct_error(Func::Log, 13, pre(&t, 13), dom).unwrap().mean;
+        let ke = interp_error(Func::Log, 13, k, 13, dom, d).expect("as accurate");
+        assert!(ke.mean <= dm, "mean {} vs direct {dm}", ke.mean);
         let finer = choose(
             Interpolation::Finer,
             Func::Log,
@@ -541,7 +581,9 @@ mod tests {
             13,
         )
         .expect("finer knots");
-        let fe = interp_error(Func::Log, 13, finer, 13, dom, f64::INFINITY).unwrap();
+        let fe = interp_error(Func::Log, 13, finer, 13, dom, f64::INFINITY)
+            .unwrap()
+            .worst;
         assert!(fe <= d / 4.0, "finer {fe} vs direct {d}");
         assert!(2 * (finer.k - finer.lo + 1) as u64 <= t.size, "{finer:?}");
     }
@@ -554,7 +596,9 @@ mod tests {
     fn guard_bits_bring_knots_near_a_table_at_the_inputs_resolution() {
         let t = direct(Func::Sigmoid, 13, 0.28, 13);
         let dom = Domain::symmetric(0.28);
-        let d = direct_error(Func::Sigmoid, 13, pre(&t, 13), dom).unwrap();
+        let d = direct_error(Func::Sigmoid, 13, pre(&t, 13), dom)
+            .unwrap()
+            .worst;
         let unit = (-13f64).exp2();
         assert!(d <= 0.5 * unit + 1e-12, "direct {d}");
         // Without guard bits no knots are as accurate, however fine.
@@ -576,7 +620,9 @@ mod tests {
         )
         .expect("guarded knots");
         assert_eq!(k.g, GUARD_BITS);
-        let i = interp_error(Func::Sigmoid, 13, k, 13, dom, f64::INFINITY).unwrap();
+        let i = interp_error(Func::Sigmoid, 13, k, 13, dom, f64::INFINITY)
+            .unwrap()
+            .worst;
         assert!(
             i <= GUARD_TOLERANCE * unit,
             "guarded {i} vs {}",
