@@ -201,14 +201,14 @@ fn square_root_is_constrained() {
     );
 }
 
-/// A sigmoid of `n` inputs, written as `name`.
-fn sigmoid_model(name: &str, n: i64) -> std::path::PathBuf {
+/// A model of one elementwise `op` on `n` inputs, written as `name`.
+fn unary_model(name: &str, op: &str, n: i64) -> std::path::PathBuf {
     write(
         name,
         &model(
             ("x", &[1, n]),
             ("y", &[1, n]),
-            &[node("Sigmoid", &["x"], "y", vec![])],
+            &[node(op, &["x"], "y", vec![])],
             vec![],
         ),
     )
@@ -216,7 +216,7 @@ fn sigmoid_model(name: &str, n: i64) -> std::path::PathBuf {
 
 #[test]
 fn function_lookup_is_constrained() {
-    let p = sigmoid_model("sigmoid", 6);
+    let p = unary_model("sigmoid", "Sigmoid", 6);
     assert_gadget_sound(
         &p,
         &rand_vec(6, 6, 2.0),
@@ -232,7 +232,7 @@ fn function_lookup_is_constrained() {
 /// each, and still matches the float model.
 #[test]
 fn a_function_table_is_no_finer_than_its_input() {
-    let p = sigmoid_model("sigmoid-small", 8);
+    let p = unary_model("sigmoid-small", "Sigmoid", 8);
     let x = rand_vec(7, 8, 0.01);
     let direct = QuantSettings {
         interpolation: zkonnx::Interpolation::Never,
@@ -275,7 +275,7 @@ fn a_function_table_is_no_finer_than_its_input() {
 /// output unit of the best rounding, and a changed knot read or product fails the circuit.
 #[test]
 fn few_narrow_sigmoid_inputs_interpolate_between_guarded_knots() {
-    let p = sigmoid_model("sigmoid-few", 3);
+    let p = unary_model("sigmoid-few", "Sigmoid", 3);
     let x = vec![-0.22f32, 0.21, 0.12];
     let c = compile(&p, &x);
     let out = c.model.output_node().scale;
@@ -316,15 +316,7 @@ fn worst_error(c: &CompiledModel, x: &[f32], f: impl Fn(f64) -> f64) -> f64 {
 /// outputs at least as close to the float model, and a changed table read fails the circuit.
 #[test]
 fn a_logarithm_away_from_zero_is_interpolated_and_sound() {
-    let p = write(
-        "log",
-        &model(
-            ("x", &[1, 8]),
-            ("y", &[1, 8]),
-            &[node("Log", &["x"], "y", vec![])],
-            vec![],
-        ),
-    );
+    let p = unary_model("log", "Log", 8);
     let x = vec![0.16f32, 0.4, 0.9, 1.3, 1.7, 2.2, 2.6, 3.0];
     let direct = Model::load(&p)
         .expect("import")
@@ -475,15 +467,7 @@ fn layer_norm_softmax_and_gelu_match_the_float_model_and_prove() {
 
 #[test]
 fn a_value_outside_the_calibrated_table_domain_is_a_clear_error() {
-    let p = write(
-        "tanh",
-        &model(
-            ("x", &[1, 4]),
-            ("y", &[1, 4]),
-            &[node("Tanh", &["x"], "y", vec![])],
-            vec![],
-        ),
-    );
+    let p = unary_model("tanh", "Tanh", 4);
     let c = compile(&p, &[0.1, -0.2, 0.3, 0.05]);
     let err = c
         .witness(&[0.1, -0.2, 300.0, 0.05])
