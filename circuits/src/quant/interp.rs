@@ -300,10 +300,19 @@ pub fn choose(
     let fits = |k: &Knots| {
         policy == Interpolation::Finer || 2 * (k.k - k.lo + 1) as u64 + extra < direct.table.size
     };
-    let plain = (frac - MAX_COARSER..=top)
-        .map(|e| Knots::over(f, e, dom.m))
-        .filter(fits)
-        .find(|&k| interp_error(f, s_in, k, out_scale, dom, limit).is_some_and(|e| e.mean <= mean));
+    // The coarsest knots at `g` guard bits within both limits.
+    let search = |g: u32, limit: f64, mean: f64| {
+        (frac - MAX_COARSER..=top)
+            .map(|e| Knots {
+                g,
+                ..Knots::over(f, e, dom.m)
+            })
+            .filter(fits)
+            .find(|&k| {
+                interp_error(f, s_in, k, out_scale, dom, limit).is_some_and(|e| e.mean <= mean)
+            })
+    };
+    let plain = search(0, limit, mean);
     if plain.is_some() || policy == Interpolation::Finer {
         return plain;
     }
@@ -311,15 +320,11 @@ pub fn choose(
     // output's rounding, `2^−(out+1)`, which knots that round twice cannot match: with guard
     // bits they come within an eighth of an output unit of it (`GUARD_TOLERANCE`).
     let unit = (-f64::from(out_scale)).exp2();
-    let limit = limit.max(GUARD_TOLERANCE * unit);
-    let mean = mean + (GUARD_TOLERANCE - 0.5) * unit;
-    (frac - MAX_COARSER..=top)
-        .map(|e| Knots {
-            g: GUARD_BITS,
-            ..Knots::over(f, e, dom.m)
-        })
-        .filter(fits)
-        .find(|&k| interp_error(f, s_in, k, out_scale, dom, limit).is_some_and(|e| e.mean <= mean))
+    search(
+        GUARD_BITS,
+        limit.max(GUARD_TOLERANCE * unit),
+        mean + (GUARD_TOLERANCE - 0.5) * unit,
+    )
 }
 
 /// The elementwise linear map `w0·a[i] + w1·b[i]` over two inputs of `n` elements.
@@ -557,7 +562,8 @@ mod tests {
             values: Vec::new(),
         };
         let dom = Domain::calibrated(m, 0.15, 3.0, 1.25);
-        let d = direct_error(Func::Log, 13, pre(&t, 13), dom).unwrap().worst;
+        let de = direct_error(Func::Log, 13, pre(&t, 13), dom).unwrap();
+        let (d, dm) = (de.worst, de.mean);
         assert!(d > 2e-3, "direct {d}");
         let k = choose(
             Interpolation::Auto,
@@ -569,7 +575,6 @@ mod tests {
         )
         .expect("knots for a logarithm away from 0");
         assert_eq!(k.lo, 0);
-        let dm = direct_error(Func::Log, 13, pre(&t, 13), dom).unwrap().mean;
         let ke = interp_error(Func::Log, 13, k, 13, dom, d).expect("as accurate");
         assert!(ke.mean <= dm, "mean {} vs direct {dm}", ke.mean);
         let finer = choose(
