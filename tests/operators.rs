@@ -48,6 +48,24 @@ fn conv_pool(explicit: bool) -> Vec<u8> {
     )
 }
 
+/// Compiles the model at `path` on `x` with functions laid out by `interpolation`.
+fn compile_at(
+    path: &std::path::Path,
+    x: &[f32],
+    interpolation: zkonnx::Interpolation,
+) -> CompiledModel {
+    Model::load(path)
+        .expect("import")
+        .compile(
+            &[x.to_vec()],
+            QuantSettings {
+                interpolation,
+                ..QuantSettings::default()
+            },
+        )
+        .expect("compile")
+}
+
 fn compile(path: &std::path::Path, x: &[f32]) -> CompiledModel {
     Model::load(path)
         .expect("import")
@@ -234,14 +252,7 @@ fn function_lookup_is_constrained() {
 fn a_function_table_is_no_finer_than_its_input() {
     let p = unary_model("sigmoid-small", "Sigmoid", 8);
     let x = rand_vec(7, 8, 0.01);
-    let direct = QuantSettings {
-        interpolation: zkonnx::Interpolation::Never,
-        ..QuantSettings::default()
-    };
-    let c = Model::load(&p)
-        .expect("import")
-        .compile(std::slice::from_ref(&x), direct)
-        .expect("compile");
+    let c = compile_at(&p, &x, zkonnx::Interpolation::Never);
     let s_in = c.model.input().scale as i32;
     let t = c
         .model
@@ -318,16 +329,7 @@ fn worst_error(c: &CompiledModel, x: &[f32], f: impl Fn(f64) -> f64) -> f64 {
 fn a_logarithm_away_from_zero_is_interpolated_and_sound() {
     let p = unary_model("log", "Log", 8);
     let x = vec![0.16f32, 0.4, 0.9, 1.3, 1.7, 2.2, 2.6, 3.0];
-    let direct = Model::load(&p)
-        .expect("import")
-        .compile(
-            std::slice::from_ref(&x),
-            QuantSettings {
-                interpolation: zkonnx::Interpolation::Never,
-                ..QuantSettings::default()
-            },
-        )
-        .expect("compile");
+    let direct = compile_at(&p, &x, zkonnx::Interpolation::Never);
     let knots = compile(&p, &x);
     let rows = |c: &CompiledModel| c.model.tables.iter().map(|t| t.size).sum::<u64>();
     assert!(
@@ -364,16 +366,7 @@ fn a_fractional_power_of_zero_is_zero() {
     );
     let x = vec![0.0f32, 0.2, 0.35, 0.5, 0.7, 0.9];
     for interpolation in [zkonnx::Interpolation::Never, zkonnx::Interpolation::Prefer] {
-        let c = Model::load(&p)
-            .expect("import")
-            .compile(
-                std::slice::from_ref(&x),
-                QuantSettings {
-                    interpolation,
-                    ..QuantSettings::default()
-                },
-            )
-            .expect("compile");
+        let c = compile_at(&p, &x, interpolation);
         let e = worst_error(&c, &x, |v| v.powf(0.3));
         assert!(e < 2e-3, "{interpolation:?}: {e}");
         mock(&c, c.witness(&x).expect("witness")).expect("honest witness");
