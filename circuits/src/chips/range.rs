@@ -35,6 +35,7 @@ use halo2_proofs::plonk::{
 use halo2_proofs::poly::Rotation;
 
 use super::fe;
+use crate::field::small;
 use crate::quant::Table;
 use crate::shape::limbs;
 
@@ -212,7 +213,7 @@ impl RangeConfig {
                 };
                 for t in (0..=self.limb_bits).filter(|t| widths >> t & 1 == 1) {
                     for u in 0..(1u64 << t) {
-                        put(&mut table, Fr::from(u64::from(t)), Fr::from(u), Fr::zero())?;
+                        put(&mut table, small(u64::from(t)), small(u), Fr::zero())?;
                     }
                 }
                 if self.t_out.is_some() {
@@ -303,7 +304,7 @@ impl RangeConfig {
             let lo = j as u32 * l;
             let width = (bits.saturating_sub(lo)).min(l);
             if width > 0 {
-                region.assign_fixed(ln.tag, row + j, Fr::from(u64::from(width)));
+                region.assign_fixed(ln.tag, row + j, small(u64::from(width)));
             }
             let limb = shifted.map(|s| (s >> lo) & ((1i128 << width) - 1));
             region.assign_advice(ln.lc, row + j, super::val(limb));
