@@ -813,6 +813,44 @@ fn exp_of_a_non_positive_input_interpolates_where_its_values_are() {
     mock(&c, t).expect("honest witness");
 }
 
+/// A softmax exponentiates `x − max ≤ 0`: its exp table holds the negative half only (and, for
+/// knots, the knot above 0), so a direct table's `2^b` entries read it at twice the resolution
+/// of a table of both signs (more than `2^(b−1)` entries below 0). Its outputs match the float
+/// softmax, and a changed lookup read is refused.
+#[test]
+fn a_softmax_reads_the_negative_half_of_its_exp_table() {
+    use zkonnx::circuits::ir::Func;
+    let n = 8;
+    let p = unary_model("softmax-8", "Softmax", n);
+    let x = rand_vec(11, n as usize, 3.0);
+    let m = x.iter().fold(f32::MIN, |a, &b| a.max(b));
+    let z: f64 = x.iter().map(|&v| f64::from(v - m).exp()).sum();
+    for policy in [zkonnx::Interpolation::Never, zkonnx::Interpolation::Auto] {
+        let c = compile_at(&p, &x, policy);
+        let b = c.model.settings.table_bits;
+        let exp: Vec<_> = c.model.tables.iter().filter(|t| t.f == Func::Exp).collect();
+        assert!(!exp.is_empty(), "{policy:?}: no exp table");
+        for t in exp {
+            let top = t.lo + t.size as i64 - 1;
+            assert!(t.lo < 0 && top <= 1, "{policy:?}: [{}, {top}]", t.lo);
+            if policy == zkonnx::Interpolation::Never {
+                assert!(
+                    -t.lo > 1 << (b - 1),
+                    "{policy:?}: {} entries below 0",
+                    -t.lo
+                );
+            }
+        }
+        let t = c.witness(&x).expect("witness");
+        let out = c.model.dequantize_output(t.output(&c.model));
+        for (o, &v) in out.iter().zip(&x) {
+            let want = f64::from(v - m).exp() / z;
+            assert!((o - want).abs() < 2e-3, "{policy:?}: {o} vs {want}");
+        }
+    }
+    assert_gadget_sound(&p, &x, |op| matches!(op, QOp::Lookup { .. }), &[1, -1]);
+}
+
 /// `LRN` over channel windows of odd and even size (ONNX: `floor((size−1)/2)` channels before,
 /// `ceil((size−1)/2)` after) matches tract and proves.
 #[test]

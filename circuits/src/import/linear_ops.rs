@@ -1033,6 +1033,7 @@ impl Importer {
                 let m = self.reduce_max(xi, &groups, out.clone())?;
                 let gof = group_of(&groups, len);
                 let d = self.combine(&[(xi, &id, 1.0), (m, &gof, -1.0)], s.clone());
+                self.nodes[d].nonpositive = true;
                 let e = self.func(d, Func::Exp);
                 let sum = self.sum_groups(e, &groups, 1.0, out.clone());
                 let ls = self.func(sum, Func::Log);
@@ -1209,6 +1210,9 @@ impl Importer {
         }
         let m = self.reduce_max(xi, &groups, kept.clone())?;
         let d = self.combine(&[(xi, &id, 1.0), (m, &gof, -1.0)], s.clone());
+        // Every element is in its group's maximum unless masked: a masked element's stand-in
+        // is compared with the others' maximum, and may exceed it.
+        self.nodes[d].nonpositive = mask.is_none();
         let e = self.func(d, Func::Exp);
         let sum = self.sum_groups(e, &groups, 1.0, kept);
         if log {

@@ -523,6 +523,7 @@ impl Importer {
             shape,
             wide: false,
             bound: None,
+            nonpositive: false,
         });
         self.nodes.len() - 1
     }
@@ -645,6 +646,7 @@ impl Importer {
             shape,
             wide: false,
             bound: None,
+            nonpositive: false,
         });
         if specs.len() == 1 {
             self.values.insert(specs[0].name.clone(), Value::Dyn(0));

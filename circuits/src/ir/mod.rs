@@ -266,6 +266,10 @@ pub struct Node {
     /// values it saw: a proof's rounding may meet a value calibration did not.
     #[serde(default)]
     pub bound: Option<f32>,
+    /// Never positive, by construction: `x − max` of a group, what a softmax exponentiates. A
+    /// function of it needs only the negative half of a table.
+    #[serde(default)]
+    pub nonpositive: bool,
 }
 
 impl Node {

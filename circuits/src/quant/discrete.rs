@@ -90,6 +90,7 @@ mod tests {
             shape: vec![n],
             wide: false,
             bound: None,
+            nonpositive: false,
         }
     }
 

@@ -365,7 +365,11 @@ impl Builder<'_> {
         let s_in = self.nodes[x].scale as i32;
         let b = self.settings.table_bits;
         let pos = f.positive_domain();
-        let reach = if pos {
+        // An input never positive (`x − max`, what a softmax exponentiates) needs the table's
+        // negative half only: its `2^b` entries read it at twice the resolution.
+        let neg = !pos && graph.nodes[node.inputs[0]].nonpositive;
+        let one_sided = pos || neg;
+        let reach = if one_sided {
             (1u64 << b) - 1
         } else {
             (1u64 << (b - 1)) - 1
@@ -386,7 +390,11 @@ impl Builder<'_> {
             frac,
             out_scale,
             lo: if pos { 0 } else { -reach_in },
-            size: if pos { reach_in + 1 } else { 2 * reach_in + 1 } as u64,
+            size: if one_sided {
+                reach_in + 1
+            } else {
+                2 * reach_in + 1
+            } as u64,
             step: false,
             values: Vec::new(),
         };
@@ -412,10 +420,11 @@ impl Builder<'_> {
             cal.max.get(inp).copied().unwrap_or(cal.max_abs[inp]),
         );
         let dom = interp::Domain::calibrated(m_in, lo, hi, self.settings.table_margin);
+        let dom = if neg { dom.never_positive() } else { dom };
         if let Some(k) = interp::choose(policy, f, total, (s_in, dom), pre, out_scale) {
             return self.interpolated(node, x, f, k, out_scale);
         }
-        let bits = if pos { b } else { b - 1 };
+        let bits = if one_sided { b } else { b - 1 };
         let resc = self.rescale(
             node,
             x,
@@ -452,7 +461,7 @@ impl Builder<'_> {
         let s = knots.shift(s_in);
         let op = node.op_type.clone();
         let width = |m: u64| 64 - m.leading_zeros();
-        // The knot below: |k| ≤ K < 2^bits.
+        // The knot below: |k| ≤ max(K, −lo) < 2^bits.
         let k = self.rescale(
             node,
             x,
@@ -460,7 +469,7 @@ impl Builder<'_> {
             vec![0; n],
             s,
             Act::Plain,
-            width(knots.k as u64),
+            width(knots.max_index()),
             0,
         );
         let lin = QOp::Linear {
