@@ -520,6 +520,15 @@ impl Model {
             Objective::Prove => c.plan.cost,
             Objective::Gas | Objective::Balanced => c.plan.est_verify_gas as f64,
         };
+        // With `gas` or `balanced` the planner keeps each plan within the objective's slowdown
+        // of its own quantization's fastest plan, and the search below ranks by gas: it must
+        // not move to a quantization slower still. Balanced took lstm_forecaster's tables to
+        // 2^14 entries (no more gas) and `k` from 14 to 17, 5× the fastest plan's time.
+        let prove_cap = match objective {
+            Objective::Prove => f64::INFINITY,
+            _ => objective.max_slowdown() * plan(&first.model, vis, Objective::Prove).cost,
+        };
+        let fast_enough = |c: &CompiledModel| c.plan.cost <= prove_cap;
         // Functions interpolated wherever their knots' tables are smaller than the direct ones
         // (as accurate by construction, `quant::interp`): cheaper when the tables, not the
         // elements' rows, set the circuit's size, which only the plan can tell.
@@ -530,7 +539,7 @@ impl Model {
                 ..base
             };
             if let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective) {
-                if cost(&c) < cost(&first) {
+                if cost(&c) < cost(&first) && fast_enough(&c) {
                     first = c;
                 }
             }
@@ -623,7 +632,9 @@ impl Model {
                     if best_err.is_some_and(|b| e.partial_cmp(&b) != Some(Ordering::Less)) {
                         continue;
                     }
-                    if cost(&c) <= accuracy_limit(e, best_err, given_err, budget, cost(&best)) {
+                    if cost(&c) <= accuracy_limit(e, best_err, given_err, budget, cost(&best))
+                        && fast_enough(&c)
+                    {
                         best = c;
                         best_err = Some(e);
                         kept_one = true;
@@ -657,7 +668,7 @@ impl Model {
                 let Ok(c) = self.compile_calibrated(first_cal.clone(), s, vis, objective) else {
                     continue;
                 };
-                if cost(&c) < cost(&best) && within(&c) {
+                if cost(&c) < cost(&best) && within(&c) && fast_enough(&c) {
                     best = c;
                 }
             }

@@ -335,3 +335,43 @@ fn accuracy_steps_on_from_a_closer_setting_over_the_limit() {
     }
     assert!(two_steps >= 4, "only {two_steps} two-step settings");
 }
+
+/// With `--objective balanced` the accuracy search ranks steps by gas, and the planner bounds
+/// each plan only against its own quantization's fastest: the search must not move to a
+/// quantization slower than the objective's slowdown over the given settings' fastest plan.
+/// lstm_forecaster's tables went to 2^14 entries (no more gas) and its `k` from 14 to 17, five
+/// times the fastest plan's cost.
+#[test]
+fn balanced_stays_within_its_slowdown_of_the_given_settings_fastest_plan() {
+    let dir = common::shared_models();
+    let (model, x) = common::load_with_input(&dir, "lstm_forecaster");
+    let inputs = vec![x];
+    let vis = Visibility::default();
+    let given = model
+        .compile_for_target(
+            &inputs,
+            Target::Given,
+            QuantSettings::default(),
+            vis,
+            Objective::Prove,
+        )
+        .expect("given");
+    let fastest = given.plan.cost;
+    for objective in [Objective::Balanced, Objective::Gas] {
+        let c = model
+            .compile_for_target(
+                &inputs,
+                Target::Accuracy,
+                QuantSettings::default(),
+                vis,
+                objective,
+            )
+            .expect("compile");
+        assert!(
+            c.plan.cost <= objective.max_slowdown() * fastest,
+            "{objective}: cost {} against the fastest {fastest} (k = {})",
+            c.plan.cost,
+            c.k()
+        );
+    }
+}
