@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use common::onnx::{
-    body, model, node as n, rand_vec, tensor, tensor_i64, tensor_i64_shaped, Attr, N,
+    body, model, node as n, rand_vec, tensor, tensor_i64, tensor_i64_shaped, tensor_int, Attr, N,
 };
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::float_ref::FloatReference;
@@ -414,6 +414,60 @@ fn an_additive_minus_infinity_mask_is_left_out_of_the_softmax() {
     );
     let e = refused("mask-bad", bytes);
     assert!(e.contains("'y'") && e.contains("mask"), "{e}");
+}
+
+#[test]
+fn a_finite_mask_is_left_out_of_the_softmax_too() {
+    // `masked_fill(mask == 0, -1e9)` before a softmax: exported as a Where on a constant
+    // condition. Carried as a value, −1e9 would set the quantization range of the scores.
+    let cond = vec![1, 0, 1, 1, 0, 1, 1, 1];
+    let bytes = model(
+        ("x", &[2, 4]),
+        ("y", &[2, 4]),
+        &[
+            n("Where", &["c", "x", "big"], "a", vec![]),
+            n("Softmax", &["a"], "y", vec![("axis", Attr::I(1))]),
+        ],
+        vec![
+            tensor_int("c", &[2, 4], 9, cond),
+            tensor("big", &[], vec![-1e9]),
+        ],
+    );
+    check("mask-fill", bytes, &[2, 4], X8.to_vec(), 5e-3);
+    // GPT-2's first export: `w·b − 10000·(1 − b)`, then a positive scaling.
+    let b = vec![1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0];
+    let c: Vec<f32> = b.iter().map(|&v| 1e4 * (1.0 - v)).collect();
+    let bytes = model(
+        ("x", &[2, 4]),
+        ("y", &[2, 4]),
+        &[
+            n("Mul", &["x", "b"], "w", vec![]),
+            n("Sub", &["w", "c"], "a", vec![]),
+            n("Mul", &["a", "half"], "h", vec![]),
+            n("Softmax", &["h"], "y", vec![("axis", Attr::I(1))]),
+        ],
+        vec![
+            tensor("b", &[2, 4], b),
+            tensor("c", &[2, 4], c),
+            tensor("half", &[], vec![0.5]),
+        ],
+    );
+    check("mask-sub", bytes, &[2, 4], X8.to_vec(), 5e-3);
+    // A finite mask read by anything but a softmax is its real value: ReLU gives 0 there.
+    let bytes = model(
+        ("x", &[2, 4]),
+        ("y", &[2, 4]),
+        &[
+            n("Add", &["x", "m"], "a", vec![]),
+            n("Relu", &["a"], "y", vec![]),
+        ],
+        vec![tensor(
+            "m",
+            &[2, 4],
+            vec![0.0, -2e4, 0.0, 0.0, 0.0, 0.0, -2e4, 0.0],
+        )],
+    );
+    check("mask-relu", bytes, &[2, 4], X8.to_vec(), 5e-2);
 }
 
 #[test]

@@ -68,7 +68,7 @@ impl Importer {
                 (inputs.len() - 1) as u32
             })
         };
-        let mut mask = vec![false; picks.len()];
+        let mut mask: super::mask::Mask = vec![None; picks.len()];
         let map: Vec<Ref> = picks
             .iter()
             .enumerate()
@@ -78,20 +78,17 @@ impl Importer {
                     Pick::V(v, i) => match &vals[v] {
                         Value::Const(c) => c.data[i as usize],
                         Value::Dyn(n) => {
-                            mask[k] = self.masked.get(n).is_some_and(|m| m[i as usize]);
+                            mask[k] = self.masked.get(n).and_then(|m| m[i as usize]);
                             return Ref::In(slot_of(*n), i);
                         }
                     },
                 };
-                if c <= super::NEG_INF_CUTOFF {
-                    mask[k] = true;
-                    Ref::Const(0.0)
-                } else {
-                    Ref::Const(c)
-                }
+                // A masked constant's stand-in is 0 (`mask`).
+                mask[k] = super::mask::offset_of(c);
+                Ref::Const(if mask[k].is_some() { 0.0 } else { c })
             })
             .collect();
-        let any_mask = mask.iter().any(|&m| m);
+        let any_mask = mask.iter().any(Option::is_some);
         // A rewiring that is the identity of one tensor is that tensor itself.
         if inputs.len() == 1 && self.nodes[inputs[0]].shape == shape {
             let ident = map

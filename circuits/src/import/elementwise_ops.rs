@@ -5,7 +5,7 @@ use tract_onnx::pb;
 use super::build::{iota, Pick};
 use super::logic_ops::is_int_type;
 use super::tensor::{broadcast_index, broadcast_shape, numel};
-use super::{attr, attr_f, attr_s, Const, Importer, Value};
+use super::{attr, attr_f, attr_s, mask, Const, Importer, Value};
 use crate::ir::{Func, Op, Ref, Trig};
 
 type R<T> = Result<T, String>;
@@ -455,22 +455,29 @@ impl Importer {
         Ok(self.rewire(&[v], shape.to_vec(), &picks))
     }
 
-    /// `op(a, b)` with broadcasting, keeping track of additive −∞ masks: an element that is
-    /// −∞ stays so through sums and positive scalings and holds a finite stand-in; any other
-    /// use of it is refused.
+    /// `op(a, b)` with broadcasting, keeping track of additive masks (`mask`): a masked
+    /// element keeps its mask through sums and positive scalings (its offset summed or
+    /// scaled); any other use of a finite one gets its real value, of a −∞ one is refused.
     pub(crate) fn binary(&mut self, op: Bin, a: Value, b: Value) -> R<Value> {
+        // `a − c` for a constant `c` is `a + (−c)`: BERT's and GPT-2's `− 10000·(1 − m)`.
+        let (op, b) = match (op, b) {
+            (Bin::Sub, Value::Const(c))
+                if c.data.iter().any(|&x| mask::offset_of(-x).is_some()) =>
+            {
+                let data = c.data.iter().map(|&x| -x).collect();
+                (
+                    Bin::Add,
+                    Value::Const(Const {
+                        shape: c.shape,
+                        data,
+                    }),
+                )
+            }
+            (op, b) => (op, b),
+        };
         let (sa, sb) = (self.shape_of(&a), self.shape_of(&b));
         let both_const = matches!((&a, &b), (Value::Const(_), Value::Const(_)));
-        let mask_of = |s: &Self, v: &Value| -> Option<Vec<bool>> {
-            match v {
-                Value::Dyn(i) => s.masked.get(i).cloned(),
-                Value::Const(c) if c.data.iter().any(|&x| x <= super::NEG_INF_CUTOFF) => {
-                    Some(c.data.iter().map(|&x| x <= super::NEG_INF_CUTOFF).collect())
-                }
-                Value::Const(_) => None,
-            }
-        };
-        let (ma, mb) = (mask_of(self, &a), mask_of(self, &b));
+        let (ma, mb) = (mask::mask_of(self, &a), mask::mask_of(self, &b));
         if both_const || (ma.is_none() && mb.is_none()) {
             return self.binary_plain(op, a, b);
         }
@@ -478,41 +485,51 @@ impl Importer {
             .ok_or_else(|| format!("shapes {sa:?} and {sb:?} do not broadcast"))?;
         let ia = broadcast_index(&sa, &out).ok_or("shapes do not broadcast")?;
         let ib = broadcast_index(&sb, &out).ok_or("shapes do not broadcast")?;
-        let spread = |m: &Option<Vec<bool>>, idx: &[u32]| -> Vec<bool> {
-            m.as_ref().map_or(vec![false; idx.len()], |m| {
+        let spread = |m: &Option<mask::Mask>, idx: &[u32]| -> mask::Mask {
+            m.as_ref().map_or(vec![None; idx.len()], |m| {
                 idx.iter().map(|&i| m[i as usize]).collect()
             })
         };
         let (ea, eb) = (spread(&ma, &ia), spread(&mb, &ib));
-        let positive = |v: &Value, m: &[bool], idx: &[u32]| match v {
-            Value::Const(c) => idx
-                .iter()
-                .zip(m)
-                .all(|(&i, &k)| !k || c.data[i as usize] > 0.0),
-            Value::Dyn(_) => false,
+        // A masked element scaled by a positive constant: its offset scaled the same way.
+        let scaled = |e: &mask::Mask, k: &Value, idx: &[u32], div: bool| -> Option<mask::Mask> {
+            let Value::Const(c) = k else { return None };
+            e.iter()
+                .zip(idx)
+                .map(|(o, &i)| {
+                    let k = c.data[i as usize];
+                    match o {
+                        None => Some(None),
+                        Some(_) if !(k > 0.0 && k.is_finite()) => None,
+                        Some(o) => Some(Some(if div { o / k } else { o * k })),
+                    }
+                })
+                .collect()
         };
-        let mask: Vec<bool> =
-            match op {
-                Bin::Add => ea.iter().zip(&eb).map(|(x, y)| *x || *y).collect(),
-                Bin::Sub if mb.is_none() => ea.clone(),
-                Bin::Mul if mb.is_none() && positive(&b, &ea, &ib) => ea.clone(),
-                Bin::Mul if ma.is_none() && positive(&a, &eb, &ia) => eb.clone(),
-                Bin::Div if mb.is_none() && positive(&b, &ea, &ib) => ea.clone(),
-                _ => return Err(
-                    "an additive −∞ mask is used here other than by sums and positive scalings \
-                     on its way to a Softmax"
-                        .into(),
-                ),
-            };
-        let clean = |v: Value| match v {
-            Value::Const(c) => Value::Const(Const {
-                shape: c.shape,
-                data: c
-                    .data
-                    .iter()
-                    .map(|&x| if x <= super::NEG_INF_CUTOFF { 0.0 } else { x })
+        let mask: Option<mask::Mask> = match op {
+            Bin::Add => Some(
+                ea.iter()
+                    .zip(&eb)
+                    .map(|(x, y)| match (x, y) {
+                        (Some(x), Some(y)) => Some(x + y),
+                        (x, y) => x.or(*y),
+                    })
                     .collect(),
-            }),
+            ),
+            Bin::Sub if mb.is_none() => Some(ea.clone()),
+            Bin::Mul if mb.is_none() => scaled(&ea, &b, &ib, false),
+            Bin::Mul if ma.is_none() => scaled(&eb, &a, &ia, false),
+            Bin::Div if mb.is_none() => scaled(&ea, &b, &ib, true),
+            _ => None,
+        };
+        let Some(mask) = mask else {
+            // Not a sum or a positive scaling: the operands' real values, if they have them.
+            let what = "an operand";
+            let (a, b) = (self.materialize(a, what)?, self.materialize(b, what)?);
+            return self.binary_plain(op, a, b);
+        };
+        let clean = |v: Value| match v {
+            Value::Const(c) => Value::Const(mask::stand_ins(c)),
             d => d,
         };
         let y = self.binary_plain(op, clean(a), clean(b))?;

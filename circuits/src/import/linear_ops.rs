@@ -8,7 +8,7 @@ use super::tensor::{
     broadcast_index, broadcast_shape, for_each_index, norm_axis, numel, reduction_groups, strides,
     MAX_ELEMENTS,
 };
-use super::{attr_f, attr_i, attr_ints, attr_s, Const, Importer, Value};
+use super::{attr_f, attr_i, attr_ints, attr_s, mask, Const, Importer, Value};
 use crate::ir::{Func, Group, Linear, Mat, Op, Ref};
 
 type R<T> = Result<T, String>;
@@ -1195,31 +1195,63 @@ impl Importer {
         let (mut groups, kept) = reduction_groups(&s, axes);
         let gof = group_of(&groups, n);
         let id = iota(n);
-        // Masked (−∞) elements are left out of every group; their output is exactly 0.
+        // Masked elements are left out of every group; their output is exactly 0 (`mask`).
+        // Those whose offset is not negative enough for that, a log-softmax's and a group's
+        // whose every element is masked (a finite offset there is a shift) get real values.
+        let xi = match self.masked.get(&xi).cloned() {
+            None => xi,
+            Some(m) => {
+                let mut all_masked = vec![log; n];
+                for g in groups
+                    .iter()
+                    .filter(|g| g.iter().all(|&e| m[e as usize].is_some()))
+                {
+                    for &e in g {
+                        all_masked[e as usize] = true;
+                    }
+                }
+                self.materialize_where(xi, |e, o| o > mask::SOFTMAX_DROPS || all_masked[e])
+            }
+        };
         let mask = self.masked.get(&xi).cloned();
         if let Some(m) = &mask {
             if log {
                 return Err("a log-softmax over −∞ elements is −∞".into());
             }
             for g in &mut groups {
-                g.retain(|&e| !m[e as usize]);
+                g.retain(|&e| m[e as usize].is_none());
                 if g.is_empty() {
                     return Err("a softmax whose every element is masked (−∞)".into());
                 }
             }
         }
         let m = self.reduce_max(xi, &groups, kept.clone())?;
-        let d = self.combine(&[(xi, &id, 1.0), (m, &gof, -1.0)], s.clone());
-        // Every element is in its group's maximum unless masked: a masked element's stand-in
-        // is compared with the others' maximum, and may exceed it.
-        self.nodes[d].nonpositive = mask.is_none();
+        // Only the elements left in a group are exponentiated: `live` lists them, `pos` gives
+        // an element's place among them. Each is at most its group's maximum, so `x − max` is
+        // never positive and its exponential reads one half of its table.
+        let masked = |i: u32| mask.as_ref().is_some_and(|m| m[i as usize].is_some());
+        let live: Vec<u32> = id.iter().copied().filter(|&i| !masked(i)).collect();
+        let mut pos = vec![0u32; n];
+        for (j, &i) in live.iter().enumerate() {
+            pos[i as usize] = j as u32;
+        }
+        let live_group: Vec<u32> = live.iter().map(|&i| gof[i as usize]).collect();
+        let d = self.combine(
+            &[(xi, &live, 1.0), (m, &live_group, -1.0)],
+            vec![live.len()],
+        );
+        self.nodes[d].nonpositive = true;
         let e = self.func(d, Func::Exp);
-        let sum = self.sum_groups(e, &groups, 1.0, kept);
+        let live_groups: Vec<Vec<u32>> = groups
+            .iter()
+            .map(|g| g.iter().map(|&i| pos[i as usize]).collect())
+            .collect();
+        let sum = self.sum_groups(e, &live_groups, 1.0, kept);
         if log {
+            // No element is masked here (checked above): `d` holds `x − max` in `x`'s order.
             let ls = self.func(sum, Func::Log);
             return Ok(self.combine(&[(d, &id, 1.0), (ls, &gof, -1.0)], s));
         }
-        let masked = |i: u32| mask.as_ref().is_some_and(|m| m[i as usize]);
         Ok(self.emit(
             Op::Div {
                 num: id
@@ -1228,7 +1260,7 @@ impl Importer {
                         if masked(i) {
                             Ref::Const(0.0)
                         } else {
-                            Ref::In(0, i)
+                            Ref::In(0, pos[i as usize])
                         }
                     })
                     .collect(),

@@ -17,6 +17,7 @@ mod grid_sample;
 mod linear_ops;
 mod logic_ops;
 mod lrn;
+mod mask;
 mod ml_ops;
 mod qlinear;
 mod quant_ops;
@@ -154,9 +155,9 @@ pub(crate) struct Importer {
     pub opset: i64,
     values: HashMap<String, Value>,
     pub nodes: Vec<Node>,
-    /// Elements known to be −∞ (an additive attention mask): such an element holds a finite
-    /// stand-in and may only reach a softmax, which leaves it out.
-    pub masked: HashMap<usize, Vec<bool>>,
+    /// Masked elements (an additive attention mask, `mask`): such an element holds a stand-in
+    /// and its constant offset is kept here; a softmax leaves it out.
+    pub masked: HashMap<usize, mask::Mask>,
     unsupported: Vec<UnsupportedNode>,
     /// Outputs of nodes that failed to lower: their consumers are not reported again.
     poisoned: HashSet<String>,
@@ -178,6 +179,7 @@ pub(crate) struct Importer {
 const MASK_PASSES: &[&str] = &[
     "Softmax",
     "Add",
+    "Sub",
     "Mul",
     "Div",
     "Reshape",
@@ -192,9 +194,6 @@ const MASK_PASSES: &[&str] = &[
     "Expand",
     "Where",
 ];
-
-/// A constant at or below this is −∞ for masking (float32's lowest is −3.4e38).
-pub(crate) const NEG_INF_CUTOFF: f32 = -1e30;
 
 /// Largest one-hot lookup (computed indices × entries of the axis read) the importer builds.
 pub(crate) const MAX_ONE_HOT: usize = 1 << 20;
@@ -291,11 +290,13 @@ impl Importer {
                     matches!(self.values.get(n), Some(Value::Dyn(i)) if self.masked.contains_key(i))
                 });
             let result = if mask_reaches {
-                Err(Some(
-                    "an additive −∞ mask reaches this node; zkonnx supports such masks only on \
-                     their way to a Softmax"
-                        .to_string(),
-                ))
+                // Any other reader gets the masked elements' real values, if they have them.
+                self.materialize_inputs(node).map_err(Some)
+            } else {
+                Ok(())
+            };
+            let result = if let Err(e) = result {
+                Err(e)
             } else if after_failure {
                 // Its input could not be imported: report the op only if it is unknown itself.
                 Err(if known { None } else { Some(String::new()) })
@@ -373,11 +374,11 @@ impl Importer {
             out_specs.push(io_spec(vi, Some(&self.nodes[idx].shape), &self.dims)?);
             outs.push(idx);
         }
-        if let Some(&o) = outs.iter().find(|o| self.masked.contains_key(o)) {
-            return Err(CircuitsError::InvalidModel(format!(
-                "output '{}' holds −∞ elements (an additive mask not consumed by a softmax)",
-                self.nodes[o].name
-            )));
+        for o in &mut outs {
+            let name = self.nodes[*o].name.clone();
+            *o = self
+                .materialize_node(*o, &format!("output '{name}'"))
+                .map_err(CircuitsError::InvalidModel)?;
         }
         let out_name = graph.output[0].name.clone();
         let output = self.concat_outputs(&outs);
