@@ -851,6 +851,61 @@ fn a_softmax_reads_the_negative_half_of_its_exp_table() {
     assert_gadget_sound(&p, &x, |op| matches!(op, QOp::Lookup { .. }), &[1, -1]);
 }
 
+/// Past the default table bits a function's direct tables hold at most `2^b` entries
+/// together: two softmaxes whose scores differ fourfold in range share one exp table read at
+/// the coarser resolution (apart, each would hold about `0.75 · 2^b`); at the default bits each
+/// keeps its own. Outputs match the float softmax either way.
+#[test]
+fn a_functions_tables_share_a_resolution_past_the_default_table_bits() {
+    use zkonnx::circuits::ir::Func;
+    let p = write(
+        "two-softmaxes",
+        &model(
+            ("x", &[1, 8]),
+            ("y", &[1, 16]),
+            &[
+                node("Softmax", &["x"], "a", vec![]),
+                node("Mul", &["x", "four"], "x4", vec![]),
+                node("Softmax", &["x4"], "b", vec![]),
+                node("Concat", &["a", "b"], "y", vec![("axis", Attr::I(1))]),
+            ],
+            vec![tensor("four", &[], vec![4.0])],
+        ),
+    );
+    let x = rand_vec(12, 8, 3.0);
+    let softmax = |s: f32| -> Vec<f64> {
+        let m = x.iter().fold(f32::MIN, |a, &b| a.max(b)) * s;
+        let e: Vec<f64> = x.iter().map(|&v| f64::from(v * s - m).exp()).collect();
+        let z: f64 = e.iter().sum();
+        e.iter().map(|v| v / z).collect()
+    };
+    let want: Vec<f64> = softmax(1.0).into_iter().chain(softmax(4.0)).collect();
+    for (bits, tables) in [(14, 1), (12, 2)] {
+        let c = Model::load(&p)
+            .expect("import")
+            .compile(
+                std::slice::from_ref(&x),
+                QuantSettings {
+                    table_bits: bits,
+                    interpolation: zkonnx::Interpolation::Never,
+                    ..QuantSettings::default()
+                },
+            )
+            .expect("compile");
+        let exp: Vec<_> = c.model.tables.iter().filter(|t| t.f == Func::Exp).collect();
+        assert_eq!(exp.len(), tables, "{bits} bits: {exp:?}");
+        let entries: u64 = exp.iter().map(|t| t.size).sum();
+        if bits == 14 {
+            assert!(entries <= 1 << bits, "{bits} bits: {entries} entries");
+        }
+        let t = c.witness(&x).expect("witness");
+        let out = c.model.dequantize_output(t.output(&c.model));
+        for (o, w) in out.iter().zip(&want) {
+            assert!((o - w).abs() < 5e-3, "{bits} bits: {o} vs {w}");
+        }
+    }
+}
+
 /// `LRN` over channel windows of odd and even size (ONNX: `floor((size−1)/2)` channels before,
 /// `ceil((size−1)/2)` after) matches tract and proves.
 #[test]

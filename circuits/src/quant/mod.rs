@@ -14,6 +14,7 @@ mod exec;
 pub mod interp;
 mod quantize;
 mod settings;
+mod shared_tables;
 mod table;
 mod validate;
 

@@ -2,7 +2,7 @@
 
 use super::bounds::check_bounds;
 use super::discrete::discrete_bounds;
-use super::interp;
+use super::{interp, shared_tables};
 use super::{Calibration, QGraph, QNode, QOp, QRef, QuantSettings, Table};
 use crate::error::{CircuitsError, Result};
 use crate::ir::{Func, Graph, Linear, Mat, Node, Op, Ref};
@@ -139,6 +139,10 @@ struct Builder<'a> {
     func_elements: Vec<(Func, usize)>,
     /// Bounds of the values that follow from comparisons ([`discrete_bounds`]).
     discrete: Vec<Option<f64>>,
+    /// The finest resolution each function (at an output scale) is read at ([`shared_tables`]).
+    caps: Vec<(Func, u32, i32)>,
+    /// The direct tables the nodes asked for.
+    asked: Vec<shared_tables::Asked>,
 }
 
 impl Builder<'_> {
@@ -380,6 +384,11 @@ impl Builder<'_> {
         // entries between them would never be read (inputs within ±0.01 at 13 bits: 2,623
         // entries at 16 bits, where 329 at 13 hold every value they are read at; stop 46).
         let frac = ((reach / m_in).log2().floor() as i32).clamp(-24, s_in);
+        let frac = self
+            .caps
+            .iter()
+            .find(|c| c.0 == f && c.1 == out_scale)
+            .map_or(frac, |c| frac.min(c.2));
         // The table holds the calibrated domain (with its margin) and no more: `frac` is a
         // power of two, so `2^b` entries would cover between one and two times it. Inputs past
         // the domain are refused by the integer execution and cannot satisfy the lookup; the
@@ -435,6 +444,13 @@ impl Builder<'_> {
             bits,
             frac.max(0) as u32,
         );
+        self.asked.push(shared_tables::Asked {
+            f,
+            out_scale,
+            frac,
+            lo: direct.lo,
+            size: direct.size,
+        });
         let table = self.table(direct);
         self.push(
             node,
@@ -997,25 +1013,39 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
             }
         }
     }
-    let mut b = Builder {
-        graph,
-        cal,
-        settings,
-        func_elements,
-        discrete: discrete_bounds(graph),
-        nodes: Vec::with_capacity(graph.nodes.len() * 2),
-        tables: Vec::new(),
-        map: vec![usize::MAX; graph.nodes.len()],
-    };
-    for i in 0..graph.nodes.len() {
-        if b.map[i] != usize::MAX {
-            continue; // a ReLU fused into its producer
+    let build = |caps: Vec<(Func, u32, i32)>| -> Result<Builder<'_>> {
+        let mut b = Builder {
+            graph,
+            cal,
+            settings,
+            func_elements: func_elements.clone(),
+            discrete: discrete_bounds(graph),
+            nodes: Vec::with_capacity(graph.nodes.len() * 2),
+            tables: Vec::new(),
+            map: vec![usize::MAX; graph.nodes.len()],
+            caps,
+            asked: Vec::new(),
+        };
+        for i in 0..graph.nodes.len() {
+            if b.map[i] != usize::MAX {
+                continue; // a ReLU fused into its producer
+            }
+            let fused = fused_relu(i);
+            let idx = b.lower(i, fused.map_or(Act::Plain, |(_, a)| a))?;
+            b.map[i] = idx;
+            if let Some((j, _)) = fused {
+                b.map[j] = idx;
+            }
         }
-        let fused = fused_relu(i);
-        let idx = b.lower(i, fused.map_or(Act::Plain, |(_, a)| a))?;
-        b.map[i] = idx;
-        if let Some((j, _)) = fused {
-            b.map[j] = idx;
+        Ok(b)
+    };
+    let mut b = build(Vec::new())?;
+    // Past the default table bits, a function's direct tables hold at most 2^b entries
+    // together ([`shared_tables`]): where they do not, again, reading coarser.
+    if settings.table_bits > super::settings::DEFAULT_TABLE_BITS {
+        let caps = shared_tables::caps(&b.asked, 1 << settings.table_bits);
+        if !caps.is_empty() {
+            b = build(caps)?;
         }
     }
     let q = QGraph {
