@@ -419,7 +419,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             (
                 "Softmax",
                 "",
-                "max, exp table, exact division; −∞ masks left out",
+                "max, exp table, exact division; additive masks (−∞, or constants ≤ −1e4) left out",
             ),
             ("LogSoftmax", "", "max, exp and log tables"),
         ],
