@@ -397,7 +397,30 @@ fn an_additive_minus_infinity_mask_is_left_out_of_the_softmax() {
         ],
         vec![tensor("m", &[2, 4], mask)],
     );
-    check("mask", bytes, &[2, 4], X8.to_vec(), 5e-3);
+    check("mask", bytes.clone(), &[2, 4], X8.to_vec(), 5e-3);
+    // Only the unmasked elements are exponentiated, each at most its row's maximum: the exp
+    // table holds the negative half (its `2^b` entries all at or below 0).
+    let dir = common::temp_dir("mask-table");
+    let path = dir.join("mask.onnx");
+    std::fs::write(&path, bytes).expect("write");
+    let c = Model::load(&path)
+        .expect("import")
+        .compile(
+            &[X8.to_vec()],
+            QuantSettings {
+                interpolation: zkonnx::Interpolation::Never,
+                ..QuantSettings::default()
+            },
+        )
+        .expect("compile");
+    let b = c.model.settings.table_bits;
+    let exp: Vec<_> = c.model.tables.iter().filter(|t| !t.is_data()).collect();
+    assert_eq!(exp.len(), 1, "{exp:?}");
+    assert!(
+        exp[0].lo + exp[0].size as i64 <= 1 && -exp[0].lo > 1 << (b - 1),
+        "{:?}",
+        exp[0]
+    );
     // A mask that reaches anything but a softmax is refused, naming the node.
     let bytes = model(
         ("x", &[2, 4]),
