@@ -52,6 +52,14 @@ pub(crate) fn mask_of(imp: &Importer, v: &Value) -> Option<Mask> {
     }
 }
 
+/// The error for −∞ `items` of `what` read by anything but a softmax.
+fn refusal(what: &str, items: &str) -> String {
+    format!(
+        "{what} holds −∞ {items} (an additive mask): zkonnx supports such masks only on their \
+         way to a Softmax, through sums, positive scalings and rewirings"
+    )
+}
+
 /// A constant with its masked elements replaced by their stand-in, 0.
 pub(crate) fn stand_ins(c: Const) -> Const {
     Const {
@@ -106,10 +114,7 @@ impl Importer {
     pub(crate) fn materialize_node(&mut self, node: usize, what: &str) -> Result<usize, String> {
         let y = self.materialize_where(node, |_, _| true);
         if self.masked.contains_key(&y) {
-            return Err(format!(
-                "{what} holds −∞ elements (an additive mask): zkonnx supports such masks only \
-                 on their way to a Softmax, through sums, positive scalings and rewirings"
-            ));
+            return Err(refusal(what, "elements"));
         }
         Ok(y)
     }
@@ -118,10 +123,9 @@ impl Importer {
     pub(crate) fn materialize(&mut self, v: Value, what: &str) -> Result<Value, String> {
         match v {
             Value::Dyn(i) => Ok(Value::Dyn(self.materialize_node(i, what)?)),
-            Value::Const(c) if c.data.iter().any(|&x| x <= NEG_INF_CUTOFF) => Err(format!(
-                "{what} holds −∞ constants (an additive mask): zkonnx supports such masks only \
-                 on their way to a Softmax, through sums, positive scalings and rewirings"
-            )),
+            Value::Const(c) if c.data.iter().any(|&x| x <= NEG_INF_CUTOFF) => {
+                Err(refusal(what, "constants"))
+            }
             c => Ok(c),
         }
     }

@@ -1013,13 +1013,14 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
             }
         }
     }
+    let discrete = discrete_bounds(graph);
     let build = |caps: Vec<(Func, u32, i32)>| -> Result<Builder<'_>> {
         let mut b = Builder {
             graph,
             cal,
             settings,
             func_elements: func_elements.clone(),
-            discrete: discrete_bounds(graph),
+            discrete: discrete.clone(),
             nodes: Vec::with_capacity(graph.nodes.len() * 2),
             tables: Vec::new(),
             map: vec![usize::MAX; graph.nodes.len()],
