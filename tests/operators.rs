@@ -1351,6 +1351,41 @@ fn means_over_many_elements_and_whole_powers_match_tract() {
     agrees_with_tract(&p, &[1, 1, 48, 48], &x, 2e-3);
 }
 
+/// A mean's weights are all `1/n`: their rounding scales the whole output rather than
+/// averaging out. Ten values near 2 at the default scales: `0.1` held as 819/2^13 made the
+/// mean 4.9e-4 small (four output steps); held to 2^−14 of itself it errs by the output's
+/// rounding and 1.2e-4 more at most. A LayerNorm over ten features, whose mean and variance
+/// both scale by `0.1`, stays within 3e-4 of tract (5.8e-4 before on this input).
+#[test]
+fn a_mean_over_ten_values_is_scaled_by_a_precise_tenth() {
+    let p = write(
+        "mean-ten",
+        &model(
+            ("x", &[1, 10]),
+            ("y", &[1, 1]),
+            &[node("ReduceMean", &["x", "ax"], "y", vec![])],
+            vec![common::onnx::tensor_i64_shaped("ax", &[1], vec![1])],
+        ),
+    );
+    let x: Vec<f32> = rand_vec(11, 10, 0.01).iter().map(|v| v + 2.0).collect();
+    let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / 10.0;
+    matches_reference(&p, &x, &[mean], 2.5e-4);
+    let ln = write(
+        "layernorm-ten",
+        &model(
+            ("x", &[1, 10, 10]),
+            ("y", &[1, 10, 10]),
+            &[node("LayerNormalization", &["x", "g", "b"], "y", vec![])],
+            vec![
+                tensor("g", &[10], vec![1.0; 10]),
+                tensor("b", &[10], vec![0.0; 10]),
+            ],
+        ),
+    );
+    let x = rand_vec(5, 100, 2.5);
+    agrees_with_tract(&ln, &[1, 10, 10], &x, 3e-4);
+}
+
 /// tf2onnx's patterns for Keras layers: a LayerNormalization written as a BatchNormalization
 /// whose mean and variance are computed (ReduceMean of the input and of its square), a
 /// recurrence's first Gemm and Conv of constants (its zero initial state times the recurrent
