@@ -43,6 +43,7 @@ fn tables() -> Vec<Table> {
             lo: -32,
             size: 64,
             step: false,
+            balanced: false,
             values: Vec::new(),
         })
         .collect()

@@ -357,6 +357,7 @@ impl Builder<'_> {
                 && x.frac == t.frac
                 && x.out_scale == t.out_scale
                 && x.step == t.step
+                && x.balanced == t.balanced
         };
         if let Some(i) = self.tables.iter().position(same) {
             let x = &mut self.tables[i];
@@ -414,6 +415,7 @@ impl Builder<'_> {
                 2 * reach_in + 1
             } as u64,
             step: false,
+            balanced: false,
             values: Vec::new(),
         };
         let policy = self.settings.interpolation;
@@ -903,6 +905,7 @@ impl Builder<'_> {
             lo: -i64::from(offset) * i64::from(groups),
             size: values.len() as u64,
             step: false,
+            balanced: false,
             values: entries,
         });
         Ok(self.push(
