@@ -1386,6 +1386,42 @@ fn a_mean_over_ten_values_is_scaled_by_a_precise_tenth() {
     agrees_with_tract(&ln, &[1, 10, 10], &x, 3e-4);
 }
 
+/// torch's LPPool export: the pooled powers pass through `sign(s)·relu(|s|)` (which is `s`)
+/// before their root. Read as `s`, the square root takes the pooled squares at twice the
+/// activations' precision: a 2-norm of inputs near 0.04 errs by its rounding (it erred 2e-4
+/// through the sign, the absolute value and the product, EZKL 6e-5).
+#[test]
+fn torch_lp_pool_reads_the_pooled_powers_at_double_precision() {
+    let ints = |v: &[i64]| Attr::Ints(v.to_vec());
+    let p = write(
+        "lp-pool-torch",
+        &model(
+            ("x", &[1, 3, 2, 2]),
+            ("y", &[1, 3, 2, 2]),
+            &[
+                node("Pow", &["x", "two"], "p", vec![]),
+                node(
+                    "AveragePool",
+                    &["p"],
+                    "a",
+                    vec![("kernel_shape", ints(&[1, 1]))],
+                ),
+                node("Sign", &["a"], "sg", vec![]),
+                node("Abs", &["a"], "ab", vec![]),
+                node("Relu", &["ab"], "rl", vec![]),
+                node("Mul", &["sg", "rl"], "m", vec![]),
+                node("Pow", &["m", "half"], "y", vec![]),
+            ],
+            vec![
+                tensor("two", &[], vec![2.0]),
+                tensor("half", &[], vec![0.5]),
+            ],
+        ),
+    );
+    let x: Vec<f32> = (0..12).map(|i| 0.03 + 0.07 * i as f32).collect();
+    agrees_with_tract(&p, &[1, 3, 2, 2], &x, 6e-5);
+}
+
 /// tf2onnx's patterns for Keras layers: a LayerNormalization written as a BatchNormalization
 /// whose mean and variance are computed (ReduceMean of the input and of its square), a
 /// recurrence's first Gemm and Conv of constants (its zero initial state times the recurrent

@@ -54,6 +54,11 @@ impl Importer {
             _ => None,
         };
         if let Some(b) = bin {
+            if b == Bin::Mul {
+                if let Some(t) = self.sign_times_magnitude(node) {
+                    return Ok(Some(vec![self.get(&t)?.clone()]));
+                }
+            }
             let vals: Vec<Value> = (0..node.input.len())
                 .filter_map(|i| self.input(node, i).transpose())
                 .collect::<R<_>>()?;
@@ -295,7 +300,10 @@ impl Importer {
                 let terms = (0..numel(&shape) as u32).map(|i| vec![(i, i)]).collect();
                 self.emit(Op::Bilinear { terms, scale: 1.0 }, vec![sq, xi], shape)
             }
-            0.5 => self.emit(Op::Sqrt, vec![xi], shape),
+            0.5 => {
+                self.widen_radicand(xi);
+                self.emit(Op::Sqrt, vec![xi], shape)
+            }
             -1.0 => self.reciprocal(xi),
             // Whole powers by products (squarings): exact where a table over x^p's range
             // would be coarse at its small values.
@@ -618,6 +626,28 @@ impl Importer {
 }
 
 impl Importer {
+    /// `t` where `node` multiplies `sign(t)` by `|t|` or `relu(|t|)` (either order), which is
+    /// `t` itself: torch's LPPool export writes `sign(s)·relu(|s|)` of the pooled powers before
+    /// their root. Lowered as written, `s` went through a sign, an absolute value and a product
+    /// at the activations' scale, and the root could not read it at twice that (a 2-norm of
+    /// inputs near 0.04 erred 2e-4, EZKL 6e-5).
+    fn sign_times_magnitude(&self, node: &pb::NodeProto) -> Option<String> {
+        let [a, b] = node.input.as_slice() else {
+            return None;
+        };
+        let of = |name: &str, op: &str| -> Option<&str> {
+            match self.producers.get(name) {
+                Some((o, ins)) if o == op && ins.len() == 1 => Some(ins[0].as_str()),
+                _ => None,
+            }
+        };
+        let magnitude = |name: &str| of(name, "Abs").or_else(|| of(of(name, "Relu")?, "Abs"));
+        [(a, b), (b, a)].into_iter().find_map(|(s, m)| {
+            let t = of(s, "Sign")?;
+            (magnitude(m)? == t).then(|| t.to_string())
+        })
+    }
+
     /// The square root of a mean (or sum) of products — a variance or a mean square, as
     /// exporters write LayerNorm and RMSNorm unfused (`Pow`, `ReduceMean`, `Add`, `Sqrt`) —
     /// keeps its radicand at twice the activations' precision, as the fused

@@ -173,6 +173,9 @@ pub(crate) struct Importer {
     /// ONNX element type (`data_type`) of constants whose type matters (a zero point's sets
     /// the range of a quantized value): initializers and `Constant` nodes.
     pub dtypes: HashMap<String, i32>,
+    /// The operator and inputs of the ONNX node each value came from (the main graph's), for
+    /// exporters' idioms that read several nodes back (`sign(t)·relu(|t|)`).
+    pub producers: HashMap<String, (String, Vec<String>)>,
 }
 
 /// Operators an additive −∞ mask may pass on its way to a softmax (they keep track of it).
@@ -326,6 +329,8 @@ impl Importer {
                     for (name, v) in node.output.iter().zip(outs) {
                         if !name.is_empty() {
                             self.values.insert(name.clone(), v);
+                            self.producers
+                                .insert(name.clone(), (node.op_type.clone(), node.input.clone()));
                         }
                     }
                 }
