@@ -457,8 +457,11 @@ fn accuracy_limit(
     let unfaithful = kept.is_none_or(|b| b.worst > SPEED_TOLERANCE);
     let halves =
         given.is_some_and(|b| e.argmax_misses <= b.argmax_misses && 2.0 * e.worst <= b.worst);
+    let small = budget <= SMALL_PROOF_COST && given.is_some_and(|b| b.worst > NOTICEABLE_ERROR);
     if unfaithful {
         ACCURACY_COST_CAP * budget
+    } else if halves && small {
+        SMALL_PROOF_SLACK * budget
     } else if halves {
         ACCURACY_COST_SLACK * budget
     } else {
@@ -481,6 +484,23 @@ pub const ACCURACY_COST_CAP: f64 = 2.0;
 /// every closer step took mobilenet_block to k = 16 for 8e-5 → 6e-5 and lgbm_credit to k = 11
 /// for less: only a large gain is worth the estimate's doubt.
 pub const ACCURACY_COST_SLACK: f64 = 1.1;
+
+/// An error relative to the largest output past which a small proof's accuracy step may cost
+/// [`SMALL_PROOF_SLACK`]: a 12-bit output's rounding.
+pub const NOTICEABLE_ERROR: f64 = 1.0 / 4096.0;
+
+/// The planner's cost (microseconds at its reference timings) up to which a proof is small:
+/// most of its time is then fixed costs (the process, the keys, thread start-ups), and a
+/// quarter more is a few hundredths of a second.
+pub const SMALL_PROOF_COST: f64 = 130_000.0;
+
+/// What a step that halves a [`NOTICEABLE_ERROR`] of a [`SMALL_PROOF_COST`] plan may cost over
+/// the given settings' plan. *Why (stop 50):* a tanh of 48 normal inputs erred 7.5e-4 (EZKL
+/// 2.3e-4–3.6e-4) at `k = 8` (0.11 s), where knots four times as accurate erred 2.3e-4 at
+/// `k = 9` (0.14 s), estimated 16 % more. Applied to every halving step (1.2), or to every
+/// noticeable one (1.25), it took lstm_forecaster to `k = 15` and dcgan_generator to `k = 16`
+/// for errors already at 1e-5 and 2e-4.
+pub const SMALL_PROOF_SLACK: f64 = 1.25;
 
 /// How far a compiled model's outputs are from the float model's on calibration data.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]

@@ -1,7 +1,8 @@
 //! What `--target` chooses: `given` keeps the scales, `accuracy` steps the scales and tables
 //! (or interpolates finer) only to a circuit that costs no more than the given scales' or the
 //! plan kept (the estimate's slack more, `ACCURACY_COST_SLACK`, for a step that halves the
-//! given scales' error) and is closer to the float model on the calibration data (up to twice the cost while it errs past 1 %) until no step is, `speed`
+//! given scales' error; `SMALL_PROOF_SLACK` on a small proof with a noticeable error) and is
+//! closer to the float model on the calibration data (up to twice the cost while it errs past 1 %) until no step is, `speed`
 //! only to a cheaper circuit within 1 % of it.
 
 mod common;
@@ -197,6 +198,47 @@ fn accuracy_interpolates_finer_where_that_costs_nothing() {
         worst_error(&model, &acc, &inputs),
     );
     assert!(2.0 * ea < eg, "finer functions' error {ea} vs {eg}");
+}
+
+/// A small proof may pay a quarter more for a step that halves a noticeable error: a tanh of
+/// 48 inputs from a normal draw erred 7.5e-4 at the given settings (knots matching a 12-bit
+/// table over ±5); knots four times as accurate cost one `k` more (estimated 16 %), which the
+/// general slack (10 %) refused.
+#[test]
+fn a_small_proof_pays_a_quarter_more_to_halve_a_noticeable_error() {
+    use common::onnx::{model, node};
+    let bytes = model(
+        ("x", &[1, 48]),
+        ("y", &[1, 48]),
+        &[node("Tanh", &["x"], "y", vec![])],
+        vec![],
+    );
+    let path = common::temp_dir("targets-small").join("tanh.onnx");
+    std::fs::write(&path, bytes).expect("write model");
+    let model = Model::load(&path).expect("import");
+    // A normal-looking draw: sums of uniforms, within ±2.5.
+    let x: Vec<f32> = (0..48)
+        .map(|i| {
+            let u = common::onnx::rand_vec(100 + i, 4, 1.0);
+            u.iter().sum::<f32>() * 0.9
+        })
+        .collect();
+    let inputs = vec![x];
+    let given = compile(&model, &inputs, Target::Given);
+    let acc = compile(&model, &inputs, Target::Accuracy);
+    let (eg, ea) = (
+        worst_error(&model, &given, &inputs),
+        worst_error(&model, &acc, &inputs),
+    );
+    assert!(
+        given.plan.cost <= zkonnx::SMALL_PROOF_COST,
+        "premise: {}",
+        given.plan.cost
+    );
+    assert!(eg > zkonnx::NOTICEABLE_ERROR, "premise: {eg}");
+    assert!(2.0 * ea <= eg, "accuracy's error {ea} vs {eg}");
+    assert!(acc.plan.cost > zkonnx::ACCURACY_COST_SLACK * given.plan.cost);
+    assert!(acc.plan.cost <= zkonnx::SMALL_PROOF_SLACK * given.plan.cost);
 }
 
 /// `--interpolation never` keeps every function on its direct table (no step tables), and
