@@ -216,10 +216,7 @@ impl Importer {
                 let r = self.relu(neg);
                 self.combine(&[(xi, &id, 1.0), (r, &id, 2.0)], shape)
             }
-            "Sqrt" => {
-                self.widen_radicand(xi);
-                self.emit(Op::Sqrt, vec![xi], shape)
-            }
+            "Sqrt" => self.pow_const(xi, 0.5),
             "Reciprocal" => self.reciprocal(xi),
             "LeakyRelu" => {
                 let a = attr_f(node, "alpha", 0.01);
