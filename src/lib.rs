@@ -411,15 +411,23 @@ pub const ACCURACY_BRIDGES: usize = 2;
 /// 3.3 → 3.7 s).
 pub const ACCURACY_REACH: [(i32, i32); 3] = [(-1, 2), (-1, 2), (0, 4)];
 
-/// The settings [`ACCURACY_STEPS`]`[step]` moves `at` to, or for `step` one past them functions
-/// interpolated finer than their direct tables (with automatic interpolation); `None` where
-/// the step does not apply (a scale out of range, table bits without tables).
+/// The settings [`ACCURACY_STEPS`]`[step]` moves `at` to, for `step` one past them functions
+/// interpolated finer than their direct tables (with automatic interpolation), for `step` two
+/// past them chains of elementwise operations lowered node by node (where the model has one
+/// to fuse: a composite's table can err more than its parts, a chain whose output is close to
+/// its input over a wide range, where the product keeps the input exact); `None` where the
+/// step does not apply (a scale out of range, table bits without tables).
 fn accuracy_step(
     at: QuantSettings,
     step: usize,
-    has_tables: bool,
-    auto: bool,
+    (has_tables, auto, fusable): (bool, bool, bool),
 ) -> Option<QuantSettings> {
+    if step == ACCURACY_STEPS.len() + 1 {
+        return (fusable && !at.unfused).then_some(QuantSettings {
+            unfused: true,
+            ..at
+        });
+    }
     match ACCURACY_STEPS.get(step) {
         Some(&(di, dp, dt)) => {
             if dt > 0 && !has_tables {
@@ -591,6 +599,7 @@ impl Model {
             Some(e)
         };
         let has_tables = !first.model.tables.is_empty();
+        let fusable = zkonnx_circuits::ir::fuse::fuse_elementwise(&self.graph).is_some();
         let mut best = first;
         if target == Target::Accuracy {
             let budget = cost(&best);
@@ -633,9 +642,9 @@ impl Model {
                     break;
                 };
                 let mut kept_one = false;
-                for step in 0..=ACCURACY_STEPS.len() {
+                for step in 0..=ACCURACY_STEPS.len() + 1 {
                     let at = if from_best { best.model.settings } else { from };
-                    let Some(s) = accuracy_step(at, step, has_tables, auto) else {
+                    let Some(s) = accuracy_step(at, step, (has_tables, auto, fusable)) else {
                         continue;
                     };
                     if tried.contains(&s) || !within_reach(&s) {

@@ -1541,3 +1541,77 @@ fn unfused_layer_norm_of_a_narrow_row_matches_tract() {
         .collect();
     agrees_with_tract(&p, &[1, 4, 32], &x, 0.03);
 }
+
+/// SiLU (`Sigmoid`, `Mul`) and GELU as exporters write it before opset 20 (`Div`, `Erf`,
+/// `Add`, `Mul`, `Mul`) are each one function of one tensor: each is proven by one table of
+/// its composite (no product of tensors and no table of a sigmoid or an erf is left), agrees
+/// with tract, and a changed value of the composite's lookup fails the circuit.
+#[test]
+fn activation_chains_of_one_tensor_are_one_table_each() {
+    let p = write(
+        "silu-gelu",
+        &model(
+            ("x", &[1, 8]),
+            ("y", &[1, 8]),
+            &[
+                node("MatMul", &["x", "w1"], "h", vec![]),
+                node("Sigmoid", &["h"], "s", vec![]),
+                node("Mul", &["h", "s"], "a", vec![]),
+                node("MatMul", &["a", "w2"], "g", vec![]),
+                node("Div", &["g", "sq2"], "d", vec![]),
+                node("Erf", &["d"], "e", vec![]),
+                node("Add", &["e", "one"], "e1", vec![]),
+                node("Mul", &["g", "e1"], "m", vec![]),
+                node("Mul", &["m", "half"], "y", vec![]),
+            ],
+            vec![
+                tensor("w1", &[8, 8], rand_vec(31, 64, 0.6)),
+                tensor("w2", &[8, 8], rand_vec(32, 64, 0.6)),
+                tensor("sq2", &[], vec![std::f32::consts::SQRT_2]),
+                tensor("one", &[], vec![1.0]),
+                tensor("half", &[], vec![0.5]),
+            ],
+        ),
+    );
+    let x = rand_vec(33, 8, 2.0);
+    let c = compile(&p, &x);
+    assert!(
+        !c.model
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, QOp::Bilinear { .. }) && n.op_type == "Mul"),
+        "no product of an activation chain is left"
+    );
+    let names: Vec<String> = c.model.tables.iter().map(|t| t.f.name().into()).collect();
+    assert!(names.iter().any(|n| n == "x·sigmoid(x)"), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("erf(")), "{names:?}");
+    assert!(
+        names.iter().all(|n| n != "sigmoid" && n != "erf"),
+        "{names:?}"
+    );
+    agrees_with_tract(&p, &[1, 8], &x, 2e-3);
+    assert_gadget_sound(&p, &x, |op| matches!(op, QOp::Lookup { .. }), &[1, -1]);
+    // Unfused (a step of `--target accuracy`), the chains are their parts again.
+    let parts = Model::load(&p)
+        .expect("import")
+        .compile(
+            std::slice::from_ref(&x),
+            QuantSettings {
+                unfused: true,
+                ..QuantSettings::default()
+            },
+        )
+        .expect("compile unfused");
+    let names: Vec<String> = parts
+        .model
+        .tables
+        .iter()
+        .map(|t| t.f.name().into())
+        .collect();
+    assert!(names.iter().any(|n| n == "sigmoid"), "{names:?}");
+    assert!(parts
+        .model
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, QOp::Bilinear { .. }) && n.op_type == "Mul"));
+}

@@ -188,7 +188,7 @@ impl Importer {
                         "Abs" => v.abs(),
                         "Sqrt" => v.sqrt(),
                         "Reciprocal" => 1.0 / v,
-                        _ => func?.eval(f64::from(v)) as f32,
+                        _ => func.as_ref()?.eval(f64::from(v)) as f32,
                     })
                 };
                 let data: Option<Vec<f32>> = c.data.iter().map(|&v| f(v)).collect();

@@ -34,7 +34,7 @@ impl Cell {
 }
 
 /// An activation named by the `activations` attribute.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Act {
     F(Func),
     Relu,
@@ -180,7 +180,7 @@ impl Importer {
                     w: gw(k),
                 };
                 // Gate k: its activation of x_t·W_k + h·R_k + Wb_k + Rb_k.
-                let gate = |s: &mut Self, k: usize, act: Act| -> R<Value> {
+                let gate = |s: &mut Self, k: usize, act: &Act| -> R<Value> {
                     let h_term = Term {
                         v: &h,
                         elems: h_elems.clone(),
@@ -190,23 +190,23 @@ impl Importer {
                     s.activate(pre, act)
                 };
                 match cell {
-                    Cell::Rnn => h = gate(self, 0, a[0])?,
+                    Cell::Rnn => h = gate(self, 0, &a[0])?,
                     Cell::Lstm => {
                         // Gate order i, o, f, c.
-                        let i = gate(self, 0, a[0])?;
-                        let o = gate(self, 1, a[0])?;
-                        let f = gate(self, 2, a[0])?;
-                        let cand = gate(self, 3, a[1])?;
+                        let i = gate(self, 0, &a[0])?;
+                        let o = gate(self, 1, &a[0])?;
+                        let f = gate(self, 2, &a[0])?;
+                        let cand = gate(self, 3, &a[1])?;
                         let fc = self.mul_values(f, c.clone())?;
                         let ig = self.mul_values(i, cand)?;
                         c = self.add_values(fc, ig)?;
-                        let tc = self.activate(c.clone(), a[2])?;
+                        let tc = self.activate(c.clone(), &a[2])?;
                         h = self.mul_values(o, tc)?;
                     }
                     Cell::Gru => {
                         // Gate order z, r, h.
-                        let z = gate(self, 0, a[0])?;
-                        let rg = gate(self, 1, a[0])?;
+                        let z = gate(self, 0, &a[0])?;
+                        let rg = gate(self, 1, &a[0])?;
                         let pre = if lbr {
                             let hr = self.step_linear(
                                 batch,
@@ -237,7 +237,7 @@ impl Importer {
                                 &both(2),
                             )?
                         };
-                        let cand = self.activate(pre, a[1])?;
+                        let cand = self.activate(pre, &a[1])?;
                         // h = cand + z·(h − cand)
                         let diff = self.binary(Bin::Sub, h.clone(), cand.clone())?;
                         let zd = self.mul_values(z, diff)?;
@@ -358,7 +358,7 @@ impl Importer {
         Ok(out)
     }
 
-    fn activate(&mut self, v: Value, act: Act) -> R<Value> {
+    fn activate(&mut self, v: Value, act: &Act) -> R<Value> {
         Ok(match v {
             Value::Const(c) => Value::Const(Const {
                 shape: c.shape,
@@ -372,7 +372,7 @@ impl Importer {
                     .collect(),
             }),
             Value::Dyn(i) => Value::Dyn(match act {
-                Act::F(f) => self.func(i, f),
+                Act::F(f) => self.func(i, f.clone()),
                 Act::Relu => self.relu(i),
             }),
         })

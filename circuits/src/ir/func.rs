@@ -1,10 +1,14 @@
 //! Elementwise nonlinear functions, evaluated in f64 (the same code fills the circuit's tables
 //! and runs the float model, so both agree bit for bit).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
+use super::Composite;
+
 /// A nonlinear elementwise function.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Func {
     /// `1 / (1 + e^-x)`.
     Sigmoid,
@@ -64,6 +68,8 @@ pub enum Func {
     },
     /// A trigonometric or hyperbolic function.
     Trig(Trig),
+    /// A chain of elementwise operations of one value ([`Composite`]).
+    Composite(Box<Composite>),
 }
 
 /// Trigonometric and hyperbolic functions (inverse functions clamp their argument to their
@@ -149,7 +155,7 @@ impl Trig {
 
 impl Func {
     /// The function's value at `x`.
-    pub fn eval(self, x: f64) -> f64 {
+    pub fn eval(&self, x: f64) -> f64 {
         match self {
             Func::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Func::Tanh => x.tanh(),
@@ -173,33 +179,33 @@ impl Func {
                 if x >= 0.0 {
                     x
                 } else {
-                    f64::from(alpha) * x.exp_m1()
+                    f64::from(*alpha) * x.exp_m1()
                 }
             }
             Func::Selu { alpha, gamma } => {
-                let (a, g) = (f64::from(alpha), f64::from(gamma));
+                let (a, g) = (f64::from(*alpha), f64::from(*gamma));
                 if x > 0.0 {
                     g * x
                 } else {
                     g * a * x.exp_m1()
                 }
             }
-            Func::Pow { p } => x.powf(f64::from(p)),
+            Func::Pow { p } => x.powf(f64::from(*p)),
             Func::Celu { alpha } => {
-                let a = f64::from(alpha);
+                let a = f64::from(*alpha);
                 x.max(0.0) + (a * (x / a).exp_m1()).min(0.0)
             }
             Func::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
             Func::Mish => x * Func::Softplus.eval(x).tanh(),
             Func::ThresholdedRelu { alpha } => {
-                if x > f64::from(alpha) {
+                if x > f64::from(*alpha) {
                     x
                 } else {
                     0.0
                 }
             }
             Func::Shrink { lambd, bias } => {
-                let (l, b) = (f64::from(lambd), f64::from(bias));
+                let (l, b) = (f64::from(*lambd), f64::from(*bias));
                 if x > l {
                     x - b
                 } else if x < -l {
@@ -209,16 +215,20 @@ impl Func {
                 }
             }
             Func::Trig(t) => t.eval(x),
+            Func::Composite(c) => c.eval(x),
         }
     }
 
     /// Whether the function is only defined for inputs ≥ 0 (its tables start at 0).
-    pub fn positive_domain(self) -> bool {
+    pub fn positive_domain(&self) -> bool {
         matches!(self, Func::Log) || matches!(self, Func::Pow { p } if p.fract() != 0.0)
     }
 
-    /// A short name for plans and messages.
-    pub fn name(self) -> &'static str {
+    /// A short name for plans and messages (a composite's is the function written out).
+    pub fn name(&self) -> Cow<'static, str> {
+        if let Func::Composite(c) = self {
+            return c.describe().into();
+        }
         match self {
             Func::Sigmoid => "sigmoid",
             Func::Tanh => "tanh",
@@ -238,6 +248,8 @@ impl Func {
             Func::ThresholdedRelu { .. } => "thresholded-relu",
             Func::Shrink { .. } => "shrink",
             Func::Trig(t) => t.name(),
+            Func::Composite(_) => "composite",
         }
+        .into()
     }
 }

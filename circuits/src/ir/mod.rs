@@ -20,9 +20,12 @@
 //! Every node produces exactly one tensor; node 0 is the graph input. Nodes are in
 //! topological order, so executing them in order is always valid.
 
+mod composite;
 mod float_exec;
 mod func;
+pub mod fuse;
 
+pub use composite::{Composite, Step, MAX_STEPS};
 pub use float_exec::run_float;
 pub use func::{Func, Trig};
 

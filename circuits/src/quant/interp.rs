@@ -83,13 +83,13 @@ pub struct Knots {
 impl Knots {
     /// Knots every `2^−e` over `m`: `[−m, m]`, or `[0, m]` where `f` has a positive domain,
     /// with one more knot at the top (the interpolation reads the knot above the last input).
-    pub fn over(f: Func, e: i32, m: f64) -> Self {
+    pub fn over(f: &Func, e: i32, m: f64) -> Self {
         Self::over_domain(f, e, Domain::symmetric(m))
     }
 
     /// [`Knots::over`] the domain's `m`, or over `[−m, 0]` (and the knot above 0) for an input
     /// never positive.
-    pub fn over_domain(f: Func, e: i32, dom: Domain) -> Self {
+    pub fn over_domain(f: &Func, e: i32, dom: Domain) -> Self {
         let k = (dom.m * f64::from(e).exp2()).ceil() as i64 + 1;
         let (lo, k) = if f.positive_domain() {
             (0, k)
@@ -114,9 +114,9 @@ impl Knots {
 
     /// The table of `f` at the knots for an output at `out_scale` (its values at `out_scale + g`;
     /// `step`: the differences of consecutive knots).
-    pub fn table(&self, f: Func, out_scale: u32, step: bool) -> Table {
+    pub fn table(&self, f: &Func, out_scale: u32, step: bool) -> Table {
         Table {
-            f,
+            f: f.clone(),
             frac: self.e,
             out_scale: out_scale + self.g,
             lo: self.lo,
@@ -218,7 +218,7 @@ struct Errors {
 
 /// The direct table's errors over the domain's `[lo, hi]`, every rounding included: the
 /// input at `s_in` bits, rescaled as the quantizer lays it out, looked up.
-fn direct_error(f: Func, s_in: i32, d: Direct<'_>, dom: Domain) -> Option<Errors> {
+fn direct_error(f: &Func, s_in: i32, d: Direct<'_>, dom: Domain) -> Option<Errors> {
     let table = d.table;
     let values: Vec<i64> = (0..table.size)
         .map(|i| table.value(table.lo + i as i64))
@@ -233,7 +233,7 @@ fn direct_error(f: Func, s_in: i32, d: Direct<'_>, dom: Domain) -> Option<Errors
 /// The interpolation's errors over the domain's `[lo, hi]` with `knots`, every rounding
 /// included (`None` where one is past `limit`).
 fn interp_error(
-    f: Func,
+    f: &Func,
     s_in: i32,
     knots: Knots,
     out_scale: u32,
@@ -262,7 +262,7 @@ fn interp_error(
 /// an error exceeds `limit` (the search stops at the first knots that cannot match the direct
 /// table).
 fn worst(
-    f: Func,
+    f: &Func,
     s_in: i32,
     dom: Domain,
     out_scale: u32,
@@ -314,7 +314,7 @@ fn worst(
 /// the direct table with the rescale before it.
 pub fn choose(
     policy: Interpolation,
-    f: Func,
+    f: &Func,
     n: usize,
     (s_in, dom): (i32, Domain),
     direct: Direct<'_>,
@@ -387,7 +387,7 @@ pub fn choose(
 /// tables where `f` is smooth between knots; a kink at a knot (an ELU's at 0) would move it
 /// off `f`, which the measurement refuses. The knots' spacing is chosen unbalanced, so the
 /// gain is accuracy at the same cost, not fewer knots.
-fn balanced(f: Func, s_in: i32, knots: Knots, out_scale: u32, dom: Domain) -> Knots {
+fn balanced(f: &Func, s_in: i32, knots: Knots, out_scale: u32, dom: Domain) -> Knots {
     let b = Knots {
         balanced: true,
         ..knots
@@ -463,7 +463,7 @@ mod tests {
         assert_eq!((dom.lo, dom.hi), (-4.0, 0.0));
         let k = choose(
             Interpolation::Auto,
-            Func::Exp,
+            &Func::Exp,
             4,
             (13, dom),
             pre(&t, 13),
@@ -475,8 +475,10 @@ mod tests {
             k.lo <= -(4 << k.e) && k.max_index() == k.lo.unsigned_abs(),
             "{k:?}"
         );
-        let d = direct_error(Func::Exp, 13, pre(&t, 13), dom).unwrap().worst;
-        let i = interp_error(Func::Exp, 13, k, 13, dom, f64::INFINITY).expect("every input read");
+        let d = direct_error(&Func::Exp, 13, pre(&t, 13), dom)
+            .unwrap()
+            .worst;
+        let i = interp_error(&Func::Exp, 13, k, 13, dom, f64::INFINITY).expect("every input read");
         assert!(i.worst <= d, "{} > {d}", i.worst);
     }
 
@@ -487,7 +489,7 @@ mod tests {
         let t = direct(Func::Sigmoid, 8, 6.0, 13);
         let k = choose(
             Interpolation::Auto,
-            Func::Sigmoid,
+            &Func::Sigmoid,
             4,
             (13, Domain::symmetric(6.0)),
             pre(&t, 13),
@@ -495,11 +497,11 @@ mod tests {
         )
         .expect("knots for 4 elements");
         assert!(k.e < 8 && 2 * (2 * k.k + 1) < 1000, "{k:?}");
-        let d = direct_error(Func::Sigmoid, 13, pre(&t, 13), Domain::symmetric(6.0))
+        let d = direct_error(&Func::Sigmoid, 13, pre(&t, 13), Domain::symmetric(6.0))
             .unwrap()
             .worst;
         let i = interp_error(
-            Func::Sigmoid,
+            &Func::Sigmoid,
             13,
             k,
             13,
@@ -510,10 +512,10 @@ mod tests {
         .worst;
         assert!(i <= d && d < 1e-3, "interpolated {i} vs direct {d}");
         // One knot coarser is less accurate than the direct table (the coarsest that is not).
-        let coarser = Knots::over(Func::Sigmoid, k.e - 1, 6.0);
+        let coarser = Knots::over(&Func::Sigmoid, k.e - 1, 6.0);
         assert!(
             interp_error(
-                Func::Sigmoid,
+                &Func::Sigmoid,
                 13,
                 coarser,
                 13,
@@ -525,13 +527,13 @@ mod tests {
                 > d
         );
         assert_eq!(
-            interp_error(Func::Sigmoid, 13, coarser, 13, Domain::symmetric(6.0), d),
+            interp_error(&Func::Sigmoid, 13, coarser, 13, Domain::symmetric(6.0), d),
             None
         );
         assert_eq!(
             choose(
                 Interpolation::Auto,
-                Func::Sigmoid,
+                &Func::Sigmoid,
                 1000,
                 (13, Domain::symmetric(6.0)),
                 pre(&t, 13),
@@ -543,7 +545,7 @@ mod tests {
         assert_eq!(
             choose(
                 Interpolation::Prefer,
-                Func::Sigmoid,
+                &Func::Sigmoid,
                 1000,
                 (13, Domain::symmetric(6.0)),
                 pre(&t, 13),
@@ -554,7 +556,7 @@ mod tests {
         assert_eq!(
             choose(
                 Interpolation::Never,
-                Func::Sigmoid,
+                &Func::Sigmoid,
                 4,
                 (13, Domain::symmetric(6.0)),
                 pre(&t, 13),
@@ -569,26 +571,33 @@ mod tests {
     #[test]
     fn finer_knots_reach_a_quarter_of_the_direct_error() {
         let t = direct(Func::Tanh, 9, 4.0, 13);
-        let d = direct_error(Func::Tanh, 13, pre(&t, 13), Domain::symmetric(4.0))
+        let d = direct_error(&Func::Tanh, 13, pre(&t, 13), Domain::symmetric(4.0))
             .unwrap()
             .worst;
         let k = choose(
             Interpolation::Finer,
-            Func::Tanh,
+            &Func::Tanh,
             100_000,
             (13, Domain::symmetric(4.0)),
             pre(&t, 13),
             13,
         )
         .expect("finer knots");
-        let i = interp_error(Func::Tanh, 13, k, 13, Domain::symmetric(4.0), f64::INFINITY)
-            .unwrap()
-            .worst;
+        let i = interp_error(
+            &Func::Tanh,
+            13,
+            k,
+            13,
+            Domain::symmetric(4.0),
+            f64::INFINITY,
+        )
+        .unwrap()
+        .worst;
         assert!(i <= d / 4.0, "finer {i} vs direct {d}");
-        let coarser = Knots::over(Func::Tanh, k.e - 1, 4.0);
+        let coarser = Knots::over(&Func::Tanh, k.e - 1, 4.0);
         assert!(
             interp_error(
-                Func::Tanh,
+                &Func::Tanh,
                 13,
                 coarser,
                 13,
@@ -601,7 +610,7 @@ mod tests {
         );
         let auto = choose(
             Interpolation::Auto,
-            Func::Tanh,
+            &Func::Tanh,
             4,
             (13, Domain::symmetric(4.0)),
             pre(&t, 13),
@@ -618,16 +627,16 @@ mod tests {
         let t = direct(Func::HardSwish, 8, 6.0, 13);
         if let Some(k) = choose(
             Interpolation::Auto,
-            Func::HardSwish,
+            &Func::HardSwish,
             4,
             (13, Domain::symmetric(6.0)),
             pre(&t, 13),
             13,
         ) {
-            let d = direct_error(Func::HardSwish, 13, pre(&t, 13), Domain::symmetric(6.0))
+            let d = direct_error(&Func::HardSwish, 13, pre(&t, 13), Domain::symmetric(6.0))
                 .unwrap()
                 .worst;
-            assert!(interp_error(Func::HardSwish, 13, k, 13, Domain::symmetric(6.0), d).is_some());
+            assert!(interp_error(&Func::HardSwish, 13, k, 13, Domain::symmetric(6.0), d).is_some());
         }
         let log = Table {
             f: Func::Log,
@@ -642,7 +651,7 @@ mod tests {
         assert_eq!(
             choose(
                 Interpolation::Auto,
-                Func::Log,
+                &Func::Log,
                 4,
                 (13, Domain::symmetric(16.0)),
                 pre(&log, 13),
@@ -670,12 +679,12 @@ mod tests {
             values: Vec::new(),
         };
         let dom = Domain::calibrated(m, 0.15, 3.0, 1.25);
-        let de = direct_error(Func::Log, 13, pre(&t, 13), dom).unwrap();
+        let de = direct_error(&Func::Log, 13, pre(&t, 13), dom).unwrap();
         let (d, dm) = (de.worst, de.mean);
         assert!(d > 2e-3, "direct {d}");
         let k = choose(
             Interpolation::Auto,
-            Func::Log,
+            &Func::Log,
             8,
             (13, dom),
             pre(&t, 13),
@@ -683,18 +692,18 @@ mod tests {
         )
         .expect("knots for a logarithm away from 0");
         assert_eq!(k.lo, 0);
-        let ke = interp_error(Func::Log, 13, k, 13, dom, d).expect("as accurate");
+        let ke = interp_error(&Func::Log, 13, k, 13, dom, d).expect("as accurate");
         assert!(ke.mean <= dm, "mean {} vs direct {dm}", ke.mean);
         let finer = choose(
             Interpolation::Finer,
-            Func::Log,
+            &Func::Log,
             8,
             (13, dom),
             pre(&t, 13),
             13,
         )
         .expect("finer knots");
-        let fe = interp_error(Func::Log, 13, finer, 13, dom, f64::INFINITY)
+        let fe = interp_error(&Func::Log, 13, finer, 13, dom, f64::INFINITY)
             .unwrap()
             .worst;
         assert!(fe <= d / 4.0, "finer {fe} vs direct {d}");
@@ -709,23 +718,23 @@ mod tests {
     fn guard_bits_bring_knots_near_a_table_at_the_inputs_resolution() {
         let t = direct(Func::Sigmoid, 13, 0.28, 13);
         let dom = Domain::symmetric(0.28);
-        let d = direct_error(Func::Sigmoid, 13, pre(&t, 13), dom)
+        let d = direct_error(&Func::Sigmoid, 13, pre(&t, 13), dom)
             .unwrap()
             .worst;
         let unit = (-13f64).exp2();
         assert!(d <= 0.5 * unit + 1e-12, "direct {d}");
         // Without guard bits no knots are as accurate, however fine.
         for e in 0..13 {
-            let plain = Knots::over(Func::Sigmoid, e, 0.28);
+            let plain = Knots::over(&Func::Sigmoid, e, 0.28);
             assert_eq!(
-                interp_error(Func::Sigmoid, 13, plain, 13, dom, d),
+                interp_error(&Func::Sigmoid, 13, plain, 13, dom, d),
                 None,
                 "{e}"
             );
         }
         let k = choose(
             Interpolation::Auto,
-            Func::Sigmoid,
+            &Func::Sigmoid,
             3,
             (13, dom),
             pre(&t, 13),
@@ -733,7 +742,7 @@ mod tests {
         )
         .expect("guarded knots");
         assert_eq!(k.g, GUARD_BITS);
-        let i = interp_error(Func::Sigmoid, 13, k, 13, dom, f64::INFINITY)
+        let i = interp_error(&Func::Sigmoid, 13, k, 13, dom, f64::INFINITY)
             .unwrap()
             .worst;
         assert!(
@@ -745,7 +754,7 @@ mod tests {
         assert_eq!(
             choose(
                 Interpolation::Auto,
-                Func::Sigmoid,
+                &Func::Sigmoid,
                 300,
                 (13, dom),
                 pre(&t, 13),
@@ -757,7 +766,7 @@ mod tests {
         assert_eq!(
             choose(
                 Interpolation::Finer,
-                Func::Sigmoid,
+                &Func::Sigmoid,
                 3,
                 (13, dom),
                 pre(&t, 13),
@@ -780,8 +789,8 @@ mod tests {
                 balanced,
             };
             let (b, s) = (
-                k.table(Func::Tanh, 13, false),
-                k.table(Func::Tanh, 13, true),
+                k.table(&Func::Tanh, 13, false),
+                k.table(&Func::Tanh, 13, true),
             );
             for x in -40..40 {
                 assert_eq!(s.value(x), b.value(x + 1) - b.value(x));
@@ -800,7 +809,8 @@ mod tests {
             (Func::Tanh, 3, Domain::symmetric(4.0)),
             (Func::Log, 6, Domain::calibrated(3.0, 0.3, 3.0, 1.0)),
         ];
-        for (f, e, dom) in cases {
+        for (f, e, dom) in &cases {
+            let (e, dom) = (*e, *dom);
             let plain = Knots::over_domain(f, e, dom);
             let bal = Knots {
                 balanced: true,
@@ -812,7 +822,7 @@ mod tests {
             assert!(b.mean < p.mean, "{f:?}: {b:?} vs {p:?}");
             assert_eq!(balanced(f, 16, plain, 16, dom), bal);
         }
-        let elu = Func::Elu { alpha: 3.0 };
+        let elu = &Func::Elu { alpha: 3.0 };
         let dom = Domain::symmetric(2.0);
         let plain = Knots::over_domain(elu, 3, dom);
         let chosen = balanced(elu, 16, plain, 16, dom);

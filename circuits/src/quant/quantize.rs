@@ -405,7 +405,7 @@ impl Builder<'_> {
         // domain is what it was, the table up to half smaller.
         let reach_in = (m_in * f64::from(frac).exp2()).ceil().clamp(1.0, reach) as i64;
         let direct = Table {
-            f,
+            f: f.clone(),
             frac,
             out_scale,
             lo: if pos { 0 } else { -reach_in },
@@ -441,7 +441,7 @@ impl Builder<'_> {
         );
         let dom = interp::Domain::calibrated(m_in, lo, hi, self.settings.table_margin);
         let dom = if neg { dom.never_positive() } else { dom };
-        if let Some(k) = interp::choose(policy, f, total, (s_in, dom), pre, out_scale) {
+        if let Some(k) = interp::choose(policy, &f, total, (s_in, dom), pre, out_scale) {
             return self.interpolated(node, x, f, k, out_scale);
         }
         let bits = if one_sided { b } else { b - 1 };
@@ -505,13 +505,13 @@ impl Builder<'_> {
         let rl = self.push(node, op.clone(), lin, vec![x, k], s);
         // An identity: `r` is the map's accumulator, in [0, 2^s).
         let r = self.rescale(node, rl, vec![1; n], vec![0; n], 0, Act::Plain, s, s);
-        let base = knots.table(f, out_scale, false);
+        let base = knots.table(&f, out_scale, false);
         // The knots' values and their products at `g` guard bits past the output's scale.
         let (g, vs) = (knots.g, base.out_scale);
         let top = width(base.max_abs().unsigned_abs().div_ceil(1 << g));
         let (tf, td) = (
             self.table(base),
-            self.table(knots.table(f, out_scale, true)),
+            self.table(knots.table(&f, out_scale, true)),
         );
         let y0 = self.push(node, op.clone(), QOp::Lookup { table: tf }, vec![k], vs);
         let d = self.push(node, op.clone(), QOp::Lookup { table: td }, vec![k], vs);
@@ -706,7 +706,7 @@ impl Builder<'_> {
                     out_scale,
                 )
             }
-            Op::Func { f } => self.func(i, *f, ins[0], out_scale),
+            Op::Func { f } => self.func(i, f.clone(), ins[0], out_scale),
             Op::Div { num, den } => {
                 let slots_of = |refs: &[Ref]| -> Vec<u32> {
                     refs.iter()
@@ -975,8 +975,42 @@ impl Builder<'_> {
     }
 }
 
-/// Quantizes a graph using calibrated ranges.
+/// Quantizes a graph using calibrated ranges, each chain of elementwise operations of one
+/// tensor first fused into one function ([`crate::ir::fuse`]) unless `settings.unfused`.
 pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings) -> Result<QGraph> {
+    if cal.max_abs.len() != graph.nodes.len() {
+        return Err(CircuitsError::InvalidModel(
+            "the calibration does not belong to this model".into(),
+        ));
+    }
+    let fused = if settings.unfused {
+        None
+    } else {
+        crate::ir::fuse::fuse_elementwise(graph)
+    };
+    match fused {
+        Some((fused, kept)) => {
+            let pick = |v: &[f64]| -> Vec<f64> {
+                if v.len() == graph.nodes.len() {
+                    kept.iter().map(|&i| v[i]).collect()
+                } else {
+                    Vec::new()
+                }
+            };
+            let cal = Calibration {
+                max_abs: pick(&cal.max_abs),
+                min: pick(&cal.min),
+                max: pick(&cal.max),
+                samples: cal.samples,
+            };
+            quantize_nodes(&fused, &cal, settings)
+        }
+        None => quantize_nodes(graph, cal, settings),
+    }
+}
+
+/// [`quantize_graph`] of the graph as it is.
+fn quantize_nodes(graph: &Graph, cal: &Calibration, settings: QuantSettings) -> Result<QGraph> {
     let sa = settings.input_scale;
     let sp = settings.param_scale;
     if sa > 24 || sp > 24 || sp == 0 || sa == 0 {
@@ -1018,10 +1052,10 @@ pub fn quantize_graph(graph: &Graph, cal: &Calibration, settings: QuantSettings)
     };
     let mut func_elements: Vec<(Func, usize)> = Vec::new();
     for n in &graph.nodes {
-        if let Op::Func { f } = n.op {
-            match func_elements.iter_mut().find(|(g, _)| *g == f) {
+        if let Op::Func { f } = &n.op {
+            match func_elements.iter_mut().find(|(g, _)| g == f) {
                 Some((_, total)) => *total += n.len(),
-                None => func_elements.push((f, n.len())),
+                None => func_elements.push((f.clone(), n.len())),
             }
         }
     }

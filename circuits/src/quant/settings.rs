@@ -57,6 +57,10 @@ pub struct QuantSettings {
     /// Where functions are interpolated between knots instead ([`crate::quant::interp`]).
     #[serde(default)]
     pub interpolation: Interpolation,
+    /// Lower chains of elementwise operations of one tensor node by node instead of as one
+    /// function each ([`crate::ir::fuse`]): `--target accuracy` tries it as a step.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unfused: bool,
 }
 
 /// When a nonlinear function is interpolated between knots rather than tabulated at every
@@ -99,6 +103,7 @@ impl Default for QuantSettings {
             table_bits: DEFAULT_TABLE_BITS,
             table_margin: DEFAULT_TABLE_MARGIN,
             interpolation: Interpolation::Auto,
+            unfused: false,
         }
     }
 }

@@ -17,7 +17,7 @@
 use crate::ir::Func;
 
 /// A direct table one node asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Asked {
     /// The function.
     pub f: Func,
@@ -38,8 +38,8 @@ pub(crate) struct Asked {
 pub(crate) fn caps(asked: &[Asked], limit: u64) -> Vec<(Func, u32, i32)> {
     let mut keys: Vec<(Func, u32)> = Vec::new();
     for a in asked {
-        if !keys.contains(&(a.f, a.out_scale)) {
-            keys.push((a.f, a.out_scale));
+        if !keys.iter().any(|(f, s)| *f == a.f && *s == a.out_scale) {
+            keys.push((a.f.clone(), a.out_scale));
         }
     }
     let mut out = Vec::new();
@@ -47,7 +47,7 @@ pub(crate) fn caps(asked: &[Asked], limit: u64) -> Vec<(Func, u32, i32)> {
         let mine: Vec<Asked> = asked
             .iter()
             .filter(|a| a.f == f && a.out_scale == s)
-            .copied()
+            .cloned()
             .collect();
         let mut fracs: Vec<i32> = mine.iter().map(|a| a.frac).collect();
         fracs.sort_unstable_by(|a, b| b.cmp(a));

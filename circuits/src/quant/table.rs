@@ -56,13 +56,14 @@ impl Table {
             return at(x);
         }
         if self.step {
-            let base = Table {
-                step: false,
-                values: Vec::new(),
-                ..*self
-            };
-            return base.value(x.saturating_add(1)) - base.value(x);
+            return self.function_value(x.saturating_add(1)) - self.function_value(x);
         }
+        self.function_value(x)
+    }
+
+    /// `round((f(x·2^−frac) − balance(x))·2^out_scale)`, the value of a function table that is
+    /// not a step table.
+    fn function_value(&self, x: i64) -> i64 {
         // Below 0 a function of a positive domain takes its value at 0, or where that is not
         // finite (a logarithm, a negative power) at the smallest positive input: a square
         // root's table reads 0 at 0, not √(2^−frac) (0.022 at 11 bits).
@@ -122,7 +123,7 @@ impl Table {
         } else if self.step {
             format!("{} step", self.f.name()).into()
         } else {
-            self.f.name().into()
+            self.f.name()
         }
     }
 

@@ -25,7 +25,8 @@ pub struct QuantArgs {
     #[arg(long)]
     table_bits: Option<u32>,
     /// What calibration optimises: `accuracy` (from the default scales, steps of one bit of
-    /// activations or weights, two of table bits, or finer knots, each kept while it proves
+    /// activations or weights, two of table bits, finer knots, or chains of elementwise
+    /// operations lowered node by node instead of as one function, each kept while it proves
     /// at no more cost (10 % more for a step that halves the given scales' error: the estimate's
     /// resolution; 25 % on a proof estimated under 0.13 s whose error is over 2^-12 of its
     /// output) and is closer to the float model on the calibration data; up to twice
