@@ -150,7 +150,12 @@ fn inner(v: &[(String, bool)], j: u32) -> &str {
 /// `w` with four significant digits, trailing zeros dropped.
 fn number(w: f32) -> String {
     let w = f64::from(w);
-    let digits = (3 - w.abs().log10().floor() as i32).clamp(0, 8) as usize;
+    if w == 0.0 {
+        return "0".into();
+    }
+    let digits = 3i32
+        .saturating_sub(w.abs().log10().floor() as i32)
+        .clamp(0, 8) as usize;
     let s = format!("{w:.digits$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()

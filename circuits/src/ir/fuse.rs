@@ -551,5 +551,15 @@ mod tests {
         };
         assert!(c.eval(1.0).is_nan());
         assert_eq!(c.describe(), "x·?");
+        let c = Composite {
+            steps: vec![
+                Step::Sum {
+                    terms: vec![(0, 0.0), (0, -1.0), (0, 0.70710677)],
+                    bias: 1e-12,
+                },
+                Step::Func { a: 1, f: Func::Erf },
+            ],
+        };
+        assert_eq!(c.describe(), "erf(0·x + −x + 0.7071·x + 0)");
     }
 }
