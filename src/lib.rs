@@ -599,7 +599,7 @@ impl Model {
             Some(e)
         };
         let has_tables = !first.model.tables.is_empty();
-        let fusable = zkonnx_circuits::ir::fuse::fuse_elementwise(&self.graph).is_some();
+        let fusable = zkonnx_circuits::ir::fuse::fusable(&self.graph);
         let mut best = first;
         if target == Target::Accuracy {
             let budget = cost(&best);

@@ -143,6 +143,21 @@ struct Region {
 /// [`Func::Composite`] node, and for each node of it the index of the node it was (a fused
 /// region's is its last node's); `None` where nothing is fused.
 pub fn fuse_elementwise(graph: &Graph) -> Option<(Graph, Vec<usize>)> {
+    let (pieces, regions) = find_regions(graph);
+    if regions.is_empty() {
+        return None;
+    }
+    Some(rebuild(graph, &pieces, &regions))
+}
+
+/// Whether [`fuse_elementwise`] would fuse anything (without building the fused graph, a
+/// copy of every weight).
+pub fn fusable(graph: &Graph) -> bool {
+    !find_regions(graph).1.is_empty()
+}
+
+/// Every node as a step, where it is one, and the regions to fuse.
+fn find_regions(graph: &Graph) -> (Vec<Option<Piece>>, Vec<Region>) {
     let count = graph.nodes.len();
     let pieces: Vec<Option<Piece>> = (0..count).map(|i| piece(graph, i)).collect();
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); count];
@@ -167,10 +182,7 @@ pub fn fuse_elementwise(graph: &Graph) -> Option<(Graph, Vec<usize>)> {
             regions.push(r);
         }
     }
-    if regions.is_empty() {
-        return None;
-    }
-    Some(rebuild(graph, &pieces, &regions))
+    (pieces, regions)
 }
 
 /// Every elementwise node that can join `t`'s region: read only by nodes in it, not the
@@ -429,8 +441,10 @@ mod tests {
     #[test]
     fn a_product_of_a_tensor_and_its_function_becomes_one_function_of_it() {
         let g = silu_graph();
+        assert!(fusable(&g));
         let (f, kept) = fuse_elementwise(&g).expect("fused");
         assert_eq!(kept, vec![0, 1, 4, 5]);
+        assert!(!fusable(&f), "nothing left to fuse");
         assert_eq!(f.nodes.len(), 4);
         assert_eq!(f.nodes[2].inputs, vec![1]);
         assert_eq!(f.nodes[3].inputs, vec![2]);
