@@ -499,8 +499,13 @@ pub const NOTICEABLE_ERROR: f64 = 1.0 / 4096.0;
 
 /// The planner's cost (microseconds at its reference timings) up to which a proof is small:
 /// most of its time is then fixed costs (the process, the keys, thread start-ups), and a
-/// quarter more is a few hundredths of a second.
-pub const SMALL_PROOF_COST: f64 = 130_000.0;
+/// quarter more is a few hundredths of a second. *Why 0.2 s (stop 52):* at 0.13 s, a single
+/// Elu, GELU or Exp of 48 inputs planned at `k = 9` (estimated 0.146 s, proved in 0.14–0.16 s)
+/// and erred more than EZKL on three of five draws (1.1–4.5×), where the step to `k = 10`
+/// (estimated 19 % more, proved in 0.17–0.19 s, 0.03–0.04× EZKL's 4.4–5.5 s) erred 2.7–5.7×
+/// less, below EZKL on all five. Of the other 76 models compared (the shared nine, stops
+/// 49–51's architectures, EZKL's examples) none moved.
+pub const SMALL_PROOF_COST: f64 = 200_000.0;
 
 /// What a step that halves a [`NOTICEABLE_ERROR`] of a [`SMALL_PROOF_COST`] plan may cost over
 /// the given settings' plan. *Why (stop 50):* a tanh of 48 normal inputs erred 7.5e-4 (EZKL
