@@ -28,7 +28,7 @@ pub struct QuantArgs {
     /// activations or weights, two of table bits, finer knots, or chains of elementwise
     /// operations lowered node by node instead of as one function, each kept while it proves
     /// at no more cost (10 % more for a step that halves the given scales' error: the estimate's
-    /// resolution; 25 % on a proof estimated under 0.13 s whose error is over 2^-12 of its
+    /// resolution; 25 % on a proof estimated under 0.2 s whose error is over 2^-12 of its
     /// output) and is closer to the float model on the calibration data; up to twice
     /// the cost while the closest plan errs more than 1 %), `given` (the scales as given) or `speed` (the cheapest circuit whose outputs
     /// on the calibration data stay within 1 % of the float model).
