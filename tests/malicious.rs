@@ -389,6 +389,19 @@ fn lie_about_every_gadget(pick: impl Fn(&LayoutPlan) -> bool, slots: usize) {
     );
     let plan = plan_where(&c, pick);
     assert_eq!(plan.shape.rescale_slots(), slots);
+    // The residual sum reads a map's accumulator unrounded (through an identity, at the
+    // accumulator's scale).
+    let unrounded = |i: usize| {
+        let m = &c.model.nodes[i];
+        c.model.passes_through(m) && m.scale > c.model.settings.input_scale
+    };
+    assert!(
+        c.model
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, QOp::Linear { .. }) && n.inputs.iter().any(|&i| unrounded(i))),
+        "a sum of an unrounded accumulator"
+    );
     // Groups stack on a row wherever the packing leaves room (one output of two inputs: the
     // sum) and nowhere at 2×2.
     let stacks = c.model.nodes.iter().any(|n| match &n.op {

@@ -1615,3 +1615,87 @@ fn activation_chains_of_one_tensor_are_one_table_each() {
         .iter()
         .any(|n| matches!(n.op, QOp::Bilinear { .. }) && n.op_type == "Mul"));
 }
+
+/// A residual block ending `relu(conv(x) + x)`: the sum reads the convolution's accumulator
+/// unrounded (an identity rescale, no rows) and rounds once, in the rescale its ReLU needs;
+/// it agrees with tract, a changed sum or output fails the circuit, and without the ReLU the
+/// convolution is rounded as before (moving the rounding would save nothing there).
+#[test]
+fn a_residual_sum_with_a_relu_rounds_its_convolution_once() {
+    let block = |relu: bool| {
+        let mut nodes = vec![
+            node(
+                "Conv",
+                &["x", "w", "b"],
+                "c",
+                vec![
+                    ("kernel_shape", Attr::Ints(vec![3, 3])),
+                    ("pads", Attr::Ints(vec![1, 1, 1, 1])),
+                ],
+            ),
+            node("Add", &["c", "x"], if relu { "s" } else { "y" }, vec![]),
+        ];
+        if relu {
+            nodes.push(node("Relu", &["s"], "y", vec![]));
+        }
+        model(
+            ("x", &[1, 2, 4, 4]),
+            ("y", &[1, 2, 4, 4]),
+            &nodes,
+            vec![
+                tensor("w", &[2, 2, 3, 3], rand_vec(41, 36, 0.4)),
+                tensor("b", &[2], vec![0.1, -0.2]),
+            ],
+        )
+    };
+    let x = rand_vec(42, 32, 1.0);
+    let rounded = |c: &CompiledModel| {
+        c.model
+            .nodes
+            .iter()
+            .filter(|n| n.op_type.starts_with("Conv"))
+            .filter(|n| matches!(n.op, QOp::Rescale { shift, .. } if shift > 0))
+            .count()
+    };
+    let p = write("residual-relu", &block(true));
+    let c = compile(&p, &x);
+    assert_eq!(
+        rounded(&c),
+        0,
+        "the convolution's accumulator is not rounded"
+    );
+    let sum = c
+        .model
+        .nodes
+        .iter()
+        .position(|n| n.op_type == "Add" && matches!(n.op, QOp::Linear { .. }))
+        .expect("the sum's map");
+    let read = c.model.nodes[sum].inputs[0];
+    assert!(
+        c.model.passes_through(&c.model.nodes[read]),
+        "the sum reads the accumulator through an identity"
+    );
+    agrees_with_tract(&p, &[1, 2, 4, 4], &x, 2e-3);
+    // The sum (the map of two inputs) and its rescale.
+    let two_inputs = |op: &QOp| match op {
+        QOp::Linear { map } => map
+            .groups
+            .iter()
+            .any(|g| g.inputs.iter().flatten().any(|&(s, _)| s == 1)),
+        _ => false,
+    };
+    assert_gadget_sound(&p, &x, two_inputs, &[1, -1]);
+    assert_gadget_sound(
+        &p,
+        &x,
+        |op| matches!(op, QOp::Rescale { relu: true, .. }),
+        &[1, -1],
+    );
+    let plain = write("residual-plain", &block(false));
+    assert_eq!(
+        rounded(&compile(&plain, &x)),
+        1,
+        "without a ReLU, rounded as before"
+    );
+    agrees_with_tract(&plain, &[1, 2, 4, 4], &x, 2e-3);
+}

@@ -359,7 +359,8 @@ pub fn mlp_seeded(seed: u64) -> Vec<u8> {
 /// A model whose quantized graph holds every primitive: linear maps, rescales with and without
 /// ReLU and an identity one, products of two computed tensors (elementwise, and a sum of five:
 /// the dot product of two activations), a function table, a division and a square root of
-/// computed values, clips (one a ReLU6 its map's rescale applies, one shifted), and rewiring.
+/// computed values, clips (one a ReLU6 its map's rescale applies, one shifted), a residual
+/// sum with a ReLU that reads a map's accumulator unrounded, and rewiring.
 pub fn every_primitive() -> Vec<u8> {
     let nodes = [
         node(
@@ -401,7 +402,19 @@ pub fn every_primitive() -> Vec<u8> {
             vec![("perm", Attr::Ints(vec![1, 0]))],
         ),
         node("MatMul", &["r", "st"], "rs", vec![]),
-        node("Add", &["gc", "rs"], "y", vec![]),
+        node("Add", &["gc", "rs"], "y0", vec![]),
+        // A residual sum with a ReLU (`relu(Gemm(x) + x)`): the sum reads the map's
+        // accumulator unrounded and rounds once, in its own rescale.
+        node(
+            "Gemm",
+            &["x", "w3", "b3"],
+            "u",
+            vec![("transB", Attr::I(1))],
+        ),
+        node("Add", &["u", "x"], "ux", vec![]),
+        node("Relu", &["ux"], "ur", vec![]),
+        node("Gemm", &["ur", "w4"], "v", vec![("transB", Attr::I(1))]),
+        node("Add", &["y0", "v"], "y", vec![]),
     ];
     model(
         ("x", &[1, 6]),
@@ -417,6 +430,9 @@ pub fn every_primitive() -> Vec<u8> {
             tensor("six", &[], vec![0.4]),
             tensor("lo", &[], vec![0.45]),
             tensor("hi", &[], vec![0.6]),
+            tensor("w3", &[6, 6], rand_vec(5, 36, 0.6)),
+            tensor("b3", &[6], rand_vec(6, 6, 0.2)),
+            tensor("w4", &[3, 6], rand_vec(7, 18, 0.6)),
         ],
     )
 }

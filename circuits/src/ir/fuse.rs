@@ -100,7 +100,7 @@ fn piece(graph: &Graph, i: usize) -> Option<Piece> {
 
 /// The weights `(slot, w)` of a linear map whose every output `o` is `Σ w·x_slot[o]` with the
 /// same weights (nonzero, one per slot, in slot order); `None` for any other map.
-fn elementwise_terms(map: &super::Linear<f32>, n: usize) -> Option<Vec<(u32, f32)>> {
+pub(crate) fn elementwise_terms(map: &super::Linear<f32>, n: usize) -> Option<Vec<(u32, f32)>> {
     let mut first: Option<Vec<(u32, f32)>> = None;
     let mut seen = 0usize;
     for g in &map.groups {

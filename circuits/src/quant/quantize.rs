@@ -5,7 +5,9 @@ use super::discrete::discrete_bounds;
 use super::{interp, shared_tables};
 use super::{Calibration, QGraph, QNode, QOp, QRef, QuantSettings, Table};
 use crate::error::{CircuitsError, Result};
-use crate::ir::{Func, Graph, Linear, Mat, Node, Op, Ref};
+use crate::ir::{Func, Graph, Node, Op, Ref};
+
+mod linear;
 
 /// Weights that are small integers are used exactly, at scale 0.
 const EXACT_WEIGHT_LIMIT: f32 = (1 << 20) as f32;
@@ -152,6 +154,12 @@ struct Builder<'a> {
     caps: Vec<(Func, u32, i32)>,
     /// The direct tables the nodes asked for.
     asked: Vec<shared_tables::Asked>,
+    /// For each node, the residual sum that may take its accumulator unrounded
+    /// ([`linear::residual_sums`]).
+    residual: Vec<Option<usize>>,
+    /// For each linear map whose accumulator a residual sum takes unrounded, its bias (which
+    /// the sum adds).
+    raw_bias: Vec<Option<Vec<f32>>>,
 }
 
 impl Builder<'_> {
@@ -572,56 +580,7 @@ impl Builder<'_> {
         let n = node.len();
         let idx = match &node.op {
             Op::Input => self.push(node, node.op_type.clone(), QOp::Input, vec![], sa),
-            Op::Linear { map, bias } => {
-                let slots = 0..ins.len() as u32;
-                let s_in = self.common_scale(node, &mut ins, slots)?.unwrap_or(sa);
-                let ws = if map.mats.iter().all(|m| exact(&m.data)) {
-                    0
-                } else {
-                    linear_weight_bits(map.mats.iter().flat_map(|m| m.data.iter()), sp)
-                };
-                let mats = map
-                    .mats
-                    .iter()
-                    .map(|m| {
-                        Ok(Mat {
-                            rows: m.rows,
-                            cols: m.cols,
-                            data: m
-                                .data
-                                .iter()
-                                .enumerate()
-                                .map(|(k, &w)| quantize(w, ws, &node.name, k))
-                                .collect::<Result<Vec<_>>>()?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let acc = s_in as i32 + ws;
-                let lin = self.push(
-                    node,
-                    node.op_type.clone(),
-                    QOp::Linear {
-                        map: Linear {
-                            mats,
-                            groups: map.groups.clone(),
-                        },
-                    },
-                    ins.clone(),
-                    acc as u32,
-                );
-                let (mf, shift) = rescale_params(acc, out_scale as i32);
-                let add = (0..n)
-                    .map(|o| {
-                        let b = match bias {
-                            Some(b) => quantize(b[o], acc, &node.name, o)?,
-                            None => 0,
-                        };
-                        Ok(b * mf + half(shift))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let bits = self.bits(i, out_scale);
-                self.rescale(node, lin, vec![mf; n], add, shift, act, bits, out_scale)
-            }
+            Op::Linear { .. } => self.linear(i, act, ins)?,
             Op::Affine { mul, add } => {
                 let s_in = self.nodes[ins[0]].scale as i32;
                 let m_in = self.cal.max_abs[node.inputs[0]] * self.settings.range_margin;
@@ -1060,6 +1019,7 @@ fn quantize_nodes(graph: &Graph, cal: &Calibration, settings: QuantSettings) -> 
         }
     }
     let discrete = discrete_bounds(graph);
+    let residual = linear::residual_sums(graph, |i| fused_relu(i).map_or(Act::Plain, |(_, a)| a));
     let build = |caps: Vec<(Func, u32, i32)>| -> Result<Builder<'_>> {
         let mut b = Builder {
             graph,
@@ -1072,6 +1032,8 @@ fn quantize_nodes(graph: &Graph, cal: &Calibration, settings: QuantSettings) -> 
             map: vec![usize::MAX; graph.nodes.len()],
             caps,
             asked: Vec::new(),
+            residual: residual.clone(),
+            raw_bias: vec![None; graph.nodes.len()],
         };
         for i in 0..graph.nodes.len() {
             if b.map[i] != usize::MAX {

@@ -1,0 +1,209 @@
+//! Linear maps, and a residual sum that takes its producer's accumulator unrounded.
+//!
+//! A residual block ends `relu(conv(x) + y)`: the convolution's accumulator is rounded to
+//! the activations' scale (a rescale, its limbs range-checked), the sum is exact, and the
+//! ReLU is a second range-checked rescale. Where the sum is the convolution's only reader and
+//! takes whole multiples of its terms, the sum reads the accumulator itself and brings its
+//! other terms to the accumulator's scale exactly (a weight of `2^d`); its own rescale, which
+//! the ReLU needs anyway, then does the rounding once. One rescale fewer per element, and one
+//! rounding fewer.
+//!
+//! Only where the sum has a ReLU or clamp: without one its rescale is an identity the pooled
+//! layout lays out as no rows, so moving the rounding into it would save nothing.
+//!
+//! Soundness is that of any linear map read by a rescale: the accumulator is a field element
+//! computed by the map's constraints from range-checked inputs (its magnitude bounded by
+//! [`super::check_bounds`]), and the sum's rescale range-checks its quotient and remainder.
+
+use super::{exact, half, linear_weight_bits, quantize, rescale_params, Act, Builder};
+use crate::error::Result;
+use crate::ir::{fuse, Graph, Linear, Mat, Op};
+use crate::quant::QOp;
+
+/// Largest whole weight a residual sum may give a term (the accumulator's width grows by it).
+const MAX_SUM_WEIGHT: f32 = 256.0;
+
+/// For each node, the elementwise sum that takes its accumulator unrounded (module
+/// documentation), if any: `act(i)` is the activation node `i`'s rescale applies.
+pub(super) fn residual_sums(graph: &Graph, act: impl Fn(usize) -> Act) -> Vec<Option<usize>> {
+    let count = graph.nodes.len();
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (i, n) in graph.nodes.iter().enumerate() {
+        for &j in &n.inputs {
+            readers[j].push(i);
+        }
+    }
+    let mut out = vec![None; count];
+    for j in 1..count {
+        let [i] = readers[j][..] else {
+            continue;
+        };
+        let nj = &graph.nodes[j];
+        let ni = &graph.nodes[i];
+        let (Op::Linear { .. }, Op::Linear { map, .. }) = (&nj.op, &ni.op) else {
+            continue;
+        };
+        if j == graph.output || nj.wide || ni.wide || matches!(act(i), Act::Plain) {
+            continue;
+        }
+        // Its other terms are lowered before it, so their scales are known when it is.
+        if ni.inputs.iter().any(|&o| o > j) {
+            continue;
+        }
+        let whole = fuse::elementwise_terms(map, ni.len()).is_some_and(|t| {
+            t.iter()
+                .all(|&(_, w)| w.fract() == 0.0 && w.abs() <= MAX_SUM_WEIGHT)
+        });
+        if whole && column_slots(map).is_some() {
+            out[j] = Some(i);
+        }
+    }
+    out
+}
+
+/// The input slot of every column of every weight block of `map` (`None` for a column no
+/// group reads), or `None` where two groups read one column from different slots.
+fn column_slots(map: &Linear<f32>) -> Option<Vec<Vec<Option<u32>>>> {
+    let mut slots: Vec<Vec<Option<u32>>> = map.mats.iter().map(|m| vec![None; m.cols]).collect();
+    for g in &map.groups {
+        let cols = slots.get_mut(g.mat as usize)?;
+        for (c, input) in g.inputs.iter().enumerate() {
+            let Some((s, _)) = *input else { continue };
+            match cols.get(c).copied()? {
+                None => cols[c] = Some(s),
+                Some(t) if t == s => {}
+                Some(_) => return None,
+            }
+        }
+    }
+    Some(slots)
+}
+
+impl Builder<'_> {
+    /// Node `i`, a linear map, then its rescale with `act` (or, where a residual sum takes its
+    /// accumulator, no rounding: an identity the pooled layout gives no rows).
+    pub(super) fn linear(&mut self, i: usize, act: Act, mut ins: Vec<usize>) -> Result<usize> {
+        let graph = self.graph;
+        let node = &graph.nodes[i];
+        let Op::Linear { map, bias } = &node.op else {
+            unreachable!("linear() lowers linear maps");
+        };
+        let n = node.len();
+        let sp = self.settings.param_scale as i32;
+        let out_scale = self.out_scale(i);
+        // A sum reading an unrounded accumulator: its other terms at that scale.
+        let raw = node.inputs.iter().position(|&j| self.raw_bias[j].is_some());
+        let (map, bias, s_in) = match raw {
+            Some(k) => {
+                let s = self.nodes[ins[k]].scale;
+                let (map, bias) = self.residual_terms(i, k, s, &ins);
+                (std::borrow::Cow::Owned(map), bias, s)
+            }
+            None => {
+                let slots = 0..ins.len() as u32;
+                let s = self
+                    .common_scale(node, &mut ins, slots)?
+                    .unwrap_or(self.settings.input_scale);
+                (std::borrow::Cow::Borrowed(map), bias.clone(), s)
+            }
+        };
+        let ws = if map.mats.iter().all(|m| exact(&m.data)) {
+            0
+        } else {
+            linear_weight_bits(map.mats.iter().flat_map(|m| m.data.iter()), sp)
+        };
+        let mats = map
+            .mats
+            .iter()
+            .map(|m| {
+                Ok(Mat {
+                    rows: m.rows,
+                    cols: m.cols,
+                    data: m
+                        .data
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &w)| quantize(w, ws, &node.name, k))
+                        .collect::<Result<Vec<_>>>()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let acc = s_in as i32 + ws;
+        let lin = self.push(
+            node,
+            node.op_type.clone(),
+            QOp::Linear {
+                map: Linear {
+                    mats,
+                    groups: map.groups.clone(),
+                },
+            },
+            ins.clone(),
+            acc as u32,
+        );
+        if let Some(reader) = self.residual[i] {
+            let others_coarser = graph.nodes[reader]
+                .inputs
+                .iter()
+                .filter(|&&o| o != i)
+                .all(|&o| self.nodes[self.map[o]].scale as i32 <= acc);
+            if others_coarser {
+                self.raw_bias[i] = Some(bias.unwrap_or_else(|| vec![0.0; n]));
+                let bits = self.bits(i, acc as u32);
+                let (mul, add) = (vec![1; n], vec![0; n]);
+                return Ok(self.rescale(node, lin, mul, add, 0, Act::Plain, bits, acc as u32));
+            }
+        }
+        let (mf, shift) = rescale_params(acc, out_scale as i32);
+        let add = (0..n)
+            .map(|o| {
+                let b = match &bias {
+                    Some(b) => quantize(b[o], acc, &node.name, o)?,
+                    None => 0,
+                };
+                Ok(b * mf + half(shift))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bits = self.bits(i, out_scale);
+        Ok(self.rescale(node, lin, vec![mf; n], add, shift, act, bits, out_scale))
+    }
+
+    /// Sum `i`'s map with every column scaled to `s` (the unrounded accumulator in slot `k`)
+    /// and its bias with that accumulator's own bias added.
+    fn residual_terms(
+        &self,
+        i: usize,
+        k: usize,
+        s: u32,
+        ins: &[usize],
+    ) -> (Linear<f32>, Option<Vec<f32>>) {
+        let node = &self.graph.nodes[i];
+        let Op::Linear { map, bias } = &node.op else {
+            unreachable!("a residual sum is a linear map");
+        };
+        let n = node.len();
+        let slots = column_slots(map).unwrap_or_default();
+        let mut map = map.clone();
+        for (m, cols) in map.mats.iter_mut().zip(&slots) {
+            for (c, slot) in cols.iter().enumerate() {
+                let Some(slot) = slot else { continue };
+                let d = s.saturating_sub(self.nodes[ins[*slot as usize]].scale);
+                let f = f64::from(d).exp2() as f32;
+                for r in 0..m.rows {
+                    m.data[r * m.cols + c] *= f;
+                }
+            }
+        }
+        // The accumulator's own weight (its slot is at `s`: unscaled).
+        let w = fuse::elementwise_terms(&map, n)
+            .and_then(|t| t.into_iter().find(|&(slot, _)| slot as usize == k))
+            .map_or(0.0, |(_, w)| w);
+        let j = node.inputs[k];
+        let raw = self.raw_bias[j].as_deref().unwrap_or(&[]);
+        let mut b = bias.clone().unwrap_or_else(|| vec![0.0; n]);
+        for (o, v) in b.iter_mut().enumerate() {
+            *v += w * raw.get(o).copied().unwrap_or(0.0);
+        }
+        (map, Some(b))
+    }
+}
