@@ -1698,4 +1698,63 @@ fn a_residual_sum_with_a_relu_rounds_its_convolution_once() {
         "without a ReLU, rounded as before"
     );
     agrees_with_tract(&plain, &[1, 2, 4, 4], &x, 2e-3);
+    // A downsampling block's sum of two convolutions (a 3×3 and a 1×1 shortcut, both of
+    // stride 2) takes both unrounded; the 1×1's weights are whole (its accumulator at the
+    // activations' scale), so the sum brings it to the 3×3's scale.
+    let down = write(
+        "residual-down",
+        &model(
+            ("x", &[1, 2, 4, 4]),
+            ("y", &[1, 3, 2, 2]),
+            &[
+                node(
+                    "Conv",
+                    &["x", "w", "b"],
+                    "c",
+                    vec![
+                        ("kernel_shape", Attr::Ints(vec![3, 3])),
+                        ("pads", Attr::Ints(vec![1, 1, 1, 1])),
+                        ("strides", Attr::Ints(vec![2, 2])),
+                    ],
+                ),
+                node(
+                    "Conv",
+                    &["x", "wd"],
+                    "d",
+                    vec![
+                        ("kernel_shape", Attr::Ints(vec![1, 1])),
+                        ("strides", Attr::Ints(vec![2, 2])),
+                    ],
+                ),
+                node("Add", &["c", "d"], "s", vec![]),
+                node("Relu", &["s"], "y", vec![]),
+            ],
+            vec![
+                tensor("w", &[3, 2, 3, 3], rand_vec(43, 54, 0.4)),
+                tensor("b", &[3], vec![0.3, -0.2, 0.1]),
+                tensor("wd", &[3, 2, 1, 1], vec![1.0, -1.0, 2.0, 1.0, -2.0, 1.0]),
+            ],
+        ),
+    );
+    let c = compile(&down, &x);
+    assert_eq!(rounded(&c), 0, "neither convolution is rounded");
+    let scales: Vec<u32> = c
+        .model
+        .nodes
+        .iter()
+        .filter(|n| c.model.passes_through(n))
+        .map(|n| n.scale)
+        .collect();
+    assert!(
+        scales.len() == 2 && scales[0] != scales[1],
+        "two unrounded accumulators at different scales: {scales:?}"
+    );
+    agrees_with_tract(&down, &[1, 2, 4, 4], &x, 2e-3);
+    assert_gadget_sound(&down, &x, two_inputs, &[1, -1]);
+    assert_gadget_sound(
+        &down,
+        &x,
+        |op| matches!(op, QOp::Rescale { relu: true, .. }),
+        &[1, -1],
+    );
 }

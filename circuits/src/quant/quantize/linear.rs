@@ -3,10 +3,11 @@
 //! A residual block ends `relu(conv(x) + y)`: the convolution's accumulator is rounded to
 //! the activations' scale (a rescale, its limbs range-checked), the sum is exact, and the
 //! ReLU is a second range-checked rescale. Where the sum is the convolution's only reader and
-//! takes whole multiples of its terms, the sum reads the accumulator itself and brings its
-//! other terms to the accumulator's scale exactly (a weight of `2^d`); its own rescale, which
-//! the ReLU needs anyway, then does the rounding once. One rescale fewer per element, and one
-//! rounding fewer.
+//! takes whole multiples of its terms, the sum reads the accumulator itself and brings every
+//! term to the finest of their scales exactly (a weight of `2^d`), adding the map's bias to
+//! its own; its rescale, which the ReLU needs anyway, then does the rounding once. One
+//! rescale fewer per element, and one rounding fewer. A downsampling block's sum of two
+//! convolutions takes both unrounded.
 //!
 //! Only where the sum has a ReLU or clamp: without one its rescale is an identity the pooled
 //! layout lays out as no rows, so moving the rounding into it would save nothing.
@@ -44,10 +45,6 @@ pub(super) fn residual_sums(graph: &Graph, act: impl Fn(usize) -> Act) -> Vec<Op
             continue;
         };
         if j == graph.output || nj.wide || ni.wide || matches!(act(i), Act::Plain) {
-            continue;
-        }
-        // Its other terms are lowered before it, so their scales are known when it is.
-        if ni.inputs.iter().any(|&o| o > j) {
             continue;
         }
         let whole = fuse::elementwise_terms(map, ni.len()).is_some_and(|t| {
@@ -91,21 +88,17 @@ impl Builder<'_> {
         let n = node.len();
         let sp = self.settings.param_scale as i32;
         let out_scale = self.out_scale(i);
-        // A sum reading an unrounded accumulator: its other terms at that scale.
-        let raw = node.inputs.iter().position(|&j| self.raw_bias[j].is_some());
-        let (map, bias, s_in) = match raw {
-            Some(k) => {
-                let s = self.nodes[ins[k]].scale;
-                let (map, bias) = self.residual_terms(i, k, s, &ins);
-                (std::borrow::Cow::Owned(map), bias, s)
-            }
-            None => {
-                let slots = 0..ins.len() as u32;
-                let s = self
-                    .common_scale(node, &mut ins, slots)?
-                    .unwrap_or(self.settings.input_scale);
-                (std::borrow::Cow::Borrowed(map), bias.clone(), s)
-            }
+        // A sum reading unrounded accumulators: every term at the finest scale (exactly).
+        let (map, bias, s_in) = if node.inputs.iter().any(|&j| self.raw_bias[j].is_some()) {
+            let s = ins.iter().map(|&q| self.nodes[q].scale).max().unwrap_or(0);
+            let (map, bias) = self.residual_terms(i, s, &ins);
+            (std::borrow::Cow::Owned(map), bias, s)
+        } else {
+            let slots = 0..ins.len() as u32;
+            let s = self
+                .common_scale(node, &mut ins, slots)?
+                .unwrap_or(self.settings.input_scale);
+            (std::borrow::Cow::Borrowed(map), bias.clone(), s)
         };
         let ws = if map.mats.iter().all(|m| exact(&m.data)) {
             0
@@ -141,18 +134,11 @@ impl Builder<'_> {
             ins.clone(),
             acc as u32,
         );
-        if let Some(reader) = self.residual[i] {
-            let others_coarser = graph.nodes[reader]
-                .inputs
-                .iter()
-                .filter(|&&o| o != i)
-                .all(|&o| self.nodes[self.map[o]].scale as i32 <= acc);
-            if others_coarser {
-                self.raw_bias[i] = Some(bias.unwrap_or_else(|| vec![0.0; n]));
-                let bits = self.bits(i, acc as u32);
-                let (mul, add) = (vec![1; n], vec![0; n]);
-                return Ok(self.rescale(node, lin, mul, add, 0, Act::Plain, bits, acc as u32));
-            }
+        if self.residual[i].is_some() {
+            self.raw_bias[i] = Some(bias.unwrap_or_else(|| vec![0.0; n]));
+            let bits = self.bits(i, acc as u32);
+            let (mul, add) = (vec![1; n], vec![0; n]);
+            return Ok(self.rescale(node, lin, mul, add, 0, Act::Plain, bits, acc as u32));
         }
         let (mf, shift) = rescale_params(acc, out_scale as i32);
         let add = (0..n)
@@ -168,41 +154,34 @@ impl Builder<'_> {
         Ok(self.rescale(node, lin, vec![mf; n], add, shift, act, bits, out_scale))
     }
 
-    /// Sum `i`'s map with every column scaled to `s` (the unrounded accumulator in slot `k`)
-    /// and its bias with that accumulator's own bias added.
-    fn residual_terms(
-        &self,
-        i: usize,
-        k: usize,
-        s: u32,
-        ins: &[usize],
-    ) -> (Linear<f32>, Option<Vec<f32>>) {
+    /// Sum `i`'s map with every column scaled to `s` (the finest of its terms' scales: the
+    /// unrounded accumulators'; `ins` its terms' quantized nodes) and its bias with each
+    /// unrounded accumulator's own bias added at that term's weight.
+    fn residual_terms(&self, i: usize, s: u32, ins: &[usize]) -> (Linear<f32>, Option<Vec<f32>>) {
         let node = &self.graph.nodes[i];
         let Op::Linear { map, bias } = &node.op else {
             unreachable!("a residual sum is a linear map");
         };
         let n = node.len();
+        let terms = fuse::elementwise_terms(map, n).unwrap_or_default();
+        let mut b = bias.clone().unwrap_or_else(|| vec![0.0; n]);
+        for &(slot, w) in &terms {
+            let raw = self.raw_bias[node.inputs[slot as usize]].as_deref();
+            for (o, v) in b.iter_mut().enumerate() {
+                *v += w * raw.and_then(|r| r.get(o)).copied().unwrap_or(0.0);
+            }
+        }
         let slots = column_slots(map).unwrap_or_default();
         let mut map = map.clone();
         for (m, cols) in map.mats.iter_mut().zip(&slots) {
             for (c, slot) in cols.iter().enumerate() {
                 let Some(slot) = slot else { continue };
-                let d = s.saturating_sub(self.nodes[ins[*slot as usize]].scale);
+                let d = s - self.nodes[ins[*slot as usize]].scale;
                 let f = f64::from(d).exp2() as f32;
                 for r in 0..m.rows {
                     m.data[r * m.cols + c] *= f;
                 }
             }
-        }
-        // The accumulator's own weight (its slot is at `s`: unscaled).
-        let w = fuse::elementwise_terms(&map, n)
-            .and_then(|t| t.into_iter().find(|&(slot, _)| slot as usize == k))
-            .map_or(0.0, |(_, w)| w);
-        let j = node.inputs[k];
-        let raw = self.raw_bias[j].as_deref().unwrap_or(&[]);
-        let mut b = bias.clone().unwrap_or_else(|| vec![0.0; n]);
-        for (o, v) in b.iter_mut().enumerate() {
-            *v += w * raw.get(o).copied().unwrap_or(0.0);
         }
         (map, Some(b))
     }
