@@ -580,7 +580,7 @@ impl Builder<'_> {
         let n = node.len();
         let idx = match &node.op {
             Op::Input => self.push(node, node.op_type.clone(), QOp::Input, vec![], sa),
-            Op::Linear { .. } => self.linear(i, act, ins)?,
+            Op::Linear { map, bias } => self.linear(i, (map, bias), act, ins)?,
             Op::Affine { mul, add } => {
                 let s_in = self.nodes[ins[0]].scale as i32;
                 let m_in = self.cal.max_abs[node.inputs[0]] * self.settings.range_margin;

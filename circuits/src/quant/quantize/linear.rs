@@ -16,6 +16,8 @@
 //! computed by the map's constraints from range-checked inputs (its magnitude bounded by
 //! [`super::check_bounds`]), and the sum's rescale range-checks its quotient and remainder.
 
+use std::borrow::Cow;
+
 use super::{exact, half, linear_weight_bits, quantize, rescale_params, Act, Builder};
 use crate::error::Result;
 use crate::ir::{fuse, Graph, Linear, Mat, Op};
@@ -77,28 +79,31 @@ fn column_slots(map: &Linear<f32>) -> Option<Vec<Vec<Option<u32>>>> {
 }
 
 impl Builder<'_> {
-    /// Node `i`, a linear map, then its rescale with `act` (or, where a residual sum takes its
-    /// accumulator, no rounding: an identity the pooled layout gives no rows).
-    pub(super) fn linear(&mut self, i: usize, act: Act, mut ins: Vec<usize>) -> Result<usize> {
-        let graph = self.graph;
-        let node = &graph.nodes[i];
-        let Op::Linear { map, bias } = &node.op else {
-            unreachable!("linear() lowers linear maps");
-        };
+    /// Node `i`, the linear map `map` with `bias`, then its rescale with `act` (or, where a
+    /// residual sum takes its accumulator, no rounding: an identity the pooled layout gives no
+    /// rows).
+    pub(super) fn linear(
+        &mut self,
+        i: usize,
+        (map, bias): (&Linear<f32>, &Option<Vec<f32>>),
+        act: Act,
+        mut ins: Vec<usize>,
+    ) -> Result<usize> {
+        let node = &self.graph.nodes[i];
         let n = node.len();
         let sp = self.settings.param_scale as i32;
         let out_scale = self.out_scale(i);
         // A sum reading unrounded accumulators: every term at the finest scale (exactly).
         let (map, bias, s_in) = if node.inputs.iter().any(|&j| self.raw_bias[j].is_some()) {
             let s = ins.iter().map(|&q| self.nodes[q].scale).max().unwrap_or(0);
-            let (map, bias) = self.residual_terms(i, s, &ins);
-            (std::borrow::Cow::Owned(map), bias, s)
+            let (map, bias) = self.residual_terms(i, (map, bias), s, &ins);
+            (Cow::Owned(map), bias, s)
         } else {
             let slots = 0..ins.len() as u32;
             let s = self
                 .common_scale(node, &mut ins, slots)?
                 .unwrap_or(self.settings.input_scale);
-            (std::borrow::Cow::Borrowed(map), bias.clone(), s)
+            (Cow::Borrowed(map), bias.clone(), s)
         };
         let ws = if map.mats.iter().all(|m| exact(&m.data)) {
             0
@@ -154,14 +159,17 @@ impl Builder<'_> {
         Ok(self.rescale(node, lin, vec![mf; n], add, shift, act, bits, out_scale))
     }
 
-    /// Sum `i`'s map with every column scaled to `s` (the finest of its terms' scales: the
-    /// unrounded accumulators'; `ins` its terms' quantized nodes) and its bias with each
+    /// Sum `i`'s `map` with every column scaled to `s` (the finest of its terms' scales: the
+    /// unrounded accumulators'; `ins` its terms' quantized nodes) and its `bias` with each
     /// unrounded accumulator's own bias added at that term's weight.
-    fn residual_terms(&self, i: usize, s: u32, ins: &[usize]) -> (Linear<f32>, Option<Vec<f32>>) {
+    fn residual_terms(
+        &self,
+        i: usize,
+        (map, bias): (&Linear<f32>, &Option<Vec<f32>>),
+        s: u32,
+        ins: &[usize],
+    ) -> (Linear<f32>, Option<Vec<f32>>) {
         let node = &self.graph.nodes[i];
-        let Op::Linear { map, bias } = &node.op else {
-            unreachable!("a residual sum is a linear map");
-        };
         let n = node.len();
         let terms = fuse::elementwise_terms(map, n).unwrap_or_default();
         let mut b = bias.clone().unwrap_or_else(|| vec![0.0; n]);
