@@ -174,21 +174,31 @@ pub fn print_inspection(
         .sum::<usize>()
         .max(1);
     println!(
-        "{:<28} {:<22} {:<16} {:>8} {:>8} {:>10} {:>8}",
+        "{:<28} {:<22} {:<24} {:>8} {:>8} {:>10} {:>8}",
         "layer", "op", "gadget", "rows", "lookups", "macs", "est. s"
     );
+    // Names wider than their column (a fused chain's function written out, a long ONNX node
+    // name) are cut with `…`; a cut function is written out in full under the table.
+    let mut cut_functions: Vec<&str> = Vec::new();
     for l in p.layers.iter().filter(|l| l.rows + l.lookup_rows > 0) {
         let share = (l.rows + l.lookup_rows) as f64 / total as f64;
+        let gadget = clip(&l.gadget, 24);
+        if gadget != l.gadget && !cut_functions.contains(&l.gadget.as_ref()) {
+            cut_functions.push(&l.gadget);
+        }
         println!(
-            "{:<28} {:<22} {:<16} {:>8} {:>8} {:>10} {:>8.3}",
-            l.name,
-            l.op_type,
-            l.gadget,
+            "{:<28} {:<22} {:<24} {:>8} {:>8} {:>10} {:>8.3}",
+            clip(&l.name, 28),
+            clip(&l.op_type, 22),
+            gadget,
             l.rows,
             l.lookup_rows,
             l.macs,
             share * estimate
         );
+    }
+    for f in cut_functions {
+        println!("  {f}");
     }
     println!(
         "total: k={} rows={} range rows={} function rows={} table rows={} advice={} fixed={} lookups={} {}",
@@ -598,5 +608,34 @@ pub fn warn_if_references_disagree(refs: impl IntoIterator<Item = zkonnx::FloatR
              imported graph disagree; fidelity is measured against the latter (check the \
              outputs against onnxruntime if in doubt)"
         );
+    }
+}
+
+/// `s` cut to `width` characters where it is longer: its first two thirds and its end, `…`
+/// between (a function's table and its step table stay apart: `…) + 1) step`).
+fn clip(s: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    let n = s.chars().count();
+    if n <= width {
+        return s.into();
+    }
+    let keep = width.saturating_sub(1);
+    let head = keep * 2 / 3;
+    let mut t: String = s.chars().take(head).collect();
+    t.push('…');
+    t.extend(s.chars().skip(n - (keep - head)));
+    t.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clip_keeps_both_ends_of_long_names() {
+        assert_eq!(clip("rescale", 24), "rescale");
+        assert_eq!(clip("lookup:x·sigmoid(x)", 19), "lookup:x·sigmoid(x)");
+        assert_eq!(clip("lookup:x·sigmoid(x)", 10), "lookup…(x)");
+        assert_eq!(clip("lookup:x·sigmoid(x) step", 13), "lookup:x…step");
+        assert_eq!(clip("lookup:x·sigmoid(x) step", 13).chars().count(), 13);
     }
 }
