@@ -306,6 +306,12 @@ impl Model {
         vis: Visibility,
         objective: Objective,
     ) -> Result<CompiledModel> {
+        // The lean layout (what `gas` chooses where it can) checks an unrounded accumulator at
+        // its full width: for gas, every map is rounded at the map.
+        let quant = QuantSettings {
+            rounded_maps: quant.rounded_maps || objective == Objective::Gas,
+            ..quant
+        };
         let q = quantize_graph(&self.graph, &cal, quant)?;
         if vis.params_in_advice() {
             // The prover chooses private parameters: no choice of the compiled width may wrap.

@@ -1019,7 +1019,11 @@ fn quantize_nodes(graph: &Graph, cal: &Calibration, settings: QuantSettings) -> 
         }
     }
     let discrete = discrete_bounds(graph);
-    let residual = linear::residual_sums(graph, |i| fused_relu(i).map_or(Act::Plain, |(_, a)| a));
+    let residual = if settings.rounded_maps {
+        vec![None; graph.nodes.len()]
+    } else {
+        linear::residual_sums(graph, |i| fused_relu(i).map_or(Act::Plain, |(_, a)| a))
+    };
     let build = |caps: Vec<(Func, u32, i32)>| -> Result<Builder<'_>> {
         let mut b = Builder {
             graph,

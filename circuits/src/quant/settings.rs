@@ -61,6 +61,11 @@ pub struct QuantSettings {
     /// function each ([`crate::ir::fuse`]): `--target accuracy` tries it as a step.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unfused: bool,
+    /// Round every linear map's accumulator at the map, even where a residual sum with a
+    /// ReLU could read it unrounded (`quantize/linear.rs`): the lean layout range-checks an
+    /// unrounded accumulator at its full width, so `--objective gas` sets it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rounded_maps: bool,
 }
 
 /// When a nonlinear function is interpolated between knots rather than tabulated at every
@@ -104,6 +109,7 @@ impl Default for QuantSettings {
             table_margin: DEFAULT_TABLE_MARGIN,
             interpolation: Interpolation::Auto,
             unfused: false,
+            rounded_maps: false,
         }
     }
 }

@@ -10,7 +10,9 @@
 //! convolutions takes both unrounded.
 //!
 //! Only where the sum has a ReLU or clamp: without one its rescale is an identity the pooled
-//! layout lays out as no rows, so moving the rounding into it would save nothing.
+//! layout lays out as no rows, so moving the rounding into it would save nothing. Not with
+//! [`crate::quant::QuantSettings::rounded_maps`] (`--objective gas`): the lean layout checks
+//! an unrounded accumulator at its full width.
 //!
 //! Soundness is that of any linear map read by a rescale: the accumulator is a field element
 //! computed by the map's constraints from range-checked inputs (its magnitude bounded by
