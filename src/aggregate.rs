@@ -253,7 +253,7 @@ pub fn verify_aggregate_dir(out: &Path) -> Result<bool> {
 pub fn aggregate_compact_key(out: &Path) -> Result<Vec<u8>> {
     use zkonnx_evm::compact::{blob, CompactVk};
     let v = agg::read_agg_vk(&out.join(AGG_VK))?;
-    let cvk = CompactVk::with_accumulator(&v.params, &v.vk, v.shape.num_instances, 0)?;
+    let cvk = CompactVk::with_accumulator(&v.params, &v.vk, &[v.shape.num_instances], 0)?;
     let key = blob::encode(&cvk);
     let bytes = blob::data_runtime(&key).len();
     if bytes > zkonnx_evm::EIP170_MAX_RUNTIME_BYTES {
@@ -272,7 +272,7 @@ pub fn aggregate_verifier_solidity(out: &Path) -> Result<String> {
     let sol = zkonnx_evm::generate::verifier_solidity_with(
         &v.params,
         &v.vk,
-        v.shape.num_instances,
+        &[v.shape.num_instances],
         Some(agg::accumulator_indices()),
     )?;
     write_atomic(&out.join(AGG_VERIFIER), |w| {

@@ -100,10 +100,11 @@ pub fn generate_verifier(
     kind: VerifierKind,
 ) -> Result<EvmVerifier> {
     crate::check_settings(vk, settings)?;
-    let num_instances = settings.instance_layout().len;
+    let columns =
+        zkonnx_prover::proof::instance_column_lengths(&vk.vk, settings.instance_layout().len);
     match kind {
         VerifierKind::Compact => {
-            let cvk = CompactVk::new(&vk.params, &vk.vk, num_instances)?;
+            let cvk = CompactVk::new(&vk.params, &vk.vk, &columns)?;
             let vk_blob = blob::encode(&cvk);
             let key_bytes = blob::data_runtime(&vk_blob).len();
             if key_bytes > zkonnx_evm::EIP170_MAX_RUNTIME_BYTES {
@@ -117,7 +118,7 @@ pub fn generate_verifier(
             })
         }
         VerifierKind::SnarkVerifier => {
-            let solidity = verifier_solidity(&vk.params, &vk.vk, num_instances)?;
+            let solidity = verifier_solidity(&vk.params, &vk.vk, &columns)?;
             let compiled = if compile {
                 Some(Solc::find()?.compile("Verifier.sol", &solidity, "Halo2Verifier")?)
             } else {

@@ -96,7 +96,7 @@ fn aggregated_chain_verifies_and_tampering_is_rejected() {
     // The compact Solidity verifier decides the accumulator too: the outer key's blob fits
     // EIP-170, revm and the native reference accept the proof, and a changed limb of the
     // accumulator (a valid-looking but different point pair) is rejected by both.
-    let cvk = CompactVk::with_accumulator(&outer, vk, instances.len(), 0).expect("compact key");
+    let cvk = CompactVk::with_accumulator(&outer, vk, &[instances.len()], 0).expect("compact key");
     let key = blob::encode(&cvk);
     let mut evm = Evm::new();
     let (cv, _) = evm

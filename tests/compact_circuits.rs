@@ -1,6 +1,6 @@
 //! The compact verifier on circuits unlike the model circuits: gates of several degrees,
-//! rotations −1/0/+1, a lookup, a second-phase advice column with a transcript challenge, and
-//! up to 64 fixed columns. For each, the compact verifier (in revm and its Rust reference) and
+//! rotations −1/0/+1, a lookup, a second-phase advice column with a transcript challenge, up
+//! to 64 fixed columns, and public values over several instance columns. For each, the compact verifier (in revm and its Rust reference) and
 //! snark-verifier's verifier must accept the honest proof and reject tampered ones.
 
 use zkonnx::halo2_proofs::arithmetic::CurveAffine;
@@ -29,6 +29,8 @@ struct Shape {
     fixed: usize,
     /// Whether a second-phase column `d = a + r·b` uses a challenge `r`.
     two_phase: bool,
+    /// Instance columns the public values fill in order (0 and 1: one column).
+    instance_columns: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +44,7 @@ struct Config {
     q: Selector,
     q_step: Selector,
     table: TableColumn,
-    instance: Column<Instance>,
+    instance: Vec<Column<Instance>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,10 +99,14 @@ impl Circuit<Fr> for Zoo {
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> Config {
         let [a, b, c, e] = [(); 4].map(|_| meta.advice_column());
-        let instance = meta.instance_column();
+        let instance: Vec<Column<Instance>> = (0..shape.instance_columns.max(1))
+            .map(|_| meta.instance_column())
+            .collect();
         meta.enable_equality(a);
         meta.enable_equality(c);
-        meta.enable_equality(instance);
+        for &column in &instance {
+            meta.enable_equality(column);
+        }
         let f: Vec<Column<Fixed>> = (0..shape.fixed).map(|_| meta.fixed_column()).collect();
         let q = meta.complex_selector();
         let q_step = meta.selector();
@@ -221,12 +227,13 @@ impl Circuit<Fr> for Zoo {
                 ))
             },
         )?;
-        for (i, cell) in prefix.into_iter().enumerate() {
-            layouter.constrain_instance(cell, cfg.instance, i);
+        // Public value `j` at row `j mod rows` of column `j div rows`, as zkonnx's circuits
+        // place them.
+        let cells: Vec<_> = prefix.into_iter().chain([first_a, c3]).collect();
+        let rows = zkonnx::circuits::visibility::instance_rows(cells.len(), cfg.instance.len());
+        for (j, cell) in cells.into_iter().enumerate() {
+            layouter.constrain_instance(cell, cfg.instance[j / rows], j % rows);
         }
-        let n = self.prefix.len();
-        layouter.constrain_instance(first_a, cfg.instance, n);
-        layouter.constrain_instance(c3, cfg.instance, n + 1);
         if let Some((d, r)) = cfg.d {
             layouter.next_phase();
             let r = layouter.get_challenge(r);
@@ -247,10 +254,12 @@ impl Circuit<Fr> for Zoo {
 
 /// Proves the circuit and checks that the three verifiers agree on honest and tampered inputs.
 fn check(shape: Shape) {
-    let circuit = Zoo {
-        shape,
-        prefix: Vec::new(),
-    };
+    check_with(shape, Vec::new());
+}
+
+/// [`check`] with public values `prefix` before the circuit's own two.
+fn check_with(shape: Shape, prefix: Vec<Fr>) {
+    let circuit = Zoo { shape, prefix };
     let params = dev_srs(7, 11);
     let pk = zkonnx::prover::keys::keygen(&params, &circuit).expect("keygen");
     let inst = circuit.instances();
@@ -262,7 +271,9 @@ fn check(shape: Shape) {
         &proof
     ));
 
-    let cvk = CompactVk::new(&params, pk.get_vk(), inst.len()).expect("compact vk");
+    let columns = zkonnx::prover::proof::instance_column_lengths(pk.get_vk(), inst.len());
+    assert_eq!(columns.len(), shape.instance_columns.max(1));
+    let cvk = CompactVk::new(&params, pk.get_vk(), &columns).expect("compact vk");
     let key = blob::encode(&cvk);
     assert!(
         blob::data_runtime(&key).len() <= zkonnx_evm::EIP170_MAX_RUNTIME_BYTES,
@@ -274,7 +285,7 @@ fn check(shape: Shape) {
     let unrolled = solc
         .compile(
             "V.sol",
-            &verifier_solidity(&params, pk.get_vk(), inst.len()).expect("sol"),
+            &verifier_solidity(&params, pk.get_vk(), &columns).expect("sol"),
             "Halo2Verifier",
         )
         .expect("compile snark-verifier");
@@ -325,12 +336,21 @@ fn check(shape: Shape) {
             "{shape:?}: byte {pos} changed"
         );
     }
-    let mut bad = inst.clone();
-    bad[inst.len() - 1] += Fr::one();
+    // A changed public value, in each column.
+    for at in (0..inst.len()).step_by(columns[0].max(1)) {
+        let mut bad = inst.clone();
+        bad[at] += Fr::one();
+        assert_eq!(
+            answers(&bad, &proof),
+            (false, false, false),
+            "{shape:?}: instance {at}"
+        );
+    }
+    // The same values in the wrong columns: one more or one fewer public value.
     assert_eq!(
-        answers(&bad, &proof),
+        answers(&inst[..inst.len() - 1], &proof),
         (false, false, false),
-        "{shape:?}: instance"
+        "{shape:?}: an instance short"
     );
     assert_eq!(
         answers(&inst, &proof[..proof.len() - 64]),
@@ -345,6 +365,7 @@ fn degree_three_gates_with_rotations_and_a_lookup() {
         degree: 3,
         fixed: 2,
         two_phase: false,
+        instance_columns: 1,
     });
 }
 
@@ -354,6 +375,25 @@ fn degree_five_gates_and_a_second_phase_challenge() {
         degree: 5,
         fixed: 3,
         two_phase: true,
+        instance_columns: 1,
+    });
+}
+
+/// Seven public values over three instance columns (3, 3 and 1 of them: odd and even lengths
+/// for the verifier's two-at-a-time loop), then the circuit's own two values over two columns.
+#[test]
+fn public_values_over_several_instance_columns() {
+    let shape = Shape {
+        degree: 4,
+        fixed: 2,
+        two_phase: false,
+        instance_columns: 3,
+    };
+    let prefix: Vec<Fr> = (0..5u64).map(|v| Fr::from(100 + v)).collect();
+    check_with(shape, prefix);
+    check(Shape {
+        instance_columns: 2,
+        ..shape
     });
 }
 
@@ -363,6 +403,7 @@ fn sixty_four_fixed_columns_keep_the_same_verifier() {
         degree: 4,
         fixed: 64,
         two_phase: true,
+        instance_columns: 1,
     });
 }
 
@@ -406,6 +447,7 @@ fn an_accumulator_in_the_instances_is_decided_too() {
         degree: 3,
         fixed: 2,
         two_phase: false,
+        instance_columns: 1,
     };
     let compact = contract::compact_verifier().expect("compact");
     let mut evm = Evm::new();
@@ -420,7 +462,7 @@ fn an_accumulator_in_the_instances_is_decided_too() {
     )
     .expect("keygen");
     let n = valid.len() + 2;
-    let cvk = CompactVk::with_accumulator(&params, pk.get_vk(), n, 0).expect("cvk");
+    let cvk = CompactVk::with_accumulator(&params, pk.get_vk(), &[n], 0).expect("cvk");
     let (kv, _) = evm
         .deploy(&blob::data_creation(&blob::encode(&cvk)))
         .expect("deploy key");
@@ -460,12 +502,12 @@ fn an_accumulator_in_the_instances_is_decided_too() {
         } else {
             // Lowered without the accumulator, the key accepts the same proof: the rejection
             // above is the accumulator check's alone.
-            let plain = CompactVk::new(&params, pk.get_vk(), n).expect("cvk");
+            let plain = CompactVk::new(&params, pk.get_vk(), &[n]).expect("cvk");
             assert!(native::verify(&plain, &inst, &proof), "{name}");
         }
     }
     assert!(
-        CompactVk::with_accumulator(&params, pk.get_vk(), 11, 0).is_err(),
+        CompactVk::with_accumulator(&params, pk.get_vk(), &[11], 0).is_err(),
         "an accumulator needs 12 instances"
     );
     // A blob whose accumulator offset runs past the instances (made by hand: the constructor

@@ -196,7 +196,13 @@ fn run_case(dir: &Path) -> Outcome {
                 c.plan.clone(),
                 std::sync::Arc::new(trace),
             );
-            match MockProver::run(c.k(), &circuit, vec![inst]).map(|p| p.verify()) {
+            match MockProver::run(
+                c.k(),
+                &circuit,
+                ModelCircuit::instance_columns(&c.plan.shape, &inst),
+            )
+            .map(|p| p.verify())
+            {
                 Ok(Ok(())) => format!("; MockProver ok at k={}", c.k()),
                 Ok(Err(e)) => {
                     return fail(format!(

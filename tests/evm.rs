@@ -135,12 +135,11 @@ fn differential(objective: zkonnx::Objective) {
     check_deployable(unrolled.compiled.as_ref().expect("compiled")).expect("fits EIP-170");
     let mut both = Both::new(&compact, &unrolled);
     let vk = prover.verifier_key();
-    let cvk = CompactVk::new(
-        &vk.params,
+    let columns = zkonnx::prover::proof::instance_column_lengths(
         &vk.vk,
         prover.compiled().settings.num_inputs + prover.compiled().settings.num_outputs,
-    )
-    .expect("compact vk");
+    );
+    let cvk = CompactVk::new(&vk.params, &vk.vk, &columns).expect("compact vk");
 
     let proof = prover.prove(&x).expect("prove");
     let (inst, bytes) = (&proof.instances, &proof.bytes);
@@ -295,6 +294,95 @@ fn the_compact_verifier_checks_function_rows_in_the_range_lanes() {
     bytes[200] ^= 1;
     bad.proof = format!("0x{}", hex::encode(bytes));
     assert!(!run(&bad), "a changed proof verified");
+}
+
+/// A model with many public values and little arithmetic (a ReLU of 1,024 inputs: 2,048 public
+/// values) spreads them over instance columns instead of taking `k` from them. Its proof
+/// verifies natively, in the compact verifier's Rust reference and in the contract. A proof
+/// made for other public values — the first or last of any column changed, or all shifted by
+/// one place — with the honest witness is refused by all three: every column is bound.
+#[test]
+fn many_public_values_spread_over_instance_columns() {
+    use common::onnx::{model, node};
+    use zkonnx::circuits::circuit::ModelCircuit;
+    use zkonnx::circuits::layout::MAX_INSTANCE_COLUMNS;
+    use zkonnx::prover::{keys::keygen, proof};
+    let n = 1024;
+    let bytes = model(
+        ("x", &[1, n as i64]),
+        ("y", &[1, n as i64]),
+        &[node("Relu", &["x"], "y", vec![])],
+        vec![],
+    );
+    let (_, samples, compiled) = common::compile_built("wide-public", bytes, (70, 2, n));
+    let shape = compiled.plan.shape;
+    assert!(
+        shape.instance_columns > 1 && shape.usable_rows() < 2 * n,
+        "{} at k = {}: the public values should not set k",
+        shape.describe(),
+        shape.k
+    );
+    // Settings claiming other instance columns are refused when read: none, more than the
+    // planner makes, or too few for the public values at this `k`.
+    let mut edited = compiled.settings.clone();
+    assert!(edited.validate().is_ok());
+    let too_few = (2 * n).div_ceil(shape.usable_rows()) - 1;
+    assert!(too_few >= 1);
+    for columns in [0, too_few, MAX_INSTANCE_COLUMNS + 1] {
+        edited.shape.instance_columns = columns;
+        assert!(edited.validate().is_err(), "{columns} instance columns");
+    }
+    let params = dev_srs(shape.k, 9);
+    let pk = keygen(
+        &params,
+        &ModelCircuit::new(compiled.model.clone(), compiled.plan.clone()),
+    )
+    .expect("keygen");
+    let trace = std::sync::Arc::new(compiled.witness(&samples[0]).expect("witness"));
+    let honest = ModelCircuit::instances(&compiled.model, &shape, &trace);
+    let circuit = ModelCircuit::with_trace(compiled.model.clone(), compiled.plan.clone(), trace);
+    let lengths = proof::instance_column_lengths(pk.get_vk(), honest.len());
+    assert_eq!(lengths.len(), shape.instance_columns);
+    let cvk = CompactVk::new(&params, pk.get_vk(), &lengths).expect("compact vk");
+    let mut evm = Evm::new();
+    let (cv, _) = evm
+        .deploy(&contract::compact_verifier().expect("compact").creation)
+        .expect("deploy");
+    let (kv, _) = evm
+        .deploy(&blob::data_creation(&blob::encode(&cvk)))
+        .expect("deploy key");
+    // A proof for `inst` with the honest witness, and the three verifiers' answers to it.
+    let mut answers = |inst: &[Fr]| {
+        let bytes = proof::prove(&params, &pk, circuit.clone(), inst).expect("prove");
+        let out = evm
+            .call(
+                cv,
+                &contract::verify_calldata(kv.into_array(), inst, &bytes),
+            )
+            .expect("call");
+        (
+            out.success && out.output.last() == Some(&1),
+            native::verify(&cvk, inst, &bytes),
+            proof::verify(&params, pk.get_vk(), inst, &bytes),
+        )
+    };
+    assert_eq!(answers(&honest), (true, true, true), "honest");
+    let mut start = 0;
+    for (c, len) in lengths.iter().enumerate() {
+        for at in [start, start + len - 1] {
+            let mut bad = honest.clone();
+            bad[at] += Fr::one();
+            assert_eq!(
+                answers(&bad),
+                (false, false, false),
+                "value {at} (column {c}) claimed one more"
+            );
+        }
+        start += len;
+    }
+    let mut shifted = honest.clone();
+    shifted.rotate_right(1);
+    assert_eq!(answers(&shifted), (false, false, false), "shifted");
 }
 
 #[test]
@@ -486,8 +574,11 @@ fn compact_verifier_on_every_shared_model() {
             .deploy(&v.vk_creation().expect("vk"))
             .expect("deploy key");
         let vk = prover.verifier_key();
-        let cvk = CompactVk::new(&vk.params, &vk.vk, compiled.settings.instance_layout().len)
-            .expect("compact vk");
+        let columns = zkonnx::prover::proof::instance_column_lengths(
+            &vk.vk,
+            compiled.settings.instance_layout().len,
+        );
+        let cvk = CompactVk::new(&vk.params, &vk.vk, &columns).expect("compact vk");
         // The planner's estimate of the key's size (which keeps its plans deployable) is
         // within the 4 % margin it allows for.
         let bytes = blob::data_runtime(&blob::encode(&cvk)).len();

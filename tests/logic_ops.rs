@@ -62,17 +62,25 @@ fn check_against(
     }
     let instances = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), t);
-    MockProver::run(c.k(), &circuit, vec![instances.clone()])
-        .expect("synthesis")
-        .assert_satisfied();
+    MockProver::run(
+        c.k(),
+        &circuit,
+        ModelCircuit::instance_columns(&c.plan.shape, &instances),
+    )
+    .expect("synthesis")
+    .assert_satisfied();
     let mut bad = instances;
     let last = bad.len() - 1;
     bad[last] += Fr::one();
     assert!(
-        MockProver::run(c.k(), &circuit, vec![bad])
-            .expect("synthesis")
-            .verify()
-            .is_err(),
+        MockProver::run(
+            c.k(),
+            &circuit,
+            ModelCircuit::instance_columns(&c.plan.shape, &bad)
+        )
+        .expect("synthesis")
+        .verify()
+        .is_err(),
         "{name}: a changed output must not satisfy the circuit"
     );
 }
@@ -653,9 +661,13 @@ fn loop_with_a_constant_trip_count_unrolls() {
     }
     let instances = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), t);
-    MockProver::run(c.k(), &circuit, vec![instances])
-        .expect("synthesis")
-        .assert_satisfied();
+    MockProver::run(
+        c.k(),
+        &circuit,
+        ModelCircuit::instance_columns(&c.plan.shape, &instances),
+    )
+    .expect("synthesis")
+    .assert_satisfied();
     std::fs::write(&path, lp(1 << 40)).expect("write");
     let e = Model::load(&path).expect_err("over budget").to_string();
     assert!(e.contains("Loop") && e.contains("budget"), "{e}");
@@ -912,9 +924,13 @@ fn round_proves_a_parity_calibration_did_not_see() {
     assert_eq!(out, vec![1.0, -1.0, 3.0, 1.0]);
     let instances = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), t);
-    MockProver::run(c.k(), &circuit, vec![instances])
-        .expect("synthesis")
-        .assert_satisfied();
+    MockProver::run(
+        c.k(),
+        &circuit,
+        ModelCircuit::instance_columns(&c.plan.shape, &instances),
+    )
+    .expect("synthesis")
+    .assert_satisfied();
 }
 
 /// Round takes ties to the even neighbour, as ONNX (and tract): 0.5 → 0, 1.5 → 2, 2.5 → 2,

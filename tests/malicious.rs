@@ -148,9 +148,13 @@ fn attack_with(
     // MockProver may panic on a witness it cannot evaluate: that is a refusal too.
     let (mock, hits) = lies.run(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            MockProver::run(plan.shape.k, &circuit, vec![instances.to_vec()])
-                .map(|p| p.verify().err().unwrap_or_default())
-                .ok()
+            MockProver::run(
+                plan.shape.k,
+                &circuit,
+                ModelCircuit::instance_columns(&plan.shape, instances),
+            )
+            .map(|p| p.verify().err().unwrap_or_default())
+            .ok()
         }))
         .ok()
         .flatten()

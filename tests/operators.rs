@@ -138,10 +138,14 @@ fn matches_reference(p: &std::path::Path, x: &[f32], reference: &[f64], tol: f64
 fn mock(c: &CompiledModel, trace: Trace) -> Result<(), String> {
     let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &trace);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), Arc::new(trace));
-    MockProver::run(c.k(), &circuit, vec![inst])
-        .map_err(|e| format!("{e:?}"))?
-        .verify()
-        .map_err(|e| format!("{} failures", e.len()))
+    MockProver::run(
+        c.k(),
+        &circuit,
+        ModelCircuit::instance_columns(&c.plan.shape, &inst),
+    )
+    .map_err(|e| format!("{e:?}"))?
+    .verify()
+    .map_err(|e| format!("{} failures", e.len()))
 }
 
 /// The honest witness satisfies the circuit; the same witness with the first output of the

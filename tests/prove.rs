@@ -36,13 +36,14 @@ fn assert_circuit_matches_executor(compiled: &CompiledModel, x: &[f32]) {
     assert_eq!(&instances[n_in..], &expected[..]);
     let circuit = ModelCircuit::with_trace(compiled.model.clone(), compiled.plan.clone(), trace);
     let k = compiled.k();
-    MockProver::run(k, &circuit, vec![instances.clone()])
+    let columns = |v: &[Fr]| ModelCircuit::instance_columns(&compiled.plan.shape, v);
+    MockProver::run(k, &circuit, columns(&instances))
         .expect("synthesis")
         .assert_satisfied();
     for i in [n_in, instances.len() - 1] {
         let mut bad = instances.clone();
         bad[i] += Fr::one();
-        let p = MockProver::run(k, &circuit, vec![bad]).expect("synthesis");
+        let p = MockProver::run(k, &circuit, columns(&bad)).expect("synthesis");
         assert!(
             p.verify().is_err(),
             "output instance {i} changed by one must not satisfy the circuit"
@@ -51,7 +52,7 @@ fn assert_circuit_matches_executor(compiled: &CompiledModel, x: &[f32]) {
     // A changed public input must not satisfy it either.
     let mut bad = instances;
     bad[0] += Fr::one();
-    assert!(MockProver::run(k, &circuit, vec![bad])
+    assert!(MockProver::run(k, &circuit, columns(&bad))
         .expect("synthesis")
         .verify()
         .is_err());

@@ -128,14 +128,24 @@ fn hashed_weights_bind_the_proof_to_the_model() {
     let mut claimed = ModelCircuit::instances(&other.model, &other.plan.shape, &trace);
     let at = c.settings.instance_layout().param_hash.expect("hash");
     claimed[at] = c.param_hash();
-    let mock = MockProver::run(c.k(), &circuit, vec![claimed]).expect("synthesis");
+    let mock = MockProver::run(
+        c.k(),
+        &circuit,
+        ModelCircuit::instance_columns(&other.plan.shape, &claimed),
+    )
+    .expect("synthesis");
     assert!(
         mock.verify().is_err(),
         "other weights passed as the pinned model"
     );
     // ... while their own hash is accepted.
     let own = ModelCircuit::instances(&other.model, &other.plan.shape, &trace);
-    let mock = MockProver::run(c.k(), &circuit, vec![own]).expect("synthesis");
+    let mock = MockProver::run(
+        c.k(),
+        &circuit,
+        ModelCircuit::instance_columns(&other.plan.shape, &own),
+    )
+    .expect("synthesis");
     assert!(mock.verify().is_ok());
 }
 

@@ -19,7 +19,7 @@ use crate::layout::LayoutPlan;
 use crate::lean::{LeanConfig, LeanModel};
 use crate::quant::{QGraph, QOp, Trace};
 use crate::shape::CircuitShape;
-use crate::visibility::{InstanceLayout, Vis};
+use crate::visibility::{instance_columns, instance_rows, InstanceLayout, Vis};
 
 /// What laying out the pooled region gives: the public cells with their instance rows, and
 /// the rows each part took.
@@ -75,9 +75,9 @@ impl ModelCircuit {
             ..self.clone()
         };
         let instances = Self::instances(&self.model, &self.plan.shape, trace);
-        let prover =
-            halo2_proofs::dev::MockProver::run(self.plan.shape.k, &circuit, vec![instances])
-                .map_err(|e| CircuitsError::Synthesis(e.to_string()))?;
+        let columns = Self::instance_columns(&self.plan.shape, &instances);
+        let prover = halo2_proofs::dev::MockProver::run(self.plan.shape.k, &circuit, columns)
+            .map_err(|e| CircuitsError::Synthesis(e.to_string()))?;
         prover
             .verify()
             .map_err(|e| CircuitsError::Synthesis(format!("{e:?}")))?;
@@ -88,7 +88,16 @@ impl ModelCircuit {
         Ok(rows)
     }
 
-    /// The public instance column for a trace, in the order of [`InstanceLayout`]: input
+    /// `values` (from [`ModelCircuit::instances`]) split over `shape`'s instance columns, as
+    /// halo2's `MockProver` takes them ([`crate::visibility::instance_columns`]).
+    pub fn instance_columns(shape: &CircuitShape, values: &[Fr]) -> Vec<Vec<Fr>> {
+        instance_columns(values, shape.instance_columns)
+            .into_iter()
+            .map(<[Fr]>::to_vec)
+            .collect()
+    }
+
+    /// The public instances for a trace, in the order of [`InstanceLayout`]: input
     /// values or their hash, the parameter hash, output values or their hash.
     pub fn instances(model: &QGraph, shape: &CircuitShape, trace: &Trace) -> Vec<Fr> {
         let vis = shape.visibility;
@@ -363,8 +372,15 @@ impl Circuit<Fr> for ModelCircuit {
             |mut region| self.layout(&config, &mut region, widths),
         )?;
         self.record(rows);
-        for (cell, row) in public {
-            layouter.constrain_instance(cell, config.instance, row);
+        let q = &*self.model;
+        let n = InstanceLayout::new(shape.visibility, q.input().len(), q.output_node().len()).len;
+        let per_column = instance_rows(n, config.instance.len()).max(1);
+        for (cell, at) in public {
+            let column = config
+                .instance
+                .get(at / per_column)
+                .ok_or(Error::Synthesis)?;
+            layouter.constrain_instance(cell, *column, at % per_column);
         }
         Ok(())
     }

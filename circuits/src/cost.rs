@@ -77,7 +77,7 @@ impl Columns {
                 + usize::from(shape.lean.is_none() && shape.visibility.params_in_advice())
                 + 2 * usize::from(shape.clamps && shape.lean.is_none()),
             advice: shape.advice_columns(),
-            instance: 1,
+            instance: shape.instance_columns,
             lookups: shape.lookups(),
             perm_cols: shape.equality_columns(),
         }
@@ -247,6 +247,7 @@ mod tests {
             clamps: false,
             visibility: Default::default(),
             lean: None,
+            instance_columns: 1,
         }
     }
 

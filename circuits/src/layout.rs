@@ -131,10 +131,14 @@ pub fn estimate_verify_gas(shape: &CircuitShape, instances: usize) -> u64 {
     const PER_LOOKUP: u64 = 25_000;
     const PER_INSTANCE: u64 = 430;
     const HASH_GATES: u64 = 50_000;
+    // An instance column past the first: its permutation commitment, evaluations and share of a
+    // grand product, as a fixed column's and a little more.
+    const PER_INSTANCE_COLUMN: u64 = 12_000;
     BASE + PER_ADVICE * shape.advice_columns() as u64
         + PER_FIXED * shape.fixed_columns() as u64
         + PER_LOOKUP * shape.lookups() as u64
         + PER_INSTANCE * instances as u64
+        + PER_INSTANCE_COLUMN * shape.instance_columns.saturating_sub(1) as u64
         + HASH_GATES * u64::from(shape.visibility.any_hashed())
 }
 
@@ -440,7 +444,13 @@ pub fn plan_at(q: &QGraph, plan: &LayoutPlan) -> Option<LayoutPlan> {
         if !tried {
             return None;
         }
-        pooled_plans(q, s.visibility, packing, s.limb_bits, &[s.range_lanes]).pop()
+        // The plan of the same `k` and instance columns, else the smallest `k` (which then
+        // differs from `plan`'s).
+        let mut plans = pooled_plans(q, s.visibility, packing, s.limb_bits, &[s.range_lanes]);
+        match plans.iter().position(|c| c.shape == s) {
+            Some(at) => Some(plans.swap_remove(at)),
+            None => plans.into_iter().next(),
+        }
     };
     found.map(|p| LayoutPlan {
         objective: plan.objective,
@@ -473,6 +483,7 @@ pub fn lean_candidates(q: &QGraph, vis: Visibility) -> Vec<LayoutPlan> {
                 clamps: false,
                 visibility: vis,
                 lean: Some(LeanShape { width: lean.width }),
+                instance_columns: 1,
             };
             let mut layers = Vec::new();
             for u in &lean.units {
@@ -695,8 +706,10 @@ pub fn packings() -> impl Iterator<Item = (usize, usize, usize)> {
 /// Limb widths the planner tries.
 pub const LIMB_BITS: std::ops::RangeInclusive<u32> = 4..=17;
 
-/// The pooled layout's plans at packing `(A, T, P)` and `limb`-bit limbs, one per lane count in
-/// `lanes`, each with the smallest `k` that fits.
+/// The pooled layout's plans at packing `(A, T, P)` and `limb`-bit limbs, per lane count in
+/// `lanes`: the smallest `k` that fits the rows, the public values spread over as many instance
+/// columns as they need there (at most [`MAX_INSTANCE_COLUMNS`]), then each larger `k` until
+/// they fit one column.
 pub fn pooled_plans(
     q: &QGraph,
     vis: Visibility,
@@ -736,6 +749,7 @@ fn pooled_plans_with(
         clamps: reads.clamps,
         visibility: vis,
         lean: None,
+        instance_columns: 1,
     };
     let (layers, (main_rows, lane_rows, func_rows)) = if layers {
         let layers = pooled_layers(q, reads, &base);
@@ -749,35 +763,53 @@ fn pooled_plans_with(
     let range_rows = lane_rows - func_rows;
     let table_rows = RangeConfig::table_rows(checks.widths(limb)) + q.table_entries();
     let instances = InstanceLayout::new(vis, q.input().len(), q.output_node().len()).len;
-    lanes
-        .iter()
-        .map(|&lanes| {
-            let mut shape = CircuitShape {
-                range_lanes: lanes,
-                ..base
-            };
-            // Function rows fill the range lanes beside the checks, one row each.
-            let need = main_rows
-                .max(instances)
-                .max(lane_height(range_rows + func_rows, lanes, max_limbs))
-                .max(table_rows);
-            while shape.usable_rows() < need {
-                shape.k += 1;
+    let mut plans = Vec::new();
+    for &lanes in lanes {
+        let mut shape = CircuitShape {
+            range_lanes: lanes,
+            ..base
+        };
+        // Function rows fill the range lanes beside the checks, one row each.
+        let need = main_rows
+            .max(lane_height(range_rows + func_rows, lanes, max_limbs))
+            .max(table_rows);
+        while shape.usable_rows() < need {
+            shape.k += 1;
+        }
+        // The public values in as many instance columns as they need at this `k`, then at each
+        // larger `k` in fewer, down to one: more columns cost a little per row, a larger `k`
+        // doubles every column.
+        loop {
+            let columns = instances.div_ceil(shape.usable_rows().max(1)).max(1);
+            if columns <= MAX_INSTANCE_COLUMNS {
+                let shape = CircuitShape {
+                    instance_columns: columns,
+                    ..shape
+                };
+                plans.push(LayoutPlan {
+                    est_verify_gas: estimate_verify_gas(&shape, instances),
+                    cost: prove_cost(&shape),
+                    shape,
+                    main_rows,
+                    range_rows,
+                    func_rows,
+                    table_rows,
+                    layers: Arc::clone(&layers),
+                    objective: Objective::Prove,
+                });
             }
-            LayoutPlan {
-                est_verify_gas: estimate_verify_gas(&shape, instances),
-                cost: prove_cost(&shape),
-                shape,
-                main_rows,
-                range_rows,
-                func_rows,
-                table_rows,
-                layers: Arc::clone(&layers),
-                objective: Objective::Prove,
+            if columns == 1 {
+                break;
             }
-        })
-        .collect()
+            shape.k += 1;
+        }
+    }
+    plans
 }
+
+/// The most instance columns a pooled plan spreads its public values over
+/// ([`CircuitShape::instance_columns`]).
+pub const MAX_INSTANCE_COLUMNS: usize = 16;
 
 /// Range-lane counts the planner tries (5 since rescale slots made it mlp_digits' best).
 pub const RANGE_LANES: &[usize] = &[1, 2, 3, 4, 5, 6, 8];

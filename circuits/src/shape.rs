@@ -76,6 +76,11 @@ pub struct CircuitShape {
     /// `None` for the pooled layout.
     #[serde(default)]
     pub lean: Option<LeanShape>,
+    /// Instance columns side by side: the public values fill them in order, each
+    /// [`crate::visibility::instance_rows`] long but the last, so that a model's many public
+    /// values (a public image) need not set `k` alone. Always 1 on the lean layout.
+    #[serde(default = "one")]
+    pub instance_columns: usize,
 }
 
 /// Parameters of the lean layout.
@@ -110,6 +115,7 @@ impl Default for CircuitShape {
                 output: Vis::Public,
             },
             lean: None,
+            instance_columns: 1,
         }
     }
 }
@@ -145,6 +151,9 @@ impl CircuitShape {
         s += &format!(", {}-bit limbs", self.limb_bits);
         if self.range_lanes > 1 {
             s += &format!(", {} range lanes", self.range_lanes);
+        }
+        if self.instance_columns > 1 {
+            s += &format!(", {} instance columns", self.instance_columns);
         }
         s
     }
@@ -213,7 +222,7 @@ impl CircuitShape {
         self.width() + 2 * self.range_lanes
     }
 
-    /// Columns with copy constraints (the permutation argument), the instance column included.
+    /// Columns with copy constraints (the permutation argument), the instance columns included.
     pub fn equality_columns(&self) -> usize {
         if self.lean.is_some() {
             return self.inputs_per_row + 1 + 3 * usize::from(self.lean_hashing());
@@ -222,7 +231,7 @@ impl CircuitShape {
         // copy their inputs there), the instance and constants columns.
         self.width()
             + self.range_lanes * (1 + usize::from(self.functions))
-            + 1
+            + self.instance_columns
             + usize::from(self.constants)
     }
 

@@ -120,6 +120,30 @@ impl Visibility {
     }
 }
 
+/// Rows of each instance column when `n` public values fill `columns` columns in order:
+/// `⌈n / columns⌉`, the last column holding the rest. Value `j` sits at row `j mod rows` of
+/// column `j div rows` (snark-verifier's order: the columns one after the other).
+pub fn instance_rows(n: usize, columns: usize) -> usize {
+    n.div_ceil(columns.max(1))
+}
+
+/// The public values `values` split into `columns` instance columns ([`instance_rows`]); a
+/// column past the values is empty.
+pub fn instance_columns<T>(values: &[T], columns: usize) -> Vec<&[T]> {
+    let rows = instance_rows(values.len(), columns).max(1);
+    let mut out: Vec<&[T]> = values.chunks(rows).collect();
+    out.resize(columns.max(1), &[]);
+    out
+}
+
+/// The lengths of [`instance_columns`]' columns.
+pub fn instance_column_lengths(n: usize, columns: usize) -> Vec<usize> {
+    let rows = instance_rows(n, columns).max(1);
+    (0..columns.max(1))
+        .map(|c| n.saturating_sub(c * rows).min(rows))
+        .collect()
+}
+
 /// Positions of each group in the public instance column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceLayout {

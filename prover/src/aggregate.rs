@@ -56,7 +56,7 @@ pub struct Inner<'a> {
     pub params: &'a ParamsKZG<Bn256>,
     /// Its verifying key.
     pub vk: &'a VerifyingKey<G1Affine>,
-    /// Its public instances (one column).
+    /// Its public instances, in order over its instance columns ([`proof::instance_columns`]).
     pub instances: Vec<Fr>,
     /// Its proof, made with [`Transcript::Poseidon`].
     pub proof: Vec<u8>,
@@ -100,16 +100,16 @@ impl Chain {
                      made with --for-aggregation?)"
                 )));
             }
+            let columns: Vec<Vec<Fr>> = proof::instance_columns(x.vk, &x.instances)
+                .into_iter()
+                .map(<[Fr]>::to_vec)
+                .collect();
             let protocol = compile(
                 x.params,
                 x.vk,
-                Config::kzg().with_num_instance(vec![x.instances.len()]),
+                Config::kzg().with_num_instance(columns.iter().map(Vec::len).collect()),
             );
-            snarks.push(Snark::new(
-                protocol,
-                vec![x.instances.clone()],
-                x.proof.clone(),
-            ));
+            snarks.push(Snark::new(protocol, columns, x.proof.clone()));
         }
         let exists = |(p, i): Cell| p < inners.len() && i < inners[p].instances.len();
         if let Some(c) = links
@@ -139,9 +139,11 @@ impl Chain {
     /// The outer proof's public instances: the accumulator's limbs are computed by the
     /// circuit; this is the part after them.
     pub fn exposed_values(&self) -> Vec<Fr> {
+        // A cell's index runs over the proof's instance columns one after the other, as
+        // snark-verifier flattens them (`previous_instances`).
         self.exposed
             .iter()
-            .map(|&(p, i)| self.snarks[p].instances[0][i])
+            .filter_map(|&(p, i)| self.snarks[p].instances.iter().flatten().nth(i).copied())
             .collect()
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::halo2curves::ff::PrimeField;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use zkonnx_circuits::layout::CircuitShape;
+use zkonnx_circuits::layout::{CircuitShape, MAX_INSTANCE_COLUMNS};
 use zkonnx_circuits::visibility::InstanceLayout;
 
 use crate::error::{io_err, ProverError, Result};
@@ -75,6 +75,11 @@ impl Settings {
 /// The largest `k` a settings file or key may declare (2^28 rows is beyond any model this
 /// machine class proves, and keeps every size derived from `k` far from overflow).
 pub const MAX_K: u32 = 28;
+
+/// More cells per row than any planned circuit has (an advice pool of at most
+/// [`zkonnx_circuits::layout::MAX_POOL_WIDTH`] columns, two per range lane, the instance
+/// columns): a bound on the values a group may have at `2^k` rows.
+pub const MAX_CELLS_PER_ROW: usize = 64;
 
 /// A proof with its public instances and the outputs they encode.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -199,26 +204,41 @@ impl Settings {
         Ok(s)
     }
 
-    /// Checks that the sizes fit the circuit: `k` within what any SRS holds, and every public
-    /// group within the instance column's `2^k` rows (so nothing derived from them overflows).
+    /// Checks that the sizes fit the circuit: `k` within what any SRS holds, the instance
+    /// columns within what the planner makes (one on the lean layout), the public instances
+    /// within those columns' usable rows, and the input and output within the cells of any
+    /// planned circuit's rows (so nothing derived from them overflows).
     pub fn validate(&self) -> std::result::Result<(), String> {
         let k = self.shape.k;
         if !(1..=MAX_K).contains(&k) {
             return Err(format!("k = {k} is out of range (1..={MAX_K})"));
+        }
+        let columns = self.shape.instance_columns;
+        let most = if self.shape.lean.is_some() {
+            1
+        } else {
+            MAX_INSTANCE_COLUMNS
+        };
+        if !(1..=most).contains(&columns) {
+            return Err(format!(
+                "{columns} instance columns is out of range (1..={most})"
+            ));
         }
         let rows = 1usize << k;
         for (what, n) in [
             ("num_inputs", self.num_inputs),
             ("num_outputs", self.num_outputs),
         ] {
-            if n == 0 || n > rows {
+            if n == 0 || n > rows * MAX_CELLS_PER_ROW {
                 return Err(format!("{what} = {n} does not fit a circuit of 2^{k} rows"));
             }
         }
         let layout = self.instance_layout();
-        if layout.len > rows {
+        let usable = self.shape.usable_rows();
+        if layout.len > usable * columns {
             return Err(format!(
-                "{} public instances do not fit a circuit of 2^{k} rows",
+                "{} public instances do not fit {columns} instance column(s) of {usable} usable \
+                 rows (k = {k})",
                 layout.len
             ));
         }

@@ -75,7 +75,7 @@ where
         params,
         pk,
         &[circuit],
-        &[&[instances]],
+        &[&crate::proof::instance_columns(pk.get_vk(), instances)],
         rng,
         &mut transcript,
     )

@@ -110,7 +110,7 @@ where
         &params,
         pk,
         &[circuit],
-        &[&[instances]],
+        &[&instance_columns(pk.get_vk(), instances)],
         rng,
         &mut transcript,
     )
@@ -119,6 +119,19 @@ where
         message: format!("{e:?}"),
     })?;
     Ok(transcript.finalize())
+}
+
+/// `instances` split over `vk`'s instance columns in order
+/// ([`zkonnx_circuits::visibility::instance_rows`]): every interface takes the public values as
+/// one list, and the circuit's shape says how many columns hold them.
+pub fn instance_columns<'a>(vk: &VerifyingKey<G1Affine>, instances: &'a [Fr]) -> Vec<&'a [Fr]> {
+    zkonnx_circuits::visibility::instance_columns(instances, vk.cs().num_instance_columns())
+}
+
+/// The lengths of [`instance_columns`]' columns for `n` public values (what the Solidity
+/// verifiers are generated for).
+pub fn instance_column_lengths(vk: &VerifyingKey<G1Affine>, n: usize) -> Vec<usize> {
+    zkonnx_circuits::visibility::instance_column_lengths(n, vk.cs().num_instance_columns())
 }
 
 /// Verifies a proof. Returns `Ok(false)` for any proof that does not verify
@@ -184,7 +197,7 @@ where
         params.verifier_params(),
         vk,
         strategy,
-        &[&[instances]],
+        &[&instance_columns(vk, instances)],
         transcript,
     ) {
         Ok(acc) => VerificationStrategy::<_, VerifierSHPLONK<'_, Bn256>>::finalize(acc),

@@ -428,6 +428,7 @@ mod tests {
                             clamps: bit(4),
                             visibility: vis,
                             lean: None,
+                            instance_columns: lanes.min(3),
                         };
                         let planned = Columns::of(&shape);
                         assert_eq!(planned, columns(shape), "{shape:?}");

@@ -101,10 +101,14 @@ pub fn output_under_mock(path: &std::path::Path, x: &[f32]) -> Vec<f64> {
     let out = c.model.dequantize_output(t.output(&c.model));
     let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), std::sync::Arc::new(t));
-    zkonnx::halo2_proofs::dev::MockProver::run(c.k(), &circuit, vec![inst])
-        .expect("mock")
-        .verify()
-        .expect("honest witness");
+    zkonnx::halo2_proofs::dev::MockProver::run(
+        c.k(),
+        &circuit,
+        ModelCircuit::instance_columns(&c.plan.shape, &inst),
+    )
+    .expect("mock")
+    .verify()
+    .expect("honest witness");
     out
 }
 

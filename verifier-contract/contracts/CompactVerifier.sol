@@ -21,8 +21,8 @@ contract CompactVerifier {
     uint256 internal constant Q = 0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47;
     /// Where the verifying-key blob is copied in memory.
     uint256 internal constant VK = 0x600;
-    /// Blob magic: "ZKXCVK", version 4.
-    uint256 internal constant MAGIC = 0x5a4b5843564b0000000000000000000000000000000000000000000000000004;
+    /// Blob magic: "ZKXCVK", version 5.
+    uint256 internal constant MAGIC = 0x5a4b5843564b0000000000000000000000000000000000000000000000000005;
     /// R − 1 (adding it subtracts one).
     uint256 internal constant R_MINUS_1 = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000000;
 
@@ -42,8 +42,7 @@ contract CompactVerifier {
             // challenges, Lagrange values, z, temporaries, constants), 3 challenges, 4 Lagrange values,
             // 5 denominators, 6 prefix products, 7 program stack, 8 z_S per query set,
             // 9 powers of z, 10 transcript buffer, 11 transcript length, 12 z, 13 mu,
-            // 14 gamma, 15 z', 16 z^n, 17 number of denominators, 18 instance fraction's
-            // numerator.
+            // 14 gamma, 15 z', 16 z^n, 17 number of denominators.
             function hdr(i) -> v {
                 v := mload(add(VK, shl(5, i)))
             }
@@ -126,7 +125,7 @@ contract CompactVerifier {
                 let ne := shl(5, hdr(7))
                 absorb(p, ne)
                 if iszero(validScalars(p, hdr(7))) { fail() }
-                calldatacopy(add(reg(2), 0x20), p, ne)
+                calldatacopy(add(reg(2), shl(5, hdr(38))), p, ne)
                 p := add(p, ne)
                 setReg(13, squeeze())
                 setReg(14, squeeze())
@@ -137,7 +136,7 @@ contract CompactVerifier {
             }
 
             // ---- Denominators, inverted together ----
-            // Order: the numerator's Lagrange table (z − ω^i), the instance fraction's
+            // Order: the numerator's Lagrange table (z − ω^i), each instance column's fraction's
             // denominator, z^n − 1, each query set's barycentric denominators, then z_S of
             // every set after the first.
             function denominators() {
@@ -151,46 +150,59 @@ contract CompactVerifier {
                     mstore(d, addmod(z, sub(R, mload(lagTab)), R))
                     d := add(d, 0x20)
                 }
-                // Σ_i x_i·ω^i/(z − ω^i) = Σ_i x_i/(z·ω^{−i} − 1) as one fraction num/den, two
-                // instances a step (x₁/b₁ + x₂/b₂ = (x₁b₂ + x₂b₁)/(b₁b₂)); every instance must
-                // be canonical.
+                // The instance columns take the instances one after the other; each one's
+                // fraction's numerator waits in its evaluation slot, its denominator joins the
+                // others.
                 {
-                    let omegaInv := hdr(36)
-                    let u := z
-                    let num := 0
-                    let den := 1
                     let valid := 1
                     let src := reg(1)
-                    let end := add(src, shl(5, hdr(5)))
-                    if and(hdr(5), 1) {
-                        num := calldataload(src)
-                        valid := lt(num, R)
-                        den := addmod(u, R_MINUS_1, R)
-                        u := mulmod(u, omegaInv, R)
-                        src := add(src, 0x20)
+                    let lens := add(VK, hdr(39))
+                    for { let col := 0 } lt(col, hdr(38)) { col := add(col, 1) } {
+                        let end := add(src, shl(5, mload(add(lens, shl(5, col)))))
+                        let num, den, ok := instanceFraction(src, end)
+                        valid := and(valid, ok)
+                        src := end
+                        mstore(add(reg(2), shl(5, col)), num)
+                        mstore(d, den)
+                        d := add(d, 0x20)
                     }
-                    for { } lt(src, end) { src := add(src, 0x40) } {
-                        let x1 := calldataload(src)
-                        let x2 := calldataload(add(src, 0x20))
-                        valid := and(valid, and(lt(x1, R), lt(x2, R)))
-                        let b1 := addmod(u, R_MINUS_1, R)
-                        u := mulmod(u, omegaInv, R)
-                        let b2 := addmod(u, R_MINUS_1, R)
-                        u := mulmod(u, omegaInv, R)
-                        let bb := mulmod(b1, b2, R)
-                        num := addmod(
-                            mulmod(num, bb, R),
-                            mulmod(den, addmod(mulmod(x1, b2, R), mulmod(x2, b1, R), R), R),
-                            R
-                        )
-                        den := mulmod(den, bb, R)
-                    }
-                    if iszero(valid) { fail() }
-                    setReg(18, num)
-                    mstore(d, den)
+                    // The columns hold exactly the instances.
+                    if iszero(and(valid, eq(src, add(reg(1), shl(5, hdr(5)))))) { fail() }
                 }
-                mstore(add(d, 0x20), addmod(zn, sub(R, 1), R))
-                setDenominators(add(d, 0x40))
+                mstore(d, addmod(zn, sub(R, 1), R))
+                setDenominators(add(d, 0x20))
+            }
+            // Σ_i x_i·ω^i/(z − ω^i) = Σ_i x_i/(z·ω^{−i} − 1) over the column's instances in
+            // [src, end) as one fraction num/den, two instances a step
+            // (x₁/b₁ + x₂/b₂ = (x₁b₂ + x₂b₁)/(b₁b₂)); valid iff every instance is canonical.
+            function instanceFraction(src, end) -> num, den, valid {
+                let omegaInv := hdr(36)
+                let u := reg(12)
+                den := 1
+                valid := 1
+                if and(shr(5, sub(end, src)), 1) {
+                    num := calldataload(src)
+                    valid := lt(num, R)
+                    den := addmod(u, R_MINUS_1, R)
+                    u := mulmod(u, omegaInv, R)
+                    src := add(src, 0x20)
+                }
+                for { } lt(src, end) { src := add(src, 0x40) } {
+                    let x1 := calldataload(src)
+                    let x2 := calldataload(add(src, 0x20))
+                    valid := and(valid, and(lt(x1, R), lt(x2, R)))
+                    let b1 := addmod(u, R_MINUS_1, R)
+                    u := mulmod(u, omegaInv, R)
+                    let b2 := addmod(u, R_MINUS_1, R)
+                    u := mulmod(u, omegaInv, R)
+                    let bb := mulmod(b1, b2, R)
+                    num := addmod(
+                        mulmod(num, bb, R),
+                        mulmod(den, addmod(mulmod(x1, b2, R), mulmod(x2, b1, R), R), R),
+                        R
+                    )
+                    den := mulmod(den, bb, R)
+                }
             }
             function setDenominators(d) {
                 let z := reg(12)
@@ -271,7 +283,12 @@ contract CompactVerifier {
                 for { let i := 0 } lt(i, n) { i := add(i, 0x20) } {
                     mstore(add(dst, i), mload(add(consts, i)))
                 }
-                mstore(reg(2), mulmod(mulmod(c, reg(18), R), mload(inv), R))
+                // Each instance column's evaluation: c·num/den, its numerator already in its slot.
+                let slot := reg(2)
+                for { let end := add(slot, shl(5, hdr(38))) } lt(slot, end) { slot := add(slot, 0x20) } {
+                    mstore(slot, mulmod(mulmod(c, mload(slot), R), mload(inv), R))
+                    inv := add(inv, 0x20)
+                }
             }
 
             // ---- The quotient numerator: a stack machine over 3-byte instructions ----
@@ -362,7 +379,7 @@ contract CompactVerifier {
             // Accumulates every set into the MSM at 0x100; returns the scalar of −G over z_{S1}.
             function openSets() -> gScalar {
                 let zs1 := mload(reg(8))
-                let w := add(reg(5), shl(5, add(hdr(10), 2)))
+                let w := add(reg(5), shl(5, add(hdr(10), add(hdr(38), 1))))
                 let zsInv := add(w, shl(5, hdr(34)))
                 let set := add(VK, hdr(20))
                 let gammaS := 1
@@ -438,7 +455,7 @@ contract CompactVerifier {
             // ---- Main ----
             {
                 let size := extcodesize(vk)
-                if lt(size, add(1, shl(5, 38))) { fail() }
+                if lt(size, add(1, shl(5, 40))) { fail() }
                 let blobLen := sub(size, 1)
                 extcodecopy(vk, VK, 1, blobLen)
                 if iszero(eq(hdr(0), MAGIC)) { fail() }
@@ -450,12 +467,14 @@ contract CompactVerifier {
                 // Working memory.
                 let p := add(VK, and(add(blobLen, 0x1f), not(0x1f)))
                 setReg(2, p)
-                p := add(p, shl(5, add(hdr(7), 2)))
+                // At least one instance column (the slots before the proof's evaluations).
+                if iszero(hdr(38)) { fail() }
+                p := add(p, shl(5, add(hdr(7), add(hdr(38), 1))))
                 setReg(3, p)
                 p := add(p, shl(5, hdr(33)))
                 setReg(4, p)
                 p := add(p, shl(5, add(add(hdr(10), 1), add(hdr(35), hdr(12)))))
-                let nden := add(add(hdr(10), 2), add(hdr(34), sub(hdr(14), 1)))
+                let nden := add(add(hdr(10), add(hdr(38), 1)), add(hdr(34), sub(hdr(14), 1)))
                 setReg(17, nden)
                 setReg(5, p)
                 p := add(p, shl(5, nden))
@@ -473,10 +492,11 @@ contract CompactVerifier {
             denominators()
             batchInvert()
             fillTable()
-            // The quotient's evaluation: numerator / (z^n − 1); z^n − 1 is denominator nlag + 1.
+            // The quotient's evaluation: numerator / (z^n − 1); its slot follows the instance
+            // columns' and the proof's, z^n − 1 is denominator nlag + C.
             mstore(
-                add(reg(2), shl(5, add(hdr(7), 1))),
-                mulmod(numerator(), mload(add(reg(5), shl(5, add(hdr(10), 1)))), R)
+                add(reg(2), shl(5, add(hdr(7), hdr(38)))),
+                mulmod(numerator(), mload(add(reg(5), shl(5, add(hdr(10), hdr(38))))), R)
             )
             {
                 mstore(0x100, 0)

@@ -23,12 +23,13 @@ type Verifier = PlonkVerifier<
     LimbsEncoding<{ snark_verifier_sdk::LIMBS }, { snark_verifier_sdk::BITS }>,
 >;
 
-/// Generates the Solidity verifier of a verifying key for one instance column of
-/// `num_instances` values. `params` needs only `k`, `g[0]`, `g2` and `s·g2`.
+/// Generates the Solidity verifier of a verifying key whose instance columns hold
+/// `num_instances[c]` values each (the calldata takes them one column after the other).
+/// `params` needs only `k`, `g[0]`, `g2` and `s·g2`.
 pub fn verifier_solidity(
     params: &ParamsKZG<Bn256>,
     vk: &VerifyingKey<G1Affine>,
-    num_instances: usize,
+    num_instances: &[usize],
 ) -> Result<String> {
     verifier_solidity_with(params, vk, num_instances, None)
 }
@@ -38,22 +39,29 @@ pub fn verifier_solidity(
 pub fn verifier_solidity_with(
     params: &ParamsKZG<Bn256>,
     vk: &VerifyingKey<G1Affine>,
-    num_instances: usize,
+    num_instances: &[usize],
     accumulator: Option<Vec<(usize, usize)>>,
 ) -> Result<String> {
+    if num_instances.len() != vk.cs().num_instance_columns() {
+        return Err(EvmError::Compile(format!(
+            "{} instance column lengths for a key with {} instance columns",
+            num_instances.len(),
+            vk.cs().num_instance_columns()
+        )));
+    }
     let run = || {
         let protocol = compile(
             params,
             vk,
             Config::kzg()
-                .with_num_instance(vec![num_instances])
+                .with_num_instance(num_instances.to_vec())
                 .with_accumulator_indices(accumulator.clone()),
         );
         let dk: KzgDecidingKey<Bn256> = (params.get_g()[0], params.g2(), params.s_g2()).into();
         let loader = EvmLoader::new::<Fq, Fr>();
         let protocol = protocol.loaded(&loader);
         let mut transcript = EvmTranscript::<G1Affine, Rc<EvmLoader>, _, _>::new(&loader);
-        let instances = transcript.load_instances(vec![num_instances]);
+        let instances = transcript.load_instances(num_instances.to_vec());
         let proof = Verifier::read_proof(&dk, &protocol, &instances, &mut transcript)
             .map_err(|e| format!("{e:?}"))?;
         Verifier::verify(&dk, &protocol, &instances, &proof).map_err(|e| format!("{e:?}"))?;

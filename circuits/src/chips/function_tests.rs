@@ -30,6 +30,7 @@ const SHAPE: CircuitShape = CircuitShape {
         output: crate::visibility::Vis::Public,
     },
     lean: None,
+    instance_columns: 1,
 };
 
 /// Two tables over the inputs −32..31 (4 fractional bits in and out).

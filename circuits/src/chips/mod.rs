@@ -51,8 +51,9 @@ pub fn val(v: Option<i128>) -> Value<Fr> {
 pub struct ChipConfig {
     /// Shared advice pool.
     pub advice: Vec<Column<Advice>>,
-    /// Public inputs then public outputs.
-    pub instance: Column<Instance>,
+    /// Public inputs then public outputs, in order over the columns
+    /// ([`crate::visibility::instance_rows`]).
+    pub instance: Vec<Column<Instance>>,
     /// Matrix-vector chip.
     pub mac: mac::MacConfig,
     /// Elementwise rescale / ReLU chip.
@@ -78,8 +79,12 @@ impl ChipConfig {
         for &c in &advice {
             meta.enable_equality(c);
         }
-        let instance = meta.instance_column();
-        meta.enable_equality(instance);
+        let instance: Vec<Column<Instance>> = (0..shape.instance_columns.max(1))
+            .map(|_| meta.instance_column())
+            .collect();
+        for &c in &instance {
+            meta.enable_equality(c);
+        }
         let fixed: Vec<Column<Fixed>> = (0..shape.fixed_pool())
             .map(|_| meta.fixed_column())
             .collect();

@@ -31,6 +31,7 @@ pub(super) const SHAPE: CircuitShape = CircuitShape {
         output: crate::visibility::Vis::Public,
     },
     lean: None,
+    instance_columns: 1,
 };
 
 const SHIFT: u32 = 4;

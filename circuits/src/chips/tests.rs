@@ -27,6 +27,7 @@ const SHAPE: CircuitShape = CircuitShape {
         output: crate::visibility::Vis::Public,
     },
     lean: None,
+    instance_columns: 1,
 };
 
 /// What one test circuit lays out.

@@ -6,12 +6,12 @@
 //!
 //! | word | content |
 //! |---|---|
-//! | 0 | magic `ZKXCVK` and version 4 |
+//! | 0 | magic `ZKXCVK` and version 5 |
 //! | 1 | k |
 //! | 2 | ω |
 //! | 3 | 1/n |
 //! | 4 | transcript initial state |
-//! | 5 | number of instances |
+//! | 5 | number of instances (over all instance columns) |
 //! | 6 | number of phases |
 //! | 7 | number of proof evaluations |
 //! | 8 | quotient chunks |
@@ -37,6 +37,8 @@
 //! | 35 | temporaries of the program (value-table slots between `z` and the constants) |
 //! | 36 | ω⁻¹ |
 //! | 37 | 0, or 1 + the instance index where a KZG accumulator's 12 limbs start |
+//! | 38 | number of instance columns `C` |
+//! | 39 | byte offset of the instance columns' lengths (one word each; the instances fill the columns one after the other) |
 //!
 //! A query set is `t, p, shift₁..shift_t, ell₁..ell_t`, then per polynomial its commitment
 //! (`kind·2^16 + index`; kind 0 preprocessed, 1 witness, 2 quotient) and `t` evaluation slots.
@@ -49,7 +51,8 @@ use sha3::{Digest, Keccak256};
 use super::program::Op;
 use super::{Commitment, CompactVk};
 
-/// First word of a blob: `ZKXCVK`, then the format version (4) in the last byte.
+/// First word of a blob: `ZKXCVK`, then the format version (5: several instance columns) in
+/// the last byte.
 pub const MAGIC: [u8; 32] = {
     let mut m = [0u8; 32];
     let tag = *b"ZKXCVK";
@@ -58,12 +61,12 @@ pub const MAGIC: [u8; 32] = {
         m[i] = tag[i];
         i += 1;
     }
-    m[31] = 4;
+    m[31] = 5;
     m
 };
 
 /// Number of header words.
-pub const HEADER_WORDS: usize = 38;
+pub const HEADER_WORDS: usize = 40;
 
 fn word(v: u64) -> [u8; 32] {
     let mut w = [0u8; 32];
@@ -134,6 +137,11 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
         }
     }
     let preprocessed: Vec<[u8; 32]> = vk.preprocessed.iter().flat_map(g1).collect();
+    let instance_columns: Vec<[u8; 32]> = vk
+        .instance_columns
+        .iter()
+        .map(|&n| word(n as u64))
+        .collect();
 
     let off_phases = HEADER_WORDS * 32;
     let off_lagranges = off_phases + phases.len() * 32;
@@ -141,6 +149,7 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
     let off_program = off_constants + constants.len() * 32;
     let off_sets = off_program + program.len();
     let off_preprocessed = off_sets + sets.len() * 32;
+    let off_instance_columns = off_preprocessed + preprocessed.len() * 32;
 
     let mut header: Vec<[u8; 32]> = vec![
         MAGIC,
@@ -177,6 +186,8 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
     header.push(word(vk.program.table.temps as u64));
     header.push(fr(&vk.omega_inv()));
     header.push(word(vk.accumulator.map_or(0, |o| o as u64 + 1)));
+    header.push(word(vk.instance_columns.len() as u64));
+    header.push(word(off_instance_columns as u64));
     debug_assert_eq!(header.len(), HEADER_WORDS);
 
     let mut out = Vec::new();
@@ -189,7 +200,7 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
         out.extend_from_slice(w);
     }
     out.extend_from_slice(&program);
-    for w in sets.iter().chain(&preprocessed) {
+    for w in sets.iter().chain(&preprocessed).chain(&instance_columns) {
         out.extend_from_slice(w);
     }
     out

@@ -16,6 +16,7 @@ pub mod native;
 pub mod program;
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine, G2Affine};
 use halo2_proofs::halo2curves::ff::{Field, PrimeField};
@@ -61,9 +62,9 @@ pub struct QuerySet {
 
 /// Everything the compact verifier needs about one circuit.
 ///
-/// Evaluation slots: slot 0 is the instance column's evaluation at `z` (computed from the
-/// public inputs), slots `1..=num_evals` the proof's evaluations, and the last slot the
-/// quotient's evaluation (computed from the numerator).
+/// Evaluation slots: slots `0..C` are the `C` instance columns' evaluations at `z` (computed
+/// from the public inputs), the next `num_evals` the proof's evaluations, and the last slot
+/// the quotient's evaluation (computed from the numerator).
 #[derive(Debug, Clone)]
 pub struct CompactVk {
     /// log2 of the domain size.
@@ -74,8 +75,11 @@ pub struct CompactVk {
     pub n_inv: Fr,
     /// The transcript's first absorbed scalar (halo2's verifying-key digest).
     pub transcript_init: Fr,
-    /// Number of public instances (one column).
+    /// Number of public instances, over all instance columns.
     pub num_instance: usize,
+    /// Values in each instance column: the public instances fill the columns one after the
+    /// other (snark-verifier's order), so column `c` starts at the sum of the lengths before.
+    pub instance_columns: Vec<usize>,
     /// Per phase: witness commitments read, then challenges squeezed.
     pub phases: Vec<(usize, usize)>,
     /// Evaluations in the proof.
@@ -153,13 +157,13 @@ fn rotate(omega: Fr, n: u64, r: i32) -> Fr {
 }
 
 impl CompactVk {
-    /// Lowers a verifying key with one instance column of `num_instance` values.
+    /// Lowers a verifying key whose instance columns hold `instance_columns[c]` values each.
     pub fn new(
         params: &ParamsKZG<Bn256>,
         vk: &VerifyingKey<G1Affine>,
-        num_instance: usize,
+        instance_columns: &[usize],
     ) -> Result<Self> {
-        Self::lower(params, vk, num_instance, None)
+        Self::lower(params, vk, instance_columns, None)
     }
 
     /// Lowers the verifying key of a circuit whose instances `offset..offset + 12` are a KZG
@@ -167,9 +171,10 @@ impl CompactVk {
     pub fn with_accumulator(
         params: &ParamsKZG<Bn256>,
         vk: &VerifyingKey<G1Affine>,
-        num_instance: usize,
+        instance_columns: &[usize],
         offset: usize,
     ) -> Result<Self> {
+        let num_instance: usize = instance_columns.iter().sum();
         if offset
             .checked_add(ACCUMULATOR_LIMBS)
             .is_none_or(|end| end > num_instance)
@@ -178,19 +183,27 @@ impl CompactVk {
                 "an accumulator at instance {offset} does not fit {num_instance} instances"
             )));
         }
-        Self::lower(params, vk, num_instance, Some(offset))
+        Self::lower(params, vk, instance_columns, Some(offset))
     }
 
     fn lower(
         params: &ParamsKZG<Bn256>,
         vk: &VerifyingKey<G1Affine>,
-        num_instance: usize,
+        instance_columns: &[usize],
         accumulator: Option<usize>,
     ) -> Result<Self> {
+        let columns = instance_columns.len();
+        if columns != vk.cs().num_instance_columns() || columns == 0 {
+            return Err(EvmError::Format(format!(
+                "{columns} instance column lengths for a key with {} instance columns",
+                vk.cs().num_instance_columns()
+            )));
+        }
+        let num_instance: usize = instance_columns.iter().sum();
         let protocol = compile(
             params,
             vk,
-            Config::kzg().with_num_instance(vec![num_instance]),
+            Config::kzg().with_num_instance(instance_columns.to_vec()),
         );
         let json = serde_json::to_value(&protocol)
             .map_err(|e| EvmError::Format(format!("cannot read the protocol: {e}")))?;
@@ -202,8 +215,11 @@ impl CompactVk {
         if !p.accumulator_indices.is_empty() {
             return Err(unsupported("accumulators in instances"));
         }
-        if p.num_instance != [num_instance] {
-            return Err(unsupported("more than one instance column"));
+        if p.num_instance != instance_columns {
+            return Err(EvmError::Format(format!(
+                "the protocol has instance columns of {:?} values, not {instance_columns:?}",
+                p.num_instance
+            )));
         }
         if p.quotient.chunk_degree != 1 {
             return Err(unsupported("a quotient chunk degree other than 1"));
@@ -228,21 +244,19 @@ impl CompactVk {
             .transpose()?
             .unwrap_or(Fr::ZERO);
 
-        // Evaluation slots.
+        // Evaluation slots: the instance columns (polynomials `instance_poly..` in
+        // snark-verifier's numbering, after the preprocessed ones), the proof's, the quotient.
         let num_witness: usize = p.num_witness.iter().sum();
         let instance_poly = preprocessed.len();
-        let quotient_poly = preprocessed.len() + 1 + num_witness;
-        let quotient_slot = 1 + p.evaluations.len();
+        let instances = instance_poly..instance_poly + columns;
+        let quotient_poly = instances.end + num_witness;
+        let quotient_slot = columns + p.evaluations.len();
         let mut slot_of: HashMap<Query, usize> = HashMap::new();
-        slot_of.insert(
-            Query {
-                poly: instance_poly,
-                rotation: 0,
-            },
-            0,
-        );
+        for (slot, poly) in instances.clone().enumerate() {
+            slot_of.insert(Query { poly, rotation: 0 }, slot);
+        }
         for (i, q) in p.evaluations.iter().enumerate() {
-            slot_of.insert(*q, 1 + i);
+            slot_of.insert(*q, columns + i);
         }
         slot_of.insert(
             Query {
@@ -257,7 +271,7 @@ impl CompactVk {
         let mut instance_rotations = BTreeSet::new();
         collect(
             &p.quotient.numerator,
-            instance_poly,
+            &instances,
             &mut used,
             &mut instance_rotations,
         );
@@ -269,7 +283,7 @@ impl CompactVk {
         let lagranges = used.iter().map(|&r| rotate(omega, n, r)).collect();
 
         let table = program::Table {
-            slots: 2 + p.evaluations.len(),
+            slots: columns + 1 + p.evaluations.len(),
             challenges: p.num_challenge.iter().sum(),
             lagranges: used.len(),
             temps: 0,
@@ -297,8 +311,8 @@ impl CompactVk {
                             Commitment::Preprocessed(poly)
                         } else if poly == quotient_poly {
                             Commitment::Quotient
-                        } else if poly > instance_poly && poly < quotient_poly {
-                            Commitment::Witness(poly - instance_poly - 1)
+                        } else if poly >= instances.end && poly < quotient_poly {
+                            Commitment::Witness(poly - instances.end)
                         } else {
                             return Err(unsupported("opening the instance column"));
                         };
@@ -315,6 +329,7 @@ impl CompactVk {
             n_inv,
             transcript_init,
             num_instance,
+            instance_columns: instance_columns.to_vec(),
             phases: p
                 .num_witness
                 .iter()
@@ -373,25 +388,25 @@ impl Protocol {
     }
 }
 
-/// Collects the Lagrange indices and the instance column's rotations used by `e`.
-fn collect(e: &Expr, instance_poly: usize, lag: &mut BTreeSet<i32>, inst: &mut BTreeSet<i32>) {
+/// Collects the Lagrange indices and the instance columns' rotations used by `e`.
+fn collect(e: &Expr, instances: &Range<usize>, lag: &mut BTreeSet<i32>, inst: &mut BTreeSet<i32>) {
     match e {
         Expr::CommonPolynomial(program::CommonPoly::Lagrange(i)) => {
             lag.insert(*i);
         }
-        Expr::Polynomial(q) if q.poly == instance_poly => {
+        Expr::Polynomial(q) if instances.contains(&q.poly) => {
             inst.insert(q.rotation);
         }
-        Expr::Negated(a) | Expr::Scaled(a, _) => collect(a, instance_poly, lag, inst),
+        Expr::Negated(a) | Expr::Scaled(a, _) => collect(a, instances, lag, inst),
         Expr::Sum(a, b) | Expr::Product(a, b) => {
-            collect(a, instance_poly, lag, inst);
-            collect(b, instance_poly, lag, inst);
+            collect(a, instances, lag, inst);
+            collect(b, instances, lag, inst);
         }
         Expr::DistributePowers(v, s) => {
             for x in v {
-                collect(x, instance_poly, lag, inst);
+                collect(x, instances, lag, inst);
             }
-            collect(s, instance_poly, lag, inst);
+            collect(s, instances, lag, inst);
         }
         _ => {}
     }

@@ -120,7 +120,8 @@ fn verify_inner(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> Option<bool> 
         .map(|_| r.point(&mut t))
         .collect::<Option<Vec<_>>>()?;
     let z = t.squeeze();
-    let mut evals = vec![Fr::ZERO];
+    let columns = vk.instance_columns.len();
+    let mut evals = vec![Fr::ZERO; columns];
     for _ in 0..vk.num_evals {
         evals.push(r.scalar(&mut t)?);
     }
@@ -130,24 +131,31 @@ fn verify_inner(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> Option<bool> 
     let z_prime = t.squeeze();
     let w_prime = r.point(&mut t)?;
 
-    // Σ_i x_i·ω^i/(z − ω^i) = Σ_i x_i/(z·ω^{−i} − 1) as one fraction (no inversion per
-    // instance).
-    let (mut inst_num, mut inst_den) = (Fr::ZERO, Fr::ONE);
-    let (mut u, omega_inv) = (z, vk.omega_inv());
-    for x in instances {
-        let b = u - Fr::ONE;
-        inst_num = inst_num * b + *x * inst_den;
-        inst_den *= b;
-        u *= omega_inv;
+    // Per instance column, Σ_i x_i·ω^i/(z − ω^i) = Σ_i x_i/(z·ω^{−i} − 1) as one fraction
+    // (no inversion per instance); the columns take the instances one after the other.
+    let omega_inv = vk.omega_inv();
+    let mut fractions = Vec::with_capacity(columns);
+    let mut rest = instances;
+    for &len in &vk.instance_columns {
+        let (column, after) = rest.split_at_checked(len)?;
+        rest = after;
+        let (mut num, mut den, mut u) = (Fr::ZERO, Fr::ONE, z);
+        for x in column {
+            let b = u - Fr::ONE;
+            num = num * b + *x * den;
+            den *= b;
+            u *= omega_inv;
+        }
+        fractions.push((num, den));
     }
 
     // Denominators, inverted together: the numerator's Lagrange table, the instance
-    // fraction, z^n − 1, then per set the barycentric denominators and (after the first) z_s.
+    // fractions', z^n − 1, then per set the barycentric denominators and (after the first) z_s.
     let n = 1u64 << vk.k;
     let zn = z.pow_vartime([n]);
     let mut den = Vec::new();
     den.extend(vk.lagranges.iter().map(|w| z - w));
-    den.push(inst_den);
+    den.extend(fractions.iter().map(|f| f.1));
     den.push(zn - Fr::ONE);
     let max_t = vk.sets.iter().map(|s| s.shifts.len()).max().unwrap_or(1);
     let mut z_pows = vec![Fr::ONE];
@@ -171,9 +179,11 @@ fn verify_inner(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> Option<bool> 
 
     let nl = vk.lagranges.len();
     let c = (zn - Fr::ONE) * vk.n_inv;
-    evals[0] = c * inst_num * den[nl];
-    let zn_minus_one_inv = den[nl + 1];
-    let at = nl + 2;
+    for (c_at, (num, _)) in fractions.iter().enumerate() {
+        evals[c_at] = c * num * den[nl + c_at];
+    }
+    let zn_minus_one_inv = den[nl + columns];
+    let at = nl + columns + 1;
     let mut table = evals.clone();
     table.push(Fr::ZERO); // the quotient's slot, filled below
     table.extend(&challenges);
