@@ -12,7 +12,6 @@ use common::onnx::{
 };
 use zkonnx::circuits::circuit::ModelCircuit;
 use zkonnx::circuits::float_ref::FloatReference;
-use zkonnx::halo2_proofs::dev::MockProver;
 use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
 use zkonnx::{Model, QuantSettings};
 
@@ -62,25 +61,12 @@ fn check_against(
     }
     let instances = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), t);
-    MockProver::run(
-        c.k(),
-        &circuit,
-        ModelCircuit::instance_columns(&c.plan.shape, &instances),
-    )
-    .expect("synthesis")
-    .assert_satisfied();
+    common::mock(&c, &circuit, &instances).assert_satisfied();
     let mut bad = instances;
     let last = bad.len() - 1;
     bad[last] += Fr::one();
     assert!(
-        MockProver::run(
-            c.k(),
-            &circuit,
-            ModelCircuit::instance_columns(&c.plan.shape, &bad)
-        )
-        .expect("synthesis")
-        .verify()
-        .is_err(),
+        common::mock(&c, &circuit, &bad).verify().is_err(),
         "{name}: a changed output must not satisfy the circuit"
     );
 }
@@ -661,13 +647,7 @@ fn loop_with_a_constant_trip_count_unrolls() {
     }
     let instances = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), t);
-    MockProver::run(
-        c.k(),
-        &circuit,
-        ModelCircuit::instance_columns(&c.plan.shape, &instances),
-    )
-    .expect("synthesis")
-    .assert_satisfied();
+    common::mock(&c, &circuit, &instances).assert_satisfied();
     std::fs::write(&path, lp(1 << 40)).expect("write");
     let e = Model::load(&path).expect_err("over budget").to_string();
     assert!(e.contains("Loop") && e.contains("budget"), "{e}");
@@ -924,13 +904,7 @@ fn round_proves_a_parity_calibration_did_not_see() {
     assert_eq!(out, vec![1.0, -1.0, 3.0, 1.0]);
     let instances = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), t);
-    MockProver::run(
-        c.k(),
-        &circuit,
-        ModelCircuit::instance_columns(&c.plan.shape, &instances),
-    )
-    .expect("synthesis")
-    .assert_satisfied();
+    common::mock(&c, &circuit, &instances).assert_satisfied();
 }
 
 /// Round takes ties to the even neighbour, as ONNX (and tract): 0.5 → 0, 1.5 → 2, 2.5 → 2,

@@ -101,15 +101,20 @@ pub fn output_under_mock(path: &std::path::Path, x: &[f32]) -> Vec<f64> {
     let out = c.model.dequantize_output(t.output(&c.model));
     let inst = ModelCircuit::instances(&c.model, &c.plan.shape, &t);
     let circuit = ModelCircuit::with_trace(c.model.clone(), c.plan.clone(), std::sync::Arc::new(t));
-    zkonnx::halo2_proofs::dev::MockProver::run(
-        c.k(),
-        &circuit,
-        ModelCircuit::instance_columns(&c.plan.shape, &inst),
-    )
-    .expect("mock")
-    .verify()
-    .expect("honest witness");
+    mock(&c, &circuit, &inst).verify().expect("honest witness");
     out
+}
+
+/// halo2's mock prover on `circuit` (`c`'s, with a witness) claiming the public values
+/// `instances`, split over `c`'s instance columns.
+pub fn mock(
+    c: &zkonnx::CompiledModel,
+    circuit: &zkonnx::circuits::circuit::ModelCircuit,
+    instances: &[zkonnx::halo2_proofs::halo2curves::bn256::Fr],
+) -> zkonnx::halo2_proofs::dev::MockProver<zkonnx::halo2_proofs::halo2curves::bn256::Fr> {
+    let columns =
+        zkonnx::circuits::circuit::ModelCircuit::instance_columns(&c.plan.shape, instances);
+    zkonnx::halo2_proofs::dev::MockProver::run(c.k(), circuit, columns).expect("synthesis")
 }
 
 /// [`output_under_mock`], each output within `tol` of `reference`.

@@ -157,7 +157,7 @@ pub fn encode(vk: &CompactVk) -> Vec<u8> {
         fr(&vk.omega),
         fr(&vk.n_inv),
         fr(&vk.transcript_init),
-        word(vk.num_instance as u64),
+        word(vk.num_instance() as u64),
         word(vk.phases.len() as u64),
         word(vk.num_evals as u64),
         word(vk.quotient_chunks as u64),

@@ -75,8 +75,6 @@ pub struct CompactVk {
     pub n_inv: Fr,
     /// The transcript's first absorbed scalar (halo2's verifying-key digest).
     pub transcript_init: Fr,
-    /// Number of public instances, over all instance columns.
-    pub num_instance: usize,
     /// Values in each instance column: the public instances fill the columns one after the
     /// other (snark-verifier's order), so column `c` starts at the sum of the lengths before.
     pub instance_columns: Vec<usize>,
@@ -199,7 +197,6 @@ impl CompactVk {
                 vk.cs().num_instance_columns()
             )));
         }
-        let num_instance: usize = instance_columns.iter().sum();
         let protocol = compile(
             params,
             vk,
@@ -328,7 +325,6 @@ impl CompactVk {
             omega,
             n_inv,
             transcript_init,
-            num_instance,
             instance_columns: instance_columns.to_vec(),
             phases: p
                 .num_witness
@@ -352,6 +348,11 @@ impl CompactVk {
     /// ω⁻¹, the step of the instance evaluation (`z·ω^{−i}`).
     pub fn omega_inv(&self) -> Fr {
         self.omega.invert().unwrap_or(Fr::ZERO)
+    }
+
+    /// Number of public instances, over all instance columns.
+    pub fn num_instance(&self) -> usize {
+        self.instance_columns.iter().sum()
     }
 
     /// Total challenges squeezed over the phases.

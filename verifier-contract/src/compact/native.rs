@@ -96,7 +96,7 @@ pub fn verify(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> bool {
 }
 
 fn verify_inner(vk: &CompactVk, instances: &[Fr], proof: &[u8]) -> Option<bool> {
-    if instances.len() != vk.num_instance || proof.len() != vk.proof_len() {
+    if instances.len() != vk.num_instance() || proof.len() != vk.proof_len() {
         return Some(false);
     }
     let mut t = Transcript {
