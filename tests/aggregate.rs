@@ -1,10 +1,11 @@
-//! Aggregation of a 2-segment split into one proof: it verifies natively (proof and
+//! Aggregation of a 2-segment split into one proof (the second segment's public values over
+//! several instance columns): it verifies natively (proof and
 //! accumulator) and with the compact Solidity verifier in revm; a changed public value or
 //! accumulator limb is rejected; proofs that do not
 //! link are refused before proving, and a malicious prover that folds them in anyway (segment 1
 //! proved on another input, the link constraint's cells unequal) gets no accepted proof.
 //!
-//! One outer key generation and two outer proofs at k = 20: the heaviest test (~8 min on 2
+//! One outer key generation and two outer proofs at k = 20: the heaviest test (~9.5 min on 2
 //! cores, ~9 GB).
 
 mod common;
@@ -14,17 +15,37 @@ use zkonnx::halo2_proofs::halo2curves::bn256::Fr;
 use zkonnx::prover::aggregate::{self as agg, Chain, Inner};
 use zkonnx::prover::srs::{dev_srs, fit_srs};
 use zkonnx::split::SplitProver;
-use zkonnx::{Objective, QuantSettings, Transcript};
+use zkonnx::{Objective, Transcript};
 use zkonnx_evm::compact::{blob, contract, native, CompactVk};
 use zkonnx_evm::Evm;
 
 #[test]
 fn aggregated_chain_verifies_and_tampering_is_rejected() {
-    let (model, x) = common::load_with_input(&common::bundled_models(), "tiny_mlp");
-    let c = model
-        .compile(std::slice::from_ref(&x), QuantSettings::default())
-        .expect("compile");
+    // Sixteen inputs through a ReLU, broadcast to 512 public outputs: the second segment's
+    // public values outnumber its rows, so its proof spreads them over several instance
+    // columns, which the outer circuit must read column by column.
+    use common::onnx::{model, node, tensor_i64};
+    let bytes = model(
+        ("x", &[1, 16, 1]),
+        ("y", &[1, 16, 32]),
+        &[
+            node("Relu", &["x"], "h", vec![]),
+            node("Expand", &["h", "shape"], "y", vec![]),
+        ],
+        vec![tensor_i64("shape", vec![1, 16, 32])],
+    );
+    let (_, samples, c) = common::compile_built("aggregate", bytes, (70, 2, 16));
+    let x = samples[0].clone();
     let s = c.split(2, Objective::Prove).expect("split");
+    let columns: Vec<usize> = s
+        .segments
+        .iter()
+        .map(|g| g.plan.shape.instance_columns)
+        .collect();
+    assert!(
+        columns[0] == 1 && columns[1] > 1,
+        "instance columns per segment: {columns:?}"
+    );
     let outer = dev_srs(20, 11);
     let p = SplitProver::setup(s, outer.clone()).expect("setup");
     let prove_all = |x: &[f32]| -> Vec<zkonnx::Proof> {

@@ -827,12 +827,18 @@ pub fn lane_height(total: usize, lanes: usize, max_limbs: usize) -> usize {
 
 impl LayoutPlan {
     /// What each resource of the plan needs in rows (main rows, the highest range lane with its
-    /// function rows, the lookup table), and those that set `k`: each needs more rows than
-    /// `k − 1` would give, so `k` cannot drop unless all of them shrink.
-    pub fn row_needs(&self) -> (Vec<(&'static str, usize)>, Vec<&'static str>) {
+    /// function rows, the lookup table, the fullest instance column for `instances` public
+    /// values), and those that set `k`: each needs more rows than `k − 1` would give, so `k`
+    /// cannot drop unless all of them shrink. None sets it where the cost model preferred this
+    /// `k` to a smaller one with more instance columns ([`LayoutPlan::why_k`] says which).
+    pub fn row_needs(&self, instances: usize) -> (Vec<(&'static str, usize)>, Vec<&'static str>) {
         let s = &self.shape;
+        let per_column = (
+            "instance column",
+            instances.div_ceil(s.instance_columns.max(1)),
+        );
         let needs = if s.lean.is_some() {
-            vec![("main", self.main_rows)]
+            vec![("main", self.main_rows), per_column]
         } else {
             vec![
                 ("main", self.main_rows),
@@ -841,6 +847,7 @@ impl LayoutPlan {
                     lane_height(self.range_rows + self.func_rows, s.range_lanes, s.max_limbs),
                 ),
                 ("table", self.table_rows),
+                per_column,
             ]
         };
         let below = CircuitShape {
@@ -855,66 +862,37 @@ impl LayoutPlan {
             .collect();
         (needs, by)
     }
+
+    /// What sets `k`, in words: the resources of [`LayoutPlan::row_needs`] that need more rows
+    /// than `k − 1` gives. Where the instance column is the only one and `k − 1` could have
+    /// held the public values in more columns, it says so: the cost model chose this `k`.
+    pub fn why_k(&self, instances: usize) -> String {
+        let (_, by) = self.row_needs(instances);
+        let most = if self.shape.lean.is_some() {
+            1
+        } else {
+            MAX_INSTANCE_COLUMNS
+        };
+        let below = CircuitShape {
+            k: self.shape.k.saturating_sub(1),
+            ..self.shape
+        }
+        .usable_rows()
+        .max(1);
+        let columns_below = instances.div_ceil(below);
+        match by.split_last() {
+            None => "the smallest k the layout takes".to_string(),
+            Some((&"instance column", [])) if columns_below <= most => format!(
+                "the cost model (k − 1 would take the public values in {columns_below} \
+                 instance columns, not {})",
+                self.shape.instance_columns
+            ),
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::lane_height;
-    use crate::chips::range::RangeConfig;
-
-    /// The widths a check puts in its rows' tags are the ones `RangeConfig::assign` writes:
-    /// full limbs of `L` bits and a top limb of the rest; the table holds `2^t` entries for
-    /// each width `t` in the set.
-    #[test]
-    fn a_checks_limb_widths_and_the_tables_rows() {
-        for l in 1..=17u32 {
-            for bits in 0..=60u32 {
-                let n = RangeConfig::rows(bits, l) as u32;
-                let mut want = 0u64;
-                for j in 0..n {
-                    want |= 1 << bits.saturating_sub(j * l).min(l);
-                }
-                assert_eq!(
-                    RangeConfig::widths(bits, l),
-                    want,
-                    "{bits} bits, {l}-bit limbs"
-                );
-            }
-        }
-        assert_eq!(RangeConfig::widths(0, 8), 1);
-        assert_eq!(RangeConfig::widths(16, 8), 1 << 8);
-        assert_eq!(RangeConfig::widths(13, 8), 1 << 8 | 1 << 5);
-        assert_eq!(RangeConfig::table_rows(1 | 1 << 8 | 1 << 5), 1 + 256 + 32);
-        assert_eq!(RangeConfig::table_rows((1 << 14) - 1), (1 << 14) - 1);
-    }
-
-    /// The bound the planner sets `k` by holds for the layout's rule (each check to the
-    /// least-filled lane, the first of equals), whatever the order and sizes of the checks.
-    #[test]
-    fn no_lane_passes_the_planned_height() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |m: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % m as u64) as usize
-        };
-        for _ in 0..500 {
-            let lanes = 1 + next(8);
-            let max_limbs = 1 + next(6);
-            let mut fill = vec![0usize; lanes];
-            let mut total = 0;
-            for _ in 0..next(400) {
-                let size = 1 + next(max_limbs);
-                let l = (0..lanes).min_by_key(|&i| fill[i]).expect("a lane");
-                fill[l] += size;
-                total += size;
-            }
-            let highest = fill.iter().copied().max().unwrap_or(0);
-            assert!(
-                highest <= lane_height(total, lanes, max_limbs),
-                "{lanes} lanes, checks of up to {max_limbs} rows: {fill:?}"
-            );
-        }
-    }
-}
+#[path = "layout_tests.rs"]
+mod tests;

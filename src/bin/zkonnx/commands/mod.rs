@@ -212,7 +212,8 @@ pub fn print_inspection(
         p.lookups(),
         p.shape.describe()
     );
-    let (needs, by) = p.row_needs();
+    let instances = c.settings.instance_layout().len;
+    let (needs, _) = p.row_needs(instances);
     let needs: Vec<String> = needs
         .iter()
         .map(|(w, n)| match *w {
@@ -222,17 +223,13 @@ pub fn print_inspection(
             _ => format!("{w} {n}"),
         })
         .collect();
-    let by = match by.split_last() {
-        None => "the instances".to_string(),
-        Some((last, [])) => last.to_string(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-    };
     println!(
-        "rows needed of {} usable (2^{} − {} reserved): {}; k set by {by}",
+        "rows needed of {} usable (2^{} − {} reserved): {}; k set by {}",
         p.shape.usable_rows(),
         p.shape.k,
         p.shape.reserved_rows(),
-        needs.join(", ")
+        needs.join(", "),
+        p.why_k(instances)
     );
     let n = roof.counts;
     let parts = 1usize << (n.extended_k - n.k);
