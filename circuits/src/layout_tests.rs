@@ -97,7 +97,10 @@ fn what_sets_k_among_the_public_values() {
         plan(11, MAX_INSTANCE_COLUMNS, false).why_k(at_most + 1),
         "instance column"
     );
-    assert_eq!(plan(12, 1, false).why_k(1500), "the smallest k the layout takes");
+    assert_eq!(
+        plan(12, 1, false).why_k(1500),
+        "the smallest k the layout takes"
+    );
     assert_eq!(plan(9, 1, false).why_k(10), "table");
     let mut busy = plan(11, 2, false);
     busy.main_rows = 1500;
