@@ -54,81 +54,14 @@ impl Importer {
             _ => None,
         };
         if let Some(b) = bin {
-            if b == Bin::Mul {
-                if let Some(t) = self.sign_times_magnitude(node) {
-                    return Ok(Some(vec![self.get(&t)?.clone()]));
-                }
-            }
-            let vals: Vec<Value> = (0..node.input.len())
-                .filter_map(|i| self.input(node, i).transpose())
-                .collect::<R<_>>()?;
-            let mut it = vals.into_iter();
-            let mut acc = it.next().ok_or("no inputs")?;
-            for v in it {
-                acc = self.binary(b, acc, v)?;
-            }
-            if b == Bin::Div
-                && self
-                    .output_dtype(node)
-                    .is_some_and(|t| is_int_type(t.into()))
-            {
-                // Integer division truncates toward zero (C's, and onnxruntime's).
-                acc = match acc {
-                    Value::Const(c) => Value::Const(Const {
-                        shape: c.shape,
-                        data: c.data.iter().map(|v| v.trunc()).collect(),
-                    }),
-                    d => self.trunc(d)?,
-                };
-            }
-            return Ok(Some(vec![acc]));
+            return self.lower_binary(node, b).map(|v| Some(vec![v]));
         }
         if op == "Mean" {
-            let n = node.input.len();
-            let mut acc = self.req(node, 0)?;
-            for i in 1..n {
-                let v = self.req(node, i)?;
-                acc = self.binary(Bin::Add, acc, v)?;
-            }
-            let c = Value::Const(Const {
-                shape: vec![],
-                data: vec![1.0 / n as f32],
-            });
-            return Ok(Some(vec![self.binary(Bin::Mul, acc, c)?]));
+            return self.lower_mean(node).map(|v| Some(vec![v]));
         }
         if op == "Pow" {
-            if let (Value::Const(b), Value::Const(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
-                // Both constant (torch writes `2 ** k` of a bit shift so): folded, broadcast.
-                use super::tensor::{broadcast_index, broadcast_shape};
-                let shape = broadcast_shape(&b.shape, &e.shape).ok_or_else(|| {
-                    format!("shapes {:?} and {:?} do not broadcast", b.shape, e.shape)
-                })?;
-                let (ib, ie) = broadcast_index(&b.shape, &shape)
-                    .zip(broadcast_index(&e.shape, &shape))
-                    .ok_or("the operands do not broadcast")?;
-                let data = ib
-                    .iter()
-                    .zip(&ie)
-                    .map(|(&i, &j)| b.data[i as usize].powf(e.data[j as usize]))
-                    .collect();
-                return Ok(Some(vec![Value::Const(Const { shape, data })]));
-            }
-            if let (Value::Const(base), Value::Dyn(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
-                // a^x = e^(x·ln a) for a constant positive scalar base.
-                let a = match base.data.as_slice() {
-                    [a] if *a > 0.0 => *a,
-                    _ => return Err("a computed exponent needs a positive scalar base".into()),
-                };
-                let n = numel(&self.nodes[e].shape);
-                let t = self.affine(e, vec![a.ln(); n], vec![0.0; n]);
-                return Ok(Some(vec![Value::Dyn(self.func(t, Func::Exp))]));
-            }
-            if let (Value::Dyn(b), Value::Dyn(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
-                // x^y = e^(y·ln x) for a positive computed base.
-                let lb = self.func(b, Func::Log);
-                let prod = self.binary(Bin::Mul, Value::Dyn(e), Value::Dyn(lb))?;
-                let pi = self.dyn_of(&prod, "the product")?;
-                return Ok(Some(vec![Value::Dyn(self.func(pi, Func::Exp))]));
+            if let Some(v) = self.pow_of_constants_or_by_exp(node)? {
+                return Ok(Some(vec![v]));
             }
         }
         if let ("ThresholdedRelu" | "Shrink", Value::Dyn(xi)) = (op, self.req(node, 0)?) {
@@ -144,40 +77,7 @@ impl Importer {
             t if Trig::from_onnx(t).is_some() => self.req(node, 0)?,
             _ => return Ok(None),
         };
-        let func = match op {
-            "Sigmoid" => Some(Func::Sigmoid),
-            "Tanh" => Some(Func::Tanh),
-            "Exp" => Some(Func::Exp),
-            "Log" => Some(Func::Log),
-            "Erf" => Some(Func::Erf),
-            "Gelu" => Some(if attr_s(node, "approximate", "none") == "tanh" {
-                Func::GeluTanh
-            } else {
-                Func::Gelu
-            }),
-            "Softplus" => Some(Func::Softplus),
-            "Softsign" => Some(Func::Softsign),
-            "Elu" => Some(Func::Elu {
-                alpha: attr_f(node, "alpha", 1.0),
-            }),
-            "Selu" => Some(Func::Selu {
-                alpha: attr_f(node, "alpha", 1.673_263_2),
-                gamma: attr_f(node, "gamma", 1.050_701),
-            }),
-            "Celu" => Some(Func::Celu {
-                alpha: attr_f(node, "alpha", 1.0),
-            }),
-            "HardSwish" => Some(Func::HardSwish),
-            "Shrink" => Some(Func::Shrink {
-                lambd: attr_f(node, "lambd", 0.5),
-                bias: attr_f(node, "bias", 0.0),
-            }),
-            "Mish" => Some(Func::Mish),
-            "ThresholdedRelu" => Some(Func::ThresholdedRelu {
-                alpha: attr_f(node, "alpha", 1.0),
-            }),
-            t => Trig::from_onnx(t).map(Func::Trig),
-        };
+        let func = table_function(node, op);
         let xi = match &x {
             Value::Const(c) => {
                 // Constant folding through the same float semantics.
@@ -223,37 +123,7 @@ impl Importer {
                 let r = self.relu(xi);
                 self.combine(&[(xi, &id, a), (r, &id, 1.0 - a)], shape)
             }
-            "PRelu" => {
-                let slope = match self.req(node, 1)? {
-                    Value::Const(c) => c,
-                    Value::Dyn(_) => return Err("the slope must be constant".into()),
-                };
-                // Before opset 7 a 1-D slope of one value per channel applies to axis 1.
-                let mut slope = slope;
-                if self.opset < 7
-                    && slope.shape.len() == 1
-                    && shape.len() > 2
-                    && slope.shape[0] == shape[1]
-                {
-                    slope.shape = std::iter::once(shape[1])
-                        .chain(std::iter::repeat_n(1, shape.len() - 2))
-                        .collect();
-                }
-                let map = broadcast_index(&slope.shape, &shape).ok_or_else(|| {
-                    format!(
-                        "slope of shape {:?} does not broadcast to {shape:?}",
-                        slope.shape
-                    )
-                })?;
-                let r = self.relu(xi);
-                let neg = self.combine(&[(xi, &id, 1.0), (r, &id, -1.0)], shape.clone());
-                let t = self.affine(
-                    neg,
-                    map.iter().map(|&i| slope.data[i as usize]).collect(),
-                    vec![0.0; n],
-                );
-                self.combine(&[(r, &id, 1.0), (t, &id, 1.0)], shape)
-            }
+            "PRelu" => self.lower_prelu(node, xi)?,
             "HardSigmoid" => {
                 let (a, b) = (attr_f(node, "alpha", 0.2), attr_f(node, "beta", 0.5));
                 let z = self.affine(xi, vec![a; n], vec![b; n]);
@@ -283,6 +153,128 @@ impl Importer {
             _ => return Ok(None),
         };
         Ok(Some(vec![Value::Dyn(y)]))
+    }
+
+    /// `Add`, `Sum`, `Sub`, `Mul`, `Div`, `Max` and `Min` (`b`) of all inputs, left to right; an
+    /// integer `Div` truncates toward zero.
+    fn lower_binary(&mut self, node: &pb::NodeProto, b: Bin) -> R<Value> {
+        if b == Bin::Mul {
+            if let Some(t) = self.sign_times_magnitude(node) {
+                return Ok(self.get(&t)?.clone());
+            }
+        }
+        let vals: Vec<Value> = (0..node.input.len())
+            .filter_map(|i| self.input(node, i).transpose())
+            .collect::<R<_>>()?;
+        let mut it = vals.into_iter();
+        let mut acc = it.next().ok_or("no inputs")?;
+        for v in it {
+            acc = self.binary(b, acc, v)?;
+        }
+        if b == Bin::Div
+            && self
+                .output_dtype(node)
+                .is_some_and(|t| is_int_type(t.into()))
+        {
+            // Integer division truncates toward zero (C's, and onnxruntime's).
+            acc = match acc {
+                Value::Const(c) => Value::Const(Const {
+                    shape: c.shape,
+                    data: c.data.iter().map(|v| v.trunc()).collect(),
+                }),
+                d => self.trunc(d)?,
+            };
+        }
+        Ok(acc)
+    }
+
+    /// `Mean` of all inputs: their sum times `1/n`.
+    fn lower_mean(&mut self, node: &pb::NodeProto) -> R<Value> {
+        let n = node.input.len();
+        let mut acc = self.req(node, 0)?;
+        for i in 1..n {
+            let v = self.req(node, i)?;
+            acc = self.binary(Bin::Add, acc, v)?;
+        }
+        let c = Value::Const(Const {
+            shape: vec![],
+            data: vec![1.0 / n as f32],
+        });
+        self.binary(Bin::Mul, acc, c)
+    }
+
+    /// `Pow` of two constants (folded), of a constant positive base to a computed exponent
+    /// (`e^(x·ln a)`) or of two computed tensors (`e^(y·ln x)`); `None` for a computed base to a
+    /// constant exponent.
+    fn pow_of_constants_or_by_exp(&mut self, node: &pb::NodeProto) -> R<Option<Value>> {
+        if let (Value::Const(b), Value::Const(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
+            // Both constant (torch writes `2 ** k` of a bit shift so): folded, broadcast.
+            use super::tensor::{broadcast_index, broadcast_shape};
+            let shape = broadcast_shape(&b.shape, &e.shape).ok_or_else(|| {
+                format!("shapes {:?} and {:?} do not broadcast", b.shape, e.shape)
+            })?;
+            let (ib, ie) = broadcast_index(&b.shape, &shape)
+                .zip(broadcast_index(&e.shape, &shape))
+                .ok_or("the operands do not broadcast")?;
+            let data = ib
+                .iter()
+                .zip(&ie)
+                .map(|(&i, &j)| b.data[i as usize].powf(e.data[j as usize]))
+                .collect();
+            return Ok(Some(Value::Const(Const { shape, data })));
+        }
+        if let (Value::Const(base), Value::Dyn(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
+            // a^x = e^(x·ln a) for a constant positive scalar base.
+            let a = match base.data.as_slice() {
+                [a] if *a > 0.0 => *a,
+                _ => return Err("a computed exponent needs a positive scalar base".into()),
+            };
+            let n = numel(&self.nodes[e].shape);
+            let t = self.affine(e, vec![a.ln(); n], vec![0.0; n]);
+            return Ok(Some(Value::Dyn(self.func(t, Func::Exp))));
+        }
+        if let (Value::Dyn(b), Value::Dyn(e)) = (self.req(node, 0)?, self.req(node, 1)?) {
+            // x^y = e^(y·ln x) for a positive computed base.
+            let lb = self.func(b, Func::Log);
+            let prod = self.binary(Bin::Mul, Value::Dyn(e), Value::Dyn(lb))?;
+            let pi = self.dyn_of(&prod, "the product")?;
+            return Ok(Some(Value::Dyn(self.func(pi, Func::Exp))));
+        }
+        Ok(None)
+    }
+
+    /// `PRelu` of node `xi` by a constant slope broadcast to its shape (one per channel before
+    /// opset 7): `relu(x) + slope·(x − relu(x))`.
+    fn lower_prelu(&mut self, node: &pb::NodeProto, xi: usize) -> R<usize> {
+        let shape = self.nodes[xi].shape.clone();
+        let n = numel(&shape);
+        let id = iota(n);
+        let slope = match self.req(node, 1)? {
+            Value::Const(c) => c,
+            Value::Dyn(_) => return Err("the slope must be constant".into()),
+        };
+        // Before opset 7 a 1-D slope of one value per channel applies to axis 1.
+        let mut slope = slope;
+        if self.opset < 7 && slope.shape.len() == 1 && shape.len() > 2 && slope.shape[0] == shape[1]
+        {
+            slope.shape = std::iter::once(shape[1])
+                .chain(std::iter::repeat_n(1, shape.len() - 2))
+                .collect();
+        }
+        let map = broadcast_index(&slope.shape, &shape).ok_or_else(|| {
+            format!(
+                "slope of shape {:?} does not broadcast to {shape:?}",
+                slope.shape
+            )
+        })?;
+        let r = self.relu(xi);
+        let neg = self.combine(&[(xi, &id, 1.0), (r, &id, -1.0)], shape.clone());
+        let t = self.affine(
+            neg,
+            map.iter().map(|&i| slope.data[i as usize]).collect(),
+            vec![0.0; n],
+        );
+        Ok(self.combine(&[(r, &id, 1.0), (t, &id, 1.0)], shape))
     }
 
     /// `x^p` for a constant `p`: products for 2 and 3, a square root, a reciprocal, or a
@@ -672,5 +664,43 @@ impl Importer {
         for i in chain {
             self.nodes[i].wide = true;
         }
+    }
+}
+
+/// The table function ONNX operator `op` is, if it is one (its attributes read from `node`).
+fn table_function(node: &pb::NodeProto, op: &str) -> Option<Func> {
+    match op {
+        "Sigmoid" => Some(Func::Sigmoid),
+        "Tanh" => Some(Func::Tanh),
+        "Exp" => Some(Func::Exp),
+        "Log" => Some(Func::Log),
+        "Erf" => Some(Func::Erf),
+        "Gelu" => Some(if attr_s(node, "approximate", "none") == "tanh" {
+            Func::GeluTanh
+        } else {
+            Func::Gelu
+        }),
+        "Softplus" => Some(Func::Softplus),
+        "Softsign" => Some(Func::Softsign),
+        "Elu" => Some(Func::Elu {
+            alpha: attr_f(node, "alpha", 1.0),
+        }),
+        "Selu" => Some(Func::Selu {
+            alpha: attr_f(node, "alpha", 1.673_263_2),
+            gamma: attr_f(node, "gamma", 1.050_701),
+        }),
+        "Celu" => Some(Func::Celu {
+            alpha: attr_f(node, "alpha", 1.0),
+        }),
+        "HardSwish" => Some(Func::HardSwish),
+        "Shrink" => Some(Func::Shrink {
+            lambd: attr_f(node, "lambd", 0.5),
+            bias: attr_f(node, "bias", 0.0),
+        }),
+        "Mish" => Some(Func::Mish),
+        "ThresholdedRelu" => Some(Func::ThresholdedRelu {
+            alpha: attr_f(node, "alpha", 1.0),
+        }),
+        t => Trig::from_onnx(t).map(Func::Trig),
     }
 }
